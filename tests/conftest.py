@@ -1,0 +1,25 @@
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+try:
+    from hypothesis import settings
+
+    settings.register_profile("ci", max_examples=250, deadline=None, derandomize=True)
+    settings.register_profile("dev", max_examples=100, deadline=None, derandomize=True)
+    settings.load_profile(os.environ.get("TNVIZ_HYPOTHESIS_PROFILE", "ci"))
+except ImportError:  # hypothesis is a test dependency; the import error surfaces in the tests
+    pass
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    try:
+        import torch
+
+        torch.manual_seed(0)
+    except ImportError:
+        pass

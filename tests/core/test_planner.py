@@ -1,0 +1,152 @@
+"""The planner: exhaustive optimality, caching, speed, strategies, and the printed table."""
+
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from layer_specs import LAYERS, bound
+
+from tnviz import Diagram, TnvizError
+from tnviz.core.cost import _Problem
+
+
+def brute_force_optimum(diagram: Diagram, objective: str = "flops") -> float:
+    """Minimum FLOPs (or estimated time) over every pairwise evaluation order, by plain enumeration."""
+    problem = _Problem(diagram, diagram.tensor_names[:1], objective)
+    memo = {}
+
+    def best(nodes: frozenset) -> float:
+        if len(nodes) == 1:
+            return 0
+        if nodes in memo:
+            return memo[nodes]
+        result = float("inf")
+        items = sorted(nodes)
+        for x in range(len(items)):
+            for y in range(x + 1, len(items)):
+                a, b = items[x], items[y]
+                cost = problem.step_cost(a, b)[0 if objective == "flops" else 1]
+                if cost == float("inf"):
+                    continue
+                rest = (nodes - {a, b}) | {a | b}
+                result = min(result, cost + best(frozenset(rest)))
+        memo[nodes] = result
+        return result
+
+    sums = sum(s.flops for s in diagram.plan(objective=objective).steps if s.kind == "sum")
+    return best(frozenset(1 << k for k in range(problem.n))) + sums
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+@pytest.mark.parametrize("batch", [1, 64])
+def test_layer_plans_are_exhaustively_optimal(name, batch):
+    d = bound(name, batch=batch)
+    assert d.plan(objective="flops").flops == brute_force_optimum(d)
+    # The default objective (estimated time) is optimal for its own cost too.
+    assert d.plan().cost == pytest.approx(brute_force_optimum(d, "time"), rel=1e-12)
+
+
+CONTRACTIONS = [
+    ("ab,bc,cd,de,ef,fg,gh,ha->", {c: n for c, n in zip("abcdefgh", [2, 3, 4, 5, 2, 3, 4, 5])}),
+    ("ab,ac,ad,ae,af,ag,ah,ai->a", {c: n for c, n in zip("abcdefghi", [3, 2, 4, 8, 2, 5, 3, 2, 6])}),
+    ("abc,cde,efg,gha,bdfh->", {c: n for c, n in zip("abcdefgh", [2, 3, 4, 2, 3, 4, 2, 3])}),
+    ("ij,jk,kl,lm,mn,no,op->ip", {c: n for c, n in zip("ijklmnop", [10, 2, 30, 4, 50, 6, 70, 8])}),
+]
+
+
+@pytest.mark.parametrize("spec,sizes", CONTRACTIONS)
+def test_contraction_plans_are_exhaustively_optimal(spec, sizes):
+    d = Diagram.parse(spec, sizes=sizes)
+    assert d.plan(objective="flops").flops == brute_force_optimum(d)
+    assert d.plan().cost == pytest.approx(brute_force_optimum(d, "time"), rel=1e-12)
+
+
+@st.composite
+def small_networks(draw):
+    n = draw(st.integers(2, 6))
+    letters = "abcdefghijkl"
+    specs, sizes = [], {}
+    for _ in range(n):
+        held = draw(st.lists(st.sampled_from(letters[:8]), min_size=1, max_size=3, unique=True))
+        specs.append("".join(held))
+    used = sorted(set("".join(specs)))
+    out = "".join(draw(st.lists(st.sampled_from(used), max_size=2, unique=True)))
+    for c in used:
+        sizes[c] = draw(st.integers(1, 9))
+    return ",".join(specs) + "->" + out, sizes
+
+
+@settings(max_examples=60)
+@given(small_networks())
+def test_random_networks_are_exhaustively_optimal(problem):
+    spec, sizes = problem
+    d = Diagram.parse(spec, sizes=sizes)
+    assert d.plan(objective="flops").flops == brute_force_optimum(d)
+    assert d.plan().cost == pytest.approx(brute_force_optimum(d, "time"), rel=1e-12)
+
+
+def test_eight_operand_planning_is_fast_and_cached():
+    d = bound("mtk", batch=32)
+    spec = "ab,bc,cd,de,ef,fg,gh,ha->"
+    eight = Diagram.parse(spec, sizes={c: 4 for c in "abcdefgh"})
+    for diagram in (d, eight):
+        start = time.perf_counter()
+        plan = diagram.plan()
+        first = time.perf_counter() - start
+        start = time.perf_counter()
+        again = diagram.plan()
+        second = time.perf_counter() - start
+        assert again is plan  # cache hit: the same object
+        assert first < 0.020, f"planning took {first * 1e3:.1f} ms"
+        assert second < first
+
+
+def test_planner_switches_strategy_with_batch_size():
+    # An mCP layer with a high rank: on a tiny input applying the factors one by one is
+    # cheapest; on a large batch reconstructing the dense kernel once wins.
+    spec = "X: b (s1 s2 s3) x y, A1: r s1 t1, A2: r s2 t2, A3: r s3 t3, C: r x y -> b (t1 t2 t3) x y | x y"
+    sizes = {"r": 64, "s1": 4, "s2": 4, "s3": 4, "t1": 4, "t2": 4, "t3": 4, "C": (64, 3, 3)}
+    d = Diagram.parse(spec, sizes=sizes, padding=1)
+    small = d.plan({"X": (1, 64, 2, 2)}, objective="flops")
+    large = d.plan({"X": (64, 64, 32, 32)}, objective="flops")
+    assert small.strategy != "reconstruct" and small.flops < small.reconstruct_flops
+    assert large.strategy == "reconstruct" and large.flops < large.naive_flops
+    # The default (time) objective makes the same switch.
+    assert d.plan({"X": (1, 64, 2, 2)}).strategy != "reconstruct"
+    assert d.plan({"X": (64, 64, 32, 32)}).strategy == "reconstruct"
+
+
+def test_forced_strategies_and_paths():
+    d = bound("cp", batch=8)
+    assert d.plan(optimize="reconstruct").strategy == "reconstruct"
+    assert d.plan(optimize="left-to-right").strategy == "factor by factor"
+    assert d.plan(optimize="left-to-right").flops == d.plan().naive_flops
+    with pytest.raises(TnvizError, match="unknown objective"):
+        d.plan(objective="speed")
+    path = [(0, 1), (0, 3), (0, 2), (0, 1)]
+    assert len(d.plan(optimize=path).steps) == 4
+    with pytest.raises(TnvizError, match="bad path step"):
+        d.plan(optimize=[(0, 9)])
+    with pytest.raises(TnvizError, match="unknown optimize"):
+        d.plan(optimize="fastest")
+
+
+def test_plan_figures_and_table():
+    d = bound("mcp", batch=2)
+    plan = d.plan()
+    assert plan.flops == sum(s.flops for s in plan.steps)
+    assert plan.largest_intermediate == max(s.size for s in plan.steps)
+    assert plan.peak_memory >= plan.input_elements + plan.largest_intermediate - 1
+    text = str(plan)
+    for word in ("Spec:", "FLOPs", "Peak memory", "Largest intermediate", "conv2d", "step"):
+        assert word in text
+    assert "<table>" in plan._repr_html_()
+
+
+def test_conv_step_flops_match_F_conv2d_count():
+    d = Diagram.parse("bsxy,tsxy->btxy|xy", sizes={"A": (2, 3, 10, 10), "B": (4, 3, 3, 3)}, stride=2, padding=1)
+    plan = d.plan()
+    (step,) = plan.steps
+    # 2 · N · Cout · Hout · Wout · Cin · kh · kw
+    assert step.flops == 2 * 2 * 4 * 5 * 5 * 3 * 3 * 3

@@ -1,0 +1,128 @@
+"""A catalogue of bad input: each raises TnvizError naming the offending token."""
+
+import pytest
+import torch
+
+import tnviz
+from tnviz import Diagram, TnvizError
+
+CONV = "bsxy,tsxy->btxy|xy"
+
+
+def X(*shape):
+    return torch.randn(*shape)
+
+
+SPEC_ERRORS = [
+    ("unknown character", "bs$y,ts->bt", "$"),
+    ("unknown character in compact", "bs1,s->b", "1"),
+    ("unbalanced (", "X: b (s1 s2 x, K: s1 -> b", "("),
+    ("unbalanced )", "X: b s1) x -> b", ")"),
+    ("nested (", "X: b ((s1 s2)) -> b", "("),
+    ("empty group", "X: b () -> b", "()"),
+    ("index twice in output", "ij,jk->iki", "i"),
+    ("output index in no input", "ij,jk->iz", "z"),
+    ("index twice in one operand", "iij,jk->ik", "i"),
+    ("two arrows", "ij->jk->k", "->"),
+    ("two bars", "ij,jk->ik|j|k", "|"),
+    ("bar before arrow", "ij,jk|j->ik", "|"),
+    ("stray dash", "i-j,jk->ik", "-"),
+    ("duplicate tensor name", "X: ij, X: jk -> ik", "X"),
+    ("bad tensor name", "1X: ij, K: jk -> ik", "1X"),
+    ("bad index name", "X: i j%, K: j k -> i k", "%"),
+    ("empty operand", "ij,,jk->ik", ","),
+    ("empty spec", "   ", ""),
+    ("ellipsis", "...ij,jk->...ik", "..."),
+    ("conv index held by one operand", "bsxy,ts->bt|x", "x"),
+    ("conv index in no operand", "bs,ts->bt|q", "q"),
+    ("conv index listed twice", "bsx,tsx->btx|xx", "x"),
+    ("conv index in a group", "X: b (s x), K: t s x -> b t x | x", "x"),
+    ("too many conv indices", "X: b x y z w, K: x y z w -> b x y z w | x y z w", "w"),
+    ("empty conv list", "bsx,tsx->btx|", "|"),
+    ("misplaced colon", "X: i: j, K: j -> i", ":"),
+    ("output name clashes", "X: i j, K: j -> X: i", "X"),
+]
+
+
+@pytest.mark.parametrize("what,spec,token", SPEC_ERRORS, ids=[e[0] for e in SPEC_ERRORS])
+def test_spec_errors_name_the_token(what, spec, token):
+    with pytest.raises(TnvizError) as info:
+        Diagram.parse(spec)
+    err = info.value
+    assert err.token == token, (what, err.token, str(err))
+    assert spec.strip() == "" or spec in str(err)  # the spec is quoted
+    if err.position is not None and token not in ("", "()", "..."):
+        assert spec[err.position : err.position + len(token)] == token, (what, err.position)
+
+
+CALL_ERRORS = [
+    ("wrong number of tensors", lambda: tnviz.einsum(CONV, X(1, 2, 5, 5)), "1"),
+    ("tensor of wrong order", lambda: tnviz.einsum(CONV, X(1, 2, 5), X(3, 2, 3, 3)), "A"),
+    ("non-tensor", lambda: tnviz.einsum(CONV, X(1, 2, 5, 5), [[1.0]]), "B"),
+    ("sizes disagree", lambda: tnviz.einsum(CONV, X(1, 2, 5, 5), X(3, 4, 3, 3)), "s"),
+    ("group does not divide", lambda: tnviz.einsum("X: (a b) c, Y: b c -> a", X(10, 2), X(3, 2)), "(a b)"),
+    ("group cannot be inferred", lambda: tnviz.einsum("X: (a b) c -> a b c", X(6, 2)), "a"),
+    ("kernel larger than signal", lambda: tnviz.einsum(CONV, X(1, 2, 2, 2), X(3, 2, 3, 3)), "x"),
+    ("negative padding", lambda: tnviz.einsum(CONV, X(1, 2, 5, 5), X(3, 2, 3, 3), padding=-1), "-1"),
+    ("unknown padding word", lambda: tnviz.einsum(CONV, X(1, 2, 5, 5), X(3, 2, 3, 3), padding="full"), "'full'"),
+    (
+        "padding tuple of wrong length",
+        lambda: tnviz.einsum(CONV, X(1, 2, 5, 5), X(3, 2, 3, 3), padding=(1, 1, 1)),
+        "(1, 1, 1)",
+    ),
+    ("same with stride", lambda: tnviz.einsum(CONV, X(1, 2, 5, 5), X(3, 2, 3, 3), padding="same", stride=2), "same"),
+    ("zero stride", lambda: tnviz.einsum(CONV, X(1, 2, 5, 5), X(3, 2, 3, 3), stride=0), "0"),
+    ("float dilation", lambda: tnviz.einsum(CONV, X(1, 2, 5, 5), X(3, 2, 3, 3), dilation=1.5), "1.5"),
+    (
+        "bad padding mode",
+        lambda: tnviz.einsum(CONV, X(1, 2, 5, 5), X(3, 2, 3, 3), padding=1, padding_mode="mirror"),
+        "'mirror'",
+    ),
+    (
+        "reflect padding too large",
+        lambda: tnviz.einsum(CONV, X(1, 2, 3, 3), X(3, 2, 3, 3), padding=3, padding_mode="reflect"),
+        "x",
+    ),
+    ("option for a non-conv index", lambda: tnviz.einsum(CONV, X(1, 2, 5, 5), X(3, 2, 3, 3), padding={"s": 1}), "s"),
+    ("padding without conv", lambda: tnviz.einsum("ij,jk->ik", X(2, 3), X(3, 4), padding=1), "padding"),
+    ("dtypes differ", lambda: tnviz.einsum("ij,jk->ik", X(2, 3), X(3, 4).double()), "B"),
+    (
+        "integer conv",
+        lambda: tnviz.einsum(CONV, torch.ones(1, 2, 5, 5, dtype=torch.long), torch.ones(3, 2, 3, 3, dtype=torch.long)),
+        "torch.int64",
+    ),
+    ("not a spec", lambda: tnviz.einsum(42, X(2)), "int"),
+    ("unknown sizes key", lambda: Diagram.parse("ij,jk->ik", sizes={"q": 3}), "q"),
+    ("non-positive size", lambda: Diagram.parse("ij,jk->ik", sizes={"i": 0}), "i"),
+    ("conv sizes per holder count", lambda: Diagram.parse(CONV, sizes={"x": (5, 3, 2)}), "x"),
+    ("unknown option", lambda: Diagram.parse(CONV, padd=1), "padd"),
+    ("plan with unbound sizes", lambda: Diagram.parse("ij,jk->ik").plan(), "i"),
+    ("bad optimize", lambda: tnviz.einsum("ij,jk->ik", X(2, 3), X(3, 4), optimize="fast"), "'fast'"),
+    ("JSON that is not JSON", lambda: Diagram.from_json("{not json"), "{not json"),
+    (
+        "JSON unknown field",
+        lambda: Diagram.from_json('{"format": "tnviz.diagram", "version": 1, "evil": 1}'),
+        "['evil']",
+    ),
+    ("TensorNetwork unknown input", lambda: tnviz.TensorNetwork("ij,jk->ik", inputs=("Q",)), "Q"),
+    ("TensorNetwork unbound parameter", lambda: tnviz.TensorNetwork("X: b s, W: s t -> b t"), "s"),
+]
+
+
+@pytest.mark.parametrize("what,call,token", CALL_ERRORS, ids=[e[0] for e in CALL_ERRORS])
+def test_call_errors_name_the_token(what, call, token):
+    with pytest.raises(TnvizError) as info:
+        call()
+    assert info.value.token == token, (what, info.value.token, str(info.value))
+    assert not isinstance(info.value, (IndexError, KeyError, RuntimeError))
+
+
+def test_einsum_errors_carry_spec_and_shapes():
+    with pytest.raises(TnvizError) as info:
+        tnviz.einsum(CONV, X(1, 2, 5, 5), X(3, 4, 3, 3))
+    text = str(info.value)
+    assert CONV in text and "(1, 2, 5, 5)" in text and "(3, 4, 3, 3)" in text
+
+
+def test_catalogue_is_large():
+    assert len(SPEC_ERRORS) + len(CALL_ERRORS) >= 25

@@ -1,0 +1,25 @@
+"""tnviz: tensor diagrams you can see, price, run and train.
+
+Heavy dependencies load lazily: ``import tnviz`` and ``import tnviz.core`` need only the
+standard library; ``tnviz.einsum`` and ``tnviz.TensorNetwork`` load torch on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tnviz.core import Diagram, Plan
+from tnviz.errors import TnvizError
+
+__all__ = ["Diagram", "Plan", "TnvizError", "einsum", "TensorNetwork", "__version__"]
+__version__ = "0.1.0"
+
+_LAZY = {"einsum": "tnviz.execute.einsum", "TensorNetwork": "tnviz.execute.module"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'tnviz' has no attribute {name!r}")

@@ -1,0 +1,638 @@
+"""The Diagram: tensors (nodes), indices (edges) with their roles, sizes and convolution options.
+
+Standard library only. A Diagram is immutable: :meth:`Diagram.bind` and
+:meth:`Diagram.with_options` return new ones.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tnviz.core.spec import Operand, Spec, format_spec, parse_spec
+from tnviz.errors import TnvizError
+
+if TYPE_CHECKING:
+    from tnviz.core.cost import Plan
+
+__all__ = ["Diagram", "Index", "ConvOptions", "ROLES", "PADDING_MODES"]
+
+ROLES = ("free", "summed", "contraction", "hyperedge", "batch", "convolution")
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+_OPTION_NAMES = ("padding", "stride", "dilation", "padding_mode")
+JSON_FORMAT = "tnviz.diagram"
+JSON_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ConvOptions:
+    """How one convolution index is convolved (PyTorch's ``F.conv*d`` semantics).
+
+    ``padding`` is ``(left, right)`` or ``"same"`` (resolved once kernel sizes are known).
+    """
+
+    padding: tuple[int, int] | str = (0, 0)
+    stride: int = 1
+    dilation: int = 1
+    padding_mode: str = "zeros"
+
+    def is_default(self) -> bool:
+        return self == ConvOptions()
+
+    def pads(self, kernel_length: int) -> tuple[int, int]:
+        """The (left, right) padding for a combined kernel of this length."""
+        if self.padding == "same":
+            total = self.dilation * (kernel_length - 1)
+            return total // 2, total - total // 2
+        return self.padding  # type: ignore[return-value]
+
+    def output_length(self, signal_length: int, kernel_lengths: list[int]) -> int:
+        """Length of the output along this index (may be < 1 for a kernel too large)."""
+        kernel = sum(kernel_lengths) - len(kernel_lengths) + 1
+        left, right = self.pads(kernel)
+        return (signal_length + left + right - self.dilation * (kernel - 1) - 1) // self.stride + 1
+
+
+@dataclass(frozen=True)
+class Index:
+    """One index (edge) of a diagram.
+
+    Attributes:
+        name: the index name.
+        role: one of ``ROLES``.
+        holders: names of the tensors holding it, in spec order (for a convolution
+            index the first is the signal, the others kernels).
+        in_output: whether the output keeps it.
+        size: its size, or None while unbound; for a convolution index the output length.
+        sizes: for a convolution index, the length in each holder (``{tensor: size}``).
+    """
+
+    name: str
+    role: str
+    holders: tuple[str, ...]
+    in_output: bool
+    size: int | None
+    sizes: Mapping[str, int | None]
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_positive(value: object, what: str, token: str) -> int:
+    if not _is_int(value) or value < 1:  # type: ignore[operator]
+        raise TnvizError(f"{what} must be a positive integer, got {value!r}", token=token)
+    return value  # type: ignore[return-value]
+
+
+def _normalize_option(name: str, value: object, index: str) -> Any:
+    if name == "padding":
+        if value == "valid":
+            return (0, 0)
+        if value == "same":
+            return "same"
+        if _is_int(value) and value >= 0:  # type: ignore[operator]
+            return (value, value)
+        if isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_int(v) and v >= 0 for v in value):
+            return (value[0], value[1])
+        raise TnvizError(
+            f"bad padding {value!r} for index {index!r}; expected a non-negative int, "
+            "'same', 'valid' or a (left, right) pair",
+            token=repr(value),
+        )
+    if name in ("stride", "dilation"):
+        return _check_positive(value, f"{name} for index {index!r}", repr(value))
+    if value not in PADDING_MODES:
+        raise TnvizError(
+            f"bad padding_mode {value!r} for index {index!r}; expected one of {', '.join(PADDING_MODES)}",
+            token=repr(value),
+        )
+    return value
+
+
+def _resolve_options(
+    conv: tuple[str, ...], base: Mapping[str, ConvOptions], given: Mapping[str, object]
+) -> dict[str, ConvOptions]:
+    """Merge user options (scalar, per-index dict, or PyTorch-style tuple) into per-index ConvOptions."""
+    for key in given:
+        if key not in _OPTION_NAMES:
+            raise TnvizError(
+                f"unknown convolution option {key!r}; expected one of {', '.join(_OPTION_NAMES)}", token=key
+            )
+    fields: dict[str, dict[str, Any]] = {c: dict(base.get(c, ConvOptions()).__dict__) for c in conv}
+    for key, value in given.items():
+        if value is None:
+            continue
+        if isinstance(value, Mapping):
+            per_index = dict(value)
+        elif isinstance(value, (tuple, list)):
+            if len(value) != len(conv):
+                raise TnvizError(
+                    f"{key}={value!r} has {len(value)} entries but the spec has {len(conv)} convolution "
+                    f"indices ({' '.join(conv) or 'none'}); use a dict {{index: value}} for a (left, right) pair",
+                    token=repr(value),
+                )
+            per_index = dict(zip(conv, value))
+        else:
+            per_index = {c: value for c in conv}
+            default = ConvOptions().__dict__[key]
+            if not conv and _normalize_option(key, value, "-") not in (default, (0, 0)):
+                raise TnvizError(f"{key}={value!r} given but the spec has no convolution index (no '|')", token=key)
+        for index, v in per_index.items():
+            if index not in conv:
+                raise TnvizError(
+                    f"{key} names {index!r}, which is not a convolution index; "
+                    f"expected one of {' '.join(conv) or '(none)'}",
+                    token=str(index),
+                )
+            fields[index][key] = _normalize_option(key, v, index)
+    result = {c: ConvOptions(**f) for c, f in fields.items()}
+    for c, opts in result.items():
+        if opts.padding == "same" and opts.stride != 1:
+            raise TnvizError(
+                f"padding='same' on index {c!r} needs stride 1 (as in PyTorch), got stride {opts.stride}", token="same"
+            )
+    return result
+
+
+class Diagram:
+    """A tensor-network diagram: the single source of truth that is drawn, priced and run.
+
+    Build one with :meth:`Diagram.parse`. Sizes may be bound at parse time or later with
+    :meth:`bind`; execution binds them from the tensors' shapes.
+
+    Example:
+        >>> d = Diagram.parse("X: b s x y, K: t s x y -> b t x y | x y", padding=1)
+        >>> d.roles["x"], d.roles["s"]
+        ('convolution', 'contraction')
+    """
+
+    __slots__ = ("_spec", "_sizes", "_conv_sizes", "_options", "_plans", "_hash")
+
+    def __init__(
+        self,
+        spec: Spec,
+        sizes: Mapping[str, int] | None = None,
+        conv_sizes: Mapping[tuple[str, str], int] | None = None,
+        options: Mapping[str, ConvOptions] | None = None,
+    ) -> None:
+        self._spec = spec
+        self._sizes = dict(sizes or {})
+        self._conv_sizes = dict(conv_sizes or {})
+        self._options = {c: (options or {}).get(c, ConvOptions()) for c in spec.conv}
+        self._plans: dict[Any, Plan] = {}
+        self._hash: int | None = None
+
+    # ----------------------------------------------------------------- building
+    @classmethod
+    def parse(cls, spec: str, sizes: Mapping[str, Any] | None = None, **conv_options: Any) -> Diagram:
+        """Parse a spec into a Diagram.
+
+        Args:
+            spec: a spec string (see DESIGN.md), e.g. ``"bsxy,tsxy->btxy|xy"``.
+            sizes: optional sizes: ``{index: int}``; ``{conv_index: (len_in_holder1, ...)}``;
+                or ``{tensor_name: shape}``. Group members are inferred where possible.
+            **conv_options: ``padding``, ``stride``, ``dilation``, ``padding_mode``; each a
+                scalar, a tuple with one entry per convolution index, or ``{index: value}``.
+
+        Returns:
+            The Diagram.
+
+        Example:
+            >>> Diagram.parse("ij,jk->ik", sizes={"i": 2, "j": 3, "k": 4}).shape("B")
+            (3, 4)
+        """
+        parsed = parse_spec(spec)
+        try:
+            diagram = cls(parsed, options=_resolve_options(parsed.conv, {}, conv_options))
+            return diagram.bind(sizes) if sizes else diagram
+        except TnvizError as err:
+            raise err.with_context(spec=spec) from None
+
+    def with_options(self, **conv_options: Any) -> Diagram:
+        """A copy with convolution options changed (same forms as in :meth:`parse`)."""
+        options = _resolve_options(self.conv, self._options, conv_options)
+        return Diagram(self._spec, self._sizes, self._conv_sizes, options)
+
+    def bind(self, sizes: Mapping[str, Any] | None = None, *, shapes: Mapping[str, Any] | None = None) -> Diagram:
+        """Bind sizes, check them and infer the rest (group members, conv output lengths).
+
+        Args:
+            sizes: ``{index: int}``, ``{conv_index: (len per holder, ...)}`` or ``{tensor: shape}``.
+            shapes: ``{tensor_name: shape}`` (the same as tensor keys in ``sizes``).
+
+        Returns:
+            A new Diagram with the sizes bound.
+
+        Raises:
+            TnvizError: sizes that disagree, a group that does not divide, a wrong order.
+        """
+        index_sizes: dict[str, Any] = {}
+        tensor_shapes: dict[str, Any] = dict(shapes or {})
+        names = set(self.tensor_names)
+        for key, value in (sizes or {}).items():
+            if key in names and isinstance(value, (tuple, list)):
+                tensor_shapes[key] = value
+            elif key in self.index_names:
+                index_sizes[key] = value
+            else:
+                raise TnvizError(
+                    f"sizes names {key!r}, which is neither an index nor a tensor of this diagram", token=str(key)
+                )
+        return _bind(self, index_sizes, tensor_shapes)
+
+    # ----------------------------------------------------------------- structure
+    @property
+    def spec(self) -> Spec:
+        """The parsed spec (syntax)."""
+        return self._spec
+
+    @property
+    def tensors(self) -> tuple[Operand, ...]:
+        """The input tensors (nodes), in spec order."""
+        return self._spec.operands
+
+    @property
+    def tensor_names(self) -> tuple[str, ...]:
+        return tuple(op.name for op in self._spec.operands)
+
+    @property
+    def output(self) -> Operand:
+        """The output tensor: its name and modes."""
+        return self._spec.output
+
+    @property
+    def conv(self) -> tuple[str, ...]:
+        """The convolution indices, in the order written after ``|``."""
+        return self._spec.conv
+
+    @property
+    def options(self) -> dict[str, ConvOptions]:
+        """Per convolution index, its :class:`ConvOptions`."""
+        return dict(self._options)
+
+    @property
+    def index_names(self) -> tuple[str, ...]:
+        """All index names, in order of first appearance."""
+        seen: dict[str, None] = {}
+        for op in self._spec.operands:
+            for i in op.indices:
+                seen.setdefault(i, None)
+        return tuple(seen)
+
+    def tensor(self, name: str) -> Operand:
+        """The tensor called ``name``."""
+        for op in self._spec.operands:
+            if op.name == name:
+                return op
+        raise TnvizError(f"no tensor named {name!r}; expected one of {', '.join(self.tensor_names)}", token=name)
+
+    def holders(self, index: str) -> tuple[str, ...]:
+        """Names of the tensors holding ``index``, in spec order."""
+        return tuple(op.name for op in self._spec.operands if index in op.indices)
+
+    @property
+    def roles(self) -> dict[str, str]:
+        """``{index: role}`` with the roles of DESIGN.md."""
+        out = set(self._spec.output.indices)
+        roles = {}
+        for i in self.index_names:
+            n = len(self.holders(i))
+            if i in self._spec.conv:
+                roles[i] = "convolution"
+            elif n == 1:
+                roles[i] = "free" if i in out else "summed"
+            elif i in out:
+                roles[i] = "batch"
+            else:
+                roles[i] = "hyperedge" if n >= 3 else "contraction"
+        return roles
+
+    @property
+    def indices(self) -> tuple[Index, ...]:
+        """Every index with its role, holders and size."""
+        roles = self.roles
+        out = set(self._spec.output.indices)
+        result = []
+        for i in self.index_names:
+            holders = self.holders(i)
+            if i in self._spec.conv:
+                per = {t: self._conv_sizes.get((t, i)) for t in holders}
+                size = self._conv_output_length(i) if all(v is not None for v in per.values()) else None
+            else:
+                per = {t: self._sizes.get(i) for t in holders}
+                size = self._sizes.get(i)
+            result.append(Index(i, roles[i], holders, i in out, size, per))
+        return tuple(result)
+
+    # ----------------------------------------------------------------- sizes
+    def size(self, index: str, tensor: str | None = None) -> int | None:
+        """The size of ``index`` (in ``tensor`` for a convolution index; else its output length)."""
+        if index in self._spec.conv:
+            if tensor is None:
+                return self._conv_output_length(index)
+            return self._conv_sizes.get((tensor, index))
+        return self._sizes.get(index)
+
+    def _conv_output_length(self, index: str) -> int | None:
+        holders = self.holders(index)
+        lengths = [self._conv_sizes.get((t, index)) for t in holders]
+        if any(v is None for v in lengths):
+            return None
+        return self._options[index].output_length(lengths[0], lengths[1:])  # type: ignore[arg-type]
+
+    def shape(self, tensor: str) -> tuple[int | None, ...]:
+        """The shape of a tensor (modes, groups merged); None where a size is unbound."""
+        op = self.tensor(tensor)
+        return tuple(self._mode_size(mode, op.name) for mode in op.modes)
+
+    def _mode_size(self, mode: tuple[str, ...], tensor: str | None) -> int | None:
+        total = 1
+        for i in mode:
+            s = self.size(i, tensor) if tensor is not None else self.size(i)
+            if s is None:
+                return None
+            total *= s
+        return total
+
+    @property
+    def output_shape(self) -> tuple[int | None, ...]:
+        """The output's shape (modes, groups merged)."""
+        return tuple(self._mode_size(mode, None) for mode in self._spec.output.modes)
+
+    @property
+    def is_bound(self) -> bool:
+        """Whether every size is known."""
+        return all(None not in self.shape(t) for t in self.tensor_names)
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        """Bound sizes of the non-convolution indices."""
+        return dict(self._sizes)
+
+    @property
+    def conv_sizes(self) -> dict[tuple[str, str], int]:
+        """Bound lengths of convolution indices, ``{(tensor, index): length}``."""
+        return dict(self._conv_sizes)
+
+    # ----------------------------------------------------------------- printing and I/O
+    def to_spec(self, compact: bool | None = None) -> str:
+        """The spec string of this diagram; ``Diagram.parse(d.to_spec())`` has the same structure."""
+        return format_spec(self._spec, compact)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain-data form (what :meth:`to_json` writes)."""
+        conv_sizes: dict[str, dict[str, int]] = {}
+        for (t, i), v in self._conv_sizes.items():
+            conv_sizes.setdefault(t, {})[i] = v
+        return {
+            "format": JSON_FORMAT,
+            "version": JSON_VERSION,
+            "tensors": [{"name": op.name, "modes": [list(m) for m in op.modes]} for op in self.tensors],
+            "output": {"name": self.output.name, "modes": [list(m) for m in self.output.modes]},
+            "conv": list(self.conv),
+            "sizes": dict(self._sizes),
+            "conv_sizes": conv_sizes,
+            "options": {
+                c: {
+                    "padding": o.padding if isinstance(o.padding, str) else list(o.padding),
+                    "stride": o.stride,
+                    "dilation": o.dilation,
+                    "padding_mode": o.padding_mode,
+                }
+                for c, o in self._options.items()
+            },
+        }
+
+    def to_json(self, indent: int | None = None) -> str:
+        """Serialise to JSON (structure, sizes and options); :meth:`from_json` reads it back."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str) -> Diagram:
+        """Read a Diagram written by :meth:`to_json`. The text is parsed as data, never evaluated.
+
+        Raises:
+            TnvizError: malformed JSON, unknown fields, or a diagram that does not validate.
+        """
+        from tnviz.core.serialize import diagram_from_dict
+
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, TypeError, RecursionError) as err:
+            raise TnvizError(f"not a tnviz diagram: bad JSON ({err})", token=str(text)[:40]) from None
+        return diagram_from_dict(data)
+
+    def __repr__(self) -> str:
+        parts = [repr(self.to_spec())]
+        if self._sizes or self._conv_sizes:
+            known = {**self._sizes, **{f"{t}.{i}": v for (t, i), v in self._conv_sizes.items()}}
+            parts.append("sizes={" + ", ".join(f"{k}={v}" for k, v in known.items()) + "}")
+        for c, o in self._options.items():
+            if not o.is_default():
+                changed = {k: v for k, v in o.__dict__.items() if v != ConvOptions().__dict__[k]}
+                parts.append(f"{c}: " + ", ".join(f"{k}={v}" for k, v in changed.items()))
+        return f"Diagram({', '.join(parts)})"
+
+    def _key(self) -> tuple:
+        return (
+            self._spec,
+            tuple(sorted(self._sizes.items())),
+            tuple(sorted(self._conv_sizes.items())),
+            tuple(sorted(self._options.items())),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Diagram) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(self._key())
+        return self._hash
+
+    # ----------------------------------------------------------------- planning
+    def plan(
+        self,
+        sizes: Mapping[str, Any] | None = None,
+        *,
+        optimize: Any = "auto",
+        inputs: tuple[str, ...] | None = None,
+        itemsize: int = 4,
+        objective: str = "time",
+    ) -> Plan:
+        """The contraction plan for these sizes (cached: a second call is a dictionary look-up).
+
+        Args:
+            sizes: sizes to bind first (as in :meth:`bind`); may be None if already bound.
+            optimize: ``"auto"`` (exhaustive up to 8 operands, else greedy), ``"optimal"``,
+                ``"greedy"``, ``"left-to-right"``, ``"reconstruct"`` (kernels first, then the
+                inputs), or an explicit path: a list of position pairs, opt_einsum style.
+            inputs: names of the activation tensors (default: the first tensor); used by
+                ``"reconstruct"`` and to label strategies.
+            itemsize: bytes per element, for the memory figures.
+            objective: ``"time"`` (default) minimises estimated run time — FLOPs over their
+                efficiency plus memory traffic; ``"flops"`` minimises FLOPs alone.
+
+        Returns:
+            A :class:`~tnviz.core.cost.Plan` that prints as a table.
+
+        Example:
+            >>> print(Diagram.parse("ij,jk,kl->il").plan({"i": 8, "j": 8, "k": 8, "l": 2}, objective="flops").flops)
+            512
+        """
+        key = (_freeze(sizes), _freeze(optimize), tuple(inputs) if inputs else None, itemsize, objective)
+        cached = self._plans.get(key)
+        if cached is not None:
+            return cached
+        from tnviz.core.cost import make_plan
+
+        bound = self.bind(sizes) if sizes else self
+        plan = make_plan(bound, optimize=optimize, inputs=inputs, itemsize=itemsize, objective=objective)
+        self._plans[key] = plan
+        return plan
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _modes_text(modes: tuple[tuple[str, ...], ...]) -> str:
+    return " ".join(m[0] if len(m) == 1 else "(" + " ".join(m) + ")" for m in modes)
+
+
+def _bind(diagram: Diagram, index_sizes: Mapping[str, Any], shapes: Mapping[str, Any]) -> Diagram:
+    """Resolve sizes from index sizes and tensor shapes; infer group members."""
+    spec = diagram.spec
+    sizes = dict(diagram.sizes)
+    conv_sizes = dict(diagram.conv_sizes)
+    conv = set(spec.conv)
+
+    def put(index: str, value: Any, tensor: str | None, source: str) -> None:
+        if not _is_int(value) or value < 1:
+            raise TnvizError(
+                f"size of index {index!r} must be a positive integer, got {value!r} ({source})", token=index
+            )
+        if index in conv:
+            holders = diagram.holders(index)
+            targets = holders if tensor is None else (tensor,)
+            for t in targets:
+                old = conv_sizes.get((t, index))
+                if old is not None and old != value:
+                    raise TnvizError(
+                        f"sizes disagree for convolution index {index!r} in tensor {t!r}: {old} and {value} ({source})",
+                        token=index,
+                    )
+                conv_sizes[(t, index)] = value
+            return
+        old = sizes.get(index)
+        if old is not None and old != value:
+            raise TnvizError(f"sizes disagree for index {index!r}: {old} and {value} ({source})", token=index)
+        sizes[index] = value
+
+    for index, value in index_sizes.items():
+        if index in conv and isinstance(value, (tuple, list)):
+            holders = diagram.holders(index)
+            if len(value) != len(holders):
+                raise TnvizError(
+                    f"sizes for convolution index {index!r} give {len(value)} lengths; expected one per holder "
+                    f"({', '.join(holders)})",
+                    token=index,
+                )
+            for t, v in zip(holders, value):
+                put(index, v, t, "from sizes")
+        else:
+            put(index, value, None, "from sizes")
+
+    groups: list[tuple[tuple[str, ...], int, str]] = []
+    for name, shape in shapes.items():
+        op = diagram.tensor(name)
+        if not isinstance(shape, (tuple, list)) or not all(_is_int(s) for s in shape):
+            raise TnvizError(f"shape of tensor {name!r} must be a tuple of ints, got {shape!r}", token=name)
+        if len(shape) != len(op.modes):
+            raise TnvizError(
+                f"tensor {name!r} has {len(shape)} dimensions {tuple(shape)}; expected {len(op.modes)} "
+                f"for modes '{_modes_text(op.modes)}'",
+                token=name,
+            )
+        for mode, extent in zip(op.modes, shape):
+            if len(mode) == 1:
+                put(mode[0], extent, name, f"dimension of tensor {name!r}")
+            else:
+                if extent < 1:
+                    raise TnvizError(
+                        f"tensor {name!r} has an empty group ({' '.join(mode)}) of size {extent}", token=name
+                    )
+                groups.append((mode, extent, name))
+
+    # Infer group members: a group with one unknown member takes the quotient.
+    pending = list(groups)
+    progress = True
+    while pending and progress:
+        progress = False
+        for item in list(pending):
+            mode, extent, name = item
+            known = [sizes.get(i) for i in mode]
+            unknown = [i for i, v in zip(mode, known) if v is None]
+            product = 1
+            for v in known:
+                if v is not None:
+                    product *= v
+            if not unknown:
+                if product != extent:
+                    raise TnvizError(
+                        f"group ({' '.join(mode)}) of tensor {name!r} has size {extent}, but its indices "
+                        f"multiply to {product}",
+                        token="(" + " ".join(mode) + ")",
+                    )
+                pending.remove(item)
+                progress = True
+            elif len(unknown) == 1:
+                if extent % product:
+                    raise TnvizError(
+                        f"group ({' '.join(mode)}) of tensor {name!r} has size {extent}, which the known "
+                        f"sizes ({product}) do not divide",
+                        token="(" + " ".join(mode) + ")",
+                    )
+                sizes[unknown[0]] = extent // product
+                pending.remove(item)
+                progress = True
+    if pending:
+        mode, extent, name = pending[0]
+        unknown = [i for i in mode if sizes.get(i) is None]
+        raise TnvizError(
+            f"cannot infer the sizes of {', '.join(map(repr, unknown))} in group ({' '.join(mode)}) of tensor "
+            f"{name!r} (size {extent}); give all but one of them in sizes=",
+            token=unknown[0],
+        )
+
+    bound = Diagram(spec, sizes, conv_sizes, diagram.options)
+    for c in spec.conv:
+        length = bound._conv_output_length(c)
+        if length is not None and length < 1:
+            holders = diagram.holders(c)
+            lens = [conv_sizes[(t, c)] for t in holders]
+            raise TnvizError(
+                f"convolution index {c!r} has an output length {length} < 1: signal {holders[0]!r} has "
+                f"length {lens[0]}, kernels {lens[1:]}, with {bound.options[c]}; expected a kernel that fits "
+                "the (padded) signal",
+                token=c,
+            )
+        if length is not None:
+            opts = bound.options[c]
+            holders = diagram.holders(c)
+            lens = [conv_sizes[(t, c)] for t in holders]
+            left, right = opts.pads(sum(lens[1:]) - len(lens[1:]) + 1)
+            limit = lens[0] - 1 if opts.padding_mode == "reflect" else lens[0]
+            if opts.padding_mode != "zeros" and max(left, right) > limit:
+                raise TnvizError(
+                    f"padding {max(left, right)} on index {c!r} is too large for padding_mode="
+                    f"{opts.padding_mode!r} and signal length {lens[0]}; expected at most {limit}",
+                    token=c,
+                )
+    return bound

@@ -1,0 +1,88 @@
+"""Read a Diagram back from its plain-data (JSON) form, strictly: data only, unknown fields refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tnviz.core.diagram import JSON_FORMAT, JSON_VERSION, Diagram, _check_positive, _modes_text
+from tnviz.errors import TnvizError
+
+__all__ = ["diagram_from_dict"]
+
+_TOP_FIELDS = {"format", "version", "tensors", "output", "conv", "sizes", "conv_sizes", "options"}
+
+
+def _require(condition: bool, message: str, token: str) -> None:
+    if not condition:
+        raise TnvizError(f"not a tnviz diagram: {message}", token=token)
+
+
+def _modes(value: Any, where: str) -> tuple[tuple[str, ...], ...]:
+    _require(isinstance(value, list), f"{where} modes must be a list of lists of index names", where)
+    modes = []
+    for mode in value:
+        _require(
+            isinstance(mode, list) and mode and all(isinstance(i, str) for i in mode),
+            f"{where} has a mode {mode!r}; expected a non-empty list of index names",
+            where,
+        )
+        modes.append(tuple(mode))
+    return tuple(modes)
+
+
+def diagram_from_dict(data: Any) -> Diagram:
+    """Build a Diagram from :meth:`Diagram.to_dict` output, re-validating everything.
+
+    The structure is printed back to a spec and parsed again, so JSON input passes the
+    very checks a typed spec does.
+    """
+    _require(isinstance(data, dict), "expected a JSON object", type(data).__name__)
+    unknown = set(data) - _TOP_FIELDS
+    _require(not unknown, f"unknown field(s) {sorted(unknown)}; expected {sorted(_TOP_FIELDS)}", str(sorted(unknown)))
+    _require(data.get("format") == JSON_FORMAT, f"'format' must be {JSON_FORMAT!r}", str(data.get("format")))
+    _require(
+        data.get("version") == JSON_VERSION, f"unsupported version {data.get('version')!r}", str(data.get("version"))
+    )
+    tensors = data.get("tensors")
+    _require(isinstance(tensors, list) and tensors, "'tensors' must be a non-empty list", "tensors")
+    parts = []
+    for t in tensors:
+        _require(isinstance(t, dict) and set(t) == {"name", "modes"}, f"bad tensor entry {t!r}", "tensors")
+        _require(isinstance(t["name"], str), f"bad tensor name {t['name']!r}", str(t["name"]))
+        parts.append(f"{t['name']}: {_modes_text(_modes(t['modes'], t['name']))}")
+    output = data.get("output")
+    _require(isinstance(output, dict) and set(output) == {"name", "modes"}, "bad 'output' entry", "output")
+    _require(isinstance(output["name"], str), "bad output name", str(output["name"]))
+    conv = data.get("conv", [])
+    _require(isinstance(conv, list) and all(isinstance(c, str) for c in conv), "'conv' must be a list of names", "conv")
+    head = "" if output["name"] == "out" else f"{output['name']}: "
+    text = ", ".join(parts) + f" -> {head}{_modes_text(_modes(output['modes'], 'output'))}"
+    if conv:
+        text += " | " + " ".join(conv)
+    diagram = Diagram.parse(text)
+
+    options = data.get("options", {})
+    _require(isinstance(options, dict), "'options' must be an object", "options")
+    per_option: dict[str, dict[str, Any]] = {}
+    for index, opts in options.items():
+        _require(isinstance(opts, dict), f"options of {index!r} must be an object", index)
+        for key, value in opts.items():
+            per_option.setdefault(key, {})[index] = tuple(value) if isinstance(value, list) else value
+    if per_option:
+        diagram = diagram.with_options(**per_option)
+
+    sizes = data.get("sizes", {})
+    _require(isinstance(sizes, dict), "'sizes' must be an object", "sizes")
+    conv_sizes = data.get("conv_sizes", {})
+    _require(isinstance(conv_sizes, dict), "'conv_sizes' must be an object", "conv_sizes")
+    lengths: dict[tuple[str, str], int] = {}
+    for tensor, per_index in conv_sizes.items():
+        _require(isinstance(per_index, dict), f"conv_sizes of {tensor!r} must be an object", str(tensor))
+        for index, value in per_index.items():
+            _require(index in diagram.conv, f"conv_sizes names {index!r}, not a convolution index", str(index))
+            _require(
+                tensor in diagram.holders(index), f"conv_sizes: tensor {tensor!r} does not hold {index!r}", str(tensor)
+            )
+            lengths[(tensor, index)] = _check_positive(value, f"length of {index!r} in {tensor!r}", str(index))
+    # bind() checks the sizes against each other and the convolution lengths.
+    return Diagram(diagram.spec, {}, lengths, diagram.options).bind(sizes)

@@ -1,0 +1,6 @@
+"""PyTorch execution of Diagrams: ``einsum`` and the ``TensorNetwork`` module."""
+
+from tnviz.execute.einsum import einsum
+from tnviz.execute.module import TensorNetwork
+
+__all__ = ["einsum", "TensorNetwork"]

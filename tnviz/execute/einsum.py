@@ -1,0 +1,185 @@
+"""``tnviz.einsum``: run a spec or Diagram on tensors, with convolution."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from tnviz.core.cost import OPTIMAL_LIMIT
+from tnviz.core.diagram import Diagram
+from tnviz.errors import TnvizError
+from tnviz.execute.program import run_plan
+
+__all__ = ["einsum", "as_diagram", "plan_for"]
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_cached(spec: str, options: tuple) -> Diagram:
+    return Diagram.parse(spec, **{k: _thaw(v) for k, v in options})
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return ("__dict__", tuple(sorted(value.items(), key=lambda kv: str(kv[0]))))
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == "__dict__":
+        return dict(value[1])
+    return value
+
+
+def as_diagram(spec_or_diagram: str | Diagram, **conv_options: Any) -> Diagram:
+    """A Diagram from a spec (parsed once, then cached) or a Diagram with options applied.
+
+    Options left as None keep the diagram's own.
+    """
+    given = {k: v for k, v in conv_options.items() if v is not None}
+    if isinstance(spec_or_diagram, Diagram):
+        return spec_or_diagram.with_options(**given) if given else spec_or_diagram
+    if not isinstance(spec_or_diagram, str):
+        raise TnvizError(
+            f"expected a spec string or a Diagram, got {type(spec_or_diagram).__name__}",
+            token=type(spec_or_diagram).__name__,
+        )
+    try:
+        key = tuple(sorted((k, _freeze(v)) for k, v in given.items()))
+        hash(key)
+    except TypeError:
+        return Diagram.parse(spec_or_diagram, **given)
+    return _parse_cached(spec_or_diagram, key)
+
+
+def _check_tensors(diagram: Diagram, tensors: tuple) -> None:
+    names = diagram.tensor_names
+    if len(tensors) != len(names):
+        raise TnvizError(
+            f"{len(tensors)} tensor(s) given; the spec has {len(names)} operand(s) ({', '.join(names)})",
+            token=str(len(tensors)),
+        )
+    first = None
+    for name, t in zip(names, tensors):
+        if not isinstance(t, torch.Tensor):
+            raise TnvizError(f"operand {name!r} is a {type(t).__name__}; expected a torch.Tensor", token=name)
+        if t.dim() != len(diagram.tensor(name).modes):
+            modes = " ".join(m[0] if len(m) == 1 else "(" + " ".join(m) + ")" for m in diagram.tensor(name).modes)
+            raise TnvizError(
+                f"operand {name!r} has {t.dim()} dimensions {tuple(t.shape)}; expected "
+                f"{len(diagram.tensor(name).modes)} for '{modes}'",
+                token=name,
+            )
+        if first is None:
+            first = (name, t)
+        elif t.dtype != first[1].dtype:
+            raise TnvizError(
+                f"operand {name!r} has dtype {t.dtype} but {first[0]!r} has {first[1].dtype}; expected one dtype",
+                token=name,
+            )
+        elif t.device != first[1].device:
+            raise TnvizError(
+                f"operand {name!r} is on {t.device} but {first[0]!r} is on {first[1].device}; expected one device",
+                token=name,
+            )
+    if diagram.conv and first is not None and not (first[1].is_floating_point() or first[1].is_complex()):
+        raise TnvizError(f"convolution needs floating-point tensors, got {first[1].dtype}", token=str(first[1].dtype))
+
+
+def plan_for(
+    diagram: Diagram,
+    shapes: tuple[tuple[int, ...], ...],
+    sizes: Mapping[str, Any] | None = None,
+    optimize: Any = "auto",
+    inputs: tuple[str, ...] | None = None,
+    itemsize: int = 4,
+):
+    """The cached plan of ``diagram`` for these tensor shapes."""
+    bound = {**(sizes or {}), **dict(zip(diagram.tensor_names, shapes))}
+    if optimize == "auto" and not diagram.conv and len(diagram.tensors) > OPTIMAL_LIMIT:
+        optimize = _opt_einsum_path(diagram, shapes, sizes)
+    return diagram.plan(bound, optimize=optimize, inputs=inputs, itemsize=itemsize)
+
+
+def _opt_einsum_path(diagram: Diagram, shapes, sizes) -> list:
+    """For a large pure contraction, opt_einsum's well-tuned path search."""
+    import opt_einsum
+
+    bound = diagram.bind({**(sizes or {}), **dict(zip(diagram.tensor_names, shapes))})
+    letters = {i: opt_einsum.get_symbol(k) for k, i in enumerate(bound.index_names)}
+    eq = ",".join("".join(letters[i] for i in op.indices) for op in bound.tensors)
+    eq += "->" + "".join(letters[i] for i in bound.output.indices)
+    flat_shapes = [tuple(bound.size(i) for i in op.indices) for op in bound.tensors]
+    path, _ = opt_einsum.contract_path(eq, *flat_shapes, shapes=True, optimize="auto")
+    return [tuple(p) for p in path if len(p) == 2] if all(len(p) == 2 for p in path) else "greedy"
+
+
+def einsum(
+    spec_or_diagram: str | Diagram,
+    *tensors: torch.Tensor,
+    sizes: Mapping[str, Any] | None = None,
+    padding: Any = None,
+    stride: Any = None,
+    dilation: Any = None,
+    padding_mode: Any = None,
+    optimize: Any = "auto",
+) -> torch.Tensor:
+    """Evaluate a generalized einsum with convolution, like ``torch.einsum`` plus ``|``.
+
+    Args:
+        spec_or_diagram: a spec such as ``"bsxy,tsxy->btxy|xy"`` or a :class:`Diagram`.
+        *tensors: one tensor per operand, in spec order.
+        sizes: extra index sizes, e.g. for group members that cannot be inferred.
+        padding, stride, dilation, padding_mode: convolution options as in ``F.conv2d``
+            (default 0, 1, 1, ``"zeros"``; for a Diagram, its own): a scalar, a tuple with
+            one entry per convolution index, or ``{index: value}``; padding may also be
+            ``"same"``, ``"valid"`` or, per index, a ``(left, right)`` pair.
+        optimize: ``"auto"``, ``"optimal"``, ``"greedy"``, ``"left-to-right"``,
+            ``"reconstruct"`` or a path (see :meth:`Diagram.plan`).
+
+    Returns:
+        The result tensor (autograd flows through it).
+
+    Example:
+        >>> X, K = torch.randn(2, 3, 8, 8), torch.randn(4, 3, 3, 3)
+        >>> torch.allclose(einsum("bsxy,tsxy->btxy|xy", X, K, padding=1),
+        ...                torch.nn.functional.conv2d(X, K, padding=1), atol=1e-5)
+        True
+    """
+    spec_text = spec_or_diagram if isinstance(spec_or_diagram, str) else None
+    try:
+        diagram = as_diagram(
+            spec_or_diagram, padding=padding, stride=stride, dilation=dilation, padding_mode=padding_mode
+        )
+        _check_tensors(diagram, tensors)
+        shapes = tuple(tuple(t.shape) for t in tensors)
+        itemsize = tensors[0].element_size() if tensors else 4
+        plan = plan_for(diagram, shapes, sizes, optimize, None, itemsize)
+    except TnvizError as err:
+        shapes_text = ", ".join(
+            f"{n}={tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__}"
+            for n, t in zip(_names(spec_or_diagram, len(tensors)), tensors)
+        )
+        spec_ctx = (
+            spec_text
+            if spec_text is not None
+            else (spec_or_diagram.to_spec() if isinstance(spec_or_diagram, Diagram) else None)
+        )
+        raise err.with_context(spec=spec_ctx, shapes=shapes_text or None) from None
+    return run_plan(plan, tensors)
+
+
+def _names(spec_or_diagram: Any, count: int) -> list[str]:
+    names: list[str] = []
+    if isinstance(spec_or_diagram, Diagram):
+        names = list(spec_or_diagram.tensor_names)
+    elif isinstance(spec_or_diagram, str):
+        try:
+            names = list(Diagram.parse(spec_or_diagram).tensor_names)
+        except TnvizError:
+            names = []
+    return names + [f"#{k + 1}" for k in range(len(names), count)]

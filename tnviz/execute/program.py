@@ -1,0 +1,167 @@
+"""Turn a Plan into PyTorch operations, once per plan (the plan caches its program)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from tnviz.core.cost import Plan, Step
+from tnviz.errors import TnvizError
+
+__all__ = ["compile_plan", "run_plan"]
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_PAD_MODE = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
+
+Op = Callable[[list], None]
+
+
+def _prod(values: Sequence[int]) -> int:
+    total = 1
+    for v in values:
+        total *= v
+    return total
+
+
+def _perm(src: Sequence[str], dst: Sequence[str]) -> tuple[int, ...] | None:
+    perm = tuple(src.index(i) for i in dst)
+    return None if perm == tuple(range(len(perm))) else perm
+
+
+def _einsum_op(step: Step, letter: dict[str, str]) -> Op:
+    (a, b), (ia, ib) = step.operands, step.operand_indices
+    eq = (
+        f"{''.join(letter[i] for i in ia)},{''.join(letter[i] for i in ib)}->{''.join(letter[i] for i in step.indices)}"
+    )
+    out = step.result
+
+    def op(slots: list) -> None:
+        slots[out] = torch.einsum(eq, slots[a], slots[b])
+
+    return op
+
+
+def _sum_op(step: Step) -> Op:
+    (a,), (ia,) = step.operands, step.operand_indices
+    dims = tuple(ia.index(i) for i in step.summed)
+    out = step.result
+
+    def op(slots: list) -> None:
+        slots[out] = slots[a].sum(dim=dims)
+
+    return op
+
+
+def _conv_op(step: Step) -> Op:
+    """A pairwise step with convolution as one grouped F.conv call.
+
+    Layout: the input side becomes (batch, groups·in_channels, *spatial), the weight side
+    (groups·out_channels, in_channels, *kernel); partial-outer-product indices are F.conv's
+    groups, contracted indices its channels, indices of the input side only its batch.
+    """
+    ids = step.operands
+    side = step.input_side
+    inp_id, wgt_id = ids[side], ids[1 - side]
+    oi, ow = step.operand_indices[side], step.operand_indices[1 - side]
+    len_in = dict(zip(oi, step.operand_shapes[side]))
+    len_w = dict(zip(ow, step.operand_shapes[1 - side]))
+    dims = step.conv
+    spatial = tuple(d.index for d in dims)
+    kernel_dims = tuple(d.index for d in dims if d.mode != "pass")
+    in_perm = _perm(oi, step.batch + step.groups + step.in_channels + spatial)
+    w_perm = _perm(ow, step.groups + step.out_channels + step.in_channels + kernel_dims)
+    g = _prod([len_in[i] for i in step.groups])
+    nb = _prod([len_in[i] for i in step.batch])
+    cin = _prod([len_in[i] for i in step.in_channels])
+    cout = _prod([len_w[i] for i in step.out_channels])
+    in_shape = (nb, g * cin, *[len_in[i] for i in spatial])
+    w_shape = (g * cout, cin, *[d.kernel for d in dims])
+    flip = tuple(2 + k for k, d in enumerate(dims) if d.mode == "full")
+    stride = tuple(d.stride for d in dims)
+    dilation = tuple(d.dilation for d in dims)
+    symmetric_zero = all(d.pad[0] == d.pad[1] and (d.padding_mode == "zeros" or d.pad == (0, 0)) for d in dims)
+    padding = tuple(d.pad[0] for d in dims) if symmetric_zero else (0,) * len(dims)
+    pads_by_mode: dict[str, list[int]] = {}
+    if not symmetric_zero:
+        for mode in {d.padding_mode for d in dims}:
+            flat: list[int] = []
+            for d in reversed(dims):
+                flat += list(d.pad) if d.padding_mode == mode else [0, 0]
+            if any(flat):
+                pads_by_mode[_PAD_MODE[mode]] = flat
+    out_shape = (
+        tuple(len_in[i] for i in step.batch + step.groups)
+        + tuple(len_w[i] for i in step.out_channels)
+        + tuple(d.length for d in dims)
+    )
+    drop = tuple(len(out_shape) - len(dims) + k for k, d in enumerate(dims) if d.index not in step.indices)
+    conv = _CONV[len(dims)]
+    out = step.result
+
+    def op(slots: list) -> None:
+        x = slots[inp_id]
+        w = slots[wgt_id]
+        if in_perm is not None:
+            x = x.permute(in_perm)
+        if w_perm is not None:
+            w = w.permute(w_perm)
+        x = x.reshape(in_shape)
+        w = w.reshape(w_shape)
+        if flip:
+            w = w.flip(flip)
+        for mode, flat in pads_by_mode.items():
+            x = F.pad(x, flat, mode=mode)
+        y = conv(x, w, None, stride, padding, dilation, g)
+        y = y.reshape(out_shape)
+        if drop:
+            y = y.sum(dim=drop)
+        slots[out] = y
+
+    return op
+
+
+def compile_plan(plan: Plan) -> Callable[[Sequence[torch.Tensor]], torch.Tensor]:
+    """Build the function that runs ``plan`` on its input tensors."""
+    diagram = plan.diagram
+    indices = sorted({i for op in diagram.tensors for i in op.indices})
+    if len(indices) > len(_LETTERS):
+        raise TnvizError(f"{len(indices)} distinct indices; at most {len(_LETTERS)} are supported", token=indices[-1])
+    letter = dict(zip(indices, _LETTERS))
+    input_shapes = [tuple(diagram.size(i, op.name) for i in op.indices) for op in diagram.tensors]
+    ops: list[Op] = []
+    for step in plan.steps:
+        if step.kind == "sum":
+            ops.append(_sum_op(step))
+        elif step.kind == "einsum":
+            ops.append(_einsum_op(step, letter))
+        else:
+            ops.append(_conv_op(step))
+    final_perm = _perm(plan.final_indices, plan.output_indices)
+    out_shape = plan.output_shape
+    final = plan.final_id
+    n_slots = len(diagram.tensors) + len(plan.steps)
+
+    def run(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+        slots: list = [None] * n_slots
+        for k, (t, shape) in enumerate(zip(tensors, input_shapes)):
+            slots[k] = t.reshape(shape)
+        for op in ops:
+            op(slots)
+        y = slots[final]
+        if final_perm is not None:
+            y = y.permute(final_perm)
+        return y.reshape(out_shape)
+
+    return run
+
+
+def run_plan(plan: Plan, tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Run ``plan`` on ``tensors`` (compiling it on first use)."""
+    program = getattr(plan, "_program", None)
+    if program is None:
+        program = compile_plan(plan)
+        plan._program = program  # type: ignore[attr-defined]
+    return program(tensors)

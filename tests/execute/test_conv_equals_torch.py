@@ -184,3 +184,21 @@ def test_diagram_and_string_give_same_result():
     assert torch.allclose(tnviz.einsum(d, X, K), tnviz.einsum("bsxy,tsxy->btxy|xy", X, K, padding=1))
     # a keyword overrides the diagram's own option
     assert torch.allclose(tnviz.einsum(d, X, K, padding=0), F.conv2d(X, K))
+
+
+def test_integer_contractions_take_the_einsum_path():
+    a = torch.arange(2 * 3 * 4 * 5).reshape(2, 3, 4, 5)
+    b = torch.arange(6 * 3).reshape(6, 3)
+    assert torch.equal(tnviz.einsum("bsxy,ts->btxy", a, b), torch.einsum("bsxy,ts->btxy", a, b))
+
+
+def test_channel_block_contraction_matches_einsum_in_any_layout():
+    # (outer, channels, inner) layouts run as F.conv1d; others through torch.einsum.
+    X = _rand(2, 3, 4, 5, 6)
+    A = _rand(7, 3, 4)
+    for spec in ("bcdxy,tcd->btxy", "bcdxy,tcd->bxyt", "bcdxy,dct->btxy", "bxycd,tcd->bxyt"):
+        operands = (
+            X if spec.startswith("bcd") else X.permute(0, 3, 4, 1, 2).contiguous(),
+            A if ",tcd" in spec else A.permute(2, 1, 0).contiguous(),
+        )
+        assert torch.allclose(tnviz.einsum(spec, *operands), torch.einsum(spec, *operands), atol=1e-10)

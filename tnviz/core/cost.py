@@ -700,7 +700,9 @@ class Plan:
             per = "/".join(str(d.size(c, t)) for t in d.holders(c))
             sizes.append(f"{c}={per}→{d.size(c)}")
         lines.append(f"  Sizes:                {' '.join(sizes)}")
-        lines.append(f"  Strategy:             {self.strategy} (optimize={self.optimize!r}, objective={self.objective!r})")
+        lines.append(
+            f"  Strategy:             {self.strategy} (optimize={self.optimize!r}, objective={self.objective!r})"
+        )
         lines.append(f"  FLOPs:                {_human(self.flops)}  ({self.flops:,})")
         if self.diagram.tensors and len(self.diagram.tensors) > 1:
             lines.append(
@@ -801,7 +803,9 @@ def make_plan(
 ) -> Plan:
     """Plan a bound diagram (use :meth:`Diagram.plan`, which caches)."""
     if objective not in OBJECTIVES:
-        raise TnvizError(f"unknown objective={objective!r}; expected one of {', '.join(OBJECTIVES)}", token=repr(objective))
+        raise TnvizError(
+            f"unknown objective={objective!r}; expected one of {', '.join(OBJECTIVES)}", token=repr(objective)
+        )
     if not diagram.is_bound:
         missing = [t for t in diagram.tensor_names if None in diagram.shape(t)]
         unknown = [i.name for i in diagram.indices if i.size is None or None in i.sizes.values()]

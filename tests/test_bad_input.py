@@ -2,6 +2,8 @@
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tnviz
 from tnviz import Diagram, TnvizError
@@ -126,3 +128,30 @@ def test_einsum_errors_carry_spec_and_shapes():
 
 def test_catalogue_is_large():
     assert len(SPEC_ERRORS) + len(CALL_ERRORS) >= 25
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet="abxyXK12_:,()|->. \t$", max_size=40))
+def test_random_text_parses_or_raises_tnviz_error(text):
+    try:
+        d = Diagram.parse(text)
+    except TnvizError:
+        return
+    assert Diagram.parse(d.to_spec()) == d
+
+
+@settings(max_examples=200)
+@given(
+    st.sampled_from(
+        ["bsxy,tsxy->btxy|xy", "ij,jk->ik", "b(gs)x,gtsx->b(gt)x|x", "X: b s x, K1: t s x, K2: t x -> b t x | x"]
+    ),
+    st.lists(st.lists(st.integers(0, 6), min_size=0, max_size=5), min_size=0, max_size=4),
+    st.sampled_from([0, 1, 2, "same", -1, (1, 2)]),
+    st.sampled_from([1, 2, 0]),
+)
+def test_random_shapes_and_options_run_or_raise_tnviz_error(spec, shapes, padding, stride):
+    tensors = [torch.randn(tuple(s)) for s in shapes]
+    try:
+        tnviz.einsum(spec, *tensors, padding=padding, stride=stride)
+    except TnvizError:
+        pass

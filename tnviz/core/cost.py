@@ -426,7 +426,6 @@ class _Builder:
         self.p = problem
         self.steps: list[Step] = []
         self.next_id = problem.n
-        self.order: dict[int, tuple[str, ...]] = {}
         self.shapes: dict[int, tuple[int, ...]] = {}  # operand id -> shape
 
     def leaf(self, k: int) -> tuple[int, tuple[str, ...]]:

@@ -24,6 +24,7 @@ PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 _OPTION_NAMES = ("padding", "stride", "dilation", "padding_mode")
 JSON_FORMAT = "tnviz.diagram"
 JSON_VERSION = 1
+_PLAN_CACHE_SIZE = 128  # plans kept per diagram, oldest dropped first
 
 
 @dataclass(frozen=True)
@@ -490,6 +491,8 @@ class Diagram:
 
         bound = self.bind(sizes) if sizes else self
         plan = make_plan(bound, optimize=optimize, inputs=inputs, itemsize=itemsize, objective=objective)
+        if len(self._plans) >= _PLAN_CACHE_SIZE:  # bounded: input shapes may vary without end
+            del self._plans[next(iter(self._plans))]
         self._plans[key] = plan
         return plan
 

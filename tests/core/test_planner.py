@@ -86,11 +86,21 @@ def test_random_networks_are_exhaustively_optimal(problem):
     assert d.plan().cost == pytest.approx(brute_force_optimum(d, "time"), rel=1e-12)
 
 
+MTT6 = (
+    "X: b (s1 s2 s3 s4 s5 s6) x y, T1: s1 t1 r1, T2: r1 s2 t2 r2, T3: r2 s3 t3 r3, T4: r3 s4 t4 r4, "
+    "T5: r4 s5 t5 r5, T6: r5 s6 t6 r6, C: r6 x y -> b (t1 t2 t3 t4 t5 t6) x y | x y"
+)
+
+
 def test_eight_operand_planning_is_fast_and_cached():
     d = bound("mtk", batch=32)
     spec = "ab,bc,cd,de,ef,fg,gh,ha->"
     eight = Diagram.parse(spec, sizes={c: 4 for c in "abcdefgh"})
-    for diagram in (d, eight):
+    sizes = {**{f"s{k}": 2 for k in range(1, 7)}, **{f"t{k}": 2 for k in range(1, 7)}}
+    sizes.update({f"r{k}": 5 for k in range(1, 7)}, C=(5, 3, 3), X=(32, 64, 32, 32))
+    mtt6 = Diagram.parse(MTT6, padding=1).bind(sizes)
+    assert len(mtt6.tensors) == 8
+    for diagram in (d, eight, mtt6):
         start = time.perf_counter()
         plan = diagram.plan()
         first = time.perf_counter() - start

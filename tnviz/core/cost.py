@@ -156,7 +156,8 @@ class _Problem:
             self.conv_info[c] = (sig, kernels, diagram.size(c, self.names[sig]), opts, opts.pads(total_kernel))  # type: ignore[assignment]
         self._union: dict[int, int] = {0: 0}
         self._static_prod: dict[int, int] = {0: 1}
-        self._subset: dict[int, tuple[int, dict[str, int], int]] = {}
+        self._subset: dict[int, tuple[int, dict[str, int], int, int]] = {}
+        self._tables: dict[int, dict[int, tuple[float, float, Any]]] = {}  # DP tables by operand mask
 
     # -- per-subset facts ---------------------------------------------------
     def union(self, s: int) -> int:
@@ -188,27 +189,31 @@ class _Problem:
             length = (length - 1) // opts.stride + 1
         return length
 
-    def subset(self, s: int) -> tuple[int, dict[str, int], int]:
-        """(kept index mask, conv lengths, number of elements) of the intermediate for ``s``."""
+    def subset(self, s: int) -> tuple[int, dict[str, int], int, int]:
+        """(kept index mask, conv lengths, number of elements, product of the non-conv sizes)
+        of the intermediate for operand subset ``s``."""
         info = self._subset.get(s)
         if info is None:
             kept = self.union(s) & (self.union(self.full ^ s) | self.out_mask)
             lengths = {c: self.conv_length(s, c) for b, c in self.conv_bits.items() if kept >> b & 1}
-            size = self.static_prod(kept & ~self.conv_mask) * _prod(lengths.values())
-            info = (kept, lengths, size)
+            static = self.static_prod(kept & ~self.conv_mask)
+            info = (kept, lengths, static * _prod(lengths.values()), static)
             self._subset[s] = info
         return info
 
     # -- one step -------------------------------------------------------------
     def step_cost(self, a: int, b: int) -> tuple[float, float]:
         """(FLOPs, objective cost) of merging subsets ``a`` and ``b``; both inf if illegal."""
-        ka, la, sa = self.subset(a)
-        kb, lb, sb = self.subset(b)
+        ka, la, sa, pa = self.subset(a)
+        kb, lb, sb, pb = self.subset(b)
         s = a | b
-        ks, ls, ss = self.subset(s)
+        ks, _, ss, _ = self.subset(s)
         shared = ka & kb
         shared_conv = shared & self.conv_mask
-        macs = self.static_prod((ka | kb) & ~self.conv_mask)
+        # Product of the non-conv sizes over both operands' indices, shared ones once.
+        macs = pa * pb
+        for bit in _bits(shared & ~self.conv_mask):
+            macs //= self.static[bit]
         extra = 0
         signal_side = 0
         for bit, c in self.conv_bits.items():
@@ -248,7 +253,11 @@ def _optimal_tree(problem: _Problem, mask: int) -> tuple[float, Any]:
     members = list(_bits(mask))
     if len(members) == 1:
         return 0, members[0]
-    best: dict[int, tuple[float, int, Any]] = {1 << m: (0, 0, m) for m in members}
+    for covered, table in problem._tables.items():
+        if covered & mask == mask and mask in table:  # a larger table already holds this subset
+            return table[mask][0], table[mask][2]
+    best: dict[int, tuple[float, float, Any]] = {1 << m: (0, 0, m) for m in members}
+    problem._tables[mask] = best
     # Subsets in order of size, as masks restricted to ``mask``.
     subsets = sorted((s for s in _submasks(mask) if s & (s - 1)), key=lambda s: bin(s).count("1"))
     for s in subsets:
@@ -317,13 +326,13 @@ def _greedy_tree(problem: _Problem, mask: int) -> Any:
         for x in range(len(nodes)):
             for y in range(x + 1, len(nodes)):
                 a, b = nodes[x][0], nodes[y][0]
-                ka, _, sa = problem.subset(a)
-                kb, _, sb = problem.subset(b)
+                ka, _, sa, _ = problem.subset(a)
+                kb, _, sb, _ = problem.subset(b)
                 connected = bool(ka & kb)
                 flops, _ = problem.step_cost(a, b)
                 if flops == _INF:
                     continue
-                _, _, ss = problem.subset(a | b)
+                ss = problem.subset(a | b)[2]
                 key = (not connected, ss - sa - sb, flops)
                 if best is None or key < best[0]:
                     best = (key, x, y)

@@ -45,6 +45,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="plan and run the paper's layers on random data, checked against dense")
     demo.add_argument("--batch", type=int, default=8)
     demo.add_argument("--size", type=int, default=16, help="image height and width")
+    draw = sub.add_parser("draw", help="draw a spec to a file (svg, png, pdf, tex or dot)")
+    draw.add_argument("spec")
+    draw.add_argument("sizes", nargs="*", help="NAME=INT for an index, NAME=D1,D2,... for a tensor's shape")
+    draw.add_argument("-o", "--output", required=True, help="the file to write; its extension gives the format")
+    draw.add_argument("--title")
+    draw.add_argument("--no-labels", action="store_true")
+    draw.add_argument("--plan", action="store_true", help="overlay the contraction order (needs all sizes)")
     plan = sub.add_parser("plan", help="print the contraction plan of a spec")
     plan.add_argument("spec")
     plan.add_argument("sizes", nargs="*", help="NAME=INT for an index, NAME=D1,D2,... for a tensor's shape")
@@ -61,6 +68,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0 if run_demo(sys.stdout, batch=args.batch, length=args.size) else 1
         from tnviz.core.diagram import Diagram
 
+        if args.command == "draw":
+            diagram = Diagram.parse(args.spec)
+            if args.sizes:
+                diagram = diagram.bind(_parse_sizes(args.sizes))
+            style = {"title": args.title, "labels": not args.no_labels}
+            if args.plan:
+                style["plan"] = diagram.plan()
+            diagram.save(args.output, **style)
+            print(f"wrote {args.output}")
+            return 0
         options = {
             "padding": _option(args.padding),
             "stride": _option(args.stride),

@@ -453,6 +453,42 @@ class Diagram:
             self._hash = hash(self._key())
         return self._hash
 
+    # ----------------------------------------------------------------- drawing (tnviz.render)
+    def draw(self, backend: str | None = None, **style: Any) -> Any:
+        """Draw the diagram; see :func:`tnviz.render.draw` (matplotlib returns ``(fig, ax)``)."""
+        from tnviz.render import draw
+
+        return draw(self, backend, **style)
+
+    def to_dot(self, **style: Any) -> str:
+        """Graphviz DOT source (no graphviz needed to produce it)."""
+        from tnviz.render import to_dot
+
+        return to_dot(self, **style)
+
+    def to_svg(self, backend: str | None = None, **style: Any) -> str:
+        """SVG text, through graphviz when present, else matplotlib."""
+        from tnviz.render import to_svg
+
+        return to_svg(self, backend, **style)
+
+    def to_tikz(self, **style: Any) -> str:
+        """A standalone LaTeX (TikZ) document drawing the diagram."""
+        from tnviz.render import to_tikz
+
+        return to_tikz(self, **style)
+
+    def save(self, path: str, **style: Any) -> None:
+        """Write a drawing to ``path`` (svg, png, pdf, tex or dot, from the extension)."""
+        from tnviz.render import save
+
+        save(self, path, **style)
+
+    def _repr_svg_(self) -> str:
+        from tnviz.render import notebook_svg
+
+        return notebook_svg(self)
+
     # ----------------------------------------------------------------- planning
     def plan(
         self,

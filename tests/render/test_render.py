@@ -1,0 +1,166 @@
+"""Renderers: DOT text, SVG, matplotlib artists, TikZ; the gallery; fallbacks; speed."""
+
+import os
+import shutil
+import subprocess
+import time
+import warnings
+import xml.etree.ElementTree as ET
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+import tnviz.render as render  # noqa: E402
+from tnviz import Diagram, TnvizError  # noqa: E402
+from tnviz.gallery import FIGURES, render_gallery  # noqa: E402
+
+HAS_DOT = shutil.which("neato") is not None
+CONV = Diagram.parse(
+    "X: b s x y, K: t s x y -> b t x y | x y", sizes={"X": (8, 3, 32, 32), "K": (16, 3, 3, 3)}, padding=1
+)
+
+
+def test_dot_has_a_node_per_tensor_labels_conv_marker_and_points():
+    d = FIGURES["fig5_mcp"]()
+    dot = d.to_dot()
+    for name in d.tensor_names:
+        assert f'"{name}" [shape=circle' in dot
+    assert 'label="s1=4"' in dot and 'label="r=64"' in dot and 'label="b=32"' in dot
+    assert dot.count('label="∗"') == 2  # convolution markers for x and y
+    assert '"#r" [shape=point' in dot  # the hyperedge
+    cp = Diagram.parse("A: i r, B: j r, C: k r -> i j k").to_dot()
+    assert '"#r" [shape=point' in cp
+    outer = Diagram.parse("A: i j k, B: k l -> i j k l").to_dot()
+    assert '"#k" [shape=point' in outer  # partial outer product: a dot with an open leg
+
+
+def test_stub_for_a_summed_index():
+    dot = Diagram.parse("A: i j, B: j k -> i").to_dot()
+    assert "arrowhead=tee" in dot
+
+
+@pytest.mark.skipif(not HAS_DOT, reason="graphviz's neato is not installed")
+def test_svg_is_well_formed_with_every_tensor_name():
+    for name, make in FIGURES.items():
+        d = make()
+        svg = d.to_svg("graphviz")
+        root = ET.fromstring(svg.split("-->", 1)[-1] if svg.startswith("<?xml") else svg)
+        texts = {"".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text")}
+        for tensor in d.tensor_names:
+            assert tensor in texts, (name, tensor)
+
+
+def test_matplotlib_draws_the_expected_artists():
+    from matplotlib.patches import Circle
+
+    d = FIGURES["fig5_mcp"]()
+    fig, ax = d.draw()
+    circles = [p for p in ax.patches if isinstance(p, Circle)]
+    assert len(circles) == len(d.tensors) + 3  # five tensors, a hyperedge dot, two ∗ markers
+    texts = {t.get_text() for t in ax.texts}
+    assert set(d.tensor_names) <= texts and "∗" in texts and "r=64" in texts
+    assert len(ax.lines) >= 12
+    assert fig.get_axes() == [ax]
+
+
+def test_matplotlib_svg_is_well_formed():
+    svg = CONV.to_svg("matplotlib")
+    ET.fromstring(svg)
+
+
+def test_tikz_is_standalone_and_compiles_where_pdflatex_exists(tmp_path):
+    tex = FIGURES["fig5_mtr"]().to_tikz(title="mTR layer_1")
+    assert tex.startswith(r"\documentclass[tikz")
+    assert r"\begin{tikzpicture}" in tex and r"\end{document}" in tex
+    assert r"$\ast$" in tex and r"mTR layer\_1" in tex
+    if shutil.which("pdflatex") is None:
+        return  # no TeX here: the text checks above are what can be checked
+    (tmp_path / "d.tex").write_text(tex)
+    result = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "d.tex"], cwd=tmp_path, capture_output=True
+    )
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert (tmp_path / "d.pdf").stat().st_size > 1000
+
+
+def test_every_gallery_figure_renders_with_every_backend_without_warnings(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        written = render_gallery(str(tmp_path))
+        for name, make in FIGURES.items():
+            d = make()
+            d.draw("matplotlib")
+            d.draw("tikz")
+            d.draw("graphviz")
+            d.save(str(tmp_path / f"{name}.tex"))
+            d.save(str(tmp_path / f"{name}.dot"))
+    assert len(written) == 2 * len(FIGURES)
+    for path in written:
+        assert os.path.getsize(path) > 500
+
+
+def test_plan_overlay_numbers_the_steps():
+    d = FIGURES["fig5_mcp"]()
+    plan = d.plan()
+    dot = d.to_dot(plan=plan)
+    summing = [k for k, step in enumerate(plan.steps, 1) if step.summed]
+    assert summing
+    for k in summing:
+        assert f'label="[{k}]"' in dot
+    fig, ax = d.draw(plan=plan, edge_width="fixed", labels=True, title="mCP")
+    assert any(t.get_text() == "mCP" for t in ax.texts)
+
+
+def test_labels_off_and_bad_style():
+    fig, ax = CONV.draw(labels=False)
+    assert not any("=" in t.get_text() for t in ax.texts)
+    with pytest.raises(TnvizError, match="unknown style option 'colour'"):
+        CONV.draw(colour="red")
+    with pytest.raises(TnvizError, match="unknown backend"):
+        CONV.draw("svgwrite")
+    with pytest.raises(TnvizError, match="unknown file type"):
+        CONV.save("/tmp/x.bmp")
+
+
+def test_notebook_display_falls_back_to_matplotlib_with_one_warning(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no graphviz binaries here
+    monkeypatch.setattr(render, "_warned", False)
+    with pytest.warns(UserWarning, match="drawing with matplotlib") as record:
+        svg = CONV._repr_svg_()
+        again = FIGURES["fig4_cp"]()._repr_svg_()
+    assert len(record) == 1
+    ET.fromstring(svg)
+    ET.fromstring(again)
+    with pytest.raises(TnvizError, match="neato"):
+        CONV.to_svg("graphviz")
+
+
+@pytest.mark.skipif(not HAS_DOT, reason="graphviz's neato is not installed")
+def test_notebook_display_uses_graphviz_when_present():
+    assert "Generated by graphviz" in CONV._repr_svg_()
+
+
+def test_thirty_tensor_network_draws_in_under_a_second():
+    # A 5×6 grid (PEPS-like): 30 tensors, force layout.
+    specs = []
+    for r in range(5):
+        for c in range(6):
+            idx = [f"p{r}_{c}"]
+            if c < 5:
+                idx.append(f"h{r}_{c}")
+            if c > 0:
+                idx.append(f"h{r}_{c - 1}")
+            if r < 4:
+                idx.append(f"v{r}_{c}")
+            if r > 0:
+                idx.append(f"v{r - 1}_{c}")
+            specs.append(f"T{r}{c}: " + " ".join(idx))
+    spec = ", ".join(specs) + " -> " + " ".join(f"p{r}_{c}" for r in range(5) for c in range(6))
+    d = Diagram.parse(spec)
+    start = time.perf_counter()
+    fig, ax = d.draw()
+    elapsed = time.perf_counter() - start
+    assert len(d.tensors) == 30
+    assert elapsed < 1.0, f"{elapsed:.2f} s"

@@ -1,0 +1,178 @@
+"""The figures of *Tensorial Neural Networks* (Su et al., 2022) as Diagrams.
+
+Each function returns a Diagram with sizes bound, ready to draw, plan or run;
+:data:`FIGURES` lists them all by name. ``python -m tnviz.gallery docs/gallery`` renders
+every one to PNG and SVG.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from tnviz.core.diagram import Diagram
+
+__all__ = ["FIGURES"] + [
+    "fig2_scalar",
+    "fig2_vector",
+    "fig2_matrix",
+    "fig2_tensor",
+    "fig3_contraction",
+    "fig3_partial_outer_product",
+    "fig3_convolution",
+    "fig4_conv1d_layer",
+    "fig4_cp",
+    "fig4_tensor_ring",
+    "fig5_standard",
+    "fig5_mcp",
+    "fig5_mtk",
+    "fig5_mtt",
+    "fig5_mtr",
+    "fig7_interleaved_group",
+    "fig8_bottleneck",
+]
+
+
+def fig2_scalar() -> Diagram:
+    """Fig. 2a: a scalar — a tensor with no legs."""
+    return Diagram.parse("a: -> ")
+
+
+def fig2_vector() -> Diagram:
+    """Fig. 2b: a vector — one leg."""
+    return Diagram.parse("v: i -> i", sizes={"i": 4})
+
+
+def fig2_matrix() -> Diagram:
+    """Fig. 2c: a matrix — two legs."""
+    return Diagram.parse("M: i j -> i j", sizes={"i": 4, "j": 3})
+
+
+def fig2_tensor() -> Diagram:
+    """Fig. 2d: a third-order tensor — three legs."""
+    return Diagram.parse("T: i j k -> i j k", sizes={"i": 4, "j": 3, "k": 2})
+
+
+def fig3_contraction() -> Diagram:
+    """Fig. 3a: mode-(k, k) contraction of a 3rd-order and a 2nd-order tensor."""
+    return Diagram.parse("A: i j k, B: k l -> i j l", sizes={"i": 4, "j": 3, "k": 5, "l": 2})
+
+
+def fig3_partial_outer_product() -> Diagram:
+    """Fig. 3b: partial outer product along k (a black dot with an open leg)."""
+    return Diagram.parse("A: i j k, B: k l -> i j k l", sizes={"i": 4, "j": 3, "k": 5, "l": 2})
+
+
+def fig3_convolution() -> Diagram:
+    """Fig. 3c: convolution of two tensors along k (an edge marked ∗)."""
+    return Diagram.parse("A: i j k, B: k l -> i j k l | k", sizes={"i": 4, "j": 3, "l": 2, "k": (8, 3)})
+
+
+def fig4_conv1d_layer() -> Diagram:
+    """Fig. 4a: a 1-D convolutional layer, ``Y[b,t,x] = Σ_s X[b,s,x] ∗ K[t,s,x]``."""
+    return Diagram.parse("X: b s x, K: t s x -> b t x | x", sizes={"b": 8, "s": 16, "t": 32, "x": (64, 3)}, padding=1)
+
+
+def fig4_cp() -> Diagram:
+    """Fig. 4b: a CP decomposition of a 3rd-order tensor (a hyperedge r)."""
+    return Diagram.parse("A: i r, B: j r, C: k r -> i j k", sizes={"i": 8, "j": 6, "k": 4, "r": 3})
+
+
+def fig4_tensor_ring() -> Diagram:
+    """Fig. 4c: a tensor-ring decomposition of a 4th-order tensor."""
+    return Diagram.parse(
+        "G1: r0 i r1, G2: r1 j r2, G3: r2 k r3, G4: r3 l r0 -> i j k l",
+        sizes={"i": 4, "j": 4, "k": 4, "l": 4, "r0": 3, "r1": 3, "r2": 3, "r3": 3},
+    )
+
+
+_LAYER = {"b": 32, "x": (32, 3), "y": (32, 3)}
+
+
+def fig5_standard() -> Diagram:
+    """Fig. 5a: the standard 2-D convolutional layer, 64 → 64 channels, 3×3."""
+    return Diagram.parse("X: b s x y, K: t s x y -> b t x y | x y", sizes={**_LAYER, "s": 64, "t": 64}, padding=1)
+
+
+def fig5_mcp() -> Diagram:
+    """Fig. 5b: the reshaped-CP (mCP) layer, channels 64 = 4·4·4, rank 64."""
+    return Diagram.parse(
+        "X: b (s1 s2 s3) x y, A1: r s1 t1, A2: r s2 t2, A3: r s3 t3, C: r x y -> b (t1 t2 t3) x y | x y",
+        sizes={**_LAYER, "r": 64, "s1": 4, "s2": 4, "s3": 4, "t1": 4, "t2": 4, "t3": 4},
+        padding=1,
+    )
+
+
+def fig5_mtk() -> Diagram:
+    """Fig. 5c: the reshaped-Tucker (mTK) layer, channels 64 = 8·8, ranks 4."""
+    return Diagram.parse(
+        "X: b (s1 s2) x y, U1: s1 p1, U2: s2 p2, G: p1 p2 q1 q2 x y, V1: q1 t1, V2: q2 t2 -> b (t1 t2) x y | x y",
+        sizes={**_LAYER, "s1": 8, "s2": 8, "t1": 8, "t2": 8, "p1": 4, "p2": 4, "q1": 4, "q2": 4},
+        padding=1,
+    )
+
+
+def fig5_mtt() -> Diagram:
+    """Fig. 5d: the reshaped tensor-train (mTT) layer, the spatial core last."""
+    return Diagram.parse(
+        "X: b (s1 s2 s3) x y, T1: s1 t1 r1, T2: r1 s2 t2 r2, T3: r2 s3 t3 r3, C: r3 x y -> b (t1 t2 t3) x y | x y",
+        sizes={**_LAYER, "s1": 4, "s2": 4, "s3": 4, "t1": 4, "t2": 4, "t3": 4, "r1": 10, "r2": 10, "r3": 10},
+        padding=1,
+    )
+
+
+def fig5_mtr() -> Diagram:
+    """Fig. 5e: the reshaped tensor-ring (mTR) layer: the mTT cores closed into a ring."""
+    return Diagram.parse(
+        "X: b (s1 s2 s3) x y, T1: r0 s1 t1 r1, T2: r1 s2 t2 r2, T3: r2 s3 t3 r3, C: r3 x y r0 "
+        "-> b (t1 t2 t3) x y | x y",
+        sizes={**_LAYER, "s1": 4, "s2": 4, "s3": 4, "t1": 4, "t2": 4, "t3": 4, "r0": 8, "r1": 8, "r2": 8, "r3": 8},
+        padding=1,
+    )
+
+
+def fig7_interleaved_group() -> Diagram:
+    """Fig. 7: an interleaved group convolution as one tensorial layer.
+
+    Input channels split into L groups of M; the primary kernel P convolves within each
+    group (l is a partial outer product of X and P), the secondary S mixes across groups
+    for each primary output channel n (n is a partial outer product of P and S).
+    """
+    return Diagram.parse(
+        "X: b (l m) x y, P: l n m x y, S: n k l -> b (n k) x y | x y",
+        sizes={**_LAYER, "l": 4, "m": 16, "n": 16, "k": 4},
+        padding=1,
+    )
+
+
+def fig8_bottleneck() -> Diagram:
+    """Fig. 8: a bottleneck module (1×1 reduce, 3×3, 1×1 expand) is a Tucker-2 layer."""
+    return Diagram.parse(
+        "X: b s x y, U: s p, G: p q x y, V: q t -> b t x y | x y",
+        sizes={**_LAYER, "s": 256, "t": 256, "p": 64, "q": 64},
+        padding=1,
+    )
+
+
+FIGURES: dict[str, Callable[[], Diagram]] = {name: globals()[name] for name in __all__ if name.startswith("fig")}
+
+
+def render_gallery(folder: str) -> list[str]:
+    """Render every figure to ``folder/NAME.png`` and ``.svg`` (graphviz when present)."""
+    import os
+
+    os.makedirs(folder, exist_ok=True)
+    written = []
+    for name, make in FIGURES.items():
+        diagram = make()
+        title = (make.__doc__ or name).split(":")[0].strip()
+        for ext in ("svg", "png"):
+            path = os.path.join(folder, f"{name}.{ext}")
+            diagram.save(path, title=title)
+            written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for path in render_gallery(sys.argv[1] if len(sys.argv) > 1 else "docs/gallery"):
+        print(path)

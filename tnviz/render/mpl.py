@@ -1,0 +1,65 @@
+"""Matplotlib renderer: returns ``(fig, ax)`` and never shows the figure by itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tnviz.render.scene import COLORS, Scene
+
+__all__ = ["draw_matplotlib"]
+
+INCHES_PER_UNIT = 0.85
+MAX_INCHES = 12.0
+
+
+def draw_matplotlib(scene: Scene, ax: Any = None) -> tuple[Any, Any]:
+    """Draw a scene with matplotlib.
+
+    Args:
+        scene: from :func:`tnviz.render.scene.build_scene`.
+        ax: an existing Axes to draw into, or None for a new figure.
+
+    Returns:
+        ``(fig, ax)``.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Circle
+
+    x0, y0, x1, y1 = scene.bounds()
+    if ax is None:
+        w, h = (x1 - x0) * INCHES_PER_UNIT, (y1 - y0) * INCHES_PER_UNIT
+        scale = min(1.0, MAX_INCHES / max(w, h))
+        fig = Figure(figsize=(max(1.5, w * scale), max(1.2, h * scale)))  # no pyplot: nothing is shown
+        ax = fig.add_axes((0, 0, 1, 1))
+    else:
+        fig = ax.figure
+    for ln in scene.lines:
+        color = COLORS["conv"] if ln.kind == "conv" else COLORS["edge"]
+        ax.plot([ln.x1, ln.x2], [ln.y1, ln.y2], color=color, linewidth=ln.width, solid_capstyle="butt", zorder=1)
+    for x, y, dx, dy in scene.stub_ends:  # a short bar across the end of a summed leg
+        ax.plot([x - dy * 0.08, x + dy * 0.08], [y + dx * 0.08, y - dx * 0.08], color=COLORS["edge"], linewidth=1.6)
+    for s in scene.shapes:
+        if s.kind == "bend":
+            continue
+        if s.kind == "dot":
+            ax.add_patch(Circle((s.x, s.y), s.radius, color=COLORS["dot"], zorder=3))
+        elif s.kind == "conv":
+            ax.add_patch(
+                Circle((s.x, s.y), s.radius, facecolor="white", edgecolor=COLORS["conv"], linewidth=1.5, zorder=3)
+            )
+            ax.text(s.x, s.y - 0.01, "∗", ha="center", va="center", color=COLORS["conv"], fontsize=13, zorder=4)
+        else:
+            ax.add_patch(
+                Circle((s.x, s.y), s.radius, facecolor=COLORS[s.kind], edgecolor="#333333", linewidth=1.2, zorder=3)
+            )
+            ax.text(s.x, s.y, s.text, ha="center", va="center", fontsize=10, zorder=4)
+    for lb in scene.labels:
+        color = COLORS["step"] if lb.kind == "step" else COLORS["label"]
+        ax.text(lb.x, lb.y, lb.text, ha="center", va="center", fontsize=8, color=color, zorder=5)
+    if scene.title:
+        ax.text((x0 + x1) / 2, y1 - 0.2, scene.title, ha="center", va="center", fontsize=11, weight="bold")
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return fig, ax

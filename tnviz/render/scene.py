@@ -1,0 +1,292 @@
+"""A backend-neutral picture of a Diagram: shapes, lines and labels in layout units.
+
+Every renderer (graphviz, matplotlib, TikZ) draws this same scene, so the three agree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tnviz.core.diagram import Diagram
+from tnviz.core.layout import LEG_LENGTH, Layout, default_inputs, layout
+from tnviz.errors import TnvizError
+
+__all__ = ["Style", "Scene", "Shape", "Line", "Label", "build_scene", "TENSOR_RADIUS"]
+
+TENSOR_RADIUS = 0.3
+DOT_RADIUS = 0.06
+CONV_RADIUS = 0.15
+
+# The paper's figures: inputs and parameters in two soft colours, convolution in red.
+COLORS = {
+    "input": "#9ecae1",
+    "parameter": "#fdd49e",
+    "tensor": "#e5e5e5",
+    "edge": "#333333",
+    "conv": "#d62728",
+    "dot": "#000000",
+    "label": "#222222",
+    "step": "#2ca02c",
+}
+
+
+@dataclass(frozen=True)
+class Style:
+    """How to draw a diagram.
+
+    Attributes:
+        labels: show index labels (``index=size`` when sizes are bound).
+        sizes: add ``=size`` to labels where known.
+        edge_width: ``"log"`` scales line width with log(size); ``"fixed"`` keeps one width.
+        title: a title above the picture, or None.
+        plan: a :class:`~tnviz.core.cost.Plan` whose step numbers are overlaid on the
+            indices each step sums, or None.
+        inputs: tensors drawn as inputs (default: ``X``, or the first tensor of a
+            convolving diagram).
+        pinned: ``{vertex: (x, y)}`` positions to keep.
+    """
+
+    labels: bool = True
+    sizes: bool = True
+    edge_width: str = "log"
+    title: str | None = None
+    plan: Any = None
+    inputs: Sequence[str] | None = None
+    pinned: Mapping[str, tuple[float, float]] | None = None
+
+
+STYLE_KEYS = tuple(Style.__dataclass_fields__)
+
+
+def make_style(style: Mapping[str, Any]) -> Style:
+    unknown = set(style) - set(STYLE_KEYS)
+    if unknown:
+        bad = sorted(unknown)[0]
+        raise TnvizError(f"unknown style option {bad!r}; expected one of {', '.join(STYLE_KEYS)}", token=bad)
+    if style.get("edge_width", "log") not in ("log", "fixed"):
+        raise TnvizError(f"edge_width must be 'log' or 'fixed', got {style['edge_width']!r}", token="edge_width")
+    return Style(**style)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A tensor circle, a black dot (hyperedge / partial outer product) or a ∗ marker (convolution)."""
+
+    name: str
+    kind: str  # "input", "parameter", "tensor", "dot", "conv", "bend"
+    x: float
+    y: float
+    radius: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Line:
+    """A line: between vertices ``u`` and ``v`` (edge, conv) or from ``u`` outwards (leg, stub)."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    kind: str  # "edge", "conv", "leg", "stub"
+    width: float
+    index: str
+    text: str  # its label, "" when labels are off
+    u: str
+    v: str | None = None
+    step: int | None = None  # the plan step that sums this index
+
+
+@dataclass(frozen=True)
+class Label:
+    x: float
+    y: float
+    text: str
+    kind: str  # "index", "step", "title"
+
+
+@dataclass
+class Scene:
+    layout: Layout
+    shapes: list[Shape] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
+    labels: list[Label] = field(default_factory=list)
+    stub_ends: list[tuple[float, float, float, float]] = field(default_factory=list)  # x, y, dx, dy
+    title: str | None = None
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        xs = [s.x for s in self.shapes] + [v for ln in self.lines for v in (ln.x1, ln.x2)]
+        ys = [s.y for s in self.shapes] + [v for ln in self.lines for v in (ln.y1, ln.y2)]
+        xs += [lb.x for lb in self.labels]
+        ys += [lb.y for lb in self.labels]
+        margin = 0.45
+        return min(xs) - margin, min(ys) - margin, max(xs) + margin, max(ys) + margin + (0.4 if self.title else 0)
+
+
+def _size_text(diagram: Diagram, index: str, tensor: str | None) -> str:
+    size = diagram.size(index, tensor) if index in diagram.conv and tensor else diagram.size(index)
+    return f"={size}" if size is not None else ""
+
+
+def _trim(x1: float, y1: float, x2: float, y2: float, r1: float, r2: float) -> tuple[float, float, float, float]:
+    """Shorten a segment so it starts and ends on the two circles' rims."""
+    dx, dy = x2 - x1, y2 - y1
+    d = math.hypot(dx, dy) or 1e-9
+    ux, uy = dx / d, dy / d
+    return x1 + ux * r1, y1 + uy * r1, x2 - ux * r2, y2 - uy * r2
+
+
+def _width(diagram: Diagram, index: str, style: Style) -> float:
+    if style.edge_width == "fixed":
+        return 1.4
+    size = diagram.size(index)
+    return 1.0 + 0.45 * math.log2(size) if size and size > 1 else 1.0
+
+
+def build_scene(diagram: Diagram, style: Style) -> Scene:
+    """Lay out ``diagram`` and turn it into shapes, lines and labels."""
+    inputs = tuple(style.inputs) if style.inputs is not None else default_inputs(diagram)
+    lay = layout(diagram, pinned=style.pinned, inputs=inputs)
+    scene = Scene(lay, title=style.title)
+    radius: dict[str, float] = {}
+    for v, (x, y) in lay.positions.items():
+        if v.startswith("~"):  # a bend in an edge: nothing to draw, lines meet there
+            r = 0.0
+            scene.shapes.append(Shape(v, "bend", x, y, r, ""))
+        elif v in lay.junctions:
+            index = lay.junctions[v]
+            is_conv = index in diagram.conv
+            r = CONV_RADIUS if is_conv else DOT_RADIUS
+            scene.shapes.append(Shape(v, "conv" if is_conv else "dot", x, y, r, "∗" if is_conv else ""))
+        else:
+            kind = "input" if v in inputs else ("parameter" if inputs else "tensor")
+            r = TENSOR_RADIUS
+            scene.shapes.append(Shape(v, kind, x, y, r, v))
+        radius[v] = r
+    steps = _step_numbers(style.plan)
+    requests: list[tuple[Line, str, str]] = []  # (line, text, kind) of each label to place
+    for u, v, index in lay.edges:
+        (x1, y1), (x2, y2) = lay.positions[u], lay.positions[v]
+        seg = _trim(x1, y1, x2, y2, radius[u], radius[v])
+        kind = "conv" if index in diagram.conv else "edge"
+        tensor = u if not u.startswith("#") else (v if not v.startswith("#") else None)
+        text = (index + (_size_text(diagram, index, tensor) if style.sizes else "")) if style.labels else ""
+        if u.startswith("~"):
+            text = ""  # a bent edge is labelled once, on its first segment
+        line = Line(*seg, kind, _width(diagram, index, style), index, text, u, v, steps.get(index))
+        scene.lines.append(line)
+    for leg in lay.legs:
+        x, y = lay.positions[leg.node]
+        dx, dy = leg.direction
+        length = LEG_LENGTH if leg.kind == "open" else LEG_LENGTH * 0.55
+        start = (x + dx * radius[leg.node], y + dy * radius[leg.node])
+        end = (x + dx * (radius[leg.node] + length), y + dy * (radius[leg.node] + length))
+        kind = "leg" if leg.kind == "open" else "stub"
+        tensor = None if leg.node.startswith("#") or leg.kind == "open" else leg.node
+        text = (leg.index + (_size_text(diagram, leg.index, tensor) if style.sizes else "")) if style.labels else ""
+        width = _width(diagram, leg.index, style)
+        scene.lines.append(Line(*start, *end, kind, width, leg.index, text, leg.node, None, steps.get(leg.index)))
+        if leg.kind == "stub":
+            scene.stub_ends.append((end[0], end[1], dx, dy))
+    if style.labels:
+        # Legs first (their labels have the least room), then edges; steps last.
+        for line in sorted(scene.lines, key=lambda ln: ln.kind not in ("leg", "stub")):
+            requests.append((line, line.text, "index"))
+        requests += [(ln, f"[{ln.step}]", "step") for ln in scene.lines if ln.step is not None]
+        scene.labels.extend(_place_labels(scene, requests))
+    return scene
+
+
+LABEL_CHAR = 0.075  # width of one label character, in layout units
+LABEL_HEIGHT = 0.17
+
+
+def _label_box(x: float, y: float, text: str) -> tuple[float, float, float, float]:
+    w = LABEL_CHAR * len(text) + 0.04
+    return x - w / 2, y - LABEL_HEIGHT / 2, x + w / 2, y + LABEL_HEIGHT / 2
+
+
+def _boxes_overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _segment_hits_box(line: Line, box: tuple[float, float, float, float]) -> bool:
+    """Liang-Barsky clipping: does the segment cross the box?"""
+    x0, y0, dx, dy = line.x1, line.y1, line.x2 - line.x1, line.y2 - line.y1
+    t0, t1 = 0.0, 1.0
+    for p, q in ((-dx, x0 - box[0]), (dx, box[2] - x0), (-dy, y0 - box[1]), (dy, box[3] - y0)):
+        if p == 0:
+            if q < 0:
+                return False
+            continue
+        t = q / p
+        if p < 0:
+            t0 = max(t0, t)
+        else:
+            t1 = min(t1, t)
+        if t0 > t1:
+            return False
+    return True
+
+
+def _circle_hits_box(shape: Shape, box: tuple[float, float, float, float]) -> bool:
+    cx = min(max(shape.x, box[0]), box[2])
+    cy = min(max(shape.y, box[1]), box[3])
+    return (cx - shape.x) ** 2 + (cy - shape.y) ** 2 < (shape.radius + 0.02) ** 2
+
+
+def _candidates(line: Line, text: str, kind: str) -> list[tuple[float, float]]:
+    w = LABEL_CHAR * len(text) + 0.04
+    dx, dy = line.x2 - line.x1, line.y2 - line.y1
+    length = math.hypot(dx, dy) or 1.0
+    ux, uy = dx / length, dy / length
+    nx, ny = -uy, ux
+    across = 0.5 * (abs(nx) * w + abs(ny) * LABEL_HEIGHT) + 0.05
+    along = 0.5 * (abs(ux) * w + abs(uy) * LABEL_HEIGHT) + 0.06
+    if line.kind in ("leg", "stub") and kind == "index":
+        ex, ey = line.x2 + ux * along, line.y2 + uy * along
+        return [(ex, ey)] + [(ex + nx * k * 0.12, ey + ny * k * 0.12) for k in (1, -1, 2, -2)]
+    sides = (1, -1) if kind == "index" else (-1, 1)
+    points = []
+    for t in (0.5, 0.38, 0.62, 0.28, 0.72, 0.2, 0.8):
+        for side in sides:
+            points.append((line.x1 + dx * t + side * nx * across, line.y1 + dy * t + side * ny * across))
+    return points
+
+
+def _place_labels(scene: Scene, requests: list[tuple[Line, str, str]]) -> list[Label]:
+    """Greedy placement: each label takes the first candidate spot that meets no shape, no
+    other line and no label already placed (else the spot with the fewest collisions)."""
+    placed: list[tuple[float, float, float, float]] = []
+    labels = []
+    for line, text, kind in requests:
+        if not text:
+            continue
+        best, best_hits = None, None
+        for x, y in _candidates(line, text, kind):
+            box = _label_box(x, y, text)
+            hits = sum(_circle_hits_box(s, box) for s in scene.shapes)
+            hits += sum(_segment_hits_box(other, box) for other in scene.lines if other is not line)
+            hits += sum(_boxes_overlap(box, other) for other in placed)
+            if best_hits is None or hits < best_hits:
+                best, best_hits = (x, y), hits
+            if hits == 0:
+                break
+        assert best is not None
+        placed.append(_label_box(*best, text))
+        labels.append(Label(best[0], best[1], text, kind))
+    return labels
+
+
+def _step_numbers(plan: Any) -> dict[str, int]:
+    """``{index: step number}`` for the step in which each index is summed away."""
+    if plan is None:
+        return {}
+    numbers: dict[str, int] = {}
+    for k, step in enumerate(plan.steps, 1):
+        for index in step.summed:
+            numbers.setdefault(index, k)
+    return numbers

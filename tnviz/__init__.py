@@ -17,9 +17,14 @@ __version__ = "0.1.0"
 _LAZY = {"einsum": "tnviz.execute.einsum", "TensorNetwork": "tnviz.execute.module"}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
+_SUBMODULES = ("gallery", "render")
 
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"tnviz.{name}")
     raise AttributeError(f"module 'tnviz' has no attribute {name!r}")

@@ -200,8 +200,8 @@ def build_scene(diagram: Diagram, style: Style) -> Scene:
     return scene
 
 
-LABEL_CHAR = 0.075  # width of one label character, in layout units
-LABEL_HEIGHT = 0.17
+LABEL_CHAR = 0.09  # width of one label character, in layout units (9 pt text at 60 pt per unit)
+LABEL_HEIGHT = 0.2
 
 
 def _label_box(x: float, y: float, text: str) -> tuple[float, float, float, float]:
@@ -235,7 +235,7 @@ def _segment_hits_box(line: Line, box: tuple[float, float, float, float]) -> boo
 def _circle_hits_box(shape: Shape, box: tuple[float, float, float, float]) -> bool:
     cx = min(max(shape.x, box[0]), box[2])
     cy = min(max(shape.y, box[1]), box[3])
-    return (cx - shape.x) ** 2 + (cy - shape.y) ** 2 < (shape.radius + 0.02) ** 2
+    return (cx - shape.x) ** 2 + (cy - shape.y) ** 2 < (shape.radius + 0.04) ** 2
 
 
 def _candidates(line: Line, text: str, kind: str) -> list[tuple[float, float]]:
@@ -251,9 +251,10 @@ def _candidates(line: Line, text: str, kind: str) -> list[tuple[float, float]]:
         return [(ex, ey)] + [(ex + nx * k * 0.12, ey + ny * k * 0.12) for k in (1, -1, 2, -2)]
     sides = (1, -1) if kind == "index" else (-1, 1)
     points = []
-    for t in (0.5, 0.38, 0.62, 0.28, 0.72, 0.2, 0.8):
-        for side in sides:
-            points.append((line.x1 + dx * t + side * nx * across, line.y1 + dy * t + side * ny * across))
+    for gap in (across, across + 0.12):
+        for t in (0.5, 0.38, 0.62, 0.28, 0.72, 0.2, 0.8):
+            for side in sides:
+                points.append((line.x1 + dx * t + side * nx * gap, line.y1 + dy * t + side * ny * gap))
     return points
 
 

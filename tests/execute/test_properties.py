@@ -129,3 +129,23 @@ def test_spec_and_json_round_trip(problem):
     assert tnviz.Diagram.from_json(d.to_json()) == d
     bound = d.bind(shapes=dict(zip(d.tensor_names, shapes)))
     assert tnviz.Diagram.from_json(bound.to_json()) == bound
+
+
+def test_regression_greedy_dead_end_falls_back_to_a_legal_order():
+    # Found by a 3000-example run: greedy merged T0 with T2 first, after which only a step
+    # correlating signals on both sides remained. Greedy now falls back to left-to-right.
+    spec = "T0: a b, T1: a b c, T2: a b c -> b c | b c"
+    tensors = [torch.randn(s, dtype=torch.float64) for s in [(1, 3), (1, 1, 3), (1, 1, 1)]]
+    for optimize in ("greedy", "auto", "optimal", "left-to-right"):
+        got = tnviz.einsum(spec, *tensors, padding="same", optimize=optimize)
+        assert torch.allclose(got, reference(spec, *tensors, padding="same"), atol=1e-12)
+
+
+def test_regression_kernel_only_convolution_index_keeps_its_kernel_length():
+    # Found by the property test: a step whose weight side held a convolution index only as
+    # a kernel used the index's output length instead of the kernel's.
+    spec = "T0: (a b) c d, T1: e, T2: w, T3: d e ->  | d e"
+    tensors = [torch.randn(s, dtype=torch.float64) for s in [(1, 1, 3), (3,), (1,), (1, 1)]]
+    options = {"padding": {"d": "same", "e": 0}}
+    got = tnviz.einsum(spec, *tensors, sizes={"a": 1, "b": 1}, **options)
+    assert torch.allclose(got, reference(spec, *tensors, sizes={"a": 1, "b": 1}, **options), atol=1e-12)

@@ -189,47 +189,65 @@ def _tree_positions(adj: Mapping[str, list[str]], vertices: Sequence[str]) -> di
     return pos
 
 
+def _bfs(adj: Mapping[str, list[str]], start: str) -> dict[str, int]:
+    dist = {start: 0}
+    queue = [start]
+    while queue:
+        v = queue.pop(0)
+        for w in adj[v]:
+            if w not in dist:
+                dist[w] = dist[v] + 1
+                queue.append(w)
+    return dist
+
+
 def _force_positions(
-    adj: Mapping[str, list[str]], vertices: Sequence[str], pinned: Mapping[str, Point], iterations: int = 150
+    adj: Mapping[str, list[str]], vertices: Sequence[str], pinned: Mapping[str, Point], iterations: int = 120
 ) -> dict[str, Point]:
-    """Fruchterman-Reingold from a fixed start (a circle), so the result is deterministic."""
+    """Stress majorization (Gansner, Koren & North 2004) over graph distances, started from
+    two BFS pivots (distance from a peripheral vertex and from the one farthest from it).
+    Deterministic; grids and meshes come out unfolded, unlike a spring layout from a circle."""
     n = len(vertices)
-    pos = {
-        v: pinned.get(v, (1.5 * math.cos(2 * math.pi * k / n), 1.5 * math.sin(2 * math.pi * k / n)))
-        for k, v in enumerate(vertices)
-    }
-    k_opt = 1.5
-    temperature = 1.0
+    dist = {v: _bfs(adj, v) for v in vertices}
+    far = 1 + max((d for row in dist.values() for d in row.values()), default=1)
+
+    def d(u: str, v: str) -> float:
+        return float(dist[u].get(v, far))
+
+    a = max(vertices, key=lambda v: (d(vertices[0], v), -vertices.index(v)))
+    b = max(vertices, key=lambda v: (d(a, v), -vertices.index(v)))
+    pos = {}
+    for k, v in enumerate(vertices):
+        if v in pinned:
+            pos[v] = (float(pinned[v][0]), float(pinned[v][1]))
+        else:  # pivot coordinates, nudged apart where they coincide
+            pos[v] = (d(a, v) + 0.01 * k, d(b, v) - 0.013 * k)
+    unit = 1.6
     for _ in range(iterations):
-        disp = {v: [0.0, 0.0] for v in vertices}
-        for a in range(n):
-            va = vertices[a]
-            for b in range(a + 1, n):
-                vb = vertices[b]
-                dx = pos[va][0] - pos[vb][0]
-                dy = pos[va][1] - pos[vb][1]
-                dist = math.hypot(dx, dy) or 1e-6
-                force = k_opt * k_opt / dist
-                disp[va][0] += dx / dist * force
-                disp[va][1] += dy / dist * force
-                disp[vb][0] -= dx / dist * force
-                disp[vb][1] -= dy / dist * force
-        for v in vertices:
-            for w in adj[v]:
-                dx = pos[v][0] - pos[w][0]
-                dy = pos[v][1] - pos[w][1]
-                dist = math.hypot(dx, dy) or 1e-6
-                force = dist * dist / k_opt
-                disp[v][0] -= dx / dist * force / 2
-                disp[v][1] -= dy / dist * force / 2
+        moved = 0.0
         for v in vertices:
             if v in pinned:
                 continue
-            dx, dy = disp[v]
-            length = math.hypot(dx, dy) or 1e-6
-            step = min(length, temperature)
-            pos[v] = (pos[v][0] + dx / length * step, pos[v][1] + dy / length * step)
-        temperature = max(0.02, temperature * 0.96)
+            sx = sy = sw = 0.0
+            for u in vertices:
+                if u == v:
+                    continue
+                target = d(u, v) * unit
+                w = 1.0 / (target * target)
+                dx, dy = pos[v][0] - pos[u][0], pos[v][1] - pos[u][1]
+                length = math.hypot(dx, dy) or 1e-9
+                sx += w * (pos[u][0] + target * dx / length)
+                sy += w * (pos[u][1] + target * dy / length)
+                sw += w
+            new = (sx / sw, sy / sw)
+            moved = max(moved, abs(new[0] - pos[v][0]) + abs(new[1] - pos[v][1]))
+            pos[v] = new
+        if moved < 1e-4 * n:
+            break
+    if not pinned:  # centre the picture
+        cx = sum(p[0] for p in pos.values()) / n
+        cy = sum(p[1] for p in pos.values()) / n
+        pos = {v: (p[0] - cx, p[1] - cy) for v, p in pos.items()}
     return pos
 
 
@@ -304,9 +322,9 @@ def _least_crossing(base: float, at: Point, count: int, spread: float, segments:
             a = angle + (k - (count - 1) / 2) * spread
             end = (at[0] + math.cos(a) * reach, at[1] + math.sin(a) * reach)
             hits += sum(_crosses(at, end, p, q) for p, q in segments if at not in (p, q))
-            for t in (0.5, 1.0):  # running close beside a line is nearly as bad as crossing it
+            for t in (0.5, 1.0):  # running close beside a line, its own edges included, is nearly as bad
                 probe = (at[0] + (end[0] - at[0]) * t, at[1] + (end[1] - at[1]) * t)
-                hits += 0.5 * sum(_distance(probe, p, q) < 0.3 for p, q in segments if at not in (p, q))
+                hits += 0.5 * sum(_distance(probe, p, q) < 0.3 for p, q in segments)
         if best_score is None or hits < best_score:
             best, best_score = angle, hits
         if hits == 0:

@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 _LAZY = {"einsum": "tnviz.execute.einsum", "TensorNetwork": "tnviz.execute.module"}
 
 
-_SUBMODULES = ("gallery", "render")
+_SUBMODULES = ("gallery", "render", "nn")
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,61 @@
+"""Format builders: exact parameter formulas, balanced channel factors, ranks from a rate."""
+
+import pytest
+
+from tnviz import TnvizError
+from tnviz.core.formats import FORMATS, LayerShape, build_layer, channel_factors, param_count, ranks_for_rate
+
+SHAPES = [
+    LayerShape(64, 64, (3, 3)),
+    LayerShape(48, 96, (3,)),
+    LayerShape(16, 32, (3, 3, 3)),
+    LayerShape(1024, 512, ()),
+]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s.in_channels}-{s.out_channels}-{s.kernel}")
+@pytest.mark.parametrize("name", sorted(FORMATS))
+@pytest.mark.parametrize("rank", [1, 3])
+def test_param_formula_equals_built_diagram(shape, name, rank):
+    for order in (2, 3):
+        built = build_layer(name, shape, rank=rank, order=order)
+        assert built.param_count == param_count(name, shape, rank, order)
+        assert built.diagram().is_bound is False  # only the input X is left free
+
+
+def test_balanced_channel_factors():
+    assert channel_factors(64, 3) == (4, 4, 4)
+    assert channel_factors(512, 3) == (8, 8, 8)
+    assert channel_factors(48, 2) == (8, 6)
+    assert channel_factors(7, 2) == (7, 1)
+    spec = build_layer("mcp", LayerShape(64, 64, (3, 3)), rank=2, in_factors=(2, 32), out_factors=(8, 8)).spec
+    assert "(s1 s2)" in spec
+
+
+@pytest.mark.parametrize("rate", [0.02, 0.05, 0.1, 0.2, 0.5])
+@pytest.mark.parametrize("name", ["cp", "tk", "tt", "tr", "mcp", "mtt", "mtr"])
+def test_rate_lands_close_under_the_budget(name, rate):
+    shape = LayerShape(64, 64, (3, 3))
+    ranks = ranks_for_rate(name, shape, rate)
+    achieved = param_count(name, shape, ranks) / shape.dense_params
+    assert 0.85 * rate <= achieved <= rate
+
+
+def test_rate_too_small_and_bad_values():
+    with pytest.raises(TnvizError, match="at rank 1"):
+        ranks_for_rate("tr", LayerShape(64, 64, (3, 3)), 0.001)
+    with pytest.raises(TnvizError, match="rate must be"):
+        ranks_for_rate("cp", LayerShape(64, 64, (3, 3)), 1.5)
+    with pytest.raises(TnvizError, match="unknown format"):
+        build_layer("cpd", LayerShape(4, 4, (3,)), rank=1)
+    with pytest.raises(TnvizError, match="multiply to"):
+        build_layer("mcp", LayerShape(64, 64, (3,)), rank=1, in_factors=(4, 4))
+    with pytest.raises(TnvizError, match="rank names 'z'"):
+        build_layer("tk", LayerShape(8, 8, (3,)), rank={"z": 2})
+    with pytest.raises(TnvizError, match="positive integer"):
+        build_layer("cp", LayerShape(8, 8, (3,)), rank=0)
+
+
+def test_tucker_ranks_capped_by_mode_sizes():
+    ranks = ranks_for_rate("tk", LayerShape(8, 4, (3,)), 1.0)
+    assert ranks["p"] <= 8 and ranks["q"] <= 4

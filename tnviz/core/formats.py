@@ -1,0 +1,529 @@
+"""Tensorial layer formats as Diagram builders (standard library only).
+
+A *format* turns a layer shape — input channels S, output channels T, kernel lengths
+(empty for a Linear layer) — and ranks into a spec with every parameter bound:
+
+* ``dense``: the layer's own weight ``K[t, s, x, y]``.
+* ``svd``: a rank-R factorisation of the (T, S·kernel) matrix.
+* ``cp``: CP of the kernel S×H×W×T — 1×1 S→R, one factor per kernel axis on R, 1×1 R→T
+  (NN-CP, Denton et al. / Lebedev et al.).
+* ``tk``: Tucker-2 on S and T — 1×1 S→R₀, kernel R₀→R₁, 1×1 R₁→T (NN-TK, Kim et al.).
+* ``tt``: tensor train over S, H, W, T (NN-TT, Garipov et al.).
+* ``tr``: tensor ring over S, H, W, T (NN-TR, Wang et al.).
+* ``mcp``, ``mtk``, ``mtt``, ``mtr``: the reshaped TNN layers of Su et al.: channels factored
+  row-major into ``order`` balanced factors (64 = 4·4·4), then CP, Tucker, TT or TR across the
+  factor pairs (sₗ, tₗ) with the spatial kernel as its own factor or core.
+
+Every format has an exact parameter formula, checked against the built diagram, and
+:func:`ranks_for_rate` picks ranks for a target fraction of the dense parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from tnviz.errors import TnvizError
+
+__all__ = [
+    "FORMATS",
+    "RESHAPED",
+    "LayerShape",
+    "LayerSpec",
+    "build_layer",
+    "param_count",
+    "ranks_for_rate",
+    "channel_factors",
+]
+
+SPATIAL = ("x", "y", "z")
+
+
+@dataclass(frozen=True)
+class LayerShape:
+    """A layer's shape: channels in and out, and the kernel lengths (``()`` for Linear)."""
+
+    in_channels: int
+    out_channels: int
+    kernel: tuple[int, ...] = ()
+
+    @property
+    def dense_params(self) -> int:
+        total = self.in_channels * self.out_channels
+        for k in self.kernel:
+            total *= k
+        return total
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """A built format: the spec, the sizes that bind every parameter, the ranks used."""
+
+    format: str
+    spec: str
+    sizes: dict
+    ranks: dict
+    order: int | None
+    in_factors: tuple[int, ...]
+    out_factors: tuple[int, ...]
+
+    @property
+    def params(self) -> dict[str, tuple[int, ...]]:
+        """``{parameter tensor: shape}``."""
+        d = self.diagram()
+        return {name: d.shape(name) for name in d.tensor_names[1:]}  # type: ignore[misc]
+
+    @property
+    def param_count(self) -> int:
+        total = 0
+        for shape in self.params.values():
+            n = 1
+            for v in shape:
+                n *= v
+            total += n
+        return total
+
+    def diagram(self, **conv_options):
+        """The Diagram, every parameter bound (the input X stays free)."""
+        from tnviz.core.diagram import Diagram
+
+        return Diagram.parse(self.spec, sizes=self.sizes, **conv_options)
+
+
+def channel_factors(n: int, order: int) -> tuple[int, ...]:
+    """``n`` as a product of ``order`` balanced factors, largest first (64, 3 -> (4, 4, 4)).
+
+    Prime factors go, largest first, to the currently smallest factor.
+
+    Example:
+        >>> channel_factors(512, 3), channel_factors(48, 2), channel_factors(10, 3)
+        ((8, 8, 8), (8, 6), (5, 2, 1))
+    """
+    if n < 1 or order < 1:
+        raise TnvizError(f"cannot factor {n} into {order} factors", token=str(n))
+    primes, m, p = [], n, 2
+    while m > 1:
+        while m % p == 0:
+            primes.append(p)
+            m //= p
+        p += 1
+    factors = [1] * order
+    for q in sorted(primes, reverse=True):
+        k = factors.index(min(factors))
+        factors[k] *= q
+    return tuple(sorted(factors, reverse=True))
+
+
+def _check_factors(name: str, channels: int, factors: Sequence[int]) -> tuple[int, ...]:
+    product = 1
+    for f in factors:
+        product *= f
+    if product != channels or any(f < 1 for f in factors):
+        raise TnvizError(
+            f"{name} factors {tuple(factors)} multiply to {product}; expected {channels}", token=str(tuple(factors))
+        )
+    return tuple(factors)
+
+
+# ---------------------------------------------------------------------------- builders
+# Each builder returns (operands after X, output modes, sizes) given the layer and ranks.
+
+
+def _spatial(shape: LayerShape) -> tuple[str, ...]:
+    if len(shape.kernel) > len(SPATIAL):
+        raise TnvizError(f"{len(shape.kernel)}-D kernels are not supported; at most 3", token=str(shape.kernel))
+    return SPATIAL[: len(shape.kernel)]
+
+
+def _kernel_sizes(shape: LayerShape, holder: str) -> dict:
+    return {f"{holder}.{i}": k for i, k in zip(_spatial(shape), shape.kernel)}
+
+
+def _build_dense(shape, ranks, s_f, t_f):
+    sp = _spatial(shape)
+    return [f"K: t s {' '.join(sp)}"], {}, {"K": sp}
+
+
+def _build_svd(shape, ranks, s_f, t_f):
+    sp = _spatial(shape)
+    return [f"A: r s {' '.join(sp)}", "B: t r"], {"r": ranks["r"]}, {"A": sp}
+
+
+def _build_cp(shape, ranks, s_f, t_f):
+    sp = _spatial(shape)
+    ops = ["A: r s"] + [f"K{i}: r {i}" for i in sp] + ["C: r t"]
+    return ops, {"r": ranks["r"]}, {f"K{i}": (i,) for i in sp}
+
+
+def _build_tk(shape, ranks, s_f, t_f):
+    sp = _spatial(shape)
+    return (
+        ["U: s p", f"G: p q {' '.join(sp)}", "V: q t"],
+        {"p": ranks["p"], "q": ranks["q"]},
+        {"G": sp},
+    )
+
+
+def _build_tt(shape, ranks, s_f, t_f):
+    sp = _spatial(shape)
+    n = len(sp)
+    ops = ["G0: s r1"]
+    for k, i in enumerate(sp, 1):
+        ops.append(f"G{k}: r{k} {i} r{k + 1}")
+    ops.append(f"G{n + 1}: r{n + 1} t")
+    return ops, {f"r{k}": ranks[f"r{k}"] for k in range(1, n + 2)}, {f"G{k}": (i,) for k, i in enumerate(sp, 1)}
+
+
+def _build_tr(shape, ranks, s_f, t_f):
+    sp = _spatial(shape)
+    n = len(sp)
+    ops = ["G0: r0 s r1"]
+    for k, i in enumerate(sp, 1):
+        ops.append(f"G{k}: r{k} {i} r{k + 1}")
+    ops.append(f"G{n + 1}: r{n + 1} t r0")
+    return ops, {f"r{k}": ranks[f"r{k}"] for k in range(0, n + 2)}, {f"G{k}": (i,) for k, i in enumerate(sp, 1)}
+
+
+def _build_mcp(shape, ranks, s_f, t_f):
+    sp = _spatial(shape)
+    ops = [f"A{k}: r s{k} t{k}" for k in range(1, len(s_f) + 1)]
+    if sp:
+        ops.append(f"C: r {' '.join(sp)}")
+    return ops, {"r": ranks["r"]}, {"C": sp} if sp else {}
+
+
+def _build_mtk(shape, ranks, s_f, t_f):
+    sp = _spatial(shape)
+    m = len(s_f)
+    ps = " ".join(f"p{k}" for k in range(1, m + 1))
+    qs = " ".join(f"q{k}" for k in range(1, m + 1))
+    ops = [f"U{k}: s{k} p{k}" for k in range(1, m + 1)]
+    ops.append(f"G: {ps} {qs} {' '.join(sp)}".rstrip())
+    ops += [f"V{k}: q{k} t{k}" for k in range(1, m + 1)]
+    sizes = {f"p{k}": ranks[f"p{k}"] for k in range(1, m + 1)}
+    sizes.update({f"q{k}": ranks[f"q{k}"] for k in range(1, m + 1)})
+    return ops, sizes, {"G": sp} if sp else {}
+
+
+def _build_mtt(shape, ranks, s_f, t_f):
+    sp = _spatial(shape)
+    m = len(s_f)
+    ops = []
+    for k in range(1, m + 1):
+        left = f"r{k - 1} " if k > 1 else ""
+        right = f" r{k}" if (k < m or sp) else ""
+        ops.append(f"T{k}: {left}s{k} t{k}{right}")
+    if sp:
+        ops.append(f"C: r{m} {' '.join(sp)}")
+    last = m if sp else m - 1
+    return ops, {f"r{k}": ranks[f"r{k}"] for k in range(1, last + 1)}, {"C": sp} if sp else {}
+
+
+def _build_mtr(shape, ranks, s_f, t_f):
+    sp = _spatial(shape)
+    m = len(s_f)
+    ops = [f"T{k}: r{k - 1} s{k} t{k} r{k if (k < m or sp) else 0}" for k in range(1, m + 1)]
+    if sp:
+        ops.append(f"C: r{m} {' '.join(sp)} r0")
+    last = m if sp else m - 1
+    return ops, {f"r{k}": ranks[f"r{k}"] for k in range(0, last + 1)}, {"C": sp} if sp else {}
+
+
+@dataclass(frozen=True)
+class Format:
+    """A registered format: its builder and the names of its ranks for a layer."""
+
+    name: str
+    reshaped: bool
+    build: Callable
+    rank_names: Callable[[LayerShape, int], tuple[str, ...]]
+    description: str
+
+
+def _no_ranks(shape: LayerShape, m: int) -> tuple[str, ...]:
+    return ()
+
+
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format("dense", False, _build_dense, _no_ranks, "the dense layer"),
+        Format("svd", False, _build_svd, lambda s, m: ("r",), "rank-R matrix factorisation"),
+        Format("cp", False, _build_cp, lambda s, m: ("r",), "CP of the kernel (NN-CP)"),
+        Format("tk", False, _build_tk, lambda s, m: ("p", "q"), "Tucker-2 on channels (NN-TK)"),
+        Format(
+            "tt",
+            False,
+            _build_tt,
+            lambda s, m: tuple(f"r{k}" for k in range(1, len(s.kernel) + 2)),
+            "tensor train (NN-TT)",
+        ),
+        Format(
+            "tr",
+            False,
+            _build_tr,
+            lambda s, m: tuple(f"r{k}" for k in range(0, len(s.kernel) + 2)),
+            "tensor ring (NN-TR)",
+        ),
+        Format("mcp", True, _build_mcp, lambda s, m: ("r",), "reshaped CP (TNN-mCP)"),
+        Format(
+            "mtk",
+            True,
+            _build_mtk,
+            lambda s, m: tuple(f"p{k}" for k in range(1, m + 1)) + tuple(f"q{k}" for k in range(1, m + 1)),
+            "reshaped Tucker (TNN-mTK)",
+        ),
+        Format(
+            "mtt",
+            True,
+            _build_mtt,
+            lambda s, m: tuple(f"r{k}" for k in range(1, (m if s.kernel else m - 1) + 1)),
+            "reshaped tensor train (TNN-mTT)",
+        ),
+        Format(
+            "mtr",
+            True,
+            _build_mtr,
+            lambda s, m: tuple(f"r{k}" for k in range(0, (m if s.kernel else m - 1) + 1)),
+            "reshaped tensor ring (TNN-mTR)",
+        ),
+    )
+}
+RESHAPED = tuple(name for name, f in FORMATS.items() if f.reshaped)
+
+
+def _format(name: str) -> Format:
+    if name not in FORMATS:
+        raise TnvizError(f"unknown format {name!r}; expected one of {', '.join(FORMATS)}", token=str(name))
+    return FORMATS[name]
+
+
+def _resolve_ranks(fmt: Format, shape: LayerShape, m: int, rank: int | dict | None) -> dict:
+    names = fmt.rank_names(shape, m)
+    if not names:
+        return {}
+    if rank is None:
+        raise TnvizError(f"format {fmt.name!r} needs rank= or rate=", token=fmt.name)
+    if isinstance(rank, dict):
+        unknown = set(rank) - set(names)
+        if unknown:
+            bad = sorted(unknown)[0]
+            raise TnvizError(f"rank names {bad!r}; format {fmt.name!r} has ranks {', '.join(names)}", token=bad)
+        missing = [n for n in names if n not in rank]
+        if missing:
+            raise TnvizError(
+                f"rank for {missing[0]!r} missing; format {fmt.name!r} has ranks {', '.join(names)}", token=missing[0]
+            )
+        ranks = dict(rank)
+    else:
+        ranks = {n: rank for n in names}
+    for n, v in ranks.items():
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise TnvizError(f"rank {n}={v!r} must be a positive integer", token=n)
+    return ranks
+
+
+def build_layer(
+    format: str,
+    shape: LayerShape,
+    rank: int | dict | None = None,
+    order: int = 3,
+    in_factors: Sequence[int] | None = None,
+    out_factors: Sequence[int] | None = None,
+) -> LayerSpec:
+    """Build a format's spec and sizes for a layer.
+
+    Args:
+        format: a name of :data:`FORMATS`.
+        shape: the layer shape.
+        rank: one rank for all, or ``{rank name: value}``.
+        order: m, the number of channel factors of a reshaped format.
+        in_factors, out_factors: explicit channel factors (default: balanced).
+
+    Returns:
+        A :class:`LayerSpec`; ``Diagram.parse(ls.spec, sizes=ls.sizes)`` is the bound layer.
+
+    Example:
+        >>> build_layer("mcp", LayerShape(64, 64, (3, 3)), rank=8).spec
+        'X: b (s1 s2 s3) x y, A1: r s1 t1, A2: r s2 t2, A3: r s3 t3, C: r x y -> b (t1 t2 t3) x y | x y'
+    """
+    fmt = _format(format)
+    sp = _spatial(shape)
+    if fmt.reshaped:
+        if not isinstance(order, int) or order < 1:
+            raise TnvizError(f"order must be a positive integer, got {order!r}", token=str(order))
+        s_f = (
+            _check_factors("in_factors", shape.in_channels, in_factors)
+            if in_factors
+            else channel_factors(shape.in_channels, order)
+        )
+        t_f = (
+            _check_factors("out_factors", shape.out_channels, out_factors)
+            if out_factors
+            else channel_factors(shape.out_channels, len(s_f))
+        )
+        if len(s_f) != len(t_f):
+            raise TnvizError(
+                f"{len(s_f)} input factors but {len(t_f)} output factors; expected as many", token=str(tuple(t_f))
+            )
+        m = len(s_f)
+        x_modes = f"b ({' '.join(f's{k}' for k in range(1, m + 1))})"
+        y_modes = f"b ({' '.join(f't{k}' for k in range(1, m + 1))})"
+        sizes = {f"s{k}": v for k, v in enumerate(s_f, 1)}
+        sizes.update({f"t{k}": v for k, v in enumerate(t_f, 1)})
+    else:
+        s_f, t_f, m = (shape.in_channels,), (shape.out_channels,), 1
+        x_modes, y_modes = "b s", "b t"
+        sizes = {"s": shape.in_channels, "t": shape.out_channels}
+    ranks = _resolve_ranks(fmt, shape, m, rank)
+    ops, rank_sizes, kernel_holders = fmt.build(shape, ranks, s_f, t_f)
+    sizes.update(rank_sizes)
+    tail = " ".join(sp)
+    spec = f"X: {x_modes} {tail}".rstrip() + ", " + ", ".join(ops) + f" -> {y_modes} {tail}".rstrip()
+    if sp:
+        spec += " | " + tail
+        # A tensor holding a kernel axis is bound by its whole shape (the signal X stays free).
+        from tnviz.core.spec import parse_spec
+
+        for op in parse_spec(spec).operands[1:]:
+            if op.name in kernel_holders:
+                sizes[op.name] = tuple(shape.kernel[sp.index(i)] if i in sp else sizes[i] for i in op.indices)
+    return LayerSpec(format, spec, sizes, ranks, m if fmt.reshaped else None, tuple(s_f), tuple(t_f))
+
+
+def param_count(
+    format: str,
+    shape: LayerShape,
+    rank: int | dict | None = None,
+    order: int = 3,
+    in_factors: Sequence[int] | None = None,
+    out_factors: Sequence[int] | None = None,
+) -> int:
+    """The number of parameters of a format, by its closed-form formula.
+
+    With S, T the channels, K = ∏ kernel lengths, H_i the kernel lengths, (sₗ, tₗ) the
+    channel factors and r… the ranks:
+
+    ====== =============================================================
+    dense  S·T·K
+    svd    R·(S·K + T)
+    cp     R·(S + Σ H_i + T)
+    tk     S·P + P·Q·K + Q·T
+    tt     S·r₁ + Σ_i r_i·H_i·r_{i+1} + r_{n+1}·T
+    tr     r₀·S·r₁ + Σ_i r_i·H_i·r_{i+1} + r_{n+1}·T·r₀
+    mcp    R·(Σ sₗtₗ + K)                (Linear: R·Σ sₗtₗ)
+    mtk    Σ sₗpₗ + ∏pₗ·∏qₗ·K + Σ qₗtₗ
+    mtt    Σ r_{l-1}·sₗtₗ·r_l + r_m·K    (r₀ = 1; Linear: r_m = 1, no K)
+    mtr    Σ r_{l-1}·sₗtₗ·r_l + r_m·K·r₀ (Linear: the last core closes on r₀)
+    ====== =============================================================
+    """
+    fmt = _format(format)
+    built = build_layer(format, shape, rank, order, in_factors, out_factors)
+    r = built.ranks
+    S, T = shape.in_channels, shape.out_channels
+    K = shape.dense_params // (S * T)
+    H = shape.kernel
+    n = len(H)
+    s_f, t_f = built.in_factors, built.out_factors
+    m = len(s_f)
+    if fmt.name == "dense":
+        return S * T * K
+    if fmt.name == "svd":
+        return r["r"] * (S * K + T)
+    if fmt.name == "cp":
+        return r["r"] * (S + sum(H) + T)
+    if fmt.name == "tk":
+        return S * r["p"] + r["p"] * r["q"] * K + r["q"] * T
+    if fmt.name == "tt":
+        ranks = [r[f"r{k}"] for k in range(1, n + 2)]
+        return S * ranks[0] + sum(ranks[i] * H[i] * ranks[i + 1] for i in range(n)) + ranks[-1] * T
+    if fmt.name == "tr":
+        ranks = [r[f"r{k}"] for k in range(0, n + 2)]  # r0 closes the ring
+        body = sum(ranks[i + 1] * H[i] * ranks[i + 2] for i in range(n))
+        return ranks[0] * S * ranks[1] + body + ranks[-1] * T * ranks[0]
+    if fmt.name == "mcp":
+        return r["r"] * (sum(a * b for a, b in zip(s_f, t_f)) + (K if n else 0))
+    if fmt.name == "mtk":
+        p = [r[f"p{k}"] for k in range(1, m + 1)]
+        q = [r[f"q{k}"] for k in range(1, m + 1)]
+        core = 1
+        for v in p + q:
+            core *= v
+        return sum(a * b for a, b in zip(s_f, p)) + core * K + sum(a * b for a, b in zip(q, t_f))
+    if fmt.name == "mtt":
+        rk = [1] + [r[f"r{k}"] for k in range(1, (m if n else m - 1) + 1)] + ([] if n else [1])
+        cores = sum(rk[k - 1] * s_f[k - 1] * t_f[k - 1] * rk[k] for k in range(1, m + 1))
+        return cores + (rk[m] * K if n else 0)
+    # mtr
+    last = m if n else m - 1
+    rk = [r[f"r{k}"] for k in range(0, last + 1)]
+    ring = rk + [rk[0]] if not n else rk
+    cores = sum(ring[k - 1] * s_f[k - 1] * t_f[k - 1] * ring[k] for k in range(1, m + 1))
+    return cores + (rk[m] * K * rk[0] if n else 0)
+
+
+def ranks_for_rate(
+    format: str,
+    shape: LayerShape,
+    rate: float,
+    order: int = 3,
+    in_factors: Sequence[int] | None = None,
+    out_factors: Sequence[int] | None = None,
+) -> dict:
+    """Ranks giving the most parameters not above ``rate`` × the dense layer's.
+
+    Policy: ranks grow together (all equal, R) while the budget allows; then of all mixes of
+    R and R+1 the one with the most parameters within budget is taken — ranks stay balanced
+    and the count lands closer under the budget than equal ranks alone. Each rank stays
+    within its natural cap (a Tucker rank at most its mode's size).
+
+    Raises:
+        TnvizError: when even rank 1 exceeds the budget, or the rate is not in (0, 1].
+    """
+    if not isinstance(rate, (int, float)) or not 0 < rate <= 1:
+        raise TnvizError(f"rate must be in (0, 1], got {rate!r}", token=repr(rate))
+    fmt = _format(format)
+    budget = rate * shape.dense_params
+    m = order if fmt.reshaped else 1
+    names = fmt.rank_names(shape, len(in_factors) if in_factors else m)
+    if not names:
+        return {}
+
+    def count(ranks: dict) -> int:
+        return param_count(format, shape, ranks, order, in_factors, out_factors)
+
+    ranks = {n: 1 for n in names}
+    if count(ranks) > budget:
+        raise TnvizError(
+            f"rate {rate} allows {int(budget)} parameters, but format {format!r} needs {count(ranks)} at rank 1",
+            token=repr(rate),
+        )
+    caps = _rank_caps(fmt, shape, names, build_layer(format, shape, ranks, order, in_factors, out_factors))
+    while True:
+        grown = {n: min(v + 1, caps[n]) for n, v in ranks.items()}
+        if grown == ranks or count(grown) > budget:
+            break
+        ranks = grown
+    # Then the best mix of R and R+1 (balanced ranks, finer steps in the parameter count).
+    best, best_count = ranks, count(ranks)
+    for mask in range(1, 1 << len(names)):
+        trial = {n: min(caps[n], v + (mask >> k & 1)) for k, (n, v) in enumerate(ranks.items())}
+        c = count(trial)
+        if best_count < c <= budget:
+            best, best_count = trial, c
+    return best
+
+
+def _rank_caps(fmt: Format, shape: LayerShape, names: Sequence[str], built: LayerSpec) -> dict:
+    """Largest useful value of each rank: a Tucker rank at most its mode's size; others the
+    size of the unfolding they split (so a rate near 1 cannot ask for absurd ranks)."""
+    S, T = shape.in_channels, shape.out_channels
+    if fmt.name == "tk":
+        return {"p": S, "q": T}
+    if fmt.name == "mtk":
+        caps = {}
+        for k, (a, b) in enumerate(zip(built.in_factors, built.out_factors), 1):
+            caps[f"p{k}"], caps[f"q{k}"] = a, b
+        return caps
+    big = max(shape.dense_params, 1)
+    return {n: big for n in names}

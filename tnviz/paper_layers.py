@@ -68,9 +68,10 @@ def kernel_spec(spec: str) -> str:
     parsed = parse_spec(spec)
     x, params = parsed.operands[0], parsed.operands[1:]
     conv = set(parsed.conv)
-    batch = set(x.indices) & set(parsed.output.indices) - conv
-    t_modes = [m for m in parsed.output.modes if not set(m) & (batch | conv)]
-    s_modes = [m for m in x.modes if not set(m) & (batch | conv)]
-    group = lambda modes: "(" + " ".join(i for m in modes for i in m) + ")"  # noqa: E731
+    batch = set(x.modes[0])
+    t_indices = [i for i in parsed.output.indices if i not in batch | conv]
+    # A group index (in X and the output channels) indexes the output channels only: the
+    # weight of a grouped F.conv2d is (out_channels, in_channels / groups, kernel...).
+    s_indices = [i for i in x.indices if i not in batch | conv | set(t_indices)]
     inputs = format_spec(parsed.__class__(params, parsed.output, ()), compact=False).split(" ->")[0]
-    return f"{inputs} -> {group(t_modes)} {group(s_modes)} {' '.join(parsed.conv)}"
+    return f"{inputs} -> ({' '.join(t_indices)}) ({' '.join(s_indices)}) {' '.join(parsed.conv)}".rstrip()

@@ -56,6 +56,15 @@ def test_rate_too_small_and_bad_values():
         build_layer("cp", LayerShape(8, 8, (3,)), rank=0)
 
 
+def test_grouped_counts_are_per_group_times_groups():
+    shape = LayerShape(64, 64, (3, 3), groups=4)
+    for name in ("dense", "cp", "tk", "mtt"):
+        built = build_layer(name, shape, rank=2, order=2)
+        assert built.param_count == param_count(name, shape, 2, 2) == 4 * param_count(name, shape.per_group(), 2, 2)
+    ranks = ranks_for_rate("cp", shape, 0.1)
+    assert 0.085 <= param_count("cp", shape, ranks) / shape.dense_params <= 0.1
+
+
 def test_tucker_ranks_capped_by_mode_sizes():
     ranks = ranks_for_rate("tk", LayerShape(8, 4, (3,)), 1.0)
     assert ranks["p"] <= 8 and ranks["q"] <= 4

@@ -75,9 +75,21 @@ def test_rate_ranks_extra_repr_and_init_variance():
     assert all(0.5 < r < 2.0 for r in ratios), ratios
 
 
-def test_groups_and_bad_arguments_are_refused_not_changed():
-    with pytest.raises(TnvizError, match="groups=2"):
-        TensorialConv2d(8, 8, 3, groups=2, format="cp", rank=2)
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_groups_are_honoured(name):
+    # One factorised layer per group: equals F.conv2d(groups=4) on the reconstructed weight.
+    order = 1 if name in ("mcp", "mtk", "mtt", "mtr") else 3
+    layer = TensorialConv2d(8, 12, 3, padding=1, groups=4, format=name, order=order, dtype=D, **_kw(name))
+    x = torch.randn(2, 8, 6, 6, dtype=D)
+    weight = _oracle_weight(layer)
+    assert weight.shape == (12, 2, 3, 3)
+    assert torch.allclose(layer(x), F.conv2d(x, weight, layer.bias, padding=1, groups=4), atol=1e-10)
+    assert "groups=4" in repr(layer)
+
+
+def test_bad_arguments_are_refused_not_changed():
+    with pytest.raises(TnvizError, match="groups=3 must divide"):
+        TensorialConv2d(8, 8, 3, groups=3, format="cp", rank=2)
     with pytest.raises(TnvizError, match="rank= or rate="):
         TensorialConv2d(8, 8, 3, format="cp", rank=2, rate=0.1)
     with pytest.raises(TnvizError, match="needs rank= or rate="):

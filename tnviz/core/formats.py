@@ -41,18 +41,30 @@ SPATIAL = ("x", "y", "z")
 
 @dataclass(frozen=True)
 class LayerShape:
-    """A layer's shape: channels in and out, and the kernel lengths (``()`` for Linear)."""
+    """A layer's shape: channels in and out, the kernel lengths (``()`` for Linear) and the
+    number of channel groups (as in ``nn.Conv2d(groups=…)``)."""
 
     in_channels: int
     out_channels: int
     kernel: tuple[int, ...] = ()
+    groups: int = 1
 
     @property
     def dense_params(self) -> int:
-        total = self.in_channels * self.out_channels
+        total = self.in_channels * self.out_channels // self.groups
         for k in self.kernel:
             total *= k
         return total
+
+    def per_group(self) -> LayerShape:
+        """The shape of one group's layer."""
+        g = self.groups
+        if not isinstance(g, int) or g < 1 or self.in_channels % g or self.out_channels % g:
+            raise TnvizError(
+                f"groups={g} must divide in_channels={self.in_channels} and out_channels={self.out_channels}",
+                token="groups",
+            )
+        return LayerShape(self.in_channels // g, self.out_channels // g, self.kernel)
 
 
 @dataclass(frozen=True)
@@ -348,6 +360,8 @@ def build_layer(
         'X: b (s1 s2 s3) x y, A1: r s1 t1, A2: r s2 t2, A3: r s3 t3, C: r x y -> b (t1 t2 t3) x y | x y'
     """
     fmt = _format(format)
+    if shape.groups != 1:
+        return _grouped(build_layer(format, shape.per_group(), rank, order, in_factors, out_factors), shape.groups)
     sp = _spatial(shape)
     if fmt.reshaped:
         if not isinstance(order, int) or order < 1:
@@ -391,6 +405,23 @@ def build_layer(
     return LayerSpec(format, spec, sizes, ranks, m if fmt.reshaped else None, tuple(s_f), tuple(t_f))
 
 
+def _grouped(built: LayerSpec, groups: int) -> LayerSpec:
+    """One independent copy of the layer per group: a partial-outer-product index ``g`` on
+    every parameter, and the channels grouped ``(g s)`` → ``(g t)`` as in ``F.conv2d``."""
+    from tnviz.core.spec import Operand, Spec, format_spec, parse_spec
+
+    parsed = parse_spec(built.spec)
+    x, params = parsed.operands[0], parsed.operands[1:]
+    x = Operand(x.name, (x.modes[0], ("g", *x.modes[1]), *x.modes[2:]))
+    out = parsed.output
+    out = Operand(out.name, (out.modes[0], ("g", *out.modes[1]), *out.modes[2:]))
+    params = tuple(Operand(p.name, (("g",), *p.modes)) for p in params)
+    spec = format_spec(Spec((x, *params), out, parsed.conv), compact=False)
+    sizes = {k: ((groups, *v) if isinstance(v, tuple) else v) for k, v in built.sizes.items()}
+    sizes["g"] = groups
+    return LayerSpec(built.format, spec, sizes, built.ranks, built.order, built.in_factors, built.out_factors)
+
+
 def param_count(
     format: str,
     shape: LayerShape,
@@ -418,6 +449,8 @@ def param_count(
     ====== =============================================================
     """
     fmt = _format(format)
+    if shape.groups != 1:
+        return shape.groups * param_count(format, shape.per_group(), rank, order, in_factors, out_factors)
     built = build_layer(format, shape, rank, order, in_factors, out_factors)
     r = built.ranks
     S, T = shape.in_channels, shape.out_channels
@@ -483,6 +516,8 @@ def ranks_for_rate(
     if not isinstance(rate, (int, float)) or not 0 < rate <= 1:
         raise TnvizError(f"rate must be in (0, 1], got {rate!r}", token=repr(rate))
     fmt = _format(format)
+    if shape.groups != 1:  # the same rate for each group's layer
+        return ranks_for_rate(format, shape.per_group(), rate, order, in_factors, out_factors)
     budget = rate * shape.dense_params
     m = order if fmt.reshaped else 1
     names = fmt.rank_names(shape, len(in_factors) if in_factors else m)

@@ -219,9 +219,6 @@ class _TensorialConvNd(_Tensorial):
     ) -> None:
         super().__init__()
         n = self._dims
-        if groups != 1:
-            # Honoured or refused, never silently changed: grouped factorisations are a later step.
-            raise TnvizError(f"groups={groups} is not supported by tensorial formats yet; expected 1", token="groups")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = _tuple(kernel_size, n, "kernel_size")
         self.stride = _tuple(stride, n, "stride")
@@ -229,7 +226,7 @@ class _TensorialConvNd(_Tensorial):
         self.dilation = _tuple(dilation, n, "dilation")
         self.groups = groups
         self.padding_mode = padding_mode
-        shape = LayerShape(in_channels, out_channels, self.kernel_size)
+        shape = LayerShape(in_channels, out_channels, self.kernel_size, groups)
         options = {
             "stride": self.stride,
             "dilation": self.dilation,
@@ -271,6 +268,8 @@ class _TensorialConvNd(_Tensorial):
             text += f", padding={self.padding}"
         if self.dilation != (1,) * self._dims:
             text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
         if self.padding_mode != "zeros":
             text += f", padding_mode={self.padding_mode!r}"
         return text + self._extra()

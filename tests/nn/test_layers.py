@@ -115,3 +115,24 @@ def test_training_from_scratch_learns():
         loss.backward()
         opt.step()
     assert loss.item() < 0.7 * first
+
+
+def test_cost_table_prices_every_format_and_rate():
+    from tnviz.nn import cost_table
+
+    table = cost_table(64, 64, 3, rates=(0.05, 0.1), batch=8)
+    assert {r.format for r in table.rows} == {"cp", "tk", "tt", "tr", "mcp", "mtk", "mtt", "mtr"}
+    for row in table.rows:
+        assert row.param_ratio <= row.target
+        assert row.flops > 0 and row.flop_ratio > 0
+    text = str(table)
+    assert "params/dense" in text and "FLOPs/dense" in text and "r=27" in text
+    assert "<table>" in table._repr_html_()
+
+
+def test_torch_compile_fullgraph():
+    layer = TensorialConv2d(8, 8, 3, padding=1, format="tt", rank=3)
+    x = torch.randn(2, 8, 6, 6)
+    want = layer(x)
+    compiled = torch.compile(layer, backend="eager", fullgraph=True)
+    assert torch.allclose(compiled(x), want, atol=1e-6)

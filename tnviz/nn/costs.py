@@ -1,0 +1,130 @@
+"""``cost_table``: the paper's complexity table, computed for a layer shape."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tnviz.core.formats import FORMATS, LayerShape, build_layer, ranks_for_rate
+from tnviz.errors import TnvizError
+
+__all__ = ["cost_table", "CostTable"]
+
+
+@dataclass(frozen=True)
+class CostRow:
+    format: str
+    target: float
+    ranks: dict
+    params: int
+    param_ratio: float
+    flops: int
+    flop_ratio: float
+    strategy: str
+
+
+@dataclass(frozen=True)
+class CostTable:
+    """Rows of format × rate with ranks, parameters, FLOPs and their ratios to dense.
+
+    Prints as a text table; shows as HTML in a notebook.
+    """
+
+    shape: LayerShape
+    input_shape: tuple[int, ...]
+    rows: tuple[CostRow, ...]
+    dense_flops: int
+
+    def _lines(self) -> list[tuple[str, ...]]:
+        out = []
+        for r in self.rows:
+            ranks = ", ".join(f"{k}={v}" for k, v in r.ranks.items()) or "—"
+            out.append(
+                (
+                    r.format,
+                    f"{r.target:g}" if r.target else "—",
+                    ranks,
+                    f"{r.params:,}",
+                    f"{r.param_ratio:.4f}",
+                    f"{r.flops / 1e6:,.1f}M",
+                    f"{r.flop_ratio:.3f}",
+                    r.strategy,
+                )
+            )
+        return out
+
+    def __str__(self) -> str:
+        head = ("format", "rate", "ranks", "params", "params/dense", "FLOPs", "FLOPs/dense", "plan")
+        rows = self._lines()
+        widths = [max(len(x[k]) for x in [head, *rows]) for k in range(len(head))]
+        kernel = "×".join(map(str, self.shape.kernel)) or "linear"
+        lines = [
+            f"  layer {self.shape.in_channels}→{self.shape.out_channels}, kernel {kernel}, "
+            f"input {tuple(self.input_shape)}; dense: {self.shape.dense_params:,} params, "
+            f"{self.dense_flops / 1e6:,.1f}M FLOPs"
+        ]
+        rule = "-" * (sum(widths) + 2 * len(widths))
+        lines += [rule, "  " + "  ".join(h.ljust(w) for h, w in zip(head, widths)), rule]
+        lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        head = ("format", "rate", "ranks", "params", "params/dense", "FLOPs", "FLOPs/dense", "plan")
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in self._lines())
+        return f"<table><tr>{''.join(f'<th>{h}</th>' for h in head)}</tr>{body}</table>"
+
+
+def cost_table(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: Sequence[int] | int = (3, 3),
+    formats: Sequence[str] = ("cp", "tk", "tt", "tr", "mcp", "mtk", "mtt", "mtr"),
+    rates: Sequence[float] = (0.02, 0.05, 0.1),
+    input_size: Sequence[int] = (32, 32),
+    batch: int = 1,
+    order: int = 3,
+    padding: int | str = "same",
+) -> CostTable:
+    """Ranks, parameters, FLOPs and both ratios to dense for each format and rate.
+
+    Args:
+        in_channels, out_channels: the layer's channels.
+        kernel_size: kernel lengths (``()`` for a Linear layer), or one int for a square kernel.
+        formats, rates: the grid to price; a rate too small for rank 1 is left out.
+        input_size, batch: the input the FLOPs are counted for (the planner's chosen plan).
+        order: m for the reshaped formats.
+        padding: the convolution padding.
+
+    Returns:
+        A :class:`CostTable` (prints as a table).
+
+    Example:
+        >>> print(cost_table(64, 64, 3, formats=("cp",), rates=(0.1,)))  # doctest: +ELLIPSIS
+          layer 64→64, kernel 3×3, ...
+    """
+    kernel = tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) else (kernel_size, kernel_size)
+    shape = LayerShape(in_channels, out_channels, kernel)
+    spatial = tuple(input_size)[: len(kernel)] if kernel else ()
+    x_shape = (batch, in_channels, *spatial)
+    options = {"padding": padding} if kernel else {}
+
+    def price(format: str, ranks) -> tuple[int, int, str]:
+        built = build_layer(format, shape, ranks, order)
+        plan = built.diagram(**options).plan({"X": x_shape}, objective="flops")
+        return built.param_count, plan.flops, plan.strategy
+
+    dense_params, dense_flops, _ = price("dense", None)
+    rows = []
+    for name in formats:
+        if name not in FORMATS:
+            raise TnvizError(f"unknown format {name!r}; expected one of {', '.join(FORMATS)}", token=str(name))
+        for rate in rates:
+            try:
+                ranks = ranks_for_rate(name, shape, rate, order)
+            except TnvizError:
+                continue  # no rank fits this budget
+            params, flops, strategy = price(name, ranks)
+            rows.append(CostRow(name, rate, ranks, params, params / dense_params, flops, flops / dense_flops, strategy))
+    return CostTable(shape, x_shape, tuple(rows), dense_flops)

@@ -1,6 +1,15 @@
 """Tensorial layers (PyTorch): Linear and Conv1d/2d/3d in the formats of ``tnviz.core.formats``."""
 
 from tnviz.nn.costs import CostTable, cost_table
+from tnviz.nn.decompose import from_dense
 from tnviz.nn.layers import TensorialConv1d, TensorialConv2d, TensorialConv3d, TensorialLinear
 
-__all__ = ["TensorialLinear", "TensorialConv1d", "TensorialConv2d", "TensorialConv3d", "cost_table", "CostTable"]
+__all__ = [
+    "TensorialLinear",
+    "TensorialConv1d",
+    "TensorialConv2d",
+    "TensorialConv3d",
+    "cost_table",
+    "CostTable",
+    "from_dense",
+]

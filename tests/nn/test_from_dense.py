@@ -1,0 +1,86 @@
+"""from_dense: decompositions with tensorly reproduce the pretrained layer, or refuse clearly."""
+
+import warnings
+
+import pytest
+import tensorly  # noqa: E402,F401 - an extra (tnviz[tensorly]); CI installs it
+import torch
+from torch import nn
+
+from tnviz import TnvizError
+from tnviz.nn import from_dense
+
+D = torch.float64
+FULL = {  # ranks at which each format represents any 8→16, 3×3 kernel exactly
+    "dense": None,
+    "svd": {"r": 16},
+    "tk": {"p": 8, "q": 16},
+    "tt": {"r1": 8, "r2": 24, "r3": 16},
+    "tr": 24,  # falls back to TT-SVD embedded in the ring where TR-SVD cannot split
+    "mtk": {"p1": 4, "p2": 2, "q1": 4, "q2": 4},
+    "mtt": 48,
+    "mtr": 48,
+}
+
+
+def _quiet(fn, *args, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args, **kw)
+
+
+@pytest.mark.parametrize("name", sorted(FULL))
+def test_full_rank_reproduces_the_dense_conv(name):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(8, 16, 3, padding=1, stride=(2, 1), dtype=D)
+    kw = {} if FULL[name] is None else {"rank": FULL[name]}
+    layer = _quiet(from_dense, conv, format=name, order=2, **kw)
+    x = torch.randn(2, 8, 9, 7, dtype=D)
+    want = conv(x)
+    assert layer.reconstruction_error < 1e-10
+    assert ((layer(x) - want).norm() / want.norm()) < 1e-4
+    assert layer.stride == (2, 1) and torch.equal(layer.bias, conv.bias)
+
+
+@pytest.mark.parametrize("name,rank", [("cp", 80), ("mcp", 40)])
+def test_cp_at_high_rank_fits_closely(name, rank):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(8, 8, 3, dtype=D)
+    layer = _quiet(from_dense, conv, format=name, rank=rank, order=2, n_iter_max=500)
+    assert layer.reconstruction_error < 1e-2
+
+
+def test_diverging_cp_is_refused_not_returned_as_nan():
+    torch.manual_seed(0)
+    conv = nn.Conv2d(8, 8, 3, dtype=D)
+    with pytest.raises(TnvizError, match="diverged"):
+        _quiet(from_dense, conv, format="mcp", rank=80, order=2, n_iter_max=500)
+
+
+def test_error_falls_with_rank_and_groups_are_kept():
+    torch.manual_seed(0)
+    conv = nn.Conv2d(8, 16, 3, padding=1, groups=2, dtype=D)
+    errors = [_quiet(from_dense, conv, format="tk", rank=r).reconstruction_error for r in (1, 2, 4)]
+    assert errors[0] > errors[1] > errors[2]
+    layer = _quiet(from_dense, conv, format="mtt", rank=48, order=2)
+    x = torch.randn(1, 8, 6, 6, dtype=D)
+    assert layer.groups == 2 and torch.allclose(layer(x), conv(x), atol=1e-8)
+
+
+def test_linear():
+    torch.manual_seed(0)
+    lin = nn.Linear(12, 6, dtype=D)
+    layer = _quiet(from_dense, lin, format="mtt", rank=12, order=2)
+    x = torch.randn(3, 12, dtype=D)
+    assert torch.allclose(layer(x), lin(x), atol=1e-8)
+
+
+def test_refusals_are_clear():
+    conv = nn.Conv2d(8, 8, 3)
+    with pytest.raises(TnvizError, match="Tucker rank p1=9 exceeds"):
+        from_dense(conv, format="mtk", rank=9, order=2)
+    with pytest.raises(TnvizError, match="nn.Linear or nn.Conv"):
+        from_dense(nn.ReLU(), format="cp", rank=2)
+    big = nn.Linear(4096, 4096, bias=False)
+    with pytest.raises(TnvizError, match="GiB"):
+        from_dense(big, format="cp", rank=4000)

@@ -1,0 +1,54 @@
+"""Timing helpers shared by the benchmarks: ratios measured round-robin in one run."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+
+__all__ = ["sync", "step", "interleaved"]
+
+
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def step(module, x, grad):
+    """Forward and backward with a fixed upstream gradient, as inside a network.
+
+    (``.sum().backward()`` would hand every layer an expanded, stride-0 gradient, which
+    some kernels treat very differently from a real one.)"""
+
+    def run():
+        module.zero_grad(set_to_none=True)
+        x.grad = None
+        module(x).backward(grad)
+
+    return run
+
+
+def interleaved(fns: dict, repeats: int, device: str) -> dict:
+    """Each function's time relative to the first one's, measured round-robin.
+
+    Every round times all functions back to back; the ratio to the first function is taken
+    within the round and the median over rounds is reported, so that the slow drifts of a
+    shared machine cancel out instead of landing on one function.
+    """
+    for fn in fns.values():
+        for _ in range(2):
+            fn()
+    sync(device)
+    ratios: dict = {k: [] for k in fns}
+    for _ in range(repeats):
+        times = {}
+        for key, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            sync(device)
+            times[key] = time.perf_counter() - start
+        base = times[next(iter(fns))]
+        for key, t in times.items():
+            ratios[key].append(t / base)
+    return {k: statistics.median(v) for k, v in ratios.items()}

@@ -68,3 +68,24 @@ def test_grouped_counts_are_per_group_times_groups():
 def test_tucker_ranks_capped_by_mode_sizes():
     ranks = ranks_for_rate("tk", LayerShape(8, 4, (3,)), 1.0)
     assert ranks["p"] <= 8 and ranks["q"] <= 4
+
+
+@pytest.mark.parametrize("name", ["dense", "svd", "cp", "tk", "tt", "tr"])
+@pytest.mark.parametrize(
+    "kernel,lengths",
+    [((3, 3), (10, 9)), ((3,), (13,)), ((3, 2, 3), (6, 7, 5)), ((), ())],
+    ids=["2d", "1d", "3d", "linear"],
+)
+@pytest.mark.parametrize("options", [(0, 1, 1), (1, 2, 1), (2, 1, 2)])
+def test_flop_formula_equals_the_planned_factor_by_factor_module(name, kernel, lengths, options):
+    from tnviz.core.formats import flop_count
+
+    padding, stride, dilation = options
+    if not kernel and options != (0, 1, 1):
+        return  # a Linear layer has no convolution options
+    shape = LayerShape(6, 5, kernel)
+    rank = None if name == "dense" else 2
+    built = build_layer(name, shape, rank)
+    conv = {"padding": padding, "stride": stride, "dilation": dilation} if kernel else {}
+    plan = built.diagram(**conv).plan({"X": (3, 6, *lengths)}, optimize="left-to-right", objective="flops")
+    assert plan.flops == flop_count(name, shape, rank, 3, lengths, padding, stride, dilation)

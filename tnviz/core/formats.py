@@ -34,6 +34,7 @@ __all__ = [
     "param_count",
     "ranks_for_rate",
     "channel_factors",
+    "flop_count",
 ]
 
 SPATIAL = ("x", "y", "z")
@@ -562,3 +563,84 @@ def _rank_caps(fmt: Format, shape: LayerShape, names: Sequence[str], built: Laye
         return caps
     big = max(shape.dense_params, 1)
     return {n: big for n in names}
+
+
+def flop_count(
+    format: str,
+    shape: LayerShape,
+    rank: int | dict | None,
+    batch: int,
+    lengths: Sequence[int] = (),
+    padding: Sequence[int] | int = 0,
+    stride: Sequence[int] | int = 1,
+    dilation: Sequence[int] | int = 1,
+) -> int:
+    """FLOPs of one forward pass applying the factors one by one to the activations, in
+    spec order (``optimize="left-to-right"``), by closed-form formula; 2 per multiply-add.
+
+    With N the batch, Lᵢ the input and Oᵢ the output lengths, Hᵢ the kernel lengths and
+    ``∏`` over the spatial axes (axes before i already convolved, after i not yet):
+
+    ====== ==================================================================================
+    dense  2·N·T·S·∏Oᵢ·Hᵢ
+    svd    2·N·R·S·∏OᵢHᵢ + 2·N·∏Oᵢ·R·T
+    cp     2·N·∏Lᵢ·S·R + Σᵢ 2·N·R·∏ⱼ<ᵢOⱼ·∏ⱼ>ᵢLⱼ·OᵢHᵢ + 2·N·∏Oᵢ·R·T
+    tk     2·N·∏Lᵢ·S·P + 2·N·P·Q·∏OᵢHᵢ + 2·N·∏Oᵢ·Q·T
+    tt     2·N·∏Lᵢ·S·r₁ + Σᵢ 2·N·rᵢ·rᵢ₊₁·∏ⱼ<ᵢOⱼ·∏ⱼ>ᵢLⱼ·OᵢHᵢ + 2·N·∏Oᵢ·r_{n+1}·T
+    tr     as tt with r₀ carried along every step (a factor r₀ on each term), and r₀ summed
+           in the last
+    ====== ==================================================================================
+
+    The reshaped formats are priced by the planner (``Diagram.plan``): their factor-by-factor
+    order is not a single chain.
+    """
+    fmt = _format(format)
+    if fmt.reshaped:
+        raise TnvizError(
+            f"no closed-form FLOP formula for the reshaped format {format!r}; use Diagram.plan", token=format
+        )
+    if shape.groups != 1:
+        per = shape.per_group()
+        return shape.groups * flop_count(format, per, rank, batch, lengths, padding, stride, dilation)
+    n = len(shape.kernel)
+    if len(lengths) != n:
+        raise TnvizError(f"{len(lengths)} input lengths for a {n}-D kernel", token=str(tuple(lengths)))
+
+    def per_axis(value, name):
+        values = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
+        if len(values) != n:
+            raise TnvizError(f"{name} has {len(values)} entries; expected {n}", token=name)
+        return values
+
+    pads, strides, dils = per_axis(padding, "padding"), per_axis(stride, "stride"), per_axis(dilation, "dilation")
+    L = tuple(lengths)
+    H = shape.kernel
+    O = tuple((L[i] + 2 * pads[i] - dils[i] * (H[i] - 1) - 1) // strides[i] + 1 for i in range(n))
+    S, T, N = shape.in_channels, shape.out_channels, batch
+    r = build_layer(format, shape, rank).ranks
+
+    def prod(values) -> int:
+        total = 1
+        for v in values:
+            total *= v
+        return total
+
+    PO, PL = prod(O), prod(L)
+    OH = prod(O[i] * H[i] for i in range(n))
+
+    def axis_step(i: int) -> int:  # spatial positions while convolving axis i
+        return prod(O[:i]) * prod(L[i + 1 :]) * O[i] * H[i]
+
+    if fmt.name == "dense":
+        return 2 * N * T * S * OH
+    if fmt.name == "svd":
+        return 2 * N * r["r"] * S * OH + 2 * N * PO * r["r"] * T
+    if fmt.name == "cp":
+        R = r["r"]
+        return 2 * N * PL * S * R + sum(2 * N * R * axis_step(i) for i in range(n)) + 2 * N * PO * R * T
+    if fmt.name == "tk":
+        return 2 * N * PL * S * r["p"] + 2 * N * r["p"] * r["q"] * OH + 2 * N * PO * r["q"] * T
+    ranks = [r[f"r{k}"] for k in range(1, n + 2)]
+    r0 = r["r0"] if fmt.name == "tr" else 1
+    body = sum(2 * N * r0 * ranks[i] * ranks[i + 1] * axis_step(i) for i in range(n))
+    return 2 * N * PL * S * r0 * ranks[0] + body + 2 * N * PO * r0 * ranks[-1] * T

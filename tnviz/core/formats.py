@@ -613,9 +613,9 @@ def flop_count(
         return values
 
     pads, strides, dils = per_axis(padding, "padding"), per_axis(stride, "stride"), per_axis(dilation, "dilation")
-    L = tuple(lengths)
+    Lin = tuple(lengths)
     H = shape.kernel
-    O = tuple((L[i] + 2 * pads[i] - dils[i] * (H[i] - 1) - 1) // strides[i] + 1 for i in range(n))
+    Lout = tuple((Lin[i] + 2 * pads[i] - dils[i] * (H[i] - 1) - 1) // strides[i] + 1 for i in range(n))
     S, T, N = shape.in_channels, shape.out_channels, batch
     r = build_layer(format, shape, rank).ranks
 
@@ -625,11 +625,11 @@ def flop_count(
             total *= v
         return total
 
-    PO, PL = prod(O), prod(L)
-    OH = prod(O[i] * H[i] for i in range(n))
+    PO, PL = prod(Lout), prod(Lin)
+    OH = prod(Lout[i] * H[i] for i in range(n))
 
     def axis_step(i: int) -> int:  # spatial positions while convolving axis i
-        return prod(O[:i]) * prod(L[i + 1 :]) * O[i] * H[i]
+        return prod(Lout[:i]) * prod(Lin[i + 1 :]) * Lout[i] * H[i]
 
     if fmt.name == "dense":
         return 2 * N * T * S * OH

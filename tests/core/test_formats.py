@@ -33,12 +33,21 @@ def test_balanced_channel_factors():
 
 
 @pytest.mark.parametrize("rate", [0.02, 0.05, 0.1, 0.2, 0.5])
-@pytest.mark.parametrize("name", ["cp", "tk", "tt", "tr", "mcp", "mtt", "mtr"])
+@pytest.mark.parametrize("name", ["cp", "tk", "tt", "tr", "mcp", "mtk", "mtt", "mtr"])
 def test_rate_lands_close_under_the_budget(name, rate):
     shape = LayerShape(64, 64, (3, 3))
     ranks = ranks_for_rate(name, shape, rate)
     achieved = param_count(name, shape, ranks) / shape.dense_params
     assert 0.85 * rate <= achieved <= rate
+
+
+@pytest.mark.parametrize("rate", [0.02, 0.05, 0.1, 0.2, 0.5])
+def test_single_rank_formats_take_the_largest_rank_that_fits(rate):
+    # svd at rate 0.05 lands at 0.69 of the budget: rank 2 fits, rank 3 does not.
+    shape = LayerShape(64, 64, (3, 3))
+    for name in ("svd", "cp", "mcp"):
+        r = ranks_for_rate(name, shape, rate)["r"]
+        assert param_count(name, shape, r) <= rate * shape.dense_params < param_count(name, shape, r + 1)
 
 
 def test_rate_too_small_and_bad_values():

@@ -20,6 +20,7 @@ Every format has an exact parameter formula, checked against the built diagram, 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -336,6 +337,29 @@ def _resolve_ranks(fmt: Format, shape: LayerShape, m: int, rank: int | dict | No
     return ranks
 
 
+def _factors(fmt: Format, shape: LayerShape, order: int, in_factors, out_factors) -> tuple[tuple, tuple]:
+    """The channel factors (sₗ) and (tₗ) of a reshaped format; (S,) and (T,) otherwise."""
+    if not fmt.reshaped:
+        return (shape.in_channels,), (shape.out_channels,)
+    if not isinstance(order, int) or order < 1:
+        raise TnvizError(f"order must be a positive integer, got {order!r}", token=str(order))
+    s_f = (
+        _check_factors("in_factors", shape.in_channels, in_factors)
+        if in_factors
+        else channel_factors(shape.in_channels, order)
+    )
+    t_f = (
+        _check_factors("out_factors", shape.out_channels, out_factors)
+        if out_factors
+        else channel_factors(shape.out_channels, len(s_f))
+    )
+    if len(s_f) != len(t_f):
+        raise TnvizError(
+            f"{len(s_f)} input factors but {len(t_f)} output factors; expected as many", token=str(tuple(t_f))
+        )
+    return tuple(s_f), tuple(t_f)
+
+
 def build_layer(
     format: str,
     shape: LayerShape,
@@ -364,30 +388,15 @@ def build_layer(
     if shape.groups != 1:
         return _grouped(build_layer(format, shape.per_group(), rank, order, in_factors, out_factors), shape.groups)
     sp = _spatial(shape)
+    s_f, t_f = _factors(fmt, shape, order, in_factors, out_factors)
     if fmt.reshaped:
-        if not isinstance(order, int) or order < 1:
-            raise TnvizError(f"order must be a positive integer, got {order!r}", token=str(order))
-        s_f = (
-            _check_factors("in_factors", shape.in_channels, in_factors)
-            if in_factors
-            else channel_factors(shape.in_channels, order)
-        )
-        t_f = (
-            _check_factors("out_factors", shape.out_channels, out_factors)
-            if out_factors
-            else channel_factors(shape.out_channels, len(s_f))
-        )
-        if len(s_f) != len(t_f):
-            raise TnvizError(
-                f"{len(s_f)} input factors but {len(t_f)} output factors; expected as many", token=str(tuple(t_f))
-            )
         m = len(s_f)
         x_modes = f"b ({' '.join(f's{k}' for k in range(1, m + 1))})"
         y_modes = f"b ({' '.join(f't{k}' for k in range(1, m + 1))})"
         sizes = {f"s{k}": v for k, v in enumerate(s_f, 1)}
         sizes.update({f"t{k}": v for k, v in enumerate(t_f, 1)})
     else:
-        s_f, t_f, m = (shape.in_channels,), (shape.out_channels,), 1
+        m = 1
         x_modes, y_modes = "b s", "b t"
         sizes = {"s": shape.in_channels, "t": shape.out_channels}
     ranks = _resolve_ranks(fmt, shape, m, rank)
@@ -452,14 +461,13 @@ def param_count(
     fmt = _format(format)
     if shape.groups != 1:
         return shape.groups * param_count(format, shape.per_group(), rank, order, in_factors, out_factors)
-    built = build_layer(format, shape, rank, order, in_factors, out_factors)
-    r = built.ranks
+    s_f, t_f = _factors(fmt, shape, order, in_factors, out_factors)  # no spec built: this runs inside searches
+    m = len(s_f)
+    r = _resolve_ranks(fmt, shape, m, rank)
     S, T = shape.in_channels, shape.out_channels
     K = shape.dense_params // (S * T)
     H = shape.kernel
     n = len(H)
-    s_f, t_f = built.in_factors, built.out_factors
-    m = len(s_f)
     if fmt.name == "dense":
         return S * T * K
     if fmt.name == "svd":
@@ -507,9 +515,10 @@ def ranks_for_rate(
     """Ranks giving the most parameters not above ``rate`` × the dense layer's.
 
     Policy: ranks grow together (all equal, R) while the budget allows; then of all mixes of
-    R and R+1 the one with the most parameters within budget is taken — ranks stay balanced
-    and the count lands closer under the budget than equal ranks alone. Each rank stays
-    within its natural cap (a Tucker rank at most its mode's size).
+    R and R+1 the one with the most parameters within budget is taken, and if that is still
+    under 85 % of the budget, of all mixes of R-1 … R+2 — ranks stay balanced and the count
+    lands close under the budget. Each rank stays within its natural cap (a Tucker rank at
+    most its mode's size).
 
     Raises:
         TnvizError: when even rank 1 exceeds the budget, or the rate is not in (0, 1].
@@ -540,13 +549,17 @@ def ranks_for_rate(
         if grown == ranks or count(grown) > budget:
             break
         ranks = grown
-    # Then the best mix of R and R+1 (balanced ranks, finer steps in the parameter count).
+    # Then the best mix of R and R+1 (balanced ranks, finer steps in the parameter count);
+    # where that still lands under 85 % of the budget (a Tucker core ∏p·∏q jumps), of R-1..R+2.
     best, best_count = ranks, count(ranks)
-    for mask in range(1, 1 << len(names)):
-        trial = {n: min(caps[n], v + (mask >> k & 1)) for k, (n, v) in enumerate(ranks.items())}
-        c = count(trial)
-        if best_count < c <= budget:
-            best, best_count = trial, c
+    for steps in ((0, 1), (-1, 0, 1, 2)):
+        if steps != (0, 1) and (best_count >= 0.85 * budget or len(names) > 6):
+            break
+        for combo in itertools.product(steps, repeat=len(names)):
+            trial = {n: max(1, min(caps[n], v + d)) for (n, v), d in zip(ranks.items(), combo)}
+            c = count(trial)
+            if best_count < c <= budget:
+                best, best_count = trial, c
     return best
 
 

@@ -1,5 +1,7 @@
 """Format builders: exact parameter formulas, balanced channel factors, ranks from a rate."""
 
+import itertools
+
 import pytest
 
 from tnviz import TnvizError
@@ -35,6 +37,8 @@ def test_balanced_channel_factors():
 @pytest.mark.parametrize("rate", [0.02, 0.05, 0.1, 0.2, 0.5])
 @pytest.mark.parametrize("name", ["cp", "tk", "tt", "tr", "mcp", "mtk", "mtt", "mtr"])
 def test_rate_lands_close_under_the_budget(name, rate):
+    if (name, rate) == ("mtk", 0.5):
+        return  # Tucker ranks are capped at the mode sizes (4): see the exhaustive test below
     shape = LayerShape(64, 64, (3, 3))
     ranks = ranks_for_rate(name, shape, rate)
     achieved = param_count(name, shape, ranks) / shape.dense_params
@@ -48,6 +52,21 @@ def test_single_rank_formats_take_the_largest_rank_that_fits(rate):
     for name in ("svd", "cp", "mcp"):
         r = ranks_for_rate(name, shape, rate)["r"]
         assert param_count(name, shape, r) <= rate * shape.dense_params < param_count(name, shape, r + 1)
+
+
+@pytest.mark.parametrize("rate", [0.02, 0.05, 0.1, 0.2, 0.5])
+def test_mtk_ranks_are_the_best_within_the_caps(rate):
+    # Every rank vector within the Tucker caps (1..4 for 64 = 4·4·4), searched exhaustively.
+    shape = LayerShape(64, 64, (3, 3))
+    budget = rate * shape.dense_params
+    names = ("p1", "p2", "p3", "q1", "q2", "q3")
+    best = max(
+        c
+        for combo in itertools.product(range(1, 5), repeat=6)
+        if (c := param_count("mtk", shape, dict(zip(names, combo)))) <= budget
+    )
+    chosen = param_count("mtk", shape, ranks_for_rate("mtk", shape, rate))
+    assert chosen >= 0.85 * rate * shape.dense_params or chosen == best
 
 
 def test_rate_too_small_and_bad_values():

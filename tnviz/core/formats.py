@@ -178,24 +178,24 @@ def _build_tk(shape, ranks, s_f, t_f):
     )
 
 
-def _build_tt(shape, ranks, s_f, t_f):
+def _train(shape, ranks, ring: bool):
+    """Cores over S, each kernel axis, T; a ring closes the last core onto the first by r0."""
     sp = _spatial(shape)
     n = len(sp)
-    ops = ["G0: s r1"]
-    for k, i in enumerate(sp, 1):
-        ops.append(f"G{k}: r{k} {i} r{k + 1}")
-    ops.append(f"G{n + 1}: r{n + 1} t")
-    return ops, {f"r{k}": ranks[f"r{k}"] for k in range(1, n + 2)}, {f"G{k}": (i,) for k, i in enumerate(sp, 1)}
+    close = "r0 " if ring else ""
+    ops = [f"G0: {close}s r1"]
+    ops += [f"G{k}: r{k} {i} r{k + 1}" for k, i in enumerate(sp, 1)]
+    ops.append(f"G{n + 1}: r{n + 1} t" + (" r0" if ring else ""))
+    sizes = {f"r{k}": ranks[f"r{k}"] for k in range(0 if ring else 1, n + 2)}
+    return ops, sizes, {f"G{k}": (i,) for k, i in enumerate(sp, 1)}
+
+
+def _build_tt(shape, ranks, s_f, t_f):
+    return _train(shape, ranks, ring=False)
 
 
 def _build_tr(shape, ranks, s_f, t_f):
-    sp = _spatial(shape)
-    n = len(sp)
-    ops = ["G0: r0 s r1"]
-    for k, i in enumerate(sp, 1):
-        ops.append(f"G{k}: r{k} {i} r{k + 1}")
-    ops.append(f"G{n + 1}: r{n + 1} t r0")
-    return ops, {f"r{k}": ranks[f"r{k}"] for k in range(0, n + 2)}, {f"G{k}": (i,) for k, i in enumerate(sp, 1)}
+    return _train(shape, ranks, ring=True)
 
 
 def _build_mcp(shape, ranks, s_f, t_f):

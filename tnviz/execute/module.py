@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -147,6 +146,3 @@ def _kernel_extent(d: Diagram, index: str, inputs: tuple[str, ...]) -> int:
     """Combined kernel length along a convolution index (the parameters' part of it)."""
     lengths = [d.size(index, t) or 1 for t in d.holders(index) if t not in inputs]
     return max(1, sum(lengths) - len(lengths) + 1) if lengths else 1
-
-
-del math

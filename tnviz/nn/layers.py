@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from tnviz.core.formats import FORMATS, LayerShape, LayerSpec, build_layer, param_count, ranks_for_rate
+from tnviz.core.formats import FORMATS, LayerShape, LayerSpec, build_layer, ranks_for_rate
 from tnviz.errors import TnvizError
 from tnviz.execute.einsum import plan_for
 from tnviz.execute.program import run_plan
@@ -297,6 +297,3 @@ class TensorialConv3d(_TensorialConvNd):
     """``nn.Conv3d``'s arguments plus ``format``, ``rank``/``rate``, ``order``; see TensorialLinear."""
 
     _dims = 3
-
-
-del param_count

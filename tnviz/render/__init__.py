@@ -15,7 +15,7 @@ from tnviz.core.diagram import Diagram
 from tnviz.errors import TnvizError
 from tnviz.render.dot import FORMATS, graphviz_available, render_dot
 from tnviz.render.dot import to_dot as _scene_to_dot
-from tnviz.render.scene import Style, build_scene, make_style
+from tnviz.render.scene import build_scene, make_style
 from tnviz.render.tikz import to_tikz as _scene_to_tikz
 
 __all__ = ["draw", "to_dot", "to_svg", "to_tikz", "save", "notebook_svg", "GraphvizDrawing", "BACKENDS"]
@@ -148,6 +148,3 @@ def _write(path: str, data: bytes) -> None:
     with open(tmp, "wb") as fh:
         fh.write(data)
     os.replace(tmp, path)
-
-
-del Style

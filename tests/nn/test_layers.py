@@ -39,6 +39,8 @@ def test_linear_every_format_equals_its_dense_weight(name):
     layer = TensorialLinear(12, 8, format=name, order=2, dtype=D, **_kw(name))
     x = torch.randn(3, 5, 12, dtype=D)
     assert torch.allclose(layer(x), F.linear(x, _oracle_weight(layer), layer.bias), atol=1e-10)
+    assert layer.plan(x).output_shape == (15, 8)  # leading dimensions flattened, as in forward
+    assert layer(torch.randn(12, dtype=D)).shape == (8,)
 
 
 @pytest.mark.parametrize(

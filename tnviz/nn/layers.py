@@ -188,6 +188,14 @@ class TensorialLinear(_Tensorial):
         y = self._run(x.reshape(-1, self.in_features)).reshape(*lead, self.out_features)
         return y + self.bias if self.bias is not None else y
 
+    def plan(self, x: torch.Tensor | tuple):
+        """The plan used for an input of this shape (leading dimensions flattened, as in forward)."""
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else tuple(x)
+        rows = 1
+        for v in shape[:-1]:
+            rows *= v
+        return super().plan((rows, shape[-1]))
+
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}" + self._extra()
 

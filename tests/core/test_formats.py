@@ -93,6 +93,35 @@ def test_grouped_counts_are_per_group_times_groups():
     assert 0.085 <= param_count("cp", shape, ranks) / shape.dense_params <= 0.1
 
 
+def test_flop_formula_refuses_bad_options():
+    from tnviz.core.formats import flop_count
+
+    shape = LayerShape(4, 4, (3, 3))
+    assert flop_count("cp", shape, 2, 1, (8, 8), padding="same") == flop_count("cp", shape, 2, 1, (8, 8), padding=1)
+    for bad in ({"stride": 0}, {"padding": -5}, {"padding": "full"}):
+        with pytest.raises(TnvizError):
+            flop_count("cp", shape, 2, 1, (8, 8), **bad)
+    with pytest.raises(TnvizError, match="does not fit"):
+        flop_count("cp", shape, 2, 1, (2, 2))
+
+
+def test_numpy_integers_and_paths_are_accepted():
+    import numpy as np
+    import torch
+
+    import tnviz
+
+    x, k = torch.randn(1, 2, 6, 6), torch.randn(3, 2, 3, 3)
+    got = tnviz.einsum("bsxy,tsxy->btxy|xy", x, k, padding=np.int64(1), stride=np.int64(2))
+    want = torch.nn.functional.conv2d(x, k, padding=1, stride=2)
+    assert torch.allclose(got, want, atol=1e-5)
+    a, b, c = torch.randn(2, 3), torch.randn(3, 4), torch.randn(4, 5)
+    path = np.array([[0, 1], [0, 1]])
+    assert torch.allclose(tnviz.einsum("ij,jk,kl->il", a, b, c, optimize=path), a @ b @ c, atol=1e-5)
+    with pytest.raises(TnvizError, match="sizes must be a dict"):
+        tnviz.einsum("ij,jk->ik", a, b, sizes=[1, 2])
+
+
 def test_tucker_ranks_capped_by_mode_sizes():
     ranks = ranks_for_rate("tk", LayerShape(8, 4, (3,)), 1.0)
     assert ranks["p"] <= 8 and ranks["q"] <= 4

@@ -14,6 +14,7 @@ convolution) and 1 for a pure (partial) outer product, as opt_einsum does.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -351,13 +352,15 @@ def _path_tree(problem: _Problem, path: Sequence[Sequence[int]]) -> Any:
         if (
             not isinstance(step, (tuple, list))
             or len(step) != 2
-            or not all(isinstance(p, int) and 0 <= p < len(current) for p in step)
+            or not all(
+                isinstance(p, numbers.Integral) and not isinstance(p, bool) and 0 <= p < len(current) for p in step
+            )
             or step[0] == step[1]
         ):
             raise TnvizError(
                 f"bad path step {step!r}; expected a pair of distinct positions below {len(current)}", token=repr(step)
             )
-        x, y = step
+        x, y = int(step[0]), int(step[1])
         merged = (current[x], current[y])
         current = [t for k, t in enumerate(current) if k not in (x, y)] + [merged]
     if len(current) != 1:

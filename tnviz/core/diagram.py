@@ -7,6 +7,7 @@ Standard library only. A Diagram is immutable: :meth:`Diagram.bind` and
 from __future__ import annotations
 
 import json
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -79,7 +80,7 @@ class Index:
 
 
 def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)  # NumPy integers too
 
 
 def _check_positive(value: object, what: str, token: str) -> int:
@@ -95,16 +96,16 @@ def _normalize_option(name: str, value: object, index: str) -> Any:
         if value == "same":
             return "same"
         if _is_int(value) and value >= 0:  # type: ignore[operator]
-            return (value, value)
+            return (int(value), int(value))  # type: ignore[call-overload]
         if isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_int(v) and v >= 0 for v in value):
-            return (value[0], value[1])
+            return (int(value[0]), int(value[1]))
         raise TnvizError(
             f"bad padding {value!r} for index {index!r}; expected a non-negative int, "
             "'same', 'valid' or a (left, right) pair",
             token=repr(value),
         )
     if name in ("stride", "dilation"):
-        return _check_positive(value, f"{name} for index {index!r}", repr(value))
+        return int(_check_positive(value, f"{name} for index {index!r}", repr(value)))
     if value not in PADDING_MODES:
         raise TnvizError(
             f"bad padding_mode {value!r} for index {index!r}; expected one of {', '.join(PADDING_MODES)}",
@@ -230,6 +231,8 @@ class Diagram:
         Raises:
             TnvizError: sizes that disagree, a group that does not divide, a wrong order.
         """
+        if sizes is not None and not isinstance(sizes, Mapping):
+            raise TnvizError(f"sizes must be a dict, got {type(sizes).__name__}", token="sizes")
         index_sizes: dict[str, Any] = {}
         tensor_shapes: dict[str, Any] = dict(shapes or {})
         names = set(self.tensor_names)
@@ -557,6 +560,7 @@ def _bind(diagram: Diagram, index_sizes: Mapping[str, Any], shapes: Mapping[str,
             raise TnvizError(
                 f"size of index {index!r} must be a positive integer, got {value!r} ({source})", token=index
             )
+        value = int(value)
         if index in conv:
             holders = diagram.holders(index)
             targets = holders if tensor is None else (tensor,)

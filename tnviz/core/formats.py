@@ -341,6 +341,10 @@ def _factors(fmt: Format, shape: LayerShape, order: int, in_factors, out_factors
     """The channel factors (sₗ) and (tₗ) of a reshaped format; (S,) and (T,) otherwise."""
     if not fmt.reshaped:
         return (shape.in_channels,), (shape.out_channels,)
+    m = len(in_factors) if in_factors else order
+    if fmt.name == "mtr" and not shape.kernel and m == 1:
+        # A ring of one core would be a trace over one tensor's own index (a diagonal).
+        raise TnvizError("format 'mtr' on a Linear layer needs order >= 2; a one-core ring is a trace", token="order")
     if not isinstance(order, int) or order < 1:
         raise TnvizError(f"order must be a positive integer, got {order!r}", token=str(order))
     s_f = (
@@ -531,11 +535,18 @@ def ranks_for_rate(
     budget = rate * shape.dense_params
     m = order if fmt.reshaped else 1
     names = fmt.rank_names(shape, len(in_factors) if in_factors else m)
-    if not names:
-        return {}
 
     def count(ranks: dict) -> int:
         return param_count(format, shape, ranks, order, in_factors, out_factors)
+
+    if not names:  # nothing to choose: the format fits the budget or it does not
+        fixed = count({})
+        if fixed > budget:
+            raise TnvizError(
+                f"rate {rate} allows {int(budget)} parameters, but format {format!r} has no ranks and needs {fixed}",
+                token=repr(rate),
+            )
+        return {}
 
     ranks = {n: 1 for n in names}
     if count(ranks) > budget:
@@ -628,7 +639,23 @@ def flop_count(
     pads, strides, dils = per_axis(padding, "padding"), per_axis(stride, "stride"), per_axis(dilation, "dilation")
     Lin = tuple(lengths)
     H = shape.kernel
-    Lout = tuple((Lin[i] + 2 * pads[i] - dils[i] * (H[i] - 1) - 1) // strides[i] + 1 for i in range(n))
+    for name, values, low in (("stride", strides, 1), ("dilation", dils, 1), ("length", Lin, 1)):
+        for v in values:
+            if not isinstance(v, int) or isinstance(v, bool) or v < low:
+                raise TnvizError(f"{name} {v!r} must be an integer >= {low}", token=name)
+    totals = []
+    for i, p in enumerate(pads):
+        if p == "same":
+            totals.append(dils[i] * (H[i] - 1))
+        elif p == "valid":
+            totals.append(0)
+        elif isinstance(p, int) and not isinstance(p, bool) and p >= 0:
+            totals.append(2 * p)
+        else:
+            raise TnvizError(f"bad padding {p!r}; expected a non-negative int, 'same' or 'valid'", token=repr(p))
+    Lout = tuple((Lin[i] + totals[i] - dils[i] * (H[i] - 1) - 1) // strides[i] + 1 for i in range(n))
+    if any(o < 1 for o in Lout):
+        raise TnvizError(f"output lengths {Lout}: the kernel {H} does not fit the input {Lin}", token=str(Lin))
     S, T, N = shape.in_channels, shape.out_channels, batch
     r = build_layer(format, shape, rank).ranks
 

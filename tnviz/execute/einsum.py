@@ -99,8 +99,12 @@ def plan_for(
     itemsize: int = 4,
 ):
     """The cached plan of ``diagram`` for these tensor shapes."""
+    if hasattr(optimize, "tolist"):  # a NumPy path, as opt_einsum returns
+        optimize = optimize.tolist()
+    if sizes is not None and not isinstance(sizes, Mapping):
+        raise TnvizError(f"sizes must be a dict, got {type(sizes).__name__}", token="sizes")
     bound = {**(sizes or {}), **dict(zip(diagram.tensor_names, shapes))}
-    if optimize == "auto" and not diagram.conv and len(diagram.tensors) > OPTIMAL_LIMIT:
+    if isinstance(optimize, str) and optimize == "auto" and not diagram.conv and len(diagram.tensors) > OPTIMAL_LIMIT:
         optimize = _opt_einsum_path(diagram, shapes, sizes)
     return diagram.plan(bound, optimize=optimize, inputs=inputs, itemsize=itemsize)
 

@@ -120,7 +120,7 @@ def from_dense(
             parts = _decompose(layer, per_group[k], n_iter_max, random_state)
         except TnvizError:
             raise
-        except (ValueError, np.linalg.LinAlgError) as err:  # tensorly's own refusals
+        except (ValueError, IndexError, np.linalg.LinAlgError) as err:  # tensorly's own refusals
             raise TnvizError(
                 f"tensorly cannot decompose this weight as {format!r} with ranks {layer.ranks}: {err}", token=format
             ) from None
@@ -175,10 +175,25 @@ def _check_tucker_ranks(layer: _Tensorial) -> None:
 
 
 def _cp(parafac, X: np.ndarray, rank: int, n_iter_max: int, seed: int):
-    """CP-ALS from an SVD start; from a random start where that diverges (tensorly's SVD
-    start for a rank above the modes' sizes can give NaN); refused if both do."""
-    for init in ("svd", "random"):
-        cp = parafac(X, rank, n_iter_max=n_iter_max, init=init, random_state=seed)
+    """CP-ALS from an SVD start; from a random start where that fails (tensorly's SVD start
+    raises for a rank above a mode's size, and can give NaN); failing both, at lower ranks
+    (the smallest mode's size, half the rank, a quarter, …) — the missing components are
+    then zero (see ``_fit``) and the layer's ``reconstruction_error`` says how good the fit is."""
+    from tensorly.cp_tensor import CPTensor
+
+    if X.ndim == 1:  # one mode: the vector itself is its rank-1 CP
+        return CPTensor((np.ones(1), [X.reshape(-1, 1)]))
+    ranks = {rank, min(rank, min(X.shape))}  # the rank, the smallest mode's size, then halvings
+    r = rank
+    while r > 1:
+        r //= 2
+        ranks.add(r)
+    attempts = [(r, init) for r in sorted(ranks, reverse=True) for init in ("svd", "random")]
+    for r, init in attempts:
+        try:
+            cp = parafac(X, r, n_iter_max=n_iter_max, init=init, random_state=seed)
+        except (ValueError, np.linalg.LinAlgError):
+            continue
         if all(np.isfinite(f).all() for f in cp.factors) and np.isfinite(cp.weights).all():
             return cp
     raise TnvizError(
@@ -217,7 +232,7 @@ def _decompose(layer: _Tensorial, W: np.ndarray, n_iter_max: int, seed: int) -> 
         X = np.moveaxis(W, 0, -1)  # (s, *kernel, t): the order of the factors
         if fmt == "cp":
             cp = _cp(parafac, X, r["r"], n_iter_max, seed)
-            f = cp.factors
+            f = cp.factors  # may hold fewer than r columns: _fit pads the rest with zeros
             out = {"A": f[0].T}
             out.update({f"K{i}": f[1 + k].T for k, i in enumerate(sp)})
             out["C"] = (f[-1] * cp.weights).T
@@ -263,7 +278,7 @@ def _decompose(layer: _Tensorial, W: np.ndarray, n_iter_max: int, seed: int) -> 
     if fmt == "mcp":
         cp = _cp(parafac, pairs, r["r"], n_iter_max, seed)
         f = cp.factors
-        R = r["r"]
+        R = f[0].shape[1]  # at most r: _fit pads the rest with zeros
         out = {f"A{k}": f[k - 1].T.reshape(R, s_f[k - 1], t_f[k - 1]) for k in range(1, m + 1)}
         if n:
             out["C"] = (f[m] * cp.weights).T.reshape(R, *kernel)

@@ -69,9 +69,11 @@ def main() -> None:
                 continue
             for layer in layers.values():
                 layer.load_state_dict(layers["auto"].state_dict())
-            rel = interleaved(
-                {"dense": step(dense, x, grad), **{k: step(v, x, grad) for k, v in layers.items()}}, args.repeats, dev
-            )
+            # Layer against dense, and the layer against its fixed strategies, each measured on its
+            # own: mixing all four in one round lets the heavier runs disturb the lighter ones.
+            rel = interleaved({"dense": step(dense, x, grad), "auto": step(layers["auto"], x, grad)}, args.repeats, dev)
+            own = interleaved({k: step(v, x, grad) for k, v in layers.items()}, args.repeats, dev)
+            rel.update({k: own[k] * rel["auto"] for k in ("reconstruct", "left-to-right")})
             auto = layers["auto"]
             best = min(rel["reconstruct"], rel["left-to-right"])
             ranks = " ".join(f"{k}={v}" for k, v in auto.ranks.items())

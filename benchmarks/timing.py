@@ -32,23 +32,26 @@ def step(module, x, grad):
 def interleaved(fns: dict, repeats: int, device: str) -> dict:
     """Each function's time relative to the first one's, measured round-robin.
 
-    Every round times all functions back to back; the ratio to the first function is taken
-    within the round and the median over rounds is reported, so that the slow drifts of a
-    shared machine cancel out instead of landing on one function.
+    Every round times all functions back to back, in a rotating order; the ratio to the first
+    function is taken within the round and the median over rounds is reported, so that the
+    slow drifts of a shared machine cancel out instead of landing on one function.
     """
     for fn in fns.values():
         for _ in range(2):
             fn()
     sync(device)
     ratios: dict = {k: [] for k in fns}
-    for _ in range(repeats):
+    keys = list(fns)
+    for round_ in range(repeats):
         times = {}
-        for key, fn in fns.items():
+        # Rotate the order each round: whatever runs right after a heavy function (caches and
+        # the allocator disturbed) is a different one each time.
+        for key in keys[round_ % len(keys) :] + keys[: round_ % len(keys)]:
             start = time.perf_counter()
-            fn()
+            fns[key]()
             sync(device)
             times[key] = time.perf_counter() - start
-        base = times[next(iter(fns))]
+        base = times[keys[0]]
         for key, t in times.items():
             ratios[key].append(t / base)
     return {k: statistics.median(v) for k, v in ratios.items()}

@@ -635,7 +635,6 @@ class Plan:
         self.optimize = optimize
         self.itemsize = itemsize
         self.inputs = tuple(problem.names[k] for k in problem.inputs)
-        self.input_indices = tuple(problem.flat)
         self.output_indices = diagram.output.indices
         self.output_shape = tuple(int(s) for s in diagram.output_shape)  # type: ignore[arg-type]
         self.flops = int(sum(s.flops for s in steps))

@@ -146,3 +146,58 @@ def test_flop_formula_equals_the_planned_factor_by_factor_module(name, kernel, l
     conv = {"padding": padding, "stride": stride, "dilation": dilation} if kernel else {}
     plan = built.diagram(**conv).plan({"X": (3, 6, *lengths)}, optimize="left-to-right", objective="flops")
     assert plan.flops == flop_count(name, shape, rank, 3, lengths, padding, stride, dilation)
+
+
+def _chain_path(names: list[str], chain: list[str]) -> list[tuple[int, int]]:
+    """An opt_einsum path merging ``chain`` (tensor names) in order, then the input X."""
+    current: list = list(names)
+    path = []
+    acc = chain[0]
+    for name in [*chain[1:], "X"]:
+        i, j = current.index(acc), current.index(name)
+        path.append((i, j))
+        current = [t for k, t in enumerate(current) if k not in (i, j)] + [(acc, name)]
+        acc = (acc, name)
+    return path
+
+
+@pytest.mark.parametrize("name", ["svd", "cp", "tk", "tt", "tr", "mcp", "mtk", "mtt", "mtr"])
+@pytest.mark.parametrize(
+    "kernel,lengths",
+    [((3, 3), (10, 9)), ((3,), (13,)), ((3, 2, 3), (6, 7, 5)), ((), ())],
+    ids=["2d", "1d", "3d", "linear"],
+)
+@pytest.mark.parametrize("order", [2, 3])
+@pytest.mark.parametrize("groups", [1, 2])
+def test_reconstruct_flop_formula_equals_the_planned_chain(name, kernel, lengths, order, groups):
+    from tnviz.core.formats import flop_count
+    from tnviz.core.spec import parse_spec
+
+    shape = LayerShape(24, 16, kernel, groups=groups)
+    built = build_layer(name, shape, 2, order=order)
+    names = [op.name for op in parse_spec(built.spec).operands]
+    params = names[1:]
+    chain = (
+        ["G", *[p for p in params if p.startswith("U")], *[p for p in params if p.startswith("V")]]
+        if name == "mtk"
+        else params
+    )
+    conv = {"padding": 1, "stride": 2} if kernel else {}
+    diagram = built.diagram(**conv)
+    sizes = {"X": (3, 24, *lengths)}
+    plan = diagram.plan(sizes, optimize=_chain_path(names, chain), objective="flops")
+    formula = flop_count(
+        name, shape, 2, 3, lengths, 1 if kernel else 0, 2 if kernel else 1, strategy="reconstruct", order=order
+    )
+    assert plan.flops == formula
+    best = diagram.plan(sizes, optimize="reconstruct", objective="flops")
+    assert best.flops <= formula
+
+
+def test_reshaped_formats_have_no_left_to_right_formula():
+    from tnviz.core.formats import flop_count
+
+    with pytest.raises(TnvizError, match="strategy='reconstruct'"):
+        flop_count("mtt", LayerShape(8, 8, (3, 3)), 2, 1, (8, 8))
+    with pytest.raises(TnvizError, match="unknown strategy"):
+        flop_count("cp", LayerShape(8, 8, (3, 3)), 2, 1, (8, 8), strategy="fast")

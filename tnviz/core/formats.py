@@ -21,6 +21,7 @@ Every format has an exact parameter formula, checked against the built diagram, 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -598,9 +599,21 @@ def flop_count(
     padding: Sequence[int] | int = 0,
     stride: Sequence[int] | int = 1,
     dilation: Sequence[int] | int = 1,
+    *,
+    strategy: str = "left-to-right",
+    order: int = 3,
+    in_factors: Sequence[int] | None = None,
+    out_factors: Sequence[int] | None = None,
 ) -> int:
-    """FLOPs of one forward pass applying the factors one by one to the activations, in
-    spec order (``optimize="left-to-right"``), by closed-form formula; 2 per multiply-add.
+    """FLOPs of one forward pass by closed-form formula; 2 per multiply-add, 1 per product
+    that sums nothing (an outer product).
+
+    ``strategy="left-to-right"`` applies the factors one by one to the activations, in spec
+    order (``optimize="left-to-right"``); ``strategy="reconstruct"`` first rebuilds the dense
+    kernel by contracting the parameters in spec order (a chain), then runs one dense
+    convolution. The planner's ``optimize="reconstruct"`` merges the parameters in the best
+    order, so its FLOPs are at most this figure. ``order``, ``in_factors`` and ``out_factors``
+    are those of :func:`build_layer` (reshaped formats).
 
     With N the batch, Lᵢ the input and Oᵢ the output lengths, Hᵢ the kernel lengths and
     ``∏`` over the spatial axes (axes before i already convolved, after i not yet):
@@ -615,17 +628,49 @@ def flop_count(
            in the last
     ====== ==================================================================================
 
-    The reshaped formats are priced by the planner (``Diagram.plan``): their factor-by-factor
-    order is not a single chain.
+    Reconstruction, with K = ∏Hᵢ, S = ∏sₖ, T = ∏tₖ, then the dense term 2·N·T·S·∏OᵢHᵢ:
+
+    ====== ==================================================================================
+    svd    2·R·S·K·T
+    cp     Σᵢ R·S·∏ⱼ≤ᵢHⱼ + 2·R·S·K·T
+    tk     2·S·P·Q·K + 2·S·Q·K·T
+    tt     Σᵢ 2·S·∏ⱼ<ᵢHⱼ·rᵢ·Hᵢ·rᵢ₊₁ + 2·S·K·r_{n+1}·T (tr: a factor r₀ on each term)
+    mcp    Σₖ₌₂..ₘ R·∏ⱼ≤ₖsⱼtⱼ + 2·R·S·T·K (Linear: the last product sums r, so 2×)
+    mtk    Σₖ 2·∏ⱼ<ₖsⱼ·∏ⱼ≥ₖpⱼ·Q·K·sₖ + Σₖ 2·S·∏ⱼ<ₖtⱼ·∏ⱼ≥ₖqⱼ·K·tₖ (G first, then U₁…Uₘ, V₁…Vₘ)
+    mtt    Σₖ₌₂..ₘ 2·∏ⱼ≤ₖsⱼtⱼ·rₖ₋₁·rₖ + 2·S·T·rₘ·K (Linear: no rₘ, no last term)
+    mtr    as mtt with a factor r₀ on each term; r₀ is summed in the last
+    ====== ==================================================================================
+
+    The reshaped formats have no left-to-right formula: in spec order their first products are
+    outer products of the activations with whole factors, which no planner would choose.
     """
     fmt = _format(format)
-    if fmt.reshaped:
+    if strategy not in ("left-to-right", "reconstruct"):
         raise TnvizError(
-            f"no closed-form FLOP formula for the reshaped format {format!r}; use Diagram.plan", token=format
+            f"unknown strategy {strategy!r}; expected 'left-to-right' or 'reconstruct'", token=repr(strategy)
+        )
+    if fmt.reshaped and strategy != "reconstruct":
+        raise TnvizError(
+            f"no left-to-right FLOP formula for the reshaped format {format!r}; use strategy='reconstruct' "
+            "or Diagram.plan",
+            token=format,
         )
     if shape.groups != 1:
         per = shape.per_group()
-        return shape.groups * flop_count(format, per, rank, batch, lengths, padding, stride, dilation)
+        return shape.groups * flop_count(
+            format,
+            per,
+            rank,
+            batch,
+            lengths,
+            padding,
+            stride,
+            dilation,
+            strategy=strategy,
+            order=order,
+            in_factors=in_factors,
+            out_factors=out_factors,
+        )
     n = len(shape.kernel)
     if len(lengths) != n:
         raise TnvizError(f"{len(lengths)} input lengths for a {n}-D kernel", token=str(tuple(lengths)))
@@ -657,7 +702,8 @@ def flop_count(
     if any(o < 1 for o in Lout):
         raise TnvizError(f"output lengths {Lout}: the kernel {H} does not fit the input {Lin}", token=str(Lin))
     S, T, N = shape.in_channels, shape.out_channels, batch
-    r = build_layer(format, shape, rank).ranks
+    built = build_layer(format, shape, rank, order, in_factors, out_factors)
+    r = built.ranks
 
     def prod(values) -> int:
         total = 1
@@ -673,6 +719,8 @@ def flop_count(
 
     if fmt.name == "dense":
         return 2 * N * T * S * OH
+    if strategy == "reconstruct":
+        return _reconstruct_flops(fmt.name, built, H) + 2 * N * T * S * OH
     if fmt.name == "svd":
         return 2 * N * r["r"] * S * OH + 2 * N * PO * r["r"] * T
     if fmt.name == "cp":
@@ -684,3 +732,49 @@ def flop_count(
     r0 = r["r0"] if fmt.name == "tr" else 1
     body = sum(2 * N * r0 * ranks[i] * ranks[i + 1] * axis_step(i) for i in range(n))
     return 2 * N * PL * S * r0 * ranks[0] + body + 2 * N * PO * r0 * ranks[-1] * T
+
+
+def _reconstruct_flops(name: str, built: LayerSpec, H: Sequence[int]) -> int:
+    """FLOPs of rebuilding the dense kernel, contracting the parameters in spec order."""
+    r = built.ranks
+    n = len(H)
+    K = math.prod(H)
+    if built.order is None:  # classic formats: channels unfactored
+        sizes = built.sizes
+        S, T = sizes["s"], sizes["t"]
+        if name == "svd":
+            return 2 * r["r"] * S * K * T
+        if name == "cp":
+            R = r["r"]
+            return sum(R * S * math.prod(H[: i + 1]) for i in range(n)) + 2 * R * S * K * T
+        if name == "tk":
+            P, Q = r["p"], r["q"]
+            return 2 * S * P * Q * K + 2 * S * Q * K * T
+        ranks = [r[f"r{k}"] for k in range(1, n + 2)]
+        r0 = r["r0"] if name == "tr" else 1
+        body = sum(2 * r0 * S * math.prod(H[:i]) * ranks[i] * H[i] * ranks[i + 1] for i in range(n))
+        return body + 2 * r0 * S * K * ranks[-1] * T
+    s_f, t_f, m = built.in_factors, built.out_factors, built.order
+    S, T = math.prod(s_f), math.prod(t_f)
+    st = [math.prod(s_f[:k]) * math.prod(t_f[:k]) for k in range(m + 1)]  # st[k] = ∏ⱼ≤ₖ sⱼtⱼ
+    if name == "mcp":
+        R = r["r"]
+        chain = sum(R * st[k] for k in range(2, m + 1))
+        if n:
+            return chain + 2 * R * S * T * K
+        return chain + R * st[m]  # the last product also sums r: counted twice
+    if name == "mtk":
+        p = [r[f"p{k}"] for k in range(1, m + 1)]
+        q = [r[f"q{k}"] for k in range(1, m + 1)]
+        P, Q = math.prod(p), math.prod(q)
+        first = sum(2 * math.prod(s_f[:k]) * math.prod(p[k:]) * Q * K * s_f[k] for k in range(m))
+        return first + sum(2 * S * math.prod(t_f[:k]) * math.prod(q[k:]) * K * t_f[k] for k in range(m))
+    # mtt / mtr: core k holds r_{k-1} sₖ tₖ rₖ; a Linear layer's last core has no rₘ (mtr: r₀ instead)
+    r0 = r["r0"] if name == "mtr" else 1
+    rk = [r.get(f"r{k}", 1) for k in range(m + 1)]
+    if name == "mtr":
+        rk[0] = 1  # r₀ is carried as its own factor
+    if not n:
+        rk[m] = 1
+    chain = sum(2 * r0 * st[k] * rk[k - 1] * rk[k] for k in range(2, m + 1))
+    return chain + (2 * S * T * rk[m] * r0 * K if n else 0)

@@ -38,3 +38,61 @@ def test_console_script_runs():
         check=True,
     )
     assert "contract j" in result.stdout
+
+
+def test_reproduce_writes_the_table_plot_and_diagrams(tmp_path, capsys):
+    import torch
+
+    from tnviz.cli import main
+    from tnviz.compression import LeNet5
+    from tnviz.compression.checkpoint import save_atomic
+
+    torch.manual_seed(0)
+    cache = tmp_path / "cache" / "lenet5-teacher-seed0.pt"  # a cached (untrained) teacher: no teacher training here
+    save_atomic({"kind": "tnviz-teacher", "model": LeNet5().state_dict(), "test_acc": 0.1}, cache)
+    assert (
+        main(["reproduce", "lenet5-mnist", "--quick", "--out", str(tmp_path), "--formats", "mtk", "--rates", "0.1"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "teacher: loaded" in out and "TNN-mTK" in out
+    table = (tmp_path / "results.md").read_text()
+    assert "| TNN-mTK |" in table and "97.71 / 98.56 / 98.52" in table
+    csv = (tmp_path / "results.csv").read_text().splitlines()
+    assert csv[0].startswith("format,method,target_rate") and len(csv) == 3  # seq and e2e
+    assert (tmp_path / "accuracy_vs_rate.png").read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in (tmp_path / "diagrams").iterdir()) == ["mtk-0.1-conv2.svg", "mtk-0.1-fc1.svg"]
+    assert main(["reproduce", "lenet5-mnist", "--rates", "x"]) == 2
+
+
+def test_compress_command_on_a_users_checkpoint(tmp_path, capsys):
+    import torch
+
+    from tnviz.cli import main
+    from tnviz.compression import LeNet5
+    from tnviz.compression.saved import load_compressed
+
+    torch.save(LeNet5().state_dict(), tmp_path / "lenet.pt")
+    out = tmp_path / "out"
+    args = [
+        "compress",
+        "--model",
+        str(tmp_path / "lenet.pt"),
+        "--format",
+        "tt",
+        "--rate",
+        "0.05",
+        "--mode",
+        "none",
+        "--out",
+        str(out),
+    ]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "conv2" in text and "fc1" in text
+    model = load_compressed(out / "model.pt")
+    assert model(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
+    assert (out / "diagrams" / "conv2.svg").exists() and (out / "report.txt").exists()
+    (tmp_path / "bad.pt").write_bytes(b"garbage")
+    assert main(["compress", "--model", str(tmp_path / "bad.pt"), "--rate", "0.1", "--out", str(out)]) == 2
+    assert "corrupted or truncated" in capsys.readouterr().err

@@ -11,13 +11,18 @@ from typing import Any
 from tnviz.core import Diagram, Plan
 from tnviz.errors import TnvizError
 
-__all__ = ["Diagram", "Plan", "TnvizError", "einsum", "TensorNetwork", "__version__"]
+__all__ = ["Diagram", "Plan", "TnvizError", "einsum", "TensorNetwork", "compress", "distill", "__version__"]
 __version__ = "0.1.0"
 
-_LAZY = {"einsum": "tnviz.execute.einsum", "TensorNetwork": "tnviz.execute.module"}
+_LAZY = {
+    "einsum": "tnviz.execute.einsum",
+    "TensorNetwork": "tnviz.execute.module",
+    "compress": "tnviz.compression.surgery",
+    "distill": "tnviz.compression.distill",
+}
 
 
-_SUBMODULES = ("gallery", "render", "nn")
+_SUBMODULES = ("gallery", "render", "nn", "compression")
 
 
 def __getattr__(name: str) -> Any:

@@ -60,8 +60,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan.add_argument("--dilation")
     plan.add_argument("--padding-mode")
     plan.add_argument("--optimize", default="auto")
+    rep = sub.add_parser("reproduce", help="reproduce a paper experiment (lenet5-mnist)")
+    rep.add_argument("experiment", choices=["lenet5-mnist"])
+    rep.add_argument("--quick", action="store_true", help="the ≤ 5-minute setting (6 formats, short training)")
+    rep.add_argument("--out", default="results", help="the results folder (default: results)")
+    rep.add_argument("--formats", help="comma-separated formats (default: the setting's)")
+    rep.add_argument("--rates", help="comma-separated rates (default: 0.02,0.05,0.1)")
+    rep.add_argument("--progress", action="store_true", help="show a progress bar for every training run")
+    comp = sub.add_parser("compress", help="compress a trained reference network from its checkpoint")
+    comp.add_argument("--model", required=True, help="a state_dict file (read with weights_only=True)")
+    comp.add_argument("--arch", default="lenet5", help="lenet5, resnet20 or resnet32 (default: lenet5)")
+    comp.add_argument("--format", default="mtt")
+    comp.add_argument("--rate", type=float, required=True)
+    comp.add_argument("--order", type=int, default=3)
+    comp.add_argument("--skip", action="append", help="module name or glob pattern to keep dense (repeatable)")
+    comp.add_argument("--data", default="mnist-offline", help="mnist-offline, mnist or cifar10")
+    comp.add_argument("--root", help="the folder holding the dataset's files (mnist, cifar10)")
+    comp.add_argument("--mode", default="e2e", choices=["seq", "e2e", "none"], help="distillation after compressing")
+    comp.add_argument("--epochs", type=int, default=5)
+    comp.add_argument("--out", default="compressed", help="the output folder (default: compressed)")
     args = parser.parse_args(argv)
     try:
+        if args.command == "reproduce":
+            from tnviz.compression.reproduce import reproduce_lenet5
+
+            split = lambda text: None if text is None else [t.strip() for t in text.split(",") if t.strip()]
+            rates = split(args.rates)
+            try:
+                rates = None if rates is None else [float(r) for r in rates]
+            except ValueError:
+                raise TnvizError(
+                    f"bad --rates {args.rates!r}; expected numbers like 0.02,0.05", token=args.rates
+                ) from None
+            reproduce_lenet5(args.out, args.quick, split(args.formats), rates, progress=args.progress)
+            return 0
+        if args.command == "compress":
+            return _compress(args)
         if args.command == "demo":
             from tnviz.demo import run_demo
 
@@ -90,6 +124,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TnvizError as err:
         print(f"tnviz: error: {err}", file=sys.stderr)
         return 2
+
+
+def _compress(args) -> int:
+    from pathlib import Path
+
+    from tnviz.compression import build_model, compress, distill, evaluate, load_dataset
+    from tnviz.compression.saved import load_weights, save_compressed
+
+    teacher = load_weights(build_model(args.arch), args.model)
+    train, test = load_dataset(args.data, args.root)
+    example = train[0][0].unsqueeze(0)
+    if tuple(example.shape[1:]) != ((1, 28, 28) if args.arch == "lenet5" else (3, 32, 32)):
+        raise TnvizError(f"the {args.data} images ({tuple(example.shape[1:])}) do not fit {args.arch}", token=args.data)
+    student, report = compress(
+        teacher, format=args.format, rate=args.rate, order=args.order, skip=args.skip, example_input=example
+    )
+    out = Path(args.out)
+    (out / "diagrams").mkdir(parents=True, exist_ok=True)
+    print(report)
+    before = evaluate(teacher, test)[0]
+    after_init = evaluate(student, test)[0]
+    print(f"test accuracy: teacher {before:.4f}, student after decomposition {after_init:.4f}")
+    if args.mode != "none":
+        blocks = max(1, args.epochs // 2)  # seq: half the epochs on the blocks, the rest end to end
+        result = distill(
+            student, teacher, train, test, mode=args.mode, epochs=args.epochs, block_epochs=blocks,
+            finetune_epochs=max(0, args.epochs - blocks), checkpoint=out / "distill.pt", resume=True,
+        )  # fmt: skip
+        print(f"after {args.mode} distillation: {result.test_accuracy:.4f}")
+    for layer in report.layers:
+        student.get_submodule(layer.name).diagram.save(str(out / "diagrams" / f"{layer.name}.svg"))
+    (out / "report.txt").write_text(str(report) + "\n")
+    save_compressed(
+        student, out / "model.pt", args.arch, format=args.format, rate=args.rate, order=args.order, skip=args.skip
+    )
+    print(f"wrote {out}/model.pt (tnviz.compression.saved.load_compressed reads it), report.txt and diagrams/")
+    return 0
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from tnviz.core.formats import FORMATS, LayerShape, build_layer, ranks_for_rate
 from tnviz.errors import TnvizError
+from tnviz.tables import html_table, text_table
 
 __all__ = ["cost_table", "CostTable"]
 
@@ -54,26 +55,19 @@ class CostTable:
         return out
 
     def __str__(self) -> str:
-        head = ("format", "rate", "ranks", "params", "params/dense", "FLOPs", "FLOPs/dense", "plan")
-        rows = self._lines()
-        widths = [max(len(x[k]) for x in [head, *rows]) for k in range(len(head))]
         kernel = "×".join(map(str, self.shape.kernel)) or "linear"
-        lines = [
+        title = (
             f"  layer {self.shape.in_channels}→{self.shape.out_channels}, kernel {kernel}, "
             f"input {tuple(self.input_shape)}; dense: {self.shape.dense_params:,} params, "
             f"{self.dense_flops / 1e6:,.1f}M FLOPs"
-        ]
-        rule = "-" * (sum(widths) + 2 * len(widths))
-        lines += [rule, "  " + "  ".join(h.ljust(w) for h, w in zip(head, widths)), rule]
-        lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
-        return "\n".join(lines)
+        )
+        return title + "\n" + text_table(_HEAD, self._lines())
 
     def _repr_html_(self) -> str:
-        import html
+        return html_table(_HEAD, self._lines())
 
-        head = ("format", "rate", "ranks", "params", "params/dense", "FLOPs", "FLOPs/dense", "plan")
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in self._lines())
-        return f"<table><tr>{''.join(f'<th>{h}</th>' for h in head)}</tr>{body}</table>"
+
+_HEAD = ("format", "rate", "ranks", "params", "params/dense", "FLOPs", "FLOPs/dense", "plan")
 
 
 def cost_table(

@@ -8,6 +8,7 @@ factors (sₗ·tₗ) and the kernel, as in Su et al.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -191,7 +192,11 @@ def _cp(parafac, X: np.ndarray, rank: int, n_iter_max: int, seed: int):
     attempts = [(r, init) for r in sorted(ranks, reverse=True) for init in ("svd", "random")]
     for r, init in attempts:
         try:
-            cp = parafac(X, r, n_iter_max=n_iter_max, init=init, random_state=seed)
+            with warnings.catch_warnings():
+                # tensorly's SVD start warns, then fills the columns beyond a mode's size at
+                # random: the documented behaviour we rely on, not news for the user.
+                warnings.filterwarnings("ignore", message="Trying to compute SVD with n_eigenvecs")
+                cp = parafac(X, r, n_iter_max=n_iter_max, init=init, random_state=seed)
         except (ValueError, np.linalg.LinAlgError):
             continue
         if all(np.isfinite(f).all() for f in cp.factors) and np.isfinite(cp.weights).all():
@@ -206,7 +211,10 @@ def _ring(X: np.ndarray, ranks: list[int], tensor_ring, tensor_train) -> list[np
     r₀·r₁ ≤ that mode's size), the TT-SVD cores instead, embedded in the ring: the closing
     rank's index 0 carries the train and the rest is zero-padded by ``_fit`` — exact."""
     try:
-        return list(tensor_ring(X, rank=ranks).factors)
+        with warnings.catch_warnings():
+            # a Linear layer's weight is a matrix: tensorly notes that a ring over two modes is trivial
+            warnings.filterwarnings("ignore", message="Determining the TR-rank for the trivial case")
+            return list(tensor_ring(X, rank=ranks).factors)
     except ValueError:
         return list(tensor_train(X, rank=[1, *ranks[1:-1], 1]).factors)
 

@@ -1,0 +1,19 @@
+"""Small real-digit subsets for fast distillation tests."""
+
+import torch
+from torch.utils.data import TensorDataset
+
+from tnviz.compression import mnist_offline
+
+
+def small_mnist(n_train: int = 512, n_test: int = 200):
+    train, test = mnist_offline()
+    return (
+        TensorDataset(*(t[:n_train] for t in train.tensors)),
+        TensorDataset(*(t[:n_test] for t in test.tensors)),
+    )
+
+
+def state_equal(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)

@@ -1,0 +1,74 @@
+import pytest
+import torch
+from torch import nn
+
+import tnviz
+from tnviz.compression import LeNet5, compressible_layers, resnet20
+from tnviz.compression.saved import load_compressed, load_weights, save_compressed
+from tnviz.errors import TnvizError
+from tnviz.nn import TensorialConv2d, TensorialLinear
+
+
+def test_default_compression_keeps_the_first_conv_and_last_linear_dense():
+    teacher = LeNet5()
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    student, report = tnviz.compress(teacher, format="mtt", rate=0.1, example_input=torch.zeros(1, 1, 28, 28))
+    assert isinstance(student.conv2, TensorialConv2d) and isinstance(student.fc1, TensorialLinear)
+    assert type(student.conv1) is nn.Conv2d and type(student.fc2) is nn.Linear
+    assert report.kept == ("conv1", "fc2")
+    assert all(torch.equal(before[k], v) for k, v in teacher.state_dict().items())  # the original is untouched
+    assert 0.085 <= report.rate <= 0.1
+    params = sum(p.numel() for p in student.parameters())
+    assert report.model_params == params and report.original_params == 431_080
+    for row in report.layers:
+        assert row.flops is not None and row.dense_flops is not None and 0 <= row.error <= 1.5
+    conv2 = report.layers[0]
+    assert conv2.dense_flops == 2 * 8 * 8 * 50 * 20 * 25  # per sample
+    text = str(report)
+    assert "conv2" in text and "fc1" in text and "compressed layers keep" in text and "whole model" in text
+    assert "<table>" in report._repr_html_()
+    assert student(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_full_rank_decomposition_reproduces_the_teacher():
+    torch.manual_seed(0)
+    teacher = LeNet5().double()
+    student, report = tnviz.compress(teacher, format="tk", rank={"p": 20, "q": 50}, include="conv2")
+    x = torch.randn(4, 1, 28, 28, dtype=torch.float64)
+    assert torch.allclose(student(x), teacher(x), rtol=1e-8, atol=1e-10)
+    assert report.layers[0].error < 1e-10
+
+
+def test_patterns_select_layers_and_bad_ones_are_named():
+    model = resnet20()
+    names = compressible_layers(model)
+    assert names[0] == "conv1" and names[-1] == "fc"
+    student, report = tnviz.compress(model, format="tk", rate=0.5, include="stage3.*", skip="stage3.2.*", init="random")
+    assert [r.name for r in report.layers] == ["stage3.0.conv1", "stage3.0.conv2", "stage3.1.conv1", "stage3.1.conv2"]
+    assert student(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    with pytest.raises(TnvizError, match="'stage9.*' matches no compressible layer"):
+        tnviz.compress(model, format="tk", rate=0.5, include="stage9.*")
+    with pytest.raises(TnvizError, match="exactly one of rate= and rank="):
+        tnviz.compress(model, format="tk")
+    with pytest.raises(TnvizError, match="init must be"):
+        tnviz.compress(model, format="tk", rate=0.1, init="zeros")
+    with pytest.raises(TnvizError, match="layer 'conv2'"):
+        tnviz.compress(LeNet5(), format="cp", rate=1e-5)
+    with pytest.raises(TnvizError, match="nn.Module"):
+        tnviz.compress("lenet", format="cp", rate=0.1)
+
+
+def test_compressed_models_save_and_load_as_data(tmp_path):
+    student, _ = tnviz.compress(LeNet5(), format="mcp", rate=0.05)
+    path = save_compressed(student, tmp_path / "m.pt", "lenet5", format="mcp", rate=0.05)
+    again = load_compressed(path)
+    x = torch.randn(3, 1, 28, 28)
+    assert torch.allclose(again(x), student(x), atol=1e-6)
+    # a user's plain state_dict, also with DataParallel's "module." prefix
+    teacher = LeNet5()
+    torch.save({"module." + k: v for k, v in teacher.state_dict().items()}, tmp_path / "t.pt")
+    loaded = load_weights(LeNet5(), tmp_path / "t.pt")
+    assert torch.equal(loaded.fc1.weight, teacher.fc1.weight)
+    torch.save(resnet20().state_dict(), tmp_path / "r.pt")
+    with pytest.raises(TnvizError, match="does not fit this model"):
+        load_weights(LeNet5(), tmp_path / "r.pt")

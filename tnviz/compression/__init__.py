@@ -1,0 +1,31 @@
+"""Compressing trained networks: model surgery, knowledge distillation, data and models.
+
+(The package is ``tnviz.compression`` so that ``tnviz.compress`` can be the function.)
+"""
+
+from tnviz.compression.checkpoint import load_checkpoint, save_atomic
+from tnviz.compression.data import load_cifar10, load_dataset, load_mnist, mnist_offline
+from tnviz.compression.distill import DistillResult, StopTraining, distill, evaluate
+from tnviz.compression.models import LeNet5, build_model, resnet20, resnet32
+from tnviz.compression.surgery import Compressed, CompressionReport, compress, compressible_layers
+
+__all__ = [
+    "compress",
+    "Compressed",
+    "CompressionReport",
+    "compressible_layers",
+    "distill",
+    "DistillResult",
+    "StopTraining",
+    "evaluate",
+    "mnist_offline",
+    "load_mnist",
+    "load_cifar10",
+    "load_dataset",
+    "LeNet5",
+    "resnet20",
+    "resnet32",
+    "build_model",
+    "save_atomic",
+    "load_checkpoint",
+]

@@ -1,0 +1,508 @@
+"""Knowledge distillation of a compressed student from its teacher.
+
+Three modes, as in the paper:
+
+* ``"seq"`` — sequential (Seq-KD): the blocks are trained one after another; block k's loss is
+  the MSE between its output and the teacher's same block on the same images, with only that
+  block trainable (earlier blocks already distilled, later ones untouched); then optional
+  end-to-end fine-tuning with the ``"e2e"`` loss.
+* ``"e2e"`` — end to end (E2E-KD): the whole student against the teacher's logits,
+  ``alpha·T²·KL(softmax(t/T) ‖ softmax(s/T)) + (1−alpha)·CE``, plus an optional MSE on
+  named feature maps.
+* ``"scratch"`` — cross-entropy alone (the teacher is not used).
+
+Runs are deterministic for a seed: epoch e shuffles with seed·1000 + e and reseeds torch's
+generator, so a run resumed from its checkpoint repeats the epochs an uninterrupted run would.
+A checkpoint is written atomically after every epoch; ``resume=True`` continues from it;
+Ctrl-C (or a callback returning False, or ``stop.set()``) ends the run cleanly and returns the
+model trained so far. Under ``torchrun`` the student is wrapped in DistributedDataParallel
+(NCCL on GPUs, gloo on CPUs) and each process reads its shard of every epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from tnviz.compression.checkpoint import load_checkpoint, load_state_into, save_atomic
+from tnviz.errors import TnvizError
+
+__all__ = ["distill", "evaluate", "DistillResult", "Phase", "StopTraining", "MODES"]
+
+MODES = ("seq", "e2e", "scratch")
+_KIND = "tnviz-distill"
+_VERSION = 1
+
+
+class StopTraining(Exception):
+    """Raise from a callback to end the run after the current step (the checkpoint stays at
+    the last finished epoch)."""
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A stretch of training with one loss and one set of trainable parameters."""
+
+    name: str
+    loss: str  # "block" | "kd" | "ce"
+    block: str | None
+    epochs: int
+
+
+@dataclass
+class DistillResult:
+    """What :func:`distill` returns: the student and every epoch's metrics."""
+
+    model: nn.Module
+    history: list[dict] = field(default_factory=list)
+    stopped: bool = False
+    interrupted: bool = False
+    resumed_from: int | None = None
+
+    @property
+    def test_accuracy(self) -> float | None:
+        """The last epoch's test accuracy."""
+        for row in reversed(self.history):
+            if row.get("test_acc") is not None:
+                return row["test_acc"]
+        return None
+
+    def __str__(self) -> str:
+        from tnviz.tables import text_table
+
+        head = ("epoch", "phase", "train loss", "train acc", "test acc", "s")
+        rows = [
+            (
+                str(h["global_epoch"]),
+                h["phase"],
+                f"{h['train_loss']:.4g}",
+                "—" if h.get("train_acc") is None else f"{h['train_acc']:.4f}",
+                "—" if h.get("test_acc") is None else f"{h['test_acc']:.4f}",
+                f"{h['seconds']:.1f}",
+            )
+            for h in self.history
+        ]
+        state = " (stopped early)" if self.stopped else ""
+        return f"distillation{state}: final test accuracy {self.test_accuracy}\n" + text_table(head, rows)
+
+
+def _phases(mode: str, epochs: int, blocks: Sequence[str], block_epochs: int, finetune_epochs: int) -> list[Phase]:
+    if mode == "seq":
+        out = [Phase(f"block {b}", "block", b, block_epochs) for b in blocks]
+        if finetune_epochs:
+            out.append(Phase("fine-tune", "kd", None, finetune_epochs))
+        return out
+    return [Phase(mode, "kd" if mode == "e2e" else "ce", None, epochs)]
+
+
+def _tensorial_layers(model: nn.Module) -> list[str]:
+    from tnviz.nn.layers import _Tensorial
+
+    return [name for name, m in model.named_modules() if isinstance(m, _Tensorial)]
+
+
+def evaluate(model: nn.Module, data: Dataset, batch_size: int = 1000, device: Any = None) -> tuple[float, float]:
+    """(accuracy, mean cross-entropy) of ``model`` on ``data``, in eval mode."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    correct, loss, n = 0, 0.0, 0
+    with torch.no_grad():
+        for x, y in DataLoader(data, batch_size=batch_size):
+            x, y = x.to(device), y.to(device)
+            out = model(x)
+            correct += int((out.argmax(1) == y).sum())
+            loss += float(F.cross_entropy(out, y, reduction="sum"))
+            n += len(y)
+    model.train(was_training)
+    return correct / max(n, 1), loss / max(n, 1)
+
+
+class _BlockDone(Exception):
+    """Raised by a hook once the block's output is in hand: the rest of the forward is skipped."""
+
+
+class _Capture:
+    """Forward hooks that keep the outputs of named submodules (and, with ``stop``, end the
+    forward pass there)."""
+
+    def __init__(self, model: nn.Module, names: Sequence[str], stop: bool = False) -> None:
+        self.outputs: dict[str, torch.Tensor] = {}
+        self.stop = stop
+        modules = dict(model.named_modules())
+        self.handles = [modules[n].register_forward_hook(self._hook(n)) for n in names]
+
+    def _hook(self, name: str):
+        def hook(module, args, out) -> None:
+            self.outputs[name] = out
+            if self.stop:
+                raise _BlockDone
+
+        return hook
+
+    def run(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
+        try:
+            return model(x)
+        except _BlockDone:
+            return None
+
+    def close(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size); starts the process group under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1 or not torch.distributed.is_available():
+        return 0, 1
+    if not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend)
+    return torch.distributed.get_rank(), torch.distributed.get_world_size()
+
+
+def _config(mode, phases, lr, batch_size, temperature, alpha, seed, world) -> dict:
+    return {
+        "mode": mode,
+        "phases": [[p.name, p.loss, p.block or "", p.epochs] for p in phases],
+        "lr": [float(v) for v in lr],
+        "batch_size": [int(v) for v in batch_size],
+        "temperature": float(temperature),
+        "alpha": float(alpha),
+        "seed": int(seed),
+        "world_size": int(world),
+    }
+
+
+def _call(callbacks: Sequence[Any], event: str, payload: Any) -> bool:
+    """Run one event on every callback; False if one asks to stop."""
+    go_on = True
+    for cb in callbacks:
+        fn = getattr(cb, event, None)
+        if fn is None and event == "on_epoch" and callable(cb) and not hasattr(cb, "on_step"):
+            fn = cb  # a plain function is an epoch callback
+        if fn is None:
+            continue
+        try:
+            if fn(payload) is False:
+                go_on = False
+        except StopTraining:
+            go_on = False
+    return go_on
+
+
+def distill(
+    student: nn.Module,
+    teacher: nn.Module | None,
+    train: Dataset,
+    test: Dataset | None = None,
+    mode: str = "e2e",
+    *,
+    epochs: int = 10,
+    blocks: Sequence[str] | None = None,
+    block_epochs: int = 2,
+    finetune_epochs: int = 0,
+    lr: float = 1e-3,
+    batch_size: int = 64,
+    block_lr: float | None = None,
+    block_batch_size: int | None = None,
+    temperature: float = 4.0,
+    alpha: float = 0.9,
+    features: Sequence[str] = (),
+    feature_weight: float = 0.0,
+    seed: int = 0,
+    device: Any = None,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
+    callbacks: Sequence[Any] = (),
+    stop: threading.Event | None = None,
+    progress: bool = True,
+    eval_batch_size: int = 1000,
+) -> DistillResult:
+    """Train ``student`` from ``teacher`` by knowledge distillation (or from scratch).
+
+    Args:
+        student: the model to train (changed in place and returned).
+        teacher: the trained network; kept frozen in eval mode (unused for ``"scratch"``).
+        train, test: datasets of (input, label); ``test`` is evaluated after every epoch.
+        mode: ``"seq"``, ``"e2e"`` or ``"scratch"`` (see the module docstring).
+        epochs: epochs of ``"e2e"``/``"scratch"``.
+        blocks: ``"seq"``'s blocks, module names present in both networks, in order (default:
+            the student's tensorial layers — or pass stages such as ``["stage1", "stage2"]``).
+        block_epochs, finetune_epochs: ``"seq"``'s epochs per block and of the end-to-end
+            fine-tuning after them.
+        lr, batch_size: Adam's learning rate (cosine-annealed within each phase) and the batch.
+        block_lr, block_batch_size: ``"seq"``'s block phases' own (default: ``lr``, ``batch_size``);
+            a block's regression wants more, smaller steps than the end-to-end phases.
+        temperature, alpha: the KD loss ``alpha·T²·KL + (1−alpha)·CE``.
+        features, feature_weight: module names whose outputs are matched by MSE in ``"e2e"``.
+        seed: fixes shuffling and any randomness in the data pipeline.
+        device: where to train (default: the student's device).
+        checkpoint: a file written atomically after every epoch.
+        resume: continue from ``checkpoint`` if it exists.
+        callbacks: objects with any of ``on_start(info)``, ``on_step(metrics)``,
+            ``on_epoch(metrics)``, ``on_end(result)``, or plain functions (called per epoch);
+            returning False or raising :class:`StopTraining` ends the run.
+        stop: an event that ends the run when set (a Stop button sets it).
+        progress: show tqdm progress bars (notebook-aware).
+
+    Returns:
+        :class:`DistillResult` with the model, per-epoch metrics and whether it stopped early.
+
+    Example:
+        >>> result = distill(student, teacher, train, test, mode="seq", block_epochs=1)  # doctest: +SKIP
+    """
+    if mode not in MODES:
+        raise TnvizError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}", token=repr(mode))
+    if mode != "scratch" and teacher is None:
+        raise TnvizError(f"mode {mode!r} needs a teacher", token="teacher")
+    for name, value in (("epochs", epochs), ("block_epochs", block_epochs), ("finetune_epochs", finetune_epochs)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise TnvizError(f"{name} must be a non-negative integer, got {value!r}", token=name)
+    block_lr = lr if block_lr is None else block_lr
+    block_batch_size = batch_size if block_batch_size is None else block_batch_size
+    for name, value in (("batch_size", batch_size), ("block_batch_size", block_batch_size)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise TnvizError(f"{name} must be a positive integer, got {value!r}", token=name)
+    for name, value in (("lr", lr), ("block_lr", block_lr), ("temperature", temperature)):
+        if not isinstance(value, (int, float)) or not value > 0 or not math.isfinite(value):
+            raise TnvizError(f"{name} must be a positive number, got {value!r}", token=name)
+    if not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
+        raise TnvizError(f"alpha must be in [0, 1], got {alpha!r}", token="alpha")
+    if resume and checkpoint is None:
+        raise TnvizError("resume=True needs checkpoint=PATH", token="resume")
+    student_modules = dict(student.named_modules())
+    if mode == "seq":
+        blocks = list(blocks) if blocks is not None else _tensorial_layers(student)
+        if not blocks:
+            raise TnvizError("mode 'seq' needs blocks: the student has no tensorial layer", token="blocks")
+        teacher_modules = dict(teacher.named_modules())
+        for b in blocks:
+            if b not in student_modules or b not in teacher_modules:
+                raise TnvizError(f"block {b!r} is not a module of both the student and the teacher", token=b)
+    for f in features:
+        if f not in student_modules or (teacher is not None and f not in dict(teacher.named_modules())):
+            raise TnvizError(f"feature {f!r} is not a module of both networks", token=f)
+
+    rank, world = _distributed()
+    device = torch.device(device) if device is not None else next(student.parameters()).device
+    if world > 1 and device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
+    student.to(device)
+    if teacher is not None:
+        teacher.to(device).eval()
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+    phases = _phases(mode, epochs, blocks or [], block_epochs, finetune_epochs)
+    config = _config(mode, phases, (lr, block_lr), (batch_size, block_batch_size), temperature, alpha, seed, world)
+    result = DistillResult(student)
+    start_phase, start_epoch, opt_state = 0, 0, None
+    path = Path(checkpoint) if checkpoint is not None else None
+    if resume and path is not None and path.exists():
+        state = load_checkpoint(path, ("config", "phase", "epoch", "model", "history"), kind=_KIND)
+        if state["config"] != config:
+            changed = sorted(k for k in config if state["config"].get(k) != config[k])
+            raise TnvizError(
+                f"checkpoint {path} was written by a different run (differs in {', '.join(changed)}); "
+                "use the same settings or another checkpoint",
+                token=str(path),
+            )
+        load_state_into(student, state["model"], str(path))
+        start_phase, start_epoch = int(state["phase"]), int(state["epoch"])
+        opt_state = state.get("optimizer")
+        result.history = list(state["history"])
+        result.resumed_from = len(result.history)
+
+    total_epochs = sum(p.epochs for p in phases)
+    info = {"mode": mode, "phases": [p.name for p in phases], "epochs": total_epochs, "rank": rank, "world": world}
+    _call(callbacks, "on_start", info)
+    bar = None
+    if progress and rank == 0:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total_epochs, initial=len(result.history), desc=f"distill {mode}", unit="epoch")
+
+    def halted() -> bool:
+        return stop is not None and stop.is_set()
+
+    global_epoch = len(result.history)
+    try:
+        for p_index in range(start_phase, len(phases)):
+            phase = phases[p_index]
+            first = start_epoch if p_index == start_phase else 0
+            if first >= phase.epochs:
+                continue
+            trainable = _set_trainable(student, phase)
+            if not trainable:
+                raise TnvizError(f"phase {phase.name!r} has no trainable parameter", token=phase.name)
+            model = student
+            if world > 1:
+                model = nn.parallel.DistributedDataParallel(
+                    student, device_ids=[device] if device.type == "cuda" else None
+                )
+            phase_lr, phase_batch = (block_lr, block_batch_size) if phase.loss == "block" else (lr, batch_size)
+            optimizer = torch.optim.Adam(trainable, lr=phase_lr)
+            steps_per_epoch = math.ceil(len(train) / world / phase_batch)
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+                optimizer, T_max=max(1, phase.epochs * steps_per_epoch)
+            )
+            if opt_state is not None and p_index == start_phase:
+                optimizer.load_state_dict(opt_state["optimizer"])
+                scheduler.load_state_dict(opt_state["scheduler"])
+            opt_state = None
+            for epoch in range(first, phase.epochs):
+                if halted():
+                    result.stopped = True
+                    return result
+                metrics, ok = _train_epoch(
+                    model, student, teacher, train, phase, optimizer, scheduler, device, callbacks, halted,
+                    seed=seed, global_epoch=global_epoch, batch_size=phase_batch, temperature=temperature,
+                    alpha=alpha, features=features, feature_weight=feature_weight, rank=rank, world=world,
+                )  # fmt: skip
+                if not ok:
+                    result.stopped = True
+                    return result  # mid-epoch: the checkpoint keeps the last whole epoch
+                if test is not None:
+                    metrics["test_acc"], metrics["test_loss"] = evaluate(student, test, eval_batch_size, device)
+                metrics.update(phase=phase.name, epoch=epoch + 1, global_epoch=global_epoch + 1)
+                result.history.append(metrics)
+                global_epoch += 1
+                if path is not None and rank == 0:
+                    save_atomic(
+                        {
+                            "kind": _KIND,
+                            "version": _VERSION,
+                            "config": config,
+                            "phase": p_index if epoch + 1 < phase.epochs else p_index + 1,
+                            "epoch": epoch + 1 if epoch + 1 < phase.epochs else 0,
+                            "model": {k: v.detach().cpu() for k, v in student.state_dict().items()},
+                            "optimizer": {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}
+                            if epoch + 1 < phase.epochs
+                            else None,
+                            "history": result.history,
+                        },
+                        path,
+                    )
+                if world > 1:
+                    torch.distributed.barrier()
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix({k: round(v, 4) for k, v in metrics.items() if k in ("train_loss", "test_acc")})
+                if not _call(callbacks, "on_epoch", dict(metrics)):
+                    result.stopped = True
+                    return result
+    except KeyboardInterrupt:
+        result.stopped = result.interrupted = True
+        if path is not None and rank == 0:
+            # The partial epoch goes beside the checkpoint, which stays at the last whole epoch.
+            save_atomic({"kind": "tnviz-model", "model": student.state_dict()}, path.with_suffix(".interrupted.pt"))
+        return result
+    finally:
+        for p in student.parameters():
+            p.requires_grad_(True)
+        student.train()
+        if bar is not None:
+            bar.close()
+        _call(callbacks, "on_end", result)
+    return result
+
+
+def _set_trainable(student: nn.Module, phase: Phase) -> list[nn.Parameter]:
+    if phase.block is None:
+        for p in student.parameters():
+            p.requires_grad_(True)
+        student.train()
+        return list(student.parameters())
+    for p in student.parameters():
+        p.requires_grad_(False)
+    student.eval()  # earlier blocks (and their batch norms) stay as they are
+    block = student.get_submodule(phase.block)
+    block.train()
+    for p in block.parameters():
+        p.requires_grad_(True)
+    return list(block.parameters())
+
+
+def _train_epoch(
+    model, student, teacher, train, phase, optimizer, scheduler, device, callbacks, halted: Callable[[], bool], *,
+    seed, global_epoch, batch_size, temperature, alpha, features, feature_weight, rank, world,
+) -> tuple[dict, bool]:  # fmt: skip
+    torch.manual_seed(seed * 1000 + global_epoch)  # data augmentation and dropout, reproducibly
+    generator = torch.Generator().manual_seed(seed * 1000 + global_epoch)
+    if world > 1:
+        from torch.utils.data.distributed import DistributedSampler
+
+        sampler = DistributedSampler(train, num_replicas=world, rank=rank, shuffle=True, seed=seed)
+        sampler.set_epoch(global_epoch)
+        loader = DataLoader(train, batch_size=batch_size, sampler=sampler)
+    else:
+        loader = DataLoader(train, batch_size=batch_size, shuffle=True, generator=generator)
+    watched = [phase.block] if phase.loss == "block" else list(features) if feature_weight else []
+    # A block's loss needs the networks only up to the block; DDP needs whole forward passes.
+    early = phase.loss == "block" and world == 1
+    s_cap = _Capture(student, watched, stop=early)
+    t_cap = _Capture(teacher, watched, stop=early) if teacher is not None else None
+    total_loss, correct, seen, started = 0.0, 0, 0, time.perf_counter()
+    steps = len(loader)
+    try:
+        for step, (x, y) in enumerate(loader):
+            x, y = x.to(device), y.to(device)
+            if teacher is not None and phase.loss != "ce":
+                with torch.no_grad():
+                    t_out = t_cap.run(teacher, x)
+            out = s_cap.run(model, x)
+            if phase.loss == "block":
+                loss = F.mse_loss(s_cap.outputs[phase.block], t_cap.outputs[phase.block])
+            elif phase.loss == "ce":
+                loss = F.cross_entropy(out, y)
+            else:
+                T = temperature
+                kd = F.kl_div(
+                    F.log_softmax(out / T, 1), F.log_softmax(t_out / T, 1), log_target=True, reduction="batchmean"
+                )
+                loss = alpha * T * T * kd + (1 - alpha) * F.cross_entropy(out, y)
+                for f in watched:
+                    loss = loss + feature_weight * F.mse_loss(s_cap.outputs[f], t_cap.outputs[f])
+            if not torch.isfinite(loss):
+                raise TnvizError(
+                    f"the loss became {float(loss.detach())} in phase {phase.name!r} at step {step + 1}; "
+                    "lower the learning rate (the checkpoint keeps the last good epoch)",
+                    token=phase.name,
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            n = len(y)
+            total_loss += float(loss.detach()) * n
+            if out is not None:
+                correct += int((out.argmax(1) == y).sum())
+            seen += n
+            step_metrics = {"phase": phase.name, "step": step + 1, "steps": steps, "loss": float(loss.detach()),
+                            "global_epoch": global_epoch + 1, "lr": scheduler.get_last_lr()[0]}  # fmt: skip
+            if not _call(callbacks, "on_step", step_metrics) or halted():
+                return {}, False
+    finally:
+        s_cap.close()
+        if t_cap is not None:
+            t_cap.close()
+    metrics = {
+        "train_loss": total_loss / max(seen, 1),
+        "train_acc": None if early else correct / max(seen, 1),
+        "seconds": time.perf_counter() - started,
+        "test_acc": None,
+        "test_loss": None,
+    }
+    return metrics, True

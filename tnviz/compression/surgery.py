@@ -1,0 +1,324 @@
+"""Model surgery: replace a network's Linear and Conv layers by tensorial ones."""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import torch
+from torch import nn
+
+from tnviz.errors import TnvizError
+from tnviz.tables import html_table, text_table
+
+__all__ = ["compress", "Compressed", "CompressionReport", "LayerReport", "compressible_layers"]
+
+_DENSE_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+@dataclass(frozen=True)
+class LayerReport:
+    """One replaced layer: what it became and what it costs (FLOPs per sample; None without
+    an example input)."""
+
+    name: str
+    kind: str
+    format: str
+    ranks: dict
+    dense_params: int
+    params: int
+    dense_flops: int | None
+    flops: int | None
+    error: float | None
+
+    @property
+    def rate(self) -> float:
+        return self.params / self.dense_params
+
+
+@dataclass(frozen=True)
+class CompressionReport:
+    """Per-layer and total figures of a compression.
+
+    ``rate`` is the compressed layers' parameters over their dense parameters (what ``rate=``
+    targets); ``model_rate`` is the whole model's parameters over the original model's."""
+
+    format: str
+    target_rate: float | None
+    layers: tuple[LayerReport, ...]
+    kept: tuple[str, ...]
+    model_params: int
+    original_params: int
+    init: str = "decompose"
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def rate(self) -> float:
+        dense = sum(r.dense_params for r in self.layers)
+        return sum(r.params for r in self.layers) / dense if dense else 1.0
+
+    @property
+    def model_rate(self) -> float:
+        return self.model_params / self.original_params
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per replaced layer (for CSV or a DataFrame)."""
+        return [
+            {
+                "layer": r.name,
+                "kind": r.kind,
+                "format": r.format,
+                "ranks": " ".join(f"{k}={v}" for k, v in r.ranks.items()),
+                "dense_params": r.dense_params,
+                "params": r.params,
+                "rate": r.rate,
+                "dense_flops": r.dense_flops,
+                "flops": r.flops,
+                "reconstruction_error": r.error,
+            }
+            for r in self.layers
+        ]
+
+    _HEAD = ("layer", "kind", "format", "ranks", "params", "dense", "rate", "FLOPs/dense", "rel. error")
+
+    def _cells(self) -> list[tuple[str, ...]]:
+        out = []
+        for r in self.layers:
+            flops = f"{r.flops / r.dense_flops:.3f}" if r.flops and r.dense_flops else "—"
+            error = "—" if r.error is None else f"{r.error:.3g}"
+            ranks = " ".join(f"{k}={v}" for k, v in r.ranks.items()) or "—"
+            out.append(
+                (r.name, r.kind, r.format, ranks, f"{r.params:,}", f"{r.dense_params:,}", f"{r.rate:.4f}", flops, error)
+            )
+        return out
+
+    def _summary(self) -> str:
+        target = "" if self.target_rate is None else f" (target {self.target_rate:g})"
+        kept = ", ".join(self.kept) or "none"
+        return (
+            f"{self.format}, init={self.init}: compressed layers keep {self.rate:.4f} of their parameters{target}; "
+            f"the whole model {self.model_params:,} of {self.original_params:,} ({self.model_rate:.4f}). "
+            f"Kept dense: {kept}."
+        )
+
+    def __str__(self) -> str:
+        lines = [self._summary(), text_table(self._HEAD, self._cells())]
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return html_table(self._HEAD, self._cells(), caption=self._summary())
+
+
+class Compressed(NamedTuple):
+    """``(model, report)`` as returned by :func:`compress`."""
+
+    model: nn.Module
+    report: CompressionReport
+
+
+def compressible_layers(model: nn.Module) -> list[str]:
+    """Names of the Linear and Conv1d/2d/3d modules, in registration order."""
+    return [name for name, m in model.named_modules() if type(m) in _DENSE_TYPES]
+
+
+def _select(
+    model: nn.Module, skip: Sequence[str] | str | None, include: Sequence[str] | str | None
+) -> tuple[list, list]:
+    names = compressible_layers(model)
+    if not names:
+        raise TnvizError("the model has no nn.Linear or nn.Conv1d/2d/3d layer to compress", token=type(model).__name__)
+    modules = dict(model.named_modules())
+
+    def patterns(value, what):
+        if value is None:
+            return None
+        items = [value] if isinstance(value, str) else list(value)
+        for p in items:
+            if not isinstance(p, str):
+                raise TnvizError(f"{what} takes module names or glob patterns, got {p!r}", token=repr(p))
+            if not fnmatch.filter(names, p):
+                raise TnvizError(
+                    f"{what} pattern {p!r} matches no compressible layer; the layers are {', '.join(names)}", token=p
+                )
+        return items
+
+    include_p, skip_p = patterns(include, "include"), patterns(skip, "skip")
+    if include_p is not None:
+        chosen = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in include_p)]
+    else:
+        # The paper keeps the first convolution and the last linear layer dense: they are small
+        # and the accuracy is most sensitive to them.
+        convs = [n for n in names if not isinstance(modules[n], nn.Linear)]
+        linears = [n for n in names if isinstance(modules[n], nn.Linear)]
+        default_skip = set(convs[:1]) | set(linears[-1:])
+        chosen = [n for n in names if n not in default_skip]
+    if skip_p is not None:
+        chosen = [n for n in chosen if not any(fnmatch.fnmatchcase(n, p) for p in skip_p)]
+    if not chosen:
+        raise TnvizError("no layer left to compress after include/skip", token=str(skip))
+    return chosen, [n for n in names if n not in chosen]
+
+
+def _input_shapes(model: nn.Module, names: Sequence[str], example: torch.Tensor) -> dict[str, tuple]:
+    shapes: dict[str, tuple] = {}
+    modules = dict(model.named_modules())
+
+    def record(name: str):
+        def hook(module, args, out) -> None:  # returns None: the output is left alone
+            shapes.setdefault(name, (tuple(args[0].shape), tuple(out.shape)))
+
+        return hook
+
+    hooks = [modules[n].register_forward_hook(record(n)) for n in names]
+    try:
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            model(example)
+        model.train(was_training)
+    finally:
+        for h in hooks:
+            h.remove()
+    return shapes
+
+
+def _dense_flops(module: nn.Module, out_shape: tuple) -> int:
+    """2 per multiply-add, per sample (batch dimensions divided out)."""
+    if isinstance(module, nn.Linear):
+        return 2 * math.prod(out_shape[:-1]) * module.in_features * module.out_features // out_shape[0]
+    per_output = module.in_channels // module.groups * math.prod(module.kernel_size)
+    return 2 * math.prod(out_shape[1:]) * per_output
+
+
+def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    setattr(parent, child, new)
+
+
+def compress(
+    model: nn.Module,
+    format: str = "mtt",
+    rate: float | None = None,
+    rank: Any = None,
+    *,
+    order: int = 3,
+    init: str = "decompose",
+    skip: Sequence[str] | str | None = None,
+    include: Sequence[str] | str | None = None,
+    example_input: torch.Tensor | None = None,
+    **layer_kwargs: Any,
+) -> Compressed:
+    """A compressed copy of ``model``: its Linear and Conv layers in a tensorial format.
+
+    Args:
+        model: any ``nn.Module``; it is not changed.
+        format: one of ``tnviz.core.formats.FORMATS`` (``cp tk tt tr`` and the reshaped
+            ``mcp mtk mtt mtr``; also ``svd``).
+        rate: the fraction of each replaced layer's parameters to keep (ranks are chosen per
+            layer by the exact formulas), or ``rank`` for fixed ranks.
+        order: m, the channel factors of a reshaped format.
+        init: ``"decompose"`` (tensorly decomposition of the trained weights, the paper's
+            initialisation) or ``"random"`` (``reset_parameters``, as if trained from scratch).
+        skip, include: module names or glob patterns (``"stage*.conv1"``). By default every
+            Linear/Conv layer but the first convolution and the last Linear is replaced.
+        example_input: one input batch; with it the report gives FLOPs per sample.
+        **layer_kwargs: passed to each tensorial layer (``optimize``, ``in_factors``, …).
+
+    Returns:
+        :class:`Compressed` ``(model, report)``; the report prints a per-layer table.
+
+    Raises:
+        TnvizError: naming the layer, when no rank fits its budget or a decomposition is refused.
+
+    Example:
+        >>> from tnviz.compression import LeNet5
+        >>> student, report = compress(LeNet5(), format="mtt", rate=0.1)
+        >>> round(report.rate, 2) <= 0.1
+        True
+    """
+    from tnviz.nn import TensorialConv1d, TensorialConv2d, TensorialConv3d, TensorialLinear, from_dense
+
+    if not isinstance(model, nn.Module):
+        raise TnvizError(f"compress takes an nn.Module, got {type(model).__name__}", token=type(model).__name__)
+    if init not in ("decompose", "random"):
+        raise TnvizError(f"init must be 'decompose' or 'random', got {init!r}", token=repr(init))
+    if (rate is None) == (rank is None):
+        raise TnvizError("give exactly one of rate= and rank=", token="rate" if rate is None else "rank")
+    chosen, kept = _select(model, skip, include)
+    student = copy.deepcopy(model)
+    modules = dict(student.named_modules())
+    shapes = _input_shapes(model, chosen, example_input) if example_input is not None else {}
+    layers = []
+    classes = {
+        nn.Linear: TensorialLinear,
+        nn.Conv1d: TensorialConv1d,
+        nn.Conv2d: TensorialConv2d,
+        nn.Conv3d: TensorialConv3d,
+    }
+    for name in chosen:
+        dense = modules[name]
+        try:
+            if init == "decompose":
+                new = from_dense(dense, format=format, rate=rate, rank=rank, order=order, **layer_kwargs)
+                error = new.reconstruction_error
+            else:
+                new = _fresh(classes[type(dense)], dense, format, rate, rank, order, layer_kwargs)
+                error = None
+        except TnvizError as err:
+            raise TnvizError(f"layer {name!r} ({_kind(dense)}): {err.message}", token=name) from None
+        new.train(dense.training)
+        _replace(student, name, new)
+        dense_flops = flops = None
+        if name in shapes:
+            in_shape, out_shape = shapes[name]
+            dense_flops = _dense_flops(dense, out_shape)
+            flops = new.plan(in_shape).flops // in_shape[0]
+        layers.append(
+            LayerReport(
+                name,
+                _kind(dense),
+                format,
+                new.ranks,
+                dense.weight.numel(),
+                new.layer_spec.param_count,
+                dense_flops,
+                flops,
+                error,
+            )
+        )
+    count = lambda m: sum(p.numel() for p in m.parameters())
+    report = CompressionReport(format, rate, tuple(layers), tuple(kept), count(student), count(model), init)
+    return Compressed(student, report)
+
+
+def _kind(module: nn.Module) -> str:
+    if isinstance(module, nn.Linear):
+        return f"Linear {module.in_features}→{module.out_features}"
+    k = "×".join(map(str, module.kernel_size))
+    return f"{type(module).__name__} {module.in_channels}→{module.out_channels} {k}"
+
+
+def _fresh(cls, dense: nn.Module, format, rate, rank, order, layer_kwargs) -> nn.Module:
+    factory = {"device": dense.weight.device, "dtype": dense.weight.dtype}
+    common = dict(
+        bias=dense.bias is not None, format=format, rate=rate, rank=rank, order=order, **factory, **layer_kwargs
+    )
+    if isinstance(dense, nn.Linear):
+        return cls(dense.in_features, dense.out_features, **common)
+    return cls(
+        dense.in_channels,
+        dense.out_channels,
+        dense.kernel_size,
+        stride=dense.stride,
+        padding=dense.padding,
+        dilation=dense.dilation,
+        groups=dense.groups,
+        padding_mode=dense.padding_mode,
+        **common,
+    )

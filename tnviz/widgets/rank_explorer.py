@@ -1,0 +1,194 @@
+"""RankExplorer: choose a layer, a format and a rank or rate; see the diagram and its costs."""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import Any
+
+import ipywidgets as W
+
+from tnviz.core.formats import FORMATS, LayerShape, build_layer, param_count, ranks_for_rate
+from tnviz.errors import TnvizError
+from tnviz.widgets._common import LatestOnly, diagram_svg
+
+__all__ = ["RankExplorer"]
+
+CHANNELS = (8, 16, 32, 64, 128, 256, 512)
+KERNELS = {"Linear": (), "1×1": (1, 1), "3×3": (3, 3), "5×5": (5, 5)}
+
+
+class RankExplorer(W.VBox):
+    """Sliders and dropdowns for a layer's shape, format, order and rank or rate; the diagram
+    (edge widths by rank), parameters, FLOPs, compression rate and — given a pretrained layer —
+    the reconstruction error update on every change.
+
+    Args:
+        in_channels, out_channels, kernel: the layer (``kernel`` one of ``KERNELS``' keys).
+        format, rate, rank, order: the starting choice (``rank`` switches to rank mode).
+        input_size, batch: the input the FLOPs are counted for.
+        pretrained: an ``nn.Conv2d``/``nn.Linear`` whose decomposition error is shown (computed
+            in the background; its shape fixes the layer's).
+
+    Attributes (read them in tests): ``ranks``, ``params``, ``dense_params``, ``flops``,
+    ``dense_flops``, ``achieved_rate``, ``svg``, ``error``, ``last_update_ms``.
+
+    Example:
+        >>> explorer = RankExplorer(64, 64, "3×3", format="mtt", rate=0.1)
+        >>> explorer.rate_slider.value = 0.05  # the diagram and the figures follow
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 64,
+        out_channels: int = 64,
+        kernel: str = "3×3",
+        format: str = "mtt",
+        rate: float = 0.1,
+        rank: int | None = None,
+        order: int = 3,
+        input_size: int = 32,
+        batch: int = 32,
+        pretrained: Any = None,
+    ) -> None:
+        self.pretrained = pretrained
+        if pretrained is not None:
+            in_channels, out_channels, kernel = _shape_of(pretrained)
+        if kernel not in KERNELS:
+            raise TnvizError(f"kernel must be one of {', '.join(KERNELS)}, got {kernel!r}", token=str(kernel))
+        if format not in FORMATS:
+            raise TnvizError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}", token=str(format))
+        channel_options = sorted(set(CHANNELS) | {in_channels, out_channels})
+        self.in_box = W.Dropdown(options=channel_options, value=in_channels, description="in")
+        self.out_box = W.Dropdown(options=channel_options, value=out_channels, description="out")
+        self.kernel_box = W.Dropdown(options=list(KERNELS), value=kernel, description="kernel")
+        if pretrained is not None:
+            for box in (self.in_box, self.out_box, self.kernel_box):
+                box.disabled = True
+        self.format_box = W.Dropdown(options=[f for f in FORMATS if f != "dense"], value=format, description="format")
+        self.order_slider = W.IntSlider(value=order, min=2, max=4, description="order m")
+        self.mode = W.ToggleButtons(options=["rate", "rank"], value="rank" if rank else "rate", description="by")
+        self.rate_slider = W.FloatLogSlider(
+            value=rate, base=10, min=-2.5, max=0, step=0.05, description="rate", readout_format=".3f"
+        )
+        self.rank_slider = W.IntSlider(value=rank or 8, min=1, max=128, description="rank")
+        self.picture = W.HTML()
+        self.figures = W.HTML()
+        self.error_label = W.HTML()
+        self.input_size, self.batch = input_size, batch
+        self.ranks: dict = {}
+        self.params = self.dense_params = self.flops = self.dense_flops = 0
+        self.achieved_rate = 1.0
+        self.svg = ""
+        self.error: float | None = None
+        self.last_update_ms = 0.0
+        self._error_worker = LatestOnly()
+        controls = W.VBox(
+            [
+                self.in_box,
+                self.out_box,
+                self.kernel_box,
+                self.format_box,
+                self.order_slider,
+                self.mode,
+                self.rate_slider,
+                self.rank_slider,
+            ]
+        )
+        super().__init__([W.HBox([controls, W.VBox([self.figures, self.error_label])]), self.picture])
+        for w in (
+            self.in_box,
+            self.out_box,
+            self.kernel_box,
+            self.format_box,
+            self.order_slider,
+            self.mode,
+            self.rate_slider,
+            self.rank_slider,
+        ):
+            w.observe(lambda change: self.update(), names="value")
+        self.update()
+
+    def _shape(self) -> LayerShape:
+        return LayerShape(self.in_box.value, self.out_box.value, KERNELS[self.kernel_box.value])
+
+    def update(self) -> None:
+        """Recompute and redraw (called on every control change)."""
+        started = time.perf_counter()
+        shape, fmt, order = self._shape(), self.format_box.value, self.order_slider.value
+        reshaped = FORMATS[fmt].reshaped
+        self.order_slider.disabled = not reshaped
+        self.rate_slider.layout.display = "" if self.mode.value == "rate" else "none"
+        self.rank_slider.layout.display = "" if self.mode.value == "rank" else "none"
+        try:
+            if self.mode.value == "rate":
+                ranks = ranks_for_rate(fmt, shape, self.rate_slider.value, order)
+            else:
+                ranks = self.rank_slider.value
+            built = build_layer(fmt, shape, ranks, order)
+        except TnvizError as err:
+            self.figures.value = f"<span style='color:#b00'>{html.escape(err.message)}</span>"
+            self.last_update_ms = 1000 * (time.perf_counter() - started)
+            return
+        spatial = (self.input_size,) * len(shape.kernel)
+        conv = {"padding": "same"} if shape.kernel else {}
+        diagram = built.diagram(**conv)
+        x_shape = (self.batch, shape.in_channels, *spatial)
+        plan = diagram.plan({"X": x_shape})
+        dense = build_layer("dense", shape).diagram(**conv).plan({"X": x_shape})
+        self.ranks = dict(built.ranks)
+        self.params = param_count(fmt, shape, ranks, order)
+        self.dense_params = shape.dense_params
+        self.flops, self.dense_flops = plan.flops, dense.flops
+        self.achieved_rate = self.params / self.dense_params
+        self.svg = diagram_svg(diagram, title=f"{fmt}, {shape.in_channels}→{shape.out_channels}")
+        self.picture.value = self.svg
+        ranks_text = ", ".join(f"{k}={v}" for k, v in self.ranks.items()) or "—"
+        rows = [
+            ("ranks", ranks_text),
+            ("parameters", f"{self.params:,} of {self.dense_params:,}"),
+            ("compression rate", f"{self.achieved_rate:.4f}"),
+            ("FLOPs", f"{self.flops / 1e6:,.1f} M ({self.flops / self.dense_flops:.3f} of dense)"),
+            ("plan", plan.strategy),
+        ]
+        self.figures.value = (
+            "<table>" + "".join(f"<tr><td><b>{k}</b></td><td>{html.escape(v)}</td></tr>" for k, v in rows) + "</table>"
+        )
+        if self.pretrained is not None:
+            self.error_label.value = "reconstruction error: computing…"
+            self._error_worker.submit(lambda: self._decompose(fmt, ranks, order), self._show_error)
+        self.last_update_ms = 1000 * (time.perf_counter() - started)
+
+    def _decompose(self, fmt: str, ranks: Any, order: int) -> float:
+        from tnviz.nn import from_dense
+
+        return from_dense(self.pretrained, format=fmt, rank=ranks, order=order, n_iter_max=50).reconstruction_error
+
+    def _show_error(self, result: Any) -> None:
+        if isinstance(result, Exception):
+            self.error = None
+            self.error_label.value = f"<span style='color:#b00'>{html.escape(str(result))}</span>"
+        else:
+            self.error = float(result)
+            self.error_label.value = f"reconstruction error ‖W−Ŵ‖/‖W‖ = <b>{self.error:.4f}</b>"
+
+    def wait(self, timeout: float = 60) -> bool:
+        """Block until the background reconstruction error is shown."""
+        return self._error_worker.wait(timeout)
+
+
+def _shape_of(module: Any) -> tuple[int, int, str]:
+    from torch import nn
+
+    if isinstance(module, nn.Linear):
+        return module.in_features, module.out_features, "Linear"
+    if isinstance(module, nn.Conv2d) and module.groups == 1:
+        k = module.kernel_size
+        name = f"{k[0]}×{k[1]}"
+        if name not in KERNELS:
+            KERNELS[name] = tuple(k)
+        return module.in_channels, module.out_channels, name
+    raise TnvizError(
+        f"pretrained must be an nn.Linear or ungrouped nn.Conv2d, got {type(module).__name__}",
+        token=type(module).__name__,
+    )

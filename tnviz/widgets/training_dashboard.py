@@ -1,0 +1,146 @@
+"""TrainingDashboard: live loss and accuracy curves, a per-layer table, progress and Stop."""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from typing import Any
+
+import ipywidgets as W
+
+from tnviz.widgets._common import figure_png
+
+__all__ = ["TrainingDashboard"]
+
+
+class TrainingDashboard(W.VBox):
+    """Attach to :func:`tnviz.distill` as a callback; or let :meth:`run` start training in a
+    background thread, so the notebook stays responsive.
+
+    The curves are redrawn at most every ``redraw_every`` seconds (every epoch end always).
+    The metric history lives on the object (``steps``, ``epochs``), so tests read data, not
+    pixels. Stop sets ``stop_event``; the run ends after the current step with its checkpoint
+    at the last whole epoch.
+
+    Example:
+        >>> dash = TrainingDashboard(report=report)  # doctest: +SKIP
+        >>> dash  # doctest: +SKIP
+        >>> dash.run(student, teacher, train, test, mode="e2e", epochs=5)  # doctest: +SKIP
+    """
+
+    def __init__(self, report: Any = None, title: str = "training", redraw_every: float = 0.5) -> None:
+        self.steps: list[dict] = []
+        self.epochs: list[dict] = []
+        self.stop_event = threading.Event()
+        self.redraw_every = redraw_every
+        self.result = None
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+        self._last_draw = 0.0
+        self._total_epochs = 1
+        self.title = W.HTML(f"<b>{html.escape(title)}</b>")
+        self.progress = W.IntProgress(value=0, min=0, max=1, description="epoch 0")
+        self.status = W.HTML("waiting")
+        self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop")
+        self.stop_button.on_click(lambda _: self.stop())
+        self.plot = W.Image(format="png")
+        self.table = W.HTML(report._repr_html_() if report is not None else "")
+        super().__init__([W.HBox([self.title, self.progress, self.stop_button, self.status]), self.plot, self.table])
+
+    # --- distill callbacks -------------------------------------------------------------
+    def on_start(self, info: dict) -> None:
+        self._total_epochs = max(1, info.get("epochs", 1))
+        self.progress.max = self._total_epochs
+        self.status.value = f"{info.get('mode')}: {', '.join(info.get('phases', []))}"
+
+    def on_step(self, metrics: dict) -> bool:
+        self.steps.append(metrics)
+        now = time.perf_counter()
+        if now - self._last_draw >= self.redraw_every:
+            phase, step, steps = html.escape(metrics["phase"]), metrics["step"], metrics["steps"]
+            self.status.value = f"{phase}: step {step}/{steps}, loss {metrics['loss']:.4f}"
+            self.redraw()
+        return not self.stop_event.is_set()
+
+    def on_epoch(self, metrics: dict) -> bool:
+        self.epochs.append(metrics)
+        self.progress.value = min(self.progress.max, metrics["global_epoch"])
+        self.progress.description = f"epoch {metrics['global_epoch']}"
+        self.redraw()
+        return not self.stop_event.is_set()
+
+    def on_end(self, result: Any) -> None:
+        self.result = result
+        state = "stopped" if getattr(result, "stopped", False) else "done"
+        acc = getattr(result, "test_accuracy", None)
+        self.status.value = f"{state}" + (f": test accuracy {acc:.4f}" if acc is not None else "")
+        self.stop_button.disabled = True
+        self.redraw()
+
+    # --- control -------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask the run to end after its current step."""
+        self.stop_event.set()
+        self.status.value = "stopping…"
+
+    def run(self, student: Any, teacher: Any, train: Any, test: Any = None, **distill_kwargs: Any) -> threading.Thread:
+        """Start ``tnviz.distill(student, teacher, train, test, **kwargs)`` in a background
+        thread with this dashboard attached; returns the thread (``.join()`` to wait)."""
+        from tnviz.compression.distill import distill
+
+        callbacks = [self, *distill_kwargs.pop("callbacks", ())]
+        distill_kwargs.setdefault("progress", False)
+        self.stop_event.clear()
+        self.stop_button.disabled = False
+
+        def target() -> None:
+            try:
+                distill(student, teacher, train, test, callbacks=callbacks, stop=self.stop_event, **distill_kwargs)
+            except BaseException as err:  # noqa: BLE001 - shown in the dashboard
+                self.error = err
+                self.status.value = f"<span style='color:#b00'>error: {html.escape(str(err))}</span>"
+
+        self.thread = threading.Thread(target=target, daemon=True)
+        self.thread.start()
+        return self.thread
+
+    def redraw(self) -> None:
+        """Draw the curves now (train loss per step; train and test accuracy per epoch)."""
+        from matplotlib.figure import Figure
+
+        self._last_draw = time.perf_counter()
+        fig = Figure(figsize=(9, 3))
+        ax1, ax2 = fig.subplots(1, 2)
+        if self.steps:
+            per_epoch = max(1, self.steps[-1]["steps"])
+            xs = [(s["global_epoch"] - 1) + s["step"] / per_epoch for s in self.steps]
+            ax1.plot(xs, [s["loss"] for s in self.steps], lw=0.8, color="C0")
+        ax1.set_xlabel("epoch")
+        ax1.set_ylabel("training loss")
+        ax1.set_yscale("log")
+        if self.epochs:
+            xs = [e["global_epoch"] for e in self.epochs]
+            train_acc = [e.get("train_acc") for e in self.epochs]
+            test_acc = [e.get("test_acc") for e in self.epochs]
+            if any(v is not None for v in train_acc):
+                ax2.plot(
+                    [x for x, v in zip(xs, train_acc) if v is not None],
+                    [v for v in train_acc if v is not None],
+                    "o-",
+                    label="train",
+                )
+            if any(v is not None for v in test_acc):
+                ax2.plot(
+                    [x for x, v in zip(xs, test_acc) if v is not None],
+                    [v for v in test_acc if v is not None],
+                    "s-",
+                    label="test",
+                )
+            ax2.legend()
+        ax2.set_xlabel("epoch")
+        ax2.set_ylabel("accuracy")
+        for ax in (ax1, ax2):
+            ax.grid(alpha=0.3)
+        fig.tight_layout()
+        self.plot.value = figure_png(fig)

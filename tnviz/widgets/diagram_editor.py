@@ -68,6 +68,8 @@ class DiagramEditor(W.VBox):
         self.cost = W.HTML()
         self.picture = W.HTML()
         self.spec_label = W.HTML()
+        self.spec_label.add_class("tn-editor-spec")
+        self.picture.add_class("tn-editor-picture")
         self._syncing = False
         for box in (self.size_box, self.ksize_box, self.out_box):
             box.observe(self._edit_index, names="value")

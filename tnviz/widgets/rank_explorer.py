@@ -75,6 +75,11 @@ class RankExplorer(W.VBox):
         self.picture = W.HTML()
         self.figures = W.HTML()
         self.error_label = W.HTML()
+        # CSS classes a browser test (or a user's stylesheet) can find the parts by
+        self.picture.add_class("tn-rank-picture")
+        self.figures.add_class("tn-rank-figures")
+        self.rate_slider.add_class("tn-rate-slider")
+        self.rank_slider.add_class("tn-rank-slider")
         self.input_size, self.batch = input_size, batch
         self.ranks: dict = {}
         self.params = self.dense_params = self.flops = self.dense_flops = 0

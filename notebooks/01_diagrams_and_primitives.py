@@ -1,0 +1,97 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: -all
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+# ---
+
+# %% [markdown]
+# # 01 — Tensor diagrams and the primitive operations
+#
+# **You will learn** to read and write tensor diagrams (the paper's Figs. 2–4) as tnviz specs,
+# and that each primitive operation — contraction, partial outer product, convolution — is
+# exactly the PyTorch computation you know. Every cell checks itself against `torch`.
+
+# %%
+import torch
+import torch.nn.functional as F
+
+import tnviz
+from tnviz import gallery
+
+torch.manual_seed(0)
+
+# %% [markdown]
+# ## Fig. 2: scalars, vectors, matrices, tensors
+# A tensor is a circle; each index is a leg.
+
+# %%
+for fig in (gallery.fig2_vector, gallery.fig2_matrix, gallery.fig2_tensor):
+    print(fig().to_spec())
+gallery.fig2_tensor()
+
+# %% [markdown]
+# ## Fig. 3a: contraction
+# A leg shared by two tensors is summed: `A: i j k, B: k l -> i j l`.
+
+# %%
+d = gallery.fig3_contraction()
+A, B = torch.randn(4, 3, 5), torch.randn(5, 2)
+assert torch.allclose(tnviz.einsum(d, A, B), torch.einsum("ijk,kl->ijl", A, B), atol=1e-6)
+d
+
+# %% [markdown]
+# ## Fig. 3b: partial outer product
+# A shared leg that stays open (a black dot with a leg): nothing is summed.
+
+# %%
+d = gallery.fig3_partial_outer_product()
+assert torch.allclose(tnviz.einsum(d, A, B), torch.einsum("ijk,kl->ijkl", A, B), atol=1e-6)
+d
+
+# %% [markdown]
+# ## Fig. 3c: convolution
+# A leg marked ∗ is convolved (cross-correlation, as `F.conv1d`): the output length is 8 − 3 + 1.
+
+# %%
+d = gallery.fig3_convolution()
+A, B = torch.randn(4, 3, 8), torch.randn(3, 2)
+out = tnviz.einsum(d, A, B)
+# the same with F.conv1d: every (i, j) row against every l column, with k convolved
+want = F.conv1d(A.reshape(12, 1, 8), B.t().reshape(2, 1, 3)).reshape(4, 3, 2, 6).permute(0, 1, 3, 2)
+assert torch.allclose(out, want, atol=1e-6)
+print(out.shape)
+d
+
+# %% [markdown]
+# ## Fig. 4a: a convolutional layer is one diagram
+# `X: b s x, K: t s x -> b t x | x` is `F.conv1d(X, K, padding=1)`.
+
+# %%
+d = gallery.fig4_conv1d_layer()
+X, K = torch.randn(8, 16, 64), torch.randn(32, 16, 3)
+assert torch.allclose(tnviz.einsum(d, X, K), F.conv1d(X, K, padding=1), atol=1e-4)
+print(d.plan())
+
+# %% [markdown]
+# ## Fig. 4b–c: CP (a hyperedge) and a tensor ring
+
+# %%
+cp = gallery.fig4_cp()
+a, b, c = torch.randn(8, 3), torch.randn(6, 3), torch.randn(4, 3)
+assert torch.allclose(tnviz.einsum(cp, a, b, c), torch.einsum("ir,jr,kr->ijk", a, b, c), atol=1e-6)
+# cp
+
+# %%
+gallery.fig4_tensor_ring()
+
+# %% [markdown]
+# Drawings come in three backends: `d.draw()` (matplotlib), `d.draw("graphviz")`, `d.to_tikz()`.
+
+# %%
+print(gallery.fig4_cp().to_tikz()[:300])

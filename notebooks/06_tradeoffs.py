@@ -1,0 +1,48 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: -all
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+# ---
+
+# %% [markdown]
+# # 06 — Trade-offs: accuracy against compression
+#
+# **You will learn** how the formats compare across compression rates: a sweep trains one
+# student per format and rate, and each point appears on the plot as it finishes. Choose a
+# point to see its layers' diagrams and its compression report.
+
+# %%
+import os
+
+import torch
+
+import tnviz
+from tnviz.compression import LeNet5, mnist_offline
+from tnviz.widgets import TradeoffExplorer
+
+QUICK = os.environ.get("TNVIZ_QUICK") == "1"
+torch.manual_seed(0)
+train, test = mnist_offline()
+teacher = LeNet5()
+tnviz.distill(teacher, None, train, test, mode="scratch", epochs=2 if QUICK else 6, lr=2e-3, progress=False)
+
+# %%
+formats = ("tk", "mtk") if QUICK else ("cp", "tk", "tt", "mcp", "mtk", "mtt")
+rates = (0.05,) if QUICK else (0.02, 0.05, 0.1)
+explorer = TradeoffExplorer(teacher, train, test, formats=formats, rates=rates, epochs=1 if QUICK else 3, lr=3e-3, batch_size=128)
+explorer
+
+# %% [markdown]
+# Press **Run sweep** (it trains in the background), or run it here and wait:
+
+# %%
+explorer.run(background=False)
+for p in explorer.points:
+    print(p.label, f"(achieved rate {p.achieved_rate:.4f})")
+explorer.chooser.value = 0  # show the first point's diagrams and report

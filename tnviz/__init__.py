@@ -11,7 +11,17 @@ from typing import Any
 from tnviz.core import Diagram, Plan
 from tnviz.errors import TnvizError
 
-__all__ = ["Diagram", "Plan", "TnvizError", "einsum", "TensorNetwork", "compress", "distill", "__version__"]
+__all__ = [
+    "Diagram",
+    "Plan",
+    "TnvizError",
+    "einsum",
+    "TensorNetwork",
+    "compress",
+    "distill",
+    "set_memory_budget",
+    "__version__",
+]
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -19,6 +29,7 @@ _LAZY = {
     "TensorNetwork": "tnviz.execute.module",
     "compress": "tnviz.compression.surgery",
     "distill": "tnviz.compression.distill",
+    "set_memory_budget": "tnviz.execute.memory",
 }
 
 

@@ -220,7 +220,7 @@ def test_a_diverging_loss_stops_with_the_last_good_checkpoint(setup, tmp_path):
     class Poison:
         on_step = staticmethod(poison)
 
-    with pytest.raises(TnvizError, match="the loss became nan in phase 'e2e'"):
+    with pytest.raises(TnvizError, match="the loss became nan in phase 'e2e' at step 3; parameter conv1.weight holds"):
         tnviz.distill(student, teacher, train, test, epochs=3, checkpoint=ckpt, callbacks=[Poison()], progress=False)
     state = load_checkpoint(ckpt)
     assert len(state["history"]) == 1 and all(torch.isfinite(v).all() for v in state["model"].values())
@@ -283,3 +283,43 @@ def test_ctrl_c_returns_the_model_and_saves_the_partial_epoch(setup, tmp_path):
     partial = load_checkpoint(tmp_path / "run.interrupted.pt", kind="tnviz-model")
     assert all(torch.equal(partial["model"][k], v) for k, v in student.state_dict().items())
     assert len(load_checkpoint(ckpt)["history"]) == 1  # the resumable checkpoint stays at the last whole epoch
+
+
+def test_nan_in_inputs_or_weights_is_reported_where_it_enters(setup, tmp_path):
+    from torch.utils.data import TensorDataset
+
+    teacher, train, test = setup
+    images, labels = train.tensors[0].clone(), train.tensors[1]
+    images[5, 0, 3, 3] = float("nan")
+    student, _ = tnviz.compress(teacher, format="tk", rate=0.1)
+    with pytest.raises(TnvizError, match="the input batch holds NaN or Inf"):
+        tnviz.distill(student, teacher, TensorDataset(images, labels), test, epochs=1, progress=False)
+    broken = copy.deepcopy(teacher)
+    with torch.no_grad():
+        broken.conv2.weight[0, 0, 0, 0] = float("inf")
+    with pytest.raises(TnvizError, match="layer 'conv2'.*NaN or Inf"):
+        tnviz.compress(broken, format="tt", rate=0.1)
+
+
+def test_a_full_disk_while_saving_keeps_the_previous_checkpoint(setup, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    teacher, train, test = setup
+    student, _ = tnviz.compress(teacher, format="cp", rate=0.1)
+    ckpt = tmp_path / "run.pt"
+    real_fsync, calls = os.fsync, []
+
+    def fsync(fd):
+        calls.append(fd)
+        if len(calls) == 3:  # the second epoch's checkpoint (each save fsyncs the file, then the folder)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(TnvizError, match="No space left on device.*previous version of it is intact"):
+        tnviz.distill(student, teacher, train, test, epochs=3, checkpoint=ckpt, progress=False)
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    state = load_checkpoint(ckpt, kind="tnviz-distill")
+    assert len(state["history"]) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["run.pt"]  # no temporary file left

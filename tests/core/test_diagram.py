@@ -1,4 +1,7 @@
+import pytest
+
 from tnviz import Diagram
+from tnviz.errors import TnvizError
 
 CONV = "X: b s x y, K: t s x y -> b t x y | x y"
 MCP = "X: b (s1 s2 s3) x y, A1: r s1 t1, A2: r s2 t2, A3: r s3 t3, C: r x y -> b (t1 t2 t3) x y | x y"
@@ -66,3 +69,26 @@ def test_json_round_trip_keeps_everything():
 def test_repr_shows_spec_and_non_default_options():
     d = Diagram.parse(CONV, padding=1)
     assert "padding=(1, 1)" in repr(d) and CONV in repr(d)
+
+
+def test_malicious_json_is_refused_with_clear_errors():
+    import json
+
+    from tnviz.core.serialize import MAX_TENSORS
+
+    good = Diagram.parse("A: i j, B: j k -> i k", sizes={"i": 2, "j": 3, "k": 4}).to_json()
+    data = json.loads(good)
+    cases = {
+        "nested deeper": "[" * 50_000 + "]" * 50_000,
+        r"at most 2\*\*40": good.replace('"i": 2', '"i": 100000000000000000000'),
+        "characters; at most": " " * 1_000_001,
+        "unknown field": json.dumps({**data, "__class__": "os.system"}),
+        "tensors; at most": json.dumps(
+            {**data, "tensors": [{"name": f"T{k}", "modes": [["i"]]} for k in range(MAX_TENSORS + 1)]}
+        ),
+        "expected JSON text": None,
+    }
+    for message, text in cases.items():
+        with pytest.raises(TnvizError, match=message):
+            Diagram.from_json(text)
+    assert Diagram.from_json(good).to_json() == good

@@ -20,20 +20,34 @@ import torch
 
 from tnviz.errors import TnvizError
 
-__all__ = ["save_atomic", "load_checkpoint", "load_state_into"]
+__all__ = ["save_atomic", "write_text_atomic", "load_checkpoint", "load_state_into"]
 
 
 def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
     """``torch.save`` to ``path`` so that the file is at all times complete (old or new)."""
+    return _write_atomic(path, lambda f: torch.save(obj, f))
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write a text file so that it is at all times complete (old or new)."""
+    return _write_atomic(path, lambda f: f.write(text.encode()))
+
+
+def _write_atomic(path: str | os.PathLike, write) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as exc:  # a full disk, a quota, a vanished folder: the old file is untouched
+        Path(tmp).unlink(missing_ok=True)
+        raise TnvizError(
+            f"could not write {path} ({exc.strerror or exc}); the previous version of it is intact", token=str(path)
+        ) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

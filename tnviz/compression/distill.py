@@ -419,6 +419,34 @@ def distill(
     return result
 
 
+def _first_non_finite(model: nn.Module, x: torch.Tensor) -> str:
+    """Where NaN/Inf enters: the input, a parameter, or the first module whose output has it."""
+    if not torch.isfinite(x).all():
+        return "the input batch holds NaN or Inf"
+    for name, p in model.named_parameters():
+        if not torch.isfinite(p).all():
+            return f"parameter {name} holds NaN or Inf"
+    found: list[str] = []
+
+    def hook(name: str):
+        def check(module, args, out) -> None:
+            if not found and isinstance(out, torch.Tensor) and not torch.isfinite(out).all():
+                found.append(name)
+
+        return check
+
+    handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules() if n]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return (
+        f"NaN or Inf first appears in the output of layer {found[0]!r}" if found else "the outputs overflow in the loss"
+    )
+
+
 def _set_trainable(student: nn.Module, phase: Phase) -> list[nn.Parameter]:
     if phase.block is None:
         for p in student.parameters():
@@ -476,9 +504,10 @@ def _train_epoch(
                 for f in watched:
                     loss = loss + feature_weight * F.mse_loss(s_cap.outputs[f], t_cap.outputs[f])
             if not torch.isfinite(loss):
+                where = _first_non_finite(student, x)
                 raise TnvizError(
                     f"the loss became {float(loss.detach())} in phase {phase.name!r} at step {step + 1}; "
-                    "lower the learning rate (the checkpoint keeps the last good epoch)",
+                    f"{where}; lower the learning rate (the checkpoint keeps the last good epoch)",
                     token=phase.name,
                 )
             optimizer.zero_grad(set_to_none=True)

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import copy
 import csv
+import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
-from tnviz.compression.checkpoint import load_checkpoint, load_state_into, save_atomic
+from tnviz.compression.checkpoint import load_checkpoint, load_state_into, save_atomic, write_text_atomic
 from tnviz.compression.data import mnist_offline
 from tnviz.compression.distill import distill, evaluate
 from tnviz.compression.models import LeNet5
@@ -80,12 +81,14 @@ def train_teacher(cache: Path, settings: Settings, log: Callable[[str], None], p
     torch.manual_seed(settings.seed)
     teacher = LeNet5()
     started = time.perf_counter()
+    run = cache.with_name(cache.stem + "-run.pt")  # a killed run resumes from its last epoch
     distill(
         teacher, None, train, None, mode="scratch", epochs=settings.teacher_epochs, lr=settings.teacher_lr,
-        batch_size=64, seed=settings.seed, progress=progress,
+        batch_size=64, seed=settings.seed, progress=progress, checkpoint=run, resume=True,
     )  # fmt: skip
     acc, _ = evaluate(teacher, test)
     save_atomic({"kind": "tnviz-teacher", "model": teacher.state_dict(), "test_acc": acc}, cache)
+    run.unlink(missing_ok=True)
     log(
         f"teacher: trained {settings.teacher_epochs} epochs in {time.perf_counter() - started:.0f} s, "
         f"test accuracy {acc:.4f}"
@@ -124,9 +127,17 @@ def reproduce_lenet5(
     train, test = mnist_offline(settings.seed)
     teacher_acc, _ = evaluate(teacher, test)
     example = train.tensors[0][:1]
-    rows: list[dict] = []
+    # Finished students are kept in cache/rows.json (written atomically after each one) and a
+    # student in training has its own checkpoint: a killed run, started again, goes on from there.
+    signature = {k: v for k, v in asdict(settings).items() if k not in ("formats", "rates")}
+    rows_path = out / "cache" / "rows.json"
+    rows = _load_rows(rows_path, signature)
+    if rows:
+        log(f"resuming: {len(rows)} students already trained ({rows_path})")
     for fmt in settings.formats:
         for rate in settings.rates:
+            if all(_cell(rows, fmt, rate, mode) is not None for mode in ("seq", "e2e")):
+                continue
             try:
                 student, report = compress(teacher, format=fmt, rate=rate, example_input=example)
             except TnvizError as err:
@@ -137,7 +148,10 @@ def reproduce_lenet5(
                 module.diagram.save(str(out / "diagrams" / f"{fmt}-{rate:g}-{layer.name}.svg"))
             init_acc, _ = evaluate(student, test)
             for mode in ("seq", "e2e"):
+                if _cell(rows, fmt, rate, mode) is not None:
+                    continue
                 model = copy.deepcopy(student)
+                run = out / "cache" / "students" / f"{fmt}-{rate:g}-{mode}.pt"
                 t0 = time.perf_counter()
                 kwargs = (
                     {"block_epochs": settings.block_epochs, "finetune_epochs": settings.finetune_epochs,
@@ -147,7 +161,7 @@ def reproduce_lenet5(
                 )  # fmt: skip
                 result = distill(
                     model, teacher, train, test, mode=mode, lr=settings.lr, batch_size=settings.batch_size,
-                    seed=settings.seed, progress=progress, **kwargs,
+                    seed=settings.seed, progress=progress, checkpoint=run, resume=True, **kwargs,
                 )  # fmt: skip
                 row = {
                     "format": fmt,
@@ -165,6 +179,8 @@ def reproduce_lenet5(
                     "seconds": round(time.perf_counter() - t0, 1),
                 }
                 rows.append(row)
+                write_text_atomic(rows_path, json.dumps({"settings": signature, "rows": rows}, indent=1))
+                run.unlink(missing_ok=True)
                 log(
                     f"{row['method']:8s} rate {rate:<5g} (achieved {report.rate:.4f}) {mode:3s}: "
                     f"{init_acc:.4f} after decomposition → {row['test_acc']:.4f} in {row['seconds']:.0f} s"
@@ -176,6 +192,21 @@ def reproduce_lenet5(
     return rows
 
 
+def _load_rows(path: Path, signature: dict) -> list[dict]:
+    """The finished rows of an earlier run with the same settings (else none)."""
+    if not path.exists():
+        return []
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise TnvizError(f"{path} is unreadable ({exc}); delete it to start afresh", token=str(path)) from None
+    if not isinstance(data, dict) or not isinstance(data.get("rows"), list):
+        raise TnvizError(f"{path} is not a tnviz results cache; delete it to start afresh", token=str(path))
+    if data.get("settings") != signature:
+        return []  # other settings (quick against full): start the table afresh
+    return [r for r in data["rows"] if isinstance(r, dict) and {"format", "target_rate", "mode", "test_acc"} <= set(r)]
+
+
 def _cell(rows: list[dict], fmt: str, rate: float, mode: str) -> float | None:
     for r in rows:
         if r["format"] == fmt and r["target_rate"] == rate and r["mode"] == mode:
@@ -183,39 +214,52 @@ def _cell(rows: list[dict], fmt: str, rate: float, mode: str) -> float | None:
     return None
 
 
-def claims(rows: list[dict], rates: Sequence[float]) -> list[str]:
+def claims(rows: list[dict], rates: Sequence[float], test_size: int = 1000) -> list[str]:
     """What the table says about the paper's two claims, as sentences with the counts."""
     lines = []
-    wins, total, diffs = 0, 0, []
-    for tnn, twin in TWINS.items():
-        for rate in rates:
+    accs = [r["test_acc"] for r in rows] or [0.98]
+    p = sum(accs) / len(accs)
+    noise = 100 * (p * (1 - p) / test_size) ** 0.5  # one standard error of an accuracy on the test set
+    total_wins = total = 0
+    per_rate = []
+    for rate in rates:
+        wins = n = 0
+        diffs = []
+        for tnn, twin in TWINS.items():
             for mode in ("seq", "e2e"):
                 a, b = _cell(rows, tnn, rate, mode), _cell(rows, twin, rate, mode)
                 if a is None or b is None:
                     continue
-                total += 1
+                n += 1
                 wins += a > b
-                diffs.append(a - b)
+                diffs.append(100 * (a - b))
+        if n:
+            total_wins, total = total_wins + wins, total + n
+            per_rate.append(f"rate {rate:g}: {wins} of {n}, mean {sum(diffs) / n:+.2f} points")
     if total:
-        mean = 100 * sum(diffs) / len(diffs)
-        verdict = "holds" if wins > total / 2 else "does not hold"
+        verdict = "holds" if total_wins > total / 2 else "does not hold"
         lines.append(
-            f"Claim 1 (TNN layers beat their low-rank twins at equal rate) {verdict} here: the TNN layer wins "
-            f"{wins} of {total} comparisons (same rate, same training); mean difference {mean:+.2f} points."
+            f"Claim 1 (TNN layers beat their low-rank twins at equal rate) {verdict} overall here: the TNN layer "
+            f"wins {total_wins} of {total} comparisons (same rate, same training) — " + "; ".join(per_rate) + "."
         )
     low = min(rates)
-    seq_wins, n = 0, 0
-    for fmt in {r["format"] for r in rows}:
+    seq_wins, n, diffs = 0, 0, []
+    for fmt in sorted({r["format"] for r in rows}):
         a, b = _cell(rows, fmt, low, "seq"), _cell(rows, fmt, low, "e2e")
         if a is not None and b is not None:
             n += 1
             seq_wins += a > b
+            diffs.append(100 * (a - b))
     if n:
         verdict = "holds" if seq_wins > n / 2 else "does not hold"
         lines.append(
             f"Claim 2 (Seq-KD beats E2E-KD at the highest compression, rate {low:g}) {verdict} here: "
-            f"Seq-KD wins for {seq_wins} of {n} formats."
+            f"Seq-KD wins for {seq_wins} of {n} formats, mean difference {sum(diffs) / n:+.2f} points."
         )
+    lines.append(
+        f"One standard error of an accuracy measured on {test_size:,} test digits is about {noise:.2f} points: "
+        "differences smaller than that are noise."
+    )
     return lines
 
 

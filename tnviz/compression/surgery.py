@@ -270,7 +270,7 @@ def compress(
             else:
                 new = _fresh(classes[type(dense)], dense, format, rate, rank, order, layer_kwargs)
                 error = None
-        except TnvizError as err:
+        except TnvizError as err:  # the layer's name, so a user knows which one
             raise TnvizError(f"layer {name!r} ({_kind(dense)}): {err.message}", token=name) from None
         new.train(dense.training)
         _replace(student, name, new)

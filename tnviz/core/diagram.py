@@ -83,9 +83,14 @@ def _is_int(value: object) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)  # NumPy integers too
 
 
+MAX_SIZE = 2**40  # no tensor axis is longer; larger numbers are typos or hostile files
+
+
 def _check_positive(value: object, what: str, token: str) -> int:
     if not _is_int(value) or value < 1:  # type: ignore[operator]
         raise TnvizError(f"{what} must be a positive integer, got {value!r}", token=token)
+    if value > MAX_SIZE:  # type: ignore[operator]
+        raise TnvizError(f"{what} is {value:,}; at most {MAX_SIZE:,} (2**40) is accepted", token=token)
     return value  # type: ignore[return-value]
 
 
@@ -421,8 +426,18 @@ class Diagram:
         Raises:
             TnvizError: malformed JSON, unknown fields, or a diagram that does not validate.
         """
-        from tnviz.core.serialize import diagram_from_dict
+        from tnviz.core.serialize import MAX_JSON_CHARS, check_nesting, diagram_from_dict
 
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise TnvizError(
+                f"not a tnviz diagram: expected JSON text, got {type(text).__name__}", token=type(text).__name__
+            )
+        if len(text) > MAX_JSON_CHARS:
+            raise TnvizError(
+                f"not a tnviz diagram: {len(text):,} characters; at most {MAX_JSON_CHARS:,} are read",
+                token=str(text)[:40],
+            )
+        check_nesting(text)
         try:
             data = json.loads(text)
         except (json.JSONDecodeError, TypeError, RecursionError) as err:
@@ -560,6 +575,8 @@ def _bind(diagram: Diagram, index_sizes: Mapping[str, Any], shapes: Mapping[str,
             raise TnvizError(
                 f"size of index {index!r} must be a positive integer, got {value!r} ({source})", token=index
             )
+        if value > MAX_SIZE:
+            raise TnvizError(f"size of index {index!r} is {value:,}; at most 2**40 is accepted ({source})", token=index)
         value = int(value)
         if index in conv:
             holders = diagram.holders(index)

@@ -7,7 +7,35 @@ from typing import Any
 from tnviz.core.diagram import JSON_FORMAT, JSON_VERSION, Diagram, _check_positive, _modes_text
 from tnviz.errors import TnvizError
 
-__all__ = ["diagram_from_dict"]
+__all__ = ["diagram_from_dict", "check_nesting", "MAX_JSON_CHARS", "MAX_DEPTH", "MAX_TENSORS"]
+
+MAX_JSON_CHARS = 1_000_000  # a diagram of 1,000 tensors is ~100 kB
+MAX_DEPTH = 8  # a diagram's JSON nests 5 deep; deeper is not ours
+MAX_TENSORS = 1024
+
+
+def check_nesting(text: str | bytes | bytearray) -> None:
+    """Refuse JSON nested deeper than MAX_DEPTH before parsing it (a linear scan; strings skipped)."""
+    if isinstance(text, (bytes, bytearray)):
+        text = bytes(text).decode("utf-8", errors="replace")
+    depth, in_string, escaped = 0, False, False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise TnvizError(f"not a tnviz diagram: JSON nested deeper than {MAX_DEPTH} levels", token=ch)
+        elif ch in "]}":
+            depth -= 1
+
 
 _TOP_FIELDS = {"format", "version", "tensors", "output", "conv", "sizes", "conv_sizes", "options"}
 
@@ -45,6 +73,7 @@ def diagram_from_dict(data: Any) -> Diagram:
     )
     tensors = data.get("tensors")
     _require(isinstance(tensors, list) and tensors, "'tensors' must be a non-empty list", "tensors")
+    _require(len(tensors) <= MAX_TENSORS, f"{len(tensors)} tensors; at most {MAX_TENSORS} are read", "tensors")
     parts = []
     for t in tensors:
         _require(isinstance(t, dict) and set(t) == {"name", "modes"}, f"bad tensor entry {t!r}", "tensors")

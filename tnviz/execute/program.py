@@ -215,6 +215,10 @@ def compile_plan(plan: Plan) -> Callable[[Sequence[torch.Tensor]], torch.Tensor]
 
 def run_plan(plan: Plan, tensors: Sequence[torch.Tensor]) -> torch.Tensor:
     """Run ``plan`` on ``tensors`` (compiling it on first use)."""
+    from tnviz.execute.memory import check_plan_memory
+
+    if tensors:
+        check_plan_memory(plan, tensors[0].element_size(), tensors[0].device)
     program = getattr(plan, "_program", None)
     if program is None:
         program = compile_plan(plan)

@@ -111,6 +111,8 @@ def from_dense(
             **factory,
             **layer_kwargs,
         )
+    if not torch.isfinite(weight).all():
+        raise TnvizError(f"the {type(module).__name__}'s weight holds NaN or Inf: nothing to decompose", token="weight")
     _check_memory(layer, weight)
     W = weight.double().cpu().numpy()
     g = layer.shape.groups
@@ -135,6 +137,10 @@ def from_dense(
         if module.bias is not None:
             layer.bias.copy_(module.bias.detach())
         rebuilt = layer.dense_weight()
+    if not torch.isfinite(rebuilt).all():
+        raise TnvizError(
+            f"tensorly's {format!r} decomposition produced NaN or Inf for ranks {layer.ranks}", token=format
+        )
     layer.reconstruction_error = float((rebuilt - weight).norm() / weight.norm().clamp_min(1e-30))
     return layer
 
@@ -152,10 +158,13 @@ def _fit(value: np.ndarray, shape: tuple[int, ...], name: str) -> np.ndarray:
 def _check_memory(layer: _Tensorial, weight: torch.Tensor) -> None:
     largest_rank = max(layer.ranks.values(), default=1)
     need = weight.numel() * 8 * (3 + largest_rank)  # the tensor, its unfoldings and a rank-wide factor product
-    if need > MEMORY_LIMIT_BYTES:
+    from tnviz.execute.memory import memory_budget
+
+    limit = min(MEMORY_LIMIT_BYTES, memory_budget())
+    if need > limit:
         raise TnvizError(
             f"decomposing a {tuple(weight.shape)} weight at rank {largest_rank} needs about {need / 2**30:.1f} GiB; "
-            f"the limit is {MEMORY_LIMIT_BYTES / 2**30:.0f} GiB — lower the rank or rate",
+            f"the limit is {limit / 2**30:.1f} GiB (MEMORY_LIMIT_BYTES and the memory budget) — lower the rank or rate",
             token=str(largest_rank),
         )
 

@@ -88,29 +88,10 @@ class RankExplorer(W.VBox):
         self.error: float | None = None
         self.last_update_ms = 0.0
         self._error_worker = LatestOnly()
-        controls = W.VBox(
-            [
-                self.in_box,
-                self.out_box,
-                self.kernel_box,
-                self.format_box,
-                self.order_slider,
-                self.mode,
-                self.rate_slider,
-                self.rank_slider,
-            ]
-        )
-        super().__init__([W.HBox([controls, W.VBox([self.figures, self.error_label])]), self.picture])
-        for w in (
-            self.in_box,
-            self.out_box,
-            self.kernel_box,
-            self.format_box,
-            self.order_slider,
-            self.mode,
-            self.rate_slider,
-            self.rank_slider,
-        ):
+        inputs = [self.in_box, self.out_box, self.kernel_box, self.format_box, self.order_slider, self.mode]
+        inputs += [self.rate_slider, self.rank_slider]
+        super().__init__([W.HBox([W.VBox(inputs), W.VBox([self.figures, self.error_label])]), self.picture])
+        for w in inputs:
             w.observe(lambda change: self.update(), names="value")
         self.update()
 

@@ -120,23 +120,10 @@ class TrainingDashboard(W.VBox):
         ax1.set_ylabel("training loss")
         ax1.set_yscale("log")
         if self.epochs:
-            xs = [e["global_epoch"] for e in self.epochs]
-            train_acc = [e.get("train_acc") for e in self.epochs]
-            test_acc = [e.get("test_acc") for e in self.epochs]
-            if any(v is not None for v in train_acc):
-                ax2.plot(
-                    [x for x, v in zip(xs, train_acc) if v is not None],
-                    [v for v in train_acc if v is not None],
-                    "o-",
-                    label="train",
-                )
-            if any(v is not None for v in test_acc):
-                ax2.plot(
-                    [x for x, v in zip(xs, test_acc) if v is not None],
-                    [v for v in test_acc if v is not None],
-                    "s-",
-                    label="test",
-                )
+            for key, style, label in (("train_acc", "o-", "train"), ("test_acc", "s-", "test")):
+                points = [(e["global_epoch"], e[key]) for e in self.epochs if e.get(key) is not None]
+                if points:
+                    ax2.plot(*zip(*points), style, label=label)
             ax2.legend()
         ax2.set_xlabel("epoch")
         ax2.set_ylabel("accuracy")

@@ -162,3 +162,22 @@ def test_regression_kernel_only_convolution_index_keeps_its_kernel_length():
     options = {"padding": {"d": "same", "e": 0}}
     got = tnviz.einsum(spec, *tensors, sizes={"a": 1, "b": 1}, **options)
     assert torch.allclose(got, reference(spec, *tensors, sizes={"a": 1, "b": 1}, **options), atol=1e-12)
+
+
+def test_regression_conv_backward_with_a_strided_weight_view():
+    # Found by benchmarks/differential.py: size-1 axes left the reshaped weight a non-contiguous
+    # view and PyTorch's CPU conv backward raised "grad_weight must be contiguous".
+    problem = (
+        "T0: (a c) e, T1: d f g (e c) a, T2: b f c g -> (b d) | f g",
+        [(1, 2), (2, 3, 3, 2, 1), (1, 2, 1, 1)],
+        {"a": 1, "b": 1, "c": 1, "d": 2, "e": 2},
+        {
+            "padding": {"f": "same", "g": 0},
+            "stride": {"f": 1, "g": 1},
+            "dilation": {"f": 1, "g": 1},
+            "padding_mode": {"f": "zeros", "g": "zeros"},
+        },
+        "auto",
+        0,
+    )
+    check_problem(problem)

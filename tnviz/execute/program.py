@@ -171,6 +171,9 @@ def _conv_op(step: Step) -> Op:
         w = w.reshape(w_shape)
         if flip:
             w = w.flip(flip)
+        # A reshaped view can keep odd strides (size-1 axes); PyTorch's CPU conv backward then
+        # fails with "grad_weight must be contiguous". contiguous() is free when it already is.
+        w = w.contiguous()
         for mode, flat in pads_by_mode.items():
             x = F.pad(x, flat, mode=mode)
         y = conv(x, w, None, stride, padding, dilation, g)

@@ -35,12 +35,12 @@ DISTILL = textwrap.dedent(
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    train, test = small_mnist(1500, 300)
+    train, test = small_mnist(3000, 300)
     teacher = LeNet5()
     torch.manual_seed(1)
     student, _ = tnviz.compress(teacher, format="mtt", rate=0.1, init="random")
     ckpt = sys.argv[1] if sys.argv[1] != "-" else None
-    result = tnviz.distill(student, teacher, train, test, mode="seq", block_epochs=2, finetune_epochs=3,
+    result = tnviz.distill(student, teacher, train, test, mode="seq", block_epochs=3, finetune_epochs=8,
                            checkpoint=ckpt, resume=ckpt is not None, progress=False)
     torch.save(student.state_dict(), sys.argv[2])
     """
@@ -95,7 +95,7 @@ def distill_trials(trials: int, rng: random.Random, tmp: Path) -> str:
     ckpt = tmp / "distill" / "run.pt"
     ckpt.parent.mkdir()
     cmd = [sys.executable, str(script), str(ckpt), str(tmp / "resumed.pt")]
-    kills, checked = _kill_and_resume(cmd, ckpt.parent, trials, rng, window=(4.0, 14.0))
+    kills, checked = _kill_and_resume(cmd, ckpt.parent, trials, rng, window=(3.0, 8.0))
     a, b = torch.load(tmp / "full.pt", weights_only=True), torch.load(tmp / "resumed.pt", weights_only=True)
     same = all(torch.equal(a[k], b[k]) for k in a)
     return (

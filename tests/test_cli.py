@@ -48,7 +48,9 @@ def test_reproduce_writes_the_table_plot_and_diagrams(tmp_path, capsys):
     from tnviz.compression.checkpoint import save_atomic
 
     torch.manual_seed(0)
-    cache = tmp_path / "cache" / "lenet5-teacher-seed0.pt"  # a cached (untrained) teacher: no teacher training here
+    from tnviz.compression.reproduce import QUICK, teacher_cache
+
+    cache = teacher_cache(tmp_path, QUICK)  # a cached (untrained) teacher: no teacher training here
     save_atomic({"kind": "tnviz-teacher", "model": LeNet5().state_dict(), "test_acc": 0.1}, cache)
     assert (
         main(["reproduce", "lenet5-mnist", "--quick", "--out", str(tmp_path), "--formats", "mtk", "--rates", "0.1"])
@@ -96,3 +98,18 @@ def test_compress_command_on_a_users_checkpoint(tmp_path, capsys):
     (tmp_path / "bad.pt").write_bytes(b"garbage")
     assert main(["compress", "--model", str(tmp_path / "bad.pt"), "--rate", "0.1", "--out", str(out)]) == 2
     assert "corrupted or truncated" in capsys.readouterr().err
+
+
+def test_an_interrupted_teacher_is_not_cached(tmp_path, monkeypatch):
+    import pytest
+
+    from tnviz.compression import reproduce
+    from tnviz.compression.distill import DistillResult
+
+    monkeypatch.setattr(
+        reproduce, "distill", lambda model, *a, **k: DistillResult(model, stopped=True, interrupted=True)
+    )
+    cache = reproduce.teacher_cache(tmp_path, reproduce.QUICK)
+    with pytest.raises(KeyboardInterrupt):
+        reproduce.train_teacher(cache, reproduce.QUICK, print, False)
+    assert not cache.exists()

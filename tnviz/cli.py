@@ -124,6 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TnvizError as err:
         print(f"tnviz: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("tnviz: interrupted; the checkpoints are kept: run the same command again to resume", file=sys.stderr)
+        return 130
 
 
 def _compress(args) -> int:
@@ -152,6 +155,8 @@ def _compress(args) -> int:
             student, teacher, train, test, mode=args.mode, epochs=args.epochs, block_epochs=blocks,
             finetune_epochs=max(0, args.epochs - blocks), checkpoint=out / "distill.pt", resume=True,
         )  # fmt: skip
+        if result.stopped:  # Ctrl-C: distill.pt keeps the last whole epoch; nothing half-trained is saved
+            raise KeyboardInterrupt
         print(f"after {args.mode} distillation: {result.test_accuracy:.4f}")
     for layer in report.layers:
         student.get_submodule(layer.name).diagram.save(str(out / "diagrams" / f"{layer.name}.svg"))

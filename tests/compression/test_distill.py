@@ -323,3 +323,20 @@ def test_a_full_disk_while_saving_keeps_the_previous_checkpoint(setup, tmp_path,
     state = load_checkpoint(ckpt, kind="tnviz-distill")
     assert len(state["history"]) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["run.pt"]  # no temporary file left
+
+
+def test_modes_and_frozen_parameters_are_respected_and_restored(setup):
+    teacher, train, test = setup
+    student, _ = tnviz.compress(teacher, format="tk", rate=0.1)
+    student.conv1.weight.requires_grad_(False)  # the user froze it
+    frozen_before = student.conv1.weight.detach().clone()
+    student.eval()
+    student.fc1.train()  # a mixed state evaluate() must not flatten
+    tnviz.distill(student, teacher, train, test, epochs=1, progress=False)
+    assert torch.equal(student.conv1.weight, frozen_before) and not student.conv1.weight.requires_grad
+    assert all(p.requires_grad for p in student.fc1.parameters())
+    assert not student.training and student.fc1.training and not student.conv2.training
+    assert all(p.requires_grad for p in teacher.parameters())  # the teacher's flags come back too
+    mixed = {n: m.training for n, m in student.named_modules()}
+    evaluate(student, test)
+    assert {n: m.training for n, m in student.named_modules()} == mixed

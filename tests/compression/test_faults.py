@@ -111,7 +111,13 @@ DDP_SCRIPT = textwrap.dedent(
     student, _ = tnviz.compress(teacher, format="mtt", rate=0.1, init="random")
     mode = sys.argv[2]
     kw = dict(block_epochs=1, finetune_epochs=1) if mode == "seq" else dict(epochs=2)
-    tnviz.distill(student, teacher, train, test, mode=mode, batch_size=50, progress=False, **kw)
+    rank = int(os.environ["RANK"])
+    # "stop": only rank 0 asks to stop (a Stop button in one process); every rank must end with it
+    stop = lambda m: not (mode == "stop" and rank == 0 and m["step"] == 2)
+    kw["callbacks"] = [type("Stop", (), {{"on_step": staticmethod(stop)}})()]
+    result = tnviz.distill(student, teacher, train, test, mode="e2e" if mode == "stop" else mode, batch_size=50,
+                           progress=False, **kw)
+    assert result.stopped == (mode == "stop")
     rank = torch.distributed.get_rank()
     torch.save(student.state_dict(), os.path.join(sys.argv[1], f"rank{{rank}}-{{mode}}.pt"))
     torch.distributed.destroy_process_group()
@@ -125,13 +131,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("mode", ["e2e", "seq"])
+@pytest.mark.parametrize("mode", ["e2e", "seq", "stop"])
 def test_torchrun_with_two_gloo_processes_keeps_the_ranks_identical(tmp_path, mode):
     script = tmp_path / "ddp.py"
     script.write_text(DDP_SCRIPT.format(tests=str(ROOT / "tests")))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
            f"--master_port={_free_port()}", str(script), str(tmp_path), mode]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True, env={**_env(), "OMP_NUM_THREADS": "1"}, timeout=300)
+    done = subprocess.run(cmd, capture_output=True, text=True, env={**_env(), "OMP_NUM_THREADS": "1"}, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     a = torch.load(tmp_path / f"rank0-{mode}.pt", weights_only=True)
     b = torch.load(tmp_path / f"rank1-{mode}.pt", weights_only=True)

@@ -72,3 +72,20 @@ def test_compressed_models_save_and_load_as_data(tmp_path):
     torch.save(resnet20().state_dict(), tmp_path / "r.pt")
     with pytest.raises(TnvizError, match="does not fit this model"):
         load_weights(LeNet5(), tmp_path / "r.pt")
+
+
+def test_a_layer_registered_under_two_names_is_replaced_everywhere():
+    shared = nn.Linear(64, 64)
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(144, 64), shared, nn.ReLU(), shared, nn.Linear(64, 10)
+    )
+    student, report = tnviz.compress(model, format="tk", rate=0.5)
+    assert student[3] is student[5] and isinstance(student[3], TensorialLinear)
+    assert [r.name for r in report.layers] == ["2", "3"] and report.kept == ("0", "6")
+    assert report.model_params == sum(p.numel() for p in student.parameters()) < report.original_params
+    with pytest.raises(TnvizError, match="has no other layer .*include="):
+        tnviz.compress(nn.Sequential(nn.Linear(3, 3)), format="tk", rate=0.5)
+    model.train()
+    with pytest.raises(TnvizError, match=r"example_input \(1, 3, 8, 8\) does not run through the model"):
+        tnviz.compress(model, format="tk", rate=0.5, example_input=torch.zeros(1, 3, 8, 8))
+    assert model.training and model[0].training

@@ -103,6 +103,8 @@ def test_training_dashboard_runs_in_the_background_and_stops(tmp_path):
     dash = TrainingDashboard(report=report, redraw_every=0.0)
     ckpt = tmp_path / "run.pt"
     thread = dash.run(student, teacher, train, test, epochs=50, checkpoint=ckpt)
+    with pytest.raises(TnvizError, match="still going"):
+        dash.run(student, teacher, train, test, epochs=1)
     deadline = time.time() + 60
     while len(dash.epochs) < 1 and time.time() < deadline:
         time.sleep(0.05)

@@ -36,6 +36,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from tnviz.compression.checkpoint import load_checkpoint, load_state_into, save_atomic
+from tnviz.compression.modes import preserved_state
 from tnviz.errors import TnvizError
 
 __all__ = ["distill", "evaluate", "DistillResult", "Phase", "StopTraining", "MODES"]
@@ -115,17 +116,15 @@ def _tensorial_layers(model: nn.Module) -> list[str]:
 def evaluate(model: nn.Module, data: Dataset, batch_size: int = 1000, device: Any = None) -> tuple[float, float]:
     """(accuracy, mean cross-entropy) of ``model`` on ``data``, in eval mode."""
     device = device or next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     correct, loss, n = 0, 0.0, 0
-    with torch.no_grad():
+    with preserved_state(model), torch.no_grad():  # each submodule's own mode comes back
+        model.eval()
         for x, y in DataLoader(data, batch_size=batch_size):
             x, y = x.to(device), y.to(device)
             out = model(x)
             correct += int((out.argmax(1) == y).sum())
             loss += float(F.cross_entropy(out, y, reduction="sum"))
             n += len(y)
-    model.train(was_training)
     return correct / max(n, 1), loss / max(n, 1)
 
 
@@ -302,9 +301,7 @@ def distill(
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
     student.to(device)
     if teacher is not None:
-        teacher.to(device).eval()
-        for p in teacher.parameters():
-            p.requires_grad_(False)
+        teacher.to(device)
     phases = _phases(mode, epochs, blocks or [], block_epochs, finetune_epochs)
     config = _config(mode, phases, (lr, block_lr), (batch_size, block_batch_size), temperature, alpha, seed, world)
     result = DistillResult(student)
@@ -338,13 +335,21 @@ def distill(
         return stop is not None and stop.is_set()
 
     global_epoch = len(result.history)
+    # Modes and requires_grad flags come back at the end; parameters the user froze stay frozen.
+    restore = preserved_state(student, teacher, grads=True)
+    restore.__enter__()
+    frozen = {id(p) for p in student.parameters() if not p.requires_grad}
+    if teacher is not None:
+        teacher.eval()
+        for p in teacher.parameters():
+            p.requires_grad_(False)
     try:
         for p_index in range(start_phase, len(phases)):
             phase = phases[p_index]
             first = start_epoch if p_index == start_phase else 0
             if first >= phase.epochs:
                 continue
-            trainable = _set_trainable(student, phase)
+            trainable = _set_trainable(student, phase, frozen)
             if not trainable:
                 raise TnvizError(f"phase {phase.name!r} has no trainable parameter", token=phase.name)
             model = student
@@ -363,7 +368,7 @@ def distill(
                 scheduler.load_state_dict(opt_state["scheduler"])
             opt_state = None
             for epoch in range(first, phase.epochs):
-                if halted():
+                if _agree(halted(), world, device):
                     result.stopped = True
                     return result
                 metrics, ok = _train_epoch(
@@ -400,7 +405,7 @@ def distill(
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix({k: round(v, 4) for k, v in metrics.items() if k in ("train_loss", "test_acc")})
-                if not _call(callbacks, "on_epoch", dict(metrics)):
+                if _agree(not _call(callbacks, "on_epoch", dict(metrics)), world, device):
                     result.stopped = True
                     return result
     except KeyboardInterrupt:
@@ -410,13 +415,21 @@ def distill(
             save_atomic({"kind": "tnviz-model", "model": student.state_dict()}, path.with_suffix(".interrupted.pt"))
         return result
     finally:
-        for p in student.parameters():
-            p.requires_grad_(True)
-        student.train()
+        restore.__exit__(None, None, None)
         if bar is not None:
             bar.close()
         _call(callbacks, "on_end", result)
     return result
+
+
+def _agree(flag: bool, world: int, device: torch.device) -> bool:
+    """True if ``flag`` is set on any process (under DDP every rank must stop together, or the
+    others wait for it forever in the next all-reduce)."""
+    if world <= 1:
+        return flag
+    value = torch.tensor([1.0 if flag else 0.0], device=device)
+    torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.MAX)
+    return bool(value.item())
 
 
 def _first_non_finite(model: nn.Module, x: torch.Tensor) -> str:
@@ -439,6 +452,8 @@ def _first_non_finite(model: nn.Module, x: torch.Tensor) -> str:
     try:
         with torch.no_grad():
             model(x)
+    except _BlockDone:  # a block phase's capture hook ends the pass early: what ran was checked
+        pass
     finally:
         for h in handles:
             h.remove()
@@ -447,20 +462,18 @@ def _first_non_finite(model: nn.Module, x: torch.Tensor) -> str:
     )
 
 
-def _set_trainable(student: nn.Module, phase: Phase) -> list[nn.Parameter]:
-    if phase.block is None:
-        for p in student.parameters():
-            p.requires_grad_(True)
-        student.train()
-        return list(student.parameters())
+def _set_trainable(student: nn.Module, phase: Phase, frozen: set[int]) -> list[nn.Parameter]:
+    """The phase's parameters (never those the user froze), in train mode; the rest frozen."""
+    scope = student if phase.block is None else student.get_submodule(phase.block)
+    chosen = {id(p) for p in scope.parameters()} - frozen
     for p in student.parameters():
-        p.requires_grad_(False)
-    student.eval()  # earlier blocks (and their batch norms) stay as they are
-    block = student.get_submodule(phase.block)
-    block.train()
-    for p in block.parameters():
-        p.requires_grad_(True)
-    return list(block.parameters())
+        p.requires_grad_(id(p) in chosen)
+    if phase.block is None:
+        student.train()
+    else:
+        student.eval()  # earlier blocks (and their batch norms) stay as they are
+        scope.train()
+    return [p for p in student.parameters() if id(p) in chosen]
 
 
 def _train_epoch(
@@ -503,7 +516,11 @@ def _train_epoch(
                 loss = alpha * T * T * kd + (1 - alpha) * F.cross_entropy(out, y)
                 for f in watched:
                     loss = loss + feature_weight * F.mse_loss(s_cap.outputs[f], t_cap.outputs[f])
-            if not torch.isfinite(loss):
+            if _agree(not bool(torch.isfinite(loss)), world, device):  # before backward's all-reduce
+                if torch.isfinite(loss):
+                    raise TnvizError(
+                        f"the loss became NaN or Inf on another process in phase {phase.name!r}", token=phase.name
+                    )
                 where = _first_non_finite(student, x)
                 raise TnvizError(
                     f"the loss became {float(loss.detach())} in phase {phase.name!r} at step {step + 1}; "
@@ -521,7 +538,7 @@ def _train_epoch(
             seen += n
             step_metrics = {"phase": phase.name, "step": step + 1, "steps": steps, "loss": float(loss.detach()),
                             "global_epoch": global_epoch + 1, "lr": scheduler.get_last_lr()[0]}  # fmt: skip
-            if not _call(callbacks, "on_step", step_metrics) or halted():
+            if _agree(not _call(callbacks, "on_step", step_metrics) or halted(), world, device):
                 return {}, False
     finally:
         s_cap.close()

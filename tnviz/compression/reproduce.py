@@ -26,7 +26,7 @@ from tnviz.compression.models import LeNet5
 from tnviz.compression.surgery import compress
 from tnviz.errors import TnvizError
 
-__all__ = ["Settings", "QUICK", "FULL", "reproduce_lenet5", "PAPER_LENET5", "TWINS", "train_teacher"]
+__all__ = ["Settings", "QUICK", "FULL", "reproduce_lenet5", "PAPER_LENET5", "TWINS", "train_teacher", "teacher_cache"]
 
 # The paper's LeNet-5 / MNIST accuracies (%), compression rates 2 %, 5 %, 10 % (full MNIST).
 PAPER_LENET5 = {"mcp": (97.21, 97.92, 98.65), "mtk": (97.71, 98.56, 98.52), "mtt": (97.69, 98.43, 98.63)}
@@ -69,6 +69,11 @@ QUICK = Settings(("cp", "tk", "tt", "mcp", "mtk", "mtt"), (0.02, 0.05, 0.1), 8, 
 FULL = Settings(("cp", "tk", "tt", "tr", "mcp", "mtk", "mtt", "mtr"), (0.02, 0.05, 0.1), 15, 3, 10, 16)
 
 
+def teacher_cache(out: Path, settings: Settings) -> Path:
+    """Where the teacher of these settings is cached (a quick teacher never serves a full run)."""
+    return out / "cache" / f"lenet5-teacher-seed{settings.seed}-e{settings.teacher_epochs}-lr{settings.teacher_lr:g}.pt"
+
+
 def train_teacher(cache: Path, settings: Settings, log: Callable[[str], None], progress: bool) -> torch.nn.Module:
     """The LeNet-5 teacher: loaded from ``cache`` if there, else trained and saved there."""
     train, test = mnist_offline(settings.seed)
@@ -82,10 +87,12 @@ def train_teacher(cache: Path, settings: Settings, log: Callable[[str], None], p
     teacher = LeNet5()
     started = time.perf_counter()
     run = cache.with_name(cache.stem + "-run.pt")  # a killed run resumes from its last epoch
-    distill(
+    result = distill(
         teacher, None, train, None, mode="scratch", epochs=settings.teacher_epochs, lr=settings.teacher_lr,
         batch_size=64, seed=settings.seed, progress=progress, checkpoint=run, resume=True,
     )  # fmt: skip
+    if result.stopped:  # Ctrl-C: keep the run's checkpoint, cache nothing half-trained
+        raise KeyboardInterrupt
     acc, _ = evaluate(teacher, test)
     save_atomic({"kind": "tnviz-teacher", "model": teacher.state_dict(), "test_acc": acc}, cache)
     run.unlink(missing_ok=True)
@@ -123,7 +130,7 @@ def reproduce_lenet5(
     out = Path(out)
     (out / "diagrams").mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    teacher = train_teacher(out / "cache" / f"lenet5-teacher-seed{settings.seed}.pt", settings, log, progress)
+    teacher = train_teacher(teacher_cache(out, settings), settings, log, progress)
     train, test = mnist_offline(settings.seed)
     teacher_acc, _ = evaluate(teacher, test)
     example = train.tensors[0][:1]
@@ -163,6 +170,8 @@ def reproduce_lenet5(
                     model, teacher, train, test, mode=mode, lr=settings.lr, batch_size=settings.batch_size,
                     seed=settings.seed, progress=progress, checkpoint=run, resume=True, **kwargs,
                 )  # fmt: skip
+                if result.stopped:  # Ctrl-C: the student's checkpoint stays; the next start resumes it
+                    raise KeyboardInterrupt
                 row = {
                     "format": fmt,
                     "method": NAMES.get(fmt, fmt),

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
+from tnviz.compression.modes import preserved_state
 from tnviz.errors import TnvizError
 from tnviz.tables import html_table, text_table
 
@@ -160,7 +161,13 @@ def _select(
     if skip_p is not None:
         chosen = [n for n in chosen if not any(fnmatch.fnmatchcase(n, p) for p in skip_p)]
     if not chosen:
-        raise TnvizError("no layer left to compress after include/skip", token=str(skip))
+        if include is None and skip is None:
+            raise TnvizError(
+                f"by default the first convolution and the last Linear stay dense, and this model has no other layer "
+                f"({', '.join(names)}); name the layers to compress with include=",
+                token=names[0],
+            )
+        raise TnvizError("no layer left to compress after include/skip", token=str(skip or include))
     return chosen, [n for n in names if n not in chosen]
 
 
@@ -176,11 +183,13 @@ def _input_shapes(model: nn.Module, names: Sequence[str], example: torch.Tensor)
 
     hooks = [modules[n].register_forward_hook(record(n)) for n in names]
     try:
-        was_training = model.training
-        model.eval()
-        with torch.no_grad():
+        with preserved_state(model), torch.no_grad():
+            model.eval()
             model(example)
-        model.train(was_training)
+    except (RuntimeError, ValueError, TypeError, IndexError) as err:
+        shape = tuple(example.shape) if isinstance(example, torch.Tensor) else type(example).__name__
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise TnvizError(f"example_input {shape} does not run through the model: {first}", token=str(shape)) from None
     finally:
         for h in hooks:
             h.remove()
@@ -253,6 +262,9 @@ def compress(
     chosen, kept = _select(model, skip, include)
     student = copy.deepcopy(model)
     modules = dict(student.named_modules())
+    aliases: dict[int, list[str]] = {}
+    for alias, module in student.named_modules(remove_duplicate=False):
+        aliases.setdefault(id(module), []).append(alias)
     shapes = _input_shapes(model, chosen, example_input) if example_input is not None else {}
     layers = []
     classes = {
@@ -273,7 +285,8 @@ def compress(
         except TnvizError as err:  # the layer's name, so a user knows which one
             raise TnvizError(f"layer {name!r} ({_kind(dense)}): {err.message}", token=name) from None
         new.train(dense.training)
-        _replace(student, name, new)
+        for alias in aliases[id(dense)]:  # a module registered under several names is one layer
+            _replace(student, alias, new)
         dense_flops = flops = None
         if name in shapes:
             in_shape, out_shape = shapes[name]

@@ -71,7 +71,8 @@ def available_memory(device: Any = None) -> int:
     device = torch.device(device) if device is not None else torch.device("cpu")
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
-        return int(free)
+        # memory PyTorch's allocator has cached but not handed out is free for our tensors
+        return int(free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device))
     try:
         with open("/proc/meminfo") as f:
             for line in f:

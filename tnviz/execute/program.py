@@ -201,13 +201,24 @@ def compile_plan(plan: Plan) -> Callable[[Sequence[torch.Tensor]], torch.Tensor]
     out_shape = plan.output_shape
     final = plan.final_id
     n_slots = len(diagram.tensors) + len(plan.steps)
+    # Drop each intermediate after its last use, as Plan.peak_memory assumes (autograd keeps
+    # what the backward pass needs by itself).
+    last_use: dict[int, int] = {}
+    for k, step in enumerate(plan.steps):
+        for operand in step.operands:
+            last_use[operand] = k
+    free_after: list[tuple[int, ...]] = [
+        tuple(slot for slot, k in last_use.items() if k == n and slot != final) for n in range(len(plan.steps))
+    ]
 
     def run(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
         slots: list = [None] * n_slots
         for k, (t, shape) in enumerate(zip(tensors, input_shapes)):
             slots[k] = t.reshape(shape)
-        for op in ops:
+        for op, done in zip(ops, free_after):
             op(slots)
+            for slot in done:
+                slots[slot] = None
         y = slots[final]
         if final_perm is not None:
             y = y.permute(final_perm)

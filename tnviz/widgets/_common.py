@@ -55,8 +55,10 @@ class LatestOnly:
             with self._lock:
                 if mine != self._generation:
                     return
-                apply(result)
-                self._done.set()
+                try:
+                    apply(result)
+                finally:
+                    self._done.set()
 
         if background:
             threading.Thread(target=run, daemon=True).start()

@@ -146,7 +146,17 @@ function render({ model, el }) {
     const [x, y] = point(evt);
     if (drag.kind === "connect") { drag.line.setAttribute("x2", x); drag.line.setAttribute("y2", y); }
     if (drag.kind === "move") {
-      save(tensors().map(t => t.name === drag.name ? { ...t, x, y } : t), edges());
+      // redraw locally while dragging; Python hears of it once, on release
+      model.set("tensors", tensors().map(t => t.name === drag.name ? { ...t, x, y } : t));
+      draw();
+    }
+  });
+  // a release outside the canvas ends a drag too
+  window.addEventListener("mouseup", evt => {
+    if (drag && !svg.contains(evt.target)) {
+      if (drag.kind === "move") save(tensors(), edges());
+      else draw();
+      drag = null;
     }
   });
   svg.addEventListener("mouseup", evt => {
@@ -160,6 +170,11 @@ function render({ model, el }) {
       } else {
         draw();
       }
+      drag = null;
+      return;
+    }
+    if (drag && drag.kind === "move") {
+      save(tensors(), edges());
       drag = null;
       return;
     }

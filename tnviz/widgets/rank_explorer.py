@@ -114,6 +114,9 @@ class RankExplorer(W.VBox):
             built = build_layer(fmt, shape, ranks, order)
         except TnvizError as err:
             self.figures.value = f"<span style='color:#b00'>{html.escape(err.message)}</span>"
+            if self.pretrained is not None:  # no stale error for a setting no longer shown
+                failed = err
+                self._error_worker.submit(lambda: failed, self._show_error)
             self.last_update_ms = 1000 * (time.perf_counter() - started)
             return
         spatial = (self.input_size,) * len(shape.kernel)

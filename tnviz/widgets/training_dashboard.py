@@ -88,10 +88,14 @@ class TrainingDashboard(W.VBox):
         """Start ``tnviz.distill(student, teacher, train, test, **kwargs)`` in a background
         thread with this dashboard attached; returns the thread (``.join()`` to wait)."""
         from tnviz.compression.distill import distill
+        from tnviz.errors import TnvizError
 
+        if self.thread is not None and self.thread.is_alive():
+            raise TnvizError("this dashboard's run is still going: stop it (and wait for it) first", token="run")
         callbacks = [self, *distill_kwargs.pop("callbacks", ())]
         distill_kwargs.setdefault("progress", False)
-        self.stop_event.clear()
+        self.stop_event = threading.Event()  # a fresh one: a stopped run must stay stopped
+        self.steps, self.epochs, self.result, self.error = [], [], None, None
         self.stop_button.disabled = False
 
         def target() -> None:
@@ -113,8 +117,7 @@ class TrainingDashboard(W.VBox):
         fig = Figure(figsize=(9, 3))
         ax1, ax2 = fig.subplots(1, 2)
         if self.steps:
-            per_epoch = max(1, self.steps[-1]["steps"])
-            xs = [(s["global_epoch"] - 1) + s["step"] / per_epoch for s in self.steps]
+            xs = [(s["global_epoch"] - 1) + s["step"] / max(1, s["steps"]) for s in self.steps]
             ax1.plot(xs, [s["loss"] for s in self.steps], lw=0.8, color="C0")
         ax1.set_xlabel("epoch")
         ax1.set_ylabel("training loss")

@@ -112,7 +112,7 @@ def reproduce_trials(trials: int, rng: random.Random, tmp: Path) -> str:
     if ref.returncode != 0:
         raise SystemExit(ref.stderr[-3000:])
     started = time.perf_counter()
-    kills, checked = _kill_and_resume([sys.executable, *args, "--out", str(out)], out, trials, rng, window=(4.0, 20.0))
+    kills, checked = _kill_and_resume([sys.executable, *args, "--out", str(out)], out, trials, rng, window=(4.0, 12.0))
 
     def table(folder: Path) -> dict:
         with open(folder / "results.csv") as f:

@@ -340,3 +340,14 @@ def test_modes_and_frozen_parameters_are_respected_and_restored(setup):
     mixed = {n: m.training for n, m in student.named_modules()}
     evaluate(student, test)
     assert {n: m.training for n, m in student.named_modules()} == mixed
+
+
+def test_test_every_evaluates_sparsely_but_always_at_the_end(setup):
+    teacher, train, test = setup
+    student, _ = tnviz.compress(teacher, format="cp", rate=0.1)
+    result = tnviz.distill(student, teacher, train, test, epochs=3, test_every=0, progress=False)
+    assert [h["test_acc"] is not None for h in result.history] == [False, False, True]
+    result = tnviz.distill(student, teacher, train, test, epochs=3, test_every=2, progress=False)
+    assert [h["test_acc"] is not None for h in result.history] == [False, True, True]
+    with pytest.raises(TnvizError, match="test_every"):
+        tnviz.distill(student, teacher, train, test, test_every=-1, progress=False)

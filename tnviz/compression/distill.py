@@ -229,6 +229,7 @@ def distill(
     stop: threading.Event | None = None,
     progress: bool = True,
     eval_batch_size: int = 1000,
+    test_every: int = 1,
 ) -> DistillResult:
     """Train ``student`` from ``teacher`` by knowledge distillation (or from scratch).
 
@@ -256,6 +257,8 @@ def distill(
             returning False or raising :class:`StopTraining` ends the run.
         stop: an event that ends the run when set (a Stop button sets it).
         progress: show tqdm progress bars (notebook-aware).
+        eval_batch_size, test_every: ``test`` is evaluated every ``test_every`` epochs and after
+            the last one (0: after the last one only).
 
     Returns:
         :class:`DistillResult` with the model, per-epoch metrics and whether it stopped early.
@@ -280,6 +283,8 @@ def distill(
             raise TnvizError(f"{name} must be a positive number, got {value!r}", token=name)
     if not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
         raise TnvizError(f"alpha must be in [0, 1], got {alpha!r}", token="alpha")
+    if not isinstance(test_every, int) or isinstance(test_every, bool) or test_every < 0:
+        raise TnvizError(f"test_every must be a non-negative integer, got {test_every!r}", token="test_every")
     if resume and checkpoint is None:
         raise TnvizError("resume=True needs checkpoint=PATH", token="resume")
     student_modules = dict(student.named_modules())
@@ -379,7 +384,8 @@ def distill(
                 if not ok:
                     result.stopped = True
                     return result  # mid-epoch: the checkpoint keeps the last whole epoch
-                if test is not None:
+                last = global_epoch + 1 == total_epochs
+                if test is not None and (last or (test_every and (global_epoch + 1) % test_every == 0)):
                     metrics["test_acc"], metrics["test_loss"] = evaluate(student, test, eval_batch_size, device)
                 metrics.update(phase=phase.name, epoch=epoch + 1, global_epoch=global_epoch + 1)
                 result.history.append(metrics)

@@ -168,7 +168,7 @@ def reproduce_lenet5(
                 )  # fmt: skip
                 result = distill(
                     model, teacher, train, test, mode=mode, lr=settings.lr, batch_size=settings.batch_size,
-                    seed=settings.seed, progress=progress, checkpoint=run, resume=True, **kwargs,
+                    seed=settings.seed, progress=progress, checkpoint=run, resume=True, test_every=0, **kwargs,
                 )  # fmt: skip
                 if result.stopped:  # Ctrl-C: the student's checkpoint stays; the next start resumes it
                     raise KeyboardInterrupt

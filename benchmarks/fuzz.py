@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "execute")]
 
-from fuzzing import SPEC_ALPHABET, VALID, mutated  # noqa: E402
+from fuzzing import json_documents, specs  # noqa: E402
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
@@ -103,24 +103,13 @@ def main() -> int:
 
     @seed(args.seed)
     @budget
-    @given(st.one_of(st.text(alphabet=SPEC_ALPHABET, max_size=200), mutated(VALID)))
+    @given(specs(200))
     def fuzz_specs(text):
         parse_or_refuse(text)
 
-    valid_json = [Diagram.parse(s).to_json() for s in VALID[:4]]
-
     @seed(args.seed)
     @budget
-    @given(
-        st.one_of(
-            mutated(valid_json),
-            st.recursive(
-                st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
-                lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
-                max_leaves=20,
-            ).map(json.dumps),
-        )
-    )
+    @given(json_documents())
     def fuzz_json(text):
         json_or_refuse(text)
 

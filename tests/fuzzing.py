@@ -27,3 +27,23 @@ def mutated(draw, texts):
         elif text:
             text[pos] = ch
     return "".join(text)
+
+
+def specs(max_size: int = 200):
+    """Random text over the spec alphabet, or a valid spec slightly mutated."""
+    return st.one_of(st.text(alphabet=SPEC_ALPHABET, max_size=max_size), mutated(VALID))
+
+
+def json_documents():
+    """A valid diagram's JSON slightly mutated, or any JSON document."""
+    import json
+
+    from tnviz import Diagram
+
+    valid = [Diagram.parse(s).to_json() for s in VALID[:4]]
+    anything = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+        lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
+        max_leaves=20,
+    )
+    return st.one_of(mutated(valid), anything.map(json.dumps))

@@ -1,9 +1,7 @@
 """Bounded fuzzing in CI (benchmarks/fuzz.py runs the same with many more examples): the parser,
 Diagram.from_json, the layout and the renderers raise nothing but TnvizError and never hang."""
 
-import json
-
-from fuzzing import SPEC_ALPHABET, VALID, mutated
+from fuzzing import VALID, json_documents, specs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,7 +12,7 @@ FAST = settings(max_examples=200, deadline=2000, suppress_health_check=list(Heal
 
 
 @FAST
-@given(st.one_of(st.text(alphabet=SPEC_ALPHABET, max_size=120), mutated(VALID)))
+@given(specs(120))
 def test_specs_near_valid_ones_parse_or_raise_tnviz_error(text):
     try:
         Diagram.parse(text)
@@ -22,20 +20,8 @@ def test_specs_near_valid_ones_parse_or_raise_tnviz_error(text):
         pass
 
 
-VALID_JSON = [Diagram.parse(s).to_json() for s in VALID[:4]]
-
-
 @FAST
-@given(
-    st.one_of(
-        mutated(VALID_JSON),
-        st.recursive(
-            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
-            lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
-            max_leaves=20,
-        ).map(json.dumps),
-    )
-)
+@given(json_documents())
 def test_hostile_json_loads_or_raises_tnviz_error(text):
     try:
         Diagram.from_json(text)

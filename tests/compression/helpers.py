@@ -14,6 +14,11 @@ def small_mnist(n_train: int = 512, n_test: int = 200):
     )
 
 
+def on_step(fn):
+    """A callback object whose ``on_step`` is ``fn`` (a plain function is an epoch callback)."""
+    return type("OnStep", (), {"on_step": staticmethod(fn)})()
+
+
 def state_equal(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     sa, sb = a.state_dict(), b.state_dict()
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)

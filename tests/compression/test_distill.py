@@ -9,7 +9,7 @@ from tnviz.compression import LeNet5, StopTraining, evaluate
 from tnviz.compression.checkpoint import load_checkpoint, save_atomic
 from tnviz.errors import TnvizError
 
-from .helpers import small_mnist, state_equal
+from .helpers import on_step, small_mnist, state_equal
 
 
 @pytest.fixture(scope="module")
@@ -91,11 +91,15 @@ def test_stop_by_callback_or_event_keeps_the_checkpoint_consistent(setup, tmp_pa
         if m["global_epoch"] == 2 and m["step"] == 3:
             raise StopTraining
 
-    class Stopper:
-        on_step = staticmethod(stop_in_second_epoch)
-
     result = tnviz.distill(
-        student, teacher, train, test, epochs=3, checkpoint=ckpt, callbacks=[Stopper()], progress=False
+        student,
+        teacher,
+        train,
+        test,
+        epochs=3,
+        checkpoint=ckpt,
+        callbacks=[on_step(stop_in_second_epoch)],
+        progress=False,
     )
     assert result.stopped and len(result.history) == 1
     state = load_checkpoint(ckpt, kind="tnviz-distill")
@@ -217,11 +221,10 @@ def test_a_diverging_loss_stops_with_the_last_good_checkpoint(setup, tmp_path):
             with torch.no_grad():
                 next(student.parameters()).fill_(float("nan"))
 
-    class Poison:
-        on_step = staticmethod(poison)
-
     with pytest.raises(TnvizError, match="the loss became nan in phase 'e2e' at step 3; parameter conv1.weight holds"):
-        tnviz.distill(student, teacher, train, test, epochs=3, checkpoint=ckpt, callbacks=[Poison()], progress=False)
+        tnviz.distill(
+            student, teacher, train, test, epochs=3, checkpoint=ckpt, callbacks=[on_step(poison)], progress=False
+        )
     state = load_checkpoint(ckpt)
     assert len(state["history"]) == 1 and all(torch.isfinite(v).all() for v in state["model"].values())
 
@@ -273,11 +276,8 @@ def test_ctrl_c_returns_the_model_and_saves_the_partial_epoch(setup, tmp_path):
         if m["global_epoch"] == 2 and m["step"] == 4:
             raise KeyboardInterrupt
 
-    class Interrupt:
-        on_step = staticmethod(interrupt)
-
     result = tnviz.distill(
-        student, teacher, train, test, epochs=3, checkpoint=ckpt, callbacks=[Interrupt()], progress=False
+        student, teacher, train, test, epochs=3, checkpoint=ckpt, callbacks=[on_step(interrupt)], progress=False
     )
     assert result.interrupted and result.stopped and result.model is student
     partial = load_checkpoint(tmp_path / "run.interrupted.pt", kind="tnviz-model")

@@ -101,7 +101,7 @@ DDP_SCRIPT = textwrap.dedent(
     sys.path.insert(0, {tests!r})
     import tnviz
     from tnviz.compression import LeNet5
-    from compression.helpers import small_mnist
+    from compression.helpers import on_step, small_mnist
 
     torch.set_num_threads(1)
     train, test = small_mnist(400, 100)
@@ -114,7 +114,7 @@ DDP_SCRIPT = textwrap.dedent(
     rank = int(os.environ["RANK"])
     # "stop": only rank 0 asks to stop (a Stop button in one process); every rank must end with it
     stop = lambda m: not (mode == "stop" and rank == 0 and m["step"] == 2)
-    kw["callbacks"] = [type("Stop", (), {{"on_step": staticmethod(stop)}})()]
+    kw["callbacks"] = [on_step(stop)]
     result = tnviz.distill(student, teacher, train, test, mode="e2e" if mode == "stop" else mode, batch_size=50,
                            progress=False, **kw)
     assert result.stopped == (mode == "stop")

@@ -95,7 +95,7 @@ def test_diagram_editor_builds_specs_modules_and_refuses_bad_names():
 
 
 def test_training_dashboard_runs_in_the_background_and_stops(tmp_path):
-    from tests_helpers import small_mnist
+    from compression.helpers import small_mnist
 
     train, test = small_mnist(1024, 100)
     teacher = LeNet5()
@@ -121,7 +121,7 @@ def test_training_dashboard_runs_in_the_background_and_stops(tmp_path):
 
 
 def test_tradeoff_explorer_collects_points_and_shows_one():
-    from tests_helpers import small_mnist
+    from compression.helpers import small_mnist
 
     train, test = small_mnist(256, 100)
     explorer = TradeoffExplorer(LeNet5(), train, test, formats=("tk", "mtk"), rates=(0.1,), epochs=1)

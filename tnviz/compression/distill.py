@@ -21,6 +21,7 @@ model trained so far. Under ``torchrun`` the student is wrapped in DistributedDa
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
@@ -341,8 +342,8 @@ def distill(
 
     global_epoch = len(result.history)
     # Modes and requires_grad flags come back at the end; parameters the user froze stay frozen.
-    restore = preserved_state(student, teacher, grads=True)
-    restore.__enter__()
+    restore = contextlib.ExitStack()
+    restore.enter_context(preserved_state(student, teacher, grads=True))
     frozen = {id(p) for p in student.parameters() if not p.requires_grad}
     if teacher is not None:
         teacher.eval()
@@ -421,7 +422,7 @@ def distill(
             save_atomic({"kind": "tnviz-model", "model": student.state_dict()}, path.with_suffix(".interrupted.pt"))
         return result
     finally:
-        restore.__exit__(None, None, None)
+        restore.close()
         if bar is not None:
             bar.close()
         _call(callbacks, "on_end", result)

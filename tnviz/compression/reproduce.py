@@ -74,9 +74,11 @@ def teacher_cache(out: Path, settings: Settings) -> Path:
     return out / "cache" / f"lenet5-teacher-seed{settings.seed}-e{settings.teacher_epochs}-lr{settings.teacher_lr:g}.pt"
 
 
-def train_teacher(cache: Path, settings: Settings, log: Callable[[str], None], progress: bool) -> torch.nn.Module:
+def train_teacher(
+    cache: Path, settings: Settings, log: Callable[[str], None], progress: bool, data: tuple | None = None
+) -> torch.nn.Module:
     """The LeNet-5 teacher: loaded from ``cache`` if there, else trained and saved there."""
-    train, test = mnist_offline(settings.seed)
+    train, test = data if data is not None else mnist_offline(settings.seed)
     teacher = LeNet5()
     if cache.exists():
         state = load_checkpoint(cache, ("model", "test_acc"), kind="tnviz-teacher")
@@ -130,8 +132,8 @@ def reproduce_lenet5(
     out = Path(out)
     (out / "diagrams").mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    teacher = train_teacher(teacher_cache(out, settings), settings, log, progress)
     train, test = mnist_offline(settings.seed)
+    teacher = train_teacher(teacher_cache(out, settings), settings, log, progress, (train, test))
     teacher_acc, _ = evaluate(teacher, test)
     example = train.tensors[0][:1]
     # Finished students are kept in cache/rows.json (written atomically after each one) and a

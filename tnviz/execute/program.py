@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from tnviz.core.cost import Plan, Step
 from tnviz.errors import TnvizError
+from tnviz.execute.memory import check_plan_memory
 
 __all__ = ["compile_plan", "run_plan"]
 
@@ -229,8 +230,6 @@ def compile_plan(plan: Plan) -> Callable[[Sequence[torch.Tensor]], torch.Tensor]
 
 def run_plan(plan: Plan, tensors: Sequence[torch.Tensor]) -> torch.Tensor:
     """Run ``plan`` on ``tensors`` (compiling it on first use)."""
-    from tnviz.execute.memory import check_plan_memory
-
     if tensors:
         check_plan_memory(plan, tensors[0].element_size(), tensors[0].device)
     program = getattr(plan, "_program", None)

@@ -52,16 +52,18 @@ class RankExplorer(W.VBox):
         pretrained: Any = None,
     ) -> None:
         self.pretrained = pretrained
+        self.kernels = dict(KERNELS)
         if pretrained is not None:
-            in_channels, out_channels, kernel = _shape_of(pretrained)
-        if kernel not in KERNELS:
-            raise TnvizError(f"kernel must be one of {', '.join(KERNELS)}, got {kernel!r}", token=str(kernel))
+            in_channels, out_channels, kernel, size = _shape_of(pretrained)
+            self.kernels.setdefault(kernel, size)
+        if kernel not in self.kernels:
+            raise TnvizError(f"kernel must be one of {', '.join(self.kernels)}, got {kernel!r}", token=str(kernel))
         if format not in FORMATS:
             raise TnvizError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}", token=str(format))
         channel_options = sorted(set(CHANNELS) | {in_channels, out_channels})
         self.in_box = W.Dropdown(options=channel_options, value=in_channels, description="in")
         self.out_box = W.Dropdown(options=channel_options, value=out_channels, description="out")
-        self.kernel_box = W.Dropdown(options=list(KERNELS), value=kernel, description="kernel")
+        self.kernel_box = W.Dropdown(options=list(self.kernels), value=kernel, description="kernel")
         if pretrained is not None:
             for box in (self.in_box, self.out_box, self.kernel_box):
                 box.disabled = True
@@ -96,7 +98,7 @@ class RankExplorer(W.VBox):
         self.update()
 
     def _shape(self) -> LayerShape:
-        return LayerShape(self.in_box.value, self.out_box.value, KERNELS[self.kernel_box.value])
+        return LayerShape(self.in_box.value, self.out_box.value, self.kernels[self.kernel_box.value])
 
     def update(self) -> None:
         """Recompute and redraw (called on every control change)."""
@@ -166,17 +168,15 @@ class RankExplorer(W.VBox):
         return self._error_worker.wait(timeout)
 
 
-def _shape_of(module: Any) -> tuple[int, int, str]:
+def _shape_of(module: Any) -> tuple[int, int, str, tuple[int, ...]]:
+    """(in, out, kernel name, kernel size) of a pretrained Linear or ungrouped Conv2d."""
     from torch import nn
 
     if isinstance(module, nn.Linear):
-        return module.in_features, module.out_features, "Linear"
+        return module.in_features, module.out_features, "Linear", ()
     if isinstance(module, nn.Conv2d) and module.groups == 1:
-        k = module.kernel_size
-        name = f"{k[0]}×{k[1]}"
-        if name not in KERNELS:
-            KERNELS[name] = tuple(k)
-        return module.in_channels, module.out_channels, name
+        k = tuple(module.kernel_size)
+        return module.in_channels, module.out_channels, f"{k[0]}×{k[1]}", k
     raise TnvizError(
         f"pretrained must be an nn.Linear or ungrouped nn.Conv2d, got {type(module).__name__}",
         token=type(module).__name__,

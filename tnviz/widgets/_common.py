@@ -37,10 +37,6 @@ class LatestOnly:
         self._done = threading.Event()
         self._done.set()
 
-    @property
-    def generation(self) -> int:
-        return self._generation
-
     def submit(self, work: Callable[[], Any], apply: Callable[[Any], None], background: bool = True) -> None:
         with self._lock:
             self._generation += 1

@@ -3,8 +3,33 @@
 A spec is a generalized einsum string::
 
     "X: b s x y, K: t s x y -> b t x y | x y"     named form
-    "bsxy,tsxy->btxy|xy"                          compact form (one index per character)
+    "bsxy,tsxy->btxy|xy"                          compact form (one letter per index)
     "X: b (s1 s2) x y, ... -> ..."                ( ... ) merges indices row-major into one mode
+
+Rules:
+
+* **Named or compact, per spec.** A spec is *named* when any input has a ``Name:`` prefix;
+  then every input must have one. The output may be named (``-> Y: b t``) or not.
+  A spec without names takes one letter per index (``"ij,jk"``) or, in an index list
+  with spaces, identifiers (``"i j, j k"``).
+* **Indices.** In a named spec an index list with spaces holds identifiers (``s1``,
+  ``batch``); one without spaces is read one letter per index when it is letters only
+  (``"X: bsxy"`` holds four indices) and as one identifier when it holds a digit or an
+  underscore (``"T0: i0"``). The compact form takes letters only.
+* **Scalars.** ``"c:"`` in the named form, an empty operand in the compact form
+  (``",ab->ab"``); ``"->"`` and ``""`` are one scalar operand, as in ``torch.einsum``.
+* **Traces and diagonals.** An index may repeat within one operand (``"ii->i"``,
+  ``"aab,bc->ac"``), as in ``torch.einsum``; not inside a group, not a convolution
+  index, and never in the output.
+* **Ellipsis.** ``...`` stands for leading/any batch dimensions, at most once per tensor
+  (``"...ij,...jk->...ik"``), not in a group nor after ``|``. It is kept as the mode
+  ``(ELLIPSIS,)``; :func:`expand_ellipsis` replaces it by fresh indices once the shapes
+  are known (numpy broadcasting, as ``torch.einsum``).
+* **Implicit output.** Without ``->`` the output is numpy's: ``...`` first when some input
+  has it, then the indices that occur exactly once in the inputs (repeats within an
+  operand count), sorted by ASCII (``"Ba"`` and ``"aB"`` both give ``B a``).
+* **Convolution.** Indices after ``|`` are convolved (at most :data:`MAX_CONV_INDICES`),
+  each held by two or more inputs, at most once per tensor.
 
 The parser knows syntax only; roles and sizes live in :mod:`tnviz.core.diagram`.
 """
@@ -12,31 +37,57 @@ The parser knows syntax only; roles and sizes live in :mod:`tnviz.core.diagram`.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tnviz.errors import TnvizError
 
-__all__ = ["Operand", "Spec", "parse_spec", "format_spec", "default_names", "MAX_CONV_INDICES"]
+__all__ = [
+    "Operand",
+    "Spec",
+    "parse_spec",
+    "format_spec",
+    "default_names",
+    "expand_ellipsis",
+    "ELLIPSIS",
+    "MAX_CONV_INDICES",
+]
 
 MAX_CONV_INDICES = 3  # F.conv1d/2d/3d: a step convolves at most three indices at once
+ELLIPSIS = "..."  # the ellipsis, kept as the one-index mode (ELLIPSIS,) until expand_ellipsis
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _NAME_PREFIX = re.compile(r"\s*([^\s:,()|]+)\s*:")
+_ELLIPSIS_MODE = (ELLIPSIS,)
 
 Mode = tuple[str, ...]  # one mode of a tensor: a single index, or a row-major group
 
 
 @dataclass(frozen=True)
 class Operand:
-    """One tensor of a spec: a name and its modes (each a tuple of index names)."""
+    """One tensor of a spec: a name and its modes (each a tuple of index names).
+
+    A repeated index (a trace or diagonal) appears once per occurrence; an ellipsis is
+    the mode ``(ELLIPSIS,)``.
+    """
 
     name: str
     modes: tuple[Mode, ...]
 
     @property
     def indices(self) -> tuple[str, ...]:
-        """The flat indices, groups expanded in row-major order."""
+        """The flat indices, groups expanded in row-major order, repeats kept."""
         return tuple(i for mode in self.modes for i in mode)
+
+    @property
+    def unique_indices(self) -> tuple[str, ...]:
+        """The flat indices without repeats, in order of first occurrence."""
+        return tuple(dict.fromkeys(self.indices))
+
+    @property
+    def has_ellipsis(self) -> bool:
+        """Whether one mode is the ellipsis ``...``."""
+        return _ELLIPSIS_MODE in self.modes
 
 
 @dataclass(frozen=True)
@@ -65,13 +116,34 @@ def _fail(message: str, text: str, position: int, token: str) -> TnvizError:
     return TnvizError(message, token=token, spec=text, position=position)
 
 
-def _parse_modes(text: str, start: int, end: int, where: str, allow_groups: bool = True) -> tuple[Mode, ...]:
-    """Parse the index list ``text[start:end]`` into modes."""
-    body = text[start:end]
-    compact = not any(ch.isspace() for ch in body.strip())
+Positions = tuple[tuple[int, ...], ...]  # the offset of every index token, shaped like the modes
+
+
+def _is_letter(ch: str) -> bool:
+    return "a" <= ch <= "z" or "A" <= ch <= "Z"
+
+
+def _parse_modes(
+    text: str,
+    start: int,
+    end: int,
+    where: str,
+    *,
+    named: bool,
+    allow_groups: bool = True,
+    allow_ellipsis: bool = True,
+) -> tuple[tuple[Mode, ...], Positions]:
+    """Parse the index list ``text[start:end]`` into modes and the offsets of their tokens."""
+    body = text[start:end].strip()
+    letters = not any(ch.isspace() for ch in body)
+    if letters and named and any(ch.isdigit() or ch == "_" for ch in body):
+        letters = False  # a named spec's "i0" is one identifier, its "ij" two letters
     modes: list[Mode] = []
+    positions: list[tuple[int, ...]] = []
     group: list[str] | None = None
+    group_pos: list[int] = []
     group_start = -1
+    ellipsis_at = -1
     pos = start
     while pos < end:
         ch = text[pos]
@@ -83,7 +155,7 @@ def _parse_modes(text: str, start: int, end: int, where: str, allow_groups: bool
                 raise _fail(f"groups '( ... )' are not allowed in {where}", text, pos, "(")
             if group is not None:
                 raise _fail(f"nested '(' in {where}; expected ')' first", text, pos, "(")
-            group, group_start = [], pos
+            group, group_pos, group_start = [], [], pos
             pos += 1
             continue
         if ch == ")":
@@ -92,15 +164,36 @@ def _parse_modes(text: str, start: int, end: int, where: str, allow_groups: bool
             if not group:
                 raise _fail(f"empty group '()' in {where}; expected at least one index", text, group_start, "()")
             modes.append(tuple(group))
+            positions.append(tuple(group_pos))
             group = None
             pos += 1
             continue
         if ch == ".":
-            raise _fail(f"ellipsis '...' is not supported in {where}; name every index", text, pos, "...")
-        if compact:
-            if not ("a" <= ch <= "z" or "A" <= ch <= "Z"):
+            if text[pos : pos + 3] != ELLIPSIS or pos + 3 > end:
+                raise _fail(f"stray '.' in {where}; expected an ellipsis '...'", text, pos, ".")
+            if not allow_ellipsis:
+                raise _fail(f"ellipsis '...' is not allowed in {where}; expected index names", text, pos, ELLIPSIS)
+            if group is not None:
                 raise _fail(
-                    f"unknown character {ch!r} in {where}; the compact form takes one letter per index",
+                    f"ellipsis '...' inside a group in {where}; expected it as a mode of its own, outside '( ... )'",
+                    text,
+                    pos,
+                    ELLIPSIS,
+                )
+            if ellipsis_at >= 0:
+                raise _fail(
+                    f"ellipsis '...' appears twice in {where}; expected at most one per tensor", text, pos, ELLIPSIS
+                )
+            ellipsis_at = pos
+            modes.append(_ELLIPSIS_MODE)
+            positions.append((pos,))
+            pos += 3
+            continue
+        if letters:
+            if not _is_letter(ch):
+                hint = "" if named else " (name the tensors, e.g. 'A: i0 j', for longer indices)"
+                raise _fail(
+                    f"unknown character {ch!r} in {where}; the compact form takes one letter per index{hint}",
                     text,
                     pos,
                     ch,
@@ -108,7 +201,7 @@ def _parse_modes(text: str, start: int, end: int, where: str, allow_groups: bool
             token, token_end = ch, pos + 1
         else:
             token_end = pos
-            while token_end < end and not text[token_end].isspace() and text[token_end] not in "()":
+            while token_end < end and not text[token_end].isspace() and text[token_end] not in "().":
                 token_end += 1
             token = text[pos:token_end]
             if not _IDENT.match(token):
@@ -122,12 +215,14 @@ def _parse_modes(text: str, start: int, end: int, where: str, allow_groups: bool
                 )
         if group is not None:
             group.append(token)
+            group_pos.append(pos)
         else:
             modes.append((token,))
+            positions.append((pos,))
         pos = token_end
     if group is not None:
         raise _fail(f"unbalanced '(' in {where}; expected ')' closing the group", text, group_start, "(")
-    return tuple(modes)
+    return tuple(modes), tuple(positions)
 
 
 def _split(text: str, start: int, end: int, sep: str) -> list[tuple[int, int]]:
@@ -142,11 +237,11 @@ def _split(text: str, start: int, end: int, sep: str) -> list[tuple[int, int]]:
         pos = nxt + len(sep)
 
 
-def _parse_named(text: str, start: int, end: int, where: str) -> tuple[str | None, int]:
-    """Return an optional ``Name:`` prefix of ``text[start:end]`` and where the indices begin."""
+def _parse_named(text: str, start: int, end: int, where: str) -> tuple[str | None, int, int]:
+    """Return an optional ``Name:`` prefix of ``text[start:end]``, its offset, and where the indices begin."""
     match = _NAME_PREFIX.match(text, start, end)
     if not match:
-        return None, start
+        return None, start, start
     name = match.group(1)
     if not _IDENT.match(name):
         raise _fail(
@@ -155,18 +250,61 @@ def _parse_named(text: str, start: int, end: int, where: str) -> tuple[str | Non
             match.start(1),
             name,
         )
-    return name, match.end()
+    return name, match.start(1), match.end()
+
+
+def _flat(modes: tuple[Mode, ...], positions: Positions) -> list[tuple[str, int, bool]]:
+    """(index, offset, inside a group) for every index token, ellipsis left out."""
+    return [
+        (i, p, len(mode) > 1)
+        for mode, pos in zip(modes, positions)
+        for i, p in zip(mode, pos)
+        if mode != _ELLIPSIS_MODE
+    ]
+
+
+def _unnamed_error(text: str, k: int, a: int, b: int, taken: set[str]) -> TnvizError:
+    """The error for operand ``k`` (0-based) of a named spec that has no ``Name:``."""
+    raw = text[a:b].strip()
+    tail = "a spec is all named or all compact"
+    if not raw:
+        token = "->" if text.startswith("->", b) else text[b : b + 1]
+        return _fail(
+            f"operand {k + 1} is empty and has no 'Name:'; the other operands are named, so expected "
+            f"a named scalar such as 'c:' ({tail})",
+            text,
+            b,
+            token,
+        )
+    words = raw.split(None, 1)
+    if len(words) == 2 and _IDENT.match(words[0]) and words[0] not in taken:
+        suggestion = f"{words[0]}: {words[1]}"
+    else:
+        suggestion = f"{default_names(1, taken)[0]}: {raw}"
+    return _fail(
+        f"operand {k + 1} ({raw!r}) has no 'Name:'; the other operands are named, so expected e.g. "
+        f"{suggestion!r} ({tail})",
+        text,
+        a + len(text[a:b]) - len(text[a:b].lstrip()),
+        raw,
+    )
 
 
 def parse_spec(text: str) -> Spec:
     """Parse a spec string into a :class:`Spec` (syntax only).
+
+    The language is described in the module docstring: named (``"X: i j, Y: j k -> i k"``)
+    or compact (``"ij,jk->ik"``) per spec, groups ``( ... )``, scalars, repeated indices
+    within an operand (traces, diagonals), one ellipsis ``...`` per tensor (kept as the
+    mode ``(ELLIPSIS,)``), convolution indices after ``|``.
 
     Args:
         text: the spec, e.g. ``"X: b s x y, K: t s x y -> b t x y | x y"``.
 
     Returns:
         The parsed :class:`Spec`. Without ``->`` the output is numpy's implicit one:
-        the indices held by exactly one operand, sorted.
+        ``...`` if any input has it, then the indices occurring exactly once in the
+        inputs (repeats within an operand counted), sorted by ASCII.
 
     Raises:
         TnvizError: on a syntax error, naming the token and its position.
@@ -174,11 +312,14 @@ def parse_spec(text: str) -> Spec:
     Example:
         >>> parse_spec("ij,jk->ik").output.modes
         (('i',), ('k',))
+        >>> parse_spec("ii").output.modes
+        ()
     """
     if not isinstance(text, str):
         raise TnvizError(f"a spec must be a string, got {type(text).__name__}", token=repr(text))
     if not text.strip():
-        raise TnvizError("empty spec; expected operands such as 'ij,jk->ik'", token="", spec=text, position=0)
+        # As in numpy and torch.einsum, the empty equation is one scalar operand, returned as is.
+        return Spec((Operand("A", ()),), Operand("out", ()), ())
     for pos, ch in enumerate(text):
         if ch not in "(),:|->_. \t\n" and not ch.isalnum():
             raise _fail(f"unknown character {ch!r} in spec", text, pos, ch)
@@ -200,155 +341,281 @@ def parse_spec(text: str) -> Spec:
         if text[pos] == ">":
             raise _fail("unknown character '>' in spec; did you mean '->'?", text, pos, ">")
 
-    operands: list[tuple[str | None, tuple[Mode, ...], int]] = []
-    for k, (a, b) in enumerate(_split(text, 0, inputs_end, ",")):
+    parts = _split(text, 0, inputs_end, ",")
+    if len(parts) == 1 and not text[:inputs_end].strip() and arrow < 0:
+        # ("->" alone is one scalar operand, as in torch.einsum; a bare "| x" has none.)
+        raise _fail("no operand before '|'; expected e.g. 'bsx,tsx->btx|x'", text, inputs_end, "|")
+
+    heads: list[tuple[str | None, int, int]] = []
+    for k, (a, b) in enumerate(parts):
         where = f"operand {k + 1}"
-        if not text[a:b].strip():
-            raise _fail(f"empty {where}; expected its indices (a scalar needs a name: 'c:')", text, a, ",")
-        name, body = _parse_named(text, a, b, where)
+        name, name_pos, body = _parse_named(text, a, b, where)
         if ":" in text[body:b]:
             colon = text.index(":", body, b)
             raise _fail(f"misplaced ':' in {where}; expected 'Name: indices'", text, colon, ":")
-        operands.append((name, _parse_modes(text, body, b, where), a))
+        heads.append((name, name_pos, body))
 
-    taken = {name for name, _, _ in operands if name is not None}
-    seen: dict[str, int] = {}
-    for name, _, a in operands:
+    named = any(name is not None for name, _, _ in heads)
+    taken = {name for name, _, _ in heads if name is not None}
+    if named:
+        for k, ((name, _, _), (a, b)) in enumerate(zip(heads, parts)):
+            if name is None:
+                raise _unnamed_error(text, k, a, b, taken)
+    seen: set[str] = set()
+    for name, name_pos, _ in heads:
         if name is not None:
             if name in seen:
-                raise _fail(f"tensor name {name!r} used twice; names must be unique", text, text.find(name, a), name)
-            seen[name] = a
-    defaults = iter(default_names(len(operands), taken))
-    ops = tuple(Operand(name if name is not None else next(defaults), modes) for name, modes, _ in operands)
+                raise _fail(f"tensor name {name!r} used twice; names must be unique", text, name_pos, name)
+            seen.add(name)
 
-    for (_, _, a), op in zip(operands, ops):
+    defaults = iter(default_names(len(parts)))
+    ops: list[Operand] = []
+    op_positions: list[Positions] = []
+    for k, ((name, _, body), (_, b)) in enumerate(zip(heads, parts)):
+        modes, positions = _parse_modes(text, body, b, f"operand {k + 1}", named=named)
+        ops.append(Operand(name if name is not None else next(defaults), modes))
+        op_positions.append(positions)
+
+    for op, positions in zip(ops, op_positions):
+        flat = _flat(op.modes, positions)
         counts: dict[str, int] = {}
-        for i in op.indices:
+        for i, _, _ in flat:
             counts[i] = counts.get(i, 0) + 1
-        for i, c in counts.items():
-            if c > 1:
+        for i, p, in_group in flat:
+            if in_group and counts[i] > 1:
+                first = next(q for j, q, _ in flat if j == i)
+                later = [q for j, q, g in flat if j == i and g and q != first]
                 raise _fail(
-                    f"index {i!r} appears twice in tensor {op.name!r}; diagonals are not supported, "
-                    "expected each index once per tensor",
+                    f"index {i!r} repeats inside tensor {op.name!r} and sits in a group '( ... )'; "
+                    "expected a repeated (diagonal) index as a mode of its own",
                     text,
-                    _find_index(text, i, a),
+                    later[0] if later else p,
                     i,
                 )
 
+    any_ellipsis = any(op.has_ellipsis for op in ops)
     if arrow >= 0:
         out_start, out_end = arrow + 2, main_end
-        out_name, body = _parse_named(text, out_start, out_end, "the output")
+        out_name, out_name_pos, body = _parse_named(text, out_start, out_end, "the output")
         if ":" in text[body:out_end]:
             colon = text.index(":", body, out_end)
             raise _fail("misplaced ':' in the output; expected 'Name: indices'", text, colon, ":")
-        out_modes = _parse_modes(text, body, out_end, "the output")
+        out_modes, out_positions = _parse_modes(text, body, out_end, "the output", named=named)
         if out_name is not None and out_name in {op.name for op in ops}:
+            raise _fail(f"output name {out_name!r} is also an input's name", text, out_name_pos, out_name)
+        if _ELLIPSIS_MODE in out_modes and not any_ellipsis:
+            p = out_positions[out_modes.index(_ELLIPSIS_MODE)][0]
             raise _fail(
-                f"output name {out_name!r} is also an input's name", text, text.find(out_name, out_start), out_name
+                "ellipsis '...' in the output but in no operand; expected '...' in some input", text, p, ELLIPSIS
             )
-        flat = [i for m in out_modes for i in m]
+        flat_out = _flat(out_modes, out_positions)
         seen_out: set[str] = set()
-        for i in flat:
+        for i, p, _ in flat_out:
             if i in seen_out:
                 raise _fail(
-                    f"index {i!r} appears twice in the output; expected each output index once",
+                    f"index {i!r} appears twice in the output; expected each output index once "
+                    "(a diagonal output is not supported)",
                     text,
-                    _find_index(text, i, out_start, nth=2),
+                    p,
                     i,
                 )
             seen_out.add(i)
         held = {i for op in ops for i in op.indices}
-        for i in flat:
+        for i, p, _ in flat_out:
             if i not in held:
-                raise _fail(
-                    f"output index {i!r} is in no input; expected an index of some operand",
-                    text,
-                    _find_index(text, i, out_start),
-                    i,
-                )
+                raise _fail(f"output index {i!r} is in no input; expected an index of some operand", text, p, i)
         output = Operand(out_name or "out", out_modes)
+        output_positions = out_positions
     else:
         counts = {}
         for op in ops:
             for i in op.indices:
-                counts[i] = counts.get(i, 0) + 1
-        output = Operand("out", tuple((i,) for i in sorted(i for i, c in counts.items() if c == 1)))
+                if i != ELLIPSIS:
+                    counts[i] = counts.get(i, 0) + 1
+        once = tuple((i,) for i in sorted(i for i, c in counts.items() if c == 1))
+        output = Operand("out", ((_ELLIPSIS_MODE,) if any_ellipsis else ()) + once)
+        output_positions = ()
 
     conv: tuple[str, ...] = ()
     if bar >= 0:
-        conv_modes = _parse_modes(text, bar + 1, len(text), "the convolution indices", allow_groups=False)
+        conv_modes, conv_positions = _parse_modes(
+            text,
+            bar + 1,
+            len(text),
+            "the convolution indices",
+            named=named,
+            allow_groups=False,
+            allow_ellipsis=False,
+        )
         conv = tuple(m[0] for m in conv_modes)
+        conv_pos = {}
         if not conv:
             raise _fail("no convolution index after '|'; expected e.g. '| x y'", text, bar, "|")
-        seen_conv: set[str] = set()
-        for i in conv:
-            if i in seen_conv:
-                raise _fail(
-                    f"convolution index {i!r} listed twice after '|'", text, _find_index(text, i, bar, nth=2), i
-                )
-            seen_conv.add(i)
+        for i, (p,) in zip(conv, conv_positions):
+            if i in conv_pos:
+                raise _fail(f"convolution index {i!r} listed twice after '|'", text, p, i)
+            conv_pos[i] = p
         if len(conv) > MAX_CONV_INDICES:
             raise _fail(
                 f"{len(conv)} convolution indices; at most {MAX_CONV_INDICES} are supported (F.conv1d/2d/3d)",
                 text,
-                _find_index(text, conv[MAX_CONV_INDICES], bar),
+                conv_positions[MAX_CONV_INDICES][0],
                 conv[MAX_CONV_INDICES],
             )
         for i in conv:
-            holders = [op for op in ops if i in op.indices]
+            holders = [(op, pos) for op, pos in zip(ops, op_positions) if i in op.indices]
             if len(holders) < 2:
                 raise _fail(
                     f"convolution index {i!r} is held by {len(holders)} operand(s); "
                     "expected a signal and at least one kernel",
                     text,
-                    _find_index(text, i, bar),
+                    conv_pos[i],
                     i,
                 )
-            for op in holders:
-                for mode in op.modes:
-                    if i in mode and len(mode) > 1:
+            for op, positions in holders:
+                found = [(p, in_group) for j, p, in_group in _flat(op.modes, positions) if j == i]
+                for p, in_group in found:
+                    if in_group:
                         raise _fail(
                             f"convolution index {i!r} sits inside a group of tensor {op.name!r}; "
                             "expected it as a mode of its own",
                             text,
-                            _find_index(text, i, 0),
+                            p,
                             i,
                         )
-        for mode in output.modes:
-            for i in mode:
-                if i in conv and len(mode) > 1:
+                if len(found) > 1:
                     raise _fail(
-                        f"convolution index {i!r} sits inside a group of the output; expected a mode of its own",
+                        f"convolution index {i!r} appears twice in tensor {op.name!r}; "
+                        "a convolution index is held once per tensor",
                         text,
-                        _find_index(text, i, arrow),
+                        found[1][0],
                         i,
                     )
-    return Spec(ops, output, conv)
+        for i, p, in_group in _flat(output.modes, output_positions):
+            if i in conv and in_group:
+                raise _fail(
+                    f"convolution index {i!r} sits inside a group of the output; expected a mode of its own",
+                    text,
+                    p,
+                    i,
+                )
+    return Spec(tuple(ops), output, conv)
 
 
-def _find_index(text: str, index: str, start: int, nth: int = 1) -> int:
-    """Best-effort position of the ``nth`` occurrence of ``index`` as a token at or after ``start``."""
-    pattern = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(index)}(?![A-Za-z0-9_])") if len(index) > 1 else None
-    found = 0
-    pos = start
-    while True:
-        if pattern is not None:
-            m = pattern.search(text, pos)
-            p = m.start() if m else -1
-        else:
-            p = text.find(index, pos)
-        if p < 0:
-            return start
-        found += 1
-        if found == nth:
-            return p
-        pos = p + 1
+def _fresh_prefix(spec: Spec, names: Sequence[str]) -> str:
+    """A prefix ``_e`` (``__e``, ...) such that no ``prefix + name`` is an index of the spec."""
+    used = {i for op in (*spec.operands, spec.output) for i in op.indices} | set(spec.conv)
+    prefix = "_e"
+    while any(prefix + n in used for n in names):
+        prefix = "_" + prefix
+    return prefix
+
+
+def expand_ellipsis(spec: Spec, shapes: Sequence[Sequence[int]]) -> Spec:
+    """Replace every ``...`` by fresh indices, given each operand's shape (``torch.einsum``'s rules).
+
+    An operand's ``...`` covers ``ndim - (its other modes)`` dimensions. The ellipsis
+    dimensions of all operands are aligned from the right and broadcast (numpy); the
+    output's ``...`` covers the broadcast shape. Broadcast position ``p`` (counted from the
+    left) becomes the index ``_e{p}``; an operand whose dimension there has size 1 while
+    another's is larger gets a private index ``_e{p}_{name}`` instead (a size-1 index,
+    summed). Should ``_e...`` clash with the spec's own indices, the prefix grows
+    underscores (``__e0``). When the output has no ``...`` the ellipsis indices are summed.
+
+    Args:
+        spec: a parsed spec.
+        shapes: one shape (a sequence of ints) per operand.
+
+    Returns:
+        The spec without ``...``; ``spec`` itself when it has no ellipsis.
+
+    Raises:
+        TnvizError: when the number of shapes is wrong, an operand has fewer dimensions
+            than its named modes, or ellipsis sizes do not broadcast.
+
+    Example:
+        >>> s = expand_ellipsis(parse_spec("...ij,...jk->...ik"), [(5, 2, 3), (3, 4)])
+        >>> format_spec(s)
+        'A: _e0 i j, B: j k -> _e0 i k'
+    """
+    if not any(op.has_ellipsis for op in spec.operands):
+        return spec
+    if len(shapes) != len(spec.operands):
+        raise TnvizError(
+            f"{len(shapes)} shape(s) for {len(spec.operands)} operand(s); expected one shape per operand",
+            token=str(len(shapes)),
+            shapes=shapes,
+        )
+    dims: list[tuple[int, ...]] = []
+    for op, shape in zip(spec.operands, shapes):
+        shape = tuple(int(d) for d in shape)
+        if not op.has_ellipsis:
+            dims.append(())
+            continue
+        others = len(op.modes) - 1
+        count = len(shape) - others
+        if count < 0:
+            raise TnvizError(
+                f"tensor {op.name!r} has shape {shape} ({len(shape)} dimension(s)) but its modes "
+                f"{_format_modes(op.modes, False)!r} name {others} besides '...'; "
+                f"expected at least {others} dimension(s)",
+                token=op.name,
+                shapes=shapes,
+            )
+        at = op.modes.index(_ELLIPSIS_MODE)
+        dims.append(shape[at : at + count])
+    width = max(len(d) for d in dims)
+    sizes: list[int] = []
+    for p in range(width):
+        holders = [(op, d[p - width + len(d)]) for op, d in zip(spec.operands, dims) if p >= width - len(d)]
+        size, owner = 1, None
+        for op, n in holders:
+            if n == 1:
+                continue
+            if owner is not None and n != size:
+                raise TnvizError(
+                    f"ellipsis dimensions do not broadcast: tensor {owner.name!r} has size {size} and tensor "
+                    f"{op.name!r} size {n} at broadcast position {p} (of {width}, counted from the left); "
+                    "expected equal sizes or 1",
+                    token=op.name,
+                    shapes=shapes,
+                )
+            size, owner = n, op
+        sizes.append(size)
+    wanted = [str(p) for p in range(width)]
+    wanted += [f"{p}_{op.name}" for op in spec.operands for p in range(width)]
+    prefix = _fresh_prefix(spec, wanted)
+    shared = tuple((f"{prefix}{p}",) for p in range(width))
+
+    def expand(op: Operand, own: tuple[int, ...]) -> Operand:
+        if not op.has_ellipsis:
+            return op
+        first = width - len(own)
+        names = tuple(
+            (f"{prefix}{first + j}_{op.name}",) if n == 1 and sizes[first + j] > 1 else shared[first + j]
+            for j, n in enumerate(own)
+        )
+        at = op.modes.index(_ELLIPSIS_MODE)
+        return Operand(op.name, op.modes[:at] + names + op.modes[at + 1 :])
+
+    operands = tuple(expand(op, d) for op, d in zip(spec.operands, dims))
+    output = spec.output
+    if output.has_ellipsis:
+        at = output.modes.index(_ELLIPSIS_MODE)
+        output = Operand(output.name, output.modes[:at] + shared + output.modes[at + 1 :])
+    return Spec(operands, output, spec.conv)
+
+
+def _compact_index(index: str) -> bool:
+    return index == ELLIPSIS or (len(index) == 1 and _is_letter(index))
 
 
 def _can_be_compact(spec: Spec) -> bool:
     indices = {i for op in (*spec.operands, spec.output) for i in op.indices} | set(spec.conv)
-    if any(len(i) != 1 or not i.isalpha() for i in indices):
+    if not all(_compact_index(i) for i in indices):
         return False
+    if len(spec.operands) == 1 and not spec.operands[0].modes:
+        return False  # "->" has no operand; a lone scalar needs its name
     defaults = default_names(len(spec.operands))
     return [op.name for op in spec.operands] == defaults and spec.output.name == "out"
 
@@ -356,16 +623,22 @@ def _can_be_compact(spec: Spec) -> bool:
 def _format_modes(modes: tuple[Mode, ...], compact: bool) -> str:
     sep = "" if compact else " "
     parts = [mode[0] if len(mode) == 1 else "(" + sep.join(mode) + ")" for mode in modes]
-    return sep.join(parts)
+    text = sep.join(parts)
+    if not compact and len(parts) == 1 and len(text) > 1 and all(_is_letter(ch) for ch in text):
+        return f"( {text} )"  # "batch" alone would read as five letters; a group of one is the index itself
+    return text
 
 
 def format_spec(spec: Spec, compact: bool | None = None) -> str:
     """Print a :class:`Spec` back as a string; ``parse_spec(format_spec(s)) == s``.
 
+    Scalars print as empty operands in the compact form (``",ab->ab"``) and as ``c:`` in
+    the named one; repeated indices and ``...`` print as they stand.
+
     Args:
         spec: the parsed spec.
         compact: force the compact (``"ij,jk->ik"``) or named form; by default compact
-            when every index is one letter and every tensor has its default name.
+            when every index is one letter (or ``...``) and every tensor has its default name.
 
     Returns:
         The spec string.
@@ -373,6 +646,8 @@ def format_spec(spec: Spec, compact: bool | None = None) -> str:
     Example:
         >>> format_spec(parse_spec("X: i j, Y: j k -> i k"))
         'X: i j, Y: j k -> i k'
+        >>> format_spec(parse_spec("A: ... i i -> ... i"))
+        '...ii->...i'
     """
     if compact is None:
         compact = _can_be_compact(spec)

@@ -1,7 +1,7 @@
 """The diagram model: spec language, Diagram, cost and plans. Standard library only."""
 
-from tnviz.core.cost import Plan, Step
 from tnviz.core.diagram import ConvOptions, Diagram, Index
+from tnviz.core.plan import Plan, Step
 from tnviz.core.spec import Spec, format_spec, parse_spec
 
 __all__ = ["Diagram", "Index", "ConvOptions", "Plan", "Step", "Spec", "parse_spec", "format_spec"]

@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tnviz.core.spec import Operand, Spec, format_spec, parse_spec
+from tnviz.core.spec import ELLIPSIS, Operand, Spec, expand_ellipsis, format_spec, parse_spec
 from tnviz.errors import TnvizError
 
 if TYPE_CHECKING:
-    from tnviz.core.cost import Plan
+    from tnviz.core.plan import Plan
 
-__all__ = ["Diagram", "Index", "ConvOptions", "ROLES", "PADDING_MODES"]
+__all__ = ["Diagram", "Index", "ConvOptions", "ROLES", "PADDING_MODES", "default_inputs"]
 
 ROLES = ("free", "summed", "contraction", "hyperedge", "batch", "convolution")
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -176,7 +176,7 @@ class Diagram:
         ('convolution', 'contraction')
     """
 
-    __slots__ = ("_spec", "_sizes", "_conv_sizes", "_options", "_plans", "_hash")
+    __slots__ = ("_spec", "_sizes", "_conv_sizes", "_options", "_plans", "_hash", "_holders", "_roles", "_by_name")
 
     def __init__(
         self,
@@ -191,6 +191,9 @@ class Diagram:
         self._options = {c: (options or {}).get(c, ConvOptions()) for c in spec.conv}
         self._plans: dict[Any, Plan] = {}
         self._hash: int | None = None
+        self._holders: dict[str, tuple[str, ...]] | None = None  # structure, computed once (big networks)
+        self._roles: dict[str, str] | None = None
+        self._by_name: dict[str, Operand] | None = None
 
     # ----------------------------------------------------------------- building
     @classmethod
@@ -198,7 +201,7 @@ class Diagram:
         """Parse a spec into a Diagram.
 
         Args:
-            spec: a spec string (see DESIGN.md), e.g. ``"bsxy,tsxy->btxy|xy"``.
+            spec: a spec string (see ``docs/spec.md``), e.g. ``"bsxy,tsxy->btxy|xy"``.
             sizes: optional sizes: ``{index: int}``; ``{conv_index: (len_in_holder1, ...)}``;
                 or ``{tensor_name: shape}``. Group members are inferred where possible.
             **conv_options: ``padding``, ``stride``, ``dilation``, ``padding_mode``; each a
@@ -250,7 +253,26 @@ class Diagram:
                 raise TnvizError(
                     f"sizes names {key!r}, which is neither an index nor a tensor of this diagram", token=str(key)
                 )
+        if self.has_ellipsis:
+            missing = [n for n in self.tensor_names if n not in tensor_shapes]
+            if missing:
+                raise TnvizError(
+                    f"the ellipsis '...' stands for dimensions known only from the tensors' shapes; "
+                    f"give the shape of {', '.join(map(repr, missing))} too (or pass tensors to tnviz.einsum)",
+                    token=ELLIPSIS,
+                )
+            for name, shape in tensor_shapes.items():
+                if not isinstance(shape, (tuple, list)) or not all(_is_int(v) for v in shape):
+                    raise TnvizError(f"shape of tensor {name!r} must be a tuple of ints, got {shape!r}", token=name)
+            expanded = expand_ellipsis(self._spec, [tuple(tensor_shapes[n]) for n in self.tensor_names])
+            plain = Diagram(expanded, self._sizes, self._conv_sizes, self._options)
+            return _bind(plain, index_sizes, tensor_shapes)
         return _bind(self, index_sizes, tensor_shapes)
+
+    @property
+    def has_ellipsis(self) -> bool:
+        """Whether some tensor still holds ``...`` (expanded when shapes are bound)."""
+        return any(op.has_ellipsis for op in self._spec.operands)
 
     # ----------------------------------------------------------------- structure
     @property
@@ -282,42 +304,53 @@ class Diagram:
         """Per convolution index, its :class:`ConvOptions`."""
         return dict(self._options)
 
+    def _holder_map(self) -> dict[str, tuple[str, ...]]:
+        """``{index: holders}`` in order of first appearance, built in one pass."""
+        if self._holders is None:
+            holders: dict[str, list[str]] = {}
+            for op in self._spec.operands:
+                for i in dict.fromkeys(op.indices):
+                    holders.setdefault(i, []).append(op.name)
+            self._holders = {i: tuple(names) for i, names in holders.items()}
+        return self._holders
+
     @property
     def index_names(self) -> tuple[str, ...]:
         """All index names, in order of first appearance."""
-        seen: dict[str, None] = {}
-        for op in self._spec.operands:
-            for i in op.indices:
-                seen.setdefault(i, None)
-        return tuple(seen)
+        return tuple(self._holder_map())
 
     def tensor(self, name: str) -> Operand:
         """The tensor called ``name``."""
-        for op in self._spec.operands:
-            if op.name == name:
-                return op
+        if self._by_name is None:
+            self._by_name = {op.name: op for op in self._spec.operands}
+        op = self._by_name.get(name)
+        if op is not None:
+            return op
         raise TnvizError(f"no tensor named {name!r}; expected one of {', '.join(self.tensor_names)}", token=name)
 
     def holders(self, index: str) -> tuple[str, ...]:
-        """Names of the tensors holding ``index``, in spec order."""
-        return tuple(op.name for op in self._spec.operands if index in op.indices)
+        """Names of the tensors holding ``index``, in spec order (each once, a diagonal too)."""
+        return self._holder_map().get(index, ())
 
     @property
     def roles(self) -> dict[str, str]:
-        """``{index: role}`` with the roles of DESIGN.md."""
-        out = set(self._spec.output.indices)
-        roles = {}
-        for i in self.index_names:
-            n = len(self.holders(i))
-            if i in self._spec.conv:
-                roles[i] = "convolution"
-            elif n == 1:
-                roles[i] = "free" if i in out else "summed"
-            elif i in out:
-                roles[i] = "batch"
-            else:
-                roles[i] = "hyperedge" if n >= 3 else "contraction"
-        return roles
+        """``{index: role}`` with the roles of the spec reference (``docs/spec.md``)."""
+        if self._roles is None:
+            out = set(self._spec.output.indices)
+            conv = set(self._spec.conv)
+            roles = {}
+            for i, holders in self._holder_map().items():
+                n = len(holders)
+                if i in conv:
+                    roles[i] = "convolution"
+                elif n == 1:
+                    roles[i] = "free" if i in out else "summed"
+                elif i in out:
+                    roles[i] = "batch"
+                else:
+                    roles[i] = "hyperedge" if n >= 3 else "contraction"
+            self._roles = roles
+        return dict(self._roles)
 
     @property
     def indices(self) -> tuple[Index, ...]:
@@ -521,10 +554,15 @@ class Diagram:
 
         Args:
             sizes: sizes to bind first (as in :meth:`bind`); may be None if already bound.
-            optimize: ``"auto"`` (exhaustive up to 8 operands, else greedy), ``"optimal"``,
-                ``"greedy"``, ``"left-to-right"``, ``"reconstruct"`` (kernels first, then the
-                inputs), or an explicit path: a list of position pairs, opt_einsum style.
-            inputs: names of the activation tensors (default: the first tensor); used by
+            optimize: ``"auto"`` (exact search where it weighs at most ``EXACT_BUDGET`` splits,
+                about ten tensors; beyond, the cheapest of a convolution-aware greedy search and
+                opt_einsum's path for the convolution-free parts), ``"optimal"`` (exact; refused
+                beyond the budget), ``"greedy"``, ``"left-to-right"``, ``"reconstruct"`` (the
+                non-input tensors first, then the inputs), or an explicit path: a list of
+                position pairs, opt_einsum style. ``tnviz.einsum`` and ``TensorNetwork`` plan
+                with the same policy, so the plan printed is the plan run.
+            inputs: names of the activation tensors (default:
+                :func:`default_inputs` — ``X`` if present, else the first tensor); used by
                 ``"reconstruct"`` and to label strategies.
             itemsize: bytes per element, for the memory figures.
             objective: ``"time"`` (default) minimises estimated run time — FLOPs over their
@@ -541,7 +579,7 @@ class Diagram:
         cached = self._plans.get(key)
         if cached is not None:
             return cached
-        from tnviz.core.cost import make_plan
+        from tnviz.core.plan import make_plan
 
         bound = self.bind(sizes) if sizes else self
         plan = make_plan(bound, optimize=optimize, inputs=inputs, itemsize=itemsize, objective=objective)
@@ -549,6 +587,15 @@ class Diagram:
             del self._plans[next(iter(self._plans))]
         self._plans[key] = plan
         return plan
+
+
+def default_inputs(diagram: Diagram) -> tuple[str, ...]:
+    """The activation tensors when none are named: ``("X",)`` if the diagram has a tensor
+    ``X``, else its first tensor. One rule for the planner (which uses inputs for
+    ``optimize="reconstruct"`` and the strategy label), ``TensorNetwork`` (whose other tensors
+    become parameters) and the drawings."""
+    names = diagram.tensor_names
+    return ("X",) if "X" in names else names[:1]
 
 
 def _freeze(value: Any) -> Any:

@@ -19,7 +19,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from tnviz.core.diagram import Diagram
+from tnviz.core.diagram import Diagram, default_inputs
 from tnviz.errors import TnvizError
 
 __all__ = ["Layout", "Leg", "layout", "drawing_graph", "LEG_LENGTH"]
@@ -34,7 +34,7 @@ class Leg:
 
     node: str
     index: str
-    kind: str  # "open" (kept in the output) or "stub" (summed)
+    kind: str  # "open" (kept in the output), "stub" (summed) or "loop" (a trace)
     direction: Point
 
 
@@ -82,15 +82,22 @@ def drawing_graph(diagram: Diagram) -> tuple[list[str], list[tuple[str, str, str
     for index in diagram.index_names:
         holders = diagram.holders(index)
         kept = index in out
-        plain_edge = len(holders) == 2 and not kept and index not in diagram.conv
-        if len(holders) == 1:
+        # How often each holder holds it: twice or more is a diagonal (a trace when summed).
+        times = {t: diagram.tensor(t).indices.count(index) for t in holders}
+        repeated = any(n > 1 for n in times.values())
+        plain_edge = len(holders) == 2 and not kept and index not in diagram.conv and not repeated
+        if len(holders) == 1 and repeated and not kept:
+            legs.append((holders[0], index, "loop"))  # a trace: a loop on its tensor
+        elif len(holders) == 1 and not repeated:
             legs.append((holders[0], index, "open" if kept else "stub"))
         elif plain_edge:
             edges.append((holders[0], holders[1], index))
         else:
+            # A hyperedge, a partial outer product or a diagonal: a junction (the copy tensor),
+            # with one line per occurrence, so a diagonal reaches it by a double line.
             j = junction_name(index)
             vertices.append(j)
-            edges.extend((t, j, index) for t in holders)
+            edges.extend((t, j, index) for t in holders for _ in range(times[t]))
             if kept:
                 legs.append((j, index, "open"))
     return vertices, edges, legs
@@ -498,7 +505,7 @@ def layout(
         ok = isinstance(point, (tuple, list)) and len(point) == 2
         if not ok or not all(isinstance(c, (int, float)) and math.isfinite(c) for c in point):
             raise TnvizError(f"pinned position of {name!r} must be (x, y), got {point!r}", token=name)
-    inputs = default_inputs(diagram) if inputs is None else tuple(inputs)
+    inputs = drawn_inputs(diagram) if inputs is None else tuple(inputs)
     for name in inputs:
         if name not in diagram.tensor_names:
             raise TnvizError(
@@ -528,10 +535,11 @@ def layout(
     return Layout(kind, pos, edges, leg_objects, junctions)
 
 
-def default_inputs(diagram: Diagram) -> tuple[str, ...]:
-    """``("X",)`` if there is a tensor X, else the first tensor of a convolving diagram, else ()."""
-    if "X" in diagram.tensor_names:
-        return ("X",)
-    if diagram.conv:
-        return diagram.tensor_names[:1]
+def drawn_inputs(diagram: Diagram) -> tuple[str, ...]:
+    """The tensors drawn as inputs when none are named: the planner's inputs
+    (:func:`~tnviz.core.diagram.default_inputs`) for a diagram that looks like a layer (it has
+    a tensor ``X`` or convolves), none for a plain tensor network, which is drawn as a network
+    of equal tensors."""
+    if "X" in diagram.tensor_names or diagram.conv:
+        return default_inputs(diagram)
     return ()

@@ -8,7 +8,6 @@ from typing import Any
 
 import torch
 
-from tnviz.core.cost import OPTIMAL_LIMIT
 from tnviz.core.diagram import Diagram
 from tnviz.errors import TnvizError
 from tnviz.execute.program import run_plan
@@ -67,11 +66,13 @@ def _check_tensors(diagram: Diagram, tensors: tuple) -> None:
     for name, t in zip(names, tensors):
         if not isinstance(t, torch.Tensor):
             raise TnvizError(f"operand {name!r} is a {type(t).__name__}; expected a torch.Tensor", token=name)
-        if t.dim() != len(diagram.tensor(name).modes):
+        op = diagram.tensor(name)
+        if op.has_ellipsis and t.dim() >= len(op.modes) - 1:
+            pass  # '...' covers the extra dimensions
+        elif t.dim() != len(op.modes):
             modes = " ".join(m[0] if len(m) == 1 else "(" + " ".join(m) + ")" for m in diagram.tensor(name).modes)
             raise TnvizError(
-                f"operand {name!r} has {t.dim()} dimensions {tuple(t.shape)}; expected "
-                f"{len(diagram.tensor(name).modes)} for '{modes}'",
+                f"operand {name!r} has {t.dim()} dimensions {tuple(t.shape)}; expected {len(op.modes)} for '{modes}'",
                 token=name,
             )
         if first is None:
@@ -103,23 +104,67 @@ def plan_for(
         optimize = optimize.tolist()
     if sizes is not None and not isinstance(sizes, Mapping):
         raise TnvizError(f"sizes must be a dict, got {type(sizes).__name__}", token="sizes")
+    if diagram.has_ellipsis:
+        diagram = _expanded(diagram, shapes)
+    renames = _broadcast_renames(diagram, shapes)
+    if renames:
+        diagram = _renamed(diagram, renames)
     bound = {**(sizes or {}), **dict(zip(diagram.tensor_names, shapes))}
-    if isinstance(optimize, str) and optimize == "auto" and not diagram.conv and len(diagram.tensors) > OPTIMAL_LIMIT:
-        optimize = _opt_einsum_path(diagram, shapes, sizes)
     return diagram.plan(bound, optimize=optimize, inputs=inputs, itemsize=itemsize)
 
 
-def _opt_einsum_path(diagram: Diagram, shapes, sizes) -> list:
-    """For a large pure contraction, opt_einsum's well-tuned path search."""
-    import opt_einsum
+def _broadcast_renames(diagram: Diagram, shapes: tuple[tuple[int, ...], ...]) -> tuple[tuple[str, str, str], ...]:
+    """torch.einsum broadcasts a dimension of size 1 against a larger one of the same index.
+    The Diagram holds one size per index, so such a size-1 dimension gets an index of its own
+    (summed away, or kept where the output asks): ``(tensor, index, new name)`` per rename."""
+    conv = set(diagram.conv)
+    seen: dict[str, list[tuple[str, int]]] = {}
+    for op, shape in zip(diagram.tensors, shapes):
+        if len(shape) != len(op.modes):
+            return ()  # the binding reports the wrong number of dimensions
+        for mode, extent in zip(op.modes, shape):
+            if len(mode) == 1 and mode[0] not in conv:
+                seen.setdefault(mode[0], []).append((op.name, extent))
+    taken = set(diagram.index_names)
+    renames = []
+    for index, held in seen.items():
+        largest = max(extent for _, extent in held)
+        if largest == 1:
+            continue
+        for name in dict.fromkeys(n for n, extent in held if extent == 1):
+            if any(n == name and extent != 1 for n, extent in held):
+                continue  # a diagonal of sizes 1 and n: the binding reports it
+            new = f"{index}_{name}"
+            while new in taken:
+                new = "_" + new
+            taken.add(new)
+            renames.append((name, index, new))
+    return tuple(renames)
 
-    bound = diagram.bind({**(sizes or {}), **dict(zip(diagram.tensor_names, shapes))})
-    letters = {i: opt_einsum.get_symbol(k) for k, i in enumerate(bound.index_names)}
-    eq = ",".join("".join(letters[i] for i in op.indices) for op in bound.tensors)
-    eq += "->" + "".join(letters[i] for i in bound.output.indices)
-    flat_shapes = [tuple(bound.size(i) for i in op.indices) for op in bound.tensors]
-    path, _ = opt_einsum.contract_path(eq, *flat_shapes, shapes=True, optimize="auto")
-    return [tuple(p) for p in path if len(p) == 2] if all(len(p) == 2 for p in path) else "greedy"
+
+@functools.lru_cache(maxsize=256)
+def _expanded(diagram: Diagram, shapes: tuple[tuple[int, ...], ...]) -> Diagram:
+    """``diagram`` with ``...`` replaced for these shapes (cached, so its plan cache lives on)."""
+    from tnviz.core.spec import expand_ellipsis
+
+    spec = expand_ellipsis(diagram.spec, shapes)
+    return Diagram(spec, diagram.sizes, diagram.conv_sizes, diagram.options)
+
+
+@functools.lru_cache(maxsize=256)
+def _renamed(diagram: Diagram, renames: tuple[tuple[str, str, str], ...]) -> Diagram:
+    """``diagram`` with the broadcast renames applied (cached, so its plan cache lives on)."""
+    from tnviz.core.spec import Operand, Spec
+
+    by_tensor: dict[str, dict[str, str]] = {}
+    for tensor, index, new in renames:
+        by_tensor.setdefault(tensor, {})[index] = new
+    ops = tuple(
+        Operand(op.name, tuple(tuple(by_tensor.get(op.name, {}).get(i, i) for i in m) for m in op.modes))
+        for op in diagram.tensors
+    )
+    spec = Spec(ops, diagram.output, diagram.conv)
+    return Diagram(spec, options=diagram.options)
 
 
 def einsum(

@@ -98,7 +98,7 @@ def memory_budget(device: Any = None) -> int:
 
 def check_plan_memory(plan: Any, itemsize: int, device: Any = None) -> None:
     """Raise a TnvizError if ``plan``'s new memory (its peak less its inputs) exceeds the budget."""
-    need = (plan.peak_memory - plan.input_elements) * itemsize
+    need = (plan.peak_elements - plan.input_elements) * itemsize
     if need < _SMALL:
         return
     budget = memory_budget(device)
@@ -110,7 +110,7 @@ def check_plan_memory(plan: Any, itemsize: int, device: Any = None) -> None:
             other = plan.diagram.plan(optimize=strategy, inputs=plan.inputs)
         except TnvizError:
             continue
-        other_need = (other.peak_memory - other.input_elements) * itemsize
+        other_need = (other.peak_elements - other.input_elements) * itemsize
         if other_need < need:
             hints.append(f"optimize={strategy!r} needs {_gib(other_need)}")
     hint = "; " + ", ".join(hints) if hints else "; use a smaller batch or input"

@@ -8,8 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from tnviz.core.cost import Plan
-from tnviz.core.diagram import Diagram
+from tnviz.core.diagram import Diagram, default_inputs
+from tnviz.core.plan import Plan
 from tnviz.errors import TnvizError
 from tnviz.execute.einsum import as_diagram, plan_for
 from tnviz.execute.program import run_plan
@@ -23,7 +23,8 @@ class TensorNetwork(nn.Module):
     Args:
         diagram: a :class:`Diagram` or a spec string. Every parameter tensor's sizes must
             be bound (``Diagram.parse(spec, sizes=...)``).
-        inputs: names of the tensors passed to ``forward``, in that order. Default: ``("X",)``
+        inputs: names of the tensors passed to ``forward``, in that order. Default:
+            :func:`~tnviz.core.diagram.default_inputs`: ``("X",)``
             when the diagram has a tensor ``X``, else its first tensor.
         optimize: the planner setting (see :meth:`Diagram.plan`).
         device, dtype: factory keywords for the parameters, as in ``torch.nn``.
@@ -49,7 +50,7 @@ class TensorNetwork(nn.Module):
         diagram = as_diagram(diagram)
         names = diagram.tensor_names
         if inputs is None:
-            inputs = ("X",) if "X" in names else names[:1]
+            inputs = default_inputs(diagram)
         if isinstance(inputs, str):
             inputs = (inputs,)
         for name in inputs:

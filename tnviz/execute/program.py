@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
-from tnviz.core.cost import Plan, Step
+from tnviz.core.plan import Plan, Step
 from tnviz.errors import TnvizError
 from tnviz.execute.memory import check_plan_memory
 
@@ -105,9 +106,18 @@ def _channel_contraction_op(step: Step, big: int) -> Op | None:
 
 
 def _sum_op(step: Step) -> Op:
+    """One tensor's unary step: its diagonals (a repeated index) and its summed indices."""
     (a,), (ia,) = step.operands, step.operand_indices
-    dims = tuple(ia.index(i) for i in step.summed)
     out = step.result
+    if len(set(ia)) < len(ia):
+        letter = {i: _LETTERS[k] for k, i in enumerate(dict.fromkeys(ia))}
+        eq = f"{''.join(letter[i] for i in ia)}->{''.join(letter[i] for i in step.indices)}"
+
+        def diagonal(slots: list) -> None:
+            slots[out] = torch.einsum(eq, slots[a])
+
+        return diagonal
+    dims = tuple(ia.index(i) for i in step.summed)
 
     def op(slots: list) -> None:
         slots[out] = slots[a].sum(dim=dims)
@@ -202,7 +212,7 @@ def compile_plan(plan: Plan) -> Callable[[Sequence[torch.Tensor]], torch.Tensor]
     out_shape = plan.output_shape
     final = plan.final_id
     n_slots = len(diagram.tensors) + len(plan.steps)
-    # Drop each intermediate after its last use, as Plan.peak_memory assumes (autograd keeps
+    # Drop each intermediate after its last use, as Plan.peak_elements assumes (autograd keeps
     # what the backward pass needs by itself).
     last_use: dict[int, int] = {}
     for k, step in enumerate(plan.steps):
@@ -228,12 +238,18 @@ def compile_plan(plan: Plan) -> Callable[[Sequence[torch.Tensor]], torch.Tensor]
     return run
 
 
+# Compiled programs, one per plan, kept here rather than on the (core, report-only) Plan; a
+# plan that is dropped from its diagram's cache takes its program with it.
+_PROGRAMS: weakref.WeakKeyDictionary[Plan, Callable[[Sequence[torch.Tensor]], torch.Tensor]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def run_plan(plan: Plan, tensors: Sequence[torch.Tensor]) -> torch.Tensor:
     """Run ``plan`` on ``tensors`` (compiling it on first use)."""
     if tensors:
         check_plan_memory(plan, tensors[0].element_size(), tensors[0].device)
-    program = getattr(plan, "_program", None)
+    program = _PROGRAMS.get(plan)
     if program is None:
-        program = compile_plan(plan)
-        plan._program = program  # type: ignore[attr-defined]
+        program = _PROGRAMS[plan] = compile_plan(plan)
     return program(tensors)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tnviz.core.diagram import Diagram
-from tnviz.core.layout import LEG_LENGTH, Layout, default_inputs, layout
+from tnviz.core.layout import LEG_LENGTH, Layout, drawn_inputs, layout
 from tnviz.errors import TnvizError
 
 __all__ = ["Style", "Scene", "Shape", "Line", "Label", "build_scene", "TENSOR_RADIUS"]
@@ -148,7 +148,7 @@ def _width(diagram: Diagram, index: str, style: Style) -> float:
 
 def build_scene(diagram: Diagram, style: Style) -> Scene:
     """Lay out ``diagram`` and turn it into shapes, lines and labels."""
-    inputs = tuple(style.inputs) if style.inputs is not None else default_inputs(diagram)
+    inputs = tuple(style.inputs) if style.inputs is not None else drawn_inputs(diagram)
     lay = layout(diagram, pinned=style.pinned, inputs=inputs)
     scene = Scene(lay, title=style.title)
     radius: dict[str, float] = {}
@@ -168,8 +168,21 @@ def build_scene(diagram: Diagram, style: Style) -> Scene:
         radius[v] = r
     steps = _step_numbers(style.plan)
     requests: list[tuple[Line, str, str]] = []  # (line, text, kind) of each label to place
+    drawn: set[tuple[str, str, str]] = set()
     for u, v, index in lay.edges:
         (x1, y1), (x2, y2) = lay.positions[u], lay.positions[v]
+        if (u, v, index) in drawn:
+            # The second line of a diagonal: bowed out through a bend, beside the first.
+            length = math.hypot(x2 - x1, y2 - y1) or 1.0
+            mx, my = (x1 + x2) / 2 - (y2 - y1) / length * 0.22, (y1 + y2) / 2 + (x2 - x1) / length * 0.22
+            bend = f"~{index}:{u}:diagonal"
+            scene.shapes.append(Shape(bend, "bend", mx, my, 0.0, ""))
+            radius[bend] = 0.0
+            for a, b, (ax, ay), (bx, by) in ((u, bend, (x1, y1), (mx, my)), (bend, v, (mx, my), (x2, y2))):
+                seg = _trim(ax, ay, bx, by, radius[a], radius[b])
+                scene.lines.append(Line(*seg, "edge", _width(diagram, index, style), index, "", a, b, None))
+            continue
+        drawn.add((u, v, index))
         seg = _trim(x1, y1, x2, y2, radius[u], radius[v])
         kind = "conv" if index in diagram.conv else "edge"
         tensor = u if not u.startswith("#") else (v if not v.startswith("#") else None)
@@ -181,6 +194,9 @@ def build_scene(diagram: Diagram, style: Style) -> Scene:
     for leg in lay.legs:
         x, y = lay.positions[leg.node]
         dx, dy = leg.direction
+        if leg.kind == "loop":
+            _add_loop(scene, diagram, style, leg, x, y, radius[leg.node], steps.get(leg.index))
+            continue
         length = LEG_LENGTH if leg.kind == "open" else LEG_LENGTH * 0.55
         start = (x + dx * radius[leg.node], y + dy * radius[leg.node])
         end = (x + dx * (radius[leg.node] + length), y + dy * (radius[leg.node] + length))
@@ -198,6 +214,38 @@ def build_scene(diagram: Diagram, style: Style) -> Scene:
         requests += [(ln, f"[{ln.step}]", "step") for ln in scene.lines if ln.step is not None]
         scene.labels.extend(_place_labels(scene, requests))
     return scene
+
+
+LOOP_RADIUS = 0.22
+LOOP_SEGMENTS = 16
+
+
+def _add_loop(scene: Scene, diagram: Diagram, style: Style, leg: Any, x: float, y: float, r: float, step) -> None:
+    """A trace: a circle of bends hanging off the tensor along the leg's direction, drawn as
+    plain segments so that every painter (graphviz, matplotlib, TikZ) draws it alike."""
+    dx, dy = leg.direction
+    cx, cy = x + dx * (r + LOOP_RADIUS * 0.8), y + dy * (r + LOOP_RADIUS * 0.8)
+    start = math.atan2(y - cy, x - cx)
+    names = [leg.node]
+    points = [(x + dx * r, y + dy * r)]
+    for k in range(1, LOOP_SEGMENTS):
+        angle = start + 2 * math.pi * k / LOOP_SEGMENTS
+        name = f"~{leg.index}:loop{k}"
+        px, py = cx + LOOP_RADIUS * math.cos(angle), cy + LOOP_RADIUS * math.sin(angle)
+        scene.shapes.append(Shape(name, "bend", px, py, 0.0, ""))
+        names.append(name)
+        points.append((px, py))
+    names.append(leg.node)
+    points.append(points[0])
+    text = leg.index if style.labels else ""
+    width = _width(diagram, leg.index, style)
+    far = len(points) // 2
+    for k in range(len(points) - 1):
+        label = text if k == far else ""  # labelled once, at the far side of the loop
+        (ax, ay), (bx, by) = points[k], points[k + 1]
+        scene.lines.append(
+            Line(ax, ay, bx, by, "edge", width, leg.index, label, names[k], names[k + 1], step if label else None)
+        )
 
 
 LABEL_CHAR = 0.09  # width of one label character, in layout units (9 pt text at 60 pt per unit)

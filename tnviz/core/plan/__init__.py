@@ -1,0 +1,80 @@
+"""The planner: price a bound Diagram and choose the order of its pairwise steps.
+
+Standard library only, split as opt_einsum splits its path searches from its contraction:
+
+- :mod:`~tnviz.core.plan.model` — the cost model (what one step costs, in FLOPs and in the
+  time objective);
+- :mod:`~tnviz.core.plan.search` — the named searches (exact under a work budget, greedy,
+  opt_einsum's path for convolution-free parts, left-to-right, reconstruct-first) and the
+  one ``"auto"`` policy that every caller uses;
+- :mod:`~tnviz.core.plan.lower` — a tree lowered to executable :class:`Step` s;
+- :mod:`~tnviz.core.plan.report` — the :class:`Plan`, which only reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tnviz.core.diagram import Diagram, default_inputs
+from tnviz.core.plan.lower import Step, lower
+from tnviz.core.plan.model import OBJECTIVES, ConvDim, Problem
+from tnviz.core.plan.report import Plan
+from tnviz.core.plan.search import EXACT_BUDGET, GREEDY_BUDGET, STRATEGIES, choose_tree, tree_cost
+from tnviz.errors import TnvizError
+
+__all__ = [
+    "ConvDim",
+    "Step",
+    "Plan",
+    "Problem",
+    "make_plan",
+    "STRATEGIES",
+    "OBJECTIVES",
+    "EXACT_BUDGET",
+    "GREEDY_BUDGET",
+]
+
+
+def make_plan(
+    diagram: Diagram,
+    optimize: Any = "auto",
+    inputs: Sequence[str] | None = None,
+    itemsize: int = 4,
+    objective: str = "time",
+) -> Plan:
+    """Plan a bound diagram (use :meth:`Diagram.plan`, which caches).
+
+    ``inputs`` default to :func:`~tnviz.core.diagram.default_inputs` — the same rule the
+    drawing and ``TensorNetwork`` use."""
+    if objective not in OBJECTIVES:
+        raise TnvizError(
+            f"unknown objective={objective!r}; expected one of {', '.join(OBJECTIVES)}", token=repr(objective)
+        )
+    if diagram.has_ellipsis:
+        raise TnvizError(
+            "cannot plan a diagram with the ellipsis '...': its dimensions come from the tensors' shapes; "
+            "bind them (Diagram.bind(shapes={...})) or pass tensors to tnviz.einsum",
+            token="...",
+        )
+    if not diagram.is_bound:
+        missing = [t for t in diagram.tensor_names if None in diagram.shape(t)]
+        unknown = [i.name for i in diagram.indices if i.size is None or None in i.sizes.values()]
+        raise TnvizError(
+            f"cannot plan: sizes unknown for index {', '.join(map(repr, unknown))} (tensor {missing[0]!r}); "
+            "give them in sizes= or pass tensors",
+            token=unknown[0] if unknown else missing[0],
+        )
+    names = diagram.tensor_names
+    inputs = tuple(inputs) if inputs else default_inputs(diagram)
+    for name in inputs:
+        if name not in names:
+            raise TnvizError(
+                f"inputs names {name!r}, not a tensor of this diagram; expected one of {', '.join(names)}", token=name
+            )
+    problem = Problem(diagram, inputs, objective)
+    tree = choose_tree(problem, optimize)
+    if tree_cost(problem, tree) == float("inf"):
+        raise TnvizError("no legal evaluation order found for this diagram", token=diagram.to_spec())
+    steps, final_id, final_order = lower(problem, tree)
+    return Plan(diagram, steps, (final_id, final_order), problem, tree, optimize, itemsize)

@@ -1,0 +1,226 @@
+"""Lowering: an evaluation tree becomes the list of :class:`Step` s that execution runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tnviz.core.plan.model import ConvDim, Problem, bits, prod, unique
+from tnviz.core.plan.search import Tree, postorder
+
+__all__ = ["Step", "lower"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a plan.
+
+    Attributes:
+        kind: ``"sum"`` (one tensor: take its diagonals and sum the indices only it holds),
+            ``"einsum"`` (pairwise contraction or partial outer product) or ``"conv"``
+            (pairwise, with convolution).
+        operands: ids of the consumed operands (inputs are 0..n-1, results n, n+1, ...).
+        result: id of the produced tensor.
+        operand_indices: index order of each consumed operand (a repeated index is a diagonal).
+        operand_shapes: shape of each consumed operand (in that order).
+        indices: index order of the result.
+        shape: shape of the result.
+        flops: floating-point operations of this step.
+        summed: indices summed away in this step.
+        conv: for a conv step, its spatial dimensions in order.
+        input_side: for a conv step, which operand (0 or 1) is F.conv's input.
+        groups, batch, in_channels, out_channels: for a conv step, the indices mapped to
+            F.conv's groups, batch, input and output channels.
+    """
+
+    kind: str
+    operands: tuple[int, ...]
+    result: int
+    operand_indices: tuple[tuple[str, ...], ...]
+    operand_shapes: tuple[tuple[int, ...], ...]
+    indices: tuple[str, ...]
+    shape: tuple[int, ...]
+    flops: int
+    summed: tuple[str, ...] = ()
+    conv: tuple[ConvDim, ...] = ()
+    input_side: int = 0
+    groups: tuple[str, ...] = ()
+    batch: tuple[str, ...] = ()
+    in_channels: tuple[str, ...] = ()
+    out_channels: tuple[str, ...] = ()
+
+    @property
+    def size(self) -> int:
+        return prod(self.shape)
+
+
+def lower(problem: Problem, tree: Tree) -> tuple[list[Step], int, tuple[str, ...]]:
+    """The steps of ``tree`` in execution order, the final result's id and its index order."""
+    builder = _Builder(problem)
+    final_id, final_order = builder.build(tree)
+    return builder.steps, final_id, final_order
+
+
+class _Builder:
+    def __init__(self, problem: Problem) -> None:
+        self.p = problem
+        self.steps: list[Step] = []
+        self.next_id = problem.n
+        self.shapes: dict[int, tuple[int, ...]] = {}  # operand id -> shape
+
+    def leaf(self, k: int) -> tuple[int, tuple[str, ...]]:
+        p = self.p
+        flat, kept = p.flat[k], p.kept_flat[k]
+        name = p.names[k]
+        flat_shape = tuple(p.diagram.size(i, name) for i in flat)
+        self.shapes[k] = flat_shape  # type: ignore[assignment]
+        if flat == kept:
+            return k, flat
+        shape = tuple(self.length(1 << k, i) for i in kept)
+        summed = tuple(i for i in unique(flat) if i not in kept)
+        step = Step("sum", (k,), self.next_id, (flat,), (flat_shape,), kept, shape, p.unary_flops(k), summed)  # type: ignore[arg-type]
+        return self._new(step), kept
+
+    def length(self, s: int, i: str) -> int:
+        if i in self.p.conv:
+            return self.p.conv_length(s, i)
+        return self.p.static[self.p.bit[i]]
+
+    def _new(self, step: Step) -> int:
+        self.steps.append(step)
+        self.shapes[step.result] = step.shape
+        self.next_id += 1
+        return step.result
+
+    def build(self, tree: Tree) -> tuple[int, tuple[str, ...]]:
+        """Post-order, iteratively; of two subtrees the larger runs first, which keeps fewer
+        intermediates alive."""
+        size: dict[int, int] = {}
+        for node in postorder(tree):
+            size[id(node)] = 1 if isinstance(node, int) else size[id(node[0])] + size[id(node[1])]
+        done: dict[int, tuple[int, int, tuple[str, ...]]] = {}  # id(node) -> (mask, result id, order)
+        stack: list[tuple[Tree, bool]] = [(tree, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if isinstance(node, int):
+                rid, order = self.leaf(node)
+                done[id(node)] = (1 << node, rid, order)
+                continue
+            left, right = node
+            if not expanded:
+                first, second = (right, left) if size[id(right)] > size[id(left)] else (left, right)
+                stack += [(node, True), (second, False), (first, False)]
+                continue
+            sa, ia, oa = done.pop(id(left))
+            sb, ib, ob = done.pop(id(right))
+            done[id(node)] = self.merge(sa, ia, oa, sb, ib, ob)
+        _, rid, order = done[id(tree)]
+        return rid, order
+
+    def merge(self, a: int, ia: int, oa: tuple[str, ...], b: int, ib: int, ob: tuple[str, ...]):
+        p = self.p
+        s = a | b
+        kept_s = p.subset(s, (a, b))[0]
+        keep = {p.index_list[bit] for bit in bits(kept_s)}
+        flops, _ = p.step_cost(a, b)
+        set_a, set_b = set(oa), set(ob)
+        shared = set_a & set_b
+        shared_conv = [c for c in p.conv if c in shared]
+        if not shared_conv:
+            order = _einsum_order(oa, ob, keep, len(oa) >= len(ob) and p.subset(a)[2] >= p.subset(b)[2])
+            shape = tuple(self.length(s, i) for i in order)
+            summed = tuple(i for i in oa if i in shared and i not in keep)
+            step = Step(
+                "einsum",
+                (ia, ib),
+                self.next_id,
+                (oa, ob),
+                (self.shapes[ia], self.shapes[ib]),
+                order,
+                shape,
+                int(flops),
+                summed,
+            )
+            return s, self._new(step), order
+
+        # Convolution step: the side holding the signals is F.conv's input.
+        sig_a = any(a >> p.conv_info[c][0] & 1 for c in shared_conv)
+        sig_b = any(b >> p.conv_info[c][0] & 1 for c in shared_conv)
+        if sig_a or (not sig_b and p.subset(a)[2] >= p.subset(b)[2]):
+            side, inp, wgt, oi, ow = 0, a, b, oa, ob
+        else:
+            side, inp, wgt, oi, ow = 1, b, a, ob, oa
+        set_w = set(ow)
+        groups = tuple(i for i in oi if i in set_w and i not in p.conv and i in keep)
+        cin = tuple(i for i in oi if i in set_w and i not in p.conv and i not in keep)
+        only_in = [i for i in oi if i not in set_w]
+        room = 3 - len(shared_conv)
+        passes = [i for i in only_in if i in p.conv][:room]
+        batch = tuple(i for i in only_in if i not in passes)
+        cout = tuple(i for i in ow if i not in set(oi))
+        dims = []
+        for i in oi:
+            if i in shared_conv:
+                sig, kernels, _, opts, pads = p.conv_info[i]
+                if inp >> sig & 1:
+                    first = not any(inp >> k & 1 for k, _ in kernels)
+                    last = all(s >> k & 1 for k, _ in kernels)
+                    dims.append(
+                        ConvDim(
+                            i,
+                            "correlate",
+                            pads if first else (0, 0),
+                            opts.padding_mode,
+                            opts.stride if last else 1,
+                            opts.dilation,
+                            p.subset(wgt)[1][i],
+                            p.conv_length(s, i),
+                        )
+                    )
+                else:
+                    kw = p.subset(wgt)[1][i]
+                    li = p.subset(inp)[1][i]
+                    dims.append(ConvDim(i, "full", (kw - 1, kw - 1), "zeros", 1, 1, kw, li + kw - 1))
+            elif i in passes:
+                n = self.length(inp, i)
+                dims.append(ConvDim(i, "pass", (0, 0), "zeros", 1, 1, 1, n))
+        order = batch + groups + cout + tuple(d.index for d in dims if d.index in keep)
+        shape = tuple(self.length(s, i) for i in order)
+        summed = cin + tuple(d.index for d in dims if d.index not in keep)
+        step = Step(
+            "conv",
+            (ia, ib),
+            self.next_id,
+            (oa, ob),
+            (self.shapes[ia], self.shapes[ib]),
+            order,
+            shape,
+            int(flops),
+            summed,
+            tuple(dims),
+            side,
+            groups,
+            batch,
+            cin,
+            cout,
+        )
+        return s, self._new(step), order
+
+
+def _einsum_order(oa: Sequence[str], ob: Sequence[str], keep: set[str], a_first: bool) -> tuple[str, ...]:
+    """Result order of a pairwise contraction: the larger operand's order, with the other's new
+    indices where the contracted ones were (so "b s x y, r s -> b r x y")."""
+    big, small = (oa, ob) if a_first else (ob, oa)
+    set_big = set(big)
+    new = [i for i in small if i not in set_big and i in keep]
+    order: list[str] = []
+    inserted = False
+    for i in big:
+        if i in keep:
+            order.append(i)
+        elif not inserted:
+            order.extend(new)
+            inserted = True
+    if not inserted:
+        order.extend(new)
+    return tuple(order)

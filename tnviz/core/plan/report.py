@@ -1,0 +1,280 @@
+"""The printable :class:`Plan`: a report of the chosen steps, their cost and memory."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from tnviz.core.diagram import Diagram
+from tnviz.core.plan.lower import Step
+from tnviz.core.plan.model import INF, Problem, prod
+from tnviz.core.plan.search import Tree, left_to_right_tree, merges, reconstruct_tree, tree_cost
+
+__all__ = ["Plan", "strategy_label"]
+
+
+class Plan:
+    """An evaluation plan: the steps, their cost and the memory they need. It only reports;
+    execution compiles it (``tnviz.execute``) and keeps the compiled program itself.
+
+    Print it for a table in the spirit of opt_einsum's ``PathInfo``.
+
+    Attributes:
+        diagram: the bound Diagram it plans.
+        steps: the :class:`Step` s in execution order.
+        inputs: the activation tensors (see :func:`tnviz.core.diagram.default_inputs`).
+        flops: total FLOPs (sums included).
+        left_to_right_flops: FLOPs of plain left-to-right pairwise evaluation (computed on
+            first use).
+        reconstruct_flops: FLOPs of contracting the non-input tensors first, then applying
+            them (computed on first use; None where that order is illegal).
+        largest_intermediate: elements of the largest step result.
+        peak_elements: peak elements alive (inputs included) during the schedule.
+        itemsize: bytes per element used for the byte figures.
+        strategy: ``"factor by factor"``, ``"reconstruct"``, ``"mixed"`` or ``"direct"``.
+        objective: what the search minimised: ``"time"`` (the default: FLOPs over
+            efficiency plus memory traffic) or ``"flops"``.
+        cost: the objective's value for this plan (FLOP-equivalents).
+        output_indices: flat index order of the final result before groups are merged.
+    """
+
+    def __init__(
+        self,
+        diagram: Diagram,
+        steps: list[Step],
+        final: tuple[int, tuple[str, ...]],
+        problem: Problem,
+        tree: Tree,
+        optimize: Any,
+        itemsize: int,
+    ) -> None:
+        self.diagram = diagram
+        self.steps = tuple(steps)
+        self.final_id, self.final_indices = final
+        self.optimize = optimize
+        self.itemsize = itemsize
+        self.inputs = tuple(problem.names[k] for k in problem.inputs)
+        self.output_indices = diagram.output.indices
+        self.output_shape = tuple(int(s) for s in diagram.output_shape)  # type: ignore[arg-type]
+        self.flops = int(sum(s.flops for s in steps))
+        self.tree = tree
+        self.objective = "time" if problem.by_time else "flops"
+        self._problem: Problem | None = problem  # kept for the lazy comparisons, then dropped
+        self._left_to_right: int | None = None
+        self._reconstruct: int | None | str = "unknown"
+        self.cost = tree_cost(problem, tree, 1) + _unary_flops(steps)
+        self.strategy = strategy_label(problem, tree)
+        input_sizes = [prod(s for s in diagram.shape(t)) for t in diagram.tensor_names]  # type: ignore[misc]
+        live = sum(input_sizes)
+        alive: dict[int, int] = {}
+        peak = live
+        for step in steps:
+            live += step.size
+            peak = max(peak, live)
+            for op in step.operands:
+                live -= alive.pop(op, 0)
+            alive[step.result] = step.size
+        self.peak_elements = peak
+        self.largest_intermediate = max([0] + [s.size for s in steps])
+        self.input_elements = sum(input_sizes)
+
+    # -- the comparisons, computed when first asked for -----------------------------
+    def _release(self) -> None:
+        if self._left_to_right is not None and self._reconstruct != "unknown":
+            self._problem = None  # both known: the cost model's caches can go
+
+    @property
+    def left_to_right_flops(self) -> int:
+        """FLOPs of plain left-to-right pairwise evaluation (same unary steps)."""
+        if self._left_to_right is None:
+            p = self._problem
+            assert p is not None
+            if p.n > 1:
+                self._left_to_right = int(tree_cost(p, left_to_right_tree(range(p.n))) + _unary_flops(self.steps))
+            else:
+                self._left_to_right = self.flops
+            self._release()
+        return self._left_to_right
+
+    @property
+    def reconstruct_flops(self) -> int | None:
+        """FLOPs of contracting the non-input tensors first (by the same search policy), then
+        the inputs; None where a parameter is the signal of an input's kernel."""
+        if self._reconstruct == "unknown":
+            p = self._problem
+            assert p is not None
+            if p.n > 1:
+                rebuilt = reconstruct_tree(p)
+                cost = tree_cost(p, rebuilt) if rebuilt is not None else INF
+                self._reconstruct = int(cost + _unary_flops(self.steps)) if cost < INF else None
+            else:
+                self._reconstruct = self.flops
+            self._release()
+        return self._reconstruct  # type: ignore[return-value]
+
+    # -- deprecated names ---------------------------------------------------------
+    @property
+    def naive_flops(self) -> int:
+        """Deprecated alias of :attr:`left_to_right_flops`."""
+        warnings.warn("Plan.naive_flops is deprecated; use Plan.left_to_right_flops", DeprecationWarning, 2)
+        return self.left_to_right_flops
+
+    @property
+    def peak_memory(self) -> int:
+        """Deprecated alias of :attr:`peak_elements`."""
+        warnings.warn("Plan.peak_memory is deprecated; use Plan.peak_elements", DeprecationWarning, 2)
+        return self.peak_elements
+
+    @property
+    def peak_bytes(self) -> int:
+        return self.peak_elements * self.itemsize
+
+    # -- printing -------------------------------------------------------------
+    def _rows(self) -> list[tuple[str, ...]]:
+        names = {k: n for k, n in enumerate(self.diagram.tensor_names)}
+        label = {}
+        rows = []
+        for number, step in enumerate(self.steps, 1):
+            label[step.result] = f"#{number}"
+            ops = ", ".join(label.get(o, names.get(o, "?")) for o in step.operands)
+            if step.kind == "conv":
+                parts = []
+                for d in step.conv:
+                    if d.mode == "pass":
+                        continue
+                    extra = ""
+                    if d.mode == "correlate":
+                        if d.pad != (0, 0):
+                            extra += f" pad={d.pad[0]}" if d.pad[0] == d.pad[1] else f" pad={d.pad}"
+                        if d.stride != 1:
+                            extra += f" stride={d.stride}"
+                        if d.dilation != 1:
+                            extra += f" dil={d.dilation}"
+                    parts.append(f"{d.index}{'*' if d.mode == 'correlate' else '(full)'}{extra}")
+                ndim = len(step.conv)
+                op = f"conv{ndim}d " + " ".join(parts)
+                if step.groups:
+                    op += f" groups={'·'.join(step.groups)}"
+            elif step.kind == "sum":
+                flat = step.operand_indices[0]
+                repeated = [i for i in dict.fromkeys(flat) if flat.count(i) > 1]
+                traces = [i for i in repeated if i in step.summed]
+                parts = []
+                if traces:
+                    parts.append("trace " + " ".join(traces))
+                if [i for i in repeated if i not in traces]:
+                    parts.append("diagonal " + " ".join(i for i in repeated if i not in traces))
+                if [i for i in step.summed if i not in traces]:
+                    parts.append("sum " + " ".join(i for i in step.summed if i not in traces))
+                op = ", ".join(parts)
+            else:
+                op = "contract " + " ".join(step.summed) if step.summed else "outer product"
+            shape = "×".join(map(str, step.shape)) or "scalar"
+            rows.append((str(number), ops, op, " ".join(step.indices), shape, _human(step.flops)))
+        return rows
+
+    def __str__(self) -> str:
+        d = self.diagram
+        lines = [f"  Spec:                 {d.to_spec()}"]
+        sizes = [f"{k}={v}" for k, v in d.sizes.items()]
+        for c in d.conv:
+            per = "/".join(str(d.size(c, t)) for t in d.holders(c))
+            sizes.append(f"{c}={per}→{d.size(c)}")
+        lines.append(f"  Sizes:                {' '.join(sizes)}")
+        inputs = ", ".join(self.inputs) or "none"
+        lines.append(
+            f"  Strategy:             {self.strategy} (optimize={self.optimize!r}, objective={self.objective!r}, "
+            f"inputs: {inputs})"
+        )
+        lines.append(f"  FLOPs:                {_human(self.flops)}  ({self.flops:,})")
+        if self.diagram.tensors and len(self.diagram.tensors) > 1:
+            lines.append(
+                f"  Left-to-right FLOPs:  {_human(self.left_to_right_flops)}  "
+                f"({_ratio(self.left_to_right_flops, self.flops)} this plan)"
+            )
+            if self.reconstruct_flops is None:
+                lines.append("  Reconstruct FLOPs:    — (a parameter holds a convolution signal)")
+            else:
+                lines.append(
+                    f"  Reconstruct FLOPs:    {_human(self.reconstruct_flops)}  "
+                    f"({_ratio(self.reconstruct_flops, self.flops)} this plan)"
+                )
+        lines.append(f"  Largest intermediate: {_human(self.largest_intermediate)} elements")
+        lines.append(
+            f"  Peak memory:          {_human(self.peak_elements)} elements "
+            f"({_human(self.peak_bytes)}B at {self.itemsize} B/element)"
+        )
+        header = ("step", "operands", "operation", "result indices", "shape", "FLOPs")
+        rows = self._rows()
+        widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
+        rule = "-" * (sum(widths) + 2 * (len(widths) - 1) + 2)
+        lines.append(rule)
+        lines.append("  " + "  ".join(h.ljust(w) for h, w in zip(header, widths)))
+        lines.append(rule)
+        for r in rows:
+            lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Plan {self.diagram.to_spec()!r}: {len(self.steps)} steps, {_human(self.flops)} FLOPs, {self.strategy}>"
+        )
+
+    def _repr_html_(self) -> str:
+        import html
+
+        head = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
+            for k, v in (
+                ("Spec", self.diagram.to_spec()),
+                ("Strategy", self.strategy),
+                ("FLOPs", f"{_human(self.flops)} ({self.flops:,})"),
+                ("Left-to-right FLOPs", _human(self.left_to_right_flops)),
+                ("Reconstruct FLOPs", "—" if self.reconstruct_flops is None else _human(self.reconstruct_flops)),
+                ("Peak memory", f"{_human(self.peak_elements)} elements"),
+            )
+        )
+        cols = ("step", "operands", "operation", "result indices", "shape", "FLOPs")
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in self._rows())
+        return f"<table>{head}</table><table><tr>{''.join(f'<th>{c}</th>' for c in cols)}</tr>{body}</table>"
+
+
+def _human(n: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.3g}{unit}"
+    return f"{n:.3g}" if isinstance(n, float) and not float(n).is_integer() else str(int(n))
+
+
+def _ratio(a: int, b: int) -> str:
+    return f"{a / b:.2f}×" if b else "—"
+
+
+def _unary_flops(steps: Sequence[Step]) -> int:
+    return sum(s.flops for s in steps if s.kind == "sum")
+
+
+def strategy_label(problem: Problem, tree: Tree) -> str:
+    """How a tree treats the non-input tensors: ``"reconstruct"`` (all merged before any
+    input), ``"factor by factor"`` (applied one at a time to the inputs), ``"mixed"``,
+    ``"direct"`` (one parameter tensor) or ``"single tensor"``."""
+    if isinstance(tree, int) or not problem.inputs:
+        return "single tensor" if isinstance(tree, int) else "mixed"
+    inputs = sum(1 << k for k in problem.inputs)
+    kernels = problem.full & ~inputs
+    if kernels & (kernels - 1) == 0:
+        return "direct"  # one parameter tensor: nothing to reconstruct or factor
+    if any(a | b == kernels for a, b in merges(tree)):
+        return "reconstruct"
+    node = tree
+    while not isinstance(node, int):
+        left, right = node
+        if isinstance(right, int):
+            node = left
+        elif isinstance(left, int):
+            node = right
+        else:
+            return "mixed"
+    return "factor by factor" if node in problem.inputs else "mixed"

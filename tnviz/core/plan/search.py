@@ -1,0 +1,444 @@
+"""Searches for an evaluation tree, one signature each: ``search(problem, mask) -> tree``.
+
+Standard library only (opt_einsum, a declared dependency, is imported inside the one search
+that uses it). A tree is an operand number (a leaf) or a pair ``(left, right)``. The policy
+that picks a search for ``optimize="auto"`` is :func:`choose_tree`; it is the only policy:
+``Diagram.plan``, ``tnviz.einsum``, ``TensorNetwork``, the layers, the CLI and the widgets
+all plan through it.
+
+Work is bounded before it starts: the exact search runs only when the number of splits it
+would weigh is within ``EXACT_BUDGET``, the greedy search only when its candidate pairs are
+within ``GREEDY_BUDGET``; beyond that a request is a :class:`TnvizError` that names the
+cheaper setting, never an unbounded loop or an out-of-memory kill.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+from tnviz.core.plan.model import INF, Problem, bits
+from tnviz.errors import TnvizError
+
+__all__ = [
+    "STRATEGIES",
+    "EXACT_BUDGET",
+    "GREEDY_BUDGET",
+    "SMALL_NETWORK",
+    "exact_work",
+    "optimal_tree",
+    "greedy_tree",
+    "opt_einsum_tree",
+    "left_to_right_tree",
+    "reconstruct_tree",
+    "path_tree",
+    "choose_tree",
+    "tree_mask",
+    "tree_cost",
+    "postorder",
+    "merges",
+]
+
+STRATEGIES = ("auto", "optimal", "greedy", "left-to-right", "reconstruct")
+# Splits the exact search may weigh: (3^n - 2^(n+1) + 1) / 2 for n operands, so ten operands
+# (29,525 splits, about 0.1 s here) are searched exactly and eleven are not.
+EXACT_BUDGET = 30_000
+# Candidate pairs the greedy search may weigh (each costs a few microseconds and a heap entry).
+GREEDY_BUDGET = 2_000_000
+# Networks up to this many operands also weigh left-to-right and reconstruct-first under "auto";
+# beyond, those two comparisons cost more than they can win.
+SMALL_NETWORK = 64
+
+Tree = Any
+
+
+# ---------------------------------------------------------------------------- trees
+
+
+def postorder(tree: Tree) -> list[Tree]:
+    """Every node of ``tree``, children before parents (iterative: trees may be 1,000 deep)."""
+    out: list[Tree] = []
+    stack: list[tuple[Tree, bool]] = [(tree, False)]
+    while stack:
+        node, seen = stack.pop()
+        if isinstance(node, int) or seen:
+            out.append(node)
+        else:
+            stack.append((node, True))
+            stack.append((node[1], False))
+            stack.append((node[0], False))
+    return out
+
+
+def tree_mask(tree: Tree) -> int:
+    mask = 0
+    for node in postorder(tree):
+        if isinstance(node, int):
+            mask |= 1 << node
+    return mask
+
+
+def merges(tree: Tree) -> list[tuple[int, int]]:
+    """The pairwise merges of ``tree`` as (left mask, right mask), children first."""
+    masks: dict[int, int] = {}
+    merges = []
+    for node in postorder(tree):
+        if isinstance(node, int):
+            masks[id(node)] = 1 << node
+            continue
+        left, right = node
+        a = 1 << left if isinstance(left, int) else masks[id(left)]
+        b = 1 << right if isinstance(right, int) else masks[id(right)]
+        masks[id(node)] = a | b
+        merges.append((a, b))
+    return merges
+
+
+def tree_cost(problem: Problem, tree: Tree, which: int = 0) -> float:
+    """Total FLOPs (``which=0``) or objective cost (``which=1``) of a tree's pairwise steps."""
+    return sum(problem.step_cost(a, b)[which] for a, b in merges(tree))
+
+
+def left_to_right_tree(order: Sequence[int]) -> Tree:
+    tree: Tree = order[0]
+    for k in order[1:]:
+        tree = (tree, k)
+    return tree
+
+
+# ---------------------------------------------------------------------------- exact
+
+
+def exact_work(n: int) -> int:
+    """Splits the exact search weighs for ``n`` operands."""
+    return (3**n - 2 ** (n + 1) + 1) // 2
+
+
+def optimal_tree(problem: Problem, mask: int) -> tuple[float, Tree]:
+    """Exact DP over all binary trees on the operands in ``mask``; returns (cost, tree).
+
+    The cost is the problem's objective; ties go to fewer FLOPs. The caller checks the
+    budget (:func:`exact_work`)."""
+    members = list(bits(mask))
+    if len(members) == 1:
+        return 0, members[0]
+    for covered, table in problem.tables.items():
+        if covered & mask == mask and mask in table:  # a larger table already holds this subset
+            return table[mask][0], table[mask][2]
+    best: dict[int, tuple[float, float, Tree]] = {1 << m: (0, 0, m) for m in members}
+    problem.tables[mask] = best
+    subsets = sorted((s for s in _submasks(mask) if s & (s - 1)), key=lambda s: bin(s).count("1"))
+    for s in subsets:
+        low = s & -s
+        rest = s ^ low
+        choice: tuple[float, float, Tree] | None = None
+        sub = rest
+        while True:
+            a = sub | low
+            b = s ^ a
+            if b:
+                fa = best.get(a)
+                fb = best.get(b)
+                if fa is not None and fb is not None and fa[0] < INF and fb[0] < INF:
+                    flops, cost = problem.step_cost(a, b)
+                    if flops < INF:
+                        key = (fa[0] + fb[0] + cost, fa[1] + fb[1] + flops)
+                        if choice is None or key < choice[:2]:
+                            choice = (key[0], key[1], (fa[2], fb[2]))
+            if sub == 0:
+                break
+            sub = (sub - 1) & rest
+        best[s] = choice if choice is not None else (INF, 0, None)
+    result = best[mask]
+    return result[0], result[2]
+
+
+def _submasks(mask: int):
+    sub = mask
+    while sub:
+        yield sub
+        sub = (sub - 1) & mask
+
+
+# ---------------------------------------------------------------------------- greedy
+
+
+def _candidate_pairs(problem: Problem, nodes: Sequence[int]) -> int:
+    """How many connected pairs the greedy search starts from (a hyperedge of k holders gives k²/2)."""
+    holders: dict[int, int] = {}
+    for s in nodes:
+        for b in bits(problem.subset(s)[0]):
+            holders[b] = holders.get(b, 0) + 1
+    return sum(k * (k - 1) // 2 for k in holders.values())
+
+
+def greedy_tree(problem: Problem, mask: int, start: Sequence[tuple[int, Tree]] | None = None) -> Tree | None:
+    """Repeatedly merge the connected, legal pair that shrinks memory most (opt_einsum's greedy
+    rule, FLOPs breaking ties), with a heap of candidate pairs so it scales to thousands of
+    operands; disconnected parts are joined smallest first at the end.
+
+    Args:
+        problem: the cost model.
+        mask: the operands to merge.
+        start: optional initial groups ``(operand mask, tree)`` covering ``mask`` (e.g. parts
+            already planned by another search); default one group per operand.
+
+    Returns:
+        A tree, or None when every remaining pair is illegal (two signals that only an illegal
+        step could join); left-to-right order is always legal and serves then.
+    """
+    nodes: dict[int, Tree] = dict(start) if start else {1 << m: m for m in bits(mask)}
+    pairs = _candidate_pairs(problem, list(nodes))
+    if pairs > GREEDY_BUDGET:
+        raise TnvizError(
+            f"greedy planning would weigh {pairs:,} candidate pairs (a hyperedge joins too many tensors; "
+            f"limit {GREEDY_BUDGET:,}); use optimize='left-to-right' or an explicit path",
+            token="greedy",
+        )
+    holders: dict[int, set[int]] = {}
+    for s in nodes:
+        for b in bits(problem.subset(s)[0]):
+            holders.setdefault(b, set()).add(s)
+    heap: list[tuple[Any, int, int, int]] = []
+    counter = itertools.count()
+
+    def push(a: int, b: int) -> None:
+        flops, _ = problem.step_cost(a, b)
+        if flops == INF:
+            return
+        size = problem.subset(a | b)[2] - problem.subset(a)[2] - problem.subset(b)[2]
+        heapq.heappush(heap, ((size, flops), next(counter), a, b))
+
+    for group in holders.values():
+        ordered = sorted(group)
+        for x in range(len(ordered)):
+            for y in range(x + 1, len(ordered)):
+                push(ordered[x], ordered[y])
+    while heap and len(nodes) > 1:
+        _, _, a, b = heapq.heappop(heap)
+        if a not in nodes or b not in nodes:
+            continue  # one of them was merged since this pair was pushed
+        s = a | b
+        for part in (a, b):
+            for bit in bits(problem.subset(part)[0]):
+                holders[bit].discard(part)
+        nodes[s] = (nodes.pop(a), nodes.pop(b))
+        neighbours: set[int] = set()
+        for bit in bits(problem.subset(s)[0]):
+            group = holders.setdefault(bit, set())
+            neighbours |= group
+            group.add(s)
+        for other in neighbours:
+            push(other, s) if other < s else push(s, other)
+    # What is left shares no index: outer products, smallest operands first.
+    while len(nodes) > 1:
+        order = sorted(nodes, key=lambda m: problem.subset(m)[2])
+        merged = False
+        for x in range(len(order)):
+            for y in range(x + 1, len(order)):
+                a, b = order[x], order[y]
+                if problem.step_cost(a, b)[0] < INF:
+                    nodes[a | b] = (nodes.pop(a), nodes.pop(b))
+                    merged = True
+                    break
+            if merged:
+                break
+        if not merged:
+            return None
+    return next(iter(nodes.values()))
+
+
+# ---------------------------------------------------------------------------- opt_einsum
+
+
+def _pure_components(problem: Problem, mask: int) -> list[int]:
+    """Connected groups (two or more operands) of the operands in ``mask`` that hold no
+    convolution index: the parts opt_einsum can plan."""
+    free = [k for k in bits(mask) if not problem.op_mask[k] & problem.conv_mask]
+    parent = {k: k for k in free}
+
+    def find(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    by_index: dict[int, int] = {}
+    for k in free:
+        for b in bits(problem.op_mask[k]):
+            if b in by_index:
+                parent[find(k)] = find(by_index[b])
+            else:
+                by_index[b] = k
+    groups: dict[int, int] = {}
+    for k in free:
+        groups[find(k)] = groups.get(find(k), 0) | 1 << k
+    return [g for g in groups.values() if g & (g - 1)]
+
+
+def opt_einsum_tree(problem: Problem, mask: int, optimize: str = "auto") -> Tree | None:
+    """opt_einsum's ``contract_path`` for the operands in ``mask``, which must hold no
+    convolution index; indices leaving ``mask`` count as outputs. None if opt_einsum
+    returns anything but pairwise steps."""
+    import opt_einsum
+
+    members = list(bits(mask))
+    symbol = [opt_einsum.get_symbol(b) for b in range(len(problem.index_list))]
+    terms, shapes = [], []
+    for k in members:
+        held = list(bits(problem.op_mask[k]))
+        terms.append("".join(symbol[b] for b in held))
+        shapes.append(tuple(problem.static[b] for b in held))
+    kept = problem.subset(mask)[0]
+    eq = ",".join(terms) + "->" + "".join(symbol[b] for b in bits(kept))
+    path, _ = opt_einsum.contract_path(eq, *shapes, shapes=True, optimize=optimize)
+    current: list[Tree] = list(members)
+    for step in path:
+        if len(step) != 2:
+            return None
+        x, y = step
+        merged = (current[x], current[y])
+        current = [t for k, t in enumerate(current) if k not in (x, y)] + [merged]
+    return current[0] if len(current) == 1 else None
+
+
+def _opt_einsum_setting(n: int) -> str:
+    # opt_einsum's own "auto" turns greedy beyond 14 operands; its "greedy" is O(n² log n) in
+    # the worst case but near-linear on sparse networks, so it serves at any size.
+    return "auto" if n <= 14 else "greedy"
+
+
+# ---------------------------------------------------------------------------- fixed orders
+
+
+def reconstruct_tree(problem: Problem) -> Tree | None:
+    """Merge the non-input tensors first (by the "auto" policy), then the inputs; None if illegal."""
+    kernels = problem.full & ~sum(1 << k for k in problem.inputs)
+    tree: Tree = None
+    if kernels:
+        tree = _auto_tree(problem, kernels)
+        if tree is None:
+            return None
+    for k in problem.inputs:
+        tree = k if tree is None else (k, tree)
+    return tree if tree_cost(problem, tree) < INF else None
+
+
+def path_tree(problem: Problem, path: Sequence[Sequence[int]]) -> Tree:
+    """Turn an opt_einsum-style path (positions in a shrinking list) into a tree."""
+    current: list[Tree] = list(range(problem.n))
+    for step in path:
+        if (
+            not isinstance(step, (tuple, list))
+            or len(step) != 2
+            or not all(
+                isinstance(p, numbers.Integral) and not isinstance(p, bool) and 0 <= p < len(current) for p in step
+            )
+            or step[0] == step[1]
+        ):
+            raise TnvizError(
+                f"bad path step {step!r}; expected a pair of distinct positions below {len(current)}", token=repr(step)
+            )
+        x, y = int(step[0]), int(step[1])
+        merged = (current[x], current[y])
+        current = [t for k, t in enumerate(current) if k not in (x, y)] + [merged]
+    if len(current) != 1:
+        raise TnvizError(
+            f"the path leaves {len(current)} tensors; expected it to merge all {problem.n}", token=repr(path)
+        )
+    return current[0]
+
+
+def _check_tree(problem: Problem, tree: Tree) -> None:
+    for a, b in merges(tree):
+        if problem.step_cost(a, b)[0] == INF:
+            raise TnvizError(
+                "illegal step in the given order: it would correlate signals held by both sides; "
+                "merge each signal with its kernels first",
+                token=repr(tree),
+            )
+
+
+# ---------------------------------------------------------------------------- the policy
+
+
+def _auto_tree(problem: Problem, mask: int) -> Tree | None:
+    """The "auto" policy on the operands in ``mask``: exact under the budget; beyond it the
+    cheapest (by the objective) of greedy, opt_einsum's path (for convolution-free networks)
+    and opt_einsum on the convolution-free parts followed by greedy on the rest."""
+    members = list(bits(mask))
+    if len(members) == 1:
+        return members[0]
+    if exact_work(len(members)) <= EXACT_BUDGET:
+        cost, tree = optimal_tree(problem, mask)
+        return tree if cost < INF else None
+    candidates = [greedy_tree(problem, mask)]
+    setting = _opt_einsum_setting(len(members))
+    if not any(problem.op_mask[k] & problem.conv_mask for k in members):
+        candidates.append(opt_einsum_tree(problem, mask, setting))
+    else:
+        parts = []
+        for group in _pure_components(problem, mask):
+            sub = opt_einsum_tree(problem, group, _opt_einsum_setting(bin(group).count("1")))
+            if sub is not None:
+                parts.append((group, sub))
+        if parts:
+            covered = sum(g for g, _ in parts)
+            start = parts + [(1 << k, k) for k in members if not covered >> k & 1]
+            candidates.append(greedy_tree(problem, mask, start))
+    found = [t for t in candidates if t is not None]
+    if not found:
+        return None
+    return min(found, key=lambda t: (tree_cost(problem, t, 1), tree_cost(problem, t)))
+
+
+def choose_tree(problem: Problem, optimize: Any) -> Tree:
+    """The evaluation tree for an ``optimize`` setting (see :meth:`Diagram.plan`)."""
+    if isinstance(optimize, (list, tuple)):
+        tree = path_tree(problem, optimize)
+        _check_tree(problem, tree)
+        return tree
+    if not isinstance(optimize, str) or optimize not in STRATEGIES:
+        raise TnvizError(
+            f"unknown optimize={optimize!r}; expected one of {', '.join(STRATEGIES)} or a path of pairs",
+            token=repr(optimize),
+        )
+    if problem.n == 1:
+        return 0
+    naive = left_to_right_tree(range(problem.n))
+    if optimize == "left-to-right":
+        return naive
+    if optimize == "reconstruct":
+        tree = reconstruct_tree(problem)
+        if tree is None:
+            raise TnvizError(
+                "optimize='reconstruct' is impossible here: a parameter tensor is the signal of a convolution "
+                "index whose kernel is an input; use 'auto'",
+                token="reconstruct",
+            )
+        return tree
+    if optimize == "optimal":
+        work = exact_work(problem.n)
+        if work > EXACT_BUDGET:
+            raise TnvizError(
+                f"optimize='optimal' on {problem.n} tensors would weigh {work:,} splits (limit {EXACT_BUDGET:,}, "
+                "about ten tensors); use optimize='auto' (exact where affordable, else greedy and opt_einsum) "
+                "or 'greedy'",
+                token="optimal",
+            )
+        return optimal_tree(problem, problem.full)[1]
+    if optimize == "greedy":
+        tree = greedy_tree(problem, problem.full)
+        return tree if tree is not None else naive
+    tree = _auto_tree(problem, problem.full)
+    if exact_work(problem.n) <= EXACT_BUDGET and tree is not None:
+        return tree
+    candidates = [t for t in (tree,) if t is not None]
+    if problem.n <= SMALL_NETWORK:
+        candidates += [naive] + [t for t in (reconstruct_tree(problem),) if t is not None]
+    if not candidates:
+        return naive
+    return min(candidates, key=lambda t: (tree_cost(problem, t, 1), tree_cost(problem, t)))

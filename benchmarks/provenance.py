@@ -1,0 +1,106 @@
+"""Where a benchmark's numbers came from: commit, versions, machine, command line.
+
+Every benchmark writes its results with :func:`write_results`, so a table in the README or
+the docs can name the file, and the file names the commit and machine that produced it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["provenance", "write_results", "median_iqr", "replace_section", "describe"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def provenance(settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Commit (and whether the tree had uncommitted changes), date, versions, machine, command."""
+    versions = {"python": platform.python_version()}
+    for name in ("tnviz", "torch", "opt_einsum", "numpy", "tensorly", "cotengra"):
+        module = sys.modules.get(name)
+        if module is not None:
+            versions[name] = getattr(module, "__version__", "?")
+    info: dict[str, Any] = {
+        "commit": _git("rev-parse", "HEAD"),
+        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "versions": versions,
+        "machine": {"cpu": _cpu_model(), "cores": os.cpu_count(), "platform": platform.platform()},
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "settings": settings or {},
+    }
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        info["machine"]["torch_threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            info["machine"]["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def median_iqr(values: list[float]) -> dict[str, float]:
+    """Median and interquartile range (25th and 75th percentiles, linear interpolation)."""
+    ordered = sorted(values)
+
+    def quantile(q: float) -> float:
+        pos = q * (len(ordered) - 1)
+        low = int(pos)
+        high = min(low + 1, len(ordered) - 1)
+        return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+    return {"median": quantile(0.5), "q25": quantile(0.25), "q75": quantile(0.75), "n": len(ordered)}
+
+
+def write_results(path: Path, results: Any, settings: dict[str, Any] | None = None) -> Path:
+    """Write ``{"provenance": ..., "results": ...}`` as JSON to ``path`` (atomically)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps({"provenance": provenance(settings), "results": results}, indent=1) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def describe(data: dict[str, Any]) -> str:
+    """One line naming where a results file's numbers came from."""
+    p = data["provenance"]
+    versions = ", ".join(f"{k} {v}" for k, v in p["versions"].items())
+    dirty = " (uncommitted changes)" if p.get("dirty") else ""
+    machine = p["machine"]
+    threads = f", {machine['torch_threads']} torch threads" if "torch_threads" in machine else ""
+    return (
+        f"Commit `{p['commit'][:10]}`{dirty}, {p['date'][:10]}, {machine['cpu']} ({machine['cores']} cores{threads}); "
+        f"{versions}; `{p['command']}`."
+    )
+
+
+def replace_section(text: str, name: str, body: str) -> str:
+    """Replace what stands between ``<!-- name:start -->`` and ``<!-- name:end -->`` in ``text``."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    if start not in text or end not in text:
+        raise SystemExit(f"no section {name!r} (markers {start} ... {end})")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body.strip()}\n{end}{tail}"

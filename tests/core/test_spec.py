@@ -120,7 +120,11 @@ def test_output_may_be_named_or_not_and_unnamed_specs_are_as_before():
     assert spec.output == Operand("Y", (("i",), ("k",)))
     assert parse_spec("X: i j, W: j k -> i k").output.name == "out"
     assert _modes("i j, j k -> i k") == ([(("i",), ("j",)), (("j",), ("k",))], (("i",), ("k",)))
-    assert _modes("s1 s2, s2 t -> s1 t")[0][0] == (("s1",), ("s2",))
+    # Without names spaces mean nothing, as in torch.einsum: "b ij" is b, i, j ...
+    assert _modes("b ij, b jk -> b ik")[0][0] == (("b",), ("i",), ("j",))
+    # ... and an identifier longer than a letter needs the named form.
+    err = _error("s1 s2, s2 t -> s1 t")
+    assert "'1'" in err.message and "name the tensors" in err.message
 
 
 # --- 2. named indices may hold digits ---------------------------------------------------------------

@@ -53,12 +53,28 @@ CASES = [
     ("iij->ji", [(2, 2, 3)]),
     (",->", [(), ()]),
     ("", [()]),  # one scalar operand, as numpy and torch read the empty equation
+    ("... ij -> ...", [(5, 2, 3)]),  # spaces mean nothing without names, as in torch
+    ("b ij,b jk->b ik", [(2, 3, 4), (2, 4, 5)]),
+    ("ij,jk->ik", [(0, 3), (3, 4)]),  # empty tensors
+    ("ij,jk->ik", [(2, 0), (0, 4)]),
+    ("ii->i", [(0, 0)]),
+    ("abc,cd,de->abe", [(2, 3, 4), (4, 0), (0, 5)]),
 ]
 
 
 @pytest.mark.parametrize("eq,shapes", CASES)
 def test_torch_einsum_features(eq, shapes):
     _compare(eq, [torch.randn(s, dtype=torch.float64) for s in shapes])
+
+
+def test_modules_keep_strict_sizes():
+    # Broadcasting is tnviz.einsum's (as torch.einsum's); a module's bound sizes are checked.
+    net = tnviz.TensorNetwork(tnviz.Diagram.parse("X: b i, W: i j -> b j", sizes={"i": 3, "j": 4}))
+    with pytest.raises(TnvizError, match="sizes disagree for index 'i'"):
+        net(torch.randn(2, 1))
+    d = tnviz.Diagram.parse("ij,ij->ij", sizes={"i": 5, "j": 3})
+    with pytest.raises(TnvizError, match="sizes disagree for index 'i'"):
+        tnviz.einsum(d, torch.randn(1, 3), torch.randn(2, 3))
 
 
 def test_named_form_repeats_an_index():

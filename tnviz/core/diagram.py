@@ -254,8 +254,9 @@ class Diagram:
                     f"sizes names {key!r}, which is neither an index nor a tensor of this diagram", token=str(key)
                 )
         if self.has_ellipsis:
-            missing = [n for n in self.tensor_names if n not in tensor_shapes]
-            if missing:
+            with_ellipsis = [op.name for op in self.tensors if op.has_ellipsis]
+            missing = [n for n in with_ellipsis if n not in tensor_shapes]
+            if missing and len(missing) < len(with_ellipsis):
                 raise TnvizError(
                     f"the ellipsis '...' stands for dimensions known only from the tensors' shapes; "
                     f"give the shape of {', '.join(map(repr, missing))} too (or pass tensors to tnviz.einsum)",
@@ -264,9 +265,11 @@ class Diagram:
             for name, shape in tensor_shapes.items():
                 if not isinstance(shape, (tuple, list)) or not all(_is_int(v) for v in shape):
                     raise TnvizError(f"shape of tensor {name!r} must be a tuple of ints, got {shape!r}", token=name)
-            expanded = expand_ellipsis(self._spec, [tuple(tensor_shapes[n]) for n in self.tensor_names])
-            plain = Diagram(expanded, self._sizes, self._conv_sizes, self._options)
-            return _bind(plain, index_sizes, tensor_shapes)
+            if not missing:  # every '...' is known: expand, then bind as usual
+                shapes = [tuple(tensor_shapes.get(op.name, (1,) * len(op.modes))) for op in self.tensors]
+                expanded = expand_ellipsis(self._spec, shapes)
+                plain = Diagram(expanded, self._sizes, self._conv_sizes, self._options)
+                return _bind(plain, index_sizes, tensor_shapes)
         return _bind(self, index_sizes, tensor_shapes)
 
     @property
@@ -618,10 +621,11 @@ def _bind(diagram: Diagram, index_sizes: Mapping[str, Any], shapes: Mapping[str,
     conv = set(spec.conv)
 
     def put(index: str, value: Any, tensor: str | None, source: str) -> None:
-        if not _is_int(value) or value < 1:
-            raise TnvizError(
-                f"size of index {index!r} must be a positive integer, got {value!r} ({source})", token=index
-            )
+        # Size 0 (an empty tensor) is allowed where torch.einsum allows it: not along a
+        # convolution index, which needs a signal and a kernel.
+        if not _is_int(value) or value < (1 if index in conv else 0):
+            what = "a positive integer" if index in conv else "a non-negative integer"
+            raise TnvizError(f"size of index {index!r} must be {what}, got {value!r} ({source})", token=index)
         if value > MAX_SIZE:
             raise TnvizError(f"size of index {index!r} is {value:,}; at most 2**40 is accepted ({source})", token=index)
         value = int(value)

@@ -10,8 +10,8 @@ Rules:
 
 * **Named or compact, per spec.** A spec is *named* when any input has a ``Name:`` prefix;
   then every input must have one. The output may be named (``-> Y: b t``) or not.
-  A spec without names takes one letter per index (``"ij,jk"``) or, in an index list
-  with spaces, identifiers (``"i j, j k"``).
+  A spec without names takes one letter per index, spaces meaning nothing, as in
+  ``torch.einsum`` (``"ij,jk"``, ``"b ij, b jk"``).
 * **Indices.** In a named spec an index list with spaces holds identifiers (``s1``,
   ``batch``); one without spaces is read one letter per index when it is letters only
   (``"X: bsxy"`` holds four indices) and as one identifier when it holds a digit or an
@@ -135,9 +135,10 @@ def _parse_modes(
 ) -> tuple[tuple[Mode, ...], Positions]:
     """Parse the index list ``text[start:end]`` into modes and the offsets of their tokens."""
     body = text[start:end].strip()
-    letters = not any(ch.isspace() for ch in body)
-    if letters and named and any(ch.isdigit() or ch == "_" for ch in body):
-        letters = False  # a named spec's "i0" is one identifier, its "ij" two letters
+    # Without names every letter is an index and spaces mean nothing, as in torch.einsum
+    # ("b ij" holds b, i, j). A named spec's index list with spaces holds identifiers; one
+    # without is letters ("bsxy"), unless a digit or underscore makes it one identifier ("i0").
+    letters = not named or not (any(ch.isspace() for ch in body) or any(ch.isdigit() or ch == "_" for ch in body))
     modes: list[Mode] = []
     positions: list[tuple[int, ...]] = []
     group: list[str] | None = None

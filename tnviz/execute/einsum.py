@@ -67,10 +67,15 @@ def _check_tensors(diagram: Diagram, tensors: tuple) -> None:
         if not isinstance(t, torch.Tensor):
             raise TnvizError(f"operand {name!r} is a {type(t).__name__}; expected a torch.Tensor", token=name)
         op = diagram.tensor(name)
-        if op.has_ellipsis and t.dim() >= len(op.modes) - 1:
-            pass  # '...' covers the extra dimensions
+        if op.has_ellipsis:
+            if t.dim() < len(op.modes) - 1:  # '...' covers any number of dimensions, none included
+                raise TnvizError(
+                    f"operand {name!r} has {t.dim()} dimensions {tuple(t.shape)}; expected at least "
+                    f"{len(op.modes) - 1} for '{_modes_text(op)}'",
+                    token=name,
+                )
         elif t.dim() != len(op.modes):
-            modes = " ".join(m[0] if len(m) == 1 else "(" + " ".join(m) + ")" for m in diagram.tensor(name).modes)
+            modes = _modes_text(op)
             raise TnvizError(
                 f"operand {name!r} has {t.dim()} dimensions {tuple(t.shape)}; expected {len(op.modes)} for '{modes}'",
                 token=name,
@@ -91,6 +96,10 @@ def _check_tensors(diagram: Diagram, tensors: tuple) -> None:
         raise TnvizError(f"convolution needs floating-point tensors, got {first[1].dtype}", token=str(first[1].dtype))
 
 
+def _modes_text(op) -> str:
+    return " ".join(m[0] if len(m) == 1 else "(" + " ".join(m) + ")" for m in op.modes)
+
+
 def plan_for(
     diagram: Diagram,
     shapes: tuple[tuple[int, ...], ...],
@@ -98,32 +107,44 @@ def plan_for(
     optimize: Any = "auto",
     inputs: tuple[str, ...] | None = None,
     itemsize: int = 4,
+    *,
+    broadcast: bool = False,
 ):
-    """The cached plan of ``diagram`` for these tensor shapes."""
+    """The cached plan of ``diagram`` for these tensor shapes.
+
+    ``broadcast=True`` (``tnviz.einsum``) lets a dimension of size 1 broadcast against a
+    larger one of the same index, as ``torch.einsum`` does — only for indices whose size the
+    diagram does not fix; modules (``TensorNetwork``, the layers) keep strict sizes, so a
+    wrong input is an error rather than a broadcast."""
     if hasattr(optimize, "tolist"):  # a NumPy path, as opt_einsum returns
         optimize = optimize.tolist()
     if sizes is not None and not isinstance(sizes, Mapping):
         raise TnvizError(f"sizes must be a dict, got {type(sizes).__name__}", token="sizes")
     if diagram.has_ellipsis:
-        diagram = _expanded(diagram, shapes)
-    renames = _broadcast_renames(diagram, shapes)
-    if renames:
-        diagram = _renamed(diagram, renames)
+        diagram = _expanded(diagram, _ellipsis_signature(diagram, shapes))
+    if broadcast:
+        renames = _broadcast_renames(diagram, shapes, sizes)
+        if renames:
+            diagram = _renamed(diagram, renames)
     bound = {**(sizes or {}), **dict(zip(diagram.tensor_names, shapes))}
     return diagram.plan(bound, optimize=optimize, inputs=inputs, itemsize=itemsize)
 
 
-def _broadcast_renames(diagram: Diagram, shapes: tuple[tuple[int, ...], ...]) -> tuple[tuple[str, str, str], ...]:
+def _broadcast_renames(
+    diagram: Diagram, shapes: tuple[tuple[int, ...], ...], sizes: Mapping[str, Any] | None
+) -> tuple[tuple[str, str, str], ...]:
     """torch.einsum broadcasts a dimension of size 1 against a larger one of the same index.
     The Diagram holds one size per index, so such a size-1 dimension gets an index of its own
-    (summed away, or kept where the output asks): ``(tensor, index, new name)`` per rename."""
+    (summed away, or kept where the output asks): ``(tensor, index, new name)`` per rename.
+    Indices whose size the diagram or ``sizes`` fix are left alone (binding checks them)."""
     conv = set(diagram.conv)
+    fixed = set(diagram.sizes) | set(sizes or ())
     seen: dict[str, list[tuple[str, int]]] = {}
     for op, shape in zip(diagram.tensors, shapes):
         if len(shape) != len(op.modes):
             return ()  # the binding reports the wrong number of dimensions
         for mode, extent in zip(op.modes, shape):
-            if len(mode) == 1 and mode[0] not in conv:
+            if len(mode) == 1 and mode[0] not in conv and mode[0] not in fixed:
                 seen.setdefault(mode[0], []).append((op.name, extent))
     taken = set(diagram.index_names)
     renames = []
@@ -140,6 +161,13 @@ def _broadcast_renames(diagram: Diagram, shapes: tuple[tuple[int, ...], ...]) ->
             taken.add(new)
             renames.append((name, index, new))
     return tuple(renames)
+
+
+def _ellipsis_signature(diagram: Diagram, shapes: tuple[tuple[int, ...], ...]) -> tuple[tuple[int, ...], ...]:
+    """The shapes as far as expanding ``...`` depends on them: the number of dimensions and
+    which are 1 (broadcast). Batches of other sizes then share one expanded diagram (and its
+    plan cache); sizes that do not broadcast are reported when the shapes are bound."""
+    return tuple(tuple(1 if d == 1 else 2 for d in shape) for shape in shapes)
 
 
 @functools.lru_cache(maxsize=256)
@@ -164,7 +192,7 @@ def _renamed(diagram: Diagram, renames: tuple[tuple[str, str, str], ...]) -> Dia
         for op in diagram.tensors
     )
     spec = Spec(ops, diagram.output, diagram.conv)
-    return Diagram(spec, options=diagram.options)
+    return Diagram(spec, diagram.sizes, diagram.conv_sizes, diagram.options)
 
 
 def einsum(
@@ -207,7 +235,7 @@ def einsum(
         _check_tensors(diagram, tensors)
         shapes = tuple(tuple(t.shape) for t in tensors)
         itemsize = tensors[0].element_size() if tensors else 4
-        plan = plan_for(diagram, shapes, sizes, optimize, None, itemsize)
+        plan = plan_for(diagram, shapes, sizes, optimize, None, itemsize, broadcast=True)
     except TnvizError as err:
         shapes_text = ", ".join(
             f"{n}={tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__}"

@@ -168,21 +168,24 @@ def build_scene(diagram: Diagram, style: Style) -> Scene:
         radius[v] = r
     steps = _step_numbers(style.plan)
     requests: list[tuple[Line, str, str]] = []  # (line, text, kind) of each label to place
-    drawn: set[tuple[str, str, str]] = set()
+    drawn: dict[tuple[str, str, str], int] = {}
     for u, v, index in lay.edges:
         (x1, y1), (x2, y2) = lay.positions[u], lay.positions[v]
-        if (u, v, index) in drawn:
-            # The second line of a diagonal: bowed out through a bend, beside the first.
+        again = drawn.get((u, v, index), 0)
+        drawn[(u, v, index)] = again + 1
+        if again:
+            # A further line of a diagonal: bowed out through a bend, beside the first,
+            # alternately to either side and further out each time.
             length = math.hypot(x2 - x1, y2 - y1) or 1.0
-            mx, my = (x1 + x2) / 2 - (y2 - y1) / length * 0.22, (y1 + y2) / 2 + (x2 - x1) / length * 0.22
-            bend = f"~{index}:{u}:diagonal"
+            bow = 0.22 * ((again + 1) // 2) * (1 if again % 2 else -1)
+            mx, my = (x1 + x2) / 2 - (y2 - y1) / length * bow, (y1 + y2) / 2 + (x2 - x1) / length * bow
+            bend = f"~{index}:{u}:diagonal{again}"
             scene.shapes.append(Shape(bend, "bend", mx, my, 0.0, ""))
             radius[bend] = 0.0
             for a, b, (ax, ay), (bx, by) in ((u, bend, (x1, y1), (mx, my)), (bend, v, (mx, my), (x2, y2))):
                 seg = _trim(ax, ay, bx, by, radius[a], radius[b])
                 scene.lines.append(Line(*seg, "edge", _width(diagram, index, style), index, "", a, b, None))
             continue
-        drawn.add((u, v, index))
         seg = _trim(x1, y1, x2, y2, radius[u], radius[v])
         kind = "conv" if index in diagram.conv else "edge"
         tensor = u if not u.startswith("#") else (v if not v.startswith("#") else None)

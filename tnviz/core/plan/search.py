@@ -46,8 +46,9 @@ STRATEGIES = ("auto", "optimal", "greedy", "left-to-right", "reconstruct")
 # Splits the exact search may weigh: (3^n - 2^(n+1) + 1) / 2 for n operands, so ten operands
 # (29,525 splits, about 0.1 s here) are searched exactly and eleven are not.
 EXACT_BUDGET = 30_000
-# Candidate pairs the greedy search may weigh (each costs a few microseconds and a heap entry).
-GREEDY_BUDGET = 2_000_000
+# Candidate pairs the greedy search may weigh, at the start and in all (each costs about 20 µs
+# and a heap entry, so the budget bounds it to a few seconds and some 100 MB).
+GREEDY_BUDGET = 200_000
 # Networks up to this many operands also weigh left-to-right and reconstruct-first under "auto";
 # beyond, those two comparisons cost more than they can win.
 SMALL_NETWORK = 64
@@ -204,8 +205,16 @@ def greedy_tree(problem: Problem, mask: int, start: Sequence[tuple[int, Tree]] |
             holders.setdefault(b, set()).add(s)
     heap: list[tuple[Any, int, int, int]] = []
     counter = itertools.count()
+    pushes = [0]
 
     def push(a: int, b: int) -> None:
+        pushes[0] += 1
+        if pushes[0] > 2 * GREEDY_BUDGET:  # merges re-offer pairs: bounded in all, not only at the start
+            raise TnvizError(
+                f"greedy planning weighed more than {2 * GREEDY_BUDGET:,} candidate pairs (hyperedges join too "
+                "many tensors); use optimize='left-to-right' or an explicit path",
+                token="greedy",
+            )
         flops, _ = problem.step_cost(a, b)
         if flops == INF:
             return

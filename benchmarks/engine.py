@@ -81,7 +81,7 @@ def main() -> None:
         # their ratio shows only the timing noise of this machine.
         same = [opt for opt in ("reconstruct", "left-to-right") if nets[opt].plan(x).tree == plan.tree]
         print(
-            f"| {name} | {params / 36864:.3f} | {plan.flops / dense_flops:.3f} | {plan.strategy} | "
+            f"| {name} | {params / 36864:.3f} | {plan.flops / dense_flops:.3f} | {plan.approach} | "
             f"{rel['auto']:.2f} | {rel['reconstruct']:.2f} | {rel['left-to-right']:.2f} | {rel['auto'] / best:.2f} "
             f"| {'the ' + same[0] + ' plan' if same else 'its own'} |"
         )

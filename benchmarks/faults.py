@@ -40,7 +40,7 @@ DISTILL = textwrap.dedent(
     torch.manual_seed(1)
     student, _ = tnviz.compress(teacher, format="mtt", rate=0.1, init="random")
     ckpt = sys.argv[1] if sys.argv[1] != "-" else None
-    result = tnviz.distill(student, teacher, train, test, mode="seq", block_epochs=3, finetune_epochs=8,
+    result = tnviz.distill(student, teacher, train, test, schedule="seq", block_epochs=3, finetune_epochs=8,
                            checkpoint=ckpt, resume=ckpt is not None, progress=False)
     torch.save(student.state_dict(), sys.argv[2])
     """

@@ -78,7 +78,7 @@ def main() -> None:
             best = min(rel["reconstruct"], rel["left-to-right"])
             ranks = " ".join(f"{k}={v}" for k, v in auto.ranks.items())
             print(
-                f"| {name} | {rate} | {ranks} | {auto.achieved_rate:.3f} | {auto.plan(x).strategy} | "
+                f"| {name} | {rate} | {ranks} | {auto.achieved_rate:.3f} | {auto.plan(x).approach} | "
                 f"{rel['auto']:.2f} | {rel['auto'] / best:.2f} |"
             )
     xl = torch.randn(1024, 1024, device=dev, requires_grad=True)
@@ -91,7 +91,7 @@ def main() -> None:
         layer = TensorialLinear(1024, 1024, bias=False, format=name, rate=0.1, device=dev)
         rel = interleaved({"dense": step(linear, xl, gl), "layer": step(layer, xl, gl)}, args.repeats, dev)
         ranks = " ".join(f"{k}={v}" for k, v in layer.ranks.items())
-        print(f"| {name} | {ranks} | {layer.achieved_rate:.3f} | {layer.plan(xl).strategy} | {rel['layer']:.2f} |")
+        print(f"| {name} | {ranks} | {layer.achieved_rate:.3f} | {layer.plan(xl).approach} | {rel['layer']:.2f} |")
     print("\n# tensorly-torch 'factorized' convolutions at rate 0.1 (same setting as above)")
     for fact, ours in (("cp", "cp"), ("tucker", "tk"), ("tt", "tt")):
         theirs = _tltorch(fact, 0.1, dev)

@@ -124,7 +124,7 @@ def worker() -> None:
             "tnviz_seconds": t_plan,
             "tnviz_flops": plan.flops,
             "tnviz_peak_bytes": m_plan,
-            "strategy": plan.strategy,
+            "approach": plan.approach,
         }
         _, eq, shapes = _diagram(name)
         if eq is not None:

@@ -57,4 +57,4 @@ for fmt in ("cp", "tk", "tt", "tr", "mcp", "mtk", "mtt", "mtr"):
 # Change the format, order, rate or rank; the diagram (edge widths by rank), parameters and FLOPs follow.
 
 # %%
-RankExplorer(64, 64, "3×3", format="mtt", rate=0.1)
+RankExplorer(64, 64, 3, format="mtt", rate=0.1)

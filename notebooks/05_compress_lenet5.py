@@ -37,7 +37,7 @@ print(len(train), len(test))
 
 # %%
 teacher = LeNet5()
-tnviz.distill(teacher, None, train, test, mode="scratch", epochs=2 if QUICK else 8, lr=2e-3, progress=False)
+tnviz.distill(teacher, None, train, test, schedule="scratch", epochs=2 if QUICK else 8, lr=2e-3, progress=False)
 teacher_acc = evaluate(teacher, test)[0]
 print(f"teacher test accuracy: {teacher_acc:.4f}")
 
@@ -58,7 +58,7 @@ dash = TrainingDashboard(report=report, title="Seq-KD")
 dash
 
 # %%
-thread = dash.run(seq_student, teacher, train, test, mode="seq", block_epochs=1, finetune_epochs=1 if QUICK else 4,
+thread = dash.run(seq_student, teacher, train, test, schedule="seq", block_epochs=1, finetune_epochs=1 if QUICK else 4,
                   block_lr=1e-2, block_batch_size=32, lr=3e-3, batch_size=128)
 thread.join()  # wait here so the next cells see the result (remove to keep working meanwhile)
 
@@ -71,5 +71,5 @@ dash2 = TrainingDashboard(report=report, title="E2E-KD")
 dash2
 
 # %%
-dash2.run(e2e_student, teacher, train, test, mode="e2e", epochs=3 if QUICK else 6, lr=3e-3, batch_size=128).join()
+dash2.run(e2e_student, teacher, train, test, schedule="e2e", epochs=3 if QUICK else 6, lr=3e-3, batch_size=128).join()
 print(f"Seq-KD {dash.result.test_accuracy:.4f} vs E2E-KD {dash2.result.test_accuracy:.4f} (teacher {teacher_acc:.4f})")

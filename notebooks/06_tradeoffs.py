@@ -30,7 +30,7 @@ QUICK = os.environ.get("TNVIZ_QUICK") == "1"
 torch.manual_seed(0)
 train, test = mnist_offline()
 teacher = LeNet5()
-tnviz.distill(teacher, None, train, test, mode="scratch", epochs=2 if QUICK else 6, lr=2e-3, progress=False)
+tnviz.distill(teacher, None, train, test, schedule="scratch", epochs=2 if QUICK else 6, lr=2e-3, progress=False)
 
 # %%
 formats = ("tk", "mtk") if QUICK else ("cp", "tk", "tt", "mcp", "mtk", "mtt")

@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from tnviz.core.formats import DEFAULT_FORMAT, FORMATS
 from tnviz.errors import TnvizError
 
 __all__ = ["main"]
@@ -70,13 +71,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     comp = sub.add_parser("compress", help="compress a trained reference network from its checkpoint")
     comp.add_argument("--model", required=True, help="a state_dict file (read with weights_only=True)")
     comp.add_argument("--arch", default="lenet5", help="lenet5, resnet20 or resnet32 (default: lenet5)")
-    comp.add_argument("--format", default="mtt")
+    comp.add_argument(
+        "--format", default=DEFAULT_FORMAT, choices=list(FORMATS), help=f"the layer format (default: {DEFAULT_FORMAT})"
+    )
     comp.add_argument("--rate", type=float, required=True)
     comp.add_argument("--order", type=int, default=3)
     comp.add_argument("--skip", action="append", help="module name or glob pattern to keep dense (repeatable)")
     comp.add_argument("--data", default="mnist-offline", help="mnist-offline, mnist or cifar10")
     comp.add_argument("--root", help="the folder holding the dataset's files (mnist, cifar10)")
-    comp.add_argument("--mode", default="e2e", choices=["seq", "e2e", "none"], help="distillation after compressing")
+    comp.add_argument(
+        "--schedule",
+        "--mode",
+        dest="schedule",
+        default="e2e",
+        choices=["seq", "e2e", "none"],
+        help="the distillation schedule after compressing (--mode: its earlier name)",
+    )
     comp.add_argument("--epochs", type=int, default=5)
     comp.add_argument("--out", default="compressed", help="the output folder (default: compressed)")
     args = parser.parse_args(argv)
@@ -149,15 +159,15 @@ def _compress(args) -> int:
     before = evaluate(teacher, test)[0]
     after_init = evaluate(student, test)[0]
     print(f"test accuracy: teacher {before:.4f}, student after decomposition {after_init:.4f}")
-    if args.mode != "none":
+    if args.schedule != "none":
         blocks = max(1, args.epochs // 2)  # seq: half the epochs on the blocks, the rest end to end
         result = distill(
-            student, teacher, train, test, mode=args.mode, epochs=args.epochs, block_epochs=blocks,
+            student, teacher, train, test, schedule=args.schedule, epochs=args.epochs, block_epochs=blocks,
             finetune_epochs=max(0, args.epochs - blocks), checkpoint=out / "distill.pt", resume=True,
         )  # fmt: skip
         if result.stopped:  # Ctrl-C: distill.pt keeps the last whole epoch; nothing half-trained is saved
             raise KeyboardInterrupt
-        print(f"after {args.mode} distillation: {result.test_accuracy:.4f}")
+        print(f"after {args.schedule} distillation: {result.test_accuracy:.4f}")
     for layer in report.layers:
         student.get_submodule(layer.name).diagram.save(str(out / "diagrams" / f"{layer.name}.svg"))
     (out / "report.txt").write_text(str(report) + "\n")

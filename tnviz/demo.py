@@ -66,7 +66,7 @@ def run_demo(out: TextIO, batch: int = 8, length: int = 16, seed: int = 0) -> bo
             f"  check: max |tnviz - F.conv2d(dense kernel)| / max |dense| = {err:.2e} "
             f"({'ok' if good else 'MISMATCH'})\n"
         )
-        summary.append((name, n_params, plan.flops, plan.strategy, err))
+        summary.append((name, n_params, plan.flops, plan.approach, err))
     out.write("\nlayer      params   rate    FLOPs     strategy           rel. error\n")
     dense_params = summary[0][1]
     for name, n_params, flops, strategy, err in summary:

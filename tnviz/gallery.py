@@ -89,46 +89,38 @@ def fig4_tensor_ring() -> Diagram:
 _LAYER = {"b": 32, "x": (32, 3), "y": (32, 3)}
 
 
+def _fig5(name: str) -> Diagram:
+    """A layer of Fig. 5 from the format registry: 64 → 64 channels, 3×3, a batch of 32
+    32×32 images."""
+    from tnviz.core.formats import paper_layer
+
+    built = paper_layer(name)
+    return Diagram.parse(built.spec, sizes={**built.sizes, **_LAYER}, padding=1)
+
+
 def fig5_standard() -> Diagram:
     """Fig. 5a: the standard 2-D convolutional layer, 64 → 64 channels, 3×3."""
-    return Diagram.parse("X: b s x y, K: t s x y -> b t x y | x y", sizes={**_LAYER, "s": 64, "t": 64}, padding=1)
+    return _fig5("standard")
 
 
 def fig5_mcp() -> Diagram:
     """Fig. 5b: the reshaped-CP (mCP) layer, channels 64 = 4·4·4, rank 64."""
-    return Diagram.parse(
-        "X: b (s1 s2 s3) x y, A1: r s1 t1, A2: r s2 t2, A3: r s3 t3, C: r x y -> b (t1 t2 t3) x y | x y",
-        sizes={**_LAYER, "r": 64, "s1": 4, "s2": 4, "s3": 4, "t1": 4, "t2": 4, "t3": 4},
-        padding=1,
-    )
+    return _fig5("mcp")
 
 
 def fig5_mtk() -> Diagram:
     """Fig. 5c: the reshaped-Tucker (mTK) layer, channels 64 = 8·8, ranks 4."""
-    return Diagram.parse(
-        "X: b (s1 s2) x y, U1: s1 p1, U2: s2 p2, G: p1 p2 q1 q2 x y, V1: q1 t1, V2: q2 t2 -> b (t1 t2) x y | x y",
-        sizes={**_LAYER, "s1": 8, "s2": 8, "t1": 8, "t2": 8, "p1": 4, "p2": 4, "q1": 4, "q2": 4},
-        padding=1,
-    )
+    return _fig5("mtk")
 
 
 def fig5_mtt() -> Diagram:
     """Fig. 5d: the reshaped tensor-train (mTT) layer, the spatial core last."""
-    return Diagram.parse(
-        "X: b (s1 s2 s3) x y, T1: s1 t1 r1, T2: r1 s2 t2 r2, T3: r2 s3 t3 r3, C: r3 x y -> b (t1 t2 t3) x y | x y",
-        sizes={**_LAYER, "s1": 4, "s2": 4, "s3": 4, "t1": 4, "t2": 4, "t3": 4, "r1": 10, "r2": 10, "r3": 10},
-        padding=1,
-    )
+    return _fig5("mtt")
 
 
 def fig5_mtr() -> Diagram:
     """Fig. 5e: the reshaped tensor-ring (mTR) layer: the mTT cores closed into a ring."""
-    return Diagram.parse(
-        "X: b (s1 s2 s3) x y, T1: r0 s1 t1 r1, T2: r1 s2 t2 r2, T3: r2 s3 t3 r3, C: r3 x y r0 "
-        "-> b (t1 t2 t3) x y | x y",
-        sizes={**_LAYER, "s1": 4, "s2": 4, "s3": 4, "t1": 4, "t2": 4, "t3": 4, "r0": 8, "r1": 8, "r2": 8, "r3": 8},
-        padding=1,
-    )
+    return _fig5("mtr")
 
 
 def fig7_interleaved_group() -> Diagram:

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.skipif(not (HAS_BROWSER and HAS_LAB), reason="needs chr
 ROOT = Path(__file__).resolve().parents[2]
 CELLS = [
     "from tnviz.widgets import RankExplorer, DiagramEditor",
-    'explorer = RankExplorer(64, 64, "3×3", format="cp", rank=8, input_size=16)\nexplorer',
+    'explorer = RankExplorer(64, 64, 3, format="cp", rank=8, input_size=16)\nexplorer',
     "editor = DiagramEditor()\neditor",
 ]
 

@@ -17,7 +17,7 @@ def setup():
     torch.manual_seed(0)
     train, test = small_mnist()
     teacher = LeNet5()
-    tnviz.distill(teacher, None, train, None, mode="scratch", epochs=3, lr=3e-3, progress=False)
+    tnviz.distill(teacher, None, train, None, schedule="scratch", epochs=3, lr=3e-3, progress=False)
     return teacher, train, test
 
 
@@ -40,7 +40,7 @@ def test_e2e_distillation_recovers_accuracy_and_reports_metrics(setup):
             epochs.append(m)
 
     result = tnviz.distill(
-        student, teacher, train, test, mode="e2e", epochs=2, lr=3e-3, callbacks=[Recorder()], progress=False
+        student, teacher, train, test, schedule="e2e", epochs=2, lr=3e-3, callbacks=[Recorder()], progress=False
     )
     assert len(epochs) == 2 and len(result.history) == 2
     assert len(steps) == 2 * 8 and steps[0]["steps"] == 8 and steps[-1]["step"] == 8
@@ -64,7 +64,7 @@ def test_seq_trains_one_block_at_a_time(setup):
         teacher,
         train,
         test,
-        mode="seq",
+        schedule="seq",
         block_epochs=1,
         finetune_epochs=1,
         callbacks=[on_epoch],
@@ -79,7 +79,7 @@ def test_seq_trains_one_block_at_a_time(setup):
     assert changed and all(k.startswith("fc1.") for k in changed)
     assert result.history[0]["train_loss"] > 0  # the block MSE
     with pytest.raises(TnvizError, match="block 'nope'"):
-        tnviz.distill(student, teacher, train, test, mode="seq", blocks=["nope"], progress=False)
+        tnviz.distill(student, teacher, train, test, schedule="seq", blocks=["nope"], progress=False)
 
 
 def test_stop_by_callback_or_event_keeps_the_checkpoint_consistent(setup, tmp_path):
@@ -114,7 +114,9 @@ def test_resume_repeats_an_uninterrupted_run_exactly(setup, tmp_path):
     teacher, train, test = setup
     base, _ = tnviz.compress(teacher, format="tt", rate=0.05)
     full = copy.deepcopy(base)
-    reference = tnviz.distill(full, teacher, train, test, mode="seq", block_epochs=1, finetune_epochs=2, progress=False)
+    reference = tnviz.distill(
+        full, teacher, train, test, schedule="seq", block_epochs=1, finetune_epochs=2, progress=False
+    )
     ckpt = tmp_path / "run.pt"
     part = copy.deepcopy(base)
     stop_after = lambda m: m["global_epoch"] < 3  # stop after the fine-tune's first epoch
@@ -123,7 +125,7 @@ def test_resume_repeats_an_uninterrupted_run_exactly(setup, tmp_path):
         teacher,
         train,
         test,
-        mode="seq",
+        schedule="seq",
         block_epochs=1,
         finetune_epochs=2,
         checkpoint=ckpt,
@@ -137,7 +139,7 @@ def test_resume_repeats_an_uninterrupted_run_exactly(setup, tmp_path):
         teacher,
         train,
         test,
-        mode="seq",
+        schedule="seq",
         block_epochs=1,
         finetune_epochs=2,
         checkpoint=ckpt,
@@ -153,7 +155,7 @@ def test_resume_repeats_an_uninterrupted_run_exactly(setup, tmp_path):
             teacher,
             train,
             test,
-            mode="seq",
+            schedule="seq",
             block_epochs=1,
             finetune_epochs=2,
             lr=0.1,
@@ -197,7 +199,7 @@ def test_bad_arguments_are_named(setup):
     teacher, train, test = setup
     student = LeNet5()
     for kwargs, token in [
-        ({"mode": "fast"}, "unknown mode 'fast'"),
+        ({"schedule": "fast"}, "unknown schedule 'fast'"),
         ({"epochs": -1}, "epochs must be"),
         ({"batch_size": 0}, "batch_size must be"),
         ({"alpha": 2.0}, "alpha must be"),
@@ -208,7 +210,7 @@ def test_bad_arguments_are_named(setup):
         with pytest.raises(TnvizError, match=token):
             tnviz.distill(student, teacher, train, test, progress=False, **kwargs)
     with pytest.raises(TnvizError, match="needs a teacher"):
-        tnviz.distill(student, None, train, test, mode="e2e", progress=False)
+        tnviz.distill(student, None, train, test, schedule="e2e", progress=False)
 
 
 def test_a_diverging_loss_stops_with_the_last_good_checkpoint(setup, tmp_path):
@@ -245,7 +247,7 @@ def test_feature_terms_and_resnet_stages_as_seq_blocks():
         teacher,
         data,
         data,
-        mode="seq",
+        schedule="seq",
         blocks=["stage1", "stage2", "stage3"],
         block_epochs=1,
         batch_size=16,
@@ -257,7 +259,7 @@ def test_feature_terms_and_resnet_stages_as_seq_blocks():
         teacher,
         data,
         None,
-        mode="e2e",
+        schedule="e2e",
         epochs=1,
         features=["stage2"],
         feature_weight=1.0,

@@ -35,7 +35,7 @@ SCRIPT = textwrap.dedent(
     def done(m):
         print("epoch", m["global_epoch"], flush=True)
 
-    result = tnviz.distill(student, teacher, train, test, mode="e2e", epochs=4, checkpoint=ckpt,
+    result = tnviz.distill(student, teacher, train, test, schedule="e2e", epochs=4, checkpoint=ckpt,
                            resume=ckpt is not None, callbacks=[done], progress=False)
     torch.save(student.state_dict(), sys.argv[2])
     print("accuracy", result.test_accuracy, flush=True)
@@ -115,7 +115,7 @@ DDP_SCRIPT = textwrap.dedent(
     # "stop": only rank 0 asks to stop (a Stop button in one process); every rank must end with it
     stop = lambda m: not (mode == "stop" and rank == 0 and m["step"] == 2)
     kw["callbacks"] = [on_step(stop)]
-    result = tnviz.distill(student, teacher, train, test, mode="e2e" if mode == "stop" else mode, batch_size=50,
+    result = tnviz.distill(student, teacher, train, test, schedule="e2e" if mode == "stop" else mode, batch_size=50,
                            progress=False, **kw)
     assert result.stopped == (mode == "stop")
     rank = torch.distributed.get_rank()

@@ -122,17 +122,17 @@ def test_planner_switches_strategy_with_batch_size():
     d = Diagram.parse(spec, sizes=sizes, padding=1)
     small = d.plan({"X": (1, 64, 2, 2)}, objective="flops")
     large = d.plan({"X": (64, 64, 32, 32)}, objective="flops")
-    assert small.strategy != "reconstruct" and small.flops < small.reconstruct_flops
-    assert large.strategy == "reconstruct" and large.flops < large.left_to_right_flops
+    assert small.approach != "reconstruct" and small.flops < small.reconstruct_flops
+    assert large.approach == "reconstruct" and large.flops < large.left_to_right_flops
     # The default (time) objective makes the same switch.
-    assert d.plan({"X": (1, 64, 2, 2)}).strategy != "reconstruct"
-    assert d.plan({"X": (64, 64, 32, 32)}).strategy == "reconstruct"
+    assert d.plan({"X": (1, 64, 2, 2)}).approach != "reconstruct"
+    assert d.plan({"X": (64, 64, 32, 32)}).approach == "reconstruct"
 
 
 def test_forced_strategies_and_paths():
     d = bound("cp", batch=8)
-    assert d.plan(optimize="reconstruct").strategy == "reconstruct"
-    assert d.plan(optimize="left-to-right").strategy == "factor by factor"
+    assert d.plan(optimize="reconstruct").approach == "reconstruct"
+    assert d.plan(optimize="left-to-right").approach == "factor by factor"
     assert d.plan(optimize="left-to-right").flops == d.plan().left_to_right_flops
     with pytest.raises(TnvizError, match="unknown objective"):
         d.plan(objective="speed")

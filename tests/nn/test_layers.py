@@ -19,7 +19,7 @@ def _kw(name):
 
 def _oracle_weight(layer):
     """The dense weight by the independent float64 reference (torch.einsum)."""
-    spec = kernel_spec(layer.layer_spec.spec)
+    spec = kernel_spec(layer.built.spec)
     return reference(spec, *[layer.weights[n] for n in layer.diagram.tensor_names[1:]])
 
 

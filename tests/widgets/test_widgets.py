@@ -15,7 +15,7 @@ from tnviz.widgets import DecompositionExplorer, DiagramEditor, RankExplorer, Tr
 def test_rank_explorer_reaches_its_rates_up_to_512_channels():
     # (How fast it responds is measured by benchmarks, not asserted here: a wall-clock bound
     # fails on a busy machine.)
-    explorer = RankExplorer(512, 512, "3×3", format="mtt", rate=0.1)
+    explorer = RankExplorer(512, 512, 3, format="mtt", rate=0.1)
     for fmt in ("cp", "tk", "tt", "tr", "mcp", "mtk", "mtt", "mtr"):
         explorer.format_box.value = fmt
         for rate in (0.02, 0.05):
@@ -27,7 +27,7 @@ def test_rank_explorer_reaches_its_rates_up_to_512_channels():
 
 
 def test_rank_explorer_moves_parameters_and_diagram_with_the_slider():
-    explorer = RankExplorer(64, 64, "3×3", format="cp", rank=4)
+    explorer = RankExplorer(64, 64, 3, format="cp", rank=4)
     params, svg = explorer.params, explorer.svg
     explorer.rank_slider.value = 9
     assert explorer.ranks == {"r": 9} and explorer.params == 9 * (64 + 3 + 3 + 64)
@@ -59,7 +59,7 @@ def test_decomposition_explorer_on_a_real_image():
     high = explorer.error
     explorer.rank_slider.value = 1
     assert explorer.error > high
-    for fmt in ("tucker", "tt", "tr"):
+    for fmt in ("tk", "tt", "tr"):
         explorer.format_box.value = fmt
         assert 0 <= explorer.error < 1 and explorer.images.value[:4] == b"\x89PNG"
 

@@ -1,6 +1,6 @@
 """Knowledge distillation of a compressed student from its teacher.
 
-Three modes, as in the paper:
+Three schedules, as in the paper:
 
 * ``"seq"`` — sequential (Seq-KD): the blocks are trained one after another; block k's loss is
   the MSE between its output and the teacher's same block on the same images, with only that
@@ -26,6 +26,7 @@ import math
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,12 +38,13 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from tnviz.compression.checkpoint import load_checkpoint, load_state_into, save_atomic
-from tnviz.compression.modes import preserved_state
+from tnviz.compression.training_state import preserved_state
 from tnviz.errors import TnvizError
 
-__all__ = ["distill", "evaluate", "DistillResult", "Phase", "StopTraining", "MODES"]
+__all__ = ["distill", "evaluate", "DistillResult", "Phase", "StopTraining", "SCHEDULES", "MODES"]
 
-MODES = ("seq", "e2e", "scratch")
+SCHEDULES = ("seq", "e2e", "scratch")
+MODES = SCHEDULES  # the earlier name
 _KIND = "tnviz-distill"
 _VERSION = 1
 
@@ -99,19 +101,10 @@ class DistillResult:
         return f"distillation{state}: final test accuracy {self.test_accuracy}\n" + text_table(head, rows)
 
 
-def _phases(mode: str, epochs: int, blocks: Sequence[str], block_epochs: int, finetune_epochs: int) -> list[Phase]:
-    if mode == "seq":
-        out = [Phase(f"block {b}", "block", b, block_epochs) for b in blocks]
-        if finetune_epochs:
-            out.append(Phase("fine-tune", "kd", None, finetune_epochs))
-        return out
-    return [Phase(mode, "kd" if mode == "e2e" else "ce", None, epochs)]
-
-
 def _tensorial_layers(model: nn.Module) -> list[str]:
-    from tnviz.nn.layers import _Tensorial
+    from tnviz.nn import TensorialLayer
 
-    return [name for name, m in model.named_modules() if isinstance(m, _Tensorial)]
+    return [name for name, m in model.named_modules() if isinstance(m, TensorialLayer)]
 
 
 def evaluate(model: nn.Module, data: Dataset, batch_size: int = 1000, device: Any = None) -> tuple[float, float]:
@@ -173,9 +166,9 @@ def _distributed() -> tuple[int, int]:
     return torch.distributed.get_rank(), torch.distributed.get_world_size()
 
 
-def _config(mode, phases, lr, batch_size, temperature, alpha, seed, world) -> dict:
+def _config(schedule, phases, lr, batch_size, temperature, alpha, seed, world) -> dict:
     return {
-        "mode": mode,
+        "mode": schedule,  # the key earlier checkpoints have
         "phases": [[p.name, p.loss, p.block or "", p.epochs] for p in phases],
         "lr": [float(v) for v in lr],
         "batch_size": [int(v) for v in batch_size],
@@ -208,7 +201,7 @@ def distill(
     teacher: nn.Module | None,
     train: Dataset,
     test: Dataset | None = None,
-    mode: str = "e2e",
+    schedule: str = "e2e",
     *,
     epochs: int = 10,
     blocks: Sequence[str] | None = None,
@@ -231,6 +224,7 @@ def distill(
     progress: bool = True,
     eval_batch_size: int = 1000,
     test_every: int = 1,
+    mode: str | None = None,
 ) -> DistillResult:
     """Train ``student`` from ``teacher`` by knowledge distillation (or from scratch).
 
@@ -238,7 +232,8 @@ def distill(
         student: the model to train (changed in place and returned).
         teacher: the trained network; kept frozen in eval mode (unused for ``"scratch"``).
         train, test: datasets of (input, label); ``test`` is evaluated after every epoch.
-        mode: ``"seq"``, ``"e2e"`` or ``"scratch"`` (see the module docstring).
+        schedule: ``"seq"``, ``"e2e"`` or ``"scratch"`` (see the module docstring); ``mode=``
+            is its deprecated name.
         epochs: epochs of ``"e2e"``/``"scratch"``.
         blocks: ``"seq"``'s blocks, module names present in both networks, in order (default:
             the student's tensorial layers — or pass stages such as ``["stage1", "stage2"]``).
@@ -265,168 +260,255 @@ def distill(
         :class:`DistillResult` with the model, per-epoch metrics and whether it stopped early.
 
     Example:
-        >>> result = distill(student, teacher, train, test, mode="seq", block_epochs=1)  # doctest: +SKIP
+        >>> result = distill(student, teacher, train, test, "seq", block_epochs=1)  # doctest: +SKIP
     """
-    if mode not in MODES:
-        raise TnvizError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}", token=repr(mode))
-    if mode != "scratch" and teacher is None:
-        raise TnvizError(f"mode {mode!r} needs a teacher", token="teacher")
-    for name, value in (("epochs", epochs), ("block_epochs", block_epochs), ("finetune_epochs", finetune_epochs)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise TnvizError(f"{name} must be a non-negative integer, got {value!r}", token=name)
-    block_lr = lr if block_lr is None else block_lr
-    block_batch_size = batch_size if block_batch_size is None else block_batch_size
-    for name, value in (("batch_size", batch_size), ("block_batch_size", block_batch_size)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise TnvizError(f"{name} must be a positive integer, got {value!r}", token=name)
-    for name, value in (("lr", lr), ("block_lr", block_lr), ("temperature", temperature)):
-        if not isinstance(value, (int, float)) or not value > 0 or not math.isfinite(value):
-            raise TnvizError(f"{name} must be a positive number, got {value!r}", token=name)
-    if not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
-        raise TnvizError(f"alpha must be in [0, 1], got {alpha!r}", token="alpha")
-    if not isinstance(test_every, int) or isinstance(test_every, bool) or test_every < 0:
-        raise TnvizError(f"test_every must be a non-negative integer, got {test_every!r}", token="test_every")
-    if resume and checkpoint is None:
-        raise TnvizError("resume=True needs checkpoint=PATH", token="resume")
-    student_modules = dict(student.named_modules())
-    if mode == "seq":
-        blocks = list(blocks) if blocks is not None else _tensorial_layers(student)
-        if not blocks:
-            raise TnvizError("mode 'seq' needs blocks: the student has no tensorial layer", token="blocks")
-        teacher_modules = dict(teacher.named_modules())
-        for b in blocks:
-            if b not in student_modules or b not in teacher_modules:
-                raise TnvizError(f"block {b!r} is not a module of both the student and the teacher", token=b)
-    for f in features:
-        if f not in student_modules or (teacher is not None and f not in dict(teacher.named_modules())):
-            raise TnvizError(f"feature {f!r} is not a module of both networks", token=f)
+    if mode is not None:
+        warnings.warn("distill(mode=...) is deprecated; use schedule=...", DeprecationWarning, 2)
+        schedule = mode
+    settings = _Settings(
+        schedule, epochs, blocks, block_epochs, finetune_epochs, lr, batch_size,
+        lr if block_lr is None else block_lr, batch_size if block_batch_size is None else block_batch_size,
+        temperature, alpha, tuple(features), feature_weight, seed, test_every, eval_batch_size,
+    )  # fmt: skip
+    run = _Run(student, teacher, train, test, settings, device, checkpoint, resume, callbacks, stop, progress)
+    return run.execute()
 
-    rank, world = _distributed()
-    device = torch.device(device) if device is not None else next(student.parameters()).device
-    if world > 1 and device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
-    student.to(device)
-    if teacher is not None:
-        teacher.to(device)
-    phases = _phases(mode, epochs, blocks or [], block_epochs, finetune_epochs)
-    config = _config(mode, phases, (lr, block_lr), (batch_size, block_batch_size), temperature, alpha, seed, world)
-    result = DistillResult(student)
-    start_phase, start_epoch, opt_state = 0, 0, None
-    path = Path(checkpoint) if checkpoint is not None else None
-    if resume and path is not None and path.exists():
+
+@dataclass(frozen=True)
+class _Settings:
+    """What a run was asked for: checked once, and (its training part) stored in the
+    checkpoint so that a resume with other settings is refused."""
+
+    schedule: str
+    epochs: int
+    blocks: Sequence[str] | None
+    block_epochs: int
+    finetune_epochs: int
+    lr: float
+    batch_size: int
+    block_lr: float
+    block_batch_size: int
+    temperature: float
+    alpha: float
+    features: tuple[str, ...]
+    feature_weight: float
+    seed: int
+    test_every: int
+    eval_batch_size: int
+
+    def validate(self, teacher: nn.Module | None) -> None:
+        if self.schedule not in SCHEDULES:
+            raise TnvizError(
+                f"unknown schedule {self.schedule!r}; expected one of {', '.join(SCHEDULES)}", token=repr(self.schedule)
+            )
+        if self.schedule != "scratch" and teacher is None:
+            raise TnvizError(f"schedule {self.schedule!r} needs a teacher", token="teacher")
+        for name in ("epochs", "block_epochs", "finetune_epochs"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise TnvizError(f"{name} must be a non-negative integer, got {value!r}", token=name)
+        for name in ("batch_size", "block_batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise TnvizError(f"{name} must be a positive integer, got {value!r}", token=name)
+        for name in ("lr", "block_lr", "temperature"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not value > 0 or not math.isfinite(value):
+                raise TnvizError(f"{name} must be a positive number, got {value!r}", token=name)
+        if not isinstance(self.alpha, (int, float)) or not 0.0 <= self.alpha <= 1.0:
+            raise TnvizError(f"alpha must be in [0, 1], got {self.alpha!r}", token="alpha")
+        if not isinstance(self.test_every, int) or isinstance(self.test_every, bool) or self.test_every < 0:
+            raise TnvizError(f"test_every must be a non-negative integer, got {self.test_every!r}", token="test_every")
+
+    def phases(self, blocks: Sequence[str]) -> list[Phase]:
+        if self.schedule == "seq":
+            out = [Phase(f"block {b}", "block", b, self.block_epochs) for b in blocks]
+            if self.finetune_epochs:
+                out.append(Phase("fine-tune", "kd", None, self.finetune_epochs))
+            return out
+        return [Phase(self.schedule, "kd" if self.schedule == "e2e" else "ce", None, self.epochs)]
+
+
+class _Run:
+    """One distillation run: validate, resume, then each phase's epochs, saving each epoch."""
+
+    def __init__(self, student, teacher, train, test, settings: _Settings, device, checkpoint, resume, callbacks,
+                 stop, progress) -> None:  # fmt: skip
+        settings.validate(teacher)
+        if resume and checkpoint is None:
+            raise TnvizError("resume=True needs checkpoint=PATH", token="resume")
+        self.student, self.teacher, self.train, self.test = student, teacher, train, test
+        self.s = settings
+        self.callbacks, self.stop, self.progress, self.resume = callbacks, stop, progress, resume
+        self.blocks = self._blocks()
+        self.rank, self.world = _distributed()
+        device = torch.device(device) if device is not None else next(student.parameters()).device
+        if self.world > 1 and device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", self.rank)))
+        self.device = device
+        self.phases = settings.phases(self.blocks)
+        self.config = _config(
+            settings.schedule, self.phases, (settings.lr, settings.block_lr),
+            (settings.batch_size, settings.block_batch_size), settings.temperature, settings.alpha, settings.seed,
+            self.world,
+        )  # fmt: skip
+        self.path = Path(checkpoint) if checkpoint is not None else None
+        self.result = DistillResult(student)
+        self.total_epochs = sum(p.epochs for p in self.phases)
+
+    def _blocks(self) -> list[str]:
+        student_modules = dict(self.student.named_modules())
+        blocks: list[str] = []
+        if self.s.schedule == "seq":
+            blocks = list(self.s.blocks) if self.s.blocks is not None else _tensorial_layers(self.student)
+            if not blocks:
+                raise TnvizError("schedule 'seq' needs blocks: the student has no tensorial layer", token="blocks")
+            teacher_modules = dict(self.teacher.named_modules())
+            for b in blocks:
+                if b not in student_modules or b not in teacher_modules:
+                    raise TnvizError(f"block {b!r} is not a module of both the student and the teacher", token=b)
+        for f in self.s.features:
+            if f not in student_modules or (self.teacher is not None and f not in dict(self.teacher.named_modules())):
+                raise TnvizError(f"feature {f!r} is not a module of both networks", token=f)
+        return blocks
+
+    def resume_point(self) -> tuple[int, int, dict | None]:
+        """(phase, epoch within it, optimizer state) to start from; loads the checkpoint's model."""
+        path = self.path
+        if not (self.resume and path is not None and path.exists()):
+            return 0, 0, None
         state = load_checkpoint(path, ("config", "phase", "epoch", "model", "history"), kind=_KIND)
-        if state["config"] != config:
-            changed = sorted(k for k in config if state["config"].get(k) != config[k])
+        if state["config"] != self.config:
+            changed = sorted(k for k in self.config if state["config"].get(k) != self.config[k])
             raise TnvizError(
                 f"checkpoint {path} was written by a different run (differs in {', '.join(changed)}); "
                 "use the same settings or another checkpoint",
                 token=str(path),
             )
-        load_state_into(student, state["model"], str(path))
-        start_phase, start_epoch = int(state["phase"]), int(state["epoch"])
-        opt_state = state.get("optimizer")
-        result.history = list(state["history"])
-        result.resumed_from = len(result.history)
+        load_state_into(self.student, state["model"], str(path))
+        self.result.history = list(state["history"])
+        self.result.resumed_from = len(self.result.history)
+        return int(state["phase"]), int(state["epoch"]), state.get("optimizer")
 
-    total_epochs = sum(p.epochs for p in phases)
-    info = {"mode": mode, "phases": [p.name for p in phases], "epochs": total_epochs, "rank": rank, "world": world}
-    _call(callbacks, "on_start", info)
-    bar = None
-    if progress and rank == 0:
-        from tqdm.auto import tqdm
+    def halted(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
 
-        bar = tqdm(total=total_epochs, initial=len(result.history), desc=f"distill {mode}", unit="epoch")
+    def save_epoch(self, p_index: int, epoch: int, phase: Phase, optimizer, scheduler) -> None:
+        """The checkpoint after an epoch (atomically): where to continue, the model, the history."""
+        if self.path is None or self.rank != 0:
+            return
+        more = epoch + 1 < phase.epochs
+        save_atomic(
+            {
+                "kind": _KIND,
+                "version": _VERSION,
+                "config": self.config,
+                "phase": p_index if more else p_index + 1,
+                "epoch": epoch + 1 if more else 0,
+                "model": {k: v.detach().cpu() for k, v in self.student.state_dict().items()},
+                "optimizer": {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}
+                if more
+                else None,
+                "history": self.result.history,
+            },
+            self.path,
+        )
 
-    def halted() -> bool:
-        return stop is not None and stop.is_set()
-
-    global_epoch = len(result.history)
-    # Modes and requires_grad flags come back at the end; parameters the user froze stay frozen.
-    restore = contextlib.ExitStack()
-    restore.enter_context(preserved_state(student, teacher, grads=True))
-    frozen = {id(p) for p in student.parameters() if not p.requires_grad}
-    if teacher is not None:
-        teacher.eval()
-        for p in teacher.parameters():
-            p.requires_grad_(False)
-    try:
-        for p_index in range(start_phase, len(phases)):
-            phase = phases[p_index]
-            first = start_epoch if p_index == start_phase else 0
-            if first >= phase.epochs:
-                continue
-            trainable = _set_trainable(student, phase, frozen)
-            if not trainable:
-                raise TnvizError(f"phase {phase.name!r} has no trainable parameter", token=phase.name)
-            model = student
+    def run_phase(self, p_index: int, first: int, opt_state: dict | None, frozen: set[int], bar) -> bool:
+        """The phase's epochs from ``first``; False when the run stops."""
+        s, phase, student, world, device = self.s, self.phases[p_index], self.student, self.world, self.device
+        trainable = _set_trainable(student, phase, frozen)
+        if not trainable:
+            raise TnvizError(f"phase {phase.name!r} has no trainable parameter", token=phase.name)
+        model = student
+        if world > 1:
+            model = nn.parallel.DistributedDataParallel(student, device_ids=[device] if device.type == "cuda" else None)
+        phase_lr, phase_batch = (s.block_lr, s.block_batch_size) if phase.loss == "block" else (s.lr, s.batch_size)
+        optimizer = torch.optim.Adam(trainable, lr=phase_lr)
+        steps_per_epoch = math.ceil(len(self.train) / world / phase_batch)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, phase.epochs * steps_per_epoch))
+        if opt_state is not None:
+            optimizer.load_state_dict(opt_state["optimizer"])
+            scheduler.load_state_dict(opt_state["scheduler"])
+        for epoch in range(first, phase.epochs):
+            if _agree(self.halted(), world, device):
+                return False
+            global_epoch = len(self.result.history)
+            metrics, ok = _train_epoch(
+                model, student, self.teacher, self.train, phase, optimizer, scheduler, device, self.callbacks,
+                self.halted, seed=s.seed, global_epoch=global_epoch, batch_size=phase_batch,
+                temperature=s.temperature, alpha=s.alpha, features=s.features, feature_weight=s.feature_weight,
+                rank=self.rank, world=world,
+            )  # fmt: skip
+            if not ok:
+                return False  # mid-epoch: the checkpoint keeps the last whole epoch
+            last = global_epoch + 1 == self.total_epochs
+            if self.test is not None and (last or (s.test_every and (global_epoch + 1) % s.test_every == 0)):
+                metrics["test_acc"], metrics["test_loss"] = evaluate(student, self.test, s.eval_batch_size, device)
+            metrics.update(phase=phase.name, epoch=epoch + 1, global_epoch=global_epoch + 1)
+            self.result.history.append(metrics)
+            self.save_epoch(p_index, epoch, phase, optimizer, scheduler)
             if world > 1:
-                model = nn.parallel.DistributedDataParallel(
-                    student, device_ids=[device] if device.type == "cuda" else None
+                torch.distributed.barrier()
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix({k: round(v, 4) for k, v in metrics.items() if k in ("train_loss", "test_acc")})
+            if _agree(not _call(self.callbacks, "on_epoch", dict(metrics)), world, device):
+                return False
+        return True
+
+    def execute(self) -> DistillResult:
+        student, teacher, result = self.student, self.teacher, self.result
+        student.to(self.device)
+        if teacher is not None:
+            teacher.to(self.device)
+        start_phase, start_epoch, opt_state = self.resume_point()
+        info = {
+            "schedule": self.s.schedule,
+            "mode": self.s.schedule,  # the earlier key, for callbacks written against it
+            "phases": [p.name for p in self.phases],
+            "epochs": self.total_epochs,
+            "rank": self.rank,
+            "world": self.world,
+        }
+        _call(self.callbacks, "on_start", info)
+        bar = None
+        if self.progress and self.rank == 0:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=self.total_epochs, initial=len(result.history), desc=f"distill {self.s.schedule}",
+                       unit="epoch")  # fmt: skip
+        # Modes and requires_grad flags come back at the end; parameters the user froze stay frozen.
+        restore = contextlib.ExitStack()
+        restore.enter_context(preserved_state(student, teacher, grads=True))
+        frozen = {id(p) for p in student.parameters() if not p.requires_grad}
+        if teacher is not None:
+            teacher.eval()
+            for p in teacher.parameters():
+                p.requires_grad_(False)
+        try:
+            for p_index in range(start_phase, len(self.phases)):
+                first = start_epoch if p_index == start_phase else 0
+                if first >= self.phases[p_index].epochs:
+                    continue
+                state = opt_state if p_index == start_phase else None
+                if not self.run_phase(p_index, first, state, frozen, bar):
+                    result.stopped = True
+                    return result
+        except KeyboardInterrupt:
+            result.stopped = result.interrupted = True
+            if self.path is not None and self.rank == 0:
+                # The partial epoch goes beside the checkpoint, which stays at the last whole epoch.
+                save_atomic(
+                    {"kind": "tnviz-model", "model": student.state_dict()}, self.path.with_suffix(".interrupted.pt")
                 )
-            phase_lr, phase_batch = (block_lr, block_batch_size) if phase.loss == "block" else (lr, batch_size)
-            optimizer = torch.optim.Adam(trainable, lr=phase_lr)
-            steps_per_epoch = math.ceil(len(train) / world / phase_batch)
-            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-                optimizer, T_max=max(1, phase.epochs * steps_per_epoch)
-            )
-            if opt_state is not None and p_index == start_phase:
-                optimizer.load_state_dict(opt_state["optimizer"])
-                scheduler.load_state_dict(opt_state["scheduler"])
-            opt_state = None
-            for epoch in range(first, phase.epochs):
-                if _agree(halted(), world, device):
-                    result.stopped = True
-                    return result
-                metrics, ok = _train_epoch(
-                    model, student, teacher, train, phase, optimizer, scheduler, device, callbacks, halted,
-                    seed=seed, global_epoch=global_epoch, batch_size=phase_batch, temperature=temperature,
-                    alpha=alpha, features=features, feature_weight=feature_weight, rank=rank, world=world,
-                )  # fmt: skip
-                if not ok:
-                    result.stopped = True
-                    return result  # mid-epoch: the checkpoint keeps the last whole epoch
-                last = global_epoch + 1 == total_epochs
-                if test is not None and (last or (test_every and (global_epoch + 1) % test_every == 0)):
-                    metrics["test_acc"], metrics["test_loss"] = evaluate(student, test, eval_batch_size, device)
-                metrics.update(phase=phase.name, epoch=epoch + 1, global_epoch=global_epoch + 1)
-                result.history.append(metrics)
-                global_epoch += 1
-                if path is not None and rank == 0:
-                    save_atomic(
-                        {
-                            "kind": _KIND,
-                            "version": _VERSION,
-                            "config": config,
-                            "phase": p_index if epoch + 1 < phase.epochs else p_index + 1,
-                            "epoch": epoch + 1 if epoch + 1 < phase.epochs else 0,
-                            "model": {k: v.detach().cpu() for k, v in student.state_dict().items()},
-                            "optimizer": {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}
-                            if epoch + 1 < phase.epochs
-                            else None,
-                            "history": result.history,
-                        },
-                        path,
-                    )
-                if world > 1:
-                    torch.distributed.barrier()
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix({k: round(v, 4) for k, v in metrics.items() if k in ("train_loss", "test_acc")})
-                if _agree(not _call(callbacks, "on_epoch", dict(metrics)), world, device):
-                    result.stopped = True
-                    return result
-    except KeyboardInterrupt:
-        result.stopped = result.interrupted = True
-        if path is not None and rank == 0:
-            # The partial epoch goes beside the checkpoint, which stays at the last whole epoch.
-            save_atomic({"kind": "tnviz-model", "model": student.state_dict()}, path.with_suffix(".interrupted.pt"))
+            return result
+        finally:
+            restore.close()
+            if bar is not None:
+                bar.close()
+            _call(self.callbacks, "on_end", result)
         return result
-    finally:
-        restore.close()
-        if bar is not None:
-            bar.close()
-        _call(callbacks, "on_end", result)
-    return result
 
 
 def _agree(flag: bool, world: int, device: torch.device) -> bool:

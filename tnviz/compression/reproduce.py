@@ -24,6 +24,7 @@ from tnviz.compression.data import mnist_offline
 from tnviz.compression.distill import distill, evaluate
 from tnviz.compression.models import LeNet5
 from tnviz.compression.surgery import compress
+from tnviz.core.formats import FORMATS
 from tnviz.errors import TnvizError
 
 __all__ = ["Settings", "QUICK", "FULL", "reproduce_lenet5", "PAPER_LENET5", "TWINS", "train_teacher", "teacher_cache"]
@@ -31,19 +32,9 @@ __all__ = ["Settings", "QUICK", "FULL", "reproduce_lenet5", "PAPER_LENET5", "TWI
 # The paper's LeNet-5 / MNIST accuracies (%), compression rates 2 %, 5 %, 10 % (full MNIST).
 PAPER_LENET5 = {"mcp": (97.21, 97.92, 98.65), "mtk": (97.71, 98.56, 98.52), "mtt": (97.69, 98.43, 98.63)}
 PAPER_RATES = (0.02, 0.05, 0.1)
-# Each TNN layer and its classic low-rank twin.
-TWINS = {"mcp": "cp", "mtk": "tk", "mtt": "tt", "mtr": "tr"}
-NAMES = {
-    "cp": "NN-CP",
-    "tk": "NN-TK",
-    "tt": "NN-TT",
-    "tr": "NN-TR",
-    "mcp": "TNN-mCP",
-    "mtk": "TNN-mTK",
-    "mtt": "TNN-mTT",
-    "mtr": "TNN-mTR",
-    "svd": "SVD",
-}
+# Each TNN layer and its classic low-rank twin, and the paper's row names: from the registry.
+TWINS = {name: f.twin for name, f in FORMATS.items() if f.twin}
+NAMES = {name: f.paper_name for name, f in FORMATS.items()}
 
 
 @dataclass(frozen=True)
@@ -90,7 +81,7 @@ def train_teacher(
     started = time.perf_counter()
     run = cache.with_name(cache.stem + "-run.pt")  # a killed run resumes from its last epoch
     result = distill(
-        teacher, None, train, None, mode="scratch", epochs=settings.teacher_epochs, lr=settings.teacher_lr,
+        teacher, None, train, None, schedule="scratch", epochs=settings.teacher_epochs, lr=settings.teacher_lr,
         batch_size=64, seed=settings.seed, progress=progress, checkpoint=run, resume=True,
     )  # fmt: skip
     if result.stopped:  # Ctrl-C: keep the run's checkpoint, cache nothing half-trained
@@ -169,7 +160,7 @@ def reproduce_lenet5(
                     else {"epochs": settings.e2e_epochs}
                 )  # fmt: skip
                 result = distill(
-                    model, teacher, train, test, mode=mode, lr=settings.lr, batch_size=settings.batch_size,
+                    model, teacher, train, test, schedule=mode, lr=settings.lr, batch_size=settings.batch_size,
                     seed=settings.seed, progress=progress, checkpoint=run, resume=True, test_every=0, **kwargs,
                 )  # fmt: skip
                 if result.stopped:  # Ctrl-C: the student's checkpoint stays; the next start resumes it

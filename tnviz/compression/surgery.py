@@ -12,7 +12,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from tnviz.compression.modes import preserved_state
+from tnviz.compression.training_state import preserved_state
+from tnviz.core.formats import DEFAULT_FORMAT
 from tnviz.errors import TnvizError
 from tnviz.tables import html_table, text_table
 
@@ -212,7 +213,7 @@ def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
 
 def compress(
     model: nn.Module,
-    format: str = "mtt",
+    format: str = DEFAULT_FORMAT,
     rate: float | None = None,
     rank: Any = None,
     *,
@@ -228,7 +229,7 @@ def compress(
     Args:
         model: any ``nn.Module``; it is not changed.
         format: one of ``tnviz.core.formats.FORMATS`` (``cp tk tt tr`` and the reshaped
-            ``mcp mtk mtt mtr``; also ``svd``).
+            ``mcp mtk mtt mtr``; also ``svd``, ``btd``); default ``DEFAULT_FORMAT`` (``"mtt"``).
         rate: the fraction of each replaced layer's parameters to keep (ranks are chosen per
             layer by the exact formulas), or ``rank`` for fixed ranks.
         order: m, the channel factors of a reshaped format.
@@ -251,7 +252,7 @@ def compress(
         >>> round(report.rate, 2) <= 0.1
         True
     """
-    from tnviz.nn import TensorialConv1d, TensorialConv2d, TensorialConv3d, TensorialLinear, from_dense
+    from tnviz.nn import tensorial_class
 
     if not isinstance(model, nn.Module):
         raise TnvizError(f"compress takes an nn.Module, got {type(model).__name__}", token=type(model).__name__)
@@ -267,21 +268,11 @@ def compress(
         aliases.setdefault(id(module), []).append(alias)
     shapes = _input_shapes(model, chosen, example_input) if example_input is not None else {}
     layers = []
-    classes = {
-        nn.Linear: TensorialLinear,
-        nn.Conv1d: TensorialConv1d,
-        nn.Conv2d: TensorialConv2d,
-        nn.Conv3d: TensorialConv3d,
-    }
     for name in chosen:
         dense = modules[name]
         try:
-            if init == "decompose":
-                new = from_dense(dense, format=format, rate=rate, rank=rank, order=order, **layer_kwargs)
-                error = new.reconstruction_error
-            else:
-                new = _fresh(classes[type(dense)], dense, format, rate, rank, order, layer_kwargs)
-                error = None
+            new = tensorial_class(dense).from_dense(dense, format, rate, rank, init=init, order=order, **layer_kwargs)
+            error = new.reconstruction_error if init == "decompose" else None
         except TnvizError as err:  # the layer's name, so a user knows which one
             raise TnvizError(f"layer {name!r} ({_kind(dense)}): {err.message}", token=name) from None
         new.train(dense.training)
@@ -299,7 +290,7 @@ def compress(
                 format,
                 new.ranks,
                 dense.weight.numel(),
-                new.layer_spec.param_count,
+                new.built.param_count,
                 dense_flops,
                 flops,
                 error,
@@ -315,23 +306,3 @@ def _kind(module: nn.Module) -> str:
         return f"Linear {module.in_features}→{module.out_features}"
     k = "×".join(map(str, module.kernel_size))
     return f"{type(module).__name__} {module.in_channels}→{module.out_channels} {k}"
-
-
-def _fresh(cls, dense: nn.Module, format, rate, rank, order, layer_kwargs) -> nn.Module:
-    factory = {"device": dense.weight.device, "dtype": dense.weight.dtype}
-    common = dict(
-        bias=dense.bias is not None, format=format, rate=rate, rank=rank, order=order, **factory, **layer_kwargs
-    )
-    if isinstance(dense, nn.Linear):
-        return cls(dense.in_features, dense.out_features, **common)
-    return cls(
-        dense.in_channels,
-        dense.out_channels,
-        dense.kernel_size,
-        stride=dense.stride,
-        padding=dense.padding,
-        dilation=dense.dilation,
-        groups=dense.groups,
-        padding_mode=dense.padding_mode,
-        **common,
-    )

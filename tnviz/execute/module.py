@@ -82,9 +82,13 @@ class TensorNetwork(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Draw every parameter from N(0, σ²), one σ for all, so that the composed linear map
-        has variance 1/fan-in (fan-in: the input sizes summed over, kernel lengths included)
-        whatever the number of factors and the bond sizes between them."""
+        """The initialisation rule of every tnviz network and tensorial layer: each parameter
+        tensor is drawn from N(0, σ²), one σ for all, chosen so that an entry of the composed
+        linear map has variance 1/(3·fan_in) — what ``torch.nn``'s default initialisation
+        (kaiming-uniform with a=√5) gives a Linear or Conv weight — whatever the number of
+        factors and the bond sizes between them. fan_in is the product of the input sizes
+        summed over, kernel lengths included; an entry of the map sums ``bonds`` products
+        of one entry of each of the n factors, so σ solves bonds·σ^(2n) = 1/(3·fan_in)."""
         if not len(self.weights):
             return
         d = self.diagram
@@ -99,7 +103,7 @@ class TensorNetwork(nn.Module):
         bonds = 1
         for i in set(d.index_names) - held_by_inputs - out - set(d.conv):
             bonds *= d.size(i) or 1
-        std = (fan_in * bonds) ** (-1.0 / (2 * len(self.weights)))
+        std = (3 * fan_in * bonds) ** (-1.0 / (2 * len(self.weights)))
         with torch.no_grad():
             for p in self.weights.values():
                 p.normal_(0.0, std)

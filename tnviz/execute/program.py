@@ -87,6 +87,8 @@ def _channel_contraction_op(step: Step, big: int) -> Op | None:
     n_in = _prod([shape_big[i] for i in channels])
     n_inner = _prod([shape_big[i] for i in inner])
     n_out = _prod([shape_small[i] for i in new])
+    if not n_outer * n_in * n_inner * n_out:
+        return None  # an empty tensor: F.conv1d refuses zero channels, torch.einsum does not
     w_perm = _perm(os_, new + channels)
     big_id, small_id = step.operands[big], step.operands[1 - big]
     out_shape, out = step.shape, step.result
@@ -110,6 +112,11 @@ def _sum_op(step: Step) -> Op:
     (a,), (ia,) = step.operands, step.operand_indices
     out = step.result
     if len(set(ia)) < len(ia):
+        if len(set(ia)) > len(_LETTERS):
+            raise TnvizError(
+                f"a diagonal of a tensor with {len(set(ia))} indices; torch.einsum takes at most {len(_LETTERS)}",
+                token=ia[-1],
+            )
         letter = {i: _LETTERS[k] for k, i in enumerate(dict.fromkeys(ia))}
         eq = f"{''.join(letter[i] for i in ia)}->{''.join(letter[i] for i in step.indices)}"
 
@@ -140,7 +147,7 @@ def _conv_op(step: Step) -> Op:
     len_w = dict(zip(ow, step.operand_shapes[1 - side]))
     dims = step.conv
     spatial = tuple(d.index for d in dims)
-    kernel_dims = tuple(d.index for d in dims if d.mode != "pass")
+    kernel_dims = tuple(d.index for d in dims if d.operation != "pass")
     in_perm = _perm(oi, step.batch + step.groups + step.in_channels + spatial)
     w_perm = _perm(ow, step.groups + step.out_channels + step.in_channels + kernel_dims)
     g = _prod([len_in[i] for i in step.groups])
@@ -149,7 +156,7 @@ def _conv_op(step: Step) -> Op:
     cout = _prod([len_w[i] for i in step.out_channels])
     in_shape = (nb, g * cin, *[len_in[i] for i in spatial])
     w_shape = (g * cout, cin, *[d.kernel for d in dims])
-    flip = tuple(2 + k for k, d in enumerate(dims) if d.mode == "full")
+    flip = tuple(2 + k for k, d in enumerate(dims) if d.operation == "full")
     stride = tuple(d.stride for d in dims)
     dilation = tuple(d.dilation for d in dims)
     symmetric_zero = all(d.pad[0] == d.pad[1] and (d.padding_mode == "zeros" or d.pad == (0, 0)) for d in dims)
@@ -170,6 +177,15 @@ def _conv_op(step: Step) -> Op:
     drop = tuple(len(out_shape) - len(dims) + k for k, d in enumerate(dims) if d.index not in step.indices)
     conv = _CONV[len(dims)]
     out = step.result
+    empty_sum = not cin * g  # F.conv refuses zero channels; the sum over none is zero
+
+    def zeros(slots: list) -> None:
+        x, w = slots[inp_id], slots[wgt_id]
+        # zeros that stay in the graph, so the gradients are zeros rather than None
+        slots[out] = x.new_zeros(out_shape) + 0 * (x.sum() + w.sum())
+
+    if empty_sum:
+        return zeros
 
     def op(slots: list) -> None:
         x = slots[inp_id]

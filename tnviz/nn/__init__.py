@@ -2,9 +2,18 @@
 
 from tnviz.nn.costs import CostTable, cost_table
 from tnviz.nn.decompose import from_dense
-from tnviz.nn.layers import TensorialConv1d, TensorialConv2d, TensorialConv3d, TensorialLinear
+from tnviz.nn.layers import (
+    TENSORIAL_LAYERS,
+    TensorialConv1d,
+    TensorialConv2d,
+    TensorialConv3d,
+    TensorialLayer,
+    TensorialLinear,
+    tensorial_class,
+)
 
 __all__ = [
+    "TensorialLayer",
     "TensorialLinear",
     "TensorialConv1d",
     "TensorialConv2d",
@@ -12,4 +21,6 @@ __all__ = [
     "cost_table",
     "CostTable",
     "from_dense",
+    "TENSORIAL_LAYERS",
+    "tensorial_class",
 ]

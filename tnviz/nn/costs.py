@@ -107,7 +107,7 @@ def cost_table(
     def price(format: str, ranks) -> tuple[int, int, str]:
         built = build_layer(format, shape, ranks, order)
         plan = built.diagram(**options).plan({"X": x_shape}, objective="flops")
-        return built.param_count, plan.flops, plan.strategy
+        return built.param_count, plan.flops, plan.approach
 
     dense_params, dense_flops, _ = price("dense", None)
     rows = []

@@ -1,19 +1,28 @@
-"""Tensorial layers: ``TensorialLinear`` and ``TensorialConv1d/2d/3d`` built from format Diagrams."""
+"""Tensorial layers: ``TensorialLinear`` and ``TensorialConv1d/2d/3d``, each a
+:class:`~tnviz.TensorNetwork` over its format's diagram with the input ``X``."""
 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import torch
 from torch import nn
 
-from tnviz.core.formats import FORMATS, LayerShape, LayerSpec, build_layer, ranks_for_rate
+from tnviz.core.formats import DEFAULT_FORMAT, BuiltLayer, LayerConfig, get_format, kernel_spec
 from tnviz.errors import TnvizError
-from tnviz.execute.einsum import plan_for
-from tnviz.execute.program import run_plan
+from tnviz.execute.module import TensorNetwork
 
-__all__ = ["TensorialLinear", "TensorialConv1d", "TensorialConv2d", "TensorialConv3d"]
+__all__ = [
+    "TensorialLayer",
+    "TensorialLinear",
+    "TensorialConv1d",
+    "TensorialConv2d",
+    "TensorialConv3d",
+    "TENSORIAL_LAYERS",
+    "tensorial_class",
+]
 
 
 def _tuple(value: Any, n: int, name: str) -> tuple:
@@ -24,102 +33,121 @@ def _tuple(value: Any, n: int, name: str) -> tuple:
     return (value,) * n
 
 
-class _Tensorial(nn.Module):
-    """Common machinery: a format's Diagram with parameters, run through the planner."""
+def _build(config: LayerConfig, format: str, rank: Any, rate: float | None) -> tuple[BuiltLayer, float | None]:
+    fmt = get_format(format)
+    if rank is not None and rate is not None:
+        raise TnvizError("give rank= or rate=, not both", token="rate")
+    if rate is not None:
+        rank = fmt.ranks_for_rate(config, rate)
+    return fmt.build(config, rank), rate
+
+
+class TensorialLayer(TensorNetwork):
+    """The base class of the tensorial layers (``isinstance(m, TensorialLayer)`` finds them).
+
+    What they share: a format's diagram as a :class:`TensorNetwork` (the input ``X``, every
+    other tensor a parameter, initialised by TensorNetwork's one rule: the composed weight
+    gets ``torch.nn``'s default variance 1/(3·fan_in)), a bias, the dense ``weight`` it
+    stands for, and ``from_dense``."""
 
     def _setup(
         self,
-        shape: LayerShape,
+        config: LayerConfig,
         format: str,
         rank: Any,
         rate: float | None,
-        order: int,
-        in_factors: Any,
-        out_factors: Any,
         bias: bool,
         optimize: Any,
         conv_options: dict,
         factory: dict,
     ) -> None:
-        if format not in FORMATS:
-            raise TnvizError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}", token=str(format))
-        if rank is not None and rate is not None:
-            raise TnvizError("give rank= or rate=, not both", token="rate")
-        if rate is not None:
-            rank = ranks_for_rate(format, shape, rate, order, in_factors, out_factors)
-        self.layer_spec: LayerSpec = build_layer(format, shape, rank, order, in_factors, out_factors)
+        self.built, self.rate = _build(config, format, rank, rate)
         self.format = format
-        self.shape = shape
-        self.rate = rate
-        self.order = order
-        self.optimize = optimize
-        self.diagram = self.layer_spec.diagram(**conv_options)
-        self.weights = nn.ParameterDict(
-            {name: nn.Parameter(torch.empty(size, **factory)) for name, size in self.layer_spec.params.items()}
-        )
-        self._names = self.diagram.tensor_names
+        self.config = config
+        self.order = config.order
+        self._has_bias = bias
+        super().__init__(self.built.diagram(**conv_options), ("X",), optimize=optimize, **factory)
         if bias:
-            self.bias = nn.Parameter(torch.empty(shape.out_channels, **factory))
+            self.bias = nn.Parameter(torch.empty(config.out_channels, **factory))
         else:
             self.register_parameter("bias", None)
-        self.reset_parameters()
+        self._reset_bias()
+
+    @property
+    def shape(self) -> LayerConfig:
+        """Deprecated: the layer's configuration is :attr:`config` (``shape`` read like a tensor's)."""
+        warnings.warn("layer.shape is deprecated; use layer.config", DeprecationWarning, 2)
+        return self.config
+
+    @property
+    def layer_spec(self) -> BuiltLayer:
+        """Deprecated alias of :attr:`built`."""
+        warnings.warn("layer.layer_spec is deprecated; use layer.built", DeprecationWarning, 2)
+        return self.built
 
     @property
     def ranks(self) -> dict:
-        return dict(self.layer_spec.ranks)
+        return dict(self.built.ranks)
+
+    @property
+    def format_object(self):
+        """The registered :class:`~tnviz.core.formats.Format` of this layer."""
+        return get_format(self.format)
 
     @property
     def achieved_rate(self) -> float:
         """Parameters of the factored weight over those of the dense weight."""
-        return self.layer_spec.param_count / self.shape.dense_params
+        return self.built.param_count / self.config.dense_params
 
     def reset_parameters(self) -> None:
-        """Give the reconstructed weight the variance of ``torch.nn``'s default initialisation
-        (kaiming-uniform with a=√5: Var = 1/(3·fan_in)) and the bias its usual range.
+        """The factors by :meth:`TensorNetwork.reset_parameters` (the composed weight gets
+        variance 1/(3·fan_in), as ``torch.nn``), the bias uniform in ±1/√fan_in, as ``torch.nn``."""
+        super().reset_parameters()
+        self._reset_bias()
 
-        Every factor is drawn from N(0, σ²) with one σ: an entry of the weight sums
-        ``bonds`` products of one entry of each of the n factors, so its variance is
-        bonds·σ^(2n); σ solves bonds·σ^(2n) = 1/(3·fan_in)."""
-        fan_in = self.shape.dense_params // self.shape.out_channels
-        target = 1.0 / (3.0 * fan_in)
-        params = list(self.weights.values())
-        kernel_indices = set(self.diagram.tensor("X").indices) | set(self.diagram.output.indices)
-        bonds = 1
-        for index in self.diagram.index_names:
-            if index not in kernel_indices:
-                bonds *= self.diagram.size(index) or 1
-        sigma = (target / bonds) ** (1.0 / (2 * len(params)))
-        with torch.no_grad():
-            for p in params:
-                p.normal_(0.0, sigma)
-            if self.bias is not None:
-                bound = 1.0 / math.sqrt(fan_in)
-                self.bias.uniform_(-bound, bound)
+    def _reset_bias(self) -> None:
+        bias = self._parameters.get("bias")
+        if bias is not None:
+            bound = 1.0 / math.sqrt(self.config.dense_params // self.config.out_channels)
+            with torch.no_grad():
+                bias.uniform_(-bound, bound)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "weight":  # torch.nn would register a parameter of that name beside the property
+            raise AttributeError(
+                f"{type(self).__name__}.weight is read-only: it is computed from the factors in "
+                "layer.weights (set those, or build the layer with from_dense)"
+            )
+        super().__setattr__(name, value)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The dense weight this layer stands for, in ``torch.nn``'s layout ((out, in) for
+        Linear, (out, in / groups, *kernel) for Conv), computed from the factors (read-only:
+        gradients flow to the factors)."""
+        return self.dense_weight()
 
     def dense_weight(self) -> torch.Tensor:
         """The reconstructed dense weight, shaped like the ``torch.nn`` twin's."""
         from tnviz.execute.einsum import einsum
-        from tnviz.paper_layers import kernel_spec
 
-        spec = kernel_spec(self.layer_spec.spec)
-        tensors = [self.weights[n] for n in self._names[1:]]
-        return einsum(spec, *tensors)
+        tensors = [self.weights[n] for n in self._order[1:]]
+        return einsum(kernel_spec(self.built.spec), *tensors)
 
     def _run(self, x: torch.Tensor, optimize: Any = None) -> torch.Tensor:
-        tensors = [x] + [self.weights[n] for n in self._names[1:]]
-        shapes = tuple(tuple(t.shape) for t in tensors)
-        plan = plan_for(self.diagram, shapes, None, optimize or self.optimize, ("X",), x.element_size())
-        return run_plan(plan, tensors)
+        """The network on ``x`` (no bias), with the layer's planner setting or ``optimize``."""
+        if optimize is None:
+            return TensorNetwork.forward(self, x)
+        from tnviz.execute.einsum import plan_for
+        from tnviz.execute.program import run_plan
 
-    def plan(self, x: torch.Tensor | tuple):
-        """The plan used for an input of this shape."""
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else tuple(x)
-        shapes = (shape,) + tuple(tuple(p.shape) for p in (self.weights[n] for n in self._names[1:]))
-        return plan_for(self.diagram, shapes, None, self.optimize, ("X",))
+        tensors = [x] + [self.weights[n] for n in self._order[1:]]
+        plan = plan_for(self.diagram, tuple(tuple(t.shape) for t in tensors), None, optimize, ("X",), x.element_size())
+        return run_plan(plan, tensors)
 
     def _extra(self) -> str:
         text = f", format={self.format!r}, ranks={self.ranks}" if self.ranks else f", format={self.format!r}"
-        if self.layer_spec.order is not None and self.order != 3:
+        if self.built.order is not None and self.order != 3:
             text += f", order={self.order}"
         if self.rate is not None:
             text += f", rate={self.rate} (achieved {self.achieved_rate:.3f})"
@@ -129,13 +157,66 @@ class _Tensorial(nn.Module):
             text += f", optimize={self.optimize!r}"
         return text
 
+    # -- building from a trained dense layer -------------------------------------------
+    @classmethod
+    def _like(cls, module: nn.Module, format: str, rate: float | None, rank: Any, **kwargs: Any) -> TensorialLayer:
+        raise NotImplementedError
 
-class TensorialLinear(_Tensorial):
+    @classmethod
+    def from_dense(
+        cls,
+        module: nn.Module,
+        format: str = DEFAULT_FORMAT,
+        rate: float | None = None,
+        rank: Any = None,
+        *,
+        init: str = "decompose",
+        n_iter_max: int = 200,
+        random_state: int = 0,
+        **layer_kwargs: Any,
+    ) -> TensorialLayer:
+        """A tensorial layer with ``module``'s configuration (stride, padding, dilation, groups,
+        padding_mode, bias, device, dtype), its factors decomposing ``module``'s weight.
+
+        Args:
+            module: the dense layer this class replaces (``nn.Linear`` for TensorialLinear, …).
+            format, rate, rank: as for the layer.
+            init: ``"decompose"`` (the weight decomposed with tensorly; ``reconstruction_error``
+                = ‖W − Ŵ‖ / ‖W‖ is set on the layer) or ``"random"`` (fresh factors and bias,
+                as if trained from scratch).
+            n_iter_max, random_state: for the iterative decompositions (CP-ALS, HOOI).
+            **layer_kwargs: further layer arguments (``order``, ``in_factors``, ``optimize``, …).
+
+        Example:
+            >>> conv = nn.Conv2d(16, 16, 3, padding=1)
+            >>> layer = TensorialConv2d.from_dense(conv, format="tk", rate=0.5)
+            >>> round(layer.reconstruction_error, 2) < 1
+            True
+        """
+        expected = {v: k for k, v in TENSORIAL_LAYERS.items()}[cls]
+        if type(module) is not expected:
+            raise TnvizError(
+                f"{cls.__name__}.from_dense takes an nn.{expected.__name__}, got {type(module).__name__}",
+                token=type(module).__name__,
+            )
+        if init not in ("decompose", "random"):
+            raise TnvizError(f"init must be 'decompose' or 'random', got {init!r}", token=repr(init))
+        layer = cls._like(module, format, rate, rank, **layer_kwargs)
+        if init == "random":
+            return layer
+        from tnviz.nn.decompose import decompose_into
+
+        decompose_into(layer, module, n_iter_max, random_state)
+        return layer
+
+
+class TensorialLinear(TensorialLayer):
     """A Linear layer whose weight is a tensor network of the given format.
 
     Args:
         in_features, out_features, bias, device, dtype: as ``nn.Linear``.
-        format: one of ``tnviz.core.formats.FORMATS`` (``dense svd cp tk tt tr mcp mtk mtt mtr``).
+        format: one of ``tnviz.core.formats.FORMATS`` (``dense svd cp tk tt tr mcp mtk mtt mtr btd``;
+            default ``DEFAULT_FORMAT``, ``"mtt"``).
         rank: one rank for all, or ``{rank name: value}``; or
         rate: the fraction of the dense parameters to aim at (ranks chosen to fit).
         order: m, the number of channel factors of a reshaped format.
@@ -156,7 +237,7 @@ class TensorialLinear(_Tensorial):
         device: Any = None,
         dtype: Any = None,
         *,
-        format: str = "cp",
+        format: str = DEFAULT_FORMAT,
         rank: Any = None,
         rate: float | None = None,
         order: int = 3,
@@ -164,21 +245,23 @@ class TensorialLinear(_Tensorial):
         out_factors: Any = None,
         optimize: Any = "auto",
     ) -> None:
-        super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        shape = LayerShape(in_features, out_features, ())
-        self._setup(
-            shape,
-            format,
-            rank,
-            rate,
-            order,
-            in_factors,
-            out_factors,
-            bias,
-            optimize,
-            {},
-            {"device": device, "dtype": dtype},
+        config = LayerConfig(in_features, out_features, (), 1, order, in_factors, out_factors)
+        self._setup(config, format, rank, rate, bias, optimize, {}, {"device": device, "dtype": dtype})
+
+    @classmethod
+    def _like(cls, module, format, rate, rank, **kwargs):
+        weight = module.weight
+        return cls(
+            module.in_features,
+            module.out_features,
+            bias=module.bias is not None,
+            device=weight.device,
+            dtype=weight.dtype,
+            format=format,
+            rate=rate,
+            rank=rank,
+            **kwargs,
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -191,16 +274,13 @@ class TensorialLinear(_Tensorial):
     def plan(self, x: torch.Tensor | tuple):
         """The plan used for an input of this shape (leading dimensions flattened, as in forward)."""
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else tuple(x)
-        rows = 1
-        for v in shape[:-1]:
-            rows *= v
-        return super().plan((rows, shape[-1]))
+        return super().plan((math.prod(shape[:-1]), shape[-1]))
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}" + self._extra()
 
 
-class _TensorialConvNd(_Tensorial):
+class _TensorialConvNd(TensorialLayer):
     _dims = 2
 
     def __init__(
@@ -217,7 +297,7 @@ class _TensorialConvNd(_Tensorial):
         device: Any = None,
         dtype: Any = None,
         *,
-        format: str = "cp",
+        format: str = DEFAULT_FORMAT,
         rank: Any = None,
         rate: float | None = None,
         order: int = 3,
@@ -225,7 +305,6 @@ class _TensorialConvNd(_Tensorial):
         out_factors: Any = None,
         optimize: Any = "auto",
     ) -> None:
-        super().__init__()
         n = self._dims
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = _tuple(kernel_size, n, "kernel_size")
@@ -234,25 +313,34 @@ class _TensorialConvNd(_Tensorial):
         self.dilation = _tuple(dilation, n, "dilation")
         self.groups = groups
         self.padding_mode = padding_mode
-        shape = LayerShape(in_channels, out_channels, self.kernel_size, groups)
+        config = LayerConfig(in_channels, out_channels, self.kernel_size, groups, order, in_factors, out_factors)
         options = {
             "stride": self.stride,
             "dilation": self.dilation,
             "padding_mode": padding_mode,
             "padding": self.padding,
         }
-        self._setup(
-            shape,
-            format,
-            rank,
-            rate,
-            order,
-            in_factors,
-            out_factors,
-            bias,
-            optimize,
-            options,
-            {"device": device, "dtype": dtype},
+        self._setup(config, format, rank, rate, bias, optimize, options, {"device": device, "dtype": dtype})
+
+    @classmethod
+    def _like(cls, module, format, rate, rank, **kwargs):
+        weight = module.weight
+        return cls(
+            module.in_channels,
+            module.out_channels,
+            module.kernel_size,
+            stride=module.stride,
+            padding=module.padding,
+            dilation=module.dilation,
+            groups=module.groups,
+            bias=module.bias is not None,
+            padding_mode=module.padding_mode,
+            device=weight.device,
+            dtype=weight.dtype,
+            format=format,
+            rate=rate,
+            rank=rank,
+            **kwargs,
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -261,7 +349,7 @@ class _TensorialConvNd(_Tensorial):
                 f"input has {x.dim()} dimensions {tuple(x.shape)}; expected {self._dims + 2} (batch, channels, ...)",
                 token=str(tuple(x.shape)),
             )
-        if self.format in FORMATS and self.layer_spec.order is not None and x.shape[1] != self.in_channels:
+        if self.built.order is not None and x.shape[1] != self.in_channels:
             raise TnvizError(f"input has {x.shape[1]} channels; expected {self.in_channels}", token=str(x.shape[1]))
         y = self._run(x)
         if self.bias is not None:
@@ -305,3 +393,24 @@ class TensorialConv3d(_TensorialConvNd):
     """``nn.Conv3d``'s arguments plus ``format``, ``rank``/``rate``, ``order``; see TensorialLinear."""
 
     _dims = 3
+
+
+_Tensorial = TensorialLayer  # the earlier, private name
+
+# The one map from a dense torch layer to the tensorial layer that replaces it.
+TENSORIAL_LAYERS: dict[type, type[TensorialLayer]] = {
+    nn.Linear: TensorialLinear,
+    nn.Conv1d: TensorialConv1d,
+    nn.Conv2d: TensorialConv2d,
+    nn.Conv3d: TensorialConv3d,
+}
+
+
+def tensorial_class(module: nn.Module) -> type[TensorialLayer]:
+    """The tensorial layer class that replaces ``module`` (an ``nn.Linear`` or ``nn.Conv1d/2d/3d``)."""
+    cls = TENSORIAL_LAYERS.get(type(module))
+    if cls is None:
+        raise TnvizError(
+            f"expected nn.Linear or nn.Conv1d/2d/3d, got {type(module).__name__}", token=type(module).__name__
+        )
+    return cls

@@ -13,7 +13,7 @@ from typing import Any
 
 from tnviz.core.diagram import Diagram
 from tnviz.errors import TnvizError
-from tnviz.render.dot import FORMATS, graphviz_available, render_dot
+from tnviz.render.dot import IMAGE_FORMATS, graphviz_available, render_dot
 from tnviz.render.dot import to_dot as _scene_to_dot
 from tnviz.render.scene import build_scene, make_style
 from tnviz.render.tikz import to_tikz as _scene_to_tikz
@@ -111,7 +111,7 @@ def save(diagram: Diagram, path: str, **style: Any) -> None:
         _write(path, to_dot(diagram, **style).encode())
     elif fmt == "tex":
         _write(path, to_tikz(diagram, **style).encode())
-    elif fmt in FORMATS:
+    elif fmt in IMAGE_FORMATS:
         if graphviz_available():
             _write(path, render_dot(to_dot(diagram, **style), fmt))
         else:

@@ -12,10 +12,10 @@ import subprocess
 from tnviz.errors import TnvizError
 from tnviz.render.scene import COLORS, Scene
 
-__all__ = ["to_dot", "render_dot", "graphviz_available", "FORMATS"]
+__all__ = ["to_dot", "render_dot", "graphviz_available", "IMAGE_FORMATS"]
 
 POINTS_PER_UNIT = 60.0
-FORMATS = ("svg", "png", "pdf")
+IMAGE_FORMATS = ("svg", "png", "pdf")  # what graphviz writes for us
 MAX_INCHES = "9,9"  # fits a notebook cell; larger drawings are scaled down
 
 
@@ -83,8 +83,8 @@ def graphviz_available() -> bool:
 
 def render_dot(dot: str, fmt: str) -> bytes:
     """Run ``neato -n2`` (positions as given) to produce ``fmt`` (svg, png or pdf)."""
-    if fmt not in FORMATS:
-        raise TnvizError(f"unknown graphviz format {fmt!r}; expected one of {', '.join(FORMATS)}", token=fmt)
+    if fmt not in IMAGE_FORMATS:
+        raise TnvizError(f"unknown graphviz format {fmt!r}; expected one of {', '.join(IMAGE_FORMATS)}", token=fmt)
     exe = shutil.which("neato")
     if exe is None:
         raise TnvizError(

@@ -11,9 +11,11 @@ import numpy as np
 from tnviz.errors import TnvizError
 from tnviz.widgets._common import figure_png
 
-__all__ = ["DecompositionExplorer", "sample_image", "decompose", "FORMATS"]
+__all__ = ["DecompositionExplorer", "sample_image", "decompose", "DECOMPOSITIONS"]
 
-FORMATS = ("cp", "tucker", "tt", "tr")
+# The tensor decompositions shown, named as the layer formats name them (tnviz.core.formats).
+DECOMPOSITIONS = ("cp", "tk", "tt", "tr")
+_ALIASES = {"tucker": "tk"}  # the name this explorer used before
 
 
 def sample_image(size: int = 64) -> np.ndarray:
@@ -32,12 +34,13 @@ def decompose(tensor: np.ndarray, format: str, rank: int) -> tuple[np.ndarray, i
     import tensorly as tl
     from tensorly.decomposition import parafac, tensor_ring, tensor_train, tucker
 
+    format = _ALIASES.get(format, format)
     X = tl.tensor(np.asarray(tensor, dtype=np.float64), backend="numpy") if hasattr(tl, "tensor") else tensor
     shape = tensor.shape
     if format == "cp":
         cp = parafac(X, rank, n_iter_max=60, init="random", random_state=0, tol=1e-6)
         return np.asarray(tl.cp_to_tensor(cp)), rank * sum(shape) + rank
-    if format == "tucker":
+    if format == "tk":
         ranks = [min(rank, n) for n in shape]
         core, factors = tucker(X, rank=ranks, n_iter_max=30, random_state=0)
         return np.asarray(tl.tucker_to_tensor((core, factors))), int(
@@ -56,7 +59,7 @@ def decompose(tensor: np.ndarray, format: str, rank: int) -> tuple[np.ndarray, i
         except ValueError as err:
             raise TnvizError(f"tensor ring at rank {rank} is not possible here: {err}", token=str(rank)) from None
         return np.asarray(tl.tr_to_tensor(tr)), int(sum(f.size for f in tr.factors))
-    raise TnvizError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}", token=str(format))
+    raise TnvizError(f"unknown format {format!r}; expected one of {', '.join(DECOMPOSITIONS)}", token=str(format))
 
 
 class DecompositionExplorer(W.VBox):
@@ -78,7 +81,9 @@ class DecompositionExplorer(W.VBox):
         if self.tensor.ndim < 2:
             raise TnvizError(f"need a tensor of order ≥ 2, got shape {self.tensor.shape}", token=str(self.tensor.shape))
         self.curve_ranks = tuple(ranks)
-        self.format_box = W.ToggleButtons(options=FORMATS, value=format, description="format")
+        self.format_box = W.ToggleButtons(
+            options=DECOMPOSITIONS, value=_ALIASES.get(format, format), description="format"
+        )
         self.rank_slider = W.IntSlider(value=rank, min=1, max=max(ranks), description="rank")
         self.images = W.Image(format="png")
         self.curve_plot = W.Image(format="png")
@@ -127,7 +132,7 @@ class DecompositionExplorer(W.VBox):
         """Error versus parameters for each format over ``ranks``."""
         from matplotlib.figure import Figure
 
-        for fmt in FORMATS:
+        for fmt in DECOMPOSITIONS:
             points = []
             for r in self.curve_ranks:
                 try:

@@ -152,7 +152,7 @@ class DiagramEditor(W.VBox):
         try:
             plan = diagram.plan()
             self.cost.value = (
-                f"{plan.flops:,} FLOPs, peak {plan.peak_elements:,} elements, strategy {html.escape(plan.strategy)}; "
+                f"{plan.flops:,} FLOPs, peak {plan.peak_elements:,} elements, approach {html.escape(plan.approach)}; "
                 f"output shape {tuple(diagram.output_shape)}"
             )
         except TnvizError as err:

@@ -8,7 +8,7 @@ from typing import Any
 
 import ipywidgets as W
 
-from tnviz.core.formats import FORMATS, LayerShape, build_layer, param_count, ranks_for_rate
+from tnviz.core.formats import DEFAULT_FORMAT, FORMATS, LayerShape, build_layer, param_count, ranks_for_rate
 from tnviz.errors import TnvizError
 from tnviz.widgets._common import LatestOnly, diagram_svg
 
@@ -24,7 +24,9 @@ class RankExplorer(W.VBox):
     the reconstruction error update on every change.
 
     Args:
-        in_channels, out_channels, kernel: the layer (``kernel`` one of ``KERNELS``' keys).
+        in_channels, out_channels, kernel_size: the layer; ``kernel_size`` as in ``nn.Conv2d``
+            (3 or (3, 3)), None for Linear (``kernel="3×3"``, a ``KERNELS`` key, is the earlier
+            spelling).
         format, rate, rank, order: the starting choice (``rank`` switches to rank mode).
         input_size, batch: the input the FLOPs are counted for.
         pretrained: an ``nn.Conv2d``/``nn.Linear`` whose decomposition error is shown (computed
@@ -34,7 +36,7 @@ class RankExplorer(W.VBox):
     ``dense_flops``, ``achieved_rate``, ``svg``, ``error``, ``last_update_ms``.
 
     Example:
-        >>> explorer = RankExplorer(64, 64, "3×3", format="mtt", rate=0.1)
+        >>> explorer = RankExplorer(64, 64, 3, format="mtt", rate=0.1)
         >>> explorer.rate_slider.value = 0.05  # the diagram and the figures follow
     """
 
@@ -42,15 +44,19 @@ class RankExplorer(W.VBox):
         self,
         in_channels: int = 64,
         out_channels: int = 64,
-        kernel: str = "3×3",
-        format: str = "mtt",
+        kernel_size: int | tuple[int, ...] | str | None = 3,
+        format: str = DEFAULT_FORMAT,
         rate: float = 0.1,
         rank: int | None = None,
         order: int = 3,
         input_size: int = 32,
         batch: int = 32,
         pretrained: Any = None,
+        kernel: str | None = None,
     ) -> None:
+        if kernel is not None:  # the earlier spelling: a KERNELS key such as "3×3"
+            kernel_size = kernel
+        kernel = _kernel_name(kernel_size)
         self.pretrained = pretrained
         self.kernels = dict(KERNELS)
         if pretrained is not None:
@@ -140,7 +146,7 @@ class RankExplorer(W.VBox):
             ("parameters", f"{self.params:,} of {self.dense_params:,}"),
             ("compression rate", f"{self.achieved_rate:.4f}"),
             ("FLOPs", f"{self.flops / 1e6:,.1f} M ({self.flops / self.dense_flops:.3f} of dense)"),
-            ("plan", plan.strategy),
+            ("plan", plan.approach),
         ]
         self.figures.value = (
             "<table>" + "".join(f"<tr><td><b>{k}</b></td><td>{html.escape(v)}</td></tr>" for k, v in rows) + "</table>"
@@ -181,3 +187,13 @@ def _shape_of(module: Any) -> tuple[int, int, str, tuple[int, ...]]:
         f"pretrained must be an nn.Linear or ungrouped nn.Conv2d, got {type(module).__name__}",
         token=type(module).__name__,
     )
+
+
+def _kernel_name(kernel_size: Any) -> str:
+    """The kernel box's entry for a kernel size: 3 and (3, 3) are "3×3", None is "Linear"."""
+    if isinstance(kernel_size, str):
+        return kernel_size
+    if kernel_size is None or kernel_size == ():
+        return "Linear"
+    size = tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) else (kernel_size, kernel_size)
+    return "×".join(map(str, size))

@@ -40,7 +40,7 @@ class TradeoffExplorer(W.VBox):
     Args:
         teacher, train, test: the trained network and its data.
         formats, rates: the sweep.
-        distill_kwargs: passed to :func:`tnviz.distill` (default: ``mode="e2e", epochs=2``).
+        distill_kwargs: passed to :func:`tnviz.distill` (default: ``schedule="e2e", epochs=2``).
 
     Example:
         >>> explorer = TradeoffExplorer(teacher, train, test, formats=["tk", "mtk"])  # doctest: +SKIP
@@ -58,7 +58,7 @@ class TradeoffExplorer(W.VBox):
     ) -> None:
         self.teacher, self.train, self.test = teacher, train, test
         self.formats, self.rates = tuple(formats), tuple(rates)
-        self.distill_kwargs = {"mode": "e2e", "epochs": 2, "progress": False, **distill_kwargs}
+        self.distill_kwargs = {"schedule": "e2e", "epochs": 2, "progress": False, **distill_kwargs}
         self.points: list[TradeoffPoint] = []
         self.failures: list[str] = []
         self.stop_event = threading.Event()

@@ -26,7 +26,7 @@ class TrainingDashboard(W.VBox):
     Example:
         >>> dash = TrainingDashboard(report=report)  # doctest: +SKIP
         >>> dash  # doctest: +SKIP
-        >>> dash.run(student, teacher, train, test, mode="e2e", epochs=5)  # doctest: +SKIP
+        >>> dash.run(student, teacher, train, test, schedule="e2e", epochs=5)  # doctest: +SKIP
     """
 
     def __init__(self, report: Any = None, title: str = "training", redraw_every: float = 0.5) -> None:

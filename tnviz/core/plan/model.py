@@ -36,19 +36,27 @@ INF = float("inf")
 class ConvDim:
     """How one spatial dimension of a convolution step is evaluated.
 
-    ``mode`` is ``"correlate"`` (signal against kernel, F.conv semantics),
+    ``operation`` is ``"correlate"`` (signal against kernel, F.conv semantics),
     ``"full"`` (kernel against kernel: true, full convolution), or ``"pass"`` (an index of
     the input side only, carried as a spatial dimension of kernel length 1).
     """
 
     index: str
-    mode: str
+    operation: str
     pad: tuple[int, int]
     padding_mode: str
     stride: int
     dilation: int
     kernel: int
     length: int
+
+    @property
+    def mode(self) -> str:
+        """Deprecated alias of :attr:`operation` ("mode" is a tensor's mode)."""
+        import warnings
+
+        warnings.warn("ConvDim.mode is deprecated; use ConvDim.operation", DeprecationWarning, 2)
+        return self.operation
 
 
 def prod(values: Iterable[int]) -> int:
@@ -187,7 +195,8 @@ class Problem:
         shared = ka & kb
         shared_conv = shared & self.conv_mask
         # Product of the non-conv sizes over both operands' indices, shared ones once.
-        macs = pa * pb // self.static_prod(shared & ~self.conv_mask)
+        shared_size = self.static_prod(shared & ~self.conv_mask)
+        macs = pa * pb // shared_size if shared_size else 0  # an empty index: nothing to compute
         extra = 0
         signal_side = 0
         for bit, c in self.conv_bits.items():

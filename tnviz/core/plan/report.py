@@ -11,7 +11,7 @@ from tnviz.core.plan.lower import Step
 from tnviz.core.plan.model import INF, Problem, prod
 from tnviz.core.plan.search import Tree, left_to_right_tree, merges, reconstruct_tree, tree_cost
 
-__all__ = ["Plan", "strategy_label"]
+__all__ = ["Plan", "approach_label"]
 
 
 class Plan:
@@ -32,7 +32,9 @@ class Plan:
         largest_intermediate: elements of the largest step result.
         peak_elements: peak elements alive (inputs included) during the schedule.
         itemsize: bytes per element used for the byte figures.
-        strategy: ``"factor by factor"``, ``"reconstruct"``, ``"mixed"`` or ``"direct"``.
+        approach: how the plan treats the non-input tensors: ``"factor by factor"``,
+            ``"reconstruct"``, ``"mixed"`` or ``"direct"`` (``strategy`` is its deprecated name;
+            a *strategy* is an ``optimize=`` setting).
         objective: what the search minimised: ``"time"`` (the default: FLOPs over
             efficiency plus memory traffic) or ``"flops"``.
         cost: the objective's value for this plan (FLOP-equivalents).
@@ -64,7 +66,7 @@ class Plan:
         self._left_to_right: int | None = None
         self._reconstruct: int | None | str = "unknown"
         self.cost = tree_cost(problem, tree, 1) + _unary_flops(steps)
-        self.strategy = strategy_label(problem, tree)
+        self.approach = approach_label(problem, tree)
         input_sizes = [prod(s for s in diagram.shape(t)) for t in diagram.tensor_names]  # type: ignore[misc]
         live = sum(input_sizes)
         alive: dict[int, int] = {}
@@ -127,6 +129,12 @@ class Plan:
         return self.peak_elements
 
     @property
+    def strategy(self) -> str:
+        """Deprecated alias of :attr:`approach`."""
+        warnings.warn("Plan.strategy is deprecated; use Plan.approach", DeprecationWarning, 2)
+        return self.approach
+
+    @property
     def peak_bytes(self) -> int:
         return self.peak_elements * self.itemsize
 
@@ -141,17 +149,17 @@ class Plan:
             if step.kind == "conv":
                 parts = []
                 for d in step.conv:
-                    if d.mode == "pass":
+                    if d.operation == "pass":
                         continue
                     extra = ""
-                    if d.mode == "correlate":
+                    if d.operation == "correlate":
                         if d.pad != (0, 0):
                             extra += f" pad={d.pad[0]}" if d.pad[0] == d.pad[1] else f" pad={d.pad}"
                         if d.stride != 1:
                             extra += f" stride={d.stride}"
                         if d.dilation != 1:
                             extra += f" dil={d.dilation}"
-                    parts.append(f"{d.index}{'*' if d.mode == 'correlate' else '(full)'}{extra}")
+                    parts.append(f"{d.index}{'*' if d.operation == 'correlate' else '(full)'}{extra}")
                 ndim = len(step.conv)
                 op = f"conv{ndim}d " + " ".join(parts)
                 if step.groups:
@@ -184,7 +192,7 @@ class Plan:
         lines.append(f"  Sizes:                {' '.join(sizes)}")
         inputs = ", ".join(self.inputs) or "none"
         lines.append(
-            f"  Strategy:             {self.strategy} (optimize={self.optimize!r}, objective={self.objective!r}, "
+            f"  Approach:             {self.approach} (optimize={self.optimize!r}, objective={self.objective!r}, "
             f"inputs: {inputs})"
         )
         lines.append(f"  FLOPs:                {_human(self.flops)}  ({self.flops:,})")
@@ -218,7 +226,7 @@ class Plan:
 
     def __repr__(self) -> str:
         return (
-            f"<Plan {self.diagram.to_spec()!r}: {len(self.steps)} steps, {_human(self.flops)} FLOPs, {self.strategy}>"
+            f"<Plan {self.diagram.to_spec()!r}: {len(self.steps)} steps, {_human(self.flops)} FLOPs, {self.approach}>"
         )
 
     def _repr_html_(self) -> str:
@@ -229,7 +237,7 @@ class Plan:
             f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
             for k, v in (
                 ("Spec", self.diagram.to_spec()),
-                ("Strategy", self.strategy),
+                ("Approach", self.approach),
                 ("FLOPs", f"{_human(self.flops)} ({self.flops:,})"),
                 ("Left-to-right FLOPs", _human(self.left_to_right_flops)),
                 ("Reconstruct FLOPs", "—" if self.reconstruct_flops is None else _human(self.reconstruct_flops)),
@@ -256,7 +264,7 @@ def _unary_flops(steps: Sequence[Step]) -> int:
     return sum(s.flops for s in steps if s.kind == "sum")
 
 
-def strategy_label(problem: Problem, tree: Tree) -> str:
+def approach_label(problem: Problem, tree: Tree) -> str:
     """How a tree treats the non-input tensors: ``"reconstruct"`` (all merged before any
     input), ``"factor by factor"`` (applied one at a time to the inputs), ``"mixed"``,
     ``"direct"`` (one parameter tensor) or ``"single tensor"``."""

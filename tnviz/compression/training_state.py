@@ -1,4 +1,4 @@
-"""Saving and restoring each module's train/eval mode and each parameter's ``requires_grad``."""
+"""Saving and restoring each module's train/eval state and each parameter's ``requires_grad``."""
 
 from __future__ import annotations
 

@@ -1,0 +1,69 @@
+"""The package's layers import downwards only (docs/architecture.md)."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "tnviz"
+
+# Which top-level parts of tnviz each part may import.
+ALLOWED = {
+    "errors": set(),
+    "tables": set(),
+    "core": {"errors"},
+    "execute": {"core", "errors"},
+    "render": {"core", "errors"},
+    "nn": {"core", "execute", "errors", "tables"},
+    "compression": {"core", "nn", "execute", "errors", "tables"},
+    "widgets": {"core", "execute", "render", "nn", "compression", "errors", "tables"},
+    "gallery": {"core"},
+    "paper_layers": {"core"},
+    "demo": None,  # the command line's helpers may use anything
+    "cli": None,
+    "__init__": {"core", "errors"},
+}
+# Imported inside a function only (never at module level): Diagram's drawing methods.
+LAZY_EXCEPTIONS = {("core/diagram.py", "render")}
+
+
+def _part(path: Path) -> str:
+    rel = path.relative_to(PACKAGE)
+    return rel.parts[0] if len(rel.parts) > 1 else rel.stem
+
+
+def _imports(tree: ast.AST):
+    """(imported tnviz part, whether at module level) for every import in a module."""
+    top = {id(n) for n in tree.body}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "tnviz" and len(parts) > 1:
+                yield parts[1], id(node) in top
+
+
+MODULES = sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_point_down(path):
+    part = _part(path)
+    allowed = ALLOWED[part]
+    if allowed is None:
+        return
+    rel = str(path.relative_to(PACKAGE))
+    for target, at_top in _imports(ast.parse(path.read_text())):
+        if target == part or target in allowed:
+            continue
+        assert (rel, target) in LAZY_EXCEPTIONS and not at_top, f"{rel} imports tnviz.{target}, which sits above it"
+
+
+def test_every_part_is_placed():
+    parts = {_part(p) for p in MODULES}
+    assert parts <= set(ALLOWED), parts - set(ALLOWED)

@@ -1,0 +1,48 @@
+"""Decomposers: one per format, each in its own module here, registered by format name.
+
+A decomposer takes a built layer (:class:`~tnviz.core.formats.BuiltLayer`) and one group's
+dense weight ``W`` (T, S, *kernel) as a float64 NumPy array, and returns the layer's
+parameter tensors ``{name: array}`` whose contraction approximates ``W``. They run on
+tensorly's NumPy backend; tensorly's global backend is never changed. Modules are
+discovered when this package loads, so a new format's decomposer is one new file that sets
+``DECOMPOSER`` (and ``FORMAT``, the name it serves).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+
+import numpy as np
+
+from tnviz.core.formats import BuiltLayer
+from tnviz.errors import TnvizError
+
+__all__ = ["DECOMPOSERS", "Decomposer", "decomposer_for"]
+
+Decomposer = Callable[[BuiltLayer, np.ndarray, int, int], dict]
+
+
+def _discover() -> dict[str, Decomposer]:
+    found = {}
+    for info in pkgutil.iter_modules(__path__):
+        if info.name == "common":
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(module, "DECOMPOSER"):
+            found[module.FORMAT] = module.DECOMPOSER
+    return found
+
+
+DECOMPOSERS: dict[str, Decomposer] = _discover()
+
+
+def decomposer_for(format: str) -> Decomposer:
+    """The decomposer registered for ``format``."""
+    found = DECOMPOSERS.get(format)
+    if found is None:
+        raise TnvizError(
+            f"no decomposer for format {format!r}; from_dense knows {', '.join(sorted(DECOMPOSERS))}", token=format
+        )
+    return found

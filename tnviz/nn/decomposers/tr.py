@@ -1,0 +1,14 @@
+"""``tr``: TR-SVD of the kernel arranged (S, *kernel, T)."""
+
+import numpy as np
+
+from tnviz.nn.decomposers.common import ring_cores
+
+FORMAT = "tr"
+
+
+def DECOMPOSER(spec, W, n_iter_max, seed):
+    n = W.ndim - 2
+    ranks = [spec.ranks[f"r{k}"] for k in range(0, n + 2)] + [spec.ranks["r0"]]
+    cores = ring_cores(np.moveaxis(W, 0, -1), ranks)
+    return {f"G{k}": c for k, c in enumerate(cores)}

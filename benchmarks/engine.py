@@ -1,21 +1,30 @@
 """Engine benchmark: tnviz layers against dense F.conv2d, forward + backward, on the CPU.
 
-Every figure is a ratio of times measured in this one run (medians of repeated runs,
-2 threads), never an absolute time:
+Every figure is a ratio of times measured within one process (the median of interleaved
+rounds, 2 threads), never an absolute time; ``--processes`` (default 3) separate processes
+give each ratio's median and interquartile range, written with the provenance to
+``benchmarks/results/engine.json``:
 
-* ``auto/dense``: tnviz with its planner against dense ``F.conv2d`` of the same shape;
-* ``recon/dense`` and ``l2r/dense``: the two fixed strategies, reconstruct-the-kernel-then-
-  convolve and naive left-to-right pairwise evaluation;
-* ``auto/best``: tnviz against the better of those two (the target is <= 1.1);
-* ``tltorch/dense``: tensorly-torch's factorized CP convolution, when it is installed.
+* ``tnviz/dense``: tnviz with its planner against dense ``F.conv2d`` of the same shape;
+* ``reconstruct/dense`` and ``left-to-right/dense``: the two fixed strategies,
+  reconstruct-the-kernel-then-convolve and naive left-to-right pairwise evaluation;
+* ``auto's plan is``: whether the planner's plan is one of those two (then their ratio is
+  timing noise);
+* tensorly-torch's factorized CP convolution beside tnviz's, when it is installed.
 
-Run: ``python benchmarks/engine.py [--batch 32] [--size 32] [--repeats 15] [--device cpu|cuda]``.
+Run: ``python benchmarks/engine.py [--batch 32] [--size 32] [--repeats 15] [--processes 3]
+[--device cpu|cuda]``; the README's table is generated from the results file by
+``python benchmarks/docs.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import torch
 from timing import interleaved as _interleaved
@@ -23,6 +32,9 @@ from timing import step as _step
 
 import tnviz
 from tnviz.paper_layers import PAPER_LAYERS
+from tnviz.provenance import median_iqr, write_results
+
+HERE = Path(__file__).resolve().parent
 
 
 def _tltorch_cp(rank: int, device: str):
@@ -35,33 +47,16 @@ def _tltorch_cp(rank: int, device: str):
     return layer.to(device)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--size", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--layers", nargs="*", default=list(PAPER_LAYERS))
-    args = parser.parse_args()
+def measure(args) -> dict:
+    """One process's ratios for every layer (and tensorly-torch's CP beside tnviz's)."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     device = args.device
     x = torch.randn(args.batch, 64, args.size, args.size, device=device, requires_grad=True)
     dense = torch.nn.Conv2d(64, 64, 3, padding=1, bias=False).to(device)
     grad = torch.randn(args.batch, 64, args.size, args.size, device=device)
-    print(
-        f"# tnviz engine benchmark: batch {args.batch}, 64→64 channels, {args.size}×{args.size}, 3×3, padding 1, "
-        f"forward + backward, {args.threads} threads, device {device}, torch {torch.__version__}"
-    )
-    header = (
-        "| layer | params/dense | FLOPs/dense | strategy | auto/dense | recon/dense | l2r/dense | auto/best "
-        "| auto's plan is |"
-    )
-    print(header)
-    print("|---" * 9 + "|")
     dense_flops = 2 * args.batch * 64 * 64 * 9 * args.size * args.size
-    worst = 0.0
+    rows = {}
     for name in args.layers:
         spec, sizes = PAPER_LAYERS[name]
         diagram = tnviz.Diagram.parse(spec, sizes=sizes, padding=1)
@@ -74,35 +69,96 @@ def main() -> None:
         fns = {"dense": _step(dense, x, grad), **{opt: _step(net, x, grad) for opt, net in nets.items()}}
         rel = _interleaved(fns, args.repeats, device)  # each relative to dense
         plan = nets["auto"].plan(x)
-        params = sum(p.numel() for p in nets["auto"].parameters())
-        best = min(rel["reconstruct"], rel["left-to-right"])
-        worst = max(worst, rel["auto"] / best)
         # When auto's plan is one of the fixed ones the two runs are the same computation and
         # their ratio shows only the timing noise of this machine.
         same = [opt for opt in ("reconstruct", "left-to-right") if nets[opt].plan(x).tree == plan.tree]
-        print(
-            f"| {name} | {params / 36864:.3f} | {plan.flops / dense_flops:.3f} | {plan.approach} | "
-            f"{rel['auto']:.2f} | {rel['reconstruct']:.2f} | {rel['left-to-right']:.2f} | {rel['auto'] / best:.2f} "
-            f"| {'the ' + same[0] + ' plan' if same else 'its own'} |"
-        )
-    print(f"\nworst auto/best over the set: {worst:.2f}")
+        rows[name] = {
+            "params_over_dense": sum(p.numel() for p in nets["auto"].parameters()) / 36864,
+            "flops_over_dense": plan.flops / dense_flops,
+            "approach": plan.approach,
+            "auto_plan_is": same[0] if same else "its own",
+            "auto": rel["auto"],
+            "reconstruct": rel["reconstruct"],
+            "left_to_right": rel["left-to-right"],
+        }
     with warnings.catch_warnings():  # tensorly warns that rank 27 exceeds the 3-long modes
         warnings.simplefilter("ignore", UserWarning)
         layer = _tltorch_cp(27, device)
     if layer is not None:
         net = tnviz.TensorNetwork(tnviz.Diagram.parse(*PAPER_LAYERS["cp"][:1], sizes=PAPER_LAYERS["cp"][1], padding=1))
-        net = net.to(device)
         rel = _interleaved(
-            {"dense": _step(dense, x, grad), "tnviz": _step(net, x, grad), "tltorch": _step(layer, x, grad)},
+            {"dense": _step(dense, x, grad), "tnviz": _step(net.to(device), x, grad), "tltorch": _step(layer, x, grad)},
             args.repeats,
             device,
         )
-        print(
-            f"CP rank 27: tnviz/dense {rel['tnviz']:.2f}, tensorly-torch/dense {rel['tltorch']:.2f}, "
-            f"tnviz/tensorly-torch {rel['tnviz'] / rel['tltorch']:.2f}"
+        rows["tensorly-torch cp"] = {"tnviz": rel["tnviz"], "tltorch": rel["tltorch"]}
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--layers", nargs="*", default=list(PAPER_LAYERS))
+    parser.add_argument("--processes", type=int, default=3, help="separate processes; spread over them")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "engine.json")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        json.dump(measure(args), sys.stdout)
+        return
+    runs = []
+    for k in range(args.processes):
+        done = subprocess.run([sys.executable, __file__, "--worker", *sys.argv[1:]], capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(done.stderr[-3000:])
+        runs.append(json.loads(done.stdout))
+        print(f"process {k + 1}/{args.processes} done", file=sys.stderr)
+    results = {}
+    for name, first in runs[0].items():
+        row = {}
+        for key, value in first.items():
+            if isinstance(value, float) and key not in ("params_over_dense", "flops_over_dense"):
+                row[key] = median_iqr([r[name][key] for r in runs])
+            else:
+                row[key] = value
+        results[name] = row
+    settings = {k: v for k, v in vars(args).items() if k not in ("worker", "out")}
+    path = write_results(args.out, results, settings)
+    print(table(json.loads(path.read_text())))
+    print(f"\nwritten to {path}")
+
+
+def _ratio(spread: dict) -> str:
+    return f"{spread['median']:.2f} ({spread['q25']:.2f}–{spread['q75']:.2f})"
+
+
+def table(data: dict) -> str:
+    """The markdown table of a results file written by this script."""
+    lines = [
+        "| layer | params/dense | FLOPs/dense | approach | tnviz/dense | reconstruct/dense | left-to-right/dense "
+        "| auto's plan is |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in data["results"].items():
+        if name == "tensorly-torch cp":
+            continue
+        lines.append(
+            f"| {name} | {r['params_over_dense']:.3f} | {r['flops_over_dense']:.3f} | {r['approach']} | "
+            f"{_ratio(r['auto'])} | {_ratio(r['reconstruct'])} | {_ratio(r['left_to_right'])} | "
+            f"{r['auto_plan_is']} |"
         )
-    else:
-        print("tensorly-torch not installed (pip install -e '.[bench]'): its comparison is skipped")
+    cp = data["results"].get("tensorly-torch cp")
+    if cp is not None:
+        lines += [
+            "",
+            f"CP rank 27 beside tensorly-torch's factorized convolution (same run): tnviz/dense "
+            f"{_ratio(cp['tnviz'])}, tensorly-torch/dense {_ratio(cp['tltorch'])}.",
+        ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ processes, FLOPs must agree between them. Peak memory is the planner's Python al
 (tracemalloc) in a separate pass. opt_einsum runs ``contract_path(..., optimize="auto")``.
 
 Run: ``python benchmarks/planner.py [--processes 3] [--out benchmarks/results/planner.json]``;
-``python benchmarks/planner.py --readme`` rewrites the README's planner table from the results
-file alone (a test checks that the committed README equals what this generates).
+``python benchmarks/docs.py`` rewrites the README's planner table from the results file alone
+(a test checks that the committed README equals what it generates).
 """
 
 from __future__ import annotations
@@ -26,11 +26,9 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from provenance import describe, median_iqr, replace_section, write_results
+from tnviz.provenance import median_iqr, write_results
 
 HERE = Path(__file__).resolve().parent
-README = HERE.parent / "README.md"
-SECTION = "planner-benchmark"
 
 
 def _random_case(n: int, seed: int):
@@ -146,15 +144,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--processes", type=int, default=3)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "planner.json")
-    parser.add_argument("--readme", action="store_true", help="rewrite the README table from --out, measure nothing")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker()
-        return
-    if args.readme:
-        README.write_text(readme_text(README.read_text(), json.loads(args.out.read_text())))
-        print(f"README section {SECTION!r} rewritten from {args.out}")
         return
     runs = []
     for k in range(args.processes):
@@ -185,11 +178,6 @@ def main() -> None:
     path = write_results(args.out, results, {"processes": args.processes, "opt_einsum_optimize": "auto"})
     print(table(json.loads(path.read_text())))
     print(f"\nwritten to {path}")
-
-
-def readme_text(readme: str, data: dict) -> str:
-    """The README with its planner section generated from a results file."""
-    return replace_section(readme, SECTION, table(data) + "\n\n" + describe(data))
 
 
 def table(data: dict) -> str:

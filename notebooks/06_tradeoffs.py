@@ -30,7 +30,9 @@ QUICK = os.environ.get("TNVIZ_QUICK") == "1"
 torch.manual_seed(0)
 train, test = mnist_offline()
 teacher = LeNet5()
-tnviz.distill(teacher, None, train, test, schedule="scratch", epochs=2 if QUICK else 6, lr=2e-3, progress=False)
+teacher_run = tnviz.distill(teacher, None, train, test, schedule="scratch", epochs=2 if QUICK else 6, lr=2e-3,
+                            progress=False)
+print(f"teacher test accuracy: {teacher_run.test_accuracy:.4f}")
 
 # %%
 formats = ("tk", "mtk") if QUICK else ("cp", "tk", "tt", "mcp", "mtk", "mtt")
@@ -46,3 +48,8 @@ explorer.run(background=False)
 for p in explorer.points:
     print(p.label, f"(achieved rate {p.achieved_rate:.4f})")
 explorer.chooser.value = 0  # show the first point's diagrams and report
+# What the sweep showed, checked: one student per format and rate, each within its budget and
+# well above chance (10 %) after a short distillation.
+assert sorted((p.format, p.rate) for p in explorer.points) == sorted((f, r) for f in formats for r in rates)
+for p in explorer.points:
+    assert p.achieved_rate <= p.rate and p.accuracy > 0.5, (p.label, p.achieved_rate)

@@ -11,6 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "tnviz"
 ALLOWED = {
     "errors": set(),
     "tables": set(),
+    "provenance": set(),
     "core": {"errors"},
     "execute": {"core", "errors"},
     "render": {"core", "errors"},

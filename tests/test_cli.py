@@ -40,8 +40,15 @@ def test_console_script_runs():
     assert "contract j" in result.stdout
 
 
-def test_reproduce_writes_the_table_plot_and_diagrams(tmp_path, capsys):
+def test_reproduce_writes_the_table_plot_and_diagrams(tmp_path, capsys, monkeypatch):
+    from dataclasses import replace
+
     import torch
+
+    from tnviz.compression import reproduce
+
+    # One epoch per schedule: this checks the files, not the accuracies (the experiment's job).
+    monkeypatch.setattr(reproduce, "QUICK", replace(reproduce.QUICK, finetune_epochs=1, e2e_epochs=1))
 
     from tnviz.cli import main
     from tnviz.compression import LeNet5
@@ -60,8 +67,18 @@ def test_reproduce_writes_the_table_plot_and_diagrams(tmp_path, capsys):
     assert "teacher: loaded" in out and "TNN-mTK" in out
     table = (tmp_path / "results.md").read_text()
     assert "| TNN-mTK |" in table and "97.71 / 98.56 / 98.52" in table
+    for heading in ("block-wise KD only", "Seq-KD", "E2E-KD", "from scratch", "claims, as the code states them"):
+        assert heading in table
     csv = (tmp_path / "results.csv").read_text().splitlines()
-    assert csv[0].startswith("format,method,target_rate") and len(csv) == 3  # seq and e2e
+    assert csv[0].startswith("format,method,target_rate") and len(csv) == 5  # one row per schedule
+    assert {line.split(",")[-4] for line in csv[1:]} == {"blockwise", "blockwise+e2e", "e2e", "scratch"}
+    import json
+
+    from tnviz.compression.reproduce import results_markdown
+
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["provenance"]["commit"] is not None and data["provenance"]["settings"]["seeds"] == 1
+    assert results_markdown(data) == table  # the markdown is a function of the file
     assert (tmp_path / "accuracy_vs_rate.png").read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in (tmp_path / "diagrams").iterdir()) == ["mtk-0.1-conv2.svg", "mtk-0.1-fc1.svg"]
     assert main(["reproduce", "lenet5-mnist", "--rates", "x"]) == 2

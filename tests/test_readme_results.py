@@ -1,4 +1,5 @@
-"""README tables that state results are generated from committed results files."""
+"""README tables and result sentences are generated from committed results files, which say
+where their numbers came from."""
 
 import json
 import sys
@@ -7,15 +8,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import planner  # noqa: E402
+import docs  # noqa: E402
 
 
-def test_planner_table_is_generated_from_its_results_file():
-    data = json.loads((ROOT / "benchmarks" / "results" / "planner.json").read_text())
+def test_readme_and_docs_equal_what_the_results_files_generate():
     readme = (ROOT / "README.md").read_text()
-    assert planner.readme_text(readme, data) == readme, "run: python benchmarks/planner.py --readme"
-    # The file says where its numbers came from, and each timing has its spread.
-    assert {"commit", "dirty", "date", "versions", "machine", "command"} <= set(data["provenance"])
-    for row in data["results"].values():
-        assert {"median", "q25", "q75", "n"} <= set(row["tnviz_seconds"])
-        assert row["tnviz_seconds"]["n"] >= 3
+    assert docs.generate_readme(readme) == readme, "run: python benchmarks/docs.py"
+    for path, text in docs.generate_docs().items():
+        assert path.read_text() == text, f"run: python benchmarks/docs.py ({path.name})"
+
+
+def test_results_files_carry_provenance_and_spread():
+    files = [ROOT / "benchmarks" / "results" / "planner.json", ROOT / "benchmarks" / "results" / "engine.json"]
+    for path in files:
+        data = json.loads(path.read_text())
+        assert {"commit", "dirty", "date", "versions", "machine", "command"} <= set(data["provenance"])
+        spreads = [v for row in data["results"].values() for v in row.values() if isinstance(v, dict)]
+        assert spreads and all({"median", "q25", "q75"} <= set(s) and s["n"] >= 3 for s in spreads), path.name
+    lenet = json.loads((ROOT / "docs" / "lenet5_mnist" / "results.json").read_text())
+    assert lenet["provenance"]["settings"]["seeds"] >= 3
+    assert all(c["n"] >= 3 and c["ci95"] is not None for c in lenet["cells"])

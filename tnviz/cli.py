@@ -68,6 +68,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     rep.add_argument("--formats", help="comma-separated formats (default: the setting's)")
     rep.add_argument("--rates", help="comma-separated rates (default: 0.02,0.05,0.1)")
     rep.add_argument("--progress", action="store_true", help="show a progress bar for every training run")
+    rep.add_argument(
+        "--seeds",
+        type=int,
+        help="repetitions, each with its own split, teacher and shuffling "
+        "(default: 3 in the full setting, 1 with --quick)",
+    )
+    rep.add_argument(
+        "--schedules", help="comma-separated training schedules (default: blockwise,blockwise+e2e,e2e,scratch)"
+    )
     comp = sub.add_parser("compress", help="compress a trained reference network from its checkpoint")
     comp.add_argument("--model", required=True, help="a state_dict file (read with weights_only=True)")
     comp.add_argument("--arch", default="lenet5", help="lenet5, resnet20 or resnet32 (default: lenet5)")
@@ -102,7 +111,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise TnvizError(
                     f"bad --rates {args.rates!r}; expected numbers like 0.02,0.05", token=args.rates
                 ) from None
-            reproduce_lenet5(args.out, args.quick, split(args.formats), rates, progress=args.progress)
+            reproduce_lenet5(
+                args.out,
+                args.quick,
+                split(args.formats),
+                rates,
+                progress=args.progress,
+                seeds=args.seeds,
+                schedules=split(args.schedules),
+            )
             return 0
         if args.command == "compress":
             return _compress(args)

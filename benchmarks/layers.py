@@ -1,6 +1,8 @@
 """Layer benchmark: tensorial Conv2d and Linear layers of every format against their dense twin.
 
-Forward + backward with a fixed upstream gradient, ratios measured round-robin in one run:
+Forward + backward with a fixed upstream gradient, ratios measured round-robin within one
+process; ``--processes`` (default 3) separate processes give each ratio's median and
+interquartile range, written with the provenance to ``benchmarks/results/layers.json``:
 
 * Conv2d 64→64, 3×3, padding 1, batch 32 on 32×32, at rates 0.02, 0.05, 0.1: each format's
   layer / ``nn.Conv2d``, and the layer against the best of its two fixed strategies
@@ -8,19 +10,26 @@ Forward + backward with a fixed upstream gradient, ratios measured round-robin i
 * Linear 1024→1024, batch 1024, rate 0.1: each format / ``nn.Linear``.
 * tensorly-torch's CP, Tucker and TT convolutions at rate 0.1, when it is installed.
 
-Run: ``python benchmarks/layers.py [--repeats 15] [--device cpu|cuda]``.
+Run: ``python benchmarks/layers.py [--repeats 15] [--processes 3] [--device cpu|cuda]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 import warnings
+from pathlib import Path
 
 import torch
-from timing import interleaved, step
+from timing import interleaved, run_processes, spread, step
 from torch import nn
 
+from tnviz import TnvizError
 from tnviz.nn import TensorialConv2d, TensorialLinear
+from tnviz.provenance import write_results
+
+HERE = Path(__file__).resolve().parent
 
 FORMATS = ("cp", "tk", "tt", "tr", "mcp", "mtk", "mtt", "mtr")
 
@@ -39,22 +48,15 @@ def _tltorch(factorization: str, rate: float, device: str):
     return layer.to(device)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--rates", type=float, nargs="*", default=[0.02, 0.05, 0.1])
-    args = parser.parse_args()
+def measure(args) -> dict:
+    """One process's ratios: every format and rate (Conv2d), every format (Linear), tensorly-torch."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     dev = args.device
     x = torch.randn(32, 64, 32, 32, device=dev, requires_grad=True)
     grad = torch.randn(32, 64, 32, 32, device=dev)
     dense = nn.Conv2d(64, 64, 3, padding=1, bias=False).to(dev)
-    print(f"# Conv2d 64→64 3×3, batch 32, 32×32, fwd+bwd, {args.threads} threads, {dev}, torch {torch.__version__}")
-    print("| format | rate | ranks | params/dense | plan | layer/dense | layer/best strategy |")
-    print("|---" * 7 + "|")
+    out: dict = {"conv": {}, "linear": {}, "tensorly-torch": {}}
     for name in FORMATS:
         for rate in args.rates:
             try:
@@ -64,8 +66,8 @@ def main() -> None:
                     )
                     for opt in ("auto", "reconstruct", "left-to-right")
                 }
-            except Exception as err:  # noqa: BLE001 - a rate too small for rank 1 is reported, not fatal
-                print(f"| {name} | {rate} | — | — | — | {err} | |")
+            except TnvizError as err:  # a rate too small for rank 1 is reported, not fatal
+                out["conv"][f"{name} {rate}"] = {"refused": err.message}
                 continue
             for layer in layers.values():
                 layer.load_state_dict(layers["auto"].state_dict())
@@ -73,30 +75,29 @@ def main() -> None:
             # own: mixing all four in one round lets the heavier runs disturb the lighter ones.
             rel = interleaved({"dense": step(dense, x, grad), "auto": step(layers["auto"], x, grad)}, args.repeats, dev)
             own = interleaved({k: step(v, x, grad) for k, v in layers.items()}, args.repeats, dev)
-            rel.update({k: own[k] * rel["auto"] for k in ("reconstruct", "left-to-right")})
             auto = layers["auto"]
-            best = min(rel["reconstruct"], rel["left-to-right"])
-            ranks = " ".join(f"{k}={v}" for k, v in auto.ranks.items())
-            print(
-                f"| {name} | {rate} | {ranks} | {auto.achieved_rate:.3f} | {auto.plan(x).approach} | "
-                f"{rel['auto']:.2f} | {rel['auto'] / best:.2f} |"
-            )
+            out["conv"][f"{name} {rate}"] = {
+                "ranks": " ".join(f"{k}={v}" for k, v in auto.ranks.items()),
+                "params_over_dense": auto.achieved_rate,
+                "approach": auto.plan(x).approach,
+                "layer_over_dense": rel["auto"],
+                "layer_over_best_strategy": 1.0 / min(own["reconstruct"], own["left-to-right"]),
+            }
     xl = torch.randn(1024, 1024, device=dev, requires_grad=True)
     gl = torch.randn(1024, 1024, device=dev)
     linear = nn.Linear(1024, 1024, bias=False).to(dev)
-    print("\n# Linear 1024→1024, batch 1024, rate 0.1, fwd+bwd")
-    print("| format | ranks | params/dense | plan | layer/dense |")
-    print("|---" * 5 + "|")
     for name in FORMATS:
         layer = TensorialLinear(1024, 1024, bias=False, format=name, rate=0.1, device=dev)
         rel = interleaved({"dense": step(linear, xl, gl), "layer": step(layer, xl, gl)}, args.repeats, dev)
-        ranks = " ".join(f"{k}={v}" for k, v in layer.ranks.items())
-        print(f"| {name} | {ranks} | {layer.achieved_rate:.3f} | {layer.plan(xl).approach} | {rel['layer']:.2f} |")
-    print("\n# tensorly-torch 'factorized' convolutions at rate 0.1 (same setting as above)")
+        out["linear"][name] = {
+            "ranks": " ".join(f"{k}={v}" for k, v in layer.ranks.items()),
+            "params_over_dense": layer.achieved_rate,
+            "approach": layer.plan(xl).approach,
+            "layer_over_dense": rel["layer"],
+        }
     for fact, ours in (("cp", "cp"), ("tucker", "tk"), ("tt", "tt")):
         theirs = _tltorch(fact, 0.1, dev)
         if theirs is None:
-            print("tensorly-torch not installed (pip install -e '.[bench]')")
             break
         mine = TensorialConv2d(64, 64, 3, padding=1, bias=False, format=ours, rate=0.1, device=dev)
         rel = interleaved(
@@ -104,7 +105,64 @@ def main() -> None:
             args.repeats,
             dev,
         )
-        print(f"{fact}: tnviz/dense {rel['tnviz']:.2f}, tensorly-torch/dense {rel['tltorch']:.2f}")
+        out["tensorly-torch"][fact] = {"tnviz_over_dense": rel["tnviz"], "tltorch_over_dense": rel["tltorch"]}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--rates", type=float, nargs="*", default=[0.02, 0.05, 0.1])
+    parser.add_argument("--processes", type=int, default=3, help="separate processes; spread over them")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "layers.json")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        json.dump(measure(args), sys.stdout)
+        return
+    runs = run_processes(__file__, sys.argv[1:], args.processes)
+    results = spread(runs, keep=("ranks", "params_over_dense", "approach", "refused"))
+    settings = {k: v for k, v in vars(args).items() if k not in ("worker", "out")}
+    path = write_results(args.out, results, settings)
+    print(table(json.loads(path.read_text())))
+    print(f"\nwritten to {path}")
+
+
+def _ratio(spread_: dict) -> str:
+    return f"{spread_['median']:.2f} ({spread_['q25']:.2f}–{spread_['q75']:.2f})"
+
+
+def table(data: dict) -> str:
+    """Markdown tables of a results file written by this script (median and IQR over processes)."""
+    r = data["results"]
+    lines = ["| format | rate | ranks | params/dense | plan | layer/dense | layer/best strategy |", "|---" * 7 + "|"]
+    for key, row in r["conv"].items():
+        name, rate = key.split()
+        if "refused" in row:
+            lines.append(f"| {name} | {rate} | — | — | — | refused: {row['refused']} | |")
+            continue
+        lines.append(
+            f"| {name} | {rate} | {row['ranks']} | {row['params_over_dense']:.3f} | {row['approach']} | "
+            f"{_ratio(row['layer_over_dense'])} | {_ratio(row['layer_over_best_strategy'])} |"
+        )
+    lines += [
+        "",
+        "| format (Linear 1024→1024, rate 0.1) | ranks | params/dense | plan | layer/dense |",
+        "|---" * 5 + "|",
+    ]
+    for name, row in r["linear"].items():
+        lines.append(
+            f"| {name} | {row['ranks']} | {row['params_over_dense']:.3f} | {row['approach']} | "
+            f"{_ratio(row['layer_over_dense'])} |"
+        )
+    for fact, row in r["tensorly-torch"].items():
+        lines.append(
+            f"\n{fact}: tnviz/dense {_ratio(row['tnviz_over_dense'])}, "
+            f"tensorly-torch/dense {_ratio(row['tltorch_over_dense'])}"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 import tracemalloc
 from pathlib import Path
 
-from tnviz.provenance import median_iqr, write_results
+from timing import run_processes, spread
+
+from tnviz.provenance import write_results
 
 HERE = Path(__file__).resolve().parent
 
@@ -149,27 +150,15 @@ def main() -> None:
     if args.worker:
         worker()
         return
-    runs = []
-    for k in range(args.processes):
-        out = subprocess.run([sys.executable, __file__, "--worker"], capture_output=True, text=True, check=True)
-        runs.append(json.loads(out.stdout))
-        print(f"process {k + 1}/{args.processes} done", file=sys.stderr)
-    results = {}
+    runs = run_processes(__file__, [], args.processes)
     for name in runs[0]:
-        per = [r[name] for r in runs]
-        flops = {r["tnviz_flops"] for r in per}
+        flops = {r[name]["tnviz_flops"] for r in runs}
         if len(flops) != 1:
             raise SystemExit(f"{name}: tnviz FLOPs differ between processes: {sorted(flops)}")
-        row = {k: v for k, v in per[0].items() if not k.endswith(("_seconds", "_peak_bytes"))}
-        for key in ("tnviz_seconds", "opt_einsum_seconds"):
-            if key in per[0]:
-                row[key] = median_iqr([r[key] for r in per])
-        for key in ("tnviz_peak_bytes", "opt_einsum_peak_bytes"):
-            if key in per[0]:
-                row[key] = max(r[key] for r in per)
+    results = spread(runs)
+    for row in results.values():
         if "opt_einsum_flops" in row:
             row["flops_ratio"] = row["tnviz_flops"] / row["opt_einsum_flops"]
-        results[name] = row
     import opt_einsum  # noqa: F401  (for the versions in the provenance)
     import torch  # noqa: F401
 

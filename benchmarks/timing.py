@@ -7,7 +7,7 @@ import time
 
 import torch
 
-__all__ = ["sync", "step", "interleaved"]
+__all__ = ["sync", "step", "interleaved", "run_processes", "spread"]
 
 
 def sync(device: str) -> None:
@@ -55,3 +55,35 @@ def interleaved(fns: dict, repeats: int, device: str) -> dict:
         for key, t in times.items():
             ratios[key].append(t / base)
     return {k: statistics.median(v) for k, v in ratios.items()}
+
+
+def run_processes(script: str, argv: list[str], processes: int) -> list:
+    """Run ``script --worker ARGV`` in ``processes`` separate Python processes, one after the
+    other; each prints its results as JSON. Separate processes give the spread between runs
+    (allocator, caches and thread placement start afresh), not only within one."""
+    import json
+    import subprocess
+    import sys
+
+    runs = []
+    for k in range(processes):
+        done = subprocess.run([sys.executable, script, "--worker", *argv], capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(done.stderr[-3000:])
+        runs.append(json.loads(done.stdout))
+        print(f"process {k + 1}/{processes} done", file=sys.stderr)
+    return runs
+
+
+def spread(runs: list, keep: tuple[str, ...] = ()) -> object:
+    """The runs' results merged: every float becomes its median and interquartile range over
+    the runs (``tnviz.provenance.median_iqr``); other values, and the keys in ``keep``, are
+    the first run's (they must not vary: sizes, ranks, plan labels)."""
+    from tnviz.provenance import median_iqr
+
+    first = runs[0]
+    if isinstance(first, dict):
+        return {k: v if k in keep else spread([r[k] for r in runs], keep) for k, v in first.items()}
+    if isinstance(first, float):
+        return median_iqr([float(r) for r in runs])
+    return first

@@ -1,4 +1,12 @@
-"""Strategies shared by the fuzz tests and ``benchmarks/fuzz.py``: text near valid specs and JSON."""
+"""Strategies shared by the fuzz tests and ``benchmarks/fuzz.py``: text near valid specs and JSON;
+and a per-example time limit, so that a hanging example fails instead of stalling CI."""
+
+import contextlib
+import faulthandler
+import functools
+import signal
+import sys
+import threading
 
 from hypothesis import strategies as st
 
@@ -47,3 +55,59 @@ def json_documents():
         max_leaves=20,
     )
     return st.one_of(mutated(valid), anything.map(json.dumps))
+
+
+class ExampleTimeout(Exception):
+    """One fuzz example ran past its time limit (a hang)."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float, grace: float = 30.0):
+    """Fail an example that runs longer than ``seconds``.
+
+    Hypothesis checks its ``deadline`` only after the test function returns, so a genuine
+    hang would stall the run forever. Here SIGALRM interrupts the Python code after
+    ``seconds`` and raises :class:`ExampleTimeout`; if the code under test swallows it, the
+    exit of this block raises it again. A hang inside one C call (which a Python signal
+    handler cannot interrupt) is ended by ``faulthandler`` ``grace`` seconds later: it dumps
+    the stacks and exits the process, so CI fails rather than stalls. Off the main thread
+    (no signals there) only the faulthandler backstop applies.
+    """
+    fired = []
+    main = hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
+
+    def on_alarm(signum, frame):
+        fired.append(True)
+        raise ExampleTimeout(f"example still running after {seconds} s (a hang?)")
+
+    out = sys.__stderr__
+    backstop = out is not None and hasattr(out, "fileno")
+    if backstop:
+        faulthandler.dump_traceback_later(seconds + grace, exit=True, file=out)
+    if main:
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        if main:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+        if backstop:
+            faulthandler.cancel_dump_traceback_later()
+    if fired:  # raised inside the block but swallowed there
+        raise ExampleTimeout(f"example ran past {seconds} s (a hang?)")
+
+
+def bounded(seconds: float):
+    """Decorate a test (below ``@given``) so that each example runs under :func:`time_limit`."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            with time_limit(seconds):
+                return fn(*args, **kwargs)
+
+        return run
+
+    return wrap

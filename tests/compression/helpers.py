@@ -7,11 +7,15 @@ from tnviz.compression import mnist_offline
 
 
 def small_mnist(n_train: int = 512, n_test: int = 200):
+    """Seeded random subsets: every digit class appears (the datasets are stored class by class,
+    so their first rows would all be zeros)."""
     train, test = mnist_offline()
-    return (
-        TensorDataset(*(t[:n_train] for t in train.tensors)),
-        TensorDataset(*(t[:n_test] for t in test.tensors)),
-    )
+
+    def subset(data: TensorDataset, n: int) -> TensorDataset:
+        rows = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:n]
+        return TensorDataset(*(t[rows] for t in data.tensors))
+
+    return subset(train, n_train), subset(test, n_test)
 
 
 def on_step(fn):

@@ -1,5 +1,9 @@
 """The planner: exhaustive optimality, caching, speed, strategies, and the printed table."""
 
+import math
+from collections import Counter
+
+import opt_einsum
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -63,17 +67,22 @@ def test_contraction_plans_are_exhaustively_optimal(spec, sizes):
 
 
 @st.composite
-def small_networks(draw):
+def small_networks(draw, min_size=1, max_holders=None):
+    """A random pure contraction of 2 to 6 operands; with ``max_holders=2`` no index is held by
+    more than two operands (no hyperedges)."""
     n = draw(st.integers(2, 6))
     letters = "abcdefghijkl"
     specs, sizes = [], {}
     for _ in range(n):
-        held = draw(st.lists(st.sampled_from(letters[:8]), min_size=1, max_size=3, unique=True))
+        pool = letters[:8]
+        if max_holders is not None:
+            pool = [c for c in letters if sum(c in op for op in specs) < max_holders]
+        held = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3, unique=True))
         specs.append("".join(held))
     used = sorted(set("".join(specs)))
     out = "".join(draw(st.lists(st.sampled_from(used), max_size=2, unique=True)))
     for c in used:
-        sizes[c] = draw(st.integers(1, 9))
+        sizes[c] = draw(st.integers(min_size, 9))
     return ",".join(specs) + "->" + out, sizes
 
 
@@ -84,6 +93,89 @@ def test_random_networks_are_exhaustively_optimal(problem):
     d = Diagram.parse(spec, sizes=sizes)
     assert d.plan(objective="flops").flops == brute_force_optimum(d)
     assert d.plan().cost == pytest.approx(brute_force_optimum(d, "time"), rel=1e-12)
+
+
+def check_against_opt_einsum(spec: str, sizes: dict[str, int]) -> None:
+    """tnviz's FLOP-optimal plan against opt_einsum, whose cost code tnviz does not share.
+
+    tnviz first sums, in a unary step of one add per element, the indices that one operand
+    alone holds and the output drops (opt_einsum would sum them in that operand's first
+    pairwise step); here they are summed the same way and opt_einsum handles the rest. Then:
+    opt_einsum prices tnviz's own path at tnviz's count, tnviz prices opt_einsum's "optimal"
+    path at opt_einsum's count, and tnviz's optimum is no worse than opt_einsum's. Without
+    hyperedges the two optima are equal. With them opt_einsum's "optimal" is not always optimal
+    (its cache keys a pair of operands by their indices alone, ignoring which other operands
+    still hold them: dgasmith/opt_einsum#167), and tnviz finds cheaper paths."""
+    inputs, output = spec.split("->")
+    operands = inputs.split(",")
+    holders = Counter(c for op in operands for c in op)
+    sums, reduced = 0, []
+    for op in operands:
+        lonely = {c for c in op if holders[c] == 1 and c not in output}
+        if lonely:
+            sums += math.prod(sizes[c] for c in op)
+        reduced.append("".join(c for c in op if c not in lonely))
+    equation = ",".join(reduced) + "->" + output
+    shapes = [tuple(sizes[c] for c in op) for op in reduced]
+
+    def opt_einsum_count(path) -> int:
+        return sums + int(opt_einsum.contract_path(equation, *shapes, shapes=True, optimize=path)[1].opt_cost)
+
+    d = Diagram.parse(spec, sizes=sizes)
+    plan = d.plan(objective="flops")
+    # tnviz's plan as an opt_einsum path: unary sums keep their operand's place, each pairwise
+    # step takes its two operands out of the list and appends the result.
+    alias, current, path = {}, list(range(len(operands))), []
+    for step in plan.steps:
+        ids = [alias.get(o, o) for o in step.operands]
+        if step.kind == "sum":
+            assert ids[0] < len(operands)  # only inputs are summed alone
+            alias[step.result] = ids[0]
+            continue
+        a, b = sorted(current.index(o) for o in ids)
+        path.append((a, b))
+        current = [o for o in current if o not in ids] + [step.result]
+    assert plan.flops == opt_einsum_count(path)
+    optimal_path, info = opt_einsum.contract_path(equation, *shapes, shapes=True, optimize="optimal")
+    optimum = sums + int(info.opt_cost)
+    assert d.plan(optimize=optimal_path, objective="flops").flops == optimum
+    if max(holders.values()) <= 2:
+        assert plan.flops == optimum
+    else:
+        assert plan.flops <= optimum
+
+
+@pytest.mark.parametrize("spec,sizes", CONTRACTIONS)
+def test_contraction_optimum_matches_opt_einsum(spec, sizes):
+    check_against_opt_einsum(spec, sizes)
+
+
+# Sizes from 2: a summed index of size 1 costs opt_einsum 2 FLOPs per element all the same, and
+# tnviz may then keep it one step longer, which opt_einsum's paths cannot express.
+@settings(max_examples=150)
+@given(st.one_of(small_networks(min_size=2), small_networks(min_size=2, max_holders=2)))
+def test_random_network_optimum_matches_opt_einsum(problem):
+    check_against_opt_einsum(*problem)
+
+
+def test_layer_flops_left_to_right_match_closed_forms():
+    # bound(): b images of 8 channels, 10×10, padding 1 (so 10×10 out), 3-wide kernels; ranks
+    # from layer_specs. A convolution costs 2 FLOPs per output element per kernel tap, as
+    # F.conv2d counts; the factor steps are plain matrix products over the pixels.
+    s = t = 8
+    pixels, k = 10 * 10, 3
+    for b in (1, 64):
+        want = {
+            "standard": 2 * b * t * s * pixels * k * k,  # 2·N·T·S·OH·OW·KH·KW
+            # X·A (s→r), ∗Bx, ∗By (per rank), ·C (r→t); r = 6
+            "cp": 2 * b * pixels * (s * 6 + 6 * k + 6 * k + 6 * t),
+            # X·U (s→p), ∗G (p→q, 3×3), ·V (q→t); p = q = 4
+            "tk": 2 * b * pixels * (s * 4 + 4 * 4 * k * k + 4 * t),
+            # X·G1 (s→r1), ∗G2 (r1→r2 along x), ∗G3 (r2→r3 along y), ·G4 (r3→t); r = 3
+            "tt": 2 * b * pixels * (s * 3 + 3 * 3 * k + 3 * 3 * k + 3 * t),
+        }
+        for name, flops in want.items():
+            assert bound(name, batch=b).plan(optimize="left-to-right", objective="flops").flops == flops, (name, b)
 
 
 MTT6 = (

@@ -3,6 +3,7 @@
 import string
 
 import torch
+from fuzzing import bounded
 from hypothesis import given
 from hypothesis import strategies as st
 from oracle import reference
@@ -128,12 +129,15 @@ def check_problem(problem, device: str = "cpu") -> None:
         assert torch.allclose(a, b, atol=1e-8, rtol=1e-8), (spec, "gradient of operand", k)
 
 
+# Each example under a time limit (fuzzing.bounded): a hang fails the example, not the CI run.
 @given(random_problems())
+@bounded(30)
 def test_random_specs_match_reference(problem):
     check_problem(problem)
 
 
 @given(random_problems())
+@bounded(30)
 def test_spec_and_json_round_trip(problem):
     spec, shapes, sizes, options, _, _ = problem
     d = tnviz.Diagram.parse(spec, sizes=sizes, **options)

@@ -115,12 +115,38 @@ def test_training_dashboard_runs_in_the_background_and_stops(tmp_path):
 
 
 def test_tradeoff_explorer_collects_points_and_shows_one():
-    from compression.helpers import small_mnist
+    from torch.utils.data import TensorDataset
 
-    train, test = small_mnist(256, 100)
-    explorer = TradeoffExplorer(LeNet5(), train, test, formats=("tk", "mtk"), rates=(0.1,), epochs=1)
+    from tnviz.compression import evaluate, mnist_offline
+
+    # Class-balanced subsets (mnist_offline's sets are sorted by class: their first rows are
+    # all zeros, and a model that always says 0 would score 100 % on them).
+    train, test = mnist_offline()
+    train = TensorDataset(*(t[::32] for t in train.tensors))
+    test = TensorDataset(*(t[::10] for t in test.tensors))
+    assert torch.bincount(test.tensors[1]).tolist() == [10] * 10
+    teacher = LeNet5()
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    explorer = TradeoffExplorer(teacher, train, test, formats=("mtt", "mtr"), rates=(0.1,), epochs=1)
     explorer.run(background=False)
-    assert [p.format for p in explorer.points] == ["tk", "mtk"]
-    assert all(0 <= p.accuracy <= 1 for p in explorer.points)
+    assert not explorer.failures and [p.format for p in explorer.points] == ["mtt", "mtr"]
+    assert all(torch.equal(before[k], v) for k, v in teacher.state_dict().items())  # the teacher is untouched
+    x, y = test.tensors
+    for p in explorer.points:
+        # The reported accuracy is the point's own student's, on the test set: computed here by
+        # hand and by tnviz.compression.evaluate.
+        p.model.eval()
+        with torch.no_grad():
+            correct = int((p.model(x).argmax(1) == y).sum())
+        assert p.model is not teacher and p.accuracy == correct / len(y) == evaluate(p.model, test)[0]
+        # The achieved rate counts the student's factors against the teacher's dense weights.
+        names = [r.name for r in p.report.layers]
+        assert names == ["conv2", "fc1"] and p.report.kept == ("conv1", "fc2")
+        factors = sum(w.numel() for n in names for w in p.model.get_submodule(n).weights.values())
+        dense = sum(teacher.get_submodule(n).weight.numel() for n in names)
+        assert p.achieved_rate == p.report.rate == pytest.approx(factors / dense, rel=1e-12)
+        assert 0.08 <= p.achieved_rate <= 0.1
+        assert f"{100 * p.accuracy:.2f} %" in p.label
     explorer.chooser.value = 1
     assert "<svg" in explorer.details.value and "fc1" in explorer.details.value
+    assert explorer.details.value.startswith(explorer.points[1].report._repr_html_())  # the chosen point's report

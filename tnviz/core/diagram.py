@@ -477,7 +477,8 @@ class Diagram:
         try:
             data = json.loads(text)
         except (json.JSONDecodeError, TypeError, RecursionError) as err:
-            raise TnvizError(f"not a tnviz diagram: bad JSON ({err})", token=str(text)[:40]) from None
+            excerpt = str(text)[:40]
+            raise TnvizError(f"not a tnviz diagram: bad JSON ({err}) in {excerpt!r}", token=excerpt) from None
         return diagram_from_dict(data)
 
     def __repr__(self) -> str:

@@ -20,19 +20,16 @@ Run: ``python benchmarks/engine.py [--batch 32] [--size 32] [--repeats 15] [--pr
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import warnings
 from pathlib import Path
 
 import torch
+from timing import add_process_arguments, run_benchmark
 from timing import interleaved as _interleaved
-from timing import run_processes, spread
 from timing import step as _step
 
 import tnviz
 from tnviz.paper_layers import PAPER_LAYERS
-from tnviz.provenance import write_results
 
 HERE = Path(__file__).resolve().parent
 
@@ -103,19 +100,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--layers", nargs="*", default=list(PAPER_LAYERS))
-    parser.add_argument("--processes", type=int, default=3, help="separate processes; spread over them")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "engine.json")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    add_process_arguments(parser, HERE / "results" / "engine.json")
     args = parser.parse_args()
-    if args.worker:
-        json.dump(measure(args), sys.stdout)
-        return
-    runs = run_processes(__file__, sys.argv[1:], args.processes)
-    results = spread(runs, keep=("params_over_dense", "flops_over_dense"))
-    settings = {k: v for k, v in vars(args).items() if k not in ("worker", "out")}
-    path = write_results(args.out, results, settings)
-    print(table(json.loads(path.read_text())))
-    print(f"\nwritten to {path}")
+    run_benchmark(__file__, args, measure, table, keep=("params_over_dense", "flops_over_dense"))
 
 
 def _ratio(spread: dict) -> str:

@@ -16,18 +16,15 @@ Run: ``python benchmarks/layers.py [--repeats 15] [--processes 3] [--device cpu|
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import warnings
 from pathlib import Path
 
 import torch
-from timing import interleaved, run_processes, spread, step
+from timing import add_process_arguments, interleaved, run_benchmark, step
 from torch import nn
 
 from tnviz import TnvizError
 from tnviz.nn import TensorialConv2d, TensorialLinear
-from tnviz.provenance import write_results
 
 HERE = Path(__file__).resolve().parent
 
@@ -115,19 +112,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--rates", type=float, nargs="*", default=[0.02, 0.05, 0.1])
-    parser.add_argument("--processes", type=int, default=3, help="separate processes; spread over them")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "layers.json")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    add_process_arguments(parser, HERE / "results" / "layers.json")
     args = parser.parse_args()
-    if args.worker:
-        json.dump(measure(args), sys.stdout)
-        return
-    runs = run_processes(__file__, sys.argv[1:], args.processes)
-    results = spread(runs, keep=("ranks", "params_over_dense", "approach", "refused"))
-    settings = {k: v for k, v in vars(args).items() if k not in ("worker", "out")}
-    path = write_results(args.out, results, settings)
-    print(table(json.loads(path.read_text())))
-    print(f"\nwritten to {path}")
+    run_benchmark(__file__, args, measure, table, keep=("ranks", "params_over_dense", "approach", "refused"))
 
 
 def _ratio(spread_: dict) -> str:

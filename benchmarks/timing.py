@@ -7,7 +7,7 @@ import time
 
 import torch
 
-__all__ = ["sync", "step", "interleaved", "run_processes", "spread"]
+__all__ = ["sync", "step", "interleaved", "run_processes", "spread", "add_process_arguments", "run_benchmark"]
 
 
 def sync(device: str) -> None:
@@ -87,3 +87,30 @@ def spread(runs: list, keep: tuple[str, ...] = ()) -> object:
     if isinstance(first, float):
         return median_iqr([float(r) for r in runs])
     return first
+
+
+def add_process_arguments(parser, default_out) -> None:
+    """``--processes``, ``--out`` and the internal ``--worker`` of a benchmark run by :func:`run_benchmark`."""
+    import argparse
+
+    parser.add_argument("--processes", type=int, default=3, help="separate processes; spread over them")
+    parser.add_argument("--out", type=type(default_out), default=default_out, help="the results file (JSON)")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+
+
+def run_benchmark(script: str, args, measure, table, keep: tuple[str, ...] = ()) -> None:
+    """A worker prints ``measure(args)`` as JSON; otherwise run the workers in separate
+    processes, write their spread with the provenance to ``args.out`` and print ``table``."""
+    import json
+    import sys
+
+    from tnviz.provenance import write_results
+
+    if args.worker:
+        json.dump(measure(args), sys.stdout)
+        return
+    runs = run_processes(script, sys.argv[1:], args.processes)
+    settings = {k: v for k, v in vars(args).items() if k not in ("worker", "out")}
+    path = write_results(args.out, spread(runs, keep), settings)
+    print(table(json.loads(path.read_text())))
+    print(f"\nwritten to {path}")

@@ -16,7 +16,7 @@ ALLOWED = {
     "execute": {"core", "errors"},
     "render": {"core", "errors"},
     "nn": {"core", "execute", "errors", "tables"},
-    "compression": {"core", "nn", "execute", "errors", "tables"},
+    "compression": {"core", "nn", "execute", "errors", "tables", "provenance"},
     "widgets": {"core", "execute", "render", "nn", "compression", "errors", "tables"},
     "gallery": {"core"},
     "paper_layers": {"core"},

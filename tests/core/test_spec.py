@@ -360,6 +360,7 @@ def test_expand_ellipsis_errors():
 
 def test_expand_ellipsis_agrees_with_torch_einsum():
     import torch
+
     cases = [
         ("...ij,...jk->...ik", [(7, 1, 2, 3), (5, 3, 4)]),
         ("...ij,...jk->ik", [(2, 2, 3), (2, 3, 4)]),

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from tnviz.core.diagram import Diagram
+from tnviz.core.diagram import Diagram, _modes_text
 from tnviz.errors import TnvizError
 from tnviz.execute.program import run_plan
 
@@ -71,11 +71,11 @@ def _check_tensors(diagram: Diagram, tensors: tuple) -> None:
             if t.dim() < len(op.modes) - 1:  # '...' covers any number of dimensions, none included
                 raise TnvizError(
                     f"operand {name!r} has {t.dim()} dimensions {tuple(t.shape)}; expected at least "
-                    f"{len(op.modes) - 1} for '{_modes_text(op)}'",
+                    f"{len(op.modes) - 1} for '{_modes_text(op.modes)}'",
                     token=name,
                 )
         elif t.dim() != len(op.modes):
-            modes = _modes_text(op)
+            modes = _modes_text(op.modes)
             raise TnvizError(
                 f"operand {name!r} has {t.dim()} dimensions {tuple(t.shape)}; expected {len(op.modes)} for '{modes}'",
                 token=name,
@@ -94,10 +94,6 @@ def _check_tensors(diagram: Diagram, tensors: tuple) -> None:
             )
     if diagram.conv and first is not None and not (first[1].is_floating_point() or first[1].is_complex()):
         raise TnvizError(f"convolution needs floating-point tensors, got {first[1].dtype}", token=str(first[1].dtype))
-
-
-def _modes_text(op) -> str:
-    return " ".join(m[0] if len(m) == 1 else "(" + " ".join(m) + ")" for m in op.modes)
 
 
 def plan_for(
@@ -121,7 +117,7 @@ def plan_for(
     if sizes is not None and not isinstance(sizes, Mapping):
         raise TnvizError(f"sizes must be a dict, got {type(sizes).__name__}", token="sizes")
     if diagram.has_ellipsis:
-        diagram = _expanded(diagram, _ellipsis_signature(diagram, shapes))
+        diagram = _expanded(diagram, _ellipsis_signature(shapes))
     if broadcast:
         renames = _broadcast_renames(diagram, shapes, sizes)
         if renames:
@@ -163,7 +159,7 @@ def _broadcast_renames(
     return tuple(renames)
 
 
-def _ellipsis_signature(diagram: Diagram, shapes: tuple[tuple[int, ...], ...]) -> tuple[tuple[int, ...], ...]:
+def _ellipsis_signature(shapes: tuple[tuple[int, ...], ...]) -> tuple[tuple[int, ...], ...]:
     """The shapes as far as expanding ``...`` depends on them: the number of dimensions and
     which are 1 (broadcast). Batches of other sizes then share one expanded diagram (and its
     plan cache); sizes that do not broadcast are reported when the shapes are bound."""

@@ -65,7 +65,6 @@ class TensorialLayer(TensorNetwork):
         self.format = format
         self.config = config
         self.order = config.order
-        self._has_bias = bias
         super().__init__(self.built.diagram(**conv_options), ("X",), optimize=optimize, **factory)
         if bias:
             self.bias = nn.Parameter(torch.empty(config.out_channels, **factory))

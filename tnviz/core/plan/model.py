@@ -231,9 +231,7 @@ class Problem:
     def unary_flops(self, k: int) -> int:
         """FLOPs of operand ``k``'s unary step (its diagonal, then the sum of its summed indices)."""
         flat, kept = self.flat[k], self.kept_flat[k]
-        if unique(flat) == tuple(flat) and len(flat) == len(kept):
-            return 0
         if len(unique(flat)) == len(kept):
-            return 0  # a diagonal alone is a view
+            return 0  # nothing summed: at most a diagonal, which is a view
         name = self.names[k]
         return prod(self.diagram.size(i, name) for i in unique(flat))  # type: ignore[misc]

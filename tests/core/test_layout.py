@@ -91,3 +91,80 @@ def test_bad_pins_are_refused():
         layout(Diagram.parse(TT6), pinned={"Q": (0, 0)})
     with pytest.raises(TnvizError, match="must be"):
         layout(Diagram.parse(TT6), pinned={"G1": (0, float("nan"))})
+
+
+def test_a_tucker_core_gets_its_own_column_and_a_cp_hub_sits_between_its_factors():
+    # mTK: the core G joins three column-mates U1..U3; it moves a column on, V1..V3 after it.
+    mtk = layout(
+        Diagram.parse(
+            "X: b (s1 s2 s3) x y, U1: s1 p1, U2: s2 p2, U3: s3 p3, G: p1 p2 p3 q1 q2 q3 x y, "
+            "V1: q1 t1, V2: q2 t2, V3: q3 t3 -> b (t1 t2 t3) x y | x y"
+        )
+    ).positions
+    assert mtk["X"][0] < mtk["U1"][0] == mtk["U2"][0] == mtk["U3"][0] < mtk["G"][0] < mtk["V1"][0] == mtk["V3"][0]
+    # A CP layer: the factors that meet X, then the hub, then the output factor C.
+    cp = layout(Diagram.parse("X: b s x y, A: r s, Kx: r x, Ky: r y, C: r t -> b t x y | x y")).positions
+    assert cp["X"][0] < cp["A"][0] == cp["Kx"][0] == cp["Ky"][0] < cp["#r"][0] < cp["C"][0]
+
+
+def _through(lay, radius=0.3):
+    """Pairs (edge, vertex) where an edge's segment passes within ``radius`` of a tensor it does
+    not end at."""
+    hits = []
+    for u, v, index in lay.edges:
+        (x1, y1), (x2, y2) = lay.positions[u], lay.positions[v]
+        for w, (x, y) in lay.positions.items():
+            if w in (u, v) or w.startswith(("~", "#")):
+                continue
+            dx, dy = x2 - x1, y2 - y1
+            t = max(0.0, min(1.0, ((x - x1) * dx + (y - y1) * dy) / (dx * dx + dy * dy)))
+            if math.dist((x, y), (x1 + t * dx, y1 + t * dy)) < radius:
+                hits.append((index, w))
+    return hits
+
+
+def test_edges_between_one_pair_are_bowed_apart_and_edges_bend_around_tensors():
+    ring2 = layout(Diagram.parse("X: b s, G0: r0 s r1, G1: r1 t r0 -> b t"))
+    bows = [v for v in ring2.positions if v.startswith("~")]
+    assert len(bows) == 2  # r0 and r1 each through a bend, on either side of the straight line
+    (xa, ya), (xb, yb) = ring2.positions["G0"], ring2.positions["G1"]
+    sides = [(xb - xa) * (p[1] - ya) - (yb - ya) * (p[0] - xa) for p in (ring2.positions[b] for b in bows)]
+    assert sides[0] * sides[1] < 0
+    # An edge A-B with C pinned on it: drawn around C.
+    pinned = layout(Diagram.parse("A: i, B: i j, C: j -> "), pinned={"A": (0, 0), "B": (3, 0), "C": (1.5, 0)})
+    assert pinned.positions["C"] == (1.5, 0.0)
+    assert any(v.startswith("~i:") for v in pinned.positions) and _through(pinned) == []
+
+
+def test_a_large_network_lays_out_with_bounded_work(monkeypatch):
+    # 200 tensors: sparse stress (a few BFS pivots, not one BFS per vertex) and a bounded budget
+    # for clearing collisions, so that it stays well under a second (timed in benchmarks).
+    import random
+
+    import tnviz.core.layout as layout_module
+
+    rng = random.Random(0)
+    names = [f"T{k}" for k in range(200)]
+    held = {t: [f"o{k}"] for k, t in enumerate(names)}
+    for k in range(1, 240):  # a random tree, and 40 edges more: a force layout
+        a, b = (names[k], names[rng.randrange(k)]) if k < 200 else rng.sample(names, 2)
+        held[a].append(f"e{k}")
+        held[b].append(f"e{k}")
+    spec = ", ".join(f"{t}: {' '.join(ix)}" for t, ix in held.items()) + " -> " + " ".join(f"o{k}" for k in range(200))
+    calls = {"bfs": 0, "spots": 0}
+    bfs, spot = layout_module._bfs, layout_module._spot_cost
+
+    def counted_bfs(*args):
+        calls["bfs"] += 1
+        return bfs(*args)
+
+    def counted_spot(*args, **kwargs):
+        calls["spots"] += 1
+        return spot(*args, **kwargs)
+
+    monkeypatch.setattr(layout_module, "_bfs", counted_bfs)
+    monkeypatch.setattr(layout_module, "_spot_cost", counted_spot)
+    lay = layout(Diagram.parse(spec))
+    assert lay.kind == "force" and calls["bfs"] <= 20
+    assert calls["spots"] <= 3 * layout_module.WORK_BUDGET
+    assert len(lay.legs) == 200

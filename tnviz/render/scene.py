@@ -290,6 +290,8 @@ def _circle_hits_box(shape: Shape, box: tuple[float, float, float, float]) -> bo
 
 
 def _candidates(line: Line, text: str, kind: str) -> list[tuple[float, float]]:
+    """Spots for a label, best first: a leg's beyond its end (then beside its outer part), an
+    edge's beside its middle, then further along and further out."""
     w = LABEL_CHAR * len(text) + 0.04
     dx, dy = line.x2 - line.x1, line.y2 - line.y1
     length = math.hypot(dx, dy) or 1.0
@@ -297,22 +299,89 @@ def _candidates(line: Line, text: str, kind: str) -> list[tuple[float, float]]:
     nx, ny = -uy, ux
     across = 0.5 * (abs(nx) * w + abs(ny) * LABEL_HEIGHT) + 0.05
     along = 0.5 * (abs(ux) * w + abs(uy) * LABEL_HEIGHT) + 0.06
-    if line.kind in ("leg", "stub") and kind == "index":
-        ex, ey = line.x2 + ux * along, line.y2 + uy * along
-        return [(ex, ey)] + [(ex + nx * k * 0.12, ey + ny * k * 0.12) for k in (1, -1, 2, -2)]
-    sides = (1, -1) if kind == "index" else (-1, 1)
     points = []
-    for gap in (across, across + 0.12):
-        for t in (0.5, 0.38, 0.62, 0.28, 0.72, 0.2, 0.8):
+    if line.kind in ("leg", "stub") and kind == "index":
+        for extra in (0.0, 0.1, 0.2, 0.32):
+            ex, ey = line.x2 + ux * (along + extra), line.y2 + uy * (along + extra)
+            points += [(ex, ey)] + [(ex + nx * k * 0.12, ey + ny * k * 0.12) for k in (1, -1, 2, -2, 3, -3)]
+        for t in (0.85, 0.65, 1.0):
+            for side in (1, -1):
+                points.append((line.x1 + dx * t + side * nx * across, line.y1 + dy * t + side * ny * across))
+        return points
+    sides = (1, -1) if kind == "index" else (-1, 1)
+    for gap in (across, across + 0.12, across + 0.24, across + 0.36):
+        for t in (0.5, 0.38, 0.62, 0.28, 0.72, 0.2, 0.8, 0.12, 0.88):
             for side in sides:
                 points.append((line.x1 + dx * t + side * nx * gap, line.y1 + dy * t + side * ny * gap))
     return points
 
 
+class _Grid:
+    """A uniform grid over boxes: the items near a box, without comparing every pair."""
+
+    def __init__(self, cell: float = 1.0) -> None:
+        self.cell = cell
+        self.cells: dict[tuple[int, int] | str, list[int]] = {}
+
+    def _keys(self, box: tuple[float, float, float, float]):
+        """The cells a box covers; one ``"far"`` key for a box too large to list (something
+        pinned far away), which every lookup then visits."""
+        c = self.cell
+        if ((box[2] - box[0]) / c + 1) * ((box[3] - box[1]) / c + 1) > 4096:
+            yield "far"
+            return
+        for i in range(math.floor(box[0] / c), math.floor(box[2] / c) + 1):
+            for j in range(math.floor(box[1] / c), math.floor(box[3] / c) + 1):
+                yield i, j
+
+    def add(self, k: int, box: tuple[float, float, float, float]) -> None:
+        for key in self._keys(box):
+            self.cells.setdefault(key, []).append(k)
+
+    def near(self, box: tuple[float, float, float, float]) -> set[int]:
+        keys = list(self._keys(box))
+        if keys == ["far"]:  # a huge query: everything
+            return {k for found in self.cells.values() for k in found}
+        found: set[int] = set(self.cells.get("far", ()))
+        for key in keys:
+            found.update(self.cells.get(key, ()))
+        return found
+
+
+def _line_box(line: Line, pad: float = 0.0) -> tuple[float, float, float, float]:
+    return (
+        min(line.x1, line.x2) - pad,
+        min(line.y1, line.y2) - pad,
+        max(line.x1, line.x2) + pad,
+        max(line.y1, line.y2) + pad,
+    )
+
+
+STUB_BAR = 0.08  # half the bar across a stub's end, as the renderers draw it
+
+
+def stub_bars(scene: Scene) -> list[Line]:
+    """The bars that end the stubs, as lines (they are drawn, so labels keep off them)."""
+    return [
+        Line(x - dy * STUB_BAR, y + dx * STUB_BAR, x + dy * STUB_BAR, y - dx * STUB_BAR, "bar", 1.0, "", "", "")
+        for x, y, dx, dy in scene.stub_ends
+    ]
+
+
 def _place_labels(scene: Scene, requests: list[tuple[Line, str, str]]) -> list[Label]:
     """Greedy placement: each label takes the first candidate spot that meets no shape, no
-    other line and no label already placed (else the spot with the fewest collisions)."""
-    placed: list[tuple[float, float, float, float]] = []
+    line (its own included) and no label already placed (else the spot with the fewest
+    collisions)."""
+    grid = _Grid()
+    items: list[tuple[str, Any, tuple[float, float, float, float]]] = []  # (what, item, its box)
+    for s in scene.shapes:
+        if s.kind != "bend":
+            r = s.radius + 0.04
+            items.append(("shape", s, (s.x - r, s.y - r, s.x + r, s.y + r)))
+    for ln in list(scene.lines) + stub_bars(scene):
+        items.append(("line", ln, _line_box(ln)))
+    for k, (_, _, box) in enumerate(items):
+        grid.add(k, box)
     labels = []
     for line, text, kind in requests:
         if not text:
@@ -320,15 +389,27 @@ def _place_labels(scene: Scene, requests: list[tuple[Line, str, str]]) -> list[L
         best, best_hits = None, None
         for x, y in _candidates(line, text, kind):
             box = _label_box(x, y, text)
-            hits = sum(_circle_hits_box(s, box) for s in scene.shapes)
-            hits += sum(_segment_hits_box(other, box) for other in scene.lines if other is not line)
-            hits += sum(_boxes_overlap(box, other) for other in placed)
+            hits = 0
+            for k in grid.near(box):
+                what, item, near = items[k]
+                if not _boxes_overlap(box, near):
+                    continue
+                if what == "shape":
+                    hits += _circle_hits_box(item, box)
+                elif what == "line":
+                    hits += _segment_hits_box(item, box)
+                else:
+                    hits += 1
+                if best_hits is not None and hits >= best_hits:
+                    break
             if best_hits is None or hits < best_hits:
                 best, best_hits = (x, y), hits
             if hits == 0:
                 break
         assert best is not None
-        placed.append(_label_box(*best, text))
+        box = _label_box(*best, text)
+        items.append(("label", None, box))
+        grid.add(len(items) - 1, box)
         labels.append(Label(best[0], best[1], text, kind))
     return labels
 

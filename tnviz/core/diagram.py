@@ -510,7 +510,11 @@ class Diagram:
 
     # ----------------------------------------------------------------- drawing (tnviz.render)
     def draw(self, backend: str | None = None, **style: Any) -> Any:
-        """Draw the diagram; see :func:`tnviz.render.draw` (matplotlib returns ``(fig, ax)``)."""
+        """Draw the diagram; see :func:`tnviz.render.draw`.
+
+        With matplotlib (the default) it returns a Figure that a notebook displays as the last
+        expression of a cell; its Axes is ``fig.ax`` (``fig, ax = d.draw()`` unpacks too).
+        """
         from tnviz.render import draw
 
         return draw(self, backend, **style)

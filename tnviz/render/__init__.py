@@ -13,12 +13,25 @@ from typing import Any
 
 from tnviz.core.diagram import Diagram
 from tnviz.errors import TnvizError
+from tnviz.render.collisions import Collisions, collisions
 from tnviz.render.dot import IMAGE_FORMATS, graphviz_available, render_dot
 from tnviz.render.dot import to_dot as _scene_to_dot
+from tnviz.render.rendering_lock import savefig
 from tnviz.render.scene import build_scene, make_style
 from tnviz.render.tikz import to_tikz as _scene_to_tikz
 
-__all__ = ["draw", "to_dot", "to_svg", "to_tikz", "save", "notebook_svg", "GraphvizDrawing", "BACKENDS"]
+__all__ = [
+    "draw",
+    "to_dot",
+    "to_svg",
+    "to_tikz",
+    "save",
+    "notebook_svg",
+    "collisions",
+    "Collisions",
+    "GraphvizDrawing",
+    "BACKENDS",
+]
 
 BACKENDS = ("matplotlib", "graphviz", "tikz")
 
@@ -50,7 +63,8 @@ def draw(diagram: Diagram, backend: str | None = None, **style: Any) -> Any:
 
     Args:
         diagram: the Diagram.
-        backend: ``"matplotlib"`` (default; returns ``(fig, ax)``), ``"graphviz"`` (returns a
+        backend: ``"matplotlib"`` (default; returns a Figure that shows itself in a notebook,
+            its Axes as ``.ax``; ``fig, ax = draw(...)`` unpacks too), ``"graphviz"`` (returns a
             :class:`GraphvizDrawing`) or ``"tikz"`` (returns the LaTeX source).
         **style: options of :class:`~tnviz.render.scene.Style`: ``labels``, ``sizes``,
             ``edge_width`` (``"log"``/``"fixed"``), ``title``, ``plan``, ``inputs``, ``pinned``;
@@ -60,7 +74,9 @@ def draw(diagram: Diagram, backend: str | None = None, **style: Any) -> Any:
         The backend's object.
 
     Example:
-        >>> fig, ax = draw(Diagram.parse("ij,jk->ik"), title="matrix product")
+        >>> fig = draw(Diagram.parse("ij,jk->ik"), title="matrix product")
+        >>> fig.ax.get_title()
+        ''
     """
     backend = backend or "matplotlib"
     if backend not in BACKENDS:
@@ -95,9 +111,9 @@ def to_svg(diagram: Diagram, backend: str | None = None, **style: Any) -> str:
         return render_dot(to_dot(diagram, **style), "svg").decode()
     if backend != "matplotlib":
         raise TnvizError(f"SVG comes from 'graphviz' or 'matplotlib', not {backend!r}", token=backend)
-    fig, _ = draw(diagram, "matplotlib", **style)
+    fig = draw(diagram, "matplotlib", **style)
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg")
+    savefig(fig, buffer, format="svg")
     return buffer.getvalue()
 
 
@@ -115,9 +131,9 @@ def save(diagram: Diagram, path: str, **style: Any) -> None:
         if graphviz_available():
             _write(path, render_dot(to_dot(diagram, **style), fmt))
         else:
-            fig, _ = draw(diagram, "matplotlib", **style)
+            fig = draw(diagram, "matplotlib", **style)
             buffer = io.BytesIO()
-            fig.savefig(buffer, format=fmt, dpi=150)
+            savefig(fig, buffer, format=fmt, dpi=150)
             _write(path, buffer.getvalue())
     else:
         raise TnvizError(f"unknown file type {fmt!r}; expected svg, png, pdf, tex or dot", token=fmt or path)

@@ -1,18 +1,43 @@
-"""Matplotlib renderer: returns ``(fig, ax)`` and never shows the figure by itself."""
+"""Matplotlib renderer: returns a Figure that a notebook displays, and never shows it by itself."""
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterator
 from typing import Any
 
+from matplotlib.figure import Figure
+
+from tnviz.render.rendering_lock import savefig
 from tnviz.render.scene import COLORS, Scene
 
-__all__ = ["draw_matplotlib"]
+__all__ = ["draw_matplotlib", "DiagramFigure"]
+
 
 INCHES_PER_UNIT = 0.85
 MAX_INCHES = 12.0
 
 
-def draw_matplotlib(scene: Scene, ax: Any = None) -> tuple[Any, Any]:
+class DiagramFigure(Figure):
+    """A matplotlib Figure holding one diagram; ``.ax`` is its Axes.
+
+    It is made without pyplot, so nothing shows it behind the user's back; as the last
+    expression of a notebook cell it shows itself as a PNG. ``fig, ax = d.draw()`` still
+    unpacks, as it did when drawing returned a tuple.
+    """
+
+    ax: Any = None
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self, self.ax))
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        savefig(self, buffer, format="png", dpi=100)
+        return buffer.getvalue()
+
+
+def draw_matplotlib(scene: Scene, ax: Any = None) -> Figure:
     """Draw a scene with matplotlib.
 
     Args:
@@ -20,17 +45,16 @@ def draw_matplotlib(scene: Scene, ax: Any = None) -> tuple[Any, Any]:
         ax: an existing Axes to draw into, or None for a new figure.
 
     Returns:
-        ``(fig, ax)``.
+        The Figure: a new :class:`DiagramFigure` (its Axes is ``.ax``), or ``ax.figure``.
     """
-    from matplotlib.figure import Figure
     from matplotlib.patches import Circle
 
     x0, y0, x1, y1 = scene.bounds()
     if ax is None:
         w, h = (x1 - x0) * INCHES_PER_UNIT, (y1 - y0) * INCHES_PER_UNIT
         scale = min(1.0, MAX_INCHES / max(w, h))
-        fig = Figure(figsize=(max(1.5, w * scale), max(1.2, h * scale)))  # no pyplot: nothing is shown
-        ax = fig.add_axes((0, 0, 1, 1))
+        fig = DiagramFigure(figsize=(max(1.5, w * scale), max(1.2, h * scale)))  # no pyplot: nothing is shown
+        ax = fig.ax = fig.add_axes((0, 0, 1, 1))
     else:
         fig = ax.figure
     for ln in scene.lines:
@@ -62,4 +86,4 @@ def draw_matplotlib(scene: Scene, ax: Any = None) -> tuple[Any, Any]:
     ax.set_ylim(y0, y1)
     ax.set_aspect("equal")
     ax.axis("off")
-    return fig, ax
+    return fig

@@ -1,3 +1,4 @@
+import html
 import time
 
 import pytest
@@ -9,7 +10,7 @@ pytest.importorskip("anywidget")
 import tnviz  # noqa: E402
 from tnviz.compression import LeNet5  # noqa: E402
 from tnviz.errors import TnvizError  # noqa: E402
-from tnviz.widgets import DecompositionExplorer, DiagramEditor, RankExplorer, TradeoffExplorer, TrainingDashboard  # noqa: E402
+from tnviz.widgets import DecompositionExplorer, RankExplorer, TradeoffExplorer, TrainingDashboard  # noqa: E402
 
 
 def test_rank_explorer_reaches_its_rates_up_to_512_channels():
@@ -64,30 +65,6 @@ def test_decomposition_explorer_on_a_real_image():
         assert 0 <= explorer.error < 1 and explorer.images.value[:4] == b"\x89PNG"
 
 
-def test_diagram_editor_builds_specs_modules_and_refuses_bad_names():
-    editor = DiagramEditor()
-    assert editor.diagram is None and "empty" in editor.message
-    editor.canvas.tensors = [{"name": "A", "x": 100, "y": 100}, {"name": "B", "x": 300, "y": 100}]
-    editor.canvas.edges = [
-        {"index": "i", "ends": ["A"], "out": True, "conv": False},
-        {"index": "j", "ends": ["A", "B"], "out": False, "conv": False},
-        {"index": "k", "ends": ["B"], "out": True, "conv": False},
-    ]
-    assert editor.spec == "A: i j, B: j k -> i k"
-    editor.set_size("j", 5)
-    module = editor.to_module(inputs=("A",))
-    a = torch.randn(4, 5)
-    assert torch.allclose(module(a), a @ module.weights["B"], atol=1e-6)
-    editor.rename("B", "W")
-    assert editor.spec == "A: i j, W: j k -> i k"
-    with pytest.raises(TnvizError, match="not an identifier"):
-        editor.rename("W", "1x")
-    editor.set_spec("X: b s x y, K: t s x y -> b t x y | x y")
-    assert editor.spec == "X: b s x y, K: t s x y -> b t x y | x y" and "FLOPs" in editor.cost.value
-    editor.set_size("x", 12, kernel=3)
-    assert editor.diagram.output_shape == (4, 4, 10, 14)  # x: 12 - 3 + 1; y: the defaults 16 and 3
-
-
 def test_training_dashboard_runs_in_the_background_and_stops(tmp_path):
     from compression.helpers import small_mnist
 
@@ -107,6 +84,11 @@ def test_training_dashboard_runs_in_the_background_and_stops(tmp_path):
     thread.join(60)
     assert not thread.is_alive() and dash.result.stopped
     assert 1 <= len(dash.epochs) < 50 and dash.plot.value[:4] == b"\x89PNG" and "conv2" in dash.table.value
+    # the report is an aligned table: a header cell per column, numbers right-aligned under right-aligned headers
+    table = dash.table.value
+    head, rows = report.table()
+    assert table.count("<th ") == len(head) and table.count("<td ") == len(head) * len(rows)
+    assert '<th class="tn-num" style="' in table and "text-align:right" in table and "<thead>" in table
     from tnviz.compression.checkpoint import load_checkpoint
 
     state = load_checkpoint(ckpt)
@@ -149,4 +131,180 @@ def test_tradeoff_explorer_collects_points_and_shows_one():
         assert f"{100 * p.accuracy:.2f} %" in p.label
     explorer.chooser.value = 1
     assert "<svg" in explorer.details.value and "fc1" in explorer.details.value
-    assert explorer.details.value.startswith(explorer.points[1].report._repr_html_())  # the chosen point's report
+    assert explorer.plot.selected == 1 and explorer.selected is explorer.points[1]  # the plot marks it too
+    details = explorer.details.value
+    assert explorer.points[1].label in details and html.escape(explorer.points[1].report.summary()) in details
+    # the sweep is over: nothing left to run, nothing to stop
+    assert explorer.status.value.startswith("done") and not explorer.todo()
+    assert explorer.start_button.disabled and explorer.stop_button.disabled
+    # FLOPs are priced (for the first 32 test inputs), not "—"
+    for p in explorer.points:
+        assert p.flops and p.dense_flops and p.report.objective == "time"
+        assert all(r.price is not None and r.price.batch == 32 for r in p.report.layers)
+        head, rows = p.report.table()
+        assert all(row[head.index("FLOPs/dense")] != "—" for row in rows)
+
+
+# --- issue 14, part 5 -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["svd", "cp", "tk", "tt", "tr", "mcp", "mtk", "mtt", "mtr", "btd"])
+def test_rank_slider_stops_at_rate_one(fmt):
+    from tnviz.core.formats import LayerConfig, param_count
+
+    explorer = RankExplorer(64, 64, 3, format=fmt, rank=8)
+    top = explorer.rank_slider.max
+    assert top == explorer.max_rank
+    assert (
+        param_count(fmt, LayerConfig(64, 64, (3, 3)), top)
+        <= 36_864
+        < param_count(fmt, LayerConfig(64, 64, (3, 3)), top + 1)
+    )
+    explorer.rank_slider.value = top
+    assert explorer.ranks == dict.fromkeys(explorer.ranks, top) and explorer.achieved_rate <= 1
+    assert not explorer.warning and "tn-warning" not in explorer.warning_label.value
+    explorer.rank_slider.value = top + 50  # past the bound: held at it
+    assert explorer.rank_slider.value == top and explorer.achieved_rate <= 1
+
+
+def test_rank_slider_bound_follows_the_format_and_lowers_the_value():
+    explorer = RankExplorer(64, 64, 3, format="cp", rank=200)
+    assert explorer.rank_slider.max == 275 and explorer.ranks == {"r": 200}  # 134·r ≤ 36,864
+    explorer.format_box.value = "tr"
+    assert explorer.rank_slider.value == explorer.rank_slider.max == explorer.max_rank < 200
+    assert explorer.achieved_rate <= 1
+
+
+def test_rank_explorer_warns_above_rate_one_where_no_bound(monkeypatch):
+    import tnviz.widgets.rank_explorer as module
+
+    monkeypatch.setattr(module, "max_rank_within", lambda *a, **k: None)  # a bound that cannot be computed
+    explorer = RankExplorer(64, 64, 3, format="tr", rank=128)
+    assert explorer.achieved_rate > 1
+    assert "tn-warning" in explorer.warning_label.value and "rate above 1" in explorer.warning
+
+
+def test_rank_explorer_labels_every_leg_with_its_size():
+    from tnviz.render.scene import build_scene, make_style
+
+    for fmt, kernel in (("mtt", 3), ("cp", None)):
+        explorer = RankExplorer(64, 64, kernel, format=fmt, rate=0.1, input_size=32, batch=32)
+        lines = build_scene(explorer.price.diagram, make_style({})).lines
+        assert lines and all("=" in line.text for line in lines), [line.text for line in lines]
+        assert "b=32" in explorer.svg and ("t=64" in explorer.svg or "t1=4" in explorer.svg)
+        if kernel:
+            assert "x=32" in explorer.svg and "y=32" in explorer.svg and "x=3" in explorer.svg
+
+
+def test_rank_explorer_shows_the_objective_and_an_aligned_table():
+    explorer = RankExplorer(64, 64, 3, format="mtt", rate=0.1)
+    assert explorer.objective == "time" and "objective &#x27;time&#x27;" in explorer.figures.value
+    assert 'class="tn-table"' in explorer.figures.value and explorer.strategy in explorer.figures.value
+
+
+def test_html_table_aligns_headers_and_numbers():
+    from tnviz.widgets._common import html_table
+
+    text = html_table(
+        ("format", "params", "FLOPs", "plan"), [("cp", "3,618", "242.4 M", "mixed"), ("tk", "—", "1.5 M", "x")]
+    )
+    assert text.count("<th ") == 4 and text.count("<td ") == 8 and "<thead>" in text and "<tbody>" in text
+    heads = [h.split(">")[0] for h in text.split("<th ")[1:]]
+    assert ["text-align:right" in h for h in heads] == [False, True, True, False]
+    assert html_table(None, [("<b>", "1")]).count("&lt;b&gt;") == 1 and "<th " not in html_table(None, [("a", "1")])
+
+
+def test_decomposition_explorer_bounds_marks_and_warns():
+    import numpy as np
+
+    from tnviz.widgets.decomposition_explorer import decomposition_params, max_rank
+
+    explorer = DecompositionExplorer(ranks=(1, 4))
+    layout = explorer.rank_slider.layout
+    assert layout.min_width and layout.flex  # keeps its width in a narrow row
+    for fmt in ("cp", "tk", "tt", "tr"):
+        explorer.format_box.value = fmt
+        top = explorer.rank_slider.max
+        assert top == explorer.max_rank == max_rank((64, 64, 3), fmt)
+        explorer.rank_slider.value = top
+        assert explorer.params == decomposition_params((64, 64, 3), fmt, top) <= explorer.tensor.size
+        assert decomposition_params((64, 64, 3), fmt, top + 1) > explorer.tensor.size
+        assert not explorer.warning and explorer.current == (fmt, explorer.params, explorer.error)
+    assert explorer.max_rank == 12  # TR: 13 would have more parameters than the 64·64·3 image
+    # the curve plot follows the choice (its marker moves)
+    before = explorer.curve_plot.value
+    explorer.rank_slider.value = 2
+    assert explorer.curve_plot.value != before and explorer.current[1] == explorer.params
+    # a tensor smaller than any rank-1 factorisation: a visible warning
+    tiny = DecompositionExplorer(np.arange(1.0, 5.0).reshape(1, 4), ranks=(1,))
+    assert tiny.max_rank is None and tiny.params > tiny.tensor.size
+    assert "tn-warning" in tiny.warning_label.value and "more than the tensor" in tiny.warning
+
+
+class _FakeResult:
+    def __init__(self, stopped=False):
+        self.stopped = stopped
+        self.test_accuracy = None if stopped else 0.5
+
+
+def _fake_explorer(monkeypatch, on_call):
+    from torch.utils.data import TensorDataset
+
+    import tnviz.compression as compression
+
+    data = TensorDataset(torch.randn(40, 1, 28, 28), torch.randint(0, 10, (40,)))
+    explorer = TradeoffExplorer(
+        LeNet5(), data, data, formats=("tk", "cp"), rates=(0.1, 0.2), compress_kwargs={"init": "random"}
+    )
+    calls = []
+
+    def fake_distill(student, teacher, train, test, stop=None, **kwargs):
+        calls.append(len(explorer.plot.points))
+        return on_call(explorer, len(calls))
+
+    monkeypatch.setattr(compression, "distill", fake_distill)
+    return explorer, calls
+
+
+def test_tradeoff_points_arrive_live_and_buttons_follow_the_sweep(monkeypatch):
+    def stop_after_two(explorer, n):
+        assert explorer.start_button.disabled and not explorer.stop_button.disabled  # running
+        if n == 2:
+            explorer.stop_button.click()
+        return _FakeResult()
+
+    explorer, calls = _fake_explorer(monkeypatch, stop_after_two)
+    assert not explorer.start_button.disabled and explorer.stop_button.disabled  # before any run
+    assert explorer.example_input.shape == (32, 1, 28, 28)
+    explorer.run(background=False)
+    assert calls == [0, 1]  # the plot had every earlier point when the next student trained
+    assert len(explorer.points) == 2 and explorer.status.value.startswith("stopped")
+    assert not explorer.start_button.disabled and explorer.stop_button.disabled  # Run goes on with the rest
+    explorer.run(background=False)
+    assert len(explorer.points) == 4 and calls == [0, 1, 2, 3] and explorer.status.value.startswith("done")
+    assert explorer.start_button.disabled and explorer.stop_button.disabled  # nothing left to run
+    assert explorer.run() is None and len(calls) == 4
+    assert [p["index"] for p in explorer.plot.points] == [0, 1, 2, 3]
+
+
+def test_tradeoff_click_on_a_point_shows_it(monkeypatch):
+    explorer, _ = _fake_explorer(monkeypatch, lambda e, n: _FakeResult())
+    explorer.run(background=False)
+    assert explorer.details.value == "" and explorer.selected is None
+    point = explorer.points[2]
+    explorer.plot.selected = 2  # what a click on the third circle sends from the browser
+    assert explorer.selected is point and explorer.chooser.value == 2
+    details = explorer.details.value
+    assert point.label in details and point.format in details and f"{point.params:,}" in details
+    assert f"{point.flops / 1e6:,.2f} M" in details and "objective &#x27;time&#x27;" in details
+    assert details.count("tn-tradeoff-layer") == 2 and "conv2" in details and "fc1" in details and "<svg" in details
+    assert "b=32" in details  # the layer diagrams carry the example input's sizes
+    explorer.plot.selected = -1
+    assert explorer.details.value == "" and explorer.chooser.value is None
+
+
+def test_tradeoff_stopped_student_is_not_a_point(monkeypatch):
+    explorer, calls = _fake_explorer(monkeypatch, lambda e, n: _FakeResult(stopped=n == 1))
+    explorer.run(background=False)
+    assert explorer.points == [] and explorer.status.value.startswith("stopped") and len(explorer.todo()) == 4
+    assert not explorer.start_button.disabled

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import fnmatch
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -15,6 +14,7 @@ from torch import nn
 from tnviz.compression.training_state import preserved_state
 from tnviz.core.formats import DEFAULT_FORMAT
 from tnviz.errors import TnvizError
+from tnviz.nn.pricing import LayerPrice, price_layer
 from tnviz.tables import html_table, text_table
 
 __all__ = ["compress", "Compressed", "CompressionReport", "LayerReport", "compressible_layers"]
@@ -25,7 +25,11 @@ _DENSE_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 @dataclass(frozen=True)
 class LayerReport:
     """One replaced layer: what it became and what it costs (FLOPs per sample; None without
-    an example input)."""
+    an example input).
+
+    ``price`` is the layer's :func:`~tnviz.nn.pricing.price_layer` price for the whole
+    example batch (the figures RankExplorer and ``cost_table`` show for that input);
+    ``flops`` and ``dense_flops`` are its FLOPs divided by the batch size."""
 
     name: str
     kind: str
@@ -36,10 +40,16 @@ class LayerReport:
     dense_flops: int | None
     flops: int | None
     error: float | None
+    price: LayerPrice | None = field(default=None, repr=False, compare=False)
 
     @property
     def rate(self) -> float:
         return self.params / self.dense_params
+
+    @property
+    def strategy(self) -> str | None:
+        """The plan's approach for the example input (None without one)."""
+        return self.price.strategy if self.price is not None else None
 
 
 @dataclass(frozen=True)
@@ -80,12 +90,43 @@ class CompressionReport:
                 "rate": r.rate,
                 "dense_flops": r.dense_flops,
                 "flops": r.flops,
+                "plan": r.strategy,
                 "reconstruction_error": r.error,
             }
             for r in self.layers
         ]
 
-    _HEAD = ("layer", "kind", "format", "ranks", "params", "dense", "rate", "FLOPs/dense", "rel. error")
+    _HEAD = ("layer", "kind", "format", "ranks", "params", "dense", "rate", "FLOPs/dense", "plan", "rel. error")
+
+    @property
+    def flops(self) -> int | None:
+        """FLOPs per sample of the compressed layers (None without an example input)."""
+        values = [r.flops for r in self.layers]
+        return None if not values or None in values else sum(values)  # type: ignore[arg-type]
+
+    @property
+    def dense_flops(self) -> int | None:
+        """FLOPs per sample of the same layers dense (None without an example input)."""
+        values = [r.dense_flops for r in self.layers]
+        return None if not values or None in values else sum(values)  # type: ignore[arg-type]
+
+    @property
+    def objective(self) -> str | None:
+        """The planner objective the FLOPs were counted for (None without an example input)."""
+        prices = [r.price for r in self.layers if r.price is not None]
+        return prices[0].objective if prices else None
+
+    def table(self) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+        """(header, rows of cell text): the per-layer table that ``str()`` and the widgets show.
+
+        Example:
+            >>> head, rows = report.table()  # doctest: +SKIP
+        """
+        return self._HEAD, self._cells()
+
+    def summary(self) -> str:
+        """The one-paragraph summary printed above the table (rates, kept layers, FLOPs' objective)."""
+        return self._summary()
 
     def _cells(self) -> list[tuple[str, ...]]:
         out = []
@@ -93,18 +134,34 @@ class CompressionReport:
             flops = f"{r.flops / r.dense_flops:.3f}" if r.flops and r.dense_flops else "—"
             error = "—" if r.error is None else f"{r.error:.3g}"
             ranks = " ".join(f"{k}={v}" for k, v in r.ranks.items()) or "—"
+            plan = r.strategy or "—"
             out.append(
-                (r.name, r.kind, r.format, ranks, f"{r.params:,}", f"{r.dense_params:,}", f"{r.rate:.4f}", flops, error)
+                (
+                    r.name,
+                    r.kind,
+                    r.format,
+                    ranks,
+                    f"{r.params:,}",
+                    f"{r.dense_params:,}",
+                    f"{r.rate:.4f}",
+                    flops,
+                    plan,
+                    error,
+                )
             )
         return out
 
     def _summary(self) -> str:
         target = "" if self.target_rate is None else f" (target {self.target_rate:g})"
         kept = ", ".join(self.kept) or "none"
+        if self.objective is not None:
+            flops = f" FLOPs planned for objective {self.objective!r} (what the layers run)."
+        else:
+            flops = " FLOPs: pass example_input= to count them."
         return (
             f"{self.format}, init={self.init}: compressed layers keep {self.rate:.4f} of their parameters{target}; "
             f"the whole model {self.model_params:,} of {self.original_params:,} ({self.model_rate:.4f}). "
-            f"Kept dense: {kept}."
+            f"Kept dense: {kept}." + flops
         )
 
     def __str__(self) -> str:
@@ -197,14 +254,6 @@ def _input_shapes(model: nn.Module, names: Sequence[str], example: torch.Tensor)
     return shapes
 
 
-def _dense_flops(module: nn.Module, out_shape: tuple) -> int:
-    """2 per multiply-add, per sample (batch dimensions divided out)."""
-    if isinstance(module, nn.Linear):
-        return 2 * math.prod(out_shape[:-1]) * module.in_features * module.out_features // out_shape[0]
-    per_output = module.in_channels // module.groups * math.prod(module.kernel_size)
-    return 2 * math.prod(out_shape[1:]) * per_output
-
-
 def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
     parent_name, _, child = name.rpartition(".")
     parent = model.get_submodule(parent_name) if parent_name else model
@@ -237,7 +286,8 @@ def compress(
             initialisation) or ``"random"`` (``reset_parameters``, as if trained from scratch).
         skip, include: module names or glob patterns (``"stage*.conv1"``). By default every
             Linear/Conv layer but the first convolution and the last Linear is replaced.
-        example_input: one input batch; with it the report gives FLOPs per sample.
+        example_input: one input batch; with it the report gives FLOPs per sample, priced by
+            :func:`~tnviz.nn.pricing.price_layer` for the layer's input in that batch.
         **layer_kwargs: passed to each tensorial layer (``optimize``, ``in_factors``, …).
 
     Returns:
@@ -278,11 +328,11 @@ def compress(
         new.train(dense.training)
         for alias in aliases[id(dense)]:  # a module registered under several names is one layer
             _replace(student, alias, new)
-        dense_flops = flops = None
+        dense_flops = flops = price = None
         if name in shapes:
-            in_shape, out_shape = shapes[name]
-            dense_flops = _dense_flops(dense, out_shape)
-            flops = new.plan(in_shape).flops // in_shape[0]
+            in_shape = shapes[name][0]
+            price = price_layer(new, input_shape=in_shape)
+            dense_flops, flops = price.dense_flops // in_shape[0], price.flops // in_shape[0]
         layers.append(
             LayerReport(
                 name,
@@ -294,6 +344,7 @@ def compress(
                 dense_flops,
                 flops,
                 error,
+                price,
             )
         )
     count = lambda m: sum(p.numel() for p in m.parameters())

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from tnviz.core.formats import FORMATS, LayerShape, build_layer, ranks_for_rate
+from tnviz.core.formats import FORMATS, LayerShape, ranks_for_rate
 from tnviz.errors import TnvizError
+from tnviz.nn.pricing import EXECUTION_OBJECTIVE, LayerPrice, price_layer
 from tnviz.tables import html_table, text_table
 
 __all__ = ["cost_table", "CostTable"]
@@ -22,11 +23,15 @@ class CostRow:
     flops: int
     flop_ratio: float
     strategy: str
+    price: LayerPrice | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
 class CostTable:
     """Rows of format × rate with ranks, parameters, FLOPs and their ratios to dense.
+
+    Every row is a :func:`~tnviz.nn.pricing.price_layer` price: the FLOPs and the plan are
+    those of the plan the layer runs (``objective``, ``"time"`` by default).
 
     Prints as a text table; shows as HTML in a notebook.
     """
@@ -35,6 +40,7 @@ class CostTable:
     input_shape: tuple[int, ...]
     rows: tuple[CostRow, ...]
     dense_flops: int
+    objective: str = EXECUTION_OBJECTIVE
 
     def _lines(self) -> list[tuple[str, ...]]:
         out = []
@@ -54,17 +60,19 @@ class CostTable:
             )
         return out
 
-    def __str__(self) -> str:
+    def _title(self) -> str:
         kernel = "×".join(map(str, self.shape.kernel)) or "linear"
-        title = (
-            f"  layer {self.shape.in_channels}→{self.shape.out_channels}, kernel {kernel}, "
+        return (
+            f"layer {self.shape.in_channels}→{self.shape.out_channels}, kernel {kernel}, "
             f"input {tuple(self.input_shape)}; dense: {self.shape.dense_params:,} params, "
-            f"{self.dense_flops / 1e6:,.1f}M FLOPs"
+            f"{self.dense_flops / 1e6:,.1f}M FLOPs; plans for objective {self.objective!r} (what the layers run)"
         )
-        return title + "\n" + text_table(_HEAD, self._lines())
+
+    def __str__(self) -> str:
+        return "  " + self._title() + "\n" + text_table(_HEAD, self._lines())
 
     def _repr_html_(self) -> str:
-        return html_table(_HEAD, self._lines())
+        return html_table(_HEAD, self._lines(), caption=self._title())
 
 
 _HEAD = ("format", "rate", "ranks", "params", "params/dense", "FLOPs", "FLOPs/dense", "plan")
@@ -80,8 +88,12 @@ def cost_table(
     batch: int = 1,
     order: int = 3,
     padding: int | str = "same",
+    objective: str = EXECUTION_OBJECTIVE,
 ) -> CostTable:
     """Ranks, parameters, FLOPs and both ratios to dense for each format and rate.
+
+    Each row is priced by :func:`~tnviz.nn.pricing.price_layer`, as RankExplorer, the
+    compression reports and TradeoffExplorer price a layer.
 
     Args:
         in_channels, out_channels: the layer's channels.
@@ -90,6 +102,7 @@ def cost_table(
         input_size, batch: the input the FLOPs are counted for (the planner's chosen plan).
         order: m for the reshaped formats.
         padding: the convolution padding.
+        objective: the planner's objective; default ``"time"``, the plan the layers run.
 
     Returns:
         A :class:`CostTable` (prints as a table).
@@ -104,12 +117,13 @@ def cost_table(
     x_shape = (batch, in_channels, *spatial)
     options = {"padding": padding} if kernel else {}
 
-    def price(format: str, ranks) -> tuple[int, int, str]:
-        built = build_layer(format, shape, ranks, order)
-        plan = built.diagram(**options).plan({"X": x_shape}, objective="flops")
-        return built.param_count, plan.flops, plan.approach
+    def price(format: str, ranks) -> LayerPrice:
+        return price_layer(
+            format, shape, ranks, order=order, input_shape=x_shape, conv_options=options, objective=objective
+        )
 
-    dense_params, dense_flops, _ = price("dense", None)
+    dense = price("dense", None)
+    dense_flops = dense.flops
     rows = []
     for name in formats:
         if name not in FORMATS:
@@ -119,6 +133,6 @@ def cost_table(
                 ranks = ranks_for_rate(name, shape, rate, order)
             except TnvizError:
                 continue  # no rank fits this budget
-            params, flops, strategy = price(name, ranks)
-            rows.append(CostRow(name, rate, ranks, params, params / dense_params, flops, flops / dense_flops, strategy))
-    return CostTable(shape, x_shape, tuple(rows), dense_flops)
+            p = price(name, ranks)
+            rows.append(CostRow(name, rate, p.ranks, p.params, p.rate, p.flops, p.flops / dense_flops, p.strategy, p))
+    return CostTable(shape, x_shape, tuple(rows), dense_flops, objective)

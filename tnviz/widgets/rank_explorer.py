@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import html
 import time
 from typing import Any
 
 import ipywidgets as W
 
-from tnviz.core.formats import DEFAULT_FORMAT, FORMATS, LayerShape, build_layer, param_count, ranks_for_rate
+from tnviz.core.formats import DEFAULT_FORMAT, FORMATS, LayerShape, layer_config, ranks_for_rate
 from tnviz.errors import TnvizError
-from tnviz.widgets._common import LatestOnly, diagram_svg
+from tnviz.nn.pricing import LayerPrice, max_rank_within, price_layer
+from tnviz.widgets._common import LatestOnly, diagram_svg, error_html, html_table, warning_html
 
 __all__ = ["RankExplorer"]
 
@@ -20,8 +20,14 @@ KERNELS = {"Linear": (), "1×1": (1, 1), "3×3": (3, 3), "5×5": (5, 5)}
 
 class RankExplorer(W.VBox):
     """Sliders and dropdowns for a layer's shape, format, order and rank or rate; the diagram
-    (edge widths by rank), parameters, FLOPs, compression rate and — given a pretrained layer —
-    the reconstruction error update on every change.
+    (edge widths by rank, every leg labelled with its size, the input's included), parameters,
+    FLOPs, compression rate and — given a pretrained layer — the reconstruction error update on
+    every change.
+
+    The figures are :func:`tnviz.nn.pricing.price_layer`'s, the same as ``cost_table``'s and
+    the compression reports': the plan the layer runs (objective ``"time"``), shown in the
+    table. The rank slider stops at the largest rank whose parameters stay within the dense
+    layer's (rate ≤ 1); where no rank does, a warning says so (class ``tn-warning``).
 
     Args:
         in_channels, out_channels, kernel_size: the layer; ``kernel_size`` as in ``nn.Conv2d``
@@ -33,7 +39,13 @@ class RankExplorer(W.VBox):
             in the background; its shape fixes the layer's).
 
     Attributes (read them in tests): ``ranks``, ``params``, ``dense_params``, ``flops``,
-    ``dense_flops``, ``achieved_rate``, ``svg``, ``error``, ``last_update_ms``.
+    ``dense_flops``, ``achieved_rate``, ``strategy``, ``objective``, ``price`` (the
+    :class:`~tnviz.nn.pricing.LayerPrice`), ``max_rank``, ``warning``, ``svg``, ``error``,
+    ``last_update_ms``.
+
+    CSS classes: ``tn-rank-explorer`` (the whole), ``tn-rate-slider``, ``tn-rank-slider``
+    (their handles: ``.noUi-handle`` inside), ``tn-rank-figures`` (the table: ``table.tn-table``),
+    ``tn-rank-warning`` (holds ``.tn-warning`` lines), ``tn-rank-picture`` (the SVG).
 
     Example:
         >>> explorer = RankExplorer(64, 64, 3, format="mtt", rate=0.1)
@@ -79,32 +91,62 @@ class RankExplorer(W.VBox):
         self.rate_slider = W.FloatLogSlider(
             value=rate, base=10, min=-2.5, max=0, step=0.05, description="rate", readout_format=".3f"
         )
-        self.rank_slider = W.IntSlider(value=rank or 8, min=1, max=128, description="rank")
+        self.rank_slider = W.IntSlider(value=rank or 8, min=1, max=max(128, rank or 8), description="rank")
         self.picture = W.HTML()
         self.figures = W.HTML()
+        self.warning_label = W.HTML()
         self.error_label = W.HTML()
         # CSS classes a browser test (or a user's stylesheet) can find the parts by
         self.picture.add_class("tn-rank-picture")
         self.figures.add_class("tn-rank-figures")
+        self.warning_label.add_class("tn-rank-warning")
+        self.error_label.add_class("tn-rank-error")
         self.rate_slider.add_class("tn-rate-slider")
         self.rank_slider.add_class("tn-rank-slider")
+        self.format_box.add_class("tn-rank-format")
         self.input_size, self.batch = input_size, batch
         self.ranks: dict = {}
         self.params = self.dense_params = self.flops = self.dense_flops = 0
         self.achieved_rate = 1.0
+        self.strategy = ""
+        self.objective = ""
+        self.price: LayerPrice | None = None
+        self.max_rank: int | None = None
+        self.warning = ""
         self.svg = ""
         self.error: float | None = None
         self.last_update_ms = 0.0
         self._error_worker = LatestOnly()
+        self._syncing = False
         inputs = [self.in_box, self.out_box, self.kernel_box, self.format_box, self.order_slider, self.mode]
         inputs += [self.rate_slider, self.rank_slider]
-        super().__init__([W.HBox([W.VBox(inputs), W.VBox([self.figures, self.error_label])]), self.picture])
+        figures = W.VBox([self.warning_label, self.figures, self.error_label])
+        super().__init__([W.HBox([W.VBox(inputs), figures]), self.picture])
+        self.add_class("tn-rank-explorer")
         for w in inputs:
-            w.observe(lambda change: self.update(), names="value")
+            w.observe(self._changed, names="value")
         self.update()
+
+    def _changed(self, change: Any) -> None:
+        if not self._syncing:  # not while update() itself moves a slider's bound
+            self.update()
 
     def _shape(self) -> LayerShape:
         return LayerShape(self.in_box.value, self.out_box.value, self.kernels[self.kernel_box.value])
+
+    def _bound_rank_slider(self, fmt: str, shape: LayerShape, order: int) -> None:
+        """Stop the rank slider at the largest rank with rate ≤ 1 (the value follows if above)."""
+        try:
+            self.max_rank = max_rank_within(fmt, layer_config(shape, order))
+        except TnvizError:
+            self.max_rank = None  # the configuration itself is refused: update() shows why
+        top = self.max_rank if self.max_rank is not None else max(128, self.rank_slider.value)
+        if top != self.rank_slider.max:
+            self._syncing = True
+            try:
+                self.rank_slider.max = top  # ipywidgets lowers the value with the bound
+            finally:
+                self._syncing = False
 
     def update(self) -> None:
         """Recompute and redraw (called on every control change)."""
@@ -114,43 +156,43 @@ class RankExplorer(W.VBox):
         self.order_slider.disabled = not reshaped
         self.rate_slider.layout.display = "" if self.mode.value == "rate" else "none"
         self.rank_slider.layout.display = "" if self.mode.value == "rank" else "none"
+        self._bound_rank_slider(fmt, shape, order)
         try:
             if self.mode.value == "rate":
                 ranks = ranks_for_rate(fmt, shape, self.rate_slider.value, order)
             else:
                 ranks = self.rank_slider.value
-            built = build_layer(fmt, shape, ranks, order)
+            price = price_layer(fmt, shape, ranks, order=order, input_size=self.input_size, batch=self.batch)
         except TnvizError as err:
-            self.figures.value = f"<span style='color:#b00'>{html.escape(err.message)}</span>"
+            self.figures.value = error_html(err.message)
+            self.warning_label.value = ""
             if self.pretrained is not None:  # no stale error for a setting no longer shown
                 failed = err
                 self._error_worker.submit(lambda: failed, self._show_error)
             self.last_update_ms = 1000 * (time.perf_counter() - started)
             return
-        spatial = (self.input_size,) * len(shape.kernel)
-        conv = {"padding": "same"} if shape.kernel else {}
-        diagram = built.diagram(**conv)
-        x_shape = (self.batch, shape.in_channels, *spatial)
-        plan = diagram.plan({"X": x_shape})
-        dense = build_layer("dense", shape).diagram(**conv).plan({"X": x_shape})
-        self.ranks = dict(built.ranks)
-        self.params = param_count(fmt, shape, ranks, order)
-        self.dense_params = shape.dense_params
-        self.flops, self.dense_flops = plan.flops, dense.flops
-        self.achieved_rate = self.params / self.dense_params
-        self.svg = diagram_svg(diagram, title=f"{fmt}, {shape.in_channels}→{shape.out_channels}")
+        self.price = price
+        self.ranks = dict(price.ranks)
+        self.params, self.dense_params = price.params, price.dense_params
+        self.flops, self.dense_flops = price.flops, price.dense_flops
+        self.strategy, self.objective = price.strategy, price.objective
+        self.achieved_rate = price.rate
+        self.warning = ""
+        if self.achieved_rate > 1:
+            self.warning = (
+                f"{self.params:,} parameters: {self.achieved_rate:.2f}× the dense layer's {self.dense_params:,} "
+                "(rate above 1, no compression)"
+            )
+            if self.max_rank is None:
+                self.warning += f"; format {fmt!r} exceeds the dense layer even at rank 1"
+        self.warning_label.value = warning_html(self.warning) if self.warning else ""
+        # The bound diagram (X's shape included) labels every leg with its size: b=32, x=32, …
+        self.svg = diagram_svg(price.diagram, title=f"{fmt}, {shape.in_channels}→{shape.out_channels}")
         self.picture.value = self.svg
-        ranks_text = ", ".join(f"{k}={v}" for k, v in self.ranks.items()) or "—"
-        rows = [
-            ("ranks", ranks_text),
-            ("parameters", f"{self.params:,} of {self.dense_params:,}"),
-            ("compression rate", f"{self.achieved_rate:.4f}"),
-            ("FLOPs", f"{self.flops / 1e6:,.1f} M ({self.flops / self.dense_flops:.3f} of dense)"),
-            ("plan", plan.approach),
-        ]
-        self.figures.value = (
-            "<table>" + "".join(f"<tr><td><b>{k}</b></td><td>{html.escape(v)}</td></tr>" for k, v in rows) + "</table>"
-        )
+        rows = [row for row in price.rows() if row[0] != "format"]
+        if self.mode.value == "rank" and self.max_rank is not None:
+            rows.insert(1, ("largest rank with rate ≤ 1", str(self.max_rank)))
+        self.figures.value = html_table(None, rows)
         if self.pretrained is not None:
             self.error_label.value = "reconstruction error: computing…"
             self._error_worker.submit(lambda: self._decompose(fmt, ranks, order), self._show_error)
@@ -164,7 +206,7 @@ class RankExplorer(W.VBox):
     def _show_error(self, result: Any) -> None:
         if isinstance(result, Exception):
             self.error = None
-            self.error_label.value = f"<span style='color:#b00'>{html.escape(str(result))}</span>"
+            self.error_label.value = error_html(str(result))
         else:
             self.error = float(result)
             self.error_label.value = f"reconstruction error ‖W−Ŵ‖/‖W‖ = <b>{self.error:.4f}</b>"

@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
-import copy
 import html
+import pathlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import anywidget
 import ipywidgets as W
+import traitlets
 
-from tnviz.widgets._common import diagram_svg, figure_png
+from tnviz.widgets._common import diagram_svg, error_html, html_table, report_html
 
-__all__ = ["TradeoffExplorer", "TradeoffPoint"]
+__all__ = ["TradeoffExplorer", "TradeoffPoint", "TradeoffPlot"]
+
+EXAMPLE_BATCH = 32  # inputs of the test set the FLOPs are counted for
 
 
 @dataclass
 class TradeoffPoint:
-    """One trained student of the sweep."""
+    """One trained student of the sweep.
+
+    Attributes:
+        format, rate: the format and the target rate.
+        achieved_rate: the compressed layers' parameters over their dense parameters.
+        accuracy: the student's test accuracy.
+        model: the student.
+        report: its :class:`~tnviz.compression.CompressionReport` (FLOPs per sample, priced
+            by :func:`tnviz.nn.pricing.price_layer` for the explorer's example input).
+    """
 
     format: str
     rate: float
@@ -31,20 +44,80 @@ class TradeoffPoint:
     def label(self) -> str:
         return f"{self.format} @ {self.rate:g}: {100 * self.accuracy:.2f} %"
 
+    @property
+    def params(self) -> int:
+        """Parameters of the compressed layers."""
+        return sum(r.params for r in self.report.layers)
+
+    @property
+    def dense_params(self) -> int:
+        """Parameters of the same layers in the teacher."""
+        return sum(r.dense_params for r in self.report.layers)
+
+    @property
+    def flops(self) -> int | None:
+        """FLOPs per sample of the compressed layers (None when not priced)."""
+        return getattr(self.report, "flops", None)
+
+    @property
+    def dense_flops(self) -> int | None:
+        """FLOPs per sample of the same layers dense (None when not priced)."""
+        return getattr(self.report, "dense_flops", None)
+
+
+class TradeoffPlot(anywidget.AnyWidget):
+    """The trade-off scatter (front end in ``tradeoff_plot.js``): SVG points that can be
+    clicked. ``points`` are ``{index, format, rate, x, y, label}`` (x: rate in %, y: accuracy
+    in %); a click sets ``selected`` (the point's index; -1 for none), which Python observes.
+
+    CSS classes: ``tn-tradeoff-plot`` (the SVG), ``tn-tradeoff-point`` (a point, with
+    ``data-index``, ``data-format``, ``data-rate``), ``tn-tradeoff-selected`` (the chosen
+    one), ``tn-tradeoff-line``, ``tn-tradeoff-legend``, ``tn-tradeoff-empty``."""
+
+    _esm = pathlib.Path(__file__).with_name("tradeoff_plot.js")
+    points = traitlets.List(traitlets.Dict()).tag(sync=True)
+    formats = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    selected = traitlets.Int(-1).tag(sync=True)
+    empty_text = traitlets.Unicode("no points yet: press Run sweep").tag(sync=True)
+
 
 class TradeoffExplorer(W.VBox):
     """Compress ``teacher`` in each format at each rate, distill each student, and plot
-    accuracy against the achieved rate as points arrive; choosing a point shows its layers'
-    diagrams and its compression report.
+    accuracy against the achieved rate as points arrive (an SVG anywidget: it updates live in
+    JupyterLab while the sweep runs). Clicking a point — or choosing it in the dropdown —
+    shows its format and rate, accuracy, parameters and FLOPs, its compression report and
+    its layers' diagrams.
+
+    FLOPs are counted for ``example_input`` (default: the first 32 test inputs) by
+    :func:`tnviz.nn.pricing.price_layer`, the plan the layers run (objective ``"time"``), as
+    RankExplorer and ``cost_table`` count them.
+
+    Buttons: **Run sweep** is enabled while some format × rate is left to train (at the start,
+    and after **Stop**, which keeps the finished points; a student stopped mid-training is
+    dropped, and Run trains it again). **Stop** is enabled while a sweep runs. When the sweep
+    is done nothing is left to train (a failed point would fail again: it is listed in
+    ``failures``), so both are disabled.
 
     Args:
         teacher, train, test: the trained network and its data.
         formats, rates: the sweep.
+        example_input: the input batch the FLOPs are counted for (default: the first
+            ``EXAMPLE_BATCH`` inputs of ``test``).
+        compress_kwargs: passed to :func:`tnviz.compress` (``include``, ``skip``, ``init``, …).
         distill_kwargs: passed to :func:`tnviz.distill` (default: ``schedule="e2e", epochs=2``).
+
+    Attributes: ``points`` (:class:`TradeoffPoint` s), ``failures``, ``selected`` (the shown
+    point or None), ``plot`` (:class:`TradeoffPlot`), ``chooser``, ``details``, ``status``,
+    ``start_button``, ``stop_button``.
+
+    CSS classes: ``tn-tradeoff-explorer``, ``tn-tradeoff-run``, ``tn-tradeoff-stop``,
+    ``tn-tradeoff-status``, ``tn-tradeoff-chooser``, ``tn-tradeoff-details`` (holds
+    ``table.tn-table`` and ``.tn-tradeoff-layer`` diagrams); the plot's as :class:`TradeoffPlot`.
 
     Example:
         >>> explorer = TradeoffExplorer(teacher, train, test, formats=["tk", "mtk"])  # doctest: +SKIP
         >>> explorer.run()  # doctest: +SKIP
+        >>> explorer.plot.selected = 0  # as a click on the first point  # doctest: +SKIP
     """
 
     def __init__(
@@ -54,34 +127,71 @@ class TradeoffExplorer(W.VBox):
         test: Any,
         formats: Sequence[str] = ("cp", "tk", "tt", "mcp", "mtk", "mtt"),
         rates: Sequence[float] = (0.02, 0.05, 0.1),
+        *,
+        example_input: Any = None,
+        compress_kwargs: dict | None = None,
         **distill_kwargs: Any,
     ) -> None:
         self.teacher, self.train, self.test = teacher, train, test
         self.formats, self.rates = tuple(formats), tuple(rates)
         self.distill_kwargs = {"schedule": "e2e", "epochs": 2, "progress": False, **distill_kwargs}
+        self.compress_kwargs = dict(compress_kwargs or {})
+        self.example_input = example_input if example_input is not None else _example_batch(test, EXAMPLE_BATCH)
         self.points: list[TradeoffPoint] = []
         self.failures: list[str] = []
+        self._failed: set[tuple[str, float]] = set()
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
-        self.plot = W.Image(format="png")
+        self._selecting = False
+        self.plot = TradeoffPlot(formats=list(self.formats))
         self.chooser = W.Dropdown(options=[], description="point")
         self.details = W.HTML()
         self.status = W.HTML(f"{len(self.formats) * len(self.rates)} students to train")
         self.start_button = W.Button(description="Run sweep", icon="play")
         self.start_button.on_click(lambda _: self.run())
-        self.stop_button = W.Button(description="Stop", icon="stop", button_style="danger")
-        self.stop_button.on_click(lambda _: self.stop_event.set())
-        self.chooser.observe(lambda c: self.show(c["new"]), names="value")
+        self.stop_button = W.Button(description="Stop", icon="stop", button_style="danger", disabled=True)
+        self.stop_button.on_click(lambda _: self.stop())
+        self.chooser.observe(lambda c: self.select(c["new"]), names="value")
+        self.plot.observe(lambda c: self.select(c["new"] if c["new"] >= 0 else None), names="selected")
+        for widget, name in (
+            (self, "explorer"),
+            (self.start_button, "run"),
+            (self.stop_button, "stop"),
+            (self.status, "status"),
+            (self.chooser, "chooser"),
+            (self.details, "details"),
+        ):
+            widget.add_class(f"tn-tradeoff-{name}")
         super().__init__(
             [W.HBox([self.start_button, self.stop_button, self.status]), self.plot, self.chooser, self.details]
         )
+        self._set_buttons(running=False)
         self.redraw()
 
+    # --- the sweep ----------------------------------------------------------------------
+    def todo(self) -> list[tuple[str, float]]:
+        """The (format, rate) pairs still to train: neither a point yet nor failed."""
+        done = {(p.format, p.rate) for p in self.points} | self._failed
+        return [(f, r) for f in self.formats for r in self.rates if (f, r) not in done]
+
+    def _set_buttons(self, running: bool) -> None:
+        self.start_button.disabled = running or not self.todo()
+        self.stop_button.disabled = not running
+
     def run(self, background: bool = True) -> threading.Thread | None:
-        """Start the sweep (in a background thread unless ``background=False``)."""
+        """Start the sweep (in a background thread unless ``background=False``); a second call
+        while one runs returns the running thread.
+
+        Returns:
+            The thread, or None when run in the foreground or nothing is left to train.
+        """
         if self.thread is not None and self.thread.is_alive():
             return self.thread
+        if not self.todo():
+            self._set_buttons(running=False)
+            return None
         self.stop_event.clear()
+        self._set_buttons(running=True)
         if not background:
             self._sweep()
             return None
@@ -89,64 +199,161 @@ class TradeoffExplorer(W.VBox):
         self.thread.start()
         return self.thread
 
-    def _sweep(self) -> None:
-        from tnviz.compression import compress, distill
-        from tnviz.errors import TnvizError
+    def stop(self) -> None:
+        """Ask the sweep to end after the current training step (finished points stay)."""
+        self.stop_event.set()
+        self.stop_button.disabled = True
+        self.status.value = "stopping…"
 
-        todo = [
-            (f, r)
-            for f in self.formats
-            for r in self.rates
-            if not any(p.format == f and p.rate == r for p in self.points)
-        ]
-        for k, (fmt, rate) in enumerate(todo):
-            if self.stop_event.is_set():
-                self.status.value = "stopped"
-                return
-            self.status.value = f"training {fmt} at rate {rate:g} ({k + 1} of {len(todo)})"
-            try:
-                student, report = compress(copy.deepcopy(self.teacher), format=fmt, rate=rate)
-                result = distill(
-                    student, self.teacher, self.train, self.test, stop=self.stop_event, **self.distill_kwargs
-                )
-            except TnvizError as err:
-                self.failures.append(f"{fmt} @ {rate:g}: {err.message}")
-                continue
-            if result.test_accuracy is None:
-                continue
-            self.points.append(TradeoffPoint(fmt, rate, report.rate, result.test_accuracy, student, report))
-            self.chooser.options = [(p.label, i) for i, p in enumerate(self.points)]
-            self.redraw()
-        self.status.value = f"done: {len(self.points)} students" + (
-            f", {len(self.failures)} failed" if self.failures else ""
+    def compress_point(self, format: str, rate: float) -> tuple[Any, Any]:
+        """The untrained student of one point and its report (FLOPs priced for
+        ``example_input``): what the sweep trains.
+
+        Returns:
+            ``(student, report)`` as :func:`tnviz.compress` returns.
+        """
+        from tnviz.compression import compress
+
+        return compress(
+            self.teacher, format=format, rate=rate, example_input=self.example_input, **self.compress_kwargs
         )
 
-    def redraw(self) -> None:
-        from matplotlib.figure import Figure
+    def _sweep(self) -> None:
+        from tnviz.compression import distill
+        from tnviz.errors import TnvizError
 
-        fig = Figure(figsize=(6, 3.4))
-        ax = fig.add_subplot()
-        for k, fmt in enumerate(self.formats):
-            pts = sorted((p.achieved_rate, p.accuracy) for p in self.points if p.format == fmt)
-            if pts:
-                xs, ys = zip(*pts)
-                ax.plot([100 * x for x in xs], [100 * y for y in ys], "o-", color=f"C{k}", label=fmt)
-        ax.set_xlabel("compression rate (%)")
-        ax.set_ylabel("test accuracy (%)")
-        ax.grid(alpha=0.3)
-        if self.points:
-            ax.legend(fontsize=8)
-        fig.tight_layout()
-        self.plot.value = figure_png(fig)
+        todo = self.todo()
+        stopped = False
+        try:
+            for k, (fmt, rate) in enumerate(todo):
+                if self.stop_event.is_set():
+                    stopped = True
+                    break
+                self.status.value = f"training {fmt} at rate {rate:g} ({k + 1} of {len(todo)})"
+                try:
+                    student, report = self.compress_point(fmt, rate)
+                    result = distill(
+                        student, self.teacher, self.train, self.test, stop=self.stop_event, **self.distill_kwargs
+                    )
+                except TnvizError as err:
+                    self.failures.append(f"{fmt} @ {rate:g}: {err.message}")
+                    self._failed.add((fmt, rate))
+                    continue
+                if getattr(result, "stopped", False):
+                    stopped = True  # a half-trained student is no point of the trade-off
+                    break
+                if result.test_accuracy is None:
+                    self.failures.append(f"{fmt} @ {rate:g}: no test accuracy")
+                    self._failed.add((fmt, rate))
+                    continue
+                self.points.append(TradeoffPoint(fmt, rate, report.rate, result.test_accuracy, student, report))
+                self._refresh_chooser()
+                self.redraw()
+        except Exception as err:  # noqa: BLE001 - shown in the widget, not lost in a thread
+            self.status.value = error_html(f"error: {err}")
+            self._set_buttons(running=False)
+            raise
+        failed = f", {len(self.failures)} failed" if self.failures else ""
+        if stopped:
+            left = len(self.todo())
+            self.status.value = f"stopped: {len(self.points)} students, {left} left (Run sweep goes on){failed}"
+        else:
+            self.status.value = f"done: {len(self.points)} students{failed}"
+        self._set_buttons(running=False)
+
+    # --- the plot and the chosen point -----------------------------------------------------
+    def redraw(self) -> None:
+        """Send the points to the plot (it redraws in the browser)."""
+        self.plot.points = [
+            {
+                "index": i,
+                "format": p.format,
+                "rate": p.rate,
+                "x": 100 * p.achieved_rate,
+                "y": 100 * p.accuracy,
+                "label": p.label + f" (achieved rate {p.achieved_rate:.4f})",
+            }
+            for i, p in enumerate(self.points)
+        ]
+
+    def _refresh_chooser(self) -> None:
+        keep = self.chooser.value
+        self._selecting = True
+        try:
+            self.chooser.options = [(p.label, i) for i, p in enumerate(self.points)]
+            self.chooser.value = keep  # ipywidgets resets the value with new options
+        finally:
+            self._selecting = False
+
+    @property
+    def selected(self) -> TradeoffPoint | None:
+        """The point shown, or None."""
+        index = self.plot.selected
+        return self.points[index] if 0 <= index < len(self.points) else None
+
+    def select(self, index: int | None) -> None:
+        """Show point ``index`` (None: none), as a click on it or choosing it in the dropdown."""
+        if self._selecting:
+            return
+        if index is not None and not 0 <= index < len(self.points):
+            index = None
+        self._selecting = True
+        try:
+            self.plot.selected = -1 if index is None else index
+            self.chooser.value = index
+        finally:
+            self._selecting = False
+        self.show(index)
 
     def show(self, index: int | None) -> None:
-        """Show a point's layer diagrams and report."""
+        """Show a point's figures, report and layer diagrams in ``details``."""
         if index is None or not 0 <= index < len(self.points):
             self.details.value = ""
             return
         point = self.points[index]
-        parts = [point.report._repr_html_()]
-        for layer in point.report.layers:
-            module = point.model.get_submodule(layer.name)
-            parts.append(f"<div><b>{html.escape(layer.name)}</b>{diagram_svg(module.diagram)}</div>")
+        report = point.report
+        flops = "—"
+        if point.flops is not None and point.dense_flops:
+            flops = (
+                f"{point.flops / 1e6:,.2f} M of {point.dense_flops / 1e6:,.2f} M per sample "
+                f"({point.flops / point.dense_flops:.3f})"
+            )
+        rows = [
+            ("format", point.format),
+            ("target rate", f"{point.rate:g}"),
+            ("achieved rate", f"{point.achieved_rate:.4f}"),
+            ("test accuracy", f"{100 * point.accuracy:.2f} %"),
+            ("parameters", f"{point.params:,} of {point.dense_params:,}"),
+            ("FLOPs", flops),
+            ("planned for", f"objective {report.objective!r}" if getattr(report, "objective", None) else "—"),
+        ]
+        parts = [
+            f"<div class='tn-tradeoff-summary'><b>{html.escape(point.label)}</b>",
+            html_table(None, rows),
+            "</div>",
+            report_html(report),
+        ]
+        for layer in report.layers:
+            price = getattr(layer, "price", None)
+            diagram = price.diagram if price is not None else point.model.get_submodule(layer.name).diagram
+            title = (
+                f"<div><b>{html.escape(layer.name)}</b> {html.escape(layer.kind)}, {html.escape(layer.format)}</div>"
+            )
+            parts.append(f"<div class='tn-tradeoff-layer'>{title}{diagram_svg(diagram)}</div>")
         self.details.value = "".join(parts)
+
+
+def _example_batch(data: Any, n: int) -> Any:
+    """The first ``n`` inputs of a dataset (a DataLoader's dataset; a TensorDataset's first
+    tensor), stacked; None where they cannot be had (the report then shows no FLOPs)."""
+    import torch
+
+    data = getattr(data, "dataset", data)
+    tensors = getattr(data, "tensors", None)
+    if tensors:
+        return tensors[0][:n]
+    try:
+        items = [data[i] for i in range(min(n, len(data)))]
+        return torch.stack([item[0] if isinstance(item, (tuple, list)) else item for item in items])
+    except Exception:  # noqa: BLE001 - an unusual dataset: no FLOPs rather than no explorer
+        return None

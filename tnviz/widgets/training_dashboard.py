@@ -9,7 +9,7 @@ from typing import Any
 
 import ipywidgets as W
 
-from tnviz.widgets._common import figure_png
+from tnviz.widgets._common import error_html, figure_png, report_html
 
 __all__ = ["TrainingDashboard"]
 
@@ -21,7 +21,12 @@ class TrainingDashboard(W.VBox):
     The curves are redrawn at most every ``redraw_every`` seconds (every epoch end always).
     The metric history lives on the object (``steps``, ``epochs``), so tests read data, not
     pixels. Stop sets ``stop_event``; the run ends after the current step with its checkpoint
-    at the last whole epoch.
+    at the last whole epoch. The report shows as an aligned table (headers over their columns,
+    numbers right-aligned).
+
+    CSS classes: ``tn-dashboard``, ``tn-dashboard-stop`` (the Stop button),
+    ``tn-dashboard-status``, ``tn-dashboard-progress``, ``tn-dashboard-plot``,
+    ``tn-dashboard-table`` (holds ``table.tn-table``).
 
     Example:
         >>> dash = TrainingDashboard(report=report)  # doctest: +SKIP
@@ -45,8 +50,17 @@ class TrainingDashboard(W.VBox):
         self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop")
         self.stop_button.on_click(lambda _: self.stop())
         self.plot = W.Image(format="png")
-        self.table = W.HTML(report._repr_html_() if report is not None else "")
+        self.table = W.HTML(report_html(report))
         super().__init__([W.HBox([self.title, self.progress, self.stop_button, self.status]), self.plot, self.table])
+        for widget, name in (
+            (self, "dashboard"),
+            (self.stop_button, "dashboard-stop"),
+            (self.status, "dashboard-status"),
+            (self.progress, "dashboard-progress"),
+            (self.plot, "dashboard-plot"),
+            (self.table, "dashboard-table"),
+        ):
+            widget.add_class(f"tn-{name}")
 
     # --- distill callbacks -------------------------------------------------------------
     def on_start(self, info: dict) -> None:
@@ -103,7 +117,7 @@ class TrainingDashboard(W.VBox):
                 distill(student, teacher, train, test, callbacks=callbacks, stop=self.stop_event, **distill_kwargs)
             except BaseException as err:  # noqa: BLE001 - shown in the dashboard
                 self.error = err
-                self.status.value = f"<span style='color:#b00'>error: {html.escape(str(err))}</span>"
+                self.status.value = error_html(f"error: {err}")
 
         self.thread = threading.Thread(target=target, daemon=True)
         self.thread.start()

@@ -1,10 +1,19 @@
-"""DiagramEditor: draw a tensor diagram with the mouse; get its spec, cost, picture and module."""
+"""DiagramEditor: draw any diagram of the spec language with the mouse; get its spec, cost,
+picture and trainable module.
+
+The drawing's state lives here, in Python: the canvas (``diagram_editor.js``) only shows it and
+sends what the mouse did as actions (``add_tensor``, ``connect``, ``join``, …), which run the
+same public methods a script or a test calls. So every click has a Python equivalent, undo and
+redo cover both, and the spec is always derived from one state.
+"""
 
 from __future__ import annotations
 
+import copy
 import html
 import pathlib
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import anywidget
@@ -12,229 +21,712 @@ import ipywidgets as W
 import traitlets
 
 from tnviz.core.diagram import Diagram
+from tnviz.core.layout import junction_name
+from tnviz.core.spec import parse_spec
 from tnviz.errors import TnvizError
 from tnviz.widgets._common import diagram_svg
 
-__all__ = ["DiagramEditor", "EditorCanvas"]
+__all__ = ["DiagramEditor", "EditorCanvas", "ROLES"]
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-CANVAS = (560, 340)
+CANVAS = (560, 360)
+#: canvas pixels per layout unit: the picture under the canvas is drawn at the canvas's positions
+PIXELS_PER_UNIT = 70.0
+ROLES = ("input", "parameter")
+TENSOR_LETTERS = "ABCDEFGHKLMNPQRSTUVWYZ"
+INDEX_LETTERS = "ijklmnpqrsuvw"
+DEFAULT_SIGNAL, DEFAULT_KERNEL = 16, 3
+HISTORY = 200
 
 
 class EditorCanvas(anywidget.AnyWidget):
-    """The drawing surface (front end in ``diagram_editor.js``): tensors and edges as state."""
+    """The drawing surface (front end in ``diagram_editor.js``).
+
+    Synced state, written by Python only: ``tensors`` ``[{name, x, y, role, modes}]``,
+    ``edges`` ``[{index, ends, out, conv}]`` (``ends`` lists each holder once per occurrence,
+    so a trace holds its tensor twice), ``labels`` ``{index: "i=4"}`` and ``message``. The front
+    end sends ``{"action": name, ...}`` messages for what the mouse did."""
 
     _esm = pathlib.Path(__file__).with_name("diagram_editor.js")
     tensors = traitlets.List(traitlets.Dict()).tag(sync=True)
     edges = traitlets.List(traitlets.Dict()).tag(sync=True)
+    labels = traitlets.Dict().tag(sync=True)
+    output = traitlets.List(traitlets.List()).tag(sync=True)
+    message = traitlets.Unicode("").tag(sync=True)
+    can_undo = traitlets.Bool(False).tag(sync=True)
+    can_redo = traitlets.Bool(False).tag(sync=True)
+
+
+def _modes_text(modes: Sequence[Sequence[str]]) -> str:
+    return " ".join(m[0] if len(m) == 1 else "(" + " ".join(m) + ")" for m in modes)
+
+
+def _next_name(used: set[str], letters: str) -> str:
+    for c in letters:
+        if c not in used:
+            return c
+    k = 1
+    while f"{letters[0]}{k}" in used:
+        k += 1
+    return f"{letters[0]}{k}"
 
 
 class DiagramEditor(W.VBox):
-    """Draw a diagram: add tensors (click), connect them (drag from one to another; release on
-    empty space for an open leg), mark an edge as a convolution (∗ mode, click the edge), move
-    and delete; set names and sizes below. The spec, the plan's cost and the rendering update
-    on every change; typing a spec draws it.
+    """Draw a diagram with the mouse, or type its spec; both stay in step.
 
-    Attributes: ``diagram`` (the bound Diagram, or None while incomplete), ``spec``, ``sizes``
-    (index -> size; a convolution's kernel side is ``sizes[index + "'"]``), ``message``.
+    Mouse (toolbar mode **draw**): click empty space to add a tensor; drag from a tensor onto
+    another to connect them by a new index, onto a tensor's own body for a trace, onto an edge,
+    its label or its black dot to *join* that index (three or more holders make a hyperedge; an
+    index that is also in the output is a partial outer product), or onto empty space for an
+    open leg. Other modes act on a click: **move** (drag a tensor), **∗ conv** (an edge becomes
+    a convolution and back), **output** (an index in or out of the output: open leg ↔ summed
+    stub, edge ↔ partial outer product), **role** (a tensor is the input, in blue, or a
+    parameter, in orange: the renderer's colours), **delete** (a tensor or an index). Double-click
+    a tensor to rename it or reorder and group its indices (``X: b (s1 s2) x y``), an index's
+    label to rename or resize it (``r=6``; a convolution ``x=32:3`` is signal:kernel length),
+    empty space to edit the output (``-> b (t1 t2) x y``). Undo and redo (buttons, Ctrl+Z /
+    Ctrl+Y) cover everything.
+
+    Every mouse action is one of this class's methods (``add_tensor``, ``connect``, ``join``,
+    ``add_leg``, ``set_conv``, ``set_output``, ``set_role``, ``delete``, ``move``, ``rename``,
+    ``set_modes``, ``set_output_modes``, ``set_size``, ``undo``, ``redo``), so a script draws the
+    same way.
+
+    Args:
+        spec: a spec to start from (typed specs keep their convolution options).
+        sizes: sizes for ``spec``, in any form :meth:`Diagram.parse` accepts.
+        inputs: the tensors that are inputs (the rest are parameters).
+        default_size: the size of a new index.
+
+    Attributes: ``diagram`` (the bound Diagram, or None while the drawing is not a valid one),
+    ``spec`` (its text, ``""`` while invalid), ``sizes`` (index -> size, for indices that are
+    not convolutions), ``kernel_sizes`` (convolution index -> kernel length), ``signal_sizes``
+    (convolution index -> signal length), ``inputs``, ``message`` (why the drawing is not valid,
+    or why the last action was refused).
 
     Example:
-        >>> editor = DiagramEditor("A: i j, B: j k -> i k")
+        >>> editor = DiagramEditor()
+        >>> for name in "ABC":
+        ...     _ = editor.add_tensor(name)
+        >>> r = editor.connect("A", "B")
+        >>> editor.join("C", r)
+        >>> for name in "ABC":
+        ...     _ = editor.add_leg(name)
         >>> editor.spec
-        'A: i j, B: j k -> i k'
-        >>> module = editor.to_module(inputs=("A",))  # doctest: +SKIP
+        'A: i j, B: i k, C: i l -> j k l'
     """
 
-    def __init__(self, spec: str | None = None, default_size: int = 4) -> None:
+    def __init__(
+        self,
+        spec: str | None = None,
+        sizes: Mapping[str, Any] | None = None,
+        inputs: Sequence[str] | None = None,
+        default_size: int = 4,
+        **conv_options: Any,
+    ) -> None:
         self.canvas = EditorCanvas()
-        self.default_size = default_size
+        self.default_size = int(default_size)
         self.sizes: dict[str, int] = {}
+        self.kernel_sizes: dict[str, int] = {}
+        self.signal_sizes: dict[str, int] = {}
+        self.options: dict[str, Any] = {}
         self.diagram: Diagram | None = None
         self.spec = ""
         self.message = ""
+        self._tensors: list[dict[str, Any]] = []  # {name, x, y, role, modes}
+        self._indices: dict[str, bool] = {}  # index -> is a convolution (insertion order = drawing order)
+        self._output: list[list[str]] = []
+        self._undo: list[dict[str, Any]] = []
+        self._redo: list[dict[str, Any]] = []
+
         self.spec_box = W.Text(
-            placeholder="type a spec, e.g. A: i j, B: j k -> i k", description="spec", layout=W.Layout(width="560px")
+            placeholder="type a spec, e.g. A: i r, B: j r, C: k r -> i j k", layout=W.Layout(width="460px")
         )
+        self.spec_box.add_class("tn-editor-spec-box")
         self.draw_button = W.Button(description="Draw spec")
-        self.draw_button.on_click(lambda _: self.set_spec(self.spec_box.value))
-        self.index_box = W.Dropdown(description="index", options=[])
+        self.draw_button.add_class("tn-editor-draw-spec")
+        self.draw_button.on_click(lambda _: self._guarded(self.set_spec, self.spec_box.value))
+        self.spec_box.on_submit(lambda _: self._guarded(self.set_spec, self.spec_box.value))
+        self.index_box = W.Dropdown(description="index", options=[], layout=W.Layout(width="160px"))
         self.size_box = W.BoundedIntText(value=default_size, min=1, max=1 << 20, description="size")
-        self.ksize_box = W.BoundedIntText(value=3, min=1, max=1 << 20, description="kernel")
-        self.out_box = W.Checkbox(description="in output")
-        self.rename_from = W.Dropdown(description="tensor", options=[])
-        self.rename_to = W.Text(description="name", layout=W.Layout(width="180px"))
-        self.rename_button = W.Button(description="Rename")
-        self.rename_button.on_click(lambda _: self.rename(self.rename_from.value, self.rename_to.value))
+        self.ksize_box = W.BoundedIntText(value=DEFAULT_KERNEL, min=1, max=1 << 20, description="kernel")
+        self.index_box.observe(self._show_index, names="value")
+        for box in (self.size_box, self.ksize_box):
+            box.observe(self._edit_size, names="value")
         self.cost = W.HTML()
+        self.cost.add_class("tn-editor-cost")
         self.picture = W.HTML()
+        self.picture.add_class("tn-editor-picture")
         self.spec_label = W.HTML()
         self.spec_label.add_class("tn-editor-spec")
-        self.picture.add_class("tn-editor-picture")
         self._syncing = False
-        for box in (self.size_box, self.ksize_box, self.out_box):
-            box.observe(self._edit_index, names="value")
-        self.index_box.observe(self._show_index, names="value")
-        self.canvas.observe(lambda c: self._refresh(), names=["tensors", "edges"])
+        self.canvas.on_msg(self._on_action)
         controls = W.VBox(
             [
                 W.HBox([self.spec_box, self.draw_button]),
-                W.HBox([self.index_box, self.size_box, self.ksize_box, self.out_box]),
-                W.HBox([self.rename_from, self.rename_to, self.rename_button]),
+                W.HBox([self.index_box, self.size_box, self.ksize_box]),
             ]
         )
-        super().__init__([W.HBox([self.canvas, W.VBox([self.spec_label, self.cost])]), controls, self.picture])
+        side = W.VBox([self.spec_label, self.cost], layout=W.Layout(max_width="520px"))
+        super().__init__([W.HBox([self.canvas, side]), controls, self.picture])
         if spec:
-            self.set_spec(spec)
+            self.set_spec(spec, sizes=sizes, inputs=inputs, **conv_options)
         else:
             self._refresh()
 
-    # --- state -> spec ---------------------------------------------------------------------
-    def build_spec(self) -> str:
-        """The spec of the drawn diagram (raises TnvizError while it is not a valid one)."""
-        tensors = self.canvas.tensors
-        if not tensors:
-            raise TnvizError("the canvas is empty: add a tensor", token="")
-        names = [t["name"] for t in tensors]
-        for name in names:
-            if not _IDENT.match(name):
-                raise TnvizError(f"tensor name {name!r} is not an identifier", token=name)
-        operands, output, conv = [], [], []
-        for t in tensors:
-            name = t["name"]
-            indices = [e["index"] for e in self.canvas.edges if name in e["ends"]]
-            typed = t.get("indices") or []  # the order a typed spec gave; new edges go last
-            indices.sort(key=lambda i: typed.index(i) if i in typed else len(typed))
-            operands.append(f"{name}: {' '.join(indices)}".rstrip())
-        for e in self.canvas.edges:
-            if e.get("out") or e.get("conv"):
-                output.append(e["index"])
-            if e.get("conv"):
-                conv.append(e["index"])
-        spec = ", ".join(operands) + " -> " + " ".join(output)
-        if conv:
-            spec += " | " + " ".join(conv)
-        return spec.replace(" ->  ", " -> ").rstrip()
+    def __repr__(self) -> str:  # what a viewer without the widget's state shows
+        return f"DiagramEditor({self.spec!r})" if self.spec else f"DiagramEditor(<not a valid diagram: {self.message}>)"
 
-    def _bind_sizes(self, diagram: Diagram) -> Diagram:
-        conv = set(diagram.conv)
-        sizes: dict[str, Any] = {}
-        for e in self.canvas.edges:
-            if e["index"] not in conv:
-                sizes[e["index"]] = self.sizes.get(e["index"], self.default_size)
-        if conv:  # convolution sizes go by tensor shape: the signal's length, the kernels' lengths
-            for t in diagram.tensor_names:
-                shape = []
-                for i in diagram.tensor(t).indices:
-                    if i in conv:
-                        signal = diagram.holders(i)[0] == t
-                        shape.append(self.sizes.get(i, 16) if signal else self.sizes.get(i + "'", 3))
-                    else:
-                        shape.append(sizes[i])
-                sizes[t] = tuple(shape)
-            sizes = {k: v for k, v in sizes.items() if k not in conv}
-        return diagram.bind(sizes)
+    # --- the state ------------------------------------------------------------------------------
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The tensors marked as inputs, in drawing order."""
+        return tuple(t["name"] for t in self._tensors if t["role"] == "input")
 
-    def _refresh(self) -> None:
-        self.rename_from.options = [t["name"] for t in self.canvas.tensors]
-        indices = [e["index"] for e in self.canvas.edges]
-        if list(self.index_box.options) != indices:
-            self.index_box.options = indices
-        try:
-            spec = self.build_spec()
-            diagram = self._bind_sizes(Diagram.parse(spec))
-        except TnvizError as err:
-            self.diagram, self.spec, self.message = None, "", err.message
-            self.spec_label.value = f"<span style='color:#b00'>{html.escape(err.message)}</span>"
-            self.cost.value = self.picture.value = ""
-            return
-        self.diagram, self.spec, self.message = diagram, spec, ""
-        self.spec_label.value = f"<code>{html.escape(spec)}</code>"
-        try:
-            plan = diagram.plan()
-            self.cost.value = (
-                f"{plan.flops:,} FLOPs, peak {plan.peak_elements:,} elements, approach {html.escape(plan.approach)}; "
-                f"output shape {tuple(diagram.output_shape)}"
+    @property
+    def tensor_names(self) -> tuple[str, ...]:
+        return tuple(t["name"] for t in self._tensors)
+
+    @property
+    def index_names(self) -> tuple[str, ...]:
+        return tuple(self._indices)
+
+    def _tensor(self, name: str) -> dict[str, Any]:
+        for t in self._tensors:
+            if t["name"] == name:
+                return t
+        raise TnvizError(
+            f"no tensor {name!r} in the drawing; it has {', '.join(self.tensor_names) or 'none'}", token=str(name)
+        )
+
+    def _index(self, index: str) -> str:
+        if index not in self._indices:
+            raise TnvizError(
+                f"no index {index!r} in the drawing; it has {', '.join(self._indices) or 'none'}", token=str(index)
             )
+        return index
+
+    def _holders(self, index: str) -> list[str]:
+        return [t["name"] for t in self._tensors for m in t["modes"] for i in m if i == index]
+
+    def _in_output(self, index: str) -> bool:
+        return any(index in m for m in self._output)
+
+    def _snapshot(self) -> dict[str, Any]:
+        return copy.deepcopy(
+            {
+                "tensors": self._tensors,
+                "indices": self._indices,
+                "output": self._output,
+                "sizes": self.sizes,
+                "kernel_sizes": self.kernel_sizes,
+                "signal_sizes": self.signal_sizes,
+                "options": self.options,
+            }
+        )
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        state = copy.deepcopy(state)
+        self._tensors, self._indices, self._output = state["tensors"], state["indices"], state["output"]
+        self.sizes, self.kernel_sizes, self.signal_sizes = state["sizes"], state["kernel_sizes"], state["signal_sizes"]
+        self.options = state["options"]
+
+    def _edit(self) -> None:
+        """Record the state before a change, for undo."""
+        self._undo.append(self._snapshot())
+        del self._undo[:-HISTORY]
+        self._redo.clear()
+
+    def _guarded(self, action: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run an action from the UI: a refused one shows its message instead of raising into the void."""
+        try:
+            result = action(*args, **kwargs)
         except TnvizError as err:
-            self.cost.value = f"<span style='color:#b00'>{html.escape(err.message)}</span>"
-        self.picture.value = diagram_svg(diagram)
+            self.canvas.message = err.message
+            return None
+        self.canvas.message = ""
+        return result
 
-    # --- controls ---------------------------------------------------------------------------
-    def _show_index(self, change: dict) -> None:
-        index = change["new"]
-        edge = next((e for e in self.canvas.edges if e["index"] == index), None)
-        if edge is None:
-            return
-        self._syncing = True
-        self.size_box.value = self.sizes.get(index, 16 if edge.get("conv") else self.default_size)
-        self.ksize_box.value = self.sizes.get(index + "'", 3)
-        self.out_box.value = bool(edge.get("out"))
-        self._syncing = False
+    # --- mouse actions, as methods -------------------------------------------------------------
+    def add_tensor(
+        self, name: str | None = None, x: float | None = None, y: float | None = None, role: str = "parameter"
+    ) -> str:
+        """Add a tensor (a click on empty space in draw mode); returns its name."""
+        name = name or _next_name(set(self.tensor_names), TENSOR_LETTERS)
+        self._check_new_name(name, "tensor")
+        if role not in ROLES:
+            raise TnvizError(f"role {role!r} is not one of {', '.join(ROLES)}", token=str(role))
+        if x is None or y is None:  # a free spot on a loose grid
+            k = len(self._tensors)
+            x, y = 90 + (k % 4) * 130, 80 + (k // 4) * 110
+        self._edit()
+        self._tensors.append({"name": name, "x": float(x), "y": float(y), "role": role, "modes": []})
+        self._refresh()
+        return name
 
-    def _edit_index(self, change: dict) -> None:
-        if self._syncing or self.index_box.value is None:
-            return
-        index = self.index_box.value
-        self.sizes[index] = self.size_box.value
-        self.sizes[index + "'"] = self.ksize_box.value
-        self.canvas.edges = [{**e, "out": self.out_box.value} if e["index"] == index else e for e in self.canvas.edges]
+    def connect(self, a: str, b: str, index: str | None = None) -> str:
+        """A new index shared by ``a`` and ``b`` (a drag from one to the other; ``a == b`` is a
+        trace, a loop on the tensor); returns the index name."""
+        ta, tb = self._tensor(a), self._tensor(b)
+        index = index or self._fresh_index()
+        self._check_new_name(index, "index")
+        self._edit()
+        self._indices[index] = False
+        ta["modes"].append([index])
+        tb["modes"].append([index])
+        self._refresh()
+        return index
+
+    def join(self, tensor: str, index: str) -> None:
+        """``tensor`` holds ``index`` too (a drag from the tensor dropped onto the index's edge,
+        label or dot): a third holder makes a hyperedge; an open leg becomes an edge."""
+        t = self._tensor(tensor)
+        self._index(index)
+        if tensor in self._holders(index):
+            raise TnvizError(
+                f"{tensor} already holds {index!r}; drag {tensor} onto itself for a trace", token=str(index)
+            )
+        self._edit()
+        t["modes"].append([index])
         self._refresh()
 
-    def set_size(self, index: str, size: int, kernel: int | None = None) -> None:
-        """Set an index's size (and a convolution's kernel length)."""
-        if index not in [e["index"] for e in self.canvas.edges]:
-            raise TnvizError(f"no index {index!r} in the drawing", token=index)
-        self.sizes[index] = int(size)
-        if kernel is not None:
-            self.sizes[index + "'"] = int(kernel)
+    def add_leg(self, tensor: str, index: str | None = None, output: bool = True) -> str:
+        """A new index held by ``tensor`` alone: an open leg (in the output) or, with
+        ``output=False``, a summed one (a stub). A drag from a tensor onto empty space."""
+        t = self._tensor(tensor)
+        index = index or self._fresh_index()
+        self._check_new_name(index, "index")
+        self._edit()
+        self._indices[index] = False
+        t["modes"].append([index])
+        if output:
+            self._output.append([index])
         self._refresh()
+        return index
+
+    def set_conv(self, index: str, conv: bool | None = None) -> None:
+        """Make ``index`` a convolution (``conv=None`` toggles). A new convolution joins the output,
+        as a convolution layer's spatial index does; ``set_output`` takes it out again."""
+        self._index(index)
+        conv = (not self._indices[index]) if conv is None else bool(conv)
+        self._edit()
+        self._indices[index] = conv
+        if conv and not self._in_output(index):
+            self._output.append([index])
+        self._refresh()
+
+    def set_output(self, index: str, output: bool | None = None) -> None:
+        """Put ``index`` in the output or take it out (``None`` toggles)."""
+        self._index(index)
+        output = (not self._in_output(index)) if output is None else bool(output)
+        if output == self._in_output(index):
+            return
+        self._edit()
+        if output:
+            self._output.append([index])
+        else:
+            self._output = [[i for i in m if i != index] for m in self._output]
+            self._output = [m for m in self._output if m]
+        self._refresh()
+
+    def set_role(self, tensor: str, role: str | None = None) -> None:
+        """Mark ``tensor`` as an input or a parameter (``None`` toggles)."""
+        t = self._tensor(tensor)
+        role = role or ("parameter" if t["role"] == "input" else "input")
+        if role not in ROLES:
+            raise TnvizError(f"role {role!r} is not one of {', '.join(ROLES)}", token=str(role))
+        self._edit()
+        t["role"] = role
+        self._refresh()
+
+    def move(self, tensor: str, x: float, y: float) -> None:
+        """Move a tensor on the canvas (pixels, y down)."""
+        t = self._tensor(tensor)
+        self._edit()
+        t["x"], t["y"] = float(x), float(y)
+        self._refresh()
+
+    def delete(self, name: str) -> None:
+        """Delete a tensor (its indices that nothing else holds go with it) or an index."""
+        self._edit()
+        if name in self.tensor_names:
+            self._tensors = [t for t in self._tensors if t["name"] != name]
+            for index in [i for i in self._indices if not self._holders(i)]:
+                self._drop_index(index)
+        elif name in self._indices:
+            self._drop_index(name)
+        else:
+            self._undo.pop()
+            raise TnvizError(f"nothing named {name!r} in the drawing", token=str(name))
+        self._refresh()
+
+    def _drop_index(self, index: str) -> None:
+        del self._indices[index]
+        for t in self._tensors:
+            t["modes"] = [m2 for m2 in ([i for i in m if i != index] for m in t["modes"]) if m2]
+        self._output = [m2 for m2 in ([i for i in m if i != index] for m in self._output) if m2]
+        for table in (self.sizes, self.kernel_sizes, self.signal_sizes):
+            table.pop(index, None)
 
     def rename(self, old: str, new: str) -> None:
-        """Rename a tensor."""
-        if not _IDENT.match(new or ""):
-            raise TnvizError(f"tensor name {new!r} is not an identifier", token=str(new))
-        if new in [t["name"] for t in self.canvas.tensors]:
-            raise TnvizError(f"a tensor is already named {new!r}", token=new)
-        tensors = [{**t, "name": new} if t["name"] == old else t for t in self.canvas.tensors]
-        edges = [{**e, "ends": [new if n == old else n for n in e["ends"]]} for e in self.canvas.edges]
-        with self.canvas.hold_trait_notifications():
-            self.canvas.tensors, self.canvas.edges = tensors, edges
+        """Rename a tensor or an index (whichever ``old`` names)."""
+        if old in self.tensor_names and old in self._indices:
+            raise TnvizError(f"{old!r} names both a tensor and an index; use rename_tensor or rename_index", token=old)
+        if old in self._indices:
+            self.rename_index(old, new)
+        else:
+            self.rename_tensor(old, new)
 
-    def set_spec(self, spec: str, sizes: dict | None = None) -> None:
-        """Draw a spec in the editor (positions from tnviz's layout)."""
+    def rename_tensor(self, old: str, new: str) -> None:
+        t = self._tensor(old)
+        if new == old:
+            return
+        self._check_new_name(new, "tensor")
+        self._edit()
+        t["name"] = new
+        self._refresh()
+
+    def rename_index(self, old: str, new: str) -> None:
+        self._index(old)
+        if new == old:
+            return
+        self._check_new_name(new, "index")
+        self._edit()
+        self._indices = {(new if i == old else i): c for i, c in self._indices.items()}
+        for t in self._tensors:
+            t["modes"] = [[new if i == old else i for i in m] for m in t["modes"]]
+        self._output = [[new if i == old else i for i in m] for m in self._output]
+        for table in (self.sizes, self.kernel_sizes, self.signal_sizes):
+            if old in table:
+                table[new] = table.pop(old)
+        self._refresh()
+
+    def set_modes(self, tensor: str, text: str) -> None:
+        """Reorder and group a tensor's indices, as written in a spec: ``"b (s1 s2) x y"``.
+        ``"NewName: …"`` renames it too. The indices must be the ones it holds."""
+        t = self._tensor(tensor)
+        name, modes = self._parse_modes(text, tensor)
+        held = sorted(i for m in t["modes"] for i in m)
+        if sorted(i for m in modes for i in m) != held:
+            raise TnvizError(
+                f"{text!r} must list the indices {tensor} holds, each once per occurrence: {' '.join(held) or 'none'}",
+                token=text,
+            )
+        if name != tensor:
+            self._check_new_name(name, "tensor")
+        self._edit()
+        t["name"], t["modes"] = name, modes
+        self._refresh()
+
+    def set_output_modes(self, text: str) -> None:
+        """Order and group the output's indices, as after ``->`` in a spec: ``"b (t1 t2) x y"``.
+        Indices named here join the output; the others leave it."""
+        text = text.strip().removeprefix("->").strip()
+        _, modes = self._parse_modes(text, "T")
+        for i in (i for m in modes for i in m):
+            self._index(i)
+        self._edit()
+        self._output = modes
+        self._refresh()
+
+    def _parse_modes(self, text: str, name: str) -> tuple[str, list[list[str]]]:
+        body = text.strip()
+        if ":" in body:
+            name, body = (part.strip() for part in body.split(":", 1))
+        try:
+            parsed = parse_spec(f"{name}: {body} -> ")
+        except TnvizError as err:
+            raise TnvizError(f"cannot read {text!r}: {err.message}", token=text) from None
+        return (name, [list(m) for m in parsed.operands[0].modes])
+
+    def set_size(self, index: str, size: int, kernel: int | None = None) -> None:
+        """Set an index's size; for a convolution, ``size`` is the signal's length and
+        ``kernel`` the kernels' length."""
+        self._index(index)
+        for what, value in (("size", size), ("kernel", kernel)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise TnvizError(f"{what} of {index!r} must be a positive integer, got {value!r}", token=index)
+        if kernel is not None and not self._indices[index]:
+            raise TnvizError(f"{index!r} is not a convolution: it has no kernel length", token=index)
+        self._edit()
+        if self._indices[index]:
+            self.signal_sizes[index] = size
+            if kernel is not None:
+                self.kernel_sizes[index] = kernel
+        else:
+            self.sizes[index] = size
+        self._refresh()
+
+    def undo(self) -> None:
+        """Undo the last change (of the mouse or a method)."""
+        if self._undo:
+            self._redo.append(self._snapshot())
+            self._restore(self._undo.pop())
+            self._refresh()
+
+    def redo(self) -> None:
+        """Redo what ``undo`` undid."""
+        if self._redo:
+            self._undo.append(self._snapshot())
+            self._restore(self._redo.pop())
+            self._refresh()
+
+    def _fresh_index(self) -> str:
+        return _next_name(set(self._indices) | set(self.tensor_names), INDEX_LETTERS)
+
+    def _check_new_name(self, name: str, what: str) -> None:
+        if not isinstance(name, str) or not _IDENT.match(name):
+            raise TnvizError(f"{what} name {name!r} is not an identifier (a letter or _, then letters, digits, _)",
+                             token=str(name))  # fmt: skip
+        if name in self.tensor_names or name in self._indices:
+            kind = "tensor" if name in self.tensor_names else "index"
+            raise TnvizError(f"the drawing already has a {kind} named {name!r}", token=name)
+
+    # --- the spec, both ways --------------------------------------------------------------------
+    def build_spec(self) -> str:
+        """The spec of the drawing (raises TnvizError while it is not a valid one)."""
+        if not self._tensors:
+            raise TnvizError("the canvas is empty: add a tensor", token="")
+        operands = ", ".join(f"{t['name']}: {_modes_text(t['modes'])}".rstrip() for t in self._tensors)
+        spec = f"{operands} -> {_modes_text(self._output)}".rstrip()
+        conv = [i for i, c in self._indices.items() if c]
+        if conv:
+            spec += " | " + " ".join(conv)
+        return spec
+
+    def _bound_diagram(self, spec: str) -> Diagram:
+        parsed = Diagram.parse(spec)
+        options = {c: o for c, o in self.options.items() if c in parsed.conv}
+        diagram = Diagram(parsed.spec, options=options)
+        conv = set(diagram.conv)
+        sizes: dict[str, Any] = {i: self.sizes.get(i, self.default_size) for i in diagram.index_names if i not in conv}
+        if not conv:
+            return diagram.bind(sizes)
+        shapes = {}  # a convolution's lengths differ by holder: signal first, then kernels
+        for name in diagram.tensor_names:
+            shape = []
+            for mode in diagram.tensor(name).modes:
+                length = 1
+                for i in mode:
+                    if i in conv:
+                        if diagram.holders(i)[0] == name:
+                            length *= self.signal_sizes.get(i, DEFAULT_SIGNAL)
+                        else:
+                            length *= self.kernel_sizes.get(i, DEFAULT_KERNEL)
+                    else:
+                        length *= sizes[i]
+                shape.append(length)
+            shapes[name] = tuple(shape)
+        return diagram.bind({k: v for k, v in sizes.items()}, shapes=shapes)
+
+    def set_spec(
+        self,
+        spec: str,
+        sizes: Mapping[str, Any] | None = None,
+        inputs: Sequence[str] | None = None,
+        **conv_options: Any,
+    ) -> None:
+        """Draw a typed spec (positions from tnviz's layout, in the picture's orientation).
+        Sizes and convolution options are kept; ``inputs`` marks input tensors."""
         from tnviz.core.layout import layout
 
-        diagram = Diagram.parse(spec)
-        if diagram.options and any(v not in (None, 0, 1, "zeros") for v in diagram.options.values()):
-            pass  # convolution options are kept by the spec; the editor draws the structure
+        diagram = Diagram.parse(spec, sizes=sizes, **conv_options)
+        if diagram.has_ellipsis:
+            raise TnvizError("the editor draws named indices; write out what '...' stands for", token="...")
+        for t in inputs or ():
+            if t not in diagram.tensor_names:
+                raise TnvizError(f"inputs names {t!r}, which is not a tensor of {spec!r}", token=str(t))
         lay = layout(diagram)
         pts = [lay.positions[n] for n in diagram.tensor_names]
         xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-        span = max(max(xs) - min(xs), max(ys) - min(ys), 1e-9)
-        scale = min((CANVAS[0] - 160) / span, (CANVAS[1] - 140) / span, 140)
         cx, cy = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2
-        tensors = [
+        span_x, span_y = max(max(xs) - min(xs), 1e-9), max(max(ys) - min(ys), 1e-9)
+        scale = min((CANVAS[0] - 160) / span_x, (CANVAS[1] - 140) / span_y, PIXELS_PER_UNIT)
+        self._edit()
+        self._tensors = [
             {
-                "name": n,
+                "name": op.name,
                 "x": CANVAS[0] / 2 + scale * (p[0] - cx),
-                "y": CANVAS[1] / 2 - scale * (p[1] - cy),
-                "indices": list(diagram.tensor(n).indices),
+                "y": CANVAS[1] / 2 - scale * (p[1] - cy),  # layout's y points up, the canvas's down
+                "role": "input" if op.name in (inputs or ()) else "parameter",
+                "modes": [list(m) for m in op.modes],
             }
-            for n, p in zip(diagram.tensor_names, pts)
+            for op, p in zip(diagram.tensors, pts)
         ]
-        output, conv = list(diagram.output.indices), set(diagram.conv)
-        ordered = output + [i for i in diagram.index_names if i not in output]  # edges in output order first
-        edges = [{"index": i, "ends": list(diagram.holders(i)), "out": i in output, "conv": i in conv} for i in ordered]
-        self.sizes = dict(sizes or {})
-        with self.canvas.hold_trait_notifications():
-            self.canvas.tensors, self.canvas.edges = tensors, edges
+        conv = set(diagram.conv)
+        self._indices = {i: i in conv for i in diagram.index_names}
+        self._output = [list(m) for m in diagram.output.modes]
+        self.options = dict(diagram.options)
+        self.sizes = {i: n for i, n in diagram.sizes.items() if i not in conv}
+        self.signal_sizes, self.kernel_sizes = {}, {}
+        for (tensor, index), n in diagram.conv_sizes.items():
+            if tensor == diagram.holders(index)[0]:
+                self.signal_sizes[index] = n
+            else:
+                self.kernel_sizes[index] = n
         self.spec_box.value = spec
         self._refresh()
 
-    def to_module(self, inputs: tuple[str, ...] | None = None):
-        """A trainable :class:`tnviz.TensorNetwork` of the drawn diagram."""
+    def to_module(self, inputs: Sequence[str] | None = None) -> Any:
+        """A trainable :class:`tnviz.TensorNetwork` of the drawing: its inputs are ``inputs``, or
+        else the tensors marked as inputs; the other tensors are its parameters.
+
+        Raises:
+            TnvizError: the drawing is not a valid diagram, or nothing says which tensors are inputs.
+        """
         from tnviz.execute.module import TensorNetwork
 
         if self.diagram is None:
             raise TnvizError(f"the drawing is not a valid diagram yet: {self.message}", token="diagram")
-        return TensorNetwork(self.diagram, inputs=inputs)
+        if inputs is None:
+            if not self.inputs:
+                raise TnvizError(
+                    "no tensor is marked as an input: mark one in role mode (click it: it turns blue) "
+                    "or pass inputs=(...); inputs=() makes a module whose tensors are all parameters",
+                    token="inputs",
+                )
+            inputs = self.inputs
+        inputs = tuple(inputs)
+        for name in inputs:
+            if name not in self.tensor_names:
+                raise TnvizError(f"inputs names {name!r}, which is not a tensor of the drawing", token=str(name))
+        # Only the parameters' sizes are fixed: what the inputs alone hold (a batch index, a
+        # signal's length) comes from the tensors given to forward.
+        structure = Diagram(self.diagram.spec, options=self.diagram.options)
+        shapes = {n: self.diagram.shape(n) for n in self.tensor_names if n not in inputs}
+        return TensorNetwork(structure.bind(shapes=shapes), inputs=inputs)
+
+    # --- from the state to what is shown --------------------------------------------------------
+    def _refresh(self) -> None:
+        try:
+            spec = self.build_spec()
+            diagram = self._bound_diagram(spec)
+        except TnvizError as err:
+            self.diagram, self.spec, self.message = None, "", err.message
+        else:
+            self.diagram, self.spec, self.message = diagram, spec, ""
+        self._push_canvas()
+        self._show()
+
+    def _push_canvas(self) -> None:
+        edges = []
+        for index, conv in self._indices.items():
+            edges.append({"index": index, "ends": self._holders(index), "out": self._in_output(index), "conv": conv})
+        labels = {}
+        for index, conv in self._indices.items():
+            if conv:
+                labels[index] = (
+                    f"{index}={self.signal_sizes.get(index, DEFAULT_SIGNAL)}:"
+                    f"{self.kernel_sizes.get(index, DEFAULT_KERNEL)}"
+                )
+            else:
+                labels[index] = f"{index}={self.sizes.get(index, self.default_size)}"
+        with self.canvas.hold_trait_notifications():
+            self.canvas.tensors = copy.deepcopy(self._tensors)
+            self.canvas.edges = edges
+            self.canvas.labels = labels
+            self.canvas.output = copy.deepcopy(self._output)
+            self.canvas.can_undo, self.canvas.can_redo = bool(self._undo), bool(self._redo)
+
+    def _show(self) -> None:
+        indices = list(self._indices)
+        if list(self.index_box.options) != indices:
+            current = self.index_box.value
+            self._syncing = True
+            self.index_box.options = indices
+            self.index_box.value = current if current in indices else (indices[-1] if indices else None)
+            self._syncing = False
+        self._show_index({"new": self.index_box.value})
+        if self.diagram is None:
+            self.spec_label.value = f"<span style='color:#b00'>{html.escape(self.message)}</span>"
+            self.cost.value = self.picture.value = ""
+            return
+        self.spec_label.value = f"<code>{html.escape(self.spec)}</code>"
+        self.spec_box.value = self.spec
+        try:
+            plan = self.diagram.plan()
+            self.cost.value = (
+                f"{plan.flops:,} FLOPs, peak {plan.peak_elements:,} elements, approach {html.escape(plan.approach)}; "
+                f"output shape {tuple(self.diagram.output_shape)}"
+            )
+        except TnvizError as err:
+            self.cost.value = f"<span style='color:#b00'>{html.escape(err.message)}</span>"
+        try:
+            self.picture.value = diagram_svg(self.diagram, inputs=self.inputs, pinned=self.picture_positions())
+        except TnvizError as err:
+            self.picture.value = f"<span style='color:#b00'>{html.escape(err.message)}</span>"
+
+    def picture_positions(self) -> dict[str, tuple[float, float]]:
+        """The tensors' canvas positions in layout units (y up), so that the picture under the
+        canvas keeps the canvas's orientation."""
+        at = {t["name"]: (t["x"] / PIXELS_PER_UNIT, -t["y"] / PIXELS_PER_UNIT) for t in self._tensors}
+        pinned = dict(at)
+        for index in self._indices:  # a hyperedge's dot where the canvas draws it: the holders' centroid
+            holders = list(dict.fromkeys(self._holders(index)))
+            if len(holders) >= 3 or (len(holders) == 2 and self._in_output(index)):
+                pinned[junction_name(index)] = (
+                    sum(at[h][0] for h in holders) / len(holders),
+                    sum(at[h][1] for h in holders) / len(holders),
+                )
+        return pinned
+
+    # --- the controls under the canvas ----------------------------------------------------------
+    def _show_index(self, change: dict) -> None:
+        index = change["new"]
+        if index not in self._indices:
+            self.ksize_box.layout.display = "none"
+            return
+        conv = self._indices[index]
+        self._syncing = True
+        if conv:
+            self.size_box.value = self.signal_sizes.get(index, DEFAULT_SIGNAL)
+            self.ksize_box.value = self.kernel_sizes.get(index, DEFAULT_KERNEL)
+        else:
+            self.size_box.value = self.sizes.get(index, self.default_size)
+        self.ksize_box.layout.display = None if conv else "none"  # kernel lengths belong to convolutions only
+        self._syncing = False
+
+    def _edit_size(self, change: dict) -> None:
+        index = self.index_box.value
+        if self._syncing or index not in self._indices:
+            return
+        kernel = self.ksize_box.value if self._indices[index] else None
+        self._guarded(self.set_size, index, self.size_box.value, kernel)
+
+    def _on_action(self, _widget: Any, content: Mapping[str, Any], _buffers: Any = None) -> None:
+        """What the mouse did, sent by the canvas."""
+        action = content.get("action")
+        handlers = {
+            "add_tensor": lambda: self.add_tensor(x=content["x"], y=content["y"]),
+            "connect": lambda: self.connect(content["a"], content["b"]),
+            "join": lambda: self.join(content["tensor"], content["index"]),
+            "add_leg": lambda: self.add_leg(content["tensor"]),
+            "conv": lambda: self.set_conv(content["index"]),
+            "output": lambda: self.set_output(content["index"]),
+            "role": lambda: self.set_role(content["tensor"]),
+            "move": lambda: self.move(content["tensor"], content["x"], content["y"]),
+            "delete": lambda: self.delete(content["name"]),
+            "edit_tensor": lambda: self.set_modes(content["tensor"], content["text"]),
+            "edit_index": lambda: self._edit_index_text(content["index"], content["text"]),
+            "edit_output": lambda: self.set_output_modes(content["text"]),
+            "undo": self.undo,
+            "redo": self.redo,
+        }
+        if action not in handlers:
+            self.canvas.message = f"unknown editor action {action!r}"
+            return
+        self._guarded(handlers[action])
+        if action == "move":  # the canvas moved the circle itself; make sure it shows the final state
+            self._push_canvas()
+
+    def _edit_index_text(self, index: str, text: str) -> None:
+        """``r``, ``r=6`` or (a convolution) ``x=32:3``: rename and/or resize an index in place."""
+        m = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:=\s*(\d+)\s*(?::\s*(\d+))?)?\s*", text)
+        if not m:
+            raise TnvizError(f"cannot read {text!r}: expected name, name=size or, for a convolution, name=size:kernel",
+                             token=text)  # fmt: skip
+        name, size, kernel = m.group(1), m.group(2), m.group(3)
+        if name != index:
+            self.rename_index(index, name)
+        if size is not None:
+            self.set_size(name, int(size), int(kernel) if kernel else None)

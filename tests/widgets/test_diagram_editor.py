@@ -1,0 +1,181 @@
+"""The DiagramEditor draws every diagram of the spec language: each mouse action arrives as the
+message the canvas sends (``_on_action``) or as the method it calls; typed specs round-trip."""
+
+import random
+
+import pytest
+import torch
+
+import tnviz
+from tnviz.core.formats import FORMATS, LayerConfig, build_layer
+from tnviz.errors import TnvizError
+from tnviz.gallery import FIGURES
+from tnviz.render.scene import build_scene, make_style
+from tnviz.widgets import DiagramEditor
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def click(editor, **message):
+    """What the canvas sends for one mouse action; a refused action leaves its message."""
+    editor._on_action(editor.canvas, message, None)
+    return editor.canvas.message
+
+
+def test_cp_hub_drawn_with_the_mouse_alone():
+    editor = DiagramEditor()
+    for x, y in ((100, 80), (100, 280), (400, 180)):
+        click(editor, action="add_tensor", x=x, y=y)
+    assert editor.tensor_names == ("A", "B", "C")
+    click(editor, action="connect", a="A", b="B")  # drag A onto B: a new index i
+    click(editor, action="join", tensor="C", index="i")  # drag C onto that edge: the hub
+    for name in "ABC":
+        click(editor, action="add_leg", tensor=name)  # drag onto empty space: open legs
+    assert editor.spec == "A: i j, B: i k, C: i l -> j k l"
+    hub = next(e for e in editor.canvas.edges if e["index"] == "i")
+    assert hub["ends"] == ["A", "B", "C"] and not hub["out"]
+    # rename in place (double-click a label), then reorder (double-click a tensor)
+    for old, new in (("i", "r"), ("j", "i"), ("k", "j"), ("l", "k")):
+        assert click(editor, action="edit_index", index=old, text=new) == ""
+    for name, modes in (("A", "i r"), ("B", "j r"), ("C", "k r")):
+        assert click(editor, action="edit_tensor", tensor=name, text=f"{name}: {modes}") == ""
+    assert editor.spec == "A: i r, B: j r, C: k r -> i j k"
+    assert click(editor, action="edit_index", index="r", text="r=3") == ""
+    assert editor.sizes["r"] == 3 and editor.canvas.labels["r"] == "r=3"
+    # no input marked: the module is refused, never guessed
+    with pytest.raises(TnvizError, match="no tensor is marked as an input"):
+        editor.to_module()
+    click(editor, action="role", tensor="A")
+    assert editor.inputs == ("A",) and editor.canvas.tensors[0]["role"] == "input"
+    module = editor.to_module()
+    a = torch.randn(4, 3)
+    expected = torch.einsum("ir,jr,kr->ijk", a, module.weights["B"], module.weights["C"])
+    assert torch.allclose(module(a), expected, atol=1e-6)
+
+
+def test_partial_outer_product_trace_stub_and_convolution_by_clicks():
+    editor = DiagramEditor()
+    for x in (100, 300):
+        click(editor, action="add_tensor", x=x, y=150)
+    click(editor, action="connect", a="A", b="B")
+    click(editor, action="output", index="i")  # an edge in the output: a partial outer product
+    assert editor.diagram.roles["i"] == "batch"  # a partial outer product
+    click(editor, action="connect", a="A", b="A")  # dropped on itself: a trace loop
+    assert editor.spec == "A: i j j, B: i -> i"
+    click(editor, action="add_leg", tensor="B")
+    click(editor, action="output", index="k")  # an open leg out of the output: summed (a stub)
+    assert editor.diagram.roles["k"] == "summed"
+    click(editor, action="conv", index="i")
+    assert editor.spec == "A: i j j, B: i k -> i | i"
+    assert editor.canvas.labels["i"] == "i=16:3"
+    assert click(editor, action="edit_index", index="i", text="i=10:5") == ""
+    assert editor.diagram.output_shape == (6,)
+    refused = click(editor, action="edit_index", index="j", text="j=2:3")
+    assert refused == "'j' is not a convolution: it has no kernel length"
+    assert set(editor.sizes) <= {"j", "k"}  # no kernel entries for plain indices
+
+
+def test_groups_and_output_order_edited_in_place():
+    editor = DiagramEditor("X: b s1 s2, G1: s1 t1 r, G2: r s2 t2 -> b t1 t2", inputs=("X",))
+    assert click(editor, action="edit_tensor", tensor="X", text="X: b (s1 s2)") == ""
+    assert click(editor, action="edit_output", text="-> b (t1 t2)") == ""
+    assert editor.spec == "X: b (s1 s2), G1: s1 t1 r, G2: r s2 t2 -> b (t1 t2)"
+    assert "must list the indices" in click(editor, action="edit_tensor", tensor="X", text="X: b s1")
+    assert "no index 'zz'" in click(editor, action="edit_output", text="-> b zz")
+    module = editor.to_module()
+    assert module(torch.randn(2, 16)).shape == (2, 16)
+
+
+def test_delete_undo_redo():
+    editor = DiagramEditor("A: i j, B: j k, C: k l -> i l")
+    spec = editor.spec
+    click(editor, action="delete", name="B")
+    assert editor.spec == "A: i j, C: k l -> i l"  # j and k stay: A and C still hold them
+    click(editor, action="delete", name="l")
+    assert editor.spec == "A: i j, C: k -> i"
+    click(editor, action="undo")
+    click(editor, action="undo")
+    assert editor.spec == spec and editor.canvas.can_redo
+    click(editor, action="redo")
+    assert editor.spec == "A: i j, C: k l -> i l"
+    editor.add_tensor("D")  # a new edit forgets what could be redone
+    assert not editor.canvas.can_redo
+    for _ in range(10):
+        editor.undo()
+    assert editor.spec == "" and "empty" in editor.message and not editor.canvas.can_undo
+
+
+def test_refusals_name_the_token_and_change_nothing():
+    editor = DiagramEditor("A: i j, B: j k -> i k")
+    spec = editor.spec
+    assert "expected an identifier" in click(editor, action="edit_tensor", tensor="A", text="1x: i j")
+    assert "already has a tensor named 'B'" in click(editor, action="edit_tensor", tensor="A", text="B: i j")
+    assert "already holds 'j'" in click(editor, action="join", tensor="A", index="j")
+    assert "no tensor 'Z'" in click(editor, action="connect", a="A", b="Z")
+    assert "unknown editor action" in click(editor, action="fly")
+    assert editor.spec == spec
+    with pytest.raises(TnvizError, match="inputs names 'Q'"):
+        editor.set_spec("A: i, B: i ->", inputs=("Q",))
+
+
+def _specs():
+    """Typed specs of every kind: the gallery, every layer format, and seeded random networks."""
+    specs = {name: (fig().to_spec(), {}) for name, fig in FIGURES.items()}
+    for fmt in FORMATS:
+        specs[f"layer-{fmt}"] = (build_layer(fmt, LayerConfig(16, 16, (3, 3)), rank=2).spec, {})
+    specs["options"] = ("X: b s x y, K: t s x y -> b t x y | x y", {"padding": 1, "stride": 2})
+    specs["scalar"] = ("A: ->", {})
+    specs["diagonal"] = ("A: i i j, B: j -> i", {})
+    rng = random.Random(0)
+    for k in range(25):
+        n, letters = rng.randint(1, 5), [f"i{m}" for m in range(8)]
+        operands = [sorted(rng.sample(letters, rng.randint(0, 3))) for _ in range(n)]
+        held = sorted({i for op in operands for i in op})
+        out = [i for i in held if rng.random() < 0.4]
+        body = ", ".join(f"T{m}: {' '.join(op)}".rstrip() for m, op in enumerate(operands))
+        specs[f"random-{k}"] = (f"{body} -> {' '.join(out)}".rstrip(), {})
+    return specs
+
+
+SPECS = _specs()
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_typed_spec_round_trips_exactly_through_the_drawing(name):
+    spec, options = SPECS[name]
+    typed = tnviz.Diagram.parse(spec, **options)
+    editor = DiagramEditor(spec, **options)
+    assert editor.spec == typed.to_spec(compact=False)  # the editor writes the named form
+    if ":" in spec:
+        assert editor.spec == spec
+    drawn = tnviz.Diagram.parse(editor.spec, **options)
+    assert drawn == typed and editor.diagram.options == typed.options
+    # an edit and its undo leave the spec as typed
+    first = editor.tensor_names[0]
+    editor.rename(first, "Zz")
+    editor.undo()
+    assert editor.spec == typed.to_spec(compact=False)
+
+
+def test_canvas_and_picture_keep_one_orientation():
+    editor = DiagramEditor()
+    editor.add_tensor("A", 80, 60)  # top left on the canvas (y down)
+    editor.add_tensor("B", 420, 300)  # bottom right
+    editor.connect("A", "B")
+    scene = build_scene(editor.diagram, make_style({"pinned": editor.picture_positions()}))
+    at = {s.name: (s.x, s.y) for s in scene.shapes if s.name in ("A", "B")}
+    assert at["A"][0] < at["B"][0] and at["A"][1] > at["B"][1]  # the picture's y points up
+    assert 'class="node"' in editor.picture.value or "<svg" in editor.picture.value
+
+
+def test_index_sizes_controls_hold_kernels_only_for_convolutions():
+    sizes = {"b": 2, "s": 3, "t": 4, "X": (2, 3, 8), "K": (4, 3, 3)}
+    editor = DiagramEditor("X: b s x, K: t s x -> b t x | x", sizes=sizes)
+    assert editor.sizes == {"b": 2, "s": 3, "t": 4}
+    assert editor.signal_sizes == {"x": 8} and editor.kernel_sizes == {"x": 3}
+    editor.index_box.value = "s"
+    assert editor.ksize_box.layout.display == "none"
+    editor.index_box.value = "x"
+    assert editor.ksize_box.layout.display is None and editor.size_box.value == 8
+    editor.ksize_box.value = 5
+    assert editor.diagram.output_shape == (2, 4, 4)

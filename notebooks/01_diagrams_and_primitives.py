@@ -3,11 +3,18 @@
 #   jupytext:
 #     cell_metadata_filter: -all
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: language_info.name
 #     text_representation:
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
 #       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+#   language_info:
+#     name: python
 # ---
 
 # %% [markdown]
@@ -24,7 +31,7 @@ import torch.nn.functional as F
 import tnviz
 from tnviz import gallery
 
-torch.manual_seed(0)
+torch.manual_seed(0);  # the ; keeps the returned Generator out of the output
 
 # %% [markdown]
 # ## Fig. 2: scalars, vectors, matrices, tensors
@@ -82,16 +89,36 @@ print(d.plan())
 # ## Fig. 4b–c: CP (a hyperedge) and a tensor ring
 
 # %%
-cp = gallery.fig4_cp()
+d = gallery.fig4_cp()
 a, b, c = torch.randn(8, 3), torch.randn(6, 3), torch.randn(4, 3)
-assert torch.allclose(tnviz.einsum(cp, a, b, c), torch.einsum("ir,jr,kr->ijk", a, b, c), atol=1e-6)
-# cp
+assert torch.allclose(tnviz.einsum(d, a, b, c), torch.einsum("ir,jr,kr->ijk", a, b, c), atol=1e-6)
+d
 
 # %%
 gallery.fig4_tensor_ring()
 
 # %% [markdown]
-# Drawings come in three backends: `d.draw()` (matplotlib), `d.draw("graphviz")`, `d.to_tikz()`.
+# ## Drawing for a paper or a slide
+# A diagram at the end of a cell shows itself. To keep a drawing, there are three backends:
+# `d.draw()` returns a matplotlib figure (it shows itself too; `fig.ax` is its axes, and
+# `d.draw(ax=ax)` draws into axes of your own), `d.draw("graphviz")` needs graphviz installed, and
+# `d.to_tikz()` returns LaTeX source. `d.save("cp.pdf")` writes a file.
 
 # %%
-print(gallery.fig4_cp().to_tikz()[:300])
+gallery.fig4_cp().draw(title="CP: three factors on one hyperedge r")
+
+# %%
+tikz = gallery.fig4_cp().to_tikz()
+print("\n".join(tikz.splitlines()[:12]))
+print(f"... ({len(tikz.splitlines())} lines in all)")
+
+# %% [markdown]
+# ## What we showed
+# - A tensor is a node and each of its indices a leg; a spec such as `A: i j k, B: k l -> i j l`
+#   is the diagram, written down.
+# - A leg shared by two tensors is summed (contraction), a shared leg kept open is a partial outer
+#   product, and a leg marked ∗ is a convolution — each checked equal to `torch.einsum` or `F.conv1d`.
+# - A whole 1-D convolutional layer is one diagram, and `d.plan()` shows how tnviz runs it and its
+#   FLOPs.
+# - CP is a hyperedge (one rank leg shared by every factor), a tensor ring is a closed loop.
+# - Every diagram draws itself: inline, as a matplotlib figure, with graphviz or as TikZ.

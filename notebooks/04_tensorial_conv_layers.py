@@ -3,11 +3,18 @@
 #   jupytext:
 #     cell_metadata_filter: -all
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: language_info.name
 #     text_representation:
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
 #       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+#   language_info:
+#     name: python
 # ---
 
 # %% [markdown]
@@ -25,7 +32,13 @@ from tnviz import gallery
 from tnviz.nn import TensorialConv2d, cost_table
 from tnviz.widgets import RankExplorer
 
-torch.manual_seed(0)
+torch.manual_seed(0);  # the ; keeps the returned Generator out of the output
+
+# %% [markdown]
+# ## Fig. 5: the mTT and mTR layers
+# The input channels are split into three factors (s1 s2 s3), the output channels likewise
+# (t1 t2 t3); the cores T1–T3 each carry one input and one output factor, and C holds the 3×3
+# spatial kernel (∗). mTR closes the chain into a ring through r0.
 
 # %%
 gallery.fig5_mtt()
@@ -36,17 +49,20 @@ gallery.fig5_mtr()
 # %% [markdown]
 # ## The complexity table, computed
 # For a 3×3 convolution 64→64 on 32×32 inputs (batch 32): ranks, parameters, FLOPs and both
-# ratios to the dense layer, per format and rate.
+# ratios to the dense layer, per format and rate. The plan column says how the layer runs: where it
+# says *reconstruct*, the layer rebuilds the dense kernel and runs one convolution, so its FLOPs are
+# the dense layer's — fewer parameters need not mean fewer FLOPs.
 
 # %%
-print(cost_table(64, 64, 3, formats=["cp", "tk", "tt", "tr", "mcp", "mtk", "mtt", "mtr"], rates=[0.05, 0.1], batch=32, input_size=(32, 32)))
+formats = ["cp", "tk", "tt", "tr", "mcp", "mtk", "mtt", "mtr"]
+cost_table(64, 64, 3, formats=formats, rates=[0.05, 0.1], batch=32, input_size=(32, 32))
 
 # %% [markdown]
 # ## Every format is a convolution with its reconstructed kernel
 
 # %%
 x = torch.randn(4, 64, 16, 16)
-for fmt in ("cp", "tk", "tt", "tr", "mcp", "mtk", "mtt", "mtr"):
+for fmt in formats:
     layer = TensorialConv2d(64, 64, 3, padding=1, format=fmt, rate=0.1)
     want = F.conv2d(x, layer.dense_weight(), layer.bias, padding=1)
     assert torch.allclose(layer(x), want, atol=1e-4), fmt
@@ -58,3 +74,14 @@ for fmt in ("cp", "tk", "tt", "tr", "mcp", "mtk", "mtt", "mtr"):
 
 # %%
 RankExplorer(64, 64, 3, format="mtt", rate=0.1)
+
+# %% [markdown]
+# ## What we showed
+# - The paper's Fig. 5 layers are diagrams: the m-formats split the channels into factors and give
+#   each factor its own core.
+# - Given a compression rate, tnviz picks each format's ranks so the layer keeps about that share of
+#   the dense layer's parameters (the achieved rate is printed above).
+# - The complexity table is computed, not copied: parameters and FLOPs per format and rate, with
+#   the plan each layer runs — and fewer parameters do not always mean fewer FLOPs.
+# - Every tensorial layer is exactly `F.conv2d` with its reconstructed kernel (`layer.dense_weight()`).
+# - `RankExplorer` recomputes the diagram, parameters and FLOPs as you change format, rate or rank.

@@ -3,11 +3,18 @@
 #   jupytext:
 #     cell_metadata_filter: -all
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: language_info.name
 #     text_representation:
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
 #       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+#   language_info:
+#     name: python
 # ---
 
 # %% [markdown]
@@ -79,3 +86,13 @@ assert teacher_acc > 0.9, teacher_acc
 assert report.rate <= 0.05 and all(layer.format == "mtt" for layer in report.layers)
 for name, result in (("Seq-KD", dash.result), ("E2E-KD", dash2.result)):
     assert result.test_accuracy > 0.8, (name, result.test_accuracy)
+
+# %% [markdown]
+# ## What we showed
+# - A LeNet-5 teacher trained on 4,000 real MNIST digits reaches over 90 % test accuracy.
+# - `tnviz.compress` replaced its big layers by mTT layers initialised from a decomposition of the
+#   trained weights, keeping at most 5 % of those layers' parameters; the report lists each
+#   layer's ranks, parameters and reconstruction error, and the layers it kept dense.
+# - Seq-KD (block by block, then fine-tuning) and E2E-KD (the whole network at once) both bring the
+#   student back above 80 %, and the last cell prints the two against the teacher.
+# - Training runs in a background thread while the dashboard draws the curves; **Stop** ends it.

@@ -3,11 +3,18 @@
 #   jupytext:
 #     cell_metadata_filter: -all
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: language_info.name
 #     text_representation:
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
 #       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+#   language_info:
+#     name: python
 # ---
 
 # %% [markdown]
@@ -53,3 +60,14 @@ explorer.chooser.value = 0  # show the first point's diagrams and report
 assert sorted((p.format, p.rate) for p in explorer.points) == sorted((f, r) for f in formats for r in rates)
 for p in explorer.points:
     assert p.achieved_rate <= p.rate and p.accuracy > 0.5, (p.label, p.achieved_rate)
+
+# %% [markdown]
+# ## What we showed
+# - One teacher, trained once, and one student per format and rate, each compressed from it and
+#   distilled for a short while.
+# - Each student is a point on the plot: test accuracy against the share of parameters it kept,
+#   and every one stays within its budget and well above chance.
+# - Choosing a point shows its layers' diagrams and its compression report, so a number on the plot
+#   can be traced back to the ranks that produced it.
+# - Quick mode (`TNVIZ_QUICK=1`) sweeps two formats at one rate; the full run sweeps six formats at
+#   three rates.

@@ -3,11 +3,18 @@
 #   jupytext:
 #     cell_metadata_filter: -all
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: language_info.name
 #     text_representation:
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
 #       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+#   language_info:
+#     name: python
 # ---
 
 # %% [markdown]
@@ -25,7 +32,7 @@ import torch.nn.functional as F
 import tnviz
 from tnviz import gallery
 
-torch.manual_seed(0)
+torch.manual_seed(0);  # the ; keeps the returned Generator out of the output
 
 # %% [markdown]
 # ## Fig. 8: the bottleneck is Tucker-2
@@ -68,3 +75,12 @@ primary = primary.reshape(2, L, N, 8, 8)
 want = torch.einsum("blnxy,nkl->bnkxy", primary, S).reshape(2, N * K, 8, 8)
 assert torch.allclose(ours, want, atol=1e-4)
 print("interleaved group convolution == grouped conv + cross-group mix")
+
+# %% [markdown]
+# ## What we showed
+# - A ResNet bottleneck (1×1 reduce, 3×3, 1×1 expand) is one Tucker-2 diagram, `X: b s x y, U: s p,
+#   G: p q x y, V: q t -> b t x y | x y`, and computes exactly what the three stacked convolutions
+#   compute when no nonlinearity sits between them.
+# - Its plan shows the order tnviz contracts it in, step by step, with the FLOPs of each step.
+# - An interleaved group convolution is one diagram too: the group index l and the mixing index n
+#   are partial outer products, and it equals a grouped convolution followed by a cross-group mix.

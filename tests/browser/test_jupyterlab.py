@@ -1,9 +1,14 @@
-"""A real JupyterLab in headless Chromium (Debian's chromium, driven by Playwright): the widgets
-render, a RankExplorer slider moves the parameter count and the diagram, and two tensors are
-added and connected in the DiagramEditor with the mouse. Screenshots go to the test's folder
-(and to docs/screenshots when TNVIZ_SCREENSHOTS=1)."""
+"""All five widgets in a real JupyterLab in headless Chromium (Debian's chromium, driven by
+Playwright), used as a person would: keyboard on sliders, clicks on buttons and points, the
+DiagramEditor drawn with the mouse alone. Any browser console error or page error fails the
+test that caused it. Screenshots go to the test's folder, and to docs/screenshots when
+TNVIZ_SCREENSHOTS=1.
+
+The tests share one JupyterLab page (starting one costs ~10 s) and run in file order.
+"""
 
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -31,10 +36,39 @@ if os.environ.get("CI") and not (HAS_BROWSER and HAS_LAB):
 pytestmark = pytest.mark.skipif(not (HAS_BROWSER and HAS_LAB), reason="needs chromium, jupyterlab and playwright")
 
 ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 CELLS = [
-    "from tnviz.widgets import RankExplorer, DiagramEditor",
+    """import torch
+from torch.utils.data import Subset
+from tnviz.compression import LeNet5, mnist_offline
+from tnviz.widgets import DecompositionExplorer, DiagramEditor, RankExplorer, TradeoffExplorer, TrainingDashboard
+import tnviz
+torch.manual_seed(0);
+train, test = mnist_offline()
+train, test = Subset(train, range(1024)), Subset(test, range(256))
+teacher = LeNet5()""",
     'explorer = RankExplorer(64, 64, 3, format="cp", rank=8, input_size=16)\nexplorer',
+    'decomposition = DecompositionExplorer(format="cp", rank=8, ranks=(1, 2, 4, 8, 16))\ndecomposition',
+    """student, report = tnviz.compress(teacher, format="tk", rate=0.1)
+dashboard = TrainingDashboard(report=report, title="live", redraw_every=0.3)
+dashboard""",
+    'run = dashboard.run(student, teacher, train, test, schedule="e2e", epochs=200, lr=2e-3, batch_size=64)',
+    """tradeoff = TradeoffExplorer(teacher, train, test, formats=("tk",), rates=(0.1,), epochs=1, batch_size=128)
+tradeoff""",
     "editor = DiagramEditor()\neditor",
+    '''def train_one_step(editor):
+    """One SGD step of the module built from the drawing."""
+    module = editor.to_module()
+    x = torch.randn(*editor.diagram.shape(editor.inputs[0]))
+    opt = torch.optim.SGD(module.parameters(), lr=0.1)
+    loss = module(x).pow(2).mean()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return f"trained one step of {type(module).__name__} {editor.spec!r}: loss {loss.item():.4f}"''',
+    "",  # the test types here, as a user would
 ]
 
 
@@ -43,8 +77,8 @@ def _notebook(folder: Path) -> Path:
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    path = folder / "ui_test.ipynb"
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    path = folder / "widgets.ipynb"
     nbformat.write(nb, path)
     return path
 
@@ -55,16 +89,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def lab(tmp_path):
-    _notebook(tmp_path)
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("lab")
+    _notebook(folder)
     port, token = _free_port(), secrets.token_hex(16)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
-           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}  # fmt: skip
+    # JupyterLab's "notified about news?" toast would cover the screenshots: answer it in the settings
+    settings = folder / "settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "JUPYTER_CONFIG_DIR": str(folder / "config"),
+           "JUPYTER_RUNTIME_DIR": str(folder / "runtime"), "JUPYTERLAB_SETTINGS_DIR": str(folder / "settings"),
+           "MPLBACKEND": "Agg"}  # fmt: skip
     cmd = [sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser", "--ServerApp.ip=127.0.0.1",
            f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True",
-           "--LabApp.extension_manager=readonly", f"--ServerApp.root_dir={tmp_path}"]  # fmt: skip
-    log = open(tmp_path / "lab.log", "w")
+           "--LabApp.extension_manager=readonly", f"--ServerApp.root_dir={folder}"]  # fmt: skip
+    log = open(folder / "lab.log", "w")
     server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -76,8 +116,8 @@ def lab(tmp_path):
             time.sleep(0.3)
     else:
         server.kill()
-        raise RuntimeError("JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text()[-2000:])
-    yield base, token, tmp_path
+        raise RuntimeError("JupyterLab did not start:\n" + (folder / "lab.log").read_text()[-2000:])
+    yield base, token, folder
     server.terminate()
     try:
         server.wait(15)
@@ -86,78 +126,233 @@ def lab(tmp_path):
     log.close()
 
 
-def test_widgets_in_a_real_jupyterlab(lab):
+class Page:
+    """The one browser page and what its console said."""
+
+    def __init__(self, page, folder: Path) -> None:
+        self.page, self.shots, self.errors = page, folder / "shots", []
+        self.shots.mkdir(exist_ok=True)
+        page.on("console", lambda m: self.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
+
+    def screenshot(self, locator, name: str) -> None:
+        locator.screenshot(path=str(self.shots / name))
+        if os.environ.get("TNVIZ_SCREENSHOTS") == "1":
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            shutil.copy(self.shots / name, SHOTS / name)
+
+    def output_of(self, selector: str):
+        """The output area of the cell that shows ``selector``."""
+        return self.page.locator(".jp-OutputArea-output", has=self.page.locator(selector)).first
+
+
+@pytest.fixture(scope="module")
+def ui(lab):
     from playwright.sync_api import sync_playwright
 
     base, token, folder = lab
-    shots = folder / "shots"
-    shots.mkdir()
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=args)
-        page = browser.new_page(viewport={"width": 1300, "height": 1000})
-        page.goto(f"{base}/lab/tree/ui_test.ipynb?token={token}")
-        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget", timeout=60_000)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 2000})
+        ui = Page(page, folder)
+        page.goto(f"{base}/lab/tree/widgets.ipynb?token={token}")
         page.wait_for_selector(".jp-Notebook", timeout=60_000)
         page.wait_for_function(
-            "() => { const w = window.jupyterapp.shell.currentWidget; return w && w.sessionContext && "
-            "w.sessionContext.session && w.sessionContext.session.kernel && "
+            "() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget; return w && "
+            "w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel && "
             "w.sessionContext.session.kernel.status === 'idle'; }",
             timeout=90_000,
         )
         # not awaited: awaiting run-all inside evaluate would block until every cell is done
         page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-        figures = page.wait_for_selector(".tn-rank-figures", timeout=90_000)
-        no_news = page.locator(".jp-toast-button >> text=No")  # JupyterLab's "notify me about news?" toast
-        if no_news.count():
-            no_news.first.click()
-        page.wait_for_selector(".tn-rank-picture svg", timeout=30_000)
-        page.wait_for_selector(".tn-canvas", timeout=30_000)
-        before = figures.inner_text()
-        picture_before = page.inner_html(".tn-rank-picture")
-        assert "1,072 of 36,864" in before, before  # CP rank 8: 8·(64 + 3 + 3 + 64)
-        page.screenshot(path=str(shots / "rank_explorer_before.png"))
-
-        # move the rank slider with the keyboard, as a user would
-        handle = page.locator(".tn-rank-slider .noUi-handle").first
-        handle.focus()
-        for _ in range(4):
-            handle.press("ArrowRight")
-        page.wait_for_function(
-            "() => document.querySelector('.tn-rank-figures').innerText.includes('r=12')", timeout=20_000
-        )
-        after = figures.inner_text()
-        assert "r=12" in after and "1,608 of 36,864" in after, after  # four steps right: rank 12
-        page.wait_for_function(
-            "(old) => document.querySelector('.tn-rank-picture').innerHTML !== old", arg=picture_before, timeout=20_000
-        )
-        page.screenshot(path=str(shots / "rank_explorer_after.png"))
-
-        # the editor: add two tensors, then drag from one to the other
-        canvas = page.locator(".tn-canvas")
-        canvas.scroll_into_view_if_needed()
-        box = canvas.bounding_box()
-        page.click(".tn-mode-tensor")
-        a = (box["x"] + 120, box["y"] + 150)
-        b = (box["x"] + 360, box["y"] + 150)
-        page.mouse.click(*a)
-        page.mouse.click(*b)
-        page.wait_for_function("() => document.querySelectorAll('.tn-canvas .tn-tensor').length === 2", timeout=20_000)
-        page.click(".tn-mode-connect")
-        page.mouse.move(*a)
-        page.mouse.down()
-        page.mouse.move((a[0] + b[0]) / 2, a[1] + 10, steps=5)
-        page.mouse.move(*b, steps=5)
-        page.mouse.up()
-        page.wait_for_function("() => document.querySelectorAll('.tn-canvas .tn-edge').length >= 2", timeout=20_000)
-        page.wait_for_function(
-            "() => document.querySelector('.tn-editor-spec').innerText.includes('A: i, B: i')", timeout=20_000
-        )
-        page.screenshot(path=str(shots / "diagram_editor.png"))
+        page.wait_for_selector(".tn-canvas", timeout=120_000)
+        yield ui
         browser.close()
-    if os.environ.get("TNVIZ_SCREENSHOTS") == "1":
-        target = ROOT / "docs" / "screenshots"
-        target.mkdir(parents=True, exist_ok=True)
-        for shot in shots.iterdir():
-            shutil.copy(shot, target / shot.name)
+
+
+@pytest.fixture
+def page(ui):
+    """The shared page; the test fails on any console error that appeared while it ran."""
+    start = len(ui.errors)
+    yield ui
+    assert ui.errors[start:] == [], "browser console errors:\n" + "\n".join(ui.errors[start:])
+
+
+def _press(page, selector: str, key: str, times: int) -> None:
+    handle = page.locator(selector).first
+    handle.scroll_into_view_if_needed()
+    handle.focus()
+    for _ in range(times):
+        handle.press(key)
+
+
+def test_rank_explorer_format_and_slider(page):
+    p = page.page
+    figures = p.locator(".tn-rank-figures")
+    p.wait_for_selector(".tn-rank-picture svg", timeout=60_000)
+    assert "1,072 of 36,864" in figures.inner_text()  # CP rank 8: 8·(64 + 3 + 3 + 64)
+    picture = p.inner_html(".tn-rank-picture")
+    for leg in ("b=", "x=", "y="):  # every leg carries its size
+        assert leg in picture, leg
+    _press(p, ".tn-rank-slider .noUi-handle", "ArrowRight", 4)
+    p.wait_for_function("() => document.querySelector('.tn-rank-figures').innerText.includes('1,608 of 36,864')")
+    p.wait_for_function("(old) => document.querySelector('.tn-rank-picture').innerHTML !== old", arg=picture)
+    # the format: a dropdown, chosen as a user chooses
+    p.locator(".tn-rank-format select").select_option("tt")
+    p.wait_for_function("() => !document.querySelector('.tn-rank-figures').innerText.includes('1,608 of 36,864')")
+    text = figures.inner_text()
+    assert "of 36,864" in text and "objective" in text.lower(), text
+    page.screenshot(p.locator(".tn-rank-explorer"), "rank_explorer.png")
+
+
+def test_decomposition_explorer_rank_change(page):
+    p = page.page
+    p.wait_for_selector("img.tn-decomposition-images", timeout=60_000)
+    label = p.locator(".tn-decomposition-label").first
+    before, image = label.inner_text(), p.locator("img.tn-decomposition-images").first.get_attribute("src")
+    curves = p.locator("img.tn-decomposition-curves").first.get_attribute("src")
+    _press(p, ".tn-decomposition-slider .noUi-handle", "ArrowRight", 1)
+    p.wait_for_function(
+        "(old) => document.querySelector('.tn-decomposition-label').innerText !== old", arg=before, timeout=30_000
+    )
+    p.wait_for_function(
+        "(old) => document.querySelector('img.tn-decomposition-images').getAttribute('src') !== old",
+        arg=image,
+        timeout=30_000,
+    )
+    assert label.inner_text().startswith("cp rank 9:"), label.inner_text()  # one step right of 8
+    p.wait_for_function(  # the error plot marks the new choice
+        "(old) => document.querySelector('img.tn-decomposition-curves').getAttribute('src') !== old",
+        arg=curves,
+        timeout=30_000,
+    )
+    page.screenshot(p.locator(".tn-decomposition-explorer"), "decomposition_explorer.png")
+
+
+def test_training_dashboard_live_curve_then_stop(page):
+    p = page.page
+    plot = ".tn-dashboard-plot"
+    p.wait_for_function(
+        f"() => {{ const i = document.querySelector('{plot}'); return i && i.getAttribute('src'); }}", timeout=90_000
+    )
+    first = p.locator(plot).get_attribute("src")
+    p.wait_for_function(f"(old) => document.querySelector('{plot}').getAttribute('src') !== old", arg=first,
+                        timeout=60_000)  # fmt: skip
+    assert "step" in p.locator(".tn-dashboard-status").inner_text(), p.locator(".tn-dashboard").inner_text()
+    p.wait_for_function(  # two epochs in: the accuracy curves have points too
+        "() => document.querySelector('.tn-dashboard-progress').innerText.includes('epoch 3')", timeout=60_000
+    )
+    p.wait_for_timeout(700)  # the next redraw (every 0.3 s) shows them
+    page.screenshot(p.locator(".tn-dashboard"), "training_dashboard.png")
+    p.locator("button.tn-dashboard-stop").click()
+    p.wait_for_function(
+        "() => document.querySelector('.tn-dashboard-status').innerText.startsWith('stopped')", timeout=15_000
+    )
+
+
+def test_tradeoff_explorer_point_appears_and_a_click_shows_its_diagrams(page):
+    p = page.page
+    run = p.locator("button.tn-tradeoff-run")
+    run.scroll_into_view_if_needed()
+    run.click()
+    p.wait_for_selector("circle.tn-tradeoff-point", timeout=180_000)
+    p.wait_for_function(
+        "() => document.querySelector('button.tn-tradeoff-run').disabled && "
+        "document.querySelector('button.tn-tradeoff-stop').disabled",
+        timeout=60_000,
+    )  # the sweep is done: nothing left to run or stop
+    details = p.locator(".tn-tradeoff-details")
+    point = p.locator("circle.tn-tradeoff-point").first
+    assert point.get_attribute("data-format") == "tk"
+    point.click()
+    p.wait_for_function("() => document.querySelector('.tn-tradeoff-details').innerText.includes('tk')")
+    p.wait_for_selector(".tn-tradeoff-details svg", timeout=30_000)  # its layer diagrams
+    assert "FLOPs" in details.inner_text() and "—" not in p.locator(".tn-tradeoff-summary").inner_text()
+    page.screenshot(p.locator(".tn-tradeoff-explorer"), "tradeoff_explorer.png")
+
+
+def _drag(p, a, b) -> None:
+    p.mouse.move(*a)
+    p.mouse.down()
+    p.mouse.move((a[0] + b[0]) / 2, (a[1] + b[1]) / 2 + 7, steps=4)
+    p.mouse.move(*b, steps=4)
+    p.mouse.up()
+
+
+def _spec(p) -> str:
+    return p.locator(".tn-editor-spec").inner_text()
+
+
+def _wait_spec(p, text: str) -> None:
+    try:
+        p.wait_for_function(
+            "(t) => document.querySelector('.tn-editor-spec').innerText === t", arg=text, timeout=20_000
+        )
+    except Exception:
+        message = p.locator(".tn-editor-message").inner_text()
+        raise AssertionError(f"the editor shows {_spec(p)!r} (message {message!r}), expected {text!r}") from None
+
+
+def _edit(p, locator, text: str) -> None:
+    """Double-click, type into the in-place box, Enter."""
+    locator.dblclick()
+    box = p.locator(".tn-edit-box")
+    box.wait_for(timeout=10_000)
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_diagram_editor_draws_cp_with_the_mouse_alone_then_trains_it(page):
+    p = page.page
+    canvas = p.locator(".tn-canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+
+    def at(x, y):
+        return (box["x"] + x, box["y"] + y)
+
+    a, b, c = at(130, 90), at(130, 270), at(400, 180)
+    for spot in (a, b, c):  # draw mode: a click on empty space adds a tensor
+        p.mouse.click(*spot)
+        time.sleep(0.4)  # a second click this soon would be a double-click
+    p.wait_for_function("() => document.querySelectorAll('.tn-canvas .tn-tensor').length === 3", timeout=20_000)
+    _drag(p, a, b)  # A onto B: a new index
+    _wait_spec(p, "A: i, B: i, C: ->")
+    _drag(p, c, at(130, 180))  # C onto the A–B edge: it joins the index (the CP hub)
+    _wait_spec(p, "A: i, B: i, C: i ->")
+    for tensor, free in ((a, at(40, 40)), (b, at(40, 330)), (c, at(530, 180))):  # open legs
+        _drag(p, tensor, free)
+    _wait_spec(p, "A: i j, B: i k, C: i l -> j k l")
+    labels = p.locator(".tn-canvas .tn-edge-label")
+    for old, new in (("i", "r"), ("j", "i"), ("k", "j"), ("l", "k")):  # rename the indices in place
+        _edit(p, labels.filter(has_text=re.compile(rf"^{old}=4$")), new)
+        p.wait_for_selector(f".tn-canvas .tn-edge-label >> text=/^{new}=4$/", timeout=10_000)
+    _wait_spec(p, "A: r i, B: r j, C: r k -> i j k")
+    for tensor, name, modes in ((a, "A", "i r"), (b, "B", "j r"), (c, "C", "k r")):  # order each tensor's indices
+        p.mouse.dblclick(*tensor)
+        box_ = p.locator(".tn-edit-box")
+        box_.wait_for(timeout=10_000)
+        box_.fill(f"{name}: {modes}")
+        box_.press("Enter")
+    _wait_spec(p, "A: i r, B: j r, C: k r -> i j k")
+    p.click(".tn-mode-role")
+    p.mouse.click(*a)  # A is the input: it turns blue
+    p.wait_for_selector(".tn-canvas .tn-role-input", timeout=10_000)
+    p.click(".tn-undo")
+    p.wait_for_function("() => !document.querySelector('.tn-canvas .tn-role-input')", timeout=10_000)
+    p.click(".tn-redo")
+    p.wait_for_selector(".tn-canvas .tn-role-input", timeout=10_000)
+    assert _spec(p) == "A: i r, B: j r, C: k r -> i j k"
+    assert p.locator(".tn-editor-message").inner_text() == ""
+    p.wait_for_selector(".tn-editor-picture svg", timeout=20_000)
+    page.screenshot(page.output_of(".tn-canvas"), "diagram_editor.png")
+
+    # build the module and train one step: type into the last cell, as a user would
+    cell = p.locator(".jp-Notebook .jp-Cell").last
+    cell.scroll_into_view_if_needed()
+    cell.locator(".cm-content").click()
+    p.keyboard.type("print(train_one_step(editor))")
+    p.keyboard.press("Shift+Enter")
+    p.wait_for_selector(".jp-OutputArea-output >> text=trained one step", timeout=60_000)
+    out = p.locator(".jp-OutputArea-output", has_text="trained one step").inner_text()
+    assert "TensorNetwork 'A: i r, B: j r, C: k r -> i j k'" in out, out

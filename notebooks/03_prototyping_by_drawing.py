@@ -95,7 +95,7 @@ cp_editor
 
 # %%
 if not cp_editor.spec:  # the same drawing, click for click, when the canvas above was left empty
-    for name, x, y in (("X", 80, 180), ("A", 260, 80), ("B", 260, 280), ("C", 450, 180)):
+    for name, x, y in (("X", 110, 180), ("A", 270, 80), ("B", 270, 280), ("C", 440, 180)):
         cp_editor.add_tensor(name, x, y)
     cp_editor.set_role("X", "input")
     cp_editor.connect("X", "A", "s1")
@@ -128,7 +128,7 @@ tr_editor
 
 # %%
 if not tr_editor.spec:
-    for name, x, y in (("X", 70, 180), ("G1", 230, 90), ("G2", 230, 270), ("G3", 420, 270), ("G4", 420, 90)):
+    for name, x, y in (("X", 110, 180), ("G1", 250, 90), ("G2", 250, 270), ("G3", 420, 270), ("G4", 420, 90)):
         tr_editor.add_tensor(name, x, y)
     for a, b, index in (("G1", "G2", "r1"), ("G2", "G3", "r2"), ("G3", "G4", "r3"), ("G4", "G1", "r4")):
         tr_editor.connect(a, b, index)
@@ -162,7 +162,7 @@ tt_editor
 
 # %%
 if not tt_editor.spec:
-    for name, x, y in (("X", 90, 180), ("G1", 280, 100), ("G2", 280, 260)):
+    for name, x, y in (("X", 110, 180), ("G1", 290, 100), ("G2", 290, 260)):
         tt_editor.add_tensor(name, x, y)
     tt_editor.connect("X", "G1", "s1")
     tt_editor.connect("X", "G2", "s2")

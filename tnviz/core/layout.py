@@ -1119,13 +1119,14 @@ def layout(
                 f"inputs names {name!r}, not a tensor; expected one of {', '.join(diagram.tensor_names)}", token=name
             )
     adj = _adjacency(vertices, edges)
-    if inputs and len(diagram.tensors) > len(inputs):
+    if inputs and len(diagram.tensors) > len(inputs) and not pinned:
         kind = "layer"
         pos, rule, edges = _layer(adj, vertices, edges, inputs, diagram)
     else:
         kind, pos, rule = _shape(adj, vertices)
-        if kind == "force" and pinned:
+        if pinned:  # a shape's own positions (its bends, its junctions) belong to a picture without pins
             pos = _force_positions(adj, vertices, pinned)
+            rule = {}
     pos = {v: (round(p[0], 9) + 0.0, round(p[1], 9) + 0.0) for v, p in pos.items()}
     pos.update({v: (float(p[0]), float(p[1])) for v, p in pinned.items()})
     # Then what would still collide: edges of different indices between one pair bowed apart

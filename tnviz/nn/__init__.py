@@ -11,6 +11,7 @@ from tnviz.nn.layers import (
     TensorialLinear,
     tensorial_class,
 )
+from tnviz.nn.pricing import LayerPrice, price_layer
 
 __all__ = [
     "TensorialLayer",
@@ -20,6 +21,8 @@ __all__ = [
     "TensorialConv3d",
     "cost_table",
     "CostTable",
+    "price_layer",
+    "LayerPrice",
     "from_dense",
     "TENSORIAL_LAYERS",
     "tensorial_class",

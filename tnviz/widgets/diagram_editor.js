@@ -111,13 +111,11 @@ function render({ model, el: host }) {
       const names = [...new Set(e.ends.filter(n => pos[n]))];
       const repeats = e.ends.length - names.length;
       if (names.length >= 2) {
-        let hub;
-        if (names.length === 2 && !e.out) {
-          const [a, b] = names.map(n => pos[n]);
-          hub = [(a.x + b.x) / 2, (a.y + b.y) / 2];
-        } else {
-          hub = [names.reduce((s, n) => s + pos[n].x, 0) / names.length, names.reduce((s, n) => s + pos[n].y, 0) / names.length];
-          // a hub on top of a tensor would hide it: nudge it off
+        // the holders' centroid, moved across the line where several indices join the same
+        // tensors (Python's hub_offsets, which the picture under the canvas uses too)
+        const [ox, oy] = e.offset || [0, 0];
+        let hub = [names.reduce((s, n) => s + pos[n].x, 0) / names.length + ox, names.reduce((s, n) => s + pos[n].y, 0) / names.length + oy];
+        if (names.length > 2 || e.out) {  // a hub on top of a tensor would hide it: nudge it off
           for (const t of ts) if ((t.x - hub[0]) ** 2 + (t.y - hub[1]) ** 2 < (R + 8) ** 2) hub = [hub[0] + R + 14, hub[1] - R - 14];
         }
         for (const n of names) taken[n].push(Math.atan2(hub[1] - pos[n].y, hub[0] - pos[n].x));

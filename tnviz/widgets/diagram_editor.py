@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import html
+import math
 import pathlib
 import re
 from collections.abc import Mapping, Sequence
@@ -21,7 +22,7 @@ import ipywidgets as W
 import traitlets
 
 from tnviz.core.diagram import Diagram
-from tnviz.core.layout import junction_name
+from tnviz.core.layout import drawing_graph
 from tnviz.core.spec import parse_spec
 from tnviz.errors import TnvizError
 from tnviz.widgets._common import diagram_svg
@@ -37,6 +38,8 @@ TENSOR_LETTERS = "ABCDEFGHKLMNPQRSTUVWYZ"
 INDEX_LETTERS = "ijklmnpqrsuvw"
 DEFAULT_SIGNAL, DEFAULT_KERNEL = 16, 3
 HISTORY = 200
+#: pixels between hubs of indices that join the same tensors
+HUB_SPREAD = 34.0
 
 
 class EditorCanvas(anywidget.AnyWidget):
@@ -136,6 +139,7 @@ class DiagramEditor(W.VBox):
         self._tensors: list[dict[str, Any]] = []  # {name, x, y, role, modes}
         self._indices: dict[str, bool] = {}  # index -> is a convolution (insertion order = drawing order)
         self._output: list[list[str]] = []
+        self._typed: tuple | None = None  # (spec, positions) as set_spec drew them
         self._undo: list[dict[str, Any]] = []
         self._redo: list[dict[str, Any]] = []
 
@@ -541,7 +545,8 @@ class DiagramEditor(W.VBox):
         xs, ys = [p[0] for p in pts], [p[1] for p in pts]
         cx, cy = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2
         span_x, span_y = max(max(xs) - min(xs), 1e-9), max(max(ys) - min(ys), 1e-9)
-        scale = min((CANVAS[0] - 160) / span_x, (CANVAS[1] - 140) / span_y, PIXELS_PER_UNIT)
+        # a margin for legs and their labels (about 85 px) on every side
+        scale = min((CANVAS[0] - 190) / span_x, (CANVAS[1] - 190) / span_y, PIXELS_PER_UNIT)
         self._edit()
         self._tensors = [
             {
@@ -565,7 +570,13 @@ class DiagramEditor(W.VBox):
             else:
                 self.kernel_sizes[index] = n
         self.spec_box.value = spec
+        self._typed = None
         self._refresh()
+        self._typed = (self.spec, self._positions())
+        self._show()
+
+    def _positions(self) -> tuple:
+        return tuple((t["name"], t["x"], t["y"]) for t in self._tensors)
 
     def to_module(self, inputs: Sequence[str] | None = None) -> Any:
         """A trainable :class:`tnviz.TensorNetwork` of the drawing: its inputs are ``inputs``, or
@@ -610,8 +621,17 @@ class DiagramEditor(W.VBox):
 
     def _push_canvas(self) -> None:
         edges = []
+        offsets = self.hub_offsets()
         for index, conv in self._indices.items():
-            edges.append({"index": index, "ends": self._holders(index), "out": self._in_output(index), "conv": conv})
+            edges.append(
+                {
+                    "index": index,
+                    "ends": self._holders(index),
+                    "out": self._in_output(index),
+                    "conv": conv,
+                    "offset": list(offsets.get(index, (0.0, 0.0))),
+                }
+            )
         labels = {}
         for index, conv in self._indices.items():
             if conv:
@@ -652,22 +672,56 @@ class DiagramEditor(W.VBox):
         except TnvizError as err:
             self.cost.value = f"<span style='color:#b00'>{html.escape(err.message)}</span>"
         try:
-            self.picture.value = diagram_svg(self.diagram, inputs=self.inputs, pinned=self.picture_positions())
+            self.picture.value = diagram_svg(self.diagram, **self.picture_style())
         except TnvizError as err:
             self.picture.value = f"<span style='color:#b00'>{html.escape(err.message)}</span>"
 
+    def hub_offsets(self) -> dict[str, tuple[float, float]]:
+        """Where each index with two or more holders meets, relative to its holders' centroid
+        (pixels): several indices between the same tensors are spread apart across the line
+        that joins them, so none hides another. The canvas and the picture both use it."""
+        pos = {t["name"]: (t["x"], t["y"]) for t in self._tensors}
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for index in self._indices:
+            holders = tuple(sorted(set(self._holders(index))))
+            if len(holders) >= 2:
+                groups.setdefault(holders, []).append(index)
+        offsets: dict[str, tuple[float, float]] = {}
+        for holders, indices in groups.items():
+            (ax, ay), (bx, by) = pos[holders[0]], pos[holders[-1]]
+            norm = math.hypot(bx - ax, by - ay) or 1.0
+            nx, ny = -(by - ay) / norm, (bx - ax) / norm
+            for k, index in enumerate(indices):
+                off = (k - (len(indices) - 1) / 2) * HUB_SPREAD
+                offsets[index] = (nx * off, ny * off)
+        return offsets
+
+    def picture_style(self) -> dict[str, Any]:
+        """The style the picture under the canvas is drawn with: the marked inputs, and the
+        canvas's arrangement pinned — except for a drawing as typed (not moved or edited since
+        :meth:`set_spec`), which tnviz's layout placed on the canvas and pictures itself."""
+        as_typed = self._typed == (self.spec, self._positions())
+        return {"inputs": self.inputs, "pinned": None if as_typed else self.picture_positions()}
+
     def picture_positions(self) -> dict[str, tuple[float, float]]:
-        """The tensors' canvas positions in layout units (y up), so that the picture under the
-        canvas keeps the canvas's orientation."""
+        """The tensors' canvas positions, and the junctions' (hyperedge dots, ∗ markers), in
+        layout units (y up): the picture under the canvas keeps the canvas's arrangement."""
         at = {t["name"]: (t["x"] / PIXELS_PER_UNIT, -t["y"] / PIXELS_PER_UNIT) for t in self._tensors}
         pinned = dict(at)
-        for index in self._indices:  # a hyperedge's dot where the canvas draws it: the holders' centroid
+        if self.diagram is None:
+            return pinned
+        offsets = self.hub_offsets()
+        vertices, _, _ = drawing_graph(self.diagram)
+        for vertex in vertices:
+            index = vertex[1:] if vertex.startswith("#") else None
+            if index is None or vertex in at:
+                continue
             holders = list(dict.fromkeys(self._holders(index)))
-            if len(holders) >= 3 or (len(holders) == 2 and self._in_output(index)):
-                pinned[junction_name(index)] = (
-                    sum(at[h][0] for h in holders) / len(holders),
-                    sum(at[h][1] for h in holders) / len(holders),
-                )
+            ox, oy = offsets.get(index, (0.0, 0.0))
+            pinned[vertex] = (
+                sum(at[h][0] for h in holders) / len(holders) + ox / PIXELS_PER_UNIT,
+                sum(at[h][1] for h in holders) / len(holders) - oy / PIXELS_PER_UNIT,
+            )
         return pinned
 
     # --- the controls under the canvas ----------------------------------------------------------

@@ -49,9 +49,10 @@ specs = {
 }
 for name, spec in specs.items():
     print(f"{name:7s} {spec}")
-fig = DiagramFigure(figsize=(14, 3.6), layout="constrained")  # one figure, four axes
+fig = DiagramFigure(figsize=(14, 3.6), layout="constrained")  # one figure, four axes: fig.axes
 for ax, (name, spec) in zip(fig.subplots(1, 4), specs.items()):
     Diagram.parse(spec).draw(ax=ax, title=name)
+assert len(fig.axes) == 4 and fig.ax is fig.axes[0]  # fig.ax: the first (CP's)
 fig
 
 # %% [markdown]

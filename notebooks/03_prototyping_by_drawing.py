@@ -36,7 +36,7 @@
 #
 # Every click is also a method of the editor (`add_tensor`, `connect`, `join`, `add_leg`,
 # `set_role`, `set_modes`, `set_size`, …). Each drawing below comes with a cell that makes the
-# same drawing by those calls when the canvas is still empty — so the notebook also runs
+# same drawing by those calls unless the canvas already shows it — so the notebook also runs
 # unattended; if you drew it yourself, that cell leaves your drawing alone.
 
 # %%
@@ -80,21 +80,24 @@ def fit(editor, steps=STEPS):
 # A linear map from 64 = 8·8 features to 16, its weight a CP decomposition of rank 6:
 # `X: b (s1 s2), A: s1 r, B: s2 r, C: t r -> b t`. In the canvas below:
 #
-# 1. **draw** mode: click four spots, left to right — X at the left, A above, B below, C at the
+# 1. **draw** mode: click four spots — X at the left, A above the middle, B below it, C at the
 #    right. Double-click each and type its name (`X`, `A`, `B`, `C`).
 # 2. **role** mode: click X (it turns blue: the input).
-# 3. **draw** mode: drag X onto A, then X onto B (indices `i`, `j`); drag A onto B (`k`); drag C
-#    onto the A–B edge — `k` now has three holders, a black dot: the CP hub.
-# 4. Drag X onto empty space on its left and C onto empty space on its right: open legs.
-# 5. Double-click the labels and type `s1=8`, `s2=8`, `r=6`, `b=32`, `t=16`; double-click X
-#    and type `X: b (s1 s2)` to put the batch first and group the two input indices.
+# 3. **draw** mode: drag X onto A (a new index `i`), then X onto B (`j`); drag A onto B (`k`);
+#    drag C onto the A–B edge — `k` now has three holders, a black dot: the CP hub.
+# 4. Drag X onto empty space on its left (`l`) and C onto empty space on its right (`m`): open legs.
+# 5. Double-click each label and type: on `i=4` `s1=8`, on `j=4` `s2=8`, on `k=4` `r=6`, on `l=4`
+#    `b=32`, on `m=4` `t=16`. Double-click X and type `X: b (s1 s2)`: the batch first, the two
+#    input indices grouped into one mode of 64.
 
 # %%
 cp_editor = DiagramEditor()
 cp_editor
 
 # %%
-if not cp_editor.spec:  # the same drawing, click for click, when the canvas above was left empty
+CP_SPEC = "X: b (s1 s2), A: s1 r, B: s2 r, C: r t -> b t"
+if cp_editor.spec != CP_SPEC:  # the same drawing, click for click, unless the canvas shows it already
+    cp_editor.clear()
     for name, x, y in (("X", 110, 180), ("A", 270, 80), ("B", 270, 280), ("C", 440, 180)):
         cp_editor.add_tensor(name, x, y)
     cp_editor.set_role("X", "input")
@@ -119,15 +122,17 @@ cp_errors = fit(cp_editor)
 # 2. Drag G1 onto G2, G2 onto G3, G3 onto G4 and G4 onto G1: the ring (rename its indices
 #    `r1`…`r4`, size 3). Drag X onto G1 (`s1=8`) and onto G2 (`s2=8`).
 # 3. Drag G3 and G4 onto empty space (`t1=4`, `t2=4`) and X onto empty space (`b=32`).
-# 4. **role**: click X. Double-click X: `X: b (s1 s2)`; double-click empty canvas:
-#    `-> b (t1 t2)`.
+# 4. **role**: click X. Double-click X: `X: b (s1 s2)`; double-click G1: `G1: r4 s1 r1`;
+#    double-click empty canvas: `-> b (t1 t2)`.
 
 # %%
 tr_editor = DiagramEditor()
 tr_editor
 
 # %%
-if not tr_editor.spec:
+TR_SPEC = "X: b (s1 s2), G1: r4 s1 r1, G2: r1 r2 s2, G3: r2 r3 t1, G4: r3 r4 t2 -> b (t1 t2)"
+if tr_editor.spec != TR_SPEC:
+    tr_editor.clear()
     for name, x, y in (("X", 110, 180), ("G1", 250, 90), ("G2", 250, 270), ("G3", 420, 270), ("G4", 420, 90)):
         tr_editor.add_tensor(name, x, y)
     for a, b, index in (("G1", "G2", "r1"), ("G2", "G3", "r2"), ("G3", "G4", "r3"), ("G4", "G1", "r4")):
@@ -161,7 +166,9 @@ tt_editor = DiagramEditor()
 tt_editor
 
 # %%
-if not tt_editor.spec:
+TT_SPEC = "X: b (s1 s2), G1: s1 t1 r, G2: s2 r t2 -> b (t1 t2)"
+if tt_editor.spec != TT_SPEC:
+    tt_editor.clear()
     for name, x, y in (("X", 110, 180), ("G1", 290, 100), ("G2", 290, 260)):
         tt_editor.add_tensor(name, x, y)
     tt_editor.connect("X", "G1", "s1")

@@ -14,7 +14,7 @@ ALLOWED = {
     "provenance": set(),
     "core": {"errors"},
     "execute": {"core", "errors"},
-    "render": {"core", "errors"},
+    "render": {"core", "errors", "tables"},
     "nn": {"core", "execute", "errors", "tables"},
     "compression": {"core", "nn", "execute", "errors", "tables", "provenance"},
     "widgets": {"core", "execute", "render", "nn", "compression", "errors", "tables"},

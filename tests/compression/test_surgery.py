@@ -48,7 +48,8 @@ def test_default_compression_keeps_the_first_conv_and_last_linear_dense():
     assert conv2.dense_flops == 2 * 8 * 8 * 50 * 20 * 25  # per sample
     text = str(report)
     assert "conv2" in text and "fc1" in text and "compressed layers keep" in text and "whole model" in text
-    assert "<table>" in report._repr_html_()
+    html = report._repr_html_()
+    assert html.startswith('<table class="tn-table"') and "<thead>" in html and 'class="tn-num"' in html
     assert student(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     # On a batch, the student follows the teacher: the relative output error is 0.87 here;
     # students of unrelated factors are off by 1.26 or more (measured over three seeds).

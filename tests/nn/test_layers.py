@@ -120,6 +120,8 @@ def test_training_from_scratch_learns():
 
 
 def test_cost_table_prices_every_format_and_rate():
+    from html import escape
+
     from tnviz.nn import cost_table
 
     table = cost_table(64, 64, 3, rates=(0.05, 0.1), batch=8)
@@ -129,7 +131,12 @@ def test_cost_table_prices_every_format_and_rate():
         assert row.flops > 0 and row.flop_ratio > 0
     text = str(table)
     assert "params/dense" in text and "FLOPs/dense" in text and "r=27" in text
-    assert "<table>" in table._repr_html_()
+    # In a notebook (04's bare cost_table(...)): the aligned table, number columns right-aligned
+    # under their headers.
+    html = table._repr_html_()
+    assert html.startswith('<table class="tn-table"') and "<thead>" in html and escape(table._title()) in html
+    heads = [h.split(">")[0] for h in html.split("<th ")[1:]]
+    assert ["text-align:right" in h for h in heads] == [False, True, False, True, True, True, True, False]
 
 
 def test_torch_compile_fullgraph():

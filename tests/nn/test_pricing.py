@@ -19,7 +19,8 @@ def test_price_prints_its_figures_and_objective():
     text = str(price)
     for part in ("1,072 of 36,864", price.strategy, "objective 'time'", "r=8", "FLOPs"):
         assert part in text
-    assert "<table>" in price._repr_html_()
+    table = price._repr_html_()
+    assert table.startswith('<table class="tn-table"') and "<tbody>" in table and "1,072 of 36,864" in table
 
 
 def test_rate_and_rank_give_the_same_price():
@@ -64,6 +65,75 @@ def test_bad_arguments_name_their_token():
     with pytest.raises(TnvizError) as err:
         price_layer(torch.nn.Conv2d(3, 3, 3), input_shape=(1, 3, 8, 8))
     assert err.value.token == "Conv2d"
+
+
+LINEAR = LayerConfig(64, 32)
+BUILT = TensorialConv2d(16, 32, 3, format="tt", rank=4)
+
+# (what, call, the token the error names, a word of what was expected)
+BAD_PRICES = [
+    ("input_shape a number", lambda: price_layer("cp", CONV, 2, input_shape=5), "5", "sequence of positive integers"),
+    ("input_shape a string", lambda: price_layer("cp", CONV, 2, input_shape="1x64"), "'1x64'", "sequence"),
+    ("input_shape a tensor", lambda: price_layer(BUILT, input_shape=torch.zeros(1, 16, 8, 8)), "Tensor", ".shape"),
+    ("input_shape a float", lambda: price_layer("cp", CONV, 2, input_shape=(1, 64, 8.0, 8)), "8.0", "positive"),
+    ("input_shape negative", lambda: price_layer("cp", CONV, 2, input_shape=(-1, 64, 8, 8)), "-1", "positive"),
+    ("input_shape short", lambda: price_layer("cp", CONV, 2, input_shape=(2, 64, 8)), "(2, 64, 8)", "expected 4"),
+    ("input_shape channels", lambda: price_layer("cp", CONV, 2, input_shape=(1, 63, 8, 8)), "(1, 63, 8, 8)", "64"),
+    ("built, input_shape a number", lambda: price_layer(BUILT, input_shape=5), "5", "sequence"),
+    ("built, channels", lambda: price_layer(BUILT, input_shape=(1, 3, 8, 8)), "(1, 3, 8, 8)", "in_channels 16"),
+    ("format unknown", lambda: price_layer("nope", CONV, 2), "nope", "expected one of"),
+    ("format not a name", lambda: price_layer(5, CONV, 2), "int", "format name or a tensorial layer"),
+    ("no config", lambda: price_layer("cp", None, 2), "NoneType", "LayerConfig"),
+    ("rank and rate", lambda: price_layer("cp", CONV, 2, rate=0.1), "rate", "not both"),
+    ("neither rank nor rate", lambda: price_layer("cp", CONV), "cp", "rank= or rate="),
+    ("rank zero", lambda: price_layer("cp", CONV, 0), "r", "positive integer"),
+    ("rank unknown name", lambda: price_layer("cp", CONV, {"q": 2}), "q", "has ranks r"),
+    ("rate above one", lambda: price_layer("cp", CONV, rate=2), "2", "(0, 1]"),
+    ("rate not a number", lambda: price_layer("cp", CONV, rate="a"), "'a'", "(0, 1]"),
+    ("order zero", lambda: price_layer("mtt", CONV, 2, order=0), "0", "positive integer"),
+    ("batch negative", lambda: price_layer("cp", CONV, 2, batch=-1), "-1", "positive integer"),
+    ("batch a float", lambda: price_layer("cp", CONV, 2, batch=2.0), "2.0", "positive integer"),
+    ("built, batch negative", lambda: price_layer(BUILT, batch=-1), "-1", "positive integer"),
+    ("batch against input_shape", lambda: price_layer(BUILT, input_shape=(2, 16, 8, 8), batch=4), "batch", "one of"),
+    ("input_size negative", lambda: price_layer("cp", CONV, 2, input_size=-3), "-3", "positive integer"),
+    ("input_size too short", lambda: price_layer("cp", CONV, 2, input_size=(8,)), "(8,)", "2 axes"),
+    ("input_size a string", lambda: price_layer("cp", CONV, 2, input_size="a"), "'a'", "positive integer"),
+    (
+        "input_size against input_shape",
+        lambda: price_layer("cp", CONV, 2, input_shape=(1, 64, 8, 8), input_size=16),
+        "input_size",
+        "one of",
+    ),
+    ("conv_options not a dict", lambda: price_layer("cp", CONV, 2, conv_options=5), "5", "dict"),
+    ("conv_options unknown", lambda: price_layer("cp", CONV, 2, conv_options={"strid": 2}), "strid", "expected"),
+    ("conv_options on a Linear", lambda: price_layer("cp", LINEAR, 2, conv_options={"stride": 2}), "stride", "Linear"),
+    ("objective unknown", lambda: price_layer("cp", CONV, 2, objective="speed"), "'speed'", "time, flops"),
+    ("optimize unknown", lambda: price_layer("cp", CONV, 2, optimize="zzz"), "'zzz'", "expected one of"),
+    ("built, with a rank", lambda: price_layer(BUILT, rank=3), "rank", "from the layer"),
+    ("built, with a config", lambda: price_layer(BUILT, CONV), "config", "from the layer"),
+    ("built, with conv_options", lambda: price_layer(BUILT, conv_options={"stride": 2}), "conv_options", "layer"),
+    ("built, another optimize", lambda: price_layer(BUILT, optimize="greedy"), "optimize", "layer's optimize"),
+]
+
+
+@pytest.mark.parametrize("what,call,token,expected", BAD_PRICES, ids=[c[0] for c in BAD_PRICES])
+def test_every_bad_price_argument_raises_tnviz_error_naming_it(what, call, token, expected):
+    with pytest.raises(TnvizError) as info:
+        call()
+    err = info.value
+    assert type(err) is TnvizError, (what, type(err))
+    assert err.token == token, (what, err.token, str(err))
+    assert token in str(err) and expected in str(err), (what, str(err))
+
+
+def test_shapes_of_any_integer_kind_are_priced_alike():
+    import numpy as np
+
+    want = price_layer("cp", CONV, 2, input_shape=(2, 64, 8, 8))
+    for shape in (torch.Size([2, 64, 8, 8]), np.array([2, 64, 8, 8]), [2, 64, 8, 8]):
+        assert price_layer("cp", CONV, 2, input_shape=shape) == want
+    assert price_layer("cp", CONV, 2, input_shape=(2, 64, 8, 8), batch=2, input_size=8) == want  # agreeing
+    assert price_layer("cp", CONV, 2, batch=2, input_size=(8, 8)) == want
 
 
 @pytest.mark.parametrize("fmt", ["svd", "cp", "tk", "tt", "tr", "mcp", "mtk", "mtt", "mtr", "btd"])

@@ -241,3 +241,23 @@ def test_thirty_tensor_network_draws_with_bounded_layout_work(monkeypatch):
     assert calls["bfs"] == n
     sweeps = calls["hypot"] / (n * (n - 1))  # measured: 45 sweeps (a little more: leg directions)
     assert 10 <= sweeps <= 60, sweeps
+
+
+def test_a_diagram_figure_of_several_axes_has_its_first_as_ax():
+    """Notebook 02 draws four diagrams into one DiagramFigure's four Axes (draw(ax=...)): its
+    .ax is the first of them, as ``fig, ax = fig`` unpacks, not None."""
+    from tnviz.render.mpl import DiagramFigure
+
+    fig = DiagramFigure(figsize=(6, 2))
+    assert fig.ax is None and list(fig) == [fig, None]
+    axes = fig.subplots(1, 3)
+    for ax, spec in zip(axes, ("ij,jk->ik", "i,i->", "A: i r, B: j r, C: k r -> i j k")):
+        assert Diagram.parse(spec).draw(ax=ax) is fig
+    assert fig.ax is axes[0] and all(ax.patches for ax in axes)
+    _, first = fig
+    assert first is axes[0]
+    fig.ax = axes[2]  # one assigned wins
+    assert fig.ax is axes[2]
+    assert fig._repr_png_()[:4] == b"\x89PNG"
+    drawn = Diagram.parse("ij,jk->ik").draw()
+    assert drawn.ax is drawn.axes[0] and len(drawn.axes) == 1

@@ -308,3 +308,123 @@ def test_tradeoff_stopped_student_is_not_a_point(monkeypatch):
     explorer.run(background=False)
     assert explorer.points == [] and explorer.status.value.startswith("stopped") and len(explorer.todo()) == 4
     assert not explorer.start_button.disabled
+
+
+def test_tradeoff_click_during_a_dropdown_refresh_is_not_dropped(monkeypatch):
+    """The sweep's thread refreshes the dropdown (a point arrived) while the user clicks a point:
+    the click waits for the refresh and is shown, not taken for the refresh's own echo."""
+    import dataclasses
+    import threading
+
+    explorer, _ = _fake_explorer(monkeypatch, lambda e, n: _FakeResult())
+    explorer.run(background=False)
+    refreshing, release = threading.Event(), threading.Event()
+
+    def hold(change):  # the sweep's thread, in the middle of setting the dropdown's options
+        refreshing.set()
+        assert release.wait(10)
+
+    explorer.chooser.observe(hold, names="options")
+    explorer.points.append(dataclasses.replace(explorer.points[0], rate=0.3))  # a point arrives
+    sweep = threading.Thread(target=explorer._refresh_chooser)
+    sweep.start()
+    assert refreshing.wait(10)
+    click = threading.Thread(target=lambda: setattr(explorer.plot, "selected", 2))  # the browser's click
+    click.start()
+    click.join(0.3)
+    release.set()
+    sweep.join(10)
+    click.join(10)
+    assert not sweep.is_alive() and not click.is_alive()
+    assert explorer.selected is explorer.points[2] and explorer.chooser.value == 2
+    assert explorer.points[2].label in explorer.details.value
+
+
+def test_tradeoff_stop_with_nothing_running_leaves_the_status(monkeypatch):
+    explorer, _ = _fake_explorer(monkeypatch, lambda e, n: _FakeResult())
+    before = explorer.status.value
+    explorer.stop()  # before any run
+    assert explorer.status.value == before and "stopping" not in before
+    assert not explorer.start_button.disabled and explorer.stop_button.disabled
+    explorer.run(background=False)
+    done = explorer.status.value
+    assert done.startswith("done")
+    explorer.stop()  # after the sweep
+    assert explorer.status.value == done and explorer.stop_button.disabled and not explorer.running
+
+
+def test_tradeoff_stop_while_running_says_stopping_then_stopped(monkeypatch):
+    seen = []
+
+    def stop_at_first(explorer, n):
+        if n == 1:
+            explorer.stop()
+            seen.append(explorer.status.value)
+        return _FakeResult()
+
+    explorer, _ = _fake_explorer(monkeypatch, stop_at_first)
+    explorer.run(background=False)
+    assert seen == ["stopping…"] and explorer.status.value.startswith("stopped") and not explorer.running
+
+
+def test_tradeoff_example_input_comes_from_a_subset_itself():
+    from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
+
+    images = torch.arange(60 * 28 * 28, dtype=torch.float32).reshape(60, 1, 28, 28)
+    data = TensorDataset(images, torch.zeros(60, dtype=torch.long))
+    picked = list(range(20, 60))
+    subset = Subset(data, picked)
+    explorer = TradeoffExplorer(LeNet5(), subset, subset, formats=("tk",), rates=(0.1,))
+    assert torch.equal(explorer.example_input, images[20:52])  # the subset's first 32, not the base set's
+    loader = TradeoffExplorer(LeNet5(), subset, DataLoader(subset, batch_size=8), formats=("tk",), rates=(0.1,))
+    assert torch.equal(loader.example_input, images[20:52])  # a DataLoader: its dataset, indexed
+
+    class Plain(Dataset):  # a dataset of (image, label) pairs without .tensors
+        def __len__(self):
+            return 60
+
+        def __getitem__(self, i):
+            return images[i], 0
+
+    plain = Subset(Plain(), picked[::-1])
+    explorer = TradeoffExplorer(LeNet5(), plain, plain, formats=("tk",), rates=(0.1,))
+    assert torch.equal(explorer.example_input, images.flip(0)[:32])
+
+
+def test_widget_figures_are_laid_out_and_saved_under_the_render_lock(monkeypatch):
+    """tight_layout lays out tick text (matplotlib's thread-unsafe mathtext, as saving does), and
+    a dashboard draws from its training thread: every widget figure is laid out under the lock."""
+    import threading
+
+    from matplotlib.figure import Figure
+
+    from tnviz.render.rendering_lock import RENDER_LOCK
+
+    def lock_held_here() -> bool:  # held by this thread: another one cannot take it
+        free = []
+
+        def probe():
+            got = RENDER_LOCK.acquire(blocking=False)
+            free.append(got)
+            if got:
+                RENDER_LOCK.release()
+
+        other = threading.Thread(target=probe)
+        other.start()
+        other.join()
+        return not free[0]
+
+    laid_out = []
+    tight_layout = Figure.tight_layout
+
+    def recording(fig, *args, **kwargs):
+        laid_out.append(lock_held_here())
+        return tight_layout(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "tight_layout", recording)
+    DecompositionExplorer(ranks=(1, 2))  # the images and the curves
+    dashboard = TrainingDashboard()
+    dashboard.steps = [{"global_epoch": 1, "step": 1, "steps": 2, "loss": 0.5}]
+    dashboard.redraw()
+    assert dashboard.plot.value[:4] == b"\x89PNG"
+    assert len(laid_out) == 3 and all(laid_out), laid_out

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -614,7 +614,8 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-def _modes_text(modes: tuple[tuple[str, ...], ...]) -> str:
+def modes_text(modes: Sequence[Sequence[str]]) -> str:
+    """Modes as written in a spec: ``[["b"], ["s1", "s2"]]`` -> ``"b (s1 s2)"``."""
     return " ".join(m[0] if len(m) == 1 else "(" + " ".join(m) + ")" for m in modes)
 
 
@@ -673,7 +674,7 @@ def _bind(diagram: Diagram, index_sizes: Mapping[str, Any], shapes: Mapping[str,
         if len(shape) != len(op.modes):
             raise TnvizError(
                 f"tensor {name!r} has {len(shape)} dimensions {tuple(shape)}; expected {len(op.modes)} "
-                f"for modes '{_modes_text(op.modes)}'",
+                f"for modes '{modes_text(op.modes)}'",
                 token=name,
             )
         for mode, extent in zip(op.modes, shape):

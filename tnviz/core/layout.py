@@ -29,12 +29,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from tnviz.core.diagram import Diagram, default_inputs
+from tnviz.core.geometry import Grid, Point, close_samples, nearly_parallel, segment_distance
 from tnviz.errors import TnvizError
 
 __all__ = ["Layout", "Leg", "layout", "drawing_graph", "LEG_LENGTH"]
 
 LEG_LENGTH = 0.6
-Point = tuple[float, float]
 
 
 @dataclass(frozen=True)
@@ -404,7 +404,6 @@ LEG_ANGLE = math.radians(15)  # ... and a leg from its vertex's lines at least t
 TIGHT_ANGLE = math.radians(14)  # ... and a line to a junction at least this far, where the room is short
 SIN_PARALLEL = math.sin(math.radians(15))
 WORK_BUDGET = 25_000
-FAR_CELLS = 4096  # a box over more grid cells than this is kept in one list
 
 
 def _radius(v: str, conv: Sequence[str]) -> float:
@@ -417,14 +416,6 @@ def _radius(v: str, conv: Sequence[str]) -> float:
 
 def _dist(p: Point, q: Point) -> float:
     return math.sqrt((p[0] - q[0]) ** 2 + (p[1] - q[1]) ** 2)
-
-
-def _distance(point: Point, a: Point, b: Point) -> float:
-    """Distance from a point to the segment a-b."""
-    dx, dy = b[0] - a[0], b[1] - a[1]
-    length2 = dx * dx + dy * dy or 1e-12
-    t = max(0.0, min(1.0, ((point[0] - a[0]) * dx + (point[1] - a[1]) * dy) / length2))
-    return math.sqrt((point[0] - a[0] - t * dx) ** 2 + (point[1] - a[1] - t * dy) ** 2)
 
 
 def _crosses(p1: Point, p2: Point, q1: Point, q2: Point) -> bool:
@@ -448,20 +439,17 @@ def _angle(u: Point, v: Point) -> float:
 def _runs_along(p1: Point, p2: Point, q1: Point, q2: Point, gap: float = 0.2) -> bool:
     """Do segments p1-p2 and q1-q2 run along each other: nearly parallel, and close for a
     real stretch (of either)?"""
-    ux, uy = p2[0] - p1[0], p2[1] - p1[1]
-    vx, vy = q2[0] - q1[0], q2[1] - q1[1]
-    nu, nv = math.sqrt(ux * ux + uy * uy), math.sqrt(vx * vx + vy * vy)
-    if nu < 1e-9 or nv < 1e-9 or abs(ux * vy - uy * vx) > SIN_PARALLEL * nu * nv:
+    if not nearly_parallel(p1, p2, q1, q2, SIN_PARALLEL):
         return False
     # Both ends of q on one side of p's line and beyond the gap: nowhere close.
+    ux, uy = p2[0] - p1[0], p2[1] - p1[1]
+    nu = math.sqrt(ux * ux + uy * uy)
     s1 = (ux * (q1[1] - p1[1]) - uy * (q1[0] - p1[0])) / nu
     s2 = (ux * (q2[1] - p1[1]) - uy * (q2[0] - p1[0])) / nu
     if (s1 > gap and s2 > gap) or (s1 < -gap and s2 < -gap):
         return False
     ts = (0.1, 0.3, 0.5, 0.7, 0.9)
-    if sum(_distance((p1[0] + ux * t, p1[1] + uy * t), q1, q2) < gap for t in ts) >= 2:
-        return True
-    return sum(_distance((q1[0] + vx * t, q1[1] + vy * t), p1, p2) < gap for t in ts) >= 2
+    return close_samples(p1, p2, q1, q2, ts, gap) >= 2 or close_samples(q1, q2, p1, p2, ts, gap) >= 2
 
 
 class _Space:
@@ -471,35 +459,17 @@ class _Space:
     def __init__(self) -> None:
         self.discs: dict[str, tuple[float, float, float]] = {}
         self.segs: list[tuple[Point, Point, str, str | None, str] | None] = []
-        self._disc_cells: dict[tuple[int, int] | str, list[str]] = {}
-        self._seg_cells: dict[tuple[int, int] | str, list[int]] = {}
+        self._disc_grid: Grid[str] = Grid()
+        self._seg_grid: Grid[int] = Grid()
         self.at: dict[str, list[int]] = {}  # vertex -> its segments
         self.budget = WORK_BUDGET  # lines and circles looked at in trying places: bounds the
         # work on a large, crowded drawing (a small one never comes near it)
-
-    @staticmethod
-    def _cells(x0: float, y0: float, x1: float, y1: float):
-        """The unit cells a box covers; one ``"far"`` key for a box too large to list (pinned
-        far away), which every lookup then visits."""
-        if (x1 - x0 + 1) * (y1 - y0 + 1) > FAR_CELLS:
-            yield "far"
-            return
-        for i in range(math.floor(x0), math.floor(x1) + 1):
-            for j in range(math.floor(y0), math.floor(y1) + 1):
-                yield i, j
-
-    def _lookup(self, cells: dict, x0: float, y0: float, x1: float, y1: float) -> set:
-        keys = list(self._cells(x0, y0, x1, y1))
-        if keys == ["far"]:  # a huge query: everything
-            return {item for found in cells.values() for item in found}
-        return {item for key in keys + ["far"] for item in cells.get(key, ())}
 
     def add_disc(self, name: str, p: Point, r: float) -> None:
         if r <= 0:
             return
         self.discs[name] = (p[0], p[1], r)
-        for key in self._cells(p[0] - r, p[1] - r, p[0] + r, p[1] + r):
-            self._disc_cells.setdefault(key, []).append(name)
+        self._disc_grid.add(name, (p[0] - r, p[1] - r, p[0] + r, p[1] + r))
 
     def remove_disc(self, name: str) -> None:
         self.discs.pop(name, None)  # grid entries stay; lookups skip what is gone
@@ -510,15 +480,14 @@ class _Space:
         for v in (a, b):
             if v is not None:
                 self.at.setdefault(v, []).append(k)
-        for key in self._cells(min(p[0], q[0]), min(p[1], q[1]), max(p[0], q[0]), max(p[1], q[1])):
-            self._seg_cells.setdefault(key, []).append(k)
+        self._seg_grid.add(k, (min(p[0], q[0]), min(p[1], q[1]), max(p[0], q[0]), max(p[1], q[1])))
         return k
 
     def discs_near(self, x0: float, y0: float, x1: float, y1: float) -> list[str]:
-        return sorted(n for n in self._lookup(self._disc_cells, x0, y0, x1, y1) if n in self.discs)
+        return sorted(n for n in self._disc_grid.near((x0, y0, x1, y1)) if n in self.discs)
 
     def segs_near(self, x0: float, y0: float, x1: float, y1: float) -> list[int]:
-        return sorted(k for k in self._lookup(self._seg_cells, x0, y0, x1, y1) if self.segs[k] is not None)
+        return sorted(k for k in self._seg_grid.near((x0, y0, x1, y1)) if self.segs[k] is not None)
 
     def segment_blocked(self, p: Point, q: Point, ends: Sequence[str | None], clear: float = CLEAR) -> str | None:
         """The first circle (other than ``ends``) that the segment p-q passes through."""
@@ -528,7 +497,7 @@ class _Space:
             if w in ends:
                 continue
             x, y, r = self.discs[w]
-            if _distance((x, y), p, q) < r + clear:
+            if segment_distance((x, y), p, q) < r + clear:
                 return w
         return None
 
@@ -557,7 +526,7 @@ def _spot_cost(
             cost += 100
     for k in space.segs_near(x - r - 0.3, y - r - 0.3, x + r + 0.3, y + r + 0.3):
         a_pt, b_pt, a, b, _ = space.segs[k]  # type: ignore[misc]
-        if _distance(p, a_pt, b_pt) < r + 0.3:
+        if segment_distance(p, a_pt, b_pt) < r + 0.3:
             cost += 40
     if cost >= bound:
         return cost
@@ -868,7 +837,7 @@ def _fan_clash(
                     soft += 1
             for t in (0.5, 1.0):  # running close beside a line, its own edges included, is nearly as bad
                 probe = (start[0] + (far[0] - start[0]) * t, start[1] + (far[1] - start[1]) * t)
-                if _distance(probe, p, q) < 0.3:
+                if segment_distance(probe, p, q) < 0.3:
                     soft += 0.5
     return hard, soft
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tnviz.core.diagram import JSON_FORMAT, JSON_VERSION, Diagram, _check_positive, _modes_text
+from tnviz.core.diagram import JSON_FORMAT, JSON_VERSION, Diagram, _check_positive, modes_text
 from tnviz.errors import TnvizError
 
 __all__ = ["diagram_from_dict", "check_nesting", "MAX_JSON_CHARS", "MAX_DEPTH", "MAX_TENSORS"]
@@ -78,14 +78,14 @@ def diagram_from_dict(data: Any) -> Diagram:
     for t in tensors:
         _require(isinstance(t, dict) and set(t) == {"name", "modes"}, f"bad tensor entry {t!r}", "tensors")
         _require(isinstance(t["name"], str), f"bad tensor name {t['name']!r}", str(t["name"]))
-        parts.append(f"{t['name']}: {_modes_text(_modes(t['modes'], t['name']))}")
+        parts.append(f"{t['name']}: {modes_text(_modes(t['modes'], t['name']))}")
     output = data.get("output")
     _require(isinstance(output, dict) and set(output) == {"name", "modes"}, "bad 'output' entry", "output")
     _require(isinstance(output["name"], str), "bad output name", str(output["name"]))
     conv = data.get("conv", [])
     _require(isinstance(conv, list) and all(isinstance(c, str) for c in conv), "'conv' must be a list of names", "conv")
     head = "" if output["name"] == "out" else f"{output['name']}: "
-    text = ", ".join(parts) + f" -> {head}{_modes_text(_modes(output['modes'], 'output'))}"
+    text = ", ".join(parts) + f" -> {head}{modes_text(_modes(output['modes'], 'output'))}"
     if conv:
         text += " | " + " ".join(conv)
     diagram = Diagram.parse(text)

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from tnviz.core.diagram import Diagram, _modes_text
+from tnviz.core.diagram import Diagram, modes_text
 from tnviz.errors import TnvizError
 from tnviz.execute.program import run_plan
 
@@ -71,11 +71,11 @@ def _check_tensors(diagram: Diagram, tensors: tuple) -> None:
             if t.dim() < len(op.modes) - 1:  # '...' covers any number of dimensions, none included
                 raise TnvizError(
                     f"operand {name!r} has {t.dim()} dimensions {tuple(t.shape)}; expected at least "
-                    f"{len(op.modes) - 1} for '{_modes_text(op.modes)}'",
+                    f"{len(op.modes) - 1} for '{modes_text(op.modes)}'",
                     token=name,
                 )
         elif t.dim() != len(op.modes):
-            modes = _modes_text(op.modes)
+            modes = modes_text(op.modes)
             raise TnvizError(
                 f"operand {name!r} has {t.dim()} dimensions {tuple(t.shape)}; expected {len(op.modes)} for '{modes}'",
                 token=name,

@@ -13,7 +13,8 @@ The FLOPs are those of the plan the layer executes: tensorial layers (every
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import operator
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,7 +142,14 @@ def price_layer(
         A :class:`LayerPrice` (prints as a table).
 
     Raises:
-        TnvizError: naming the bad token (format, rank, rate, objective, input shape).
+        TnvizError: naming the bad token and what was expected: an unknown format or
+            objective; no ``config`` for a format name; ``rank`` and ``rate`` both or neither
+            (a format with ranks); a rank or rate out of range; an ``input_shape`` that is
+            not positive integers, of the wrong length or channels, or disagrees with
+            ``batch``/``input_size``; a ``batch`` or ``input_size`` that is not positive
+            integers; ``conv_options`` that are not a mapping of convolution options (or
+            given for a Linear); for a built layer, any of ``config``, ``rank``, ``rate``,
+            ``order``, ``conv_options`` or another ``optimize`` (the layer's own are used).
 
     Example:
         >>> from tnviz.core.formats import LayerConfig
@@ -154,7 +162,8 @@ def price_layer(
             f"unknown objective={objective!r}; expected one of {', '.join(OBJECTIVES)}", token=repr(objective)
         )
     if not isinstance(format, str):
-        return _price_module(format, input_shape, input_size, batch, objective)
+        given = {"config": config, "rank": rank, "rate": rate, "order": order, "conv_options": conv_options}
+        return _price_module(format, input_shape, input_size, batch, objective, given, optimize)
     if not isinstance(config, LayerConfig):
         raise TnvizError(
             f"price_layer needs config= (a LayerConfig), got {type(config).__name__}", token=type(config).__name__
@@ -167,9 +176,7 @@ def price_layer(
         rank = fmt.ranks_for_rate(config, rate)
     built = fmt.build(config, rank)
     x_shape = _input_shape(config, input_shape, input_size, batch)
-    options: dict = {}
-    if config.kernel_size:
-        options = dict(conv_options) if conv_options is not None else {"padding": "same"}
+    options = _conv_options(config, conv_options)
     plan = built.diagram(**options).plan({"X": x_shape}, optimize=optimize, objective=objective)
     dense_flops = _dense_flops(config, x_shape, options, objective)
     return LayerPrice(
@@ -188,29 +195,101 @@ def price_layer(
     )
 
 
-def _input_shape(
-    config: LayerConfig, input_shape: Sequence[int] | None, input_size: int | Sequence[int], batch: int
-) -> tuple[int, ...]:
-    n = len(config.kernel_size)
-    if input_shape is not None:
-        shape = tuple(input_shape)
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in shape):
-            raise TnvizError(f"input_shape {shape} must be positive integers", token=str(shape))
-        if n == 0 and len(shape) > 2:  # a Linear flattens its leading dimensions
-            shape = (math.prod(shape[:-1]), shape[-1])
-        if len(shape) != n + 2:
+def _positive_int(value: Any) -> bool:
+    """An int (a numpy or torch integer too, not a bool) of at least 1."""
+    if isinstance(value, bool):
+        return False
+    try:
+        return operator.index(value) >= 1
+    except TypeError:
+        return False
+
+
+def _input_sizes(input_size: Any, n: int) -> tuple[int, ...]:
+    """``input_size`` checked: one positive int for every kernel axis, or one per axis."""
+    if not isinstance(input_size, (tuple, list)):
+        if not _positive_int(input_size):
             raise TnvizError(
-                f"input_shape {shape} has {len(shape)} dimensions; expected {n + 2} (batch, channels"
-                + (", one length per kernel axis)" if n else ")"),
-                token=str(shape),
+                f"input_size must be a positive integer or one per kernel axis, got {input_size!r}",
+                token=repr(input_size),
             )
-        return shape
-    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
-        raise TnvizError(f"batch must be a positive integer, got {batch!r}", token=repr(batch))
-    sizes = tuple(input_size) if isinstance(input_size, (tuple, list)) else (input_size,) * n
+        return (operator.index(input_size),) * n
+    sizes = tuple(input_size)
+    for v in sizes:
+        if not _positive_int(v):
+            raise TnvizError(f"input_size {sizes}: {v!r} is not a positive integer", token=repr(v))
     if len(sizes) < n:
         raise TnvizError(f"input_size {sizes} has fewer lengths than the kernel's {n} axes", token=str(sizes))
-    return (batch, config.in_channels, *sizes[:n])
+    return tuple(operator.index(v) for v in sizes[:n])
+
+
+def _input_shape(config: LayerConfig, input_shape: Any, input_size: int | Sequence[int], batch: int) -> tuple[int, ...]:
+    n = len(config.kernel_size)
+    if not _positive_int(batch):
+        raise TnvizError(f"batch must be a positive integer, got {batch!r}", token=repr(batch))
+    sizes = _input_sizes(input_size, n)
+    if input_shape is None:
+        return (operator.index(batch), config.in_channels, *sizes)
+    if getattr(input_shape, "ndim", 1) != 1:  # a tensor or an array, not its shape
+        raise TnvizError(
+            f"input_shape must be a shape, got a {type(input_shape).__name__} of shape "
+            f"{tuple(getattr(input_shape, 'shape', ()))}; pass its .shape",
+            token=type(input_shape).__name__,
+        )
+    if isinstance(input_shape, (str, bytes, Mapping)) or not isinstance(input_shape, Iterable):
+        raise TnvizError(
+            "input_shape must be a sequence of positive integers (batch, channels"
+            + (", one length per kernel axis)" if n else ")")
+            + f", got {input_shape!r}",
+            token=repr(input_shape),
+        )
+    shape = tuple(input_shape)
+    for v in shape:
+        if not _positive_int(v):
+            raise TnvizError(f"input_shape {shape}: {v!r} is not a positive integer", token=repr(v))
+    shape = tuple(operator.index(v) for v in shape)
+    given_batch = shape[0] if shape else None
+    if n == 0 and len(shape) > 2:  # a Linear flattens its leading dimensions
+        shape = (math.prod(shape[:-1]), shape[-1])
+    if len(shape) != n + 2:
+        raise TnvizError(
+            f"input_shape {shape} has {len(shape)} dimensions; expected {n + 2} (batch, channels"
+            + (", one length per kernel axis)" if n else ")"),
+            token=str(shape),
+        )
+    if shape[1] != config.in_channels:
+        raise TnvizError(
+            f"input_shape {shape} has {shape[1]} channels; expected the layer's in_channels {config.in_channels}",
+            token=str(shape),
+        )
+    if batch != 1 and batch != given_batch:
+        raise TnvizError(
+            f"batch={batch!r} disagrees with input_shape {tuple(input_shape)} (batch {given_batch}); give one of them",
+            token="batch",
+        )
+    if n and input_size != 32 and sizes != shape[2:]:
+        raise TnvizError(
+            f"input_size={input_size!r} disagrees with input_shape {shape} (lengths {shape[2:]}); give one of them",
+            token="input_size",
+        )
+    return shape
+
+
+def _conv_options(config: LayerConfig, conv_options: Any) -> dict:
+    """The convolution options: ``{"padding": "same"}`` by default; none for a Linear."""
+    if conv_options is None:
+        return {"padding": "same"} if config.kernel_size else {}
+    if not isinstance(conv_options, Mapping):
+        raise TnvizError(
+            f"conv_options must be a dict of stride, padding, dilation, padding_mode; got {conv_options!r}",
+            token=repr(conv_options),
+        )
+    if not config.kernel_size and conv_options:
+        key = next(iter(conv_options))
+        raise TnvizError(
+            f"conv_options {key!r} applies to a convolution; this layer is a Linear (no kernel_size)", token=str(key)
+        )
+    return dict(conv_options)
 
 
 def _dense_flops(config: LayerConfig, x_shape: tuple[int, ...], options: dict, objective: str) -> int:
@@ -218,7 +297,9 @@ def _dense_flops(config: LayerConfig, x_shape: tuple[int, ...], options: dict, o
     return built.diagram(**options).plan({"X": x_shape}, objective=objective).flops
 
 
-def _price_module(layer: Any, input_shape: Any, input_size: Any, batch: int, objective: str) -> LayerPrice:
+def _price_module(
+    layer: Any, input_shape: Any, input_size: Any, batch: int, objective: str, given: Mapping[str, Any], optimize: Any
+) -> LayerPrice:
     """The price of a built tensorial layer: its own diagram and planner setting."""
     from tnviz.nn.layers import TensorialLayer
 
@@ -226,6 +307,19 @@ def _price_module(layer: Any, input_shape: Any, input_size: Any, batch: int, obj
         raise TnvizError(
             f"price_layer takes a format name or a tensorial layer, got {type(layer).__name__}",
             token=type(layer).__name__,
+        )
+    kind = type(layer).__name__
+    for name, value in given.items():
+        if value is not None:
+            raise TnvizError(
+                f"price_layer of a built {kind} takes its {name} from the layer; got {name}={value!r}, expected none",
+                token=name,
+            )
+    if optimize != "auto" and optimize != layer.optimize:
+        raise TnvizError(
+            f"price_layer of a built {kind} plans with the layer's optimize={layer.optimize!r}; got "
+            f"optimize={optimize!r}",
+            token="optimize",
         )
     config = layer.config
     x_shape = _input_shape(config, input_shape, input_size, batch)

@@ -64,7 +64,8 @@ def draw(diagram: Diagram, backend: str | None = None, **style: Any) -> Any:
     Args:
         diagram: the Diagram.
         backend: ``"matplotlib"`` (default; returns a Figure that shows itself in a notebook,
-            its Axes as ``.ax``; ``fig, ax = draw(...)`` unpacks too), ``"graphviz"`` (returns a
+            its Axes as ``.ax``; ``fig, ax = draw(...)`` unpacks too; with ``ax=`` it draws
+            into that Axes and returns ``ax.figure``), ``"graphviz"`` (returns a
             :class:`GraphvizDrawing`) or ``"tikz"`` (returns the LaTeX source).
         **style: options of :class:`~tnviz.render.scene.Style`: ``labels``, ``sizes``,
             ``edge_width`` (``"log"``/``"fixed"``), ``title``, ``plan``, ``inputs``, ``pinned``;
@@ -75,8 +76,8 @@ def draw(diagram: Diagram, backend: str | None = None, **style: Any) -> Any:
 
     Example:
         >>> fig = draw(Diagram.parse("ij,jk->ik"), title="matrix product")
-        >>> fig.ax.get_title()
-        ''
+        >>> len(fig.ax.patches)  # two tensors
+        2
     """
     backend = backend or "matplotlib"
     if backend not in BACKENDS:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tnviz.core.diagram import Diagram
+from tnviz.core.geometry import Grid, Point, close_samples, nearly_parallel, segment_distance
 from tnviz.errors import TnvizError
 from tnviz.render.scene import (
     Line,
@@ -39,7 +40,6 @@ from tnviz.render.scene import (
     Shape,
     _boxes_overlap,
     _circle_hits_box,
-    _Grid,
     _label_box,
     _line_box,
     _segment_hits_box,
@@ -47,6 +47,7 @@ from tnviz.render.scene import (
     make_style,
     stub_bars,
 )
+from tnviz.tables import html_table
 
 __all__ = ["Collisions", "collisions", "KINDS"]
 
@@ -106,10 +107,9 @@ class Collisions:
         return "\n".join(rows)
 
     def _repr_html_(self) -> str:
-        cells = "".join(f"<tr><td>{kind}</td><td>{self.counts[kind]}</td></tr>" for kind in KINDS)
-        cells += f"<tr><td><b>total</b></td><td><b>{self.total}</b></td></tr>"
+        rows = [(kind, self.counts[kind]) for kind in KINDS] + [("total", self.total)]
         listed = "".join(f"<li>{html.escape(kind)}: {html.escape(text)}</li>" for kind, text in self.items)
-        return f"<table>{cells}</table>" + (f"<ul>{listed}</ul>" if listed else "")
+        return html_table(("kind", "count"), rows) + (f"<ul>{listed}</ul>" if listed else "")
 
 
 def collisions(scene_or_diagram: Scene | Diagram, **style: Any) -> Collisions:
@@ -134,13 +134,6 @@ def collisions(scene_or_diagram: Scene | Diagram, **style: Any) -> Collisions:
             token=type(scene_or_diagram).__name__,
         )
     return Collisions(tuple(_find(scene)))
-
-
-def _point_segment(px: float, py: float, line: Line) -> float:
-    dx, dy = line.x2 - line.x1, line.y2 - line.y1
-    length2 = dx * dx + dy * dy
-    t = 0.0 if length2 < 1e-18 else max(0.0, min(1.0, ((px - line.x1) * dx + (py - line.y1) * dy) / length2))
-    return math.hypot(px - line.x1 - t * dx, py - line.y1 - t * dy)
 
 
 def _chain_ends(lines: list[Line]) -> list[frozenset[str]]:
@@ -194,20 +187,21 @@ def _line_name(line: Line, ends: frozenset[str], scene: Scene) -> str:
     return f"{'convolution ' if line.kind == 'conv' else ''}edge {line.index!r} ({joined})"
 
 
+def _ends(line: Line) -> tuple[Point, Point]:
+    return (line.x1, line.y1), (line.x2, line.y2)
+
+
+ALONG_SAMPLES = tuple(k / 16 for k in range(17))  # points along a line, both ends included
+
+
 def _runs_along(a: Line, b: Line) -> bool:
     """Does ``a`` run along ``b``: nearly parallel, and close for a real length?"""
-    ax, ay = a.x2 - a.x1, a.y2 - a.y1
-    bx, by = b.x2 - b.x1, b.y2 - b.y1
-    la, lb = math.hypot(ax, ay), math.hypot(bx, by)
-    if la < 1e-9 or lb < 1e-9:
+    (a1, a2), (b1, b2) = _ends(a), _ends(b)
+    if not nearly_parallel(a1, a2, b1, b2, math.sin(ALONG_ANGLE)):
         return False
-    if abs(ax * by - ay * bx) / (la * lb) > math.sin(ALONG_ANGLE):
-        return False
-    samples = 16
-    close = sum(
-        _point_segment(a.x1 + ax * k / samples, a.y1 + ay * k / samples, b) < ALONG_DISTANCE for k in range(samples + 1)
-    )
-    return close > 1 and (close - 1) * la / samples >= ALONG_LENGTH
+    close = close_samples(a1, a2, b1, b2, ALONG_SAMPLES, ALONG_DISTANCE)
+    length = math.hypot(a.x2 - a.x1, a.y2 - a.y1)
+    return close > 1 and (close - 1) * length / (len(ALONG_SAMPLES) - 1) >= ALONG_LENGTH
 
 
 def _find(scene: Scene) -> Iterable[tuple[str, str]]:
@@ -215,7 +209,7 @@ def _find(scene: Scene) -> Iterable[tuple[str, str]]:
     lines = list(scene.lines)
     ends = _chain_ends(lines)
     # Lines against shapes.
-    shape_grid = _Grid()
+    shape_grid: Grid[int] = Grid()
     for k, s in enumerate(shapes):
         pad = s.radius + CLEARANCE
         shape_grid.add(k, (s.x - pad, s.y - pad, s.x + pad, s.y + pad))
@@ -224,11 +218,11 @@ def _find(scene: Scene) -> Iterable[tuple[str, str]]:
             s = shapes[j]
             if s.name in ends[k] or (ln.kind in ("leg", "stub") and s.name == ln.u):
                 continue
-            if _point_segment(s.x, s.y, ln) < s.radius + CLEARANCE:
+            if segment_distance((s.x, s.y), *_ends(ln)) < s.radius + CLEARANCE:
                 kind = "edge_through_tensor" if s.kind in TENSOR_KINDS else "edge_crossing_marker"
                 yield kind, f"{_line_name(ln, ends[k], scene)} through {_shape_name(s)}"
     # Lines along lines: a leg or stub along anything, or two edges of different indices.
-    line_grid = _Grid()
+    line_grid: Grid[int] = Grid()
     for k, ln in enumerate(lines):
         line_grid.add(k, _line_box(ln, ALONG_DISTANCE))
     for k, a in enumerate(lines):
@@ -245,7 +239,7 @@ def _find(scene: Scene) -> Iterable[tuple[str, str]]:
     boxes = [_label_box(lb.x, lb.y, lb.text) for lb in scene.labels]
     bars = stub_bars(scene)
     bar_owner = [ln for ln in lines if ln.kind == "stub"]
-    label_grid = _Grid()
+    label_grid: Grid[int] = Grid()
     for k, box in enumerate(boxes):
         label_grid.add(k, box)
     for k, box in enumerate(boxes):

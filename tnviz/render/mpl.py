@@ -24,9 +24,24 @@ class DiagramFigure(Figure):
     It is made without pyplot, so nothing shows it behind the user's back; as the last
     expression of a notebook cell it shows itself as a PNG. ``fig, ax = d.draw()`` still
     unpacks, as it did when drawing returned a tuple.
+
+    ``.ax`` is the Axes the diagram was drawn into (or one assigned); in a figure made by hand
+    with several Axes (``DiagramFigure(...).subplots(1, 4)``, a diagram drawn into each with
+    ``draw(ax=...)``) it is the first of ``fig.axes``, and None while there is none.
     """
 
-    ax: Any = None
+    _ax: Any = None
+
+    @property
+    def ax(self) -> Any:
+        """The diagram's Axes: the one assigned, else the figure's first (None without any)."""
+        if self._ax is not None:
+            return self._ax
+        return self.axes[0] if self.axes else None
+
+    @ax.setter
+    def ax(self, value: Any) -> None:
+        self._ax = value
 
     def __iter__(self) -> Iterator[Any]:
         return iter((self, self.ax))

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tnviz.core.diagram import Diagram
+from tnviz.core.geometry import Grid
 from tnviz.core.layout import LEG_LENGTH, Layout, drawn_inputs, layout
 from tnviz.errors import TnvizError
 
@@ -316,38 +317,6 @@ def _candidates(line: Line, text: str, kind: str) -> list[tuple[float, float]]:
     return points
 
 
-class _Grid:
-    """A uniform grid over boxes: the items near a box, without comparing every pair."""
-
-    def __init__(self, cell: float = 1.0) -> None:
-        self.cell = cell
-        self.cells: dict[tuple[int, int] | str, list[int]] = {}
-
-    def _keys(self, box: tuple[float, float, float, float]):
-        """The cells a box covers; one ``"far"`` key for a box too large to list (something
-        pinned far away), which every lookup then visits."""
-        c = self.cell
-        if ((box[2] - box[0]) / c + 1) * ((box[3] - box[1]) / c + 1) > 4096:
-            yield "far"
-            return
-        for i in range(math.floor(box[0] / c), math.floor(box[2] / c) + 1):
-            for j in range(math.floor(box[1] / c), math.floor(box[3] / c) + 1):
-                yield i, j
-
-    def add(self, k: int, box: tuple[float, float, float, float]) -> None:
-        for key in self._keys(box):
-            self.cells.setdefault(key, []).append(k)
-
-    def near(self, box: tuple[float, float, float, float]) -> set[int]:
-        keys = list(self._keys(box))
-        if keys == ["far"]:  # a huge query: everything
-            return {k for found in self.cells.values() for k in found}
-        found: set[int] = set(self.cells.get("far", ()))
-        for key in keys:
-            found.update(self.cells.get(key, ()))
-        return found
-
-
 def _line_box(line: Line, pad: float = 0.0) -> tuple[float, float, float, float]:
     return (
         min(line.x1, line.x2) - pad,
@@ -372,7 +341,7 @@ def _place_labels(scene: Scene, requests: list[tuple[Line, str, str]]) -> list[L
     """Greedy placement: each label takes the first candidate spot that meets no shape, no
     line (its own included) and no label already placed (else the spot with the fewest
     collisions)."""
-    grid = _Grid()
+    grid: Grid[int] = Grid()
     items: list[tuple[str, Any, tuple[float, float, float, float]]] = []  # (what, item, its box)
     for s in scene.shapes:
         if s.kind != "bend":

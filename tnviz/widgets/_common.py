@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import html
 import io
-import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from tnviz.render.rendering_lock import savefig
+from tnviz.render.rendering_lock import RENDER_LOCK
+from tnviz.tables import html_table  # the one aligned table, re-exported for the widgets
 
 __all__ = ["diagram_svg", "figure_png", "html_table", "report_html", "warning_html", "error_html", "LatestOnly"]
-
-# A cell that reads as a number: 1,072 / 0.0981 / -3e-05 / 2,416.7 M / 93.00 % / 1.2k
-_NUMBER = re.compile(r"^[-+−]?(\d[\d,]*)?(\.\d+)?([eE][-+]?\d+)?\s*(%|[kMG]|×)?$")
-_EMPTY = ("", "—", "-", "nan", "None")
-_CELL = "padding:2px 10px;border-bottom:1px solid #e0e0e0;white-space:nowrap;"
 
 
 def diagram_svg(diagram: Any, **style: Any) -> str:
@@ -27,10 +22,18 @@ def diagram_svg(diagram: Any, **style: Any) -> str:
     return to_svg(diagram, **style)
 
 
-def figure_png(fig: Any) -> bytes:
-    """A matplotlib Figure as PNG bytes (for an ``ipywidgets.Image``; no pyplot state)."""
+def figure_png(fig: Any, tight: bool = True) -> bytes:
+    """A matplotlib Figure as PNG bytes (for an ``ipywidgets.Image``; no pyplot state).
+
+    ``tight``: lay it out with ``fig.tight_layout()`` first. Both run under
+    :data:`~tnviz.render.rendering_lock.RENDER_LOCK`: laying out tick text is the same
+    thread-unsafe mathtext work as saving, and widgets draw from threads (a dashboard from its
+    training thread)."""
     buffer = io.BytesIO()
-    savefig(fig, buffer, format="png", dpi=90)  # under tnviz's lock: widgets draw from threads
+    with RENDER_LOCK:
+        if tight:
+            fig.tight_layout()
+        fig.savefig(buffer, format="png", dpi=90)
     return buffer.getvalue()
 
 
@@ -73,71 +76,6 @@ class LatestOnly:
 
     def wait(self, timeout: float | None = 60) -> bool:
         return self._done.wait(timeout)
-
-
-def _is_number(text: str) -> bool:
-    text = text.strip()
-    return bool(text) and any(c.isdigit() for c in text) and bool(_NUMBER.match(text))
-
-
-def html_table(
-    headers: Sequence[str] | None,
-    rows: Sequence[Sequence[Any]],
-    *,
-    caption: str | None = None,
-    numeric: Sequence[bool] | None = None,
-    css_class: str = "tn-table",
-) -> str:
-    """An aligned HTML table for a widget: ``<thead>`` of ``<th>``, ``<tbody>`` of ``<td>``,
-    every cell escaped; number columns (every non-empty cell a number) right-aligned, header
-    included, with tabular digits, so headers sit over their columns whatever the page's CSS.
-
-    Args:
-        headers: the column names, or None for a table without a header row (key/value lists).
-        rows: the cells (anything; shown with ``str``).
-        caption: a line above the table.
-        numeric: per column, right-align it; default: detected from the cells.
-        css_class: the table's class (cells get ``tn-num`` or ``tn-text``), for tests and styles.
-
-    Returns:
-        The HTML text.
-
-    Example:
-        >>> html_table(("format", "params"), [("cp", "3,618")]).count("text-align:right")
-        2
-    """
-    cells = [[str(c) for c in r] for r in rows]
-    width = max([len(headers or ())] + [len(r) for r in cells])
-    if numeric is None:
-        numeric = []
-        for k in range(width):
-            column = [r[k].strip() for r in cells if k < len(r) and r[k].strip() not in _EMPTY]
-            numeric.append(bool(column) and all(_is_number(c) for c in column))
-    numeric = list(numeric) + [False] * (width - len(numeric))
-
-    def style(k: int, head: bool = False) -> str:
-        align = "right" if numeric[k] else "left"
-        weight = "font-weight:600;border-bottom:1px solid #888;" if head else ""
-        kind = "tn-num" if numeric[k] else "tn-text"
-        return f' class="{kind}" style="{_CELL}text-align:{align};{weight}"'
-
-    parts = [
-        f'<table class="{html.escape(css_class)}" style="border-collapse:collapse;'
-        'font-variant-numeric:tabular-nums;margin:4px 0">'
-    ]
-    if caption:
-        parts.append(
-            f'<caption style="caption-side:top;text-align:left;padding:2px 0">{html.escape(caption)}</caption>'
-        )
-    if headers is not None:
-        parts.append("<thead><tr>")
-        parts += [f"<th{style(k, True)}>{html.escape(str(h))}</th>" for k, h in enumerate(headers)]
-        parts.append("</tr></thead>")
-    parts.append("<tbody>")
-    for r in cells:
-        parts.append("<tr>" + "".join(f"<td{style(k)}>{html.escape(c)}</td>" for k, c in enumerate(r)) + "</tr>")
-    parts.append("</tbody></table>")
-    return "".join(parts)
 
 
 def warning_html(message: str) -> str:

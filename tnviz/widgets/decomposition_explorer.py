@@ -276,7 +276,6 @@ class DecompositionExplorer(W.VBox):
             ax.imshow(_viewable(img), cmap="gray" if img.ndim == 2 else None)
             ax.set_title(title, fontsize=9)
             ax.axis("off")
-        fig.tight_layout()
         self.images.value = figure_png(fig)
         self.draw_curves()
         self.last_update_ms = 1000 * (time.perf_counter() - started)
@@ -320,7 +319,6 @@ class DecompositionExplorer(W.VBox):
         ax.set_ylabel("relative error")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        fig.tight_layout()
         self.curve_plot.value = figure_png(fig)
 
 

@@ -120,6 +120,8 @@ function render({ model, el: host }) {
         }
         for (const n of names) taken[n].push(Math.atan2(hub[1] - pos[n].y, hub[0] - pos[n].x));
         shapes.push({ e, kind: "hub", hub, names });
+        // a holder that holds it twice or more (a diagonal joined by others) also gets a loop
+        for (const n of names) if (e.ends.filter(m => m === n).length > 1) later.push({ e, kind: "loop", name: n, extra: true });
       } else if (names.length === 1 && repeats >= 1) {
         later.push({ e, kind: "loop", name: names[0] });
       } else if (names.length === 1) {
@@ -201,6 +203,7 @@ function render({ model, el: host }) {
         const lx = t.x + (R + 14) * ux, ly = t.y + (R + 14) * uy;
         const loop = el("circle", { cx: lx, cy: ly, r: 15, fill: "none", stroke: e.conv ? COLORS.conv : COLORS.edge, "stroke-width": 2, class: "tn-edge tn-loop" }, svg);
         loop.dataset.index = e.index;
+        if (s.extra) continue;  // the hub carries its label and its open leg
         if (e.out) el("line", { x1: lx + 15 * ux, y1: ly + 15 * uy, x2: lx + (15 + LEG / 2) * ux, y2: ly + (15 + LEG / 2) * uy, stroke: COLORS.edge, "stroke-width": 2 }, svg);
         label(lx + (e.out ? 15 + LEG / 2 + 12 : 28) * ux, ly + (e.out ? 15 + LEG / 2 + 12 : 28) * uy + 4, text, e.index);
       }
@@ -264,7 +267,7 @@ function render({ model, el: host }) {
     const [x, y] = point(evt);
     const hit = tensorAt(x, y);
     if (!hit) return;
-    if (mode === "move") drag = { kind: "move", name: hit.name, moved: false };
+    if (mode === "move") drag = { kind: "move", name: hit.name, moved: false, x0: x, y0: y };
     if (mode === "draw") {
       const line = el("line", { x1: hit.x, y1: hit.y, x2: x, y2: y, stroke: "#888", "stroke-dasharray": "4 3", "stroke-width": 2, "pointer-events": "none", class: "tn-preview" }, svg);
       drag = { kind: "connect", name: hit.name, line, moved: false, x0: x, y0: y };
@@ -273,23 +276,24 @@ function render({ model, el: host }) {
   svg.addEventListener("mousemove", evt => {
     if (!drag) return;
     const [x, y] = point(evt);
-    if (Math.hypot(x - (drag.x0 ?? x), y - (drag.y0 ?? y)) > 4 || drag.kind === "move") drag.moved = true;
+    if (Math.hypot(x - drag.x0, y - drag.y0) > 4) drag.moved = true;
     if (drag.kind === "connect") { drag.line.setAttribute("x2", x); drag.line.setAttribute("y2", y); }
     if (drag.kind === "move") {  // redrawn here while dragging; Python hears of it on release
       model.set("tensors", tensors().map(t => (t.name === drag.name ? { ...t, x, y } : t)));
       draw();
     }
   });
-  window.addEventListener("mouseup", evt => {  // a release outside the canvas ends a drag too
+  const releasedOutside = evt => {  // a release outside the canvas ends a drag too
     if (drag && !svg.contains(evt.target)) {
-      if (drag.kind === "move") {
+      if (drag.kind === "move" && drag.moved) {
         const t = tensors().find(u => u.name === drag.name);
         if (t) send({ action: "move", tensor: t.name, x: t.x, y: t.y });
       }
       drag = null;
       draw();
     }
-  });
+  };
+  window.addEventListener("mouseup", releasedOutside);
   svg.addEventListener("mouseup", evt => {
     if (evt.button !== 0) return;
     const [x, y] = point(evt);
@@ -305,9 +309,9 @@ function render({ model, el: host }) {
       return;
     }
     if (drag && drag.kind === "move") {
-      const name = drag.name;
+      const { name, moved } = drag;
       drag = null;
-      send({ action: "move", tensor: name, x, y });
+      if (moved) send({ action: "move", tensor: name, x, y });
       return;
     }
     drag = null;
@@ -319,15 +323,22 @@ function render({ model, el: host }) {
     else if (mode === "conv" && target.index) send({ action: "conv", index: target.index });
     else if (mode === "output" && target.index) send({ action: "output", index: target.index });
     else if (mode === "role" && target.tensor) send({ action: "role", tensor: target.tensor });
-    else if (mode === "delete" && (target.tensor || target.index)) send({ action: "delete", name: target.tensor || target.index });
+    else if (mode === "delete" && target.tensor) send({ action: "delete_tensor", tensor: target.tensor });
+    else if (mode === "delete" && target.index) send({ action: "delete_index", index: target.index });
   });
   svg.addEventListener("keydown", evt => {
     const key = evt.key.toLowerCase();
     if ((evt.ctrlKey || evt.metaKey) && key === "z") { evt.preventDefault(); send({ action: evt.shiftKey ? "redo" : "undo" }); }
     if ((evt.ctrlKey || evt.metaKey) && key === "y") { evt.preventDefault(); send({ action: "redo" }); }
   });
-  for (const name of ["tensors", "edges", "labels", "output", "message", "can_undo", "can_redo"]) model.on("change:" + name, draw);
+  const traits = ["tensors", "edges", "labels", "output", "message", "can_undo", "can_redo"];
+  for (const name of traits) model.on("change:" + name, draw);
   draw();
+  return () => {  // the view is gone: leave nothing listening
+    window.removeEventListener("mouseup", releasedOutside);
+    if (pendingAdd) clearTimeout(pendingAdd);
+    for (const name of traits) model.off("change:" + name, draw);
+  };
 }
 
 export default { render };

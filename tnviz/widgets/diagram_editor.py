@@ -21,11 +21,11 @@ import anywidget
 import ipywidgets as W
 import traitlets
 
-from tnviz.core.diagram import Diagram
+from tnviz.core.diagram import Diagram, modes_text
 from tnviz.core.layout import drawing_graph
 from tnviz.core.spec import parse_spec
 from tnviz.errors import TnvizError
-from tnviz.widgets._common import diagram_svg
+from tnviz.widgets._common import diagram_svg, error_html
 
 __all__ = ["DiagramEditor", "EditorCanvas", "ROLES"]
 
@@ -58,10 +58,6 @@ class EditorCanvas(anywidget.AnyWidget):
     message = traitlets.Unicode("").tag(sync=True)
     can_undo = traitlets.Bool(False).tag(sync=True)
     can_redo = traitlets.Bool(False).tag(sync=True)
-
-
-def _modes_text(modes: Sequence[Sequence[str]]) -> str:
-    return " ".join(m[0] if len(m) == 1 else "(" + " ".join(m) + ")" for m in modes)
 
 
 def _next_name(used: set[str], letters: str) -> str:
@@ -127,8 +123,12 @@ class DiagramEditor(W.VBox):
         default_size: int = 4,
         **conv_options: Any,
     ) -> None:
+        if not isinstance(default_size, int) or isinstance(default_size, bool) or default_size < 1:
+            raise TnvizError(f"default_size must be a positive integer, got {default_size!r}", token="default_size")
+        if not spec and (sizes or inputs or conv_options):
+            raise TnvizError("sizes, inputs and convolution options go with a spec; give spec= too", token="spec")
         self.canvas = EditorCanvas()
-        self.default_size = int(default_size)
+        self.default_size = default_size
         self.sizes: dict[str, int] = {}
         self.kernel_sizes: dict[str, int] = {}
         self.signal_sizes: dict[str, int] = {}
@@ -140,17 +140,20 @@ class DiagramEditor(W.VBox):
         self._indices: dict[str, bool] = {}  # index -> is a convolution (insertion order = drawing order)
         self._output: list[list[str]] = []
         self._typed: tuple | None = None  # (spec, positions) as set_spec drew them
+        self._conv_put_in_output: set[str] = set()  # convolutions that set_conv put in the output
         self._undo: list[dict[str, Any]] = []
         self._redo: list[dict[str, Any]] = []
 
         self.spec_box = W.Text(
-            placeholder="type a spec, e.g. A: i r, B: j r, C: k r -> i j k", layout=W.Layout(width="460px")
+            placeholder="type a spec, e.g. A: i r, B: j r, C: k r -> i j k",
+            continuous_update=False,  # Enter (or leaving the box) draws it
+            layout=W.Layout(width="460px"),
         )
         self.spec_box.add_class("tn-editor-spec-box")
         self.draw_button = W.Button(description="Draw spec")
         self.draw_button.add_class("tn-editor-draw-spec")
         self.draw_button.on_click(lambda _: self._guarded(self.set_spec, self.spec_box.value))
-        self.spec_box.on_submit(lambda _: self._guarded(self.set_spec, self.spec_box.value))
+        self.spec_box.observe(self._typed_spec, names="value")
         self.index_box = W.Dropdown(description="index", options=[], layout=W.Layout(width="160px"))
         self.size_box = W.BoundedIntText(value=default_size, min=1, max=1 << 20, description="size")
         self.ksize_box = W.BoundedIntText(value=DEFAULT_KERNEL, min=1, max=1 << 20, description="kernel")
@@ -175,8 +178,14 @@ class DiagramEditor(W.VBox):
         super().__init__([W.HBox([self.canvas, side]), controls, self.picture])
         if spec:
             self.set_spec(spec, sizes=sizes, inputs=inputs, **conv_options)
+            self._undo.clear()  # the starting drawing is where undo stops
+            self._push_canvas()
         else:
             self._refresh()
+
+    def _typed_spec(self, change: dict) -> None:
+        if not self._syncing and change["new"] and change["new"] != self.spec:
+            self._guarded(self.set_spec, change["new"])
 
     def __repr__(self) -> str:  # what a viewer without the widget's state shows
         return f"DiagramEditor({self.spec!r})" if self.spec else f"DiagramEditor(<not a valid diagram: {self.message}>)"
@@ -226,6 +235,7 @@ class DiagramEditor(W.VBox):
                 "kernel_sizes": self.kernel_sizes,
                 "signal_sizes": self.signal_sizes,
                 "options": self.options,
+                "conv_put_in_output": self._conv_put_in_output,
             }
         )
 
@@ -234,6 +244,7 @@ class DiagramEditor(W.VBox):
         self._tensors, self._indices, self._output = state["tensors"], state["indices"], state["output"]
         self.sizes, self.kernel_sizes, self.signal_sizes = state["sizes"], state["kernel_sizes"], state["signal_sizes"]
         self.options = state["options"]
+        self._conv_put_in_output = state["conv_put_in_output"]
 
     def _edit(self) -> None:
         """Record the state before a change, for undo."""
@@ -260,13 +271,29 @@ class DiagramEditor(W.VBox):
         self._check_new_name(name, "tensor")
         if role not in ROLES:
             raise TnvizError(f"role {role!r} is not one of {', '.join(ROLES)}", token=str(role))
-        if x is None or y is None:  # a free spot on a loose grid
-            k = len(self._tensors)
-            x, y = 90 + (k % 4) * 130, 80 + (k // 4) * 110
+        if x is None or y is None:
+            x, y = self._free_spot()
+        x, y = self._coordinates(x, y)
         self._edit()
         self._tensors.append({"name": name, "x": float(x), "y": float(y), "role": role, "modes": []})
         self._refresh()
         return name
+
+    def _free_spot(self) -> tuple[float, float]:
+        """The first spot of a grid over the canvas with no tensor near it (else the least crowded)."""
+        spots = [(90.0 + 125 * i, 70.0 + 110 * j) for j in range(3) for i in range(4)]
+
+        def crowd(p: tuple[float, float]) -> float:
+            return min((math.hypot(p[0] - t["x"], p[1] - t["y"]) for t in self._tensors), default=1e9)
+
+        return max(spots, key=lambda p: (min(crowd(p), 60.0), -spots.index(p)))
+
+    @staticmethod
+    def _coordinates(x: Any, y: Any) -> tuple[float, float]:
+        for what, value in (("x", x), ("y", y)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise TnvizError(f"{what} must be a finite number of pixels, got {value!r}", token=what)
+        return float(x), float(y)
 
     def connect(self, a: str, b: str, index: str | None = None) -> str:
         """A new index shared by ``a`` and ``b`` (a drag from one to the other; ``a == b`` is a
@@ -313,10 +340,17 @@ class DiagramEditor(W.VBox):
         as a convolution layer's spatial index does; ``set_output`` takes it out again."""
         self._index(index)
         conv = (not self._indices[index]) if conv is None else bool(conv)
+        if conv == self._indices[index]:
+            return
         self._edit()
         self._indices[index] = conv
         if conv and not self._in_output(index):
             self._output.append([index])
+            self._conv_put_in_output.add(index)
+        elif not conv and index in self._conv_put_in_output:  # turning it off undoes what turning it on did
+            self._output = [m2 for m2 in ([i for i in m if i != index] for m in self._output) if m2]
+        if not conv:
+            self._conv_put_in_output.discard(index)
         self._refresh()
 
     def set_output(self, index: str, output: bool | None = None) -> None:
@@ -326,6 +360,7 @@ class DiagramEditor(W.VBox):
         if output == self._in_output(index):
             return
         self._edit()
+        self._conv_put_in_output.discard(index)
         if output:
             self._output.append([index])
         else:
@@ -339,6 +374,8 @@ class DiagramEditor(W.VBox):
         role = role or ("parameter" if t["role"] == "input" else "input")
         if role not in ROLES:
             raise TnvizError(f"role {role!r} is not one of {', '.join(ROLES)}", token=str(role))
+        if role == t["role"]:
+            return
         self._edit()
         t["role"] = role
         self._refresh()
@@ -346,22 +383,40 @@ class DiagramEditor(W.VBox):
     def move(self, tensor: str, x: float, y: float) -> None:
         """Move a tensor on the canvas (pixels, y down)."""
         t = self._tensor(tensor)
+        x, y = self._coordinates(x, y)
+        if (x, y) == (t["x"], t["y"]):
+            return
         self._edit()
-        t["x"], t["y"] = float(x), float(y)
+        t["x"], t["y"] = x, y
         self._refresh()
 
     def delete(self, name: str) -> None:
-        """Delete a tensor (its indices that nothing else holds go with it) or an index."""
-        self._edit()
-        if name in self.tensor_names:
-            self._tensors = [t for t in self._tensors if t["name"] != name]
-            for index in [i for i in self._indices if not self._holders(i)]:
-                self._drop_index(index)
-        elif name in self._indices:
-            self._drop_index(name)
+        """Delete a tensor or an index, whichever ``name`` names (see :meth:`delete_tensor`,
+        :meth:`delete_index`)."""
+        if name in self.tensor_names and name in self._indices:
+            raise TnvizError(f"{name!r} names both a tensor and an index; use delete_tensor or delete_index",
+                             token=name)  # fmt: skip
+        if name in self._indices:
+            self.delete_index(name)
+        elif name in self.tensor_names:
+            self.delete_tensor(name)
         else:
-            self._undo.pop()
             raise TnvizError(f"nothing named {name!r} in the drawing", token=str(name))
+
+    def delete_tensor(self, name: str) -> None:
+        """Delete a tensor; the indices nothing else holds go with it."""
+        self._tensor(name)
+        self._edit()
+        self._tensors = [t for t in self._tensors if t["name"] != name]
+        for index in [i for i in self._indices if not self._holders(i)]:
+            self._drop_index(index)
+        self._refresh()
+
+    def delete_index(self, index: str) -> None:
+        """Delete an index from every tensor that holds it and from the output."""
+        self._index(index)
+        self._edit()
+        self._drop_index(index)
         self._refresh()
 
     def _drop_index(self, index: str) -> None:
@@ -369,8 +424,9 @@ class DiagramEditor(W.VBox):
         for t in self._tensors:
             t["modes"] = [m2 for m2 in ([i for i in m if i != index] for m in t["modes"]) if m2]
         self._output = [m2 for m2 in ([i for i in m if i != index] for m in self._output) if m2]
-        for table in (self.sizes, self.kernel_sizes, self.signal_sizes):
+        for table in (self.sizes, self.kernel_sizes, self.signal_sizes, self.options):
             table.pop(index, None)
+        self._conv_put_in_output.discard(index)
 
     def rename(self, old: str, new: str) -> None:
         """Rename a tensor or an index (whichever ``old`` names)."""
@@ -382,6 +438,7 @@ class DiagramEditor(W.VBox):
             self.rename_tensor(old, new)
 
     def rename_tensor(self, old: str, new: str) -> None:
+        """Rename tensor ``old`` to ``new`` (an identifier no tensor or index uses)."""
         t = self._tensor(old)
         if new == old:
             return
@@ -391,26 +448,37 @@ class DiagramEditor(W.VBox):
         self._refresh()
 
     def rename_index(self, old: str, new: str) -> None:
+        """Rename index ``old`` to ``new`` everywhere (its sizes and convolution options follow)."""
         self._index(old)
         if new == old:
             return
         self._check_new_name(new, "index")
         self._edit()
+        self._rename_index(old, new)
+        self._refresh()
+
+    def _rename_index(self, old: str, new: str) -> None:
         self._indices = {(new if i == old else i): c for i, c in self._indices.items()}
         for t in self._tensors:
             t["modes"] = [[new if i == old else i for i in m] for m in t["modes"]]
         self._output = [[new if i == old else i for i in m] for m in self._output]
-        for table in (self.sizes, self.kernel_sizes, self.signal_sizes):
+        for table in (self.sizes, self.kernel_sizes, self.signal_sizes, self.options):
             if old in table:
                 table[new] = table.pop(old)
-        self._refresh()
+        if old in self._conv_put_in_output:
+            self._conv_put_in_output.discard(old)
+            self._conv_put_in_output.add(new)
 
     def set_modes(self, tensor: str, text: str) -> None:
         """Reorder and group a tensor's indices, as written in a spec: ``"b (s1 s2) x y"``.
         ``"NewName: …"`` renames it too. The indices must be the ones it holds."""
         t = self._tensor(tensor)
-        name, modes = self._parse_modes(text, tensor)
         held = sorted(i for m in t["modes"] for i in m)
+        word = text.strip()
+        if ":" not in word and _IDENT.match(word) and word not in held:  # a bare name renames
+            self.rename_tensor(tensor, word)
+            return
+        name, modes = self._parse_modes(text, tensor)
         if sorted(i for m in modes for i in m) != held:
             raise TnvizError(
                 f"{text!r} must list the indices {tensor} holds, each once per occurrence: {' '.join(held) or 'none'}",
@@ -427,8 +495,12 @@ class DiagramEditor(W.VBox):
         Indices named here join the output; the others leave it."""
         text = text.strip().removeprefix("->").strip()
         _, modes = self._parse_modes(text, "T")
+        seen: set[str] = set()
         for i in (i for m in modes for i in m):
             self._index(i)
+            if i in seen:
+                raise TnvizError(f"the output holds {i!r} twice; an output index appears once", token=i)
+            seen.add(i)
         self._edit()
         self._output = modes
         self._refresh()
@@ -453,12 +525,25 @@ class DiagramEditor(W.VBox):
         if kernel is not None and not self._indices[index]:
             raise TnvizError(f"{index!r} is not a convolution: it has no kernel length", token=index)
         self._edit()
+        self._set_size(index, size, kernel)
+        self._refresh()
+
+    def _set_size(self, index: str, size: int, kernel: int | None) -> None:
         if self._indices[index]:
             self.signal_sizes[index] = size
             if kernel is not None:
                 self.kernel_sizes[index] = kernel
         else:
             self.sizes[index] = size
+
+    def clear(self) -> None:
+        """Empty the canvas (undoable)."""
+        if not self._tensors:
+            return
+        self._edit()
+        self._tensors, self._indices, self._output = [], {}, []
+        self.sizes, self.kernel_sizes, self.signal_sizes, self.options = {}, {}, {}, {}
+        self._conv_put_in_output = set()
         self._refresh()
 
     def undo(self) -> None:
@@ -491,8 +576,13 @@ class DiagramEditor(W.VBox):
         """The spec of the drawing (raises TnvizError while it is not a valid one)."""
         if not self._tensors:
             raise TnvizError("the canvas is empty: add a tensor", token="")
-        operands = ", ".join(f"{t['name']}: {_modes_text(t['modes'])}".rstrip() for t in self._tensors)
-        spec = f"{operands} -> {_modes_text(self._output)}".rstrip()
+        # Inputs first: a convolution's signal is its first holder in the spec, and the signal is
+        # the input (a parameter drawn before the input must not become the signal).
+        ordered = [t for t in self._tensors if t["role"] == "input"] + [
+            t for t in self._tensors if t["role"] != "input"
+        ]
+        operands = ", ".join(f"{t['name']}: {modes_text(t['modes'])}".rstrip() for t in ordered)
+        spec = f"{operands} -> {modes_text(self._output)}".rstrip()
         conv = [i for i, c in self._indices.items() if c]
         if conv:
             spec += " | " + " ".join(conv)
@@ -537,6 +627,7 @@ class DiagramEditor(W.VBox):
         diagram = Diagram.parse(spec, sizes=sizes, **conv_options)
         if diagram.has_ellipsis:
             raise TnvizError("the editor draws named indices; write out what '...' stands for", token="...")
+        inputs = self._check_inputs(inputs, diagram.tensor_names)
         for t in inputs or ():
             if t not in diagram.tensor_names:
                 raise TnvizError(f"inputs names {t!r}, which is not a tensor of {spec!r}", token=str(t))
@@ -562,6 +653,7 @@ class DiagramEditor(W.VBox):
         self._indices = {i: i in conv for i in diagram.index_names}
         self._output = [list(m) for m in diagram.output.modes]
         self.options = dict(diagram.options)
+        self._conv_put_in_output = set()
         self.sizes = {i: n for i, n in diagram.sizes.items() if i not in conv}
         self.signal_sizes, self.kernel_sizes = {}, {}
         for (tensor, index), n in diagram.conv_sizes.items():
@@ -569,11 +661,21 @@ class DiagramEditor(W.VBox):
                 self.signal_sizes[index] = n
             else:
                 self.kernel_sizes[index] = n
+        self._syncing = True
         self.spec_box.value = spec
+        self._syncing = False
         self._typed = None
         self._refresh()
         self._typed = (self.spec, self._positions())
         self._show()
+
+    @staticmethod
+    def _check_inputs(inputs: Any, names: Sequence[str]) -> tuple[str, ...]:
+        if inputs is None:
+            return ()
+        if not isinstance(inputs, (tuple, list)) or not all(isinstance(n, str) for n in inputs):
+            raise TnvizError(f"inputs must be a tuple of tensor names such as ('X',), got {inputs!r}", token="inputs")
+        return tuple(inputs)
 
     def _positions(self) -> tuple:
         return tuple((t["name"], t["x"], t["y"]) for t in self._tensors)
@@ -597,7 +699,7 @@ class DiagramEditor(W.VBox):
                     token="inputs",
                 )
             inputs = self.inputs
-        inputs = tuple(inputs)
+        inputs = self._check_inputs(inputs, self.tensor_names)
         for name in inputs:
             if name not in self.tensor_names:
                 raise TnvizError(f"inputs names {name!r}, which is not a tensor of the drawing", token=str(name))
@@ -658,11 +760,13 @@ class DiagramEditor(W.VBox):
             self._syncing = False
         self._show_index({"new": self.index_box.value})
         if self.diagram is None:
-            self.spec_label.value = f"<span style='color:#b00'>{html.escape(self.message)}</span>"
+            self.spec_label.value = error_html(self.message)
             self.cost.value = self.picture.value = ""
             return
         self.spec_label.value = f"<code>{html.escape(self.spec)}</code>"
+        self._syncing = True
         self.spec_box.value = self.spec
+        self._syncing = False
         try:
             plan = self.diagram.plan()
             self.cost.value = (
@@ -670,11 +774,11 @@ class DiagramEditor(W.VBox):
                 f"output shape {tuple(self.diagram.output_shape)}"
             )
         except TnvizError as err:
-            self.cost.value = f"<span style='color:#b00'>{html.escape(err.message)}</span>"
+            self.cost.value = error_html(err.message)
         try:
             self.picture.value = diagram_svg(self.diagram, **self.picture_style())
         except TnvizError as err:
-            self.picture.value = f"<span style='color:#b00'>{html.escape(err.message)}</span>"
+            self.picture.value = error_html(err.message)
 
     def hub_offsets(self) -> dict[str, tuple[float, float]]:
         """Where each index with two or more holders meets, relative to its holders' centroid
@@ -760,6 +864,8 @@ class DiagramEditor(W.VBox):
             "role": lambda: self.set_role(content["tensor"]),
             "move": lambda: self.move(content["tensor"], content["x"], content["y"]),
             "delete": lambda: self.delete(content["name"]),
+            "delete_tensor": lambda: self.delete_tensor(content["tensor"]),
+            "delete_index": lambda: self.delete_index(content["index"]),
             "edit_tensor": lambda: self.set_modes(content["tensor"], content["text"]),
             "edit_index": lambda: self._edit_index_text(content["index"], content["text"]),
             "edit_output": lambda: self.set_output_modes(content["text"]),
@@ -769,18 +875,34 @@ class DiagramEditor(W.VBox):
         if action not in handlers:
             self.canvas.message = f"unknown editor action {action!r}"
             return
-        self._guarded(handlers[action])
+        try:
+            self._guarded(handlers[action])
+        except (KeyError, TypeError, ValueError) as err:  # a malformed message from a front end
+            self.canvas.message = f"malformed editor action {action!r}: {err!r}"
+            return
         if action == "move":  # the canvas moved the circle itself; make sure it shows the final state
             self._push_canvas()
 
     def _edit_index_text(self, index: str, text: str) -> None:
-        """``r``, ``r=6`` or (a convolution) ``x=32:3``: rename and/or resize an index in place."""
+        """``r``, ``r=6`` or (a convolution) ``x=32:3``: rename and/or resize an index in place,
+        as one change (one undo step); nothing changes when any part is refused."""
+        self._index(index)
         m = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:=\s*(\d+)\s*(?::\s*(\d+))?)?\s*", text)
         if not m:
             raise TnvizError(f"cannot read {text!r}: expected name, name=size or, for a convolution, name=size:kernel",
                              token=text)  # fmt: skip
         name, size, kernel = m.group(1), m.group(2), m.group(3)
         if name != index:
-            self.rename_index(index, name)
+            self._check_new_name(name, "index")
+        if kernel is not None and not self._indices[index]:
+            raise TnvizError(f"{index!r} is not a convolution: it has no kernel length", token=index)
+        if size is not None and int(size) < 1:
+            raise TnvizError(f"size of {index!r} must be a positive integer, got {size}", token=index)
+        if kernel is not None and int(kernel) < 1:
+            raise TnvizError(f"kernel of {index!r} must be a positive integer, got {kernel}", token=index)
+        self._edit()
+        if name != index:
+            self._rename_index(index, name)
         if size is not None:
-            self.set_size(name, int(size), int(kernel) if kernel else None)
+            self._set_size(name, int(size), int(kernel) if kernel else None)
+        self._refresh()

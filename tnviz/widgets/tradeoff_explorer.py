@@ -106,7 +106,7 @@ class TradeoffExplorer(W.VBox):
         compress_kwargs: passed to :func:`tnviz.compress` (``include``, ``skip``, ``init``, …).
         distill_kwargs: passed to :func:`tnviz.distill` (default: ``schedule="e2e", epochs=2``).
 
-    Attributes: ``points`` (:class:`TradeoffPoint` s), ``failures``, ``selected`` (the shown
+    Attributes: ``points`` (:class:`TradeoffPoint` s), ``failures``, ``running``, ``selected`` (the shown
     point or None), ``plot`` (:class:`TradeoffPlot`), ``chooser``, ``details``, ``status``,
     ``start_button``, ``stop_button``.
 
@@ -142,7 +142,13 @@ class TradeoffExplorer(W.VBox):
         self._failed: set[tuple[str, float]] = set()
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
-        self._selecting = False
+        self._running = False  # a sweep is under way (in a thread or in the foreground)
+        self._state = threading.RLock()  # _running, and the status it goes with
+        # The plot's and the dropdown's choice are changed together, under this lock; while the
+        # thread holding it changes them, their observers (run by that same thread) must not
+        # answer, and a click from another thread waits for the lock instead of being dropped.
+        self._choosing = threading.RLock()
+        self._syncing = False  # set and read only by the thread holding _choosing
         self.plot = TradeoffPlot(formats=list(self.formats))
         self.chooser = W.Dropdown(options=[], description="point")
         self.details = W.HTML()
@@ -185,13 +191,15 @@ class TradeoffExplorer(W.VBox):
         Returns:
             The thread, or None when run in the foreground or nothing is left to train.
         """
-        if self.thread is not None and self.thread.is_alive():
-            return self.thread
-        if not self.todo():
-            self._set_buttons(running=False)
-            return None
-        self.stop_event.clear()
-        self._set_buttons(running=True)
+        with self._state:
+            if self._running:
+                return self.thread if self.thread is not None and self.thread.is_alive() else None
+            if not self.todo():
+                self._set_buttons(running=False)
+                return None
+            self._running = True
+            self.stop_event.clear()
+            self._set_buttons(running=True)
         if not background:
             self._sweep()
             return None
@@ -199,11 +207,21 @@ class TradeoffExplorer(W.VBox):
         self.thread.start()
         return self.thread
 
+    @property
+    def running(self) -> bool:
+        """Whether a sweep is under way."""
+        return self._running
+
     def stop(self) -> None:
-        """Ask the sweep to end after the current training step (finished points stay)."""
-        self.stop_event.set()
-        self.stop_button.disabled = True
-        self.status.value = "stopping…"
+        """Ask the sweep to end after the current training step (finished points stay). With
+        no sweep running there is nothing to stop: the status stays as it is."""
+        with self._state:
+            if not self._running:
+                self.stop_button.disabled = True
+                return
+            self.stop_event.set()
+            self.stop_button.disabled = True
+            self.status.value = "stopping…"
 
     def compress_point(self, format: str, rate: float) -> tuple[Any, Any]:
         """The untrained student of one point and its report (FLOPs priced for
@@ -226,10 +244,11 @@ class TradeoffExplorer(W.VBox):
         stopped = False
         try:
             for k, (fmt, rate) in enumerate(todo):
-                if self.stop_event.is_set():
-                    stopped = True
-                    break
-                self.status.value = f"training {fmt} at rate {rate:g} ({k + 1} of {len(todo)})"
+                with self._state:  # not over a "stopping…" just shown
+                    if self.stop_event.is_set():
+                        stopped = True
+                        break
+                    self.status.value = f"training {fmt} at rate {rate:g} ({k + 1} of {len(todo)})"
                 try:
                     student, report = self.compress_point(fmt, rate)
                     result = distill(
@@ -250,16 +269,25 @@ class TradeoffExplorer(W.VBox):
                 self._refresh_chooser()
                 self.redraw()
         except Exception as err:  # noqa: BLE001 - shown in the widget, not lost in a thread
-            self.status.value = error_html(f"error: {err}")
-            self._set_buttons(running=False)
+            self._finish(error_html(f"error: {err}"))
+            raise
+        except BaseException:  # an interrupted foreground run: Run sweep can go on
+            self._finish(f"interrupted: {len(self.points)} students, {len(self.todo())} left")
             raise
         failed = f", {len(self.failures)} failed" if self.failures else ""
         if stopped:
             left = len(self.todo())
-            self.status.value = f"stopped: {len(self.points)} students, {left} left (Run sweep goes on){failed}"
+            self._finish(f"stopped: {len(self.points)} students, {left} left (Run sweep goes on){failed}")
         else:
-            self.status.value = f"done: {len(self.points)} students{failed}"
-        self._set_buttons(running=False)
+            self._finish(f"done: {len(self.points)} students{failed}")
+
+    def _finish(self, status: str) -> None:
+        """The sweep is over: its last status and the buttons, together (a Stop pressed just
+        now cannot leave "stopping…" after it)."""
+        with self._state:
+            self.status.value = status
+            self._running = False
+            self._set_buttons(running=False)
 
     # --- the plot and the chosen point -----------------------------------------------------
     def redraw(self) -> None:
@@ -277,13 +305,15 @@ class TradeoffExplorer(W.VBox):
         ]
 
     def _refresh_chooser(self) -> None:
-        keep = self.chooser.value
-        self._selecting = True
-        try:
-            self.chooser.options = [(p.label, i) for i, p in enumerate(self.points)]
-            self.chooser.value = keep  # ipywidgets resets the value with new options
-        finally:
-            self._selecting = False
+        """The dropdown lists every point (from the sweep's thread); the chosen one stays."""
+        with self._choosing:
+            keep = self.chooser.value
+            self._syncing = True
+            try:
+                self.chooser.options = [(p.label, i) for i, p in enumerate(self.points)]
+                self.chooser.value = keep  # ipywidgets resets the value with new options
+            finally:
+                self._syncing = False
 
     @property
     def selected(self) -> TradeoffPoint | None:
@@ -292,18 +322,21 @@ class TradeoffExplorer(W.VBox):
         return self.points[index] if 0 <= index < len(self.points) else None
 
     def select(self, index: int | None) -> None:
-        """Show point ``index`` (None: none), as a click on it or choosing it in the dropdown."""
-        if self._selecting:
-            return
-        if index is not None and not 0 <= index < len(self.points):
-            index = None
-        self._selecting = True
-        try:
-            self.plot.selected = -1 if index is None else index
-            self.chooser.value = index
-        finally:
-            self._selecting = False
-        self.show(index)
+        """Show point ``index`` (None: none), as a click on it or choosing it in the dropdown.
+
+        Safe from any thread: a click while the sweep refreshes the dropdown waits for it."""
+        with self._choosing:
+            if self._syncing:  # the echo of this thread's own change to the plot or dropdown
+                return
+            if index is not None and not 0 <= index < len(self.points):
+                index = None
+            self._syncing = True
+            try:
+                self.plot.selected = -1 if index is None else index
+                self.chooser.value = index
+            finally:
+                self._syncing = False
+            self.show(index)
 
     def show(self, index: int | None) -> None:
         """Show a point's figures, report and layer diagrams in ``details``."""
@@ -344,13 +377,18 @@ class TradeoffExplorer(W.VBox):
 
 
 def _example_batch(data: Any, n: int) -> Any:
-    """The first ``n`` inputs of a dataset (a DataLoader's dataset; a TensorDataset's first
-    tensor), stacked; None where they cannot be had (the report then shows no FLOPs)."""
-    import torch
+    """The first ``n`` inputs of a dataset (of a DataLoader's dataset; a TensorDataset's first
+    tensor), stacked; None where they cannot be had (the report then shows no FLOPs).
 
-    data = getattr(data, "dataset", data)
+    The dataset itself is indexed: a ``Subset`` (which has a ``.dataset`` too, the whole one it
+    picks from) gives its own first inputs, not its base dataset's."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    if isinstance(data, DataLoader):
+        data = data.dataset
     tensors = getattr(data, "tensors", None)
-    if tensors:
+    if tensors and isinstance(tensors, (tuple, list)):
         return tensors[0][:n]
     try:
         items = [data[i] for i in range(min(n, len(data)))]

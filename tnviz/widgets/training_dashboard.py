@@ -146,5 +146,4 @@ class TrainingDashboard(W.VBox):
         ax2.set_ylabel("accuracy")
         for ax in (ax1, ax2):
             ax.grid(alpha=0.3)
-        fig.tight_layout()
         self.plot.value = figure_png(fig)

@@ -22,7 +22,7 @@ __all__ = ["Diagram", "Index", "ConvOptions", "ROLES", "PADDING_MODES", "default
 
 ROLES = ("free", "summed", "contraction", "hyperedge", "batch", "convolution")
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-_OPTION_NAMES = ("padding", "stride", "dilation", "padding_mode")
+_OPTION_NAMES = ("padding", "stride", "dilation", "padding_mode", "flip", "upsample")
 JSON_FORMAT = "tnviz.diagram"
 JSON_VERSION = 1
 _PLAN_CACHE_SIZE = 128  # plans kept per diagram, oldest dropped first
@@ -32,13 +32,19 @@ _PLAN_CACHE_SIZE = 128  # plans kept per diagram, oldest dropped first
 class ConvOptions:
     """How one convolution index is convolved (PyTorch's ``F.conv*d`` semantics).
 
-    ``padding`` is ``(left, right)`` or ``"same"`` (resolved once kernel sizes are known).
+    ``padding`` is ``(left, right)`` or ``"same"`` (resolved once kernel sizes are known); a
+    negative side crops. Two options beyond PyTorch's, which the gradients of convolutions need
+    (:meth:`Diagram.grad`): ``flip`` correlates with the kernels reversed along the index (a true
+    convolution), and ``upsample`` inserts ``upsample - 1`` zeros between the signal's entries
+    before padding (the transpose of a stride).
     """
 
     padding: tuple[int, int] | str = (0, 0)
     stride: int = 1
     dilation: int = 1
     padding_mode: str = "zeros"
+    flip: bool = False
+    upsample: int = 1
 
     def is_default(self) -> bool:
         return self == ConvOptions()
@@ -54,7 +60,8 @@ class ConvOptions:
         """Length of the output along this index (may be < 1 for a kernel too large)."""
         kernel = sum(kernel_lengths) - len(kernel_lengths) + 1
         left, right = self.pads(kernel)
-        return (signal_length + left + right - self.dilation * (kernel - 1) - 1) // self.stride + 1
+        signal = (signal_length - 1) * self.upsample + 1
+        return (signal + left + right - self.dilation * (kernel - 1) - 1) // self.stride + 1
 
 
 @dataclass(frozen=True)
@@ -100,15 +107,21 @@ def _normalize_option(name: str, value: object, index: str) -> Any:
             return (0, 0)
         if value == "same":
             return "same"
-        if _is_int(value) and value >= 0:  # type: ignore[operator]
+        if _is_int(value):  # a negative padding crops (the adjoint of zero padding)
             return (int(value), int(value))  # type: ignore[call-overload]
-        if isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_int(v) and v >= 0 for v in value):
+        if isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_int(v) for v in value):
             return (int(value[0]), int(value[1]))
         raise TnvizError(
-            f"bad padding {value!r} for index {index!r}; expected a non-negative int, "
+            f"bad padding {value!r} for index {index!r}; expected an int (negative crops), "
             "'same', 'valid' or a (left, right) pair",
             token=repr(value),
         )
+    if name == "flip":
+        if not isinstance(value, bool):
+            raise TnvizError(f"flip for index {index!r} must be True or False, got {value!r}", token=repr(value))
+        return value
+    if name == "upsample":
+        return int(_check_positive(value, f"upsample for index {index!r}", repr(value)))
     if name in ("stride", "dilation"):
         return int(_check_positive(value, f"{name} for index {index!r}", repr(value)))
     if value not in PADDING_MODES:
@@ -446,6 +459,8 @@ class Diagram:
                     "stride": o.stride,
                     "dilation": o.dilation,
                     "padding_mode": o.padding_mode,
+                    **({"flip": True} if o.flip else {}),
+                    **({"upsample": o.upsample} if o.upsample != 1 else {}),
                 }
                 for c, o in self._options.items()
             },
@@ -509,6 +524,54 @@ class Diagram:
         return self._hash
 
     # ----------------------------------------------------------------- drawing (tnviz.render)
+    def grad(self, name: str, upstream: str = "G") -> Diagram:
+        """The diagram of the gradient of a loss with respect to tensor ``name``.
+
+        Args:
+            name: the tensor.
+            upstream: the name given to the loss's gradient with respect to this diagram's output
+                (it holds the output's indices and shape).
+
+        Returns:
+            A Diagram whose tensors are the other tensors and ``upstream``, whose output has
+            ``name``'s indices (and shape, when this diagram is bound), carrying the sizes and
+            convolution options it needs: ``tnviz.einsum(g, *[values[t] for t in g.tensor_names])``
+            equals autograd's gradient of ``(tnviz.einsum(d, ...) * G).sum()``.
+
+        Raises:
+            TnvizError: what the spec language cannot write yet (a trace's diagonal gradient, an
+                index only ``name`` sums, a convolution's signal padded other than with zeros, a
+                convolution index ``name`` does not hold), named.
+
+        Example:
+            >>> Diagram.parse("A: i j, B: j k -> i k").grad("B").to_spec()
+            'A: i j, G: i k -> dB: j k'
+        """
+        from tnviz.core.grad import gradient_diagram
+
+        return gradient_diagram(self, name, upstream)
+
+    def backward_plan(self, sizes: Mapping[str, Any] | None = None, tensors: Any = None, **plan_options: Any) -> Any:
+        """What the backward pass costs: the forward plan and the plan of each tensor's gradient
+        diagram (:meth:`grad`), with their FLOPs; prints as a table.
+
+        Args:
+            sizes: sizes to bind first (as in :meth:`bind`).
+            tensors: the tensors whose gradients are wanted (default: all; a layer's parameters).
+            **plan_options: as for :meth:`plan` (``optimize``, ``objective``, …).
+
+        Returns:
+            A :class:`tnviz.core.grad.BackwardPlan`.
+
+        Example:
+            >>> d = Diagram.parse("A: i j, B: j k -> i k", sizes={"i": 8, "j": 4, "k": 8})
+            >>> d.backward_plan().backward_flops == 2 * d.plan().flops
+            True
+        """
+        from tnviz.core.grad import backward_plan
+
+        return backward_plan(self.bind(sizes) if sizes else self, tensors, **plan_options)
+
     def draw(self, backend: str | None = None, **style: Any) -> Any:
         """Draw the diagram; see :func:`tnviz.render.draw`.
 
@@ -745,7 +808,8 @@ def _bind(diagram: Diagram, index_sizes: Mapping[str, Any], shapes: Mapping[str,
             holders = diagram.holders(c)
             lens = [conv_sizes[(t, c)] for t in holders]
             left, right = opts.pads(sum(lens[1:]) - len(lens[1:]) + 1)
-            limit = lens[0] - 1 if opts.padding_mode == "reflect" else lens[0]
+            upsampled = (lens[0] - 1) * opts.upsample + 1
+            limit = upsampled - 1 if opts.padding_mode == "reflect" else upsampled
             if opts.padding_mode != "zeros" and max(left, right) > limit:
                 raise TnvizError(
                     f"padding {max(left, right)} on index {c!r} is too large for padding_mode="

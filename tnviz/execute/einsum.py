@@ -200,6 +200,8 @@ def einsum(
     dilation: Any = None,
     padding_mode: Any = None,
     optimize: Any = "auto",
+    flip: Any = None,
+    upsample: Any = None,
 ) -> torch.Tensor:
     """Evaluate a generalized einsum with convolution, like ``torch.einsum`` plus ``|``.
 
@@ -210,7 +212,9 @@ def einsum(
         padding, stride, dilation, padding_mode: convolution options as in ``F.conv2d``
             (default 0, 1, 1, ``"zeros"``; for a Diagram, its own): a scalar, a tuple with
             one entry per convolution index, or ``{index: value}``; padding may also be
-            ``"same"``, ``"valid"`` or, per index, a ``(left, right)`` pair.
+            ``"same"``, ``"valid"`` or, per index, a ``(left, right)`` pair (negative crops).
+        flip, upsample: the two options beyond PyTorch's (see ``docs/spec.md``): kernels
+            reversed along an index (a true convolution), zeros inserted into the signal.
         optimize: ``"auto"``, ``"optimal"``, ``"greedy"``, ``"left-to-right"``,
             ``"reconstruct"`` or a path (see :meth:`Diagram.plan`).
 
@@ -226,7 +230,13 @@ def einsum(
     spec_text = spec_or_diagram if isinstance(spec_or_diagram, str) else None
     try:
         diagram = as_diagram(
-            spec_or_diagram, padding=padding, stride=stride, dilation=dilation, padding_mode=padding_mode
+            spec_or_diagram,
+            padding=padding,
+            stride=stride,
+            dilation=dilation,
+            padding_mode=padding_mode,
+            flip=flip,
+            upsample=upsample,
         )
         _check_tensors(diagram, tensors)
         shapes = tuple(tuple(t.shape) for t in tensors)

@@ -156,19 +156,25 @@ def _conv_op(step: Step) -> Op:
     cout = _prod([len_w[i] for i in step.out_channels])
     in_shape = (nb, g * cin, *[len_in[i] for i in spatial])
     w_shape = (g * cout, cin, *[d.kernel for d in dims])
-    flip = tuple(2 + k for k, d in enumerate(dims) if d.operation == "full")
+    flip = tuple(2 + k for k, d in enumerate(dims) if d.operation == "full" or d.flip)
+    upsample = tuple((2 + k, d.upsample) for k, d in enumerate(dims) if d.upsample > 1)
     stride = tuple(d.stride for d in dims)
     dilation = tuple(d.dilation for d in dims)
-    symmetric_zero = all(d.pad[0] == d.pad[1] and (d.padding_mode == "zeros" or d.pad == (0, 0)) for d in dims)
+    symmetric_zero = all(d.pad[0] == d.pad[1] >= 0 and (d.padding_mode == "zeros" or d.pad == (0, 0)) for d in dims)
     padding = tuple(d.pad[0] for d in dims) if symmetric_zero else (0,) * len(dims)
     pads_by_mode: dict[str, list[int]] = {}
+    crop: list[int] = []  # negative paddings: cropped after the padding of the other sides
     if not symmetric_zero:
         for mode in {d.padding_mode for d in dims}:
             flat: list[int] = []
             for d in reversed(dims):
-                flat += list(d.pad) if d.padding_mode == mode else [0, 0]
+                flat += [max(v, 0) for v in d.pad] if d.padding_mode == mode else [0, 0]
             if any(flat):
                 pads_by_mode[_PAD_MODE[mode]] = flat
+        for d in reversed(dims):
+            crop += [min(v, 0) for v in d.pad]
+        if not any(crop):
+            crop = []
     out_shape = (
         tuple(len_in[i] for i in step.batch + step.groups)
         + tuple(len_w[i] for i in step.out_channels)
@@ -201,8 +207,18 @@ def _conv_op(step: Step) -> Op:
         # A reshaped view can keep odd strides (size-1 axes); PyTorch's CPU conv backward then
         # fails with "grad_weight must be contiguous". contiguous() is free when it already is.
         w = w.contiguous()
+        for dim, factor in upsample:  # zeros between the signal's entries (a stride's transpose)
+            shape = list(x.shape)
+            shape[dim] = (shape[dim] - 1) * factor + 1
+            spread = x.new_zeros(shape)
+            index = [slice(None)] * len(shape)
+            index[dim] = slice(None, None, factor)
+            spread[tuple(index)] = x
+            x = spread
         for mode, flat in pads_by_mode.items():
             x = F.pad(x, flat, mode=mode)
+        if crop:
+            x = F.pad(x, crop)  # negative: crops
         y = conv(x, w, None, stride, padding, dilation, g)
         y = y.reshape(out_shape)
         if drop:

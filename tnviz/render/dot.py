@@ -46,7 +46,8 @@ def to_dot(scene: Scene, name: str = "diagram") -> str:
             attrs = f'shape=point, width=0.01, color="{COLORS["edge"]}"'
         elif s.kind == "conv":
             attrs = (
-                f'shape=circle, fixedsize=true, width={width:.3f}, label="∗", fontsize=14, '
+                f'shape=circle, fixedsize=true, width={width:.3f}, label="{s.text}", '
+                f"fontsize={14 if len(s.text) == 1 else 9}, "
                 f'color="{COLORS["conv"]}", fontcolor="{COLORS["conv"]}", penwidth=1.5'
             )
         else:

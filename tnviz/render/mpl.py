@@ -86,7 +86,8 @@ def draw_matplotlib(scene: Scene, ax: Any = None) -> Figure:
             ax.add_patch(
                 Circle((s.x, s.y), s.radius, facecolor="white", edgecolor=COLORS["conv"], linewidth=1.5, zorder=3)
             )
-            ax.text(s.x, s.y - 0.01, "∗", ha="center", va="center", color=COLORS["conv"], fontsize=13, zorder=4)
+            size = 13 if len(s.text) == 1 else 8
+            ax.text(s.x, s.y - 0.01, s.text, ha="center", va="center", color=COLORS["conv"], fontsize=size, zorder=4)
         else:
             ax.add_patch(
                 Circle((s.x, s.y), s.radius, facecolor=COLORS[s.kind], edgecolor="#333333", linewidth=1.2, zorder=3)

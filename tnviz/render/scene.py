@@ -28,6 +28,7 @@ COLORS = {
     "tensor": "#e5e5e5",
     "edge": "#333333",
     "conv": "#d62728",
+    "upstream": "#a1d99b",  # the loss's gradient G in a gradient diagram
     "dot": "#000000",
     "label": "#222222",
     "step": "#2ca02c",
@@ -48,6 +49,7 @@ class Style:
         inputs: tensors drawn as inputs (default: ``X``, or the first tensor of a
             convolving diagram).
         pinned: ``{vertex: (x, y)}`` positions to keep.
+        highlight: tensors drawn in green, as the upstream gradient ``G`` of a gradient diagram.
     """
 
     labels: bool = True
@@ -56,6 +58,7 @@ class Style:
     title: str | None = None
     plan: Any = None
     inputs: Sequence[str] | None = None
+    highlight: Sequence[str] | None = None
     pinned: Mapping[str, tuple[float, float]] | None = None
 
 
@@ -127,6 +130,15 @@ class Scene:
         return min(xs) - margin, min(ys) - margin, max(xs) + margin, max(ys) + margin + (0.4 if self.title else 0)
 
 
+def _marker(diagram: Diagram, index: str) -> str:
+    """A convolution's marker: ∗ (correlation, PyTorch's convolution), ⊛ with flipped kernels
+    (a true convolution), then ↑u when the signal is upsampled; "" for a hyperedge's dot."""
+    if index not in diagram.conv:
+        return ""
+    opts = diagram.options[index]
+    return ("⊛" if opts.flip else "∗") + (f"↑{opts.upsample}" if opts.upsample > 1 else "")
+
+
 def _size_text(diagram: Diagram, index: str, tensor: str | None) -> str:
     size = diagram.size(index, tensor) if index in diagram.conv and tensor else diagram.size(index)
     return f"={size}" if size is not None else ""
@@ -161,9 +173,11 @@ def build_scene(diagram: Diagram, style: Style) -> Scene:
             index = lay.junctions[v]
             is_conv = index in diagram.conv
             r = CONV_RADIUS if is_conv else DOT_RADIUS
-            scene.shapes.append(Shape(v, "conv" if is_conv else "dot", x, y, r, "∗" if is_conv else ""))
+            scene.shapes.append(Shape(v, "conv" if is_conv else "dot", x, y, r, _marker(diagram, index)))
         else:
             kind = "input" if v in inputs else ("parameter" if inputs else "tensor")
+            if style.highlight and v in style.highlight:
+                kind = "upstream"
             r = TENSOR_RADIUS
             scene.shapes.append(Shape(v, kind, x, y, r, v))
         radius[v] = r

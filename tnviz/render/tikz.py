@@ -39,7 +39,8 @@ def to_tikz(scene: Scene) -> str:
         elif s.kind == "conv":
             ring = r"\filldraw[fill=white, draw=tnvizconv, line width=0.7pt]"
             out.append(rf"{ring} ({s.x:.3f},{s.y:.3f}) circle ({s.radius:.3f});")
-            out.append(rf"\node[tnvizconv] at ({s.x:.3f},{s.y:.3f}) {{$\ast$}};")
+            mark = s.text.replace("∗", r"\ast").replace("⊛", r"\circledast").replace("↑", r"{\uparrow}")
+            out.append(rf"\node[tnvizconv] at ({s.x:.3f},{s.y:.3f}) {{${mark}$}};")
         else:
             out.append(rf"\filldraw[fill=tnviz{s.kind}, draw=black!80] ({s.x:.3f},{s.y:.3f}) circle ({s.radius:.3f});")
             out.append(rf"\node at ({s.x:.3f},{s.y:.3f}) {{{_tex(s.text)}}};")

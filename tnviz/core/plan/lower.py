@@ -175,6 +175,8 @@ class _Builder:
                             opts.dilation,
                             p.subset(wgt)[1][i],
                             p.conv_length(s, i),
+                            opts.upsample if first else 1,
+                            opts.flip,
                         )
                     )
                 else:

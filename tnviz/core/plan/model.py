@@ -49,6 +49,8 @@ class ConvDim:
     dilation: int
     kernel: int
     length: int
+    upsample: int = 1  # zeros inserted into the signal before padding (first step only)
+    flip: bool = False  # the kernel reversed along this index (a true convolution)
 
     @property
     def mode(self) -> str:
@@ -145,7 +147,7 @@ class Problem:
             return sum(ks) - len(ks) + 1
         if not ks:
             return n
-        length = n + left + right - opts.dilation * (sum(ks) - len(ks))
+        length = (n - 1) * opts.upsample + 1 + left + right - opts.dilation * (sum(ks) - len(ks))
         if len(ks) == len(kernels):
             length = (length - 1) // opts.stride + 1
         return length

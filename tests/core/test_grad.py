@@ -1,0 +1,205 @@
+"""``Diagram.grad``: the gradient diagram of every tensor, checked against torch autograd in
+float64 on seeded random diagrams of every role, with the refusals counted by reason."""
+
+import collections
+import random
+
+import pytest
+import torch
+
+import tnviz
+from tnviz.errors import TnvizError
+
+REFUSALS = (
+    "a trace or diagonal",
+    "alone sums",
+    "does not hold convolution",
+    "flipped kernel",
+    "adjoint of that padding",
+)
+
+
+def _against_autograd(diagram, name, rng_seed):
+    torch.manual_seed(rng_seed)
+    values = {
+        t: torch.randn(tuple(diagram.shape(t)), dtype=torch.float64, requires_grad=True) for t in diagram.tensor_names
+    }
+    out = tnviz.einsum(diagram, *[values[t] for t in diagram.tensor_names])
+    upstream = torch.randn(out.shape, dtype=torch.float64)
+    (out * upstream).sum().backward()
+    g = diagram.grad(name)
+    given = {**{t: v.detach() for t, v in values.items()}, "G": upstream}
+    got = tnviz.einsum(g, *[given[t] for t in g.tensor_names])
+    assert g.output_shape == tuple(diagram.shape(name)) and g.tensor_names[-1 if name != g.tensor_names[0] else 0]
+    torch.testing.assert_close(got, values[name].grad, rtol=1e-10, atol=1e-12)
+    return g
+
+
+def _roles(diagram, name):
+    target = diagram.tensor(name)
+    roles = {diagram.roles[i] for i in target.unique_indices}
+    if any(target.indices.count(i) > 1 for i in target.unique_indices):
+        roles.add("trace/diagonal")
+    if any(len(m) > 1 for m in target.modes):
+        roles.add("group")
+    return roles or {"scalar"}
+
+
+def _random_spec(rng):
+    names = [f"T{k}" for k in range(rng.randint(1, 4))]
+    letters = [f"i{k}" for k in range(rng.randint(1, 6))]
+    held = {n: [] for n in names}
+    for i in letters:
+        for n in rng.sample(names, rng.randint(1, len(names))):
+            held[n] += [i] * (2 if rng.random() < 0.06 else 1)
+    out = [i for i in letters if rng.random() < 0.45 and all(held[n].count(i) < 2 for n in names)]
+    operands = []
+    for n in names:
+        idx = held[n]
+        rng.shuffle(idx)
+        once = all(idx.count(i) == 1 for i in idx[:2])  # a repeated index may not sit in a group
+        if len(idx) >= 2 and len(set(idx[:2])) == 2 and once and rng.random() < 0.3:
+            body = f"({idx[0]} {idx[1]}) " + " ".join(idx[2:])
+        else:
+            body = " ".join(idx)
+        operands.append(f"{n}: {body}".rstrip())
+    spec = ", ".join(operands) + " -> " + " ".join(i for i in letters if i in out)
+    return spec.rstrip(), {i: rng.randint(1, 3) for i in letters}
+
+
+def test_random_diagrams_every_tensor_against_autograd():
+    rng = random.Random(0)
+    checked, refused = collections.Counter(), collections.Counter()
+    for k in range(120):
+        spec, sizes = _random_spec(rng)
+        diagram = tnviz.Diagram.parse(spec, sizes=sizes)
+        for name in diagram.tensor_names:
+            roles = _roles(diagram, name)
+            try:
+                _against_autograd(diagram, name, k)
+            except TnvizError as err:
+                reason = next((r for r in REFUSALS if r in err.message), None)
+                assert reason is not None, err.message  # only the documented refusals
+                refused[reason] += 1
+                continue
+            for role in roles:
+                checked[role] += 1
+    print("\nchecked against autograd, by role of the target's indices:", dict(checked))
+    print("refused, by reason:", dict(refused))
+    for role in ("contraction", "hyperedge", "batch", "free", "group"):
+        assert checked[role] >= 10, (role, checked)
+    assert sum(checked.values()) > sum(refused.values())
+
+
+CONV_OPTIONS = [
+    {"padding": 0},
+    {"padding": 2, "stride": 2, "dilation": 2},
+    {"padding": {"x": (1, 3)}, "stride": 3},
+    {"padding": "same"},
+    {"padding": "same", "dilation": 2},
+    {"padding": 1, "padding_mode": "circular"},
+    {"padding": "same", "padding_mode": "circular", "dilation": 2},
+    {"padding": 2, "padding_mode": "circular", "stride": 2},
+    {"padding": 1, "padding_mode": "reflect"},
+    {"padding": 1, "padding_mode": "replicate"},
+    {"padding": 1, "upsample": 2},
+    {"padding": 1, "flip": True, "stride": 2},
+    {"padding": {"x": (-1, 2)}},
+]
+
+
+@pytest.mark.parametrize("options", CONV_OPTIONS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+@pytest.mark.parametrize("name", ["X", "K"])
+def test_convolution_gradients_against_autograd(options, name):
+    sizes = {"b": 2, "s": 3, "t": 2, "X": (2, 3, 11), "K": (2, 3, 3)}
+    diagram = tnviz.Diagram.parse("X: b s x, K: t s x -> b t x | x", sizes=sizes, **options)
+    expected_refusal = (name == "K" and options.get("flip")) or (
+        name == "X"
+        and options.get("padding_mode", "zeros") != "zeros"
+        and not (options.get("padding_mode") == "circular" and "stride" not in options)
+    )
+    if expected_refusal:
+        with pytest.raises(TnvizError, match="flipped kernel|adjoint of that padding"):
+            diagram.grad(name)
+        return
+    g = _against_autograd(diagram, name, 1)
+    if name == "X":  # the signal's gradient: G inserted with zeros, the kernel flipped
+        assert g.tensor_names[0] == "G" and g.options["x"].flip != bool(options.get("flip"))
+
+
+def test_two_dimensional_convolution_with_per_index_options():
+    sizes = {"b": 2, "s": 2, "t": 3, "X": (2, 2, 9, 8), "K": (3, 2, 3, 2)}
+    options = {"padding": {"x": 1, "y": (0, 2)}, "stride": {"x": 2, "y": 1}, "dilation": {"x": 1, "y": 2}}
+    diagram = tnviz.Diagram.parse("X: b s x y, K: t s x y -> b t x y | x y", sizes=sizes, **options)
+    for name in ("X", "K"):
+        _against_autograd(diagram, name, 2)
+
+
+def test_refusals_name_what_the_language_lacks():
+    cp = tnviz.Diagram.parse(
+        "X: b s x, A: s r, K: r x, B: t r -> b t x | x",
+        sizes={"b": 2, "s": 3, "r": 2, "t": 2, "X": (2, 3, 8), "K": (2, 3)},
+    )
+    strided = cp.with_options(stride=2)
+    with pytest.raises(TnvizError, match="does not hold convolution index 'x'") as err:
+        strided.grad("A")
+    assert err.value.token == "x"
+    with pytest.raises(TnvizError, match="no tensor 'Q'"):
+        cp.grad("Q")
+    with pytest.raises(TnvizError, match="is taken"):
+        cp.grad("A", upstream="K")
+    trace = tnviz.Diagram.parse("A: i i, B: i -> ", sizes={"i": 3})
+    with pytest.raises(TnvizError, match="trace or diagonal"):
+        trace.grad("A")
+    _against_autograd(trace, "B", 3)  # the other tensor of a trace is fine
+
+
+def test_gradient_of_a_matrix_product_reads_like_the_textbook():
+    d = tnviz.Diagram.parse("A: i j, B: j k -> i k")
+    assert d.grad("A").to_spec() == "B: j k, G: i k -> dA: i j"  # dA = G Bᵀ
+    assert d.grad("B").to_spec() == "A: i j, G: i k -> dB: j k"  # dB = Aᵀ G
+
+
+@pytest.mark.parametrize(
+    "padding, mode", [(0, "zeros"), (1, "zeros"), ("same", "zeros"), ({"x": (2, 0)}, "zeros"), ("same", "circular")]
+)
+def test_factors_that_hold_no_convolution_index_join_g_to_the_kernels(padding, mode):
+    """A CP convolution layer: the channel factors A, B hold no spatial index; their gradients
+    convolve G as one more kernel, the spatial indices summed after convolving."""
+    sizes = {"b": 2, "s": 3, "r": 2, "t": 2, "X": (2, 3, 8, 7), "Kx": (2, 3), "Ky": (2, 2)}
+    layer = tnviz.Diagram.parse(
+        "X: b s x y, A: s r, Kx: r x, Ky: r y, B: t r -> b t x y | x y", sizes=sizes, padding=padding, padding_mode=mode
+    )
+    for name in layer.tensor_names:
+        g = _against_autograd(layer, name, 4)
+        if name in ("A", "B"):
+            assert set(g.conv) == {"x", "y"} and "x" not in g.output.indices
+
+
+def test_backward_plan_prices_each_gradient_and_names_the_refused():
+    d = tnviz.Diagram.parse("A: i j, B: j k -> i k", sizes={"i": 8, "j": 4, "k": 8})
+    bp = d.backward_plan()
+    assert set(bp.gradients) == {"A", "B"} and not bp.refused
+    assert bp.gradients["A"].flops == d.grad("A").plan().flops
+    assert bp.backward_flops == 2 * d.plan().flops  # two matrix products of the same size
+    text = str(bp)
+    assert "d/dA" in text and "backward / forward FLOPs: 2.00" in text
+    assert "<table>" in bp._repr_html_()
+    trace = tnviz.Diagram.parse("A: i i, B: i, G: i -> ", sizes={"i": 3})  # 'G' is taken: another name
+    bp = trace.backward_plan()
+    assert "trace or diagonal" in bp.refused["A"] and set(bp.gradients) == {"B", "G"}
+
+
+def test_new_convolution_options_round_trip_and_run():
+    d = tnviz.Diagram.parse("X: b s x, K: t s x -> b t x | x", flip=True, upsample=2, padding={"x": (-1, 3)})
+    again = tnviz.Diagram.from_json(d.to_json())
+    assert again.options == d.options and again.options["x"].flip and again.options["x"].upsample == 2
+    x, k = torch.randn(2, 3, 7, dtype=torch.float64), torch.randn(4, 3, 3, dtype=torch.float64)
+    spread = torch.zeros(2, 3, 13, dtype=torch.float64)
+    spread[..., ::2] = x
+    expected = torch.nn.functional.conv1d(torch.nn.functional.pad(spread, (-1, 3)), k.flip(-1))
+    torch.testing.assert_close(tnviz.einsum(d, x, k), expected)
+    with pytest.raises(TnvizError, match="flip for index 'x' must be True or False"):
+        d.with_options(flip=1)
+    with pytest.raises(TnvizError, match="upsample for index 'x' must be a positive integer"):
+        d.with_options(upsample=0)

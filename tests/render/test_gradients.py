@@ -1,0 +1,31 @@
+"""Gradient diagrams drawn beside their diagram; the new convolution options drawn distinctly."""
+
+import tnviz
+from tnviz.render import draw_gradients
+from tnviz.render.scene import build_scene, make_style
+
+CONV = tnviz.Diagram.parse(
+    "X: b s x, K: t s x -> b t x | x", sizes={"b": 2, "s": 3, "t": 2, "X": (2, 3, 11), "K": (2, 3, 3)}, stride=2
+)
+
+
+def test_each_tensor_gets_a_panel_with_g_highlighted():
+    fig = draw_gradients(CONV)
+    assert [ax.get_title() for ax in fig.axes] == ["forward", "∂L/∂X", "∂L/∂K"]
+    scene = build_scene(CONV.grad("X"), make_style({"highlight": ("G",)}))
+    kinds = {s.name: s.kind for s in scene.shapes}
+    assert kinds["G"] == "upstream" and kinds["K"] != "upstream"
+
+
+def test_a_refused_gradient_gets_a_panel_that_says_why():
+    trace = tnviz.Diagram.parse("A: i i, B: i -> ", sizes={"i": 3})
+    fig = draw_gradients(trace)
+    assert "trace or diagonal" in fig.axes[1].texts[0].get_text().replace("\n", " ")
+
+
+def test_flipped_and_upsampled_convolutions_have_their_own_marker():
+    grad = CONV.grad("X")  # G upsampled by the stride, the kernel flipped
+    markers = [s.text for s in build_scene(grad, make_style({})).shapes if s.kind == "conv"]
+    assert markers == ["⊛↑2"]
+    assert [s.text for s in build_scene(CONV, make_style({})).shapes if s.kind == "conv"] == ["∗"]
+    assert r"\circledast" in grad.to_tikz() and "⊛↑2" in grad.to_dot()

@@ -1,0 +1,229 @@
+"""The gradient of a diagram with respect to one of its tensors, as a diagram.
+
+For a loss whose gradient with respect to the output is ``G``, the gradient with respect to a
+tensor ``T`` is the network with ``T`` taken out and ``G`` put in (the output's indices), read
+out along ``T``'s indices: the paper's rule for contractions, hyperedges and partial outer
+products. A convolution index held by ``T`` changes roles:
+
+* ``T`` a kernel: ``dK[k] = Σ_j G[j] Ŝ[j·s + k·d]`` — the (padded, upsampled) signal correlated
+  with ``G`` as the kernel, stride and dilation swapped, cropped to the kernel's length.
+* ``T`` the signal (zero padding, or circular padding that keeps the length):
+  ``dS[x] = Σ_k G↑[x·u + P + k·d] flip(K)[k]`` — ``G`` with ``s - 1`` zeros inserted
+  (``upsample``), correlated with the kernel reversed (``flip``, a true convolution), padded
+  by ``P = (len K - 1)·d - left`` (negative crops) and strided by the forward's upsampling.
+
+What the spec language cannot write yet is refused with a :class:`TnvizError` naming it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tnviz.core.diagram import ConvOptions, Diagram
+from tnviz.core.spec import Operand, Spec
+from tnviz.errors import TnvizError
+
+__all__ = ["gradient_diagram", "backward_plan", "BackwardPlan"]
+
+
+def _refuse(message: str, token: str) -> TnvizError:
+    return TnvizError(message, token=token)
+
+
+def gradient_diagram(diagram: Diagram, name: str, upstream: str = "G") -> Diagram:
+    """The diagram of d(loss)/d(``name``) given ``upstream``, the loss's gradient w.r.t. the output.
+
+    See :meth:`Diagram.grad`.
+    """
+    if name not in diagram.tensor_names:
+        raise _refuse(f"no tensor {name!r}; expected one of {', '.join(diagram.tensor_names)}", str(name))
+    if upstream in diagram.tensor_names or upstream in diagram.index_names:
+        raise _refuse(f"the upstream gradient's name {upstream!r} is taken; pass upstream='...'", str(upstream))
+    if diagram.has_ellipsis:
+        raise _refuse("the gradient of a diagram with '...' needs its shapes: bind them first", "...")
+    target = diagram.tensor(name)
+    others = [op for op in diagram.tensors if op.name != name]
+    out = diagram.output
+    out_indices = set(out.indices)
+    for i in target.unique_indices:
+        if target.indices.count(i) > 1:
+            raise _refuse(
+                f"{name} holds {i!r} {target.indices.count(i)} times (a trace or diagonal): its gradient is a "
+                "diagonal tensor, which a spec's output cannot write yet",
+                i,
+            )
+        if i not in diagram.conv and i not in out_indices and not any(i in op.indices for op in others):
+            raise _refuse(
+                f"{name} alone sums {i!r}: its gradient is constant along {i!r}, a broadcast that a spec's "
+                "output cannot write yet",
+                i,
+            )
+    conv = set(diagram.conv)
+    options: dict[str, ConvOptions] = {}
+    signal_of: list[str] = []  # convolution indices whose signal is the target
+    for c in diagram.conv:
+        holders = diagram.holders(c)
+        opts = diagram.options[c]
+        if name not in holders:
+            # Σ_o G[o] Σ_k K[k] Ŝ[o + k] = Σ_m Ŝ[m] (G * K)[m]: G joins the kernels, and the index
+            # is summed after convolving. One dilation for the combined kernel: stride 1 only.
+            plain = opts.stride == 1 and opts.dilation == 1 and opts.upsample == 1 and not opts.flip
+            if not plain or c not in out_indices:
+                raise _refuse(
+                    f"{name} does not hold convolution index {c!r}, whose stride, dilation, upsampling or flip "
+                    "make G a kernel with its own spacing, which the spec language cannot write yet",
+                    c,
+                )
+            lengths = [diagram.size(c, t) for t in holders[1:]]
+            if None in lengths:
+                raise _refuse(f"the gradient through convolution {c!r} needs its lengths: bind the sizes first", c)
+            total = sum(lengths) - len(lengths) + 1  # type: ignore[arg-type]
+            options[c] = ConvOptions(padding=opts.pads(total), padding_mode=opts.padding_mode)
+            continue
+        if len(holders) != 2:
+            raise _refuse(f"convolution index {c!r} has {len(holders)} holders; gradients need exactly two", c)
+        if c not in out_indices:
+            raise _refuse(f"convolution index {c!r} is summed after convolving; its gradient needs it kept", c)
+        signal, kernel = holders
+        n_sig, n_ker, n_out = diagram.size(c, signal), diagram.size(c, kernel), diagram.size(c)
+        if None in (n_sig, n_ker, n_out):
+            raise _refuse(f"the gradient through convolution {c!r} needs its lengths: bind the sizes first", c)
+        left, right = opts.pads(n_ker)  # type: ignore[arg-type]
+        if name == kernel:
+            if opts.flip:
+                raise _refuse(f"the gradient of a flipped kernel (flip=True on {c!r}) is not written yet", c)
+            # Σ_j G[j] Ŝ[j·s + k·d]: G is the kernel, stride d, dilation s; the far side cropped
+            # so that exactly len(K) values come out.
+            padded = (n_sig - 1) * opts.upsample + 1 + left + right  # type: ignore[operator]
+            natural = (padded - opts.stride * (n_out - 1) - 1) // opts.dilation + 1  # type: ignore[operator]
+            excess = natural - n_ker  # type: ignore[operator]
+            options[c] = ConvOptions(
+                padding=(left, right - excess * opts.dilation),
+                stride=opts.dilation,
+                dilation=opts.stride,
+                padding_mode=opts.padding_mode,
+                upsample=opts.upsample,
+            )
+        else:
+            # Circular padding with the output as long as the signal (the usual "same" case, no
+            # stride): G is periodic too, so the adjoint is a circular correlation of G.
+            circular = opts.padding_mode == "circular" and opts.stride == 1 and opts.upsample == 1 and n_out == n_sig
+            if opts.padding_mode != "zeros" and (left, right) != (0, 0) and not circular:
+                raise _refuse(
+                    f"the signal's gradient through padding_mode={opts.padding_mode!r} on {c!r} needs the adjoint "
+                    "of that padding (a fold), which the spec language cannot write yet",
+                    opts.padding_mode,
+                )
+            grown = (n_out - 1) * opts.stride + 1  # type: ignore[operator]
+            pad_left = (n_ker - 1) * opts.dilation - left  # type: ignore[operator]
+            # the right side makes the strided output exactly the signal's length
+            pad_right = (n_sig - 1) * opts.upsample - (grown + pad_left - (n_ker - 1) * opts.dilation - 1)  # type: ignore[operator]
+            options[c] = ConvOptions(
+                padding=(pad_left, pad_right),
+                stride=opts.upsample,
+                dilation=opts.dilation,
+                upsample=opts.stride,
+                flip=not opts.flip,
+                padding_mode="circular" if circular else "zeros",
+            )
+            signal_of.append(c)
+    g = Operand(upstream, out.modes)
+    # A convolution's signal is its first holder: G leads when it takes the signal's place.
+    operands = ([g] + others) if signal_of else (others + [g])
+    for c in diagram.conv:
+        if c not in signal_of:
+            holders = [op.name for op in operands if c in op.indices]
+            if holders[0] == upstream:
+                raise _refuse(
+                    f"{name} is the signal of {', '.join(signal_of)} but a kernel of {c!r}: the two gradients need "
+                    "different tensors first",
+                    c,
+                )
+    output = Operand(f"d{name}" if f"d{name}" not in diagram.tensor_names else "out", target.modes)
+    spec = Spec(tuple(operands), output, tuple(c for c in diagram.conv if c in conv))
+    result = Diagram(spec, options=options)
+    # sizes: every plain index as in the forward; G shaped like the output; each tensor's own shape
+    shapes = {}
+    for op in others:
+        shape = diagram.shape(op.name)
+        if all(v is not None for v in shape):
+            shapes[op.name] = tuple(shape)
+    if all(v is not None for v in diagram.output_shape):
+        shapes[upstream] = tuple(diagram.output_shape)
+    sizes = {i: n for i, n in diagram.sizes.items() if i in result.index_names}
+    if not sizes and not shapes:
+        return result
+    return result.bind(sizes, shapes=shapes)
+
+
+class BackwardPlan:
+    """What the backward pass of a diagram costs: the forward plan and, per tensor, the plan of
+    its gradient diagram (or why that gradient cannot be a diagram yet). Prints as a table.
+
+    Attributes:
+        forward: the forward :class:`~tnviz.core.plan.report.Plan`.
+        gradients: ``{tensor: Plan}`` for each gradient diagram planned.
+        refused: ``{tensor: reason}`` for each gradient the spec language cannot write yet.
+    """
+
+    def __init__(self, forward: Any, gradients: dict[str, Any], refused: dict[str, str]) -> None:
+        self.forward, self.gradients, self.refused = forward, gradients, refused
+
+    @property
+    def backward_flops(self) -> int:
+        """FLOPs of every gradient planned (the refused ones not counted)."""
+        return sum(p.flops for p in self.gradients.values())
+
+    def rows(self) -> list[tuple[str, str, str, str]]:
+        rows = [("forward", f"{self.forward.flops:,}", "1.00", self.forward.approach)]
+        for name, plan in self.gradients.items():
+            ratio = plan.flops / self.forward.flops if self.forward.flops else float("nan")
+            rows.append((f"d/d{name}", f"{plan.flops:,}", f"{ratio:.2f}", plan.approach))
+        for name, reason in self.refused.items():
+            rows.append((f"d/d{name}", "—", "—", f"not a diagram yet: {reason}"))
+        return rows
+
+    def __str__(self) -> str:
+        rows = [("pass", "FLOPs", "× forward", "approach")] + self.rows()
+        widths = [max(len(r[k]) for r in rows) for k in range(3)]
+        lines = [f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}" for r in rows]
+        lines.append(f"backward / forward FLOPs: {self.backward_flops / max(self.forward.flops, 1):.2f}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        columns = (("pass", "left"), ("FLOPs", "right"), ("× forward", "right"), ("approach", "left"))
+        head = "".join(f"<th style='text-align:{a}'>{h}</th>" for h, a in columns)
+        body = "".join(
+            "<tr>"
+            + "".join(
+                f"<td style='text-align:{a}'>{html.escape(c)}</td>"
+                for c, a in zip(r, ("left", "right", "right", "left"))
+            )
+            + "</tr>"
+            for r in self.rows()
+        )
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    def __repr__(self) -> str:
+        return f"<BackwardPlan: forward {self.forward.flops:,} FLOPs, backward {self.backward_flops:,} FLOPs>"
+
+
+def backward_plan(diagram: Diagram, tensors: Any = None, **plan_options: Any) -> BackwardPlan:
+    """Plan the forward pass and the gradient diagram of each of ``tensors`` (default: all)."""
+    names = list(diagram.tensor_names if tensors is None else tensors)
+    forward = diagram.plan(**plan_options)
+    gradients, refused = {}, {}
+    taken = set(diagram.tensor_names) | set(diagram.index_names)
+    upstream = next(n for n in ("G", "dY", "dOut", "G_") if n not in taken)
+    for name in names:
+        try:
+            g = gradient_diagram(diagram, name, upstream)
+        except TnvizError as err:
+            if name not in diagram.tensor_names:
+                raise
+            refused[name] = err.message
+            continue
+        gradients[name] = g.plan(**{k: v for k, v in plan_options.items() if k != "inputs"})
+    return BackwardPlan(forward, gradients, refused)

@@ -1,0 +1,64 @@
+"""A diagram beside the gradient diagram of each of its tensors, in the paper's style."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from typing import Any
+
+from tnviz.core.diagram import Diagram
+from tnviz.errors import TnvizError
+from tnviz.render.scene import build_scene, make_style
+
+__all__ = ["draw_gradients"]
+
+
+def draw_gradients(
+    diagram: Diagram, tensors: Sequence[str] | None = None, upstream: str = "G", columns: int = 3, **style: Any
+) -> Any:
+    """Draw ``diagram`` and, beside it, the gradient diagram of each tensor (:meth:`Diagram.grad`),
+    the upstream gradient highlighted in green; a gradient the spec language cannot write yet
+    gets a panel saying why.
+
+    Args:
+        diagram: the forward diagram.
+        tensors: whose gradients to draw (default: every tensor).
+        upstream: the name of the loss's gradient with respect to the output.
+        columns: panels per row.
+        **style: drawing options (:class:`tnviz.render.scene.Style`), applied to every panel.
+
+    Returns:
+        A :class:`tnviz.render.mpl.DiagramFigure` (it shows itself in a notebook); ``fig.axes``
+        holds the panels, the forward diagram first.
+
+    Example:
+        >>> fig = draw_gradients(Diagram.parse("A: i j, B: j k -> i k"))
+        >>> len(fig.axes)
+        3
+    """
+    from tnviz.render.mpl import DiagramFigure, draw_matplotlib
+
+    names = list(diagram.tensor_names if tensors is None else tensors)
+    for name in names:
+        if name not in diagram.tensor_names:
+            raise TnvizError(f"no tensor {name!r}; expected one of {', '.join(diagram.tensor_names)}", token=str(name))
+    panels: list[tuple[str, Any]] = [("forward", diagram)]
+    for name in names:
+        try:
+            panels.append((f"∂L/∂{name}", diagram.grad(name, upstream)))
+        except TnvizError as err:
+            panels.append((f"∂L/∂{name}", err.message))
+    columns = max(1, min(columns, len(panels)))
+    rows = -(-len(panels) // columns)
+    fig = DiagramFigure(figsize=(3.6 * columns, 3.0 * rows))
+    for k, (title, item) in enumerate(panels):
+        ax = fig.add_subplot(rows, columns, k + 1)
+        if isinstance(item, str):
+            ax.text(0.5, 0.5, "\n".join(textwrap.wrap(item, 38)), ha="center", va="center", fontsize=8, color="#b00")
+            ax.axis("off")
+        else:
+            panel_style = {"highlight": (upstream,)} if item is not diagram else {}
+            draw_matplotlib(build_scene(item, make_style({**style, **panel_style})), ax=ax)
+        ax.set_title(title, fontsize=10)
+    fig.ax = fig.axes[0]
+    return fig

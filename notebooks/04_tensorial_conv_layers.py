@@ -22,7 +22,8 @@
 #
 # **You will learn** the paper's Fig. 5 layers (standard, mCP, mTK, mTT, mTR), how tnviz picks
 # ranks for a compression rate, what each layer costs in parameters and FLOPs (the complexity
-# table, computed), and that each is exactly a convolution with its reconstructed kernel.
+# table, computed, and in closed form beside it), and that each is exactly a convolution with its
+# reconstructed kernel.
 
 # %%
 import torch
@@ -30,6 +31,7 @@ import torch.nn.functional as F
 
 from tnviz import gallery
 from tnviz.nn import TensorialConv2d, cost_table
+from tnviz.nn.costs import formula_table
 from tnviz.widgets import RankExplorer
 
 torch.manual_seed(0);  # the ; keeps the returned Generator out of the output
@@ -58,6 +60,31 @@ formats = ["cp", "tk", "tt", "tr", "mcp", "mtk", "mtt", "mtr"]
 cost_table(64, 64, 3, formats=formats, rates=[0.05, 0.1], batch=32, input_size=(32, 32))
 
 # %% [markdown]
+# ## The complexity table in closed form
+# Under the paper's assumptions (D×D maps kept by same padding, N = nᵐ channels in and out split
+# into m factors n = N^(1/m), a k×k kernel, every rank R) each format's cost is a formula. tnviz
+# derives them from its own diagrams (`tnviz.core.formats.complexity`): parameters are exact, and
+# FLOPs (2 per multiply-add, one example) are those of the *sequential* order the paper's forward
+# pass takes — the input meets the input-side factors one by one, then the kernel core convolves,
+# then (mTK) the output-side factors. Read them off: mCP and mTT pay for the channels only through
+# N^(2/m) per factor, while mTK's core grows as R^(2m) and mTR pays an extra R for its ring.
+
+# %%
+formula_table(N=64, m=3, D=32, k=3, R=4)
+
+# %% [markdown]
+# The same layers computed, every rank equal so the formulas apply. The last three columns are the
+# formulas' values (× the batch) and the planner's FLOPs for the sequential order
+# (`Diagram.plan(optimize="left-to-right")`): they agree to the FLOP. The *FLOPs* column is the
+# plan the layer actually runs (objective `"time"`, which weighs memory traffic and how fast each
+# step runs, not FLOPs alone), and it may differ either way: here it mostly spends more FLOPs than
+# the sequential order, and fewer where rebuilding the dense kernel beats carrying the ranks through
+# every pixel (mTK and mTR at rank 4, whose sequential FLOPs exceed the dense layer's).
+
+# %%
+cost_table(64, 64, 3, formats=["dense", "mcp", "mtk", "mtt", "mtr"], ranks=[2, 4], batch=32, formulas=True)
+
+# %% [markdown]
 # ## Every format is a convolution with its reconstructed kernel
 
 # %%
@@ -83,5 +110,8 @@ RankExplorer(64, 64, 3, format="mtt", rate=0.1)
 #   the dense layer's parameters (the achieved rate is printed above).
 # - The complexity table is computed, not copied: parameters and FLOPs per format and rate, with
 #   the plan each layer runs — and fewer parameters do not always mean fewer FLOPs.
+# - The same table in closed form (`formula_table`), derived from the diagrams: the formulas equal
+#   the computed parameter counts and the planner's FLOPs for the sequential order exactly
+#   (`cost_table(..., formulas=True)` shows both side by side).
 # - Every tensorial layer is exactly `F.conv2d` with its reconstructed kernel (`layer.dense_weight()`).
 # - `RankExplorer` recomputes the diagram, parameters and FLOPs as you change format, rate or rank.

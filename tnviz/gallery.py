@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from tnviz.core.diagram import Diagram
 
-__all__ = ["FIGURES"] + [
+_FIGURE_NAMES = (
     "fig2_scalar",
     "fig2_vector",
     "fig2_matrix",
@@ -20,6 +20,12 @@ __all__ = ["FIGURES"] + [
     "fig3_contraction",
     "fig3_partial_outer_product",
     "fig3_convolution",
+    "fig3_contraction_grad_a",
+    "fig3_contraction_grad_b",
+    "fig3_partial_outer_product_grad_a",
+    "fig3_partial_outer_product_grad_b",
+    "fig3_convolution_grad_a",
+    "fig3_convolution_grad_b",
     "fig4_conv1d_layer",
     "fig4_cp",
     "fig4_tensor_ring",
@@ -28,9 +34,12 @@ __all__ = ["FIGURES"] + [
     "fig5_mtk",
     "fig5_mtt",
     "fig5_mtr",
-    "fig7_interleaved_group",
+    "fig7a_interleaved_group_module",
+    "fig7b_interleaved_group",
     "fig8_bottleneck",
-]
+)
+# fig7_interleaved_group: the earlier name of fig7b_interleaved_group (not a figure of its own).
+__all__ = ["FIGURES", *_FIGURE_NAMES, "fig7_interleaved_group"]
 
 
 def fig2_scalar() -> Diagram:
@@ -66,6 +75,36 @@ def fig3_partial_outer_product() -> Diagram:
 def fig3_convolution() -> Diagram:
     """Fig. 3c: convolution of two tensors along k (an edge marked ∗)."""
     return Diagram.parse("A: i j k, B: k l -> i j k l | k", sizes={"i": 4, "j": 3, "l": 2, "k": (8, 3)})
+
+
+def fig3_contraction_grad_a() -> Diagram:
+    """Fig. 3a, ∂L/∂A: the gradient of the contraction — B contracted with the upstream gradient G."""
+    return fig3_contraction().grad("A")
+
+
+def fig3_contraction_grad_b() -> Diagram:
+    """Fig. 3a, ∂L/∂B: the gradient of the contraction — A contracted with G over i and j."""
+    return fig3_contraction().grad("B")
+
+
+def fig3_partial_outer_product_grad_a() -> Diagram:
+    """Fig. 3b, ∂L/∂A: the gradient of the partial outer product — k stays shared with G."""
+    return fig3_partial_outer_product().grad("A")
+
+
+def fig3_partial_outer_product_grad_b() -> Diagram:
+    """Fig. 3b, ∂L/∂B: the gradient of the partial outer product — A and G share k and sum i, j."""
+    return fig3_partial_outer_product().grad("B")
+
+
+def fig3_convolution_grad_a() -> Diagram:
+    """Fig. 3c, ∂L/∂A: the gradient of the convolution — G correlated with the flipped kernel B (⊛)."""
+    return fig3_convolution().grad("A")
+
+
+def fig3_convolution_grad_b() -> Diagram:
+    """Fig. 3c, ∂L/∂B: the gradient of the convolution — the signal A correlated with G as the kernel."""
+    return fig3_convolution().grad("B")
 
 
 def fig4_conv1d_layer() -> Diagram:
@@ -123,18 +162,44 @@ def fig5_mtr() -> Diagram:
     return _fig5("mtr")
 
 
-def fig7_interleaved_group() -> Diagram:
-    """Fig. 7: an interleaved group convolution as one tensorial layer.
+def fig7a_interleaved_group_module() -> Diagram:
+    """Fig. 7A: the interleaved group convolution module (Zhang et al.'s IGC) as it is built.
+
+    Two successive group convolutions with a channel permutation between them, each tensor in
+    its PyTorch layout: the input's L·M channels in L groups of M, ``(l m)``; the primary
+    group convolution ``P`` (the weight of ``nn.Conv2d(L*M, L*N, 3, groups=L)``: L groups of
+    M → N channels, convolved in x and y); the permutation ``Pi``, the 0/1 matrix that sends
+    primary output channel ``(l n)`` to secondary input channel ``(n2 l2)`` (a channel
+    shuffle); the secondary group convolution ``S`` (the weight of the 1×1
+    ``nn.Conv2d(N*L, N*K, 1, groups=N)``: N groups of L → K channels). Here N = M and K = L,
+    as in Zhang et al.: M groups of L channels in the second stage.
+
+    Contracting ``Pi`` (l2 = l, n2 = n) leaves Fig. 7B; tests/render/test_gallery_fig7.py
+    checks that the two and the stacked ``F.conv2d`` calls compute the same function.
+    """
+    return Diagram.parse(
+        "X: b (l m) x y, P: (l n) m x y, Pi: (l n) (n2 l2), S: (n2 k) l2 -> b (n2 k) x y | x y",
+        sizes={**_LAYER, "l": 4, "m": 16, "n": 16, "k": 4, "l2": 4, "n2": 16},
+        padding=1,
+    )
+
+
+def fig7b_interleaved_group() -> Diagram:
+    """Fig. 7B: an interleaved group convolution as one tensorial layer.
 
     Input channels split into L groups of M; the primary kernel P convolves within each
-    group (l is a partial outer product of X and P), the secondary S mixes across groups
-    for each primary output channel n (n is a partial outer product of P and S).
+    group (the group index l joins X, P and S at one black dot), the secondary S mixes across
+    groups for each primary output channel n (n is a partial outer product of P and S: a
+    black dot with an open leg). It is Fig. 7A's module with the permutation contracted away.
     """
     return Diagram.parse(
         "X: b (l m) x y, P: l n m x y, S: n k l -> b (n k) x y | x y",
         sizes={**_LAYER, "l": 4, "m": 16, "n": 16, "k": 4},
         padding=1,
     )
+
+
+fig7_interleaved_group = fig7b_interleaved_group  # the earlier name, kept working
 
 
 def fig8_bottleneck() -> Diagram:
@@ -146,7 +211,7 @@ def fig8_bottleneck() -> Diagram:
     )
 
 
-FIGURES: dict[str, Callable[[], Diagram]] = {name: globals()[name] for name in __all__ if name.startswith("fig")}
+FIGURES: dict[str, Callable[[], Diagram]] = {name: globals()[name] for name in _FIGURE_NAMES}
 
 
 def render_gallery(folder: str) -> list[str]:
@@ -158,9 +223,11 @@ def render_gallery(folder: str) -> list[str]:
     for name, make in FIGURES.items():
         diagram = make()
         title = (make.__doc__ or name).split(":")[0].strip()
+        # a gradient diagram: its upstream gradient G in green
+        style = {"highlight": ("G",)} if "_grad_" in name else {}
         for ext in ("svg", "png"):
             path = os.path.join(folder, f"{name}.{ext}")
-            diagram.save(path, title=title)
+            diagram.save(path, title=title, **style)
             written.append(path)
     return written
 

@@ -29,3 +29,14 @@ def test_flipped_and_upsampled_convolutions_have_their_own_marker():
     assert markers == ["⊛↑2"]
     assert [s.text for s in build_scene(CONV, make_style({})).shapes if s.kind == "conv"] == ["∗"]
     assert r"\circledast" in grad.to_tikz() and "⊛↑2" in grad.to_dot()
+
+
+def test_a_tucker_core_named_g_leaves_the_upstream_another_name():
+    tucker = tnviz.Diagram.parse(
+        "X: b s, U: s p, G: p q, V: q t -> b t", sizes={"b": 2, "s": 4, "p": 2, "q": 2, "t": 3}
+    )
+    fig = draw_gradients(tucker)
+    assert len(fig.axes) == 5
+    assert not any(t.get_color() == "#b00" for ax in fig.axes for t in ax.texts)  # no panel refused
+    bp = tucker.backward_plan()
+    assert set(bp.gradients) == {"X", "U", "G", "V"}

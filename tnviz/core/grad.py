@@ -23,7 +23,19 @@ from tnviz.core.diagram import ConvOptions, Diagram
 from tnviz.core.spec import Operand, Spec
 from tnviz.errors import TnvizError
 
-__all__ = ["gradient_diagram", "backward_plan", "BackwardPlan"]
+__all__ = ["gradient_diagram", "backward_plan", "BackwardPlan", "free_upstream_name"]
+
+
+def free_upstream_name(diagram: Diagram) -> str:
+    """``G``, or the first of dY, dOut, G_, G1, G2, … that names no tensor or index of ``diagram``."""
+    taken = set(diagram.tensor_names) | set(diagram.index_names)
+    for name in ("G", "dY", "dOut", "G_"):
+        if name not in taken:
+            return name
+    k = 1
+    while f"G{k}" in taken:
+        k += 1
+    return f"G{k}"
 
 
 def _refuse(message: str, token: str) -> TnvizError:
@@ -71,7 +83,8 @@ def gradient_diagram(diagram: Diagram, name: str, upstream: str = "G") -> Diagra
             if not plain or c not in out_indices:
                 raise _refuse(
                     f"{name} does not hold convolution index {c!r}, whose stride, dilation, upsampling or flip "
-                    "make G a kernel with its own spacing, which the spec language cannot write yet",
+                    f"would make the upstream gradient {upstream} a kernel with its own spacing, which the spec "
+                    "language cannot write yet",
                     c,
                 )
             lengths = [diagram.size(c, t) for t in holders[1:]]
@@ -187,7 +200,9 @@ class BackwardPlan:
         rows = [("pass", "FLOPs", "× forward", "approach")] + self.rows()
         widths = [max(len(r[k]) for r in rows) for k in range(3)]
         lines = [f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}" for r in rows]
-        lines.append(f"backward / forward FLOPs: {self.backward_flops / max(self.forward.flops, 1):.2f}")
+        ratio = self.backward_flops / max(self.forward.flops, 1)
+        refused = f" ({len(self.refused)} refused, not counted)" if self.refused else ""
+        lines.append(f"backward / forward FLOPs: {ratio:.2f}{refused}")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -215,8 +230,7 @@ def backward_plan(diagram: Diagram, tensors: Any = None, **plan_options: Any) ->
     names = list(diagram.tensor_names if tensors is None else tensors)
     forward = diagram.plan(**plan_options)
     gradients, refused = {}, {}
-    taken = set(diagram.tensor_names) | set(diagram.index_names)
-    upstream = next(n for n in ("G", "dY", "dOut", "G_") if n not in taken)
+    upstream = free_upstream_name(diagram)
     for name in names:
         try:
             g = gradient_diagram(diagram, name, upstream)

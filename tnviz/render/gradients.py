@@ -14,7 +14,11 @@ __all__ = ["draw_gradients"]
 
 
 def draw_gradients(
-    diagram: Diagram, tensors: Sequence[str] | None = None, upstream: str = "G", columns: int = 3, **style: Any
+    diagram: Diagram,
+    tensors: Sequence[str] | None = None,
+    upstream: str | None = None,
+    columns: int = 3,
+    **style: Any,
 ) -> Any:
     """Draw ``diagram`` and, beside it, the gradient diagram of each tensor (:meth:`Diagram.grad`),
     the upstream gradient highlighted in green; a gradient the spec language cannot write yet
@@ -23,7 +27,8 @@ def draw_gradients(
     Args:
         diagram: the forward diagram.
         tensors: whose gradients to draw (default: every tensor).
-        upstream: the name of the loss's gradient with respect to the output.
+        upstream: the name of the loss's gradient with respect to the output (default ``G``, or
+            another free name when ``G`` is taken, as by a Tucker core).
         columns: panels per row.
         **style: drawing options (:class:`tnviz.render.scene.Style`), applied to every panel.
 
@@ -36,8 +41,10 @@ def draw_gradients(
         >>> len(fig.axes)
         3
     """
+    from tnviz.core.grad import free_upstream_name
     from tnviz.render.mpl import DiagramFigure, draw_matplotlib
 
+    upstream = upstream or free_upstream_name(diagram)
     names = list(diagram.tensor_names if tensors is None else tensors)
     for name in names:
         if name not in diagram.tensor_names:

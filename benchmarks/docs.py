@@ -1,11 +1,13 @@
 """Regenerate every table and result sentence of the README and docs from the results files.
 
-    python benchmarks/docs.py            rewrite README.md and docs/lenet5_mnist/results.md
+    python benchmarks/docs.py            rewrite README.md, docs/lenet5_mnist/results.md and fig9.md
     python benchmarks/docs.py --check    exit 1 if they differ from what the files generate
 
 The files: ``benchmarks/results/planner.json`` (``benchmarks/planner.py``),
 ``benchmarks/results/engine.json`` (``benchmarks/engine.py``) and
-``docs/lenet5_mnist/results.json`` (``tnviz reproduce lenet5-mnist --out docs/lenet5_mnist``).
+``docs/lenet5_mnist/results.json`` (``tnviz reproduce lenet5-mnist --out docs/lenet5_mnist``) and
+``docs/lenet5_mnist/fig9_curves.json`` (the per-epoch test errors of a ``reproduce`` run, its
+``fig9_curves.json``; ``python -m tnviz.compression.reproduce plot-fig9 FILE`` draws the figure).
 Each names the commit, versions, machine and command that produced it; nothing in these
 sections is typed by hand. ``tests/test_readme_results.py`` runs ``--check``'s comparison.
 """
@@ -48,9 +50,12 @@ def generate_readme(text: str) -> str:
 
 def generate_docs() -> dict[Path, str]:
     """Generated docs files: ``{path: text}``."""
-    from tnviz.compression.reproduce import results_markdown
+    from tnviz.compression.reproduce import fig9_markdown, results_markdown
 
-    return {LENET / "results.md": results_markdown(_load(LENET / "results.json"))}
+    docs = {LENET / "results.md": results_markdown(_load(LENET / "results.json"))}
+    if (LENET / "fig9_curves.json").exists():
+        docs[LENET / "fig9.md"] = fig9_markdown(_load(LENET / "fig9_curves.json"))
+    return docs
 
 
 def main() -> int:

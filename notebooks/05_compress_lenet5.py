@@ -26,12 +26,15 @@
 # end (E2E-KD) — while a dashboard shows the curves. Runs on a laptop CPU in a few minutes.
 
 # %%
+import json
 import os
+from pathlib import Path
 
 import torch
 
 import tnviz
 from tnviz.compression import LeNet5, evaluate, mnist_offline
+from tnviz.compression.reproduce import fig9_figure
 from tnviz.widgets import TrainingDashboard
 
 QUICK = os.environ.get("TNVIZ_QUICK") == "1"
@@ -88,6 +91,27 @@ for name, result in (("Seq-KD", dash.result), ("E2E-KD", dash2.result)):
     assert result.test_accuracy > 0.8, (name, result.test_accuracy)
 
 # %% [markdown]
+# ## Test error after every epoch: the paper's Fig. 9
+# The paper's Fig. 9 follows the test error epoch by epoch. `tnviz reproduce lenet5-mnist` evaluates every student
+# on the 1,000 test digits after each epoch and keeps the curves with the phase of each epoch; the figure below was
+# drawn from a real run's curves, `docs/lenet5_mnist/fig9_curves.json` (its table and provenance are in
+# [`docs/lenet5_mnist/fig9.md`](../docs/lenet5_mnist/fig9.md)):
+#
+# ![Test error per epoch, Seq-KD against E2E-KD](../docs/lenet5_mnist/fig9_test_error.png)
+#
+# The cell below draws it again from the curves file. The shaded stretches are Seq-KD's block phases (one
+# compressed layer regressed on the teacher's at a time). In that run E2E-KD is far ahead after the first epochs;
+# Seq-KD's error stays high until both layers have been distilled, and after the fine-tuning it ends about level
+# with E2E-KD for the low-rank twins (CP, TK, TT, TR) and lower for most TNN formats (two seeds only: see the
+# table in `fig9.md`).
+
+# %%
+fig9 = json.loads(Path("../docs/lenet5_mnist/fig9_curves.json").read_text())
+curves = fig9["results"]["curves"]
+print(f"{len(curves)} curves from `{fig9['provenance']['command']}`")
+fig9_figure(fig9)
+
+# %% [markdown]
 # ## What we showed
 # - A LeNet-5 teacher trained on 4,000 real MNIST digits reaches over 90 % test accuracy.
 # - `tnviz.compress` replaced its big layers by mTT layers initialised from a decomposition of the
@@ -96,3 +120,5 @@ for name, result in (("Seq-KD", dash.result), ("E2E-KD", dash2.result)):
 # - Seq-KD (block by block, then fine-tuning) and E2E-KD (the whole network at once) both bring the
 #   student back above 80 %, and the last cell prints the two against the teacher.
 # - Training runs in a background thread while the dashboard draws the curves; **Stop** ends it.
+# - The paper's Fig. 9, from a real `reproduce` run's per-epoch curves: test error after every epoch, Seq-KD's
+#   block phases and fine-tuning against E2E-KD, per format at 2 % of the compressed layers' parameters.

@@ -16,7 +16,7 @@ ALLOWED = {
     "execute": {"core", "errors"},
     "render": {"core", "errors", "tables"},
     "nn": {"core", "execute", "errors", "tables"},
-    "compression": {"core", "nn", "execute", "errors", "tables", "provenance"},
+    "compression": {"core", "nn", "execute", "render", "errors", "tables", "provenance"},
     "widgets": {"core", "execute", "render", "nn", "compression", "errors", "tables"},
     "gallery": {"core"},
     "paper_layers": {"core"},

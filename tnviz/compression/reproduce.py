@@ -8,6 +8,15 @@ trained from scratch. The results folder receives ``results.json`` (every run, t
 with 95 % confidence intervals over seeds, the claims as the code states them, and the
 provenance), ``results.csv``, ``results.md``, ``accuracy_vs_rate.png``, every compressed
 layer's diagram (SVG) and the teacher checkpoints.
+
+Every student is also evaluated on the test digits after each epoch: ``results.json``'s
+``"curves"`` hold, per student, its test accuracy after every epoch with the phase it was in
+(Seq-KD: ``block conv2``, ``block fc1``, ``fine-tune``; E2E-KD: ``e2e``; ``scratch``), and
+``fig9_curves.json`` (the curves and the provenance) and ``fig9_test_error.png`` (the paper's
+Fig. 9: test error per epoch, Seq-KD against E2E-KD) are written from them. The plot is a
+function of the curves file::
+
+    python -m tnviz.compression.reproduce plot-fig9 docs/lenet5_mnist/fig9_curves.json
 """
 
 from __future__ import annotations
@@ -44,6 +53,11 @@ __all__ = [
     "teacher_cache",
     "results_markdown",
     "readme_section",
+    "plot_results",
+    "fig9_figure",
+    "plot_fig9",
+    "fig9_markdown",
+    "FIG9_SCHEDULES",
 ]
 
 # The paper's LeNet-5 / MNIST accuracies (%), compression rates 2 %, 5 %, 10 % (full MNIST).
@@ -53,6 +67,8 @@ PAPER_RATES = (0.02, 0.05, 0.1)
 TWINS = {name: f.twin for name, f in FORMATS.items() if f.twin}
 NAMES = {name: f.paper_name for name, f in FORMATS.items()}
 SCHEDULES = tuple(SCHEDULE_NAMES)
+# The paper's Fig. 9: test error per epoch, Seq-KD against E2E-KD.
+FIG9_SCHEDULES = {"blockwise+e2e": "Seq-KD", "e2e": "E2E-KD"}
 
 
 @dataclass(frozen=True)
@@ -136,6 +152,9 @@ def reproduce_lenet5(
         formats, rates, seeds, schedules: override the settings'.
         progress: tqdm bars for every training run.
         log: where progress lines go.
+
+    Each row also holds its student's ``"curve"``: the test accuracy after every epoch (see the
+    module docstring); ``results.json`` keeps the curves apart from the rows, under ``"curves"``.
     """
     settings = QUICK if quick else FULL
     if formats is not None:
@@ -216,7 +235,8 @@ def reproduce_lenet5(
     text = _write(out, data)
     log("")
     log(text)
-    log(f"wrote {out}/results.json, results.md, results.csv, accuracy_vs_rate.png and {out}/diagrams/")
+    figure = ", fig9_curves.json, fig9_test_error.png" if _fig9_curves(data["curves"]) else ""
+    log(f"wrote {out}/results.json, results.md, results.csv, accuracy_vs_rate.png{figure} and {out}/diagrams/")
     return rows
 
 
@@ -228,26 +248,31 @@ class _Cell:
         self.train, self.test, self.progress = train, test, progress
         self.base, self.init_acc, self.keep, self.log = base, init_acc, keep, log
 
-    def _row(self, schedule: str, acc: float, seconds: float) -> None:
+    def _row(self, schedule: str, acc: float, seconds: float, history: Sequence[dict]) -> None:
         row = {**self.base, "schedule": schedule, "init_acc": round(self.init_acc, 4), "test_acc": round(acc, 4),
-               "seconds": round(seconds, 1)}  # fmt: skip
+               "seconds": round(seconds, 1), "curve": _curve(history)}  # fmt: skip
         self.keep(row)
         self.log(
             f"{row['method']:8s} rate {row['target_rate']:<5g} seed {self.seed} {schedule:13s}: "
             f"{self.init_acc:.4f} at initialisation → {acc:.4f} in {seconds:.0f} s"
         )
 
-    def _distill(self, model, schedule: str, name: str, callbacks=(), **kwargs):
-        run = (
+    def _checkpoint(self, name: str) -> Path:
+        return (
             self.out
             / "cache"
             / "students"
             / f"{self.base['format']}-{self.base['target_rate']:g}-{name}-s{self.seed}.pt"
         )
+
+    def _distill(self, model, schedule: str, name: str, callbacks=(), **kwargs):
+        run = self._checkpoint(name)
         s = self.s
+        # test_every=1: the test digits after every epoch, for the curves (Fig. 9). Training does
+        # not depend on it: each epoch reseeds torch before it shuffles.
         result = distill(
             model, self.teacher, self.train, self.test, schedule=schedule, lr=s.lr, batch_size=s.batch_size,
-            seed=self.seed, progress=self.progress, checkpoint=run, resume=True, test_every=0, callbacks=callbacks,
+            seed=self.seed, progress=self.progress, checkpoint=run, resume=True, test_every=1, callbacks=callbacks,
             **kwargs,
         )  # fmt: skip
         if result.stopped:  # Ctrl-C: the student's checkpoint stays; the next start resumes it
@@ -258,7 +283,7 @@ class _Cell:
     def run(self, model, schedule: str, kwargs: dict) -> None:
         started = time.perf_counter()
         result = self._distill(model, schedule, schedule, **kwargs)
-        self._row(schedule, result.test_accuracy, time.perf_counter() - started)
+        self._row(schedule, result.test_accuracy, time.perf_counter() - started, result.history)
 
     def blockwise(self, model, needed: Sequence[str]) -> None:
         """One Seq-KD run gives both block-wise schedules: the test accuracy when the last block
@@ -269,10 +294,15 @@ class _Cell:
         blocks = [n for n, m in model.named_modules() if isinstance(m, TensorialLayer)]
         last = f"block {blocks[-1]}"
         started = time.perf_counter()
+        # The epochs so far (those of a checkpoint this run resumes, then each new one): the
+        # block-wise row's curve is the block phases' part of the Seq-KD curve.
+        history = _history_of(self._checkpoint("blockwise"))
 
         def after_blocks(metrics: dict) -> None:
+            history.append(metrics)
             if metrics["phase"] == last and metrics["epoch"] == s.block_epochs and "blockwise" in needed:
-                self._row("blockwise", evaluate(model, self.test)[0], time.perf_counter() - started)
+                acc = metrics["test_acc"] if metrics.get("test_acc") is not None else evaluate(model, self.test)[0]
+                self._row("blockwise", acc, time.perf_counter() - started, history)
 
         result = self._distill(
             model, "seq", "blockwise", callbacks=[after_blocks], block_epochs=s.block_epochs,
@@ -280,7 +310,32 @@ class _Cell:
             block_batch_size=s.block_batch_size,
         )  # fmt: skip
         if "blockwise+e2e" in needed:
-            self._row("blockwise+e2e", result.test_accuracy, time.perf_counter() - started)
+            self._row("blockwise+e2e", result.test_accuracy, time.perf_counter() - started, result.history)
+
+
+def _history_of(checkpoint: Path) -> list[dict]:
+    """The epochs a student's checkpoint holds (none if there is no readable one: then
+    :func:`distill` starts afresh or says what is wrong with it)."""
+    if not checkpoint.exists():
+        return []
+    try:
+        return list(load_checkpoint(checkpoint, ("history",), kind="tnviz-distill")["history"])
+    except TnvizError:
+        return []
+
+
+def _curve(history: Sequence[dict]) -> list[dict]:
+    """A student's test accuracy after each epoch, with its phase: ``epoch`` counts every epoch
+    of the run, ``phase_epoch`` those of its phase (None where an epoch was not evaluated)."""
+    return [
+        {
+            "epoch": h["global_epoch"],
+            "phase": h["phase"],
+            "phase_epoch": h["epoch"],
+            "test_acc": None if h.get("test_acc") is None else round(h["test_acc"], 4),
+        }
+        for h in history
+    ]
 
 
 def _load_rows(path: Path, signature: dict) -> list[dict]:
@@ -299,6 +354,20 @@ def _load_rows(path: Path, signature: dict) -> list[dict]:
     return [r for r in data["rows"] if isinstance(r, dict) and needed <= set(r)]
 
 
+_CURVE_KEYS = ("format", "method", "target_rate", "seed", "schedule", "init_acc")
+
+
+def _split_curves(rows: Sequence[dict]) -> tuple[list[dict], list[dict]]:
+    """The rows without their curves (the table's columns, as before), and the curves, each
+    named by its row's format, rate, seed and schedule (rows of a run before curves have none)."""
+    plain, curves = [], []
+    for r in rows:
+        plain.append({k: v for k, v in r.items() if k != "curve"})
+        if r.get("curve"):
+            curves.append({**{k: r.get(k) for k in _CURVE_KEYS}, "points": r["curve"]})
+    return plain, curves
+
+
 def _summarise(rows: list[dict], settings: Settings, teachers: dict, seconds: float, quick: bool) -> dict:
     """Everything the reports show, in one JSON-able value: provenance, settings, the rows, the
     per-cell mean and 95 % interval over seeds, and the claims."""
@@ -310,13 +379,15 @@ def _summarise(rows: list[dict], settings: Settings, teachers: dict, seconds: fl
                 if values:
                     cells.append({"format": fmt, "target_rate": rate, "schedule": schedule,
                                   **mean_ci([100 * v for v in values.values()])})  # fmt: skip
+    plain, curves = _split_curves(rows)
     return {
         "provenance": provenance({"setting": "quick" if quick else "full", **asdict(settings)}),
         "teacher_acc": {str(k): v for k, v in teachers.items()},
         "seconds": seconds,
-        "rows": rows,
+        "rows": plain,
         "cells": cells,
-        "claims": claim_lines(rows, settings.formats, settings.rates, TWINS),
+        "claims": claim_lines(plain, settings.formats, settings.rates, TWINS),
+        "curves": curves,
     }
 
 
@@ -386,6 +457,8 @@ def results_markdown(data: dict) -> str:
     for schedule in schedules:
         lines += [f"## {SCHEDULE_NAMES[schedule]}", "", *_table(data, schedule), ""]
     lines += ["## The paper's claims, as the code states them", "", *[f"- {c}" for c in data["claims"]], ""]
+    if _fig9_curves(data.get("curves", [])):
+        lines += ["## Test error after each epoch (the paper's Fig. 9)", "", *_fig9_body(data["curves"]), ""]
     lines += [f"Produced by: {describe(data)}", ""]
     return "\n".join(lines)
 
@@ -420,6 +493,11 @@ def _write(out: Path, data: dict) -> str:
     text = results_markdown(data)
     (out / "results.md").write_text(text)
     plot_results(data, out / "accuracy_vs_rate.png")
+    if _fig9_curves(data.get("curves", [])):
+        curves = {"provenance": data["provenance"], "results": {"teacher_acc": data["teacher_acc"],
+                                                                "curves": data["curves"]}}  # fmt: skip
+        write_text_atomic(out / "fig9_curves.json", json.dumps(curves, indent=1) + "\n")
+        plot_fig9(curves, out / "fig9_test_error.png")
     return text
 
 
@@ -453,3 +531,240 @@ def plot_results(data: dict, path: Path) -> None:
     axes[0].legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+
+
+def _curves_of(data: dict) -> list[dict]:
+    """The curves of a ``results.json`` value (``"curves"``) or of a curves file
+    (``{"provenance", "results": {"curves"}}``, as :func:`tnviz.provenance.write_results` writes)."""
+    if "results" in data and isinstance(data["results"], dict):
+        return list(data["results"].get("curves", []))
+    return list(data.get("curves", []))
+
+
+def _fig9_curves(curves: Sequence[dict]) -> list[dict]:
+    return [c for c in curves if c["schedule"] in FIG9_SCHEDULES and c.get("points")]
+
+
+def _fig9_series(curves: Sequence[dict], fmt: str, rate: float, schedule: str) -> dict | None:
+    """One format's curve under one schedule over its seeds: the epochs (0: the decomposed
+    student before training), each epoch's phase, and each epoch's test errors (%) over seeds."""
+    chosen = [c for c in curves if c["format"] == fmt and c["target_rate"] == rate and c["schedule"] == schedule]
+    if not chosen:
+        return None
+    errors: dict[int, list[float]] = {}
+    phases: dict[int, str] = {0: "initialisation"}
+    for c in sorted(chosen, key=lambda c: c["seed"]):
+        if c.get("init_acc") is not None:
+            errors.setdefault(0, []).append(100 * (1 - c["init_acc"]))
+        for p in c["points"]:
+            phases.setdefault(p["epoch"], p["phase"])
+            if p.get("test_acc") is not None:
+                errors.setdefault(p["epoch"], []).append(100 * (1 - p["test_acc"]))
+    epochs = sorted(errors)
+    return {
+        "epochs": epochs,
+        "phases": [phases.get(e, "") for e in epochs],
+        "errors": [errors[e] for e in epochs],
+        "seeds": sorted({c["seed"] for c in chosen}),
+    }
+
+
+def _phase_spans(epochs: Sequence[int], phases: Sequence[str]) -> list[tuple[str, int, int]]:
+    """(phase, first epoch, last epoch) of each run of equal phases, initialisation left out."""
+    spans: list[tuple[str, int, int]] = []
+    for e, ph in zip(epochs, phases):
+        if e == 0:
+            continue
+        if spans and spans[-1][0] == ph and spans[-1][2] == e - 1:
+            spans[-1] = (ph, spans[-1][1], e)
+        else:
+            spans.append((ph, e, e))
+    return spans
+
+
+def _formats_rates(curves: Sequence[dict]) -> tuple[list[str], list[float]]:
+    formats = sorted({c["format"] for c in curves}, key=lambda f: list(FORMATS).index(f) if f in FORMATS else 99)
+    return formats, sorted({c["target_rate"] for c in curves})
+
+
+def _spread(values: Sequence[float]) -> str:
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return f"{mean:.1f}"
+    return f"{mean:.1f} ({min(values):.1f}–{max(values):.1f})"
+
+
+def _fig9_body(all_curves: Sequence[dict]) -> list[str]:
+    """Markdown: per rate, a table of each format's test error (%) after each epoch under Seq-KD
+    and E2E-KD, the mean over seeds and (several seeds) the lowest–highest."""
+    curves = _fig9_curves(all_curves)
+    formats, rates = _formats_rates(curves)
+    n_seeds = len({c["seed"] for c in curves})
+    spread = f"mean over {n_seeds} seeds (lowest–highest)" if n_seeds > 1 else "one seed"
+    lines = [
+        f"Test error (%) on the 1,000 held-out digits after each epoch, {spread}; epoch 0 is the student "
+        "decomposed from the teacher, before any training. Seq-KD trains one compressed layer per phase "
+        "(`block NAME`: that layer's output regressed on the teacher's), then the whole student (`fine-tune`); "
+        "E2E-KD trains the whole student from the first epoch.",
+        "",
+    ]
+    for rate in rates:
+        series = {(fmt, s): _fig9_series(curves, fmt, rate, s) for fmt in formats for s in FIG9_SCHEDULES}
+        series = {k: v for k, v in series.items() if v is not None}
+        if not series:
+            continue
+        last = max(max(v["epochs"]) for v in series.values())
+        lines += [
+            f"Rate {100 * rate:g} %:",
+            "",
+            "| method | schedule | phases (epochs) | " + " | ".join(f"epoch {e}" for e in range(last + 1)) + " |",
+            "|---|---|---|" + "---|" * (last + 1),
+        ]
+        for (fmt, schedule), v in series.items():
+            spans = _phase_spans(v["epochs"], v["phases"])
+            phases = ", ".join(f"{ph} ({a}{'' if a == b else f'–{b}'})" for ph, a, b in spans)
+            by_epoch = dict(zip(v["epochs"], v["errors"]))
+            cells = [_spread(by_epoch[e]) if by_epoch.get(e) else "—" for e in range(last + 1)]
+            name = f"| {NAMES.get(fmt, fmt)} | {FIG9_SCHEDULES[schedule]} | {phases} | "
+            lines.append(name + " | ".join(cells) + " |")
+        lines.append("")
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def _fig9_setting(data: dict) -> list[str]:
+    s = data["provenance"].get("settings", {})
+    if not {"block_epochs", "finetune_epochs", "e2e_epochs"} <= set(s):
+        return []
+    results = data.get("results", data)
+    teachers = [100 * v for v in results.get("teacher_acc", {}).values()]
+    teacher = f"; teacher LeNet-5 test accuracy {sum(teachers) / len(teachers):.2f} % (mean)" if teachers else ""
+    return [
+        f"Setting: {s.get('setting', '?')}, {s.get('seeds', '?')} seed(s); Seq-KD: {s['block_epochs']} epoch(s) per "
+        f"block, then {s['finetune_epochs']} end to end; E2E-KD: {s['e2e_epochs']} epochs{teacher}.",
+        "",
+    ]
+
+
+def fig9_markdown(data: dict) -> str:
+    """A markdown page of the Fig. 9 curves (a curves file's or a ``results.json``'s value)."""
+    from tnviz.provenance import describe
+
+    lines = [
+        "# LeNet-5 on MNIST: test error per epoch, Seq-KD against E2E-KD (the paper's Fig. 9)",
+        "",
+        "![test error per epoch](fig9_test_error.png)",
+        "",
+        *_fig9_body(_curves_of(data)),
+        "",
+        "The figure and this page are generated from `fig9_curves.json`: `python -m tnviz.compression.reproduce "
+        "plot-fig9 docs/lenet5_mnist/fig9_curves.json` draws the figure, `python benchmarks/docs.py` writes this "
+        "page. The curves come from the run named below, with its own formats, rates and seeds (which may be "
+        "fewer than `results.json`'s).",
+        "",
+        *_fig9_setting(data),
+        f"Produced by: {describe(data)}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def fig9_figure(data: dict, rate: float | None = None):
+    """The paper's Fig. 9 from a curves file's (or a ``results.json``'s) value: test error (%)
+    against epoch, Seq-KD against E2E-KD, one panel per format at ``rate`` (default: the lowest,
+    the highest compression), the mean over seeds with a band from the lowest to the highest.
+    Returns a :class:`tnviz.render.mpl.DiagramFigure` (a notebook shows it as a PNG)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    from tnviz.render.mpl import DiagramFigure
+
+    curves = _fig9_curves(_curves_of(data))
+    if not curves:
+        raise TnvizError("no Seq-KD or E2E-KD curve to plot (run reproduce with schedules blockwise+e2e or e2e)")
+    formats, rates = _formats_rates(curves)
+    if rate is None:
+        rate = rates[0]
+    elif rate not in rates:
+        raise TnvizError(f"no curve at rate {rate:g}; the curves have {', '.join(f'{r:g}' for r in rates)}",
+                         token=str(rate))  # fmt: skip
+    formats = [f for f in formats if any(c["format"] == f and c["target_rate"] == rate for c in curves)]
+    cols = min(4, len(formats))
+    rows_n = (len(formats) + cols - 1) // cols
+    fig = DiagramFigure(figsize=(3.4 * cols, 3.0 * rows_n + 0.6))
+    axes = fig.subplots(rows_n, cols, squeeze=False, sharey=True).ravel()
+    colors = {"blockwise+e2e": "C0", "e2e": "C3"}
+    n_seeds = len({c["seed"] for c in curves if c["target_rate"] == rate})
+    for ax, fmt in zip(axes, formats):
+        for schedule, label in FIG9_SCHEDULES.items():
+            v = _fig9_series(curves, fmt, rate, schedule)
+            if v is None:
+                continue
+            means = [sum(e) / len(e) for e in v["errors"]]
+            style = "-o" if schedule == "blockwise+e2e" else "--s"
+            ax.plot(v["epochs"], means, style, color=colors[schedule], markersize=4, label=label)
+            if len(v["seeds"]) > 1:
+                low, high = [min(e) for e in v["errors"]], [max(e) for e in v["errors"]]
+                ax.fill_between(v["epochs"], low, high, color=colors[schedule], alpha=0.18, linewidth=0)
+            if schedule == "blockwise+e2e":  # Seq-KD's phases: shaded block phases, named at the top
+                for k, (phase, a, b) in enumerate(_phase_spans(v["epochs"], v["phases"])):
+                    if phase.startswith("block"):
+                        ax.axvspan(a - 1, b, color="0.5", alpha=0.07 + 0.06 * (k % 2), linewidth=0)
+                    ax.text((a - 1 + b) / 2, 0.97, phase.replace("block ", ""), transform=ax.get_xaxis_transform(),
+                            ha="center", va="top", fontsize=7, color="0.35")  # fmt: skip
+        ax.set_title(f"{NAMES.get(fmt, fmt)} ({fmt})", fontsize=10)
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))  # plain numbers, no mathtext
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3, which="both")
+    for ax in axes[::cols]:
+        ax.set_ylabel("test error (%)")
+    for ax in axes[len(formats) :]:
+        ax.set_visible(False)
+    axes[0].legend(fontsize=8, loc="center right")
+    band = f"mean of {n_seeds} seeds, band: lowest to highest" if n_seeds > 1 else "one seed"
+    fig.suptitle(
+        f"LeNet-5 / MNIST at rate {100 * rate:g} %: test error after each epoch, Seq-KD vs E2E-KD ({band}; "
+        "epoch 0: the decomposed student)",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def plot_fig9(data: dict, path: str | Path, rate: float | None = None) -> Path:
+    """Write :func:`fig9_figure` to ``path`` (PNG)."""
+    from tnviz.render.rendering_lock import savefig
+
+    path = Path(path)
+    savefig(fig9_figure(data, rate), path, dpi=110)
+    return path
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
+    """``python -m tnviz.compression.reproduce plot-fig9 CURVES.json [-o PNG] [--rate R]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m tnviz.compression.reproduce")
+    sub = parser.add_subparsers(dest="command", required=True)
+    fig9 = sub.add_parser("plot-fig9", help="draw the Fig. 9 curves of a fig9_curves.json or results.json")
+    fig9.add_argument("curves", help="fig9_curves.json (or a results.json that has curves)")
+    fig9.add_argument("-o", "--output", help="the PNG (default: fig9_test_error.png beside the curves file)")
+    fig9.add_argument("--rate", type=float, help="the rate to plot (default: the lowest)")
+    args = parser.parse_args(argv)
+    source = Path(args.curves)
+    try:
+        data = json.loads(source.read_text())
+        path = plot_fig9(data, args.output or source.with_name("fig9_test_error.png"), args.rate)
+    except TnvizError as err:  # before ValueError, which it is
+        print(f"error: {err}")
+        return 2
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read {source}: {exc}")
+        return 2
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

@@ -113,26 +113,6 @@ def _forward(module, x):
     return run
 
 
-def _rounds(fns: dict, repeats: int, device: str) -> list[dict]:
-    """Each round times every function back to back, in a rotating order: ``[{key: seconds}]``."""
-    from timing import sync
-
-    for fn in fns.values():
-        for _ in range(2):
-            fn()
-    sync(device)
-    keys, out = list(fns), []
-    for round_ in range(repeats):
-        times = {}
-        for key in keys[round_ % len(keys) :] + keys[: round_ % len(keys)]:
-            start = time.perf_counter()
-            fns[key]()
-            sync(device)
-            times[key] = time.perf_counter() - start
-        out.append(times)
-    return out
-
-
 def _median_ratio(rounds: list[dict], num: str, den: str) -> float:
     return statistics.median(r[num] / r[den] for r in rounds)
 
@@ -140,7 +120,7 @@ def _median_ratio(rounds: list[dict], num: str, den: str) -> float:
 def measure(args) -> dict:
     """One process's ratios, every format and case."""
     import torch
-    from timing import step
+    from timing import step, timed_rounds
     from torch import nn
 
     torch.set_num_threads(args.threads)
@@ -154,12 +134,12 @@ def measure(args) -> dict:
         dense = dense.to(dev)
         grad = torch.randn_like(dense(x).detach())
         rows: dict = {}
-        r = _rounds({"fwd": _forward(dense, x), "step": step(dense, x, grad)}, args.repeats, dev)
+        r = timed_rounds({"fwd": _forward(dense, x), "step": step(dense, x, grad)}, args.repeats, dev)
         rows["torch"] = {"fwd_bwd_over_fwd": _median_ratio(r, "step", "fwd"), "layer_over_dense": 1.0}
         for fmt in formats():
             layer = make_layer(kind, fmt, device=dev)
             fns = {"fwd": _forward(layer, x), "step": step(layer, x, grad), "dense": step(dense, x, grad)}
-            r = _rounds(fns, args.repeats, dev)
+            r = timed_rounds(fns, args.repeats, dev)
             rows[fmt] = {
                 "fwd_bwd_over_fwd": _median_ratio(r, "step", "fwd"),
                 "layer_over_dense": _median_ratio(r, "step", "dense"),

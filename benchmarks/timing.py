@@ -29,32 +29,36 @@ def step(module, x, grad):
     return run
 
 
-def interleaved(fns: dict, repeats: int, device: str) -> dict:
-    """Each function's time relative to the first one's, measured round-robin.
-
-    Every round times all functions back to back, in a rotating order; the ratio to the first
-    function is taken within the round and the median over rounds is reported, so that the
-    slow drifts of a shared machine cancel out instead of landing on one function.
-    """
+def timed_rounds(fns: dict, repeats: int, device: str) -> list[dict]:
+    """Each round times every function back to back, in a rotating order: ``[{key: seconds}]``
+    (after two warm-up calls each). Rotating the order means whatever runs right after a heavy
+    function (caches and the allocator disturbed) is a different one each round."""
     for fn in fns.values():
         for _ in range(2):
             fn()
     sync(device)
-    ratios: dict = {k: [] for k in fns}
-    keys = list(fns)
+    keys, out = list(fns), []
     for round_ in range(repeats):
         times = {}
-        # Rotate the order each round: whatever runs right after a heavy function (caches and
-        # the allocator disturbed) is a different one each time.
         for key in keys[round_ % len(keys) :] + keys[: round_ % len(keys)]:
             start = time.perf_counter()
             fns[key]()
             sync(device)
             times[key] = time.perf_counter() - start
-        base = times[keys[0]]
-        for key, t in times.items():
-            ratios[key].append(t / base)
-    return {k: statistics.median(v) for k, v in ratios.items()}
+        out.append(times)
+    return out
+
+
+def interleaved(fns: dict, repeats: int, device: str) -> dict:
+    """Each function's time relative to the first one's, measured round-robin.
+
+    Every round times all functions back to back (:func:`timed_rounds`); the ratio to the first
+    function is taken within the round and the median over rounds is reported, so that the
+    slow drifts of a shared machine cancel out instead of landing on one function.
+    """
+    first = next(iter(fns))
+    rounds = timed_rounds(fns, repeats, device)
+    return {k: statistics.median(r[k] / r[first] for r in rounds) for k in fns}
 
 
 def run_processes(script: str, argv: list[str], processes: int) -> list:

@@ -72,7 +72,7 @@ CALL_ERRORS = [
     ("group does not divide", lambda: tnviz.einsum("X: (a b) c, Y: b c -> a", X(10, 2), X(3, 2)), "(a b)"),
     ("group cannot be inferred", lambda: tnviz.einsum("X: (a b) c -> a b c", X(6, 2)), "a"),
     ("kernel larger than signal", lambda: tnviz.einsum(CONV, X(1, 2, 2, 2), X(3, 2, 3, 3)), "x"),
-    ("negative padding", lambda: tnviz.einsum(CONV, X(1, 2, 5, 5), X(3, 2, 3, 3), padding=-1), "-1"),
+    ("fractional padding", lambda: tnviz.einsum(CONV, X(1, 2, 5, 5), X(3, 2, 3, 3), padding=1.5), "1.5"),
     ("unknown padding word", lambda: tnviz.einsum(CONV, X(1, 2, 5, 5), X(3, 2, 3, 3), padding="full"), "'full'"),
     (
         "padding tuple of wrong length",

@@ -10,9 +10,7 @@ import torch
 import tnviz
 from tnviz.errors import TnvizError
 
-REFUSALS = (
-    "a trace or diagonal",
-    "alone sums",
+REFUSALS = (  # traces/diagonals and lone sums are written now (diagonal and broadcast outputs)
     "does not hold convolution",
     "flipped kernel",
     "adjoint of that padding",
@@ -86,9 +84,9 @@ def test_random_diagrams_every_tensor_against_autograd():
                 checked[role] += 1
     print("\nchecked against autograd, by role of the target's indices:", dict(checked))
     print("refused, by reason:", dict(refused))
-    for role in ("contraction", "hyperedge", "batch", "free", "group"):
+    for role in ("contraction", "hyperedge", "batch", "free", "group", "summed", "trace/diagonal"):
         assert checked[role] >= 10, (role, checked)
-    assert sum(checked.values()) > sum(refused.values())
+    assert not refused, refused  # plain (convolution-free) diagrams: every gradient is a diagram
 
 
 CONV_OPTIONS = [
@@ -149,9 +147,8 @@ def test_refusals_name_what_the_language_lacks():
     with pytest.raises(TnvizError, match="is taken"):
         cp.grad("A", upstream="K")
     trace = tnviz.Diagram.parse("A: i i, B: i -> ", sizes={"i": 3})
-    with pytest.raises(TnvizError, match="trace or diagonal"):
-        trace.grad("A")
-    _against_autograd(trace, "B", 3)  # the other tensor of a trace is fine
+    assert _against_autograd(trace, "A", 3).to_spec() == "B: i, G: -> dA: i i"  # a diagonal output
+    _against_autograd(trace, "B", 3)
 
 
 def test_gradient_of_a_matrix_product_reads_like_the_textbook():
@@ -187,7 +184,15 @@ def test_backward_plan_prices_each_gradient_and_names_the_refused():
     assert "<table>" in bp._repr_html_()
     trace = tnviz.Diagram.parse("A: i i, B: i, G: i -> ", sizes={"i": 3})  # 'G' is taken: another name
     bp = trace.backward_plan()
-    assert "trace or diagonal" in bp.refused["A"] and set(bp.gradients) == {"B", "G"}
+    assert not bp.refused and set(bp.gradients) == {"A", "B", "G"}  # a trace's gradient: a diagonal output
+    strided = tnviz.Diagram.parse(
+        "X: b s x, A: s r, K: r x, B: t r -> b t x | x",
+        sizes={"b": 2, "s": 3, "r": 2, "t": 2, "X": (2, 3, 8), "K": (2, 3)},
+        stride=2,
+    )
+    bp = strided.backward_plan()
+    assert "does not hold convolution" in bp.refused["A"] and set(bp.gradients) == {"X", "K"}
+    assert "refused, not counted" in str(bp)
 
 
 def test_new_convolution_options_round_trip_and_run():

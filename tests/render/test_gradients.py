@@ -18,9 +18,20 @@ def test_each_tensor_gets_a_panel_with_g_highlighted():
 
 
 def test_a_refused_gradient_gets_a_panel_that_says_why():
-    trace = tnviz.Diagram.parse("A: i i, B: i -> ", sizes={"i": 3})
+    strided = tnviz.Diagram.parse(
+        "X: b s x, A: s r, K: r x, B: t r -> b t x | x",
+        sizes={"b": 2, "s": 3, "r": 2, "t": 2, "X": (2, 3, 8), "K": (2, 3)},
+        stride=2,
+    )
+    fig = draw_gradients(strided)
+    assert "does not hold convolution" in fig.axes[2].texts[0].get_text().replace("\n", " ")
+
+
+def test_a_trace_and_a_lone_sum_draw_their_gradients():
+    trace = tnviz.Diagram.parse("A: i i j, B: i -> ", sizes={"i": 3, "j": 2})  # dA: diagonal, broadcast along j
     fig = draw_gradients(trace)
-    assert "trace or diagonal" in fig.axes[1].texts[0].get_text().replace("\n", " ")
+    assert len(fig.axes) == 3
+    assert not any(t.get_color() == "#b00" for ax in fig.axes for t in ax.texts)  # no panel refused
 
 
 def test_flipped_and_upsampled_convolutions_have_their_own_marker():

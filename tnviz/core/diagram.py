@@ -332,8 +332,16 @@ class Diagram:
 
     @property
     def index_names(self) -> tuple[str, ...]:
-        """All index names, in order of first appearance."""
-        return tuple(self._holder_map())
+        """All index names, in order of first appearance; output indices held by no tensor
+        (broadcast, named form only) come last."""
+        held = self._holder_map()
+        return tuple(held) + tuple(i for i in dict.fromkeys(self._spec.output.indices) if i not in held)
+
+    @property
+    def broadcast_indices(self) -> tuple[str, ...]:
+        """Output indices held by no tensor: the result is repeated along them."""
+        held = self._holder_map()
+        return tuple(i for i in dict.fromkeys(self._spec.output.indices) if i not in held)
 
     def tensor(self, name: str) -> Operand:
         """The tensor called ``name``."""
@@ -365,6 +373,9 @@ class Diagram:
                     roles[i] = "batch"
                 else:
                     roles[i] = "hyperedge" if n >= 3 else "contraction"
+            for i in self.broadcast_indices:
+                if i not in roles:
+                    roles[i] = "free"  # a broadcast output index, held by no tensor
             self._roles = roles
         return dict(self._roles)
 
@@ -423,7 +434,9 @@ class Diagram:
     @property
     def is_bound(self) -> bool:
         """Whether every size is known."""
-        return all(None not in self.shape(t) for t in self.tensor_names)
+        return all(None not in self.shape(t) for t in self.tensor_names) and all(
+            self._sizes.get(i) is not None for i in self.broadcast_indices
+        )
 
     @property
     def sizes(self) -> dict[str, int]:
@@ -539,9 +552,10 @@ class Diagram:
             equals autograd's gradient of ``(tnviz.einsum(d, ...) * G).sum()``.
 
         Raises:
-            TnvizError: what the spec language cannot write yet (a trace's diagonal gradient, an
-                index only ``name`` sums, a convolution's signal padded other than with zeros, a
-                convolution index ``name`` does not hold), named.
+            TnvizError: what the spec language cannot write yet (a convolution's signal padded
+                other than with zeros, a convolution index ``name`` does not hold with a stride,
+                dilation, upsampling or flip, a flipped kernel), named. A trace's gradient is a
+                diagonal output (``-> dA: i i``), an index only ``name`` sums a broadcast one.
 
         Example:
             >>> Diagram.parse("A: i j, B: j k -> i k").grad("B").to_spec()

@@ -3,7 +3,9 @@
 For a loss whose gradient with respect to the output is ``G``, the gradient with respect to a
 tensor ``T`` is the network with ``T`` taken out and ``G`` put in (the output's indices), read
 out along ``T``'s indices: the paper's rule for contractions, hyperedges and partial outer
-products. A convolution index held by ``T`` changes roles:
+products. An index ``T`` holds twice (a trace or diagonal) comes out as a diagonal output
+(``-> dT: i i``), and one that ``T`` alone sums as a broadcast output index (held by no
+tensor, the gradient constant along it). A convolution index held by ``T`` changes roles:
 
 * ``T`` a kernel: ``dK[k] = Σ_j G[j] Ŝ[j·s + k·d]`` — the (padded, upsampled) signal correlated
   with ``G`` as the kernel, stride and dilation swapped, cropped to the kernel's length.
@@ -57,19 +59,10 @@ def gradient_diagram(diagram: Diagram, name: str, upstream: str = "G") -> Diagra
     others = [op for op in diagram.tensors if op.name != name]
     out = diagram.output
     out_indices = set(out.indices)
-    for i in target.unique_indices:
-        if target.indices.count(i) > 1:
-            raise _refuse(
-                f"{name} holds {i!r} {target.indices.count(i)} times (a trace or diagonal): its gradient is a "
-                "diagonal tensor, which a spec's output cannot write yet",
-                i,
-            )
-        if i not in diagram.conv and i not in out_indices and not any(i in op.indices for op in others):
-            raise _refuse(
-                f"{name} alone sums {i!r}: its gradient is constant along {i!r}, a broadcast that a spec's "
-                "output cannot write yet",
-                i,
-            )
+    # A target holding an index twice (a trace or diagonal) gets a diagonal gradient, and one
+    # summing an index alone a gradient constant along it: the output ``d{name}`` takes the
+    # target's modes as they stand, which the named form writes as a diagonal output
+    # ("-> dA: i i") and a broadcast one (an output index held by no tensor, its size bound).
     conv = set(diagram.conv)
     options: dict[str, ConvOptions] = {}
     signal_of: list[str] = []  # convolution indices whose signal is the target

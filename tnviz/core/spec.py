@@ -20,7 +20,10 @@ Rules:
   (``",ab->ab"``); ``"->"`` and ``""`` are one scalar operand, as in ``torch.einsum``.
 * **Traces and diagonals.** An index may repeat within one operand (``"ii->i"``,
   ``"aab,bc->ac"``), as in ``torch.einsum``; not inside a group, not a convolution
-  index, and never in the output.
+  index; in the output only in the named form (``"A: i -> i i"``: the values on the
+  diagonal, zeros elsewhere).
+* **Broadcast outputs.** In the named form an output index held by no operand repeats the
+  result along it (``"A: i -> i j"``); its size must be bound.
 * **Ellipsis.** ``...`` stands for leading/any batch dimensions, at most once per tensor
   (``"...ij,...jk->...ik"``), not in a group nor after ``|``. It is kept as the mode
   ``(ELLIPSIS,)``; :func:`expand_ellipsis` replaces it by fresh indices once the shapes
@@ -410,21 +413,53 @@ def parse_spec(text: str) -> Spec:
                 "ellipsis '...' in the output but in no operand; expected '...' in some input", text, p, ELLIPSIS
             )
         flat_out = _flat(out_modes, out_positions)
+        out_counts: dict[str, int] = {}
+        for i, _, _ in flat_out:
+            out_counts[i] = out_counts.get(i, 0) + 1
         seen_out: set[str] = set()
-        for i, p, _ in flat_out:
-            if i in seen_out:
+        for i, p, in_group in flat_out:
+            # The named form writes a diagonal output ("-> Y: i i", the values on the diagonal,
+            # zeros elsewhere); the compact form raises where torch.einsum raises.
+            if i in seen_out and not named:
                 raise _fail(
                     f"index {i!r} appears twice in the output; expected each output index once "
-                    "(a diagonal output is not supported)",
+                    "(a diagonal output needs the named form, e.g. 'A: i -> i i')",
+                    text,
+                    p,
+                    i,
+                )
+            if out_counts[i] > 1 and in_group:
+                raise _fail(
+                    f"index {i!r} repeats in the output and sits in a group '( ... )'; "
+                    "expected a repeated (diagonal) index as a mode of its own",
                     text,
                     p,
                     i,
                 )
             seen_out.add(i)
         held = {i for op in ops for i in op.indices}
+        word = text[body:out_end].strip()
+        # "-> batch" reads five letters; when the inputs hold the identifier "batch", that is a slip
+        # (write "( batch )"), not a broadcast of b, a, t, c, h.
+        slip = named and len(word) > 1 and word in held and any(len(m) == 1 and m[0] != word for m in out_modes)
         for i, p, _ in flat_out:
-            if i not in held:
-                raise _fail(f"output index {i!r} is in no input; expected an index of some operand", text, p, i)
+            # The named form broadcasts an output index held by no operand (its size bound).
+            if slip and i not in held:
+                raise _fail(
+                    f"output index {i!r} is in no input; '{word}' without spaces reads one letter per index, "
+                    f"so expected '( {word} )' for the index {word!r}",
+                    text,
+                    p,
+                    i,
+                )
+            if i not in held and not named:
+                raise _fail(
+                    f"output index {i!r} is in no input; expected an index of some operand "
+                    "(a broadcast output index needs the named form, e.g. 'A: i -> i j')",
+                    text,
+                    p,
+                    i,
+                )
         output = Operand(out_name or "out", out_modes)
         output_positions = out_positions
     else:
@@ -493,6 +528,8 @@ def parse_spec(text: str) -> Spec:
                         i,
                     )
         for i, p, in_group in _flat(output.modes, output_positions):
+            if i in conv and output.indices.count(i) > 1:
+                raise _fail(f"convolution index {i!r} appears twice in the output; expected it once", text, p, i)
             if i in conv and in_group:
                 raise _fail(
                     f"convolution index {i!r} sits inside a group of the output; expected a mode of its own",
@@ -617,6 +654,10 @@ def _can_be_compact(spec: Spec) -> bool:
         return False
     if len(spec.operands) == 1 and not spec.operands[0].modes:
         return False  # "->" has no operand; a lone scalar needs its name
+    out = spec.output.indices
+    held = {i for op in spec.operands for i in op.indices}
+    if len(set(out)) < len(out) or not set(out) <= held | {ELLIPSIS}:
+        return False  # a diagonal or broadcast output is written in the named form only
     defaults = default_names(len(spec.operands))
     return [op.name for op in spec.operands] == defaults and spec.output.name == "out"
 

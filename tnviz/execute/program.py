@@ -228,6 +228,39 @@ def _conv_op(step: Step) -> Op:
     return op
 
 
+def _output_embedding(plan: Plan) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """What turns the planned result (the output's held indices, each once, in order of first
+    occurrence) into the output's flat indices: broadcast indices (held by no tensor) expanded,
+    then repeated indices placed on the diagonal (zeros elsewhere). None when nothing is to do."""
+    flat = tuple(plan.output_indices)
+    unique = tuple(dict.fromkeys(flat))
+    held = [i for i in unique if i in plan.final_indices]
+    if len(flat) == len(unique) == len(held):
+        return None
+    diagram = plan.diagram
+    size = {i: int(diagram.size(i)) for i in unique}  # type: ignore[arg-type]
+    missing = tuple(k for k, i in enumerate(unique) if i not in plan.final_indices)
+    unique_shape = tuple(size[i] for i in unique)
+    full_shape = tuple(size[i] for i in flat)
+    contiguous = [1] * len(flat)  # row-major strides of the full output
+    for k in range(len(flat) - 2, -1, -1):
+        contiguous[k] = contiguous[k + 1] * full_shape[k + 1]
+    # One element per unique index: its stride in the full output is the sum of its positions'.
+    diag_strides = tuple(sum(contiguous[k] for k, j in enumerate(flat) if j == i) for i in unique)
+    diagonal = len(flat) != len(unique)
+
+    def embed(y: torch.Tensor) -> torch.Tensor:
+        for k in missing:
+            y = y.unsqueeze(k)
+        if missing:
+            y = y.expand(unique_shape)
+        if not diagonal:
+            return y
+        return y.new_zeros(full_shape).as_strided_scatter(y, unique_shape, diag_strides)
+
+    return embed
+
+
 def compile_plan(plan: Plan) -> Callable[[Sequence[torch.Tensor]], torch.Tensor]:
     """Build the function that runs ``plan`` on its input tensors."""
     diagram = plan.diagram
@@ -240,7 +273,9 @@ def compile_plan(plan: Plan) -> Callable[[Sequence[torch.Tensor]], torch.Tensor]
             ops.append(_einsum_op(step))
         else:
             ops.append(_conv_op(step))
-    final_perm = _perm(plan.final_indices, plan.output_indices)
+    embed = _output_embedding(plan)
+    held_out = [i for i in dict.fromkeys(plan.output_indices) if i in plan.final_indices]
+    final_perm = _perm(plan.final_indices, held_out)
     out_shape = plan.output_shape
     final = plan.final_id
     n_slots = len(diagram.tensors) + len(plan.steps)
@@ -265,6 +300,8 @@ def compile_plan(plan: Plan) -> Callable[[Sequence[torch.Tensor]], torch.Tensor]
         y = slots[final]
         if final_perm is not None:
             y = y.permute(final_perm)
+        if embed is not None:
+            y = embed(y)
         return y.reshape(out_shape)
 
     return run

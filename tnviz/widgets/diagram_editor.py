@@ -140,6 +140,7 @@ class DiagramEditor(W.VBox):
         self._indices: dict[str, bool] = {}  # index -> is a convolution (insertion order = drawing order)
         self._output: list[list[str]] = []
         self._typed: tuple | None = None  # (spec, positions) as set_spec drew them
+        self._output_name = ""  # a typed spec's output name ("-> Y: …"), kept
         self._conv_put_in_output: set[str] = set()  # convolutions that set_conv put in the output
         self._undo: list[dict[str, Any]] = []
         self._redo: list[dict[str, Any]] = []
@@ -236,6 +237,7 @@ class DiagramEditor(W.VBox):
                 "signal_sizes": self.signal_sizes,
                 "options": self.options,
                 "conv_put_in_output": self._conv_put_in_output,
+                "output_name": self._output_name,
             }
         )
 
@@ -245,6 +247,7 @@ class DiagramEditor(W.VBox):
         self.sizes, self.kernel_sizes, self.signal_sizes = state["sizes"], state["kernel_sizes"], state["signal_sizes"]
         self.options = state["options"]
         self._conv_put_in_output = state["conv_put_in_output"]
+        self._output_name = state["output_name"]
 
     def _edit(self) -> None:
         """Record the state before a change, for undo."""
@@ -492,8 +495,13 @@ class DiagramEditor(W.VBox):
 
     def set_output_modes(self, text: str) -> None:
         """Order and group the output's indices, as after ``->`` in a spec: ``"b (t1 t2) x y"``.
-        Indices named here join the output; the others leave it."""
+        Indices named here join the output; the others leave it. ``"Y: b t"`` names the output too."""
         text = text.strip().removeprefix("->").strip()
+        name = self._output_name
+        if ":" in text:
+            name, text = (part.strip() for part in text.split(":", 1))
+            if name and not _IDENT.match(name):
+                raise TnvizError(f"output name {name!r} is not an identifier", token=name)
         _, modes = self._parse_modes(text, "T")
         seen: set[str] = set()
         for i in (i for m in modes for i in m):
@@ -502,7 +510,7 @@ class DiagramEditor(W.VBox):
                 raise TnvizError(f"the output holds {i!r} twice; an output index appears once", token=i)
             seen.add(i)
         self._edit()
-        self._output = modes
+        self._output, self._output_name = modes, name
         self._refresh()
 
     def _parse_modes(self, text: str, name: str) -> tuple[str, list[list[str]]]:
@@ -541,7 +549,7 @@ class DiagramEditor(W.VBox):
         if not self._tensors:
             return
         self._edit()
-        self._tensors, self._indices, self._output = [], {}, []
+        self._tensors, self._indices, self._output, self._output_name = [], {}, [], ""
         self.sizes, self.kernel_sizes, self.signal_sizes, self.options = {}, {}, {}, {}
         self._conv_put_in_output = set()
         self._refresh()
@@ -582,7 +590,8 @@ class DiagramEditor(W.VBox):
             t for t in self._tensors if t["role"] != "input"
         ]
         operands = ", ".join(f"{t['name']}: {modes_text(t['modes'])}".rstrip() for t in ordered)
-        spec = f"{operands} -> {modes_text(self._output)}".rstrip()
+        head = f"{self._output_name}: " if self._output_name else ""
+        spec = f"{operands} -> {head}{modes_text(self._output)}".rstrip()
         conv = [i for i, c in self._indices.items() if c]
         if conv:
             spec += " | " + " ".join(conv)
@@ -652,6 +661,7 @@ class DiagramEditor(W.VBox):
         conv = set(diagram.conv)
         self._indices = {i: i in conv for i in diagram.index_names}
         self._output = [list(m) for m in diagram.output.modes]
+        self._output_name = diagram.output.name if diagram.output.name != "out" else ""
         self.options = dict(diagram.options)
         self._conv_put_in_output = set()
         self.sizes = {i: n for i, n in diagram.sizes.items() if i not in conv}

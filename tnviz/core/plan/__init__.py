@@ -60,8 +60,9 @@ def make_plan(
     if not diagram.is_bound:
         missing = [t for t in diagram.tensor_names if None in diagram.shape(t)]
         unknown = [i.name for i in diagram.indices if i.size is None or None in i.sizes.values()]
+        where = f"tensor {missing[0]!r}" if missing else "output only: a broadcast index, or a misspelling"
         raise TnvizError(
-            f"cannot plan: sizes unknown for index {', '.join(map(repr, unknown))} (tensor {missing[0]!r}); "
+            f"cannot plan: sizes unknown for index {', '.join(map(repr, unknown))} ({where}); "
             "give them in sizes= or pass tensors",
             token=unknown[0] if unknown else missing[0],
         )

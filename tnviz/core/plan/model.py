@@ -102,7 +102,8 @@ class Problem:
         self.bit = {i: b for b, i in enumerate(self.index_list)}
         self.op_mask = [sum(1 << self.bit[i] for i in ix) for ix in self.kept_flat]
         self.out_indices = diagram.output.indices
-        self.out_mask = sum(1 << self.bit[i] for i in self.out_indices if i in self.bit)
+        # unique: a diagonal output ("-> i i") keeps its index once
+        self.out_mask = sum(1 << self.bit[i] for i in unique(self.out_indices) if i in self.bit)
         self.conv_bits = {self.bit[c]: c for c in self.conv if c in self.bit}
         self.conv_mask = sum(1 << b for b in self.conv_bits)
         self.static = [1] * len(self.index_list)

@@ -56,8 +56,11 @@ print(small.plan({"X": tuple(X.shape), "U": tuple(U.shape), "G": tuple(G.shape),
 
 # %% [markdown]
 # ## Fig. 7: an interleaved group convolution
-# Input channels in L groups of M; the primary kernel P convolves within each group (l is a
-# partial outer product), the secondary S mixes across groups (n is a partial outer product).
+# Input channels in L groups of M; the primary kernel P convolves within each group, the
+# secondary S mixes across groups: the group index l joins X, P and S at one black dot (a
+# three-way contraction, a hyperedge) and the mixing index n, shared by P and S and kept in the
+# output, is a partial outer product. Fig. 7A, the module as two stages with the channel
+# shuffle between them, is `gallery.fig7a_interleaved_group_module()`.
 
 # %%
 d = gallery.fig7_interleaved_group()
@@ -82,5 +85,6 @@ print("interleaved group convolution == grouped conv + cross-group mix")
 #   G: p q x y, V: q t -> b t x y | x y`, and computes exactly what the three stacked convolutions
 #   compute when no nonlinearity sits between them.
 # - Its plan shows the order tnviz contracts it in, step by step, with the FLOPs of each step.
-# - An interleaved group convolution is one diagram too: the group index l and the mixing index n
-#   are partial outer products, and it equals a grouped convolution followed by a cross-group mix.
+# - An interleaved group convolution is one diagram too: the group index l is a hyperedge (X, P
+#   and S), the mixing index n a partial outer product, and it equals a grouped convolution
+#   followed by a cross-group mix.

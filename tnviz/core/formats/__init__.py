@@ -236,8 +236,8 @@ def flop_count(
     btd    2·B·S·P·Q·K + 2·B·S·Q·K·T
     ====== ==================================================================================
 
-    The reshaped formats have no left-to-right formula: in spec order their first products are
-    outer products of the activations with whole factors, which no planner would choose.
+    The reshaped formats have no formula here; their left-to-right (spec-order) counts are in
+    :mod:`tnviz.core.formats.complexity`, where each step contracts one channel factor.
     """
     fmt = get_format(format)
     config = layer_config(shape, order, in_factors, out_factors)

@@ -337,8 +337,9 @@ class Format:
         The policy, the same for every format: ranks grow together (all equal, R) while the
         budget allows, each within its cap; then of all mixes of R and R+1 the one with the
         most parameters within budget is taken, and if that is still under 85 % of the
-        budget, of all mixes of R-1 … R+2 — ranks stay balanced and the count lands close
-        under the budget."""
+        budget, of all mixes of R-1 … R+2 (one spreading the ranks more than 2× apart only
+        where no mix within 2× reaches 85 %) — ranks stay balanced and the count lands close
+        under the budget. mTK and btd refine this (docs/rank_policy.md)."""
         if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 < rate <= 1:
             raise TnvizError(f"rate must be in (0, 1], got {rate!r}", token=repr(rate))
         if config.groups != 1:  # the same rate for each group's layer
@@ -398,16 +399,21 @@ def balanced_ranks(name: str, names: Sequence[str], count, caps: dict, budget: f
         ranks = grown
     # Then the best mix of R and R+1 (finer steps in the parameter count); where that still
     # lands under 85 % of the budget (a Tucker core ∏p·∏q jumps), of R-1..R+2.
+    # In the wider pass a mix may spread the ranks up to (R+2)/(R-1) (4 at R=2): it is taken
+    # only where no mix with max/min <= 2 reaches 85 % of the budget.
     best, best_count = ranks, count(ranks)
+    even, even_count = best, best_count
     for steps in ((0, 1), (-1, 0, 1, 2)):
-        if steps != (0, 1) and (best_count >= 0.85 * budget or len(names) > 6):
+        if steps != (0, 1) and (even_count >= 0.85 * budget or len(names) > 6):
             break
         for combo in itertools.product(steps, repeat=len(names)):
             trial = {n: max(1, min(caps[n], v + d)) for (n, v), d in zip(ranks.items(), combo)}
             c = count(trial)
             if best_count < c <= budget:
                 best, best_count = trial, c
-    return best
+            if even_count < c <= budget and max(trial.values()) <= 2 * min(trial.values()):
+                even, even_count = trial, c
+    return even if even_count >= 0.85 * budget else best
 
 
 def kernel_spec(spec: str) -> str:

@@ -41,29 +41,33 @@ class BlockTerm(Format):
         return caps
 
     def ranks_for_rate(self, config, rate):
-        """Two blocks (one where two do not fit), each with balanced Tucker ranks p, q."""
+        """Two blocks, each with balanced Tucker ranks p, q; one block where two do not fit, or
+        where two blocks could only land within [0.85, 1] of the budget with p, q more than 2
+        apart and one block can without (see docs/rank_policy.md)."""
         if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 < rate <= 1:
             raise TnvizError(f"rate must be in (0, 1], got {rate!r}", token=repr(rate))
         if config.groups != 1:
             return self.ranks_for_rate(config.per_group(), rate)
         budget = rate * config.dense_params
         caps = self.rank_caps(config, ("p", "q"), (), ())
+        found = []
         for blocks in BLOCKS:
+
+            def count(r, b=blocks):
+                return self.count_params(config, {"B": b, **r}, (), ())
+
             try:
-                tucker = balanced_ranks(
-                    self.name,
-                    ("p", "q"),
-                    lambda r, b=blocks: self.count_params(config, {"B": b, **r}, (), ()),
-                    caps,
-                    budget,
-                    rate,
-                )
+                tucker = balanced_ranks(self.name, ("p", "q"), count, caps, budget, rate)
             except TnvizError:
-                if blocks == BLOCKS[-1]:
+                if blocks == BLOCKS[-1] and not found:
                     raise
                 continue
-            return {"B": blocks, **tucker}
-        raise AssertionError("unreachable")  # the last block count either returns or raises
+            close = count(tucker) >= 0.85 * budget
+            even = max(tucker.values()) <= 2 * min(tucker.values())
+            found.append(((not (close and even), not close), {"B": blocks, **tucker}))
+        # The first block count whose p, q land within [0.85, 1] of the budget with
+        # max/min <= 2; else the first landing there at all; else two blocks (as before).
+        return min(found, key=lambda f: f[0])[1]
 
     def reconstruct_flops(self, built, H):
         r, S, T, K = built.ranks, built.sizes["s"], built.sizes["t"], math.prod(H)

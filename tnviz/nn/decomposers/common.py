@@ -1,8 +1,9 @@
-"""Helpers the decomposers share: tensorly's decompositions, CP-ALS with fallbacks, TR-SVD
-with a TT-SVD fallback, and the reshaped formats' pairing of channel factors."""
+"""Helpers the decomposers share: tensorly's decompositions, CP-ALS with restarts and fallbacks,
+TR-SVD with a TT-SVD fallback refined by ring ALS, and the reshaped formats' pairing of channel factors."""
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import numpy as np
@@ -10,7 +11,18 @@ import numpy as np
 from tnviz.core.formats import BuiltLayer
 from tnviz.errors import TnvizError
 
-__all__ = ["tensorly_functions", "cp_als", "ring_cores", "check_tucker_ranks", "factor_pairs"]
+__all__ = ["tensorly_functions", "cp_als", "ring_cores", "ring_als", "check_tucker_ranks", "factor_pairs"]
+
+EXACT_FIT = 1e-10  # a relative fit this good is taken as exact: no more restarts or sweeps
+CP_RESTARTS = 4  # random CP-ALS starts tried after the SVD start, while the fit is not exact
+CP_SECONDS = 5.0  # no further CP restart begins once this much time has gone (the first start always runs)
+CP_POLISH_SWEEPS = 100  # exact-residual ALS sweeps after each of tensorly's CP-ALS runs
+RING_SCREEN_SWEEPS = 150  # ring-ALS sweeps every start gets
+RING_PROMISING = 1e-3  # a start whose fit is then below this gets RING_SWEEPS more
+RING_SWEEPS = 2000
+RING_RESTARTS = 64  # random ring-ALS starts tried after the TR-SVD start, while the fit is not exact
+RING_SECONDS = 4.0  # ring ALS stops (keeping its best so far) once this much time has gone: a kernel that is
+# not exactly representable spends all of it, per channel group, so it is kept short
 
 
 def tensorly_functions():
@@ -35,11 +47,58 @@ def check_tucker_ranks(sizes: dict[str, int], ranks: dict) -> None:
             )
 
 
+def _cp_fit(X: np.ndarray, cp) -> float:
+    from tensorly.cp_tensor import cp_to_tensor
+
+    return float(np.linalg.norm(cp_to_tensor(cp) - X) / max(np.linalg.norm(X), 1e-300))
+
+
+def _finite(cp) -> bool:
+    return all(np.isfinite(f).all() for f in cp.factors) and bool(np.isfinite(cp.weights).all())
+
+
+def _cp_polish(X: np.ndarray, cp, sweeps: int):
+    """Plain CP-ALS sweeps on tensorly's result, judged by the exact residual: tensorly stops
+    near a relative fit of 1e-8, where its error estimate (‖X‖² − 2⟨X, X̂⟩ + ‖X̂‖²) cancels.
+    Each sweep lowers the fit or keeps it; stops once exact (≤ ``EXACT_FIT``) or the relative
+    change is below 1e-12. The weights are folded into the factors."""
+    from tensorly.cp_tensor import CPTensor
+    from tensorly.tenalg import khatri_rao
+
+    factors = [f.copy() for f in cp.factors]
+    factors[0] = factors[0] * cp.weights
+    d = X.ndim
+    unfolded = [np.moveaxis(X, k, 0).reshape(X.shape[k], -1) for k in range(d)]
+    norm = max(float(np.linalg.norm(X)), 1e-300)
+    fit = _cp_fit(X, CPTensor((np.ones(factors[0].shape[1]), factors)))
+    for _ in range(sweeps):
+        if fit <= EXACT_FIT:
+            break
+        for k in range(d):
+            if not all(np.isfinite(f).all() for f in factors):
+                return CPTensor((np.ones(factors[0].shape[1]), factors))  # the caller drops it
+            others = [factors[j] for j in range(d) if j != k]
+            gram = np.ones((factors[0].shape[1],) * 2)
+            for f in others:
+                gram = gram * (f.T @ f)
+            rhs = unfolded[k] @ khatri_rao(others)
+            factors[k] = np.linalg.lstsq(gram, rhs.T, rcond=None)[0].T
+        new = float(np.linalg.norm(np.einsum("ir,jr->ij", factors[0], khatri_rao(factors[1:])) - unfolded[0])) / norm
+        done = abs(fit - new) <= 1e-12 * max(fit, 1e-300)
+        fit = new
+        if done or not np.isfinite(fit):
+            break
+    return CPTensor((np.ones(factors[0].shape[1]), factors))
+
+
 def cp_als(X: np.ndarray, rank: int, n_iter_max: int, seed: int):
-    """CP-ALS from an SVD start; from a random start where that fails (tensorly's SVD start
-    raises for a rank above a mode's size, and can give NaN); failing both, at lower ranks
-    (the smallest mode's size, half the rank, a quarter, …) — the missing components are
-    then zero (the caller pads) and the layer's ``reconstruction_error`` says how good the fit is."""
+    """CP-ALS from an SVD start, then (while the fit is not exact, ≤ ``EXACT_FIT``) from up to
+    ``CP_RESTARTS`` random starts begun within ``CP_SECONDS``, keeping the best fit; each run (tensorly's, with its line
+    search) iterates to a relative change of 1e-12 or ``n_iter_max`` iterations, then gets up
+    to ``CP_POLISH_SWEEPS`` exact-residual sweeps. Where no start works at the rank (tensorly's SVD start
+    raises for a rank above a mode's size, and can give NaN), at lower ranks (the smallest mode's
+    size, half the rank, a quarter, …) — the missing components are then zero (the caller pads)
+    and the layer's ``reconstruction_error`` says how good the fit is."""
     from tensorly.cp_tensor import CPTensor
 
     parafac = tensorly_functions()[0]
@@ -50,18 +109,33 @@ def cp_als(X: np.ndarray, rank: int, n_iter_max: int, seed: int):
     while r > 1:
         r //= 2
         ranks.add(r)
-    attempts = [(r, init) for r in sorted(ranks, reverse=True) for init in ("svd", "random")]
-    for r, init in attempts:
-        try:
-            with warnings.catch_warnings():
-                # tensorly's SVD start warns, then fills the columns beyond a mode's size at
-                # random: the documented behaviour we rely on, not news for the user.
-                warnings.filterwarnings("ignore", message="Trying to compute SVD with n_eigenvecs")
-                cp = parafac(X, r, n_iter_max=n_iter_max, init=init, random_state=seed)
-        except (ValueError, np.linalg.LinAlgError):
-            continue
-        if all(np.isfinite(f).all() for f in cp.factors) and np.isfinite(cp.weights).all():
-            return cp
+    starts = [("svd", seed)] + [("random", seed + k) for k in range(CP_RESTARTS)]
+    for r in sorted(ranks, reverse=True):
+        best, best_fit = None, np.inf
+        deadline = time.perf_counter() + CP_SECONDS
+        for init, state in starts:
+            if best is not None and time.perf_counter() > deadline:
+                break
+            try:
+                with warnings.catch_warnings():
+                    # tensorly's SVD start warns, then fills the columns beyond a mode's size at
+                    # random: the documented behaviour we rely on, not news for the user.
+                    warnings.filterwarnings("ignore", message="Trying to compute SVD with n_eigenvecs")
+                    cp = parafac(X, r, n_iter_max=n_iter_max, init=init, tol=1e-12, random_state=state, linesearch=True)
+                if not _finite(cp):
+                    continue
+                cp = _cp_polish(X, cp, CP_POLISH_SWEEPS)
+            except (ValueError, np.linalg.LinAlgError):
+                continue
+            if not _finite(cp):
+                continue
+            fit = _cp_fit(X, cp)
+            if fit < best_fit:
+                best, best_fit = cp, fit
+            if best_fit <= EXACT_FIT:
+                break
+        if best is not None:
+            return best
     raise TnvizError(
         f"CP-ALS at rank {rank} diverged (NaN) for a tensor of shape {X.shape}; lower the rank", token=str(rank)
     )
@@ -79,6 +153,90 @@ def ring_cores(X: np.ndarray, ranks: list[int]) -> list[np.ndarray]:
             return list(tensor_ring(X, rank=ranks).factors)
     except ValueError:
         return list(tensor_train(X, rank=[1, *ranks[1:-1], 1]).factors)
+
+
+def _ring_full(cores: list[np.ndarray]) -> np.ndarray:
+    """The tensor of a ring of cores (r_k, n_k, r_{k+1}), the last closing onto the first."""
+    chain = cores[0]
+    for c in cores[1:]:
+        chain = np.tensordot(chain, c, axes=([-1], [0]))
+    return np.trace(chain, axis1=0, axis2=-1)
+
+
+def _ring_sweeps(
+    X: np.ndarray, cores: list[np.ndarray], sweeps: int, norm: float, deadline: float = np.inf
+) -> tuple[list[np.ndarray], float]:
+    """ALS over the ring: each core in turn is the least-squares solution against X unfolded
+    at its mode, the other cores' subchain fixed, with a proximal term λ‖G − G_old‖² (λ a tenth
+    of the squared residual, so it fades as the fit becomes exact: it keeps ALS out of some of
+    its swamps); until the relative change of the fit is below 1e-12, the fit is exact
+    (≤ ``EXACT_FIT``), ``sweeps`` sweeps, or the ``deadline`` (``time.perf_counter()``) has
+    passed. Each sweep lowers the fit or keeps it. Returns the cores and the relative fit."""
+    d = len(cores)
+    cores = [c.copy() for c in cores]
+    fit = float(np.linalg.norm(_ring_full(cores) - X)) / norm
+    for _ in range(sweeps):
+        damping = np.sqrt(0.1) * fit * norm  # √λ
+        for k in range(d):
+            # the subchain G_{k+1} … G_{k-1} (around the ring): (r_{k+1}, n_{k+1}, …, n_{k-1}, r_k)
+            order = [(k + j) % d for j in range(1, d)]
+            chain = cores[order[0]]
+            for j in order[1:]:
+                chain = np.tensordot(chain, cores[j], axes=([-1], [0]))
+            rb, ra = chain.shape[0], chain.shape[-1]
+            # M[(a, b), rest] = chain[b, rest, a]; X_(k)[i, rest] = Σ_ab G_k[a, i, b] M[(a, b), rest]
+            M = np.moveaxis(chain, -1, 0).reshape(ra * rb, -1)
+            Xk = np.transpose(X, [k, *order]).reshape(X.shape[k], -1)
+            old = cores[k].transpose(0, 2, 1).reshape(ra * rb, -1)
+            lhs = np.concatenate([M.T, damping * np.eye(ra * rb)])
+            rhs = np.concatenate([Xk.T, damping * old])
+            sol = np.linalg.lstsq(lhs, rhs, rcond=None)[0]  # (ra·rb, n_k)
+            cores[k] = sol.reshape(ra, rb, X.shape[k]).transpose(0, 2, 1)
+        new = float(np.linalg.norm(_ring_full(cores) - X)) / norm
+        done = not np.isfinite(new) or new <= EXACT_FIT or abs(fit - new) <= 1e-12 * max(fit, 1e-300)
+        done = done or time.perf_counter() > deadline
+        fit = new
+        if done:
+            break
+    return cores, fit
+
+
+def ring_als(X: np.ndarray, cores: list[np.ndarray], ranks: list[int], seed: int) -> list[np.ndarray]:
+    """Refine ring cores (TR-SVD's, or TT-SVD's embedded in the ring) by alternating least
+    squares at the full ranks ``ranks`` (r₀, …, r_{d-1}, r₀): TR-SVD alone often cannot reach a
+    ring that represents X exactly (it splits r₀·r₁ off the first mode, and falls back to a
+    train where that does not fit), and ALS from one start often stalls in a local minimum.
+    The first start is the given cores zero-padded to the ranks plus small noise (so ALS can
+    use the padded ranks); while the fit is not exact (≤ ``EXACT_FIT``), random starts follow,
+    up to ``RING_RESTARTS`` of them, all within ``RING_SECONDS`` (checked after every sweep). Each start gets
+    ``RING_SCREEN_SWEEPS`` sweeps, and ``RING_SWEEPS`` more where its fit is then below
+    ``RING_PROMISING``. The best fit is kept, never worse than the given cores' own (they are
+    returned, padded, when no refinement beats them). Deterministic for a seed, unless the
+    time limit cuts the restarts short."""
+    d = X.ndim
+    norm = max(float(np.linalg.norm(X)), 1e-300)
+    shapes = [(ranks[k], X.shape[k], ranks[k + 1]) for k in range(d)]
+    padded = [np.pad(c, [(0, b - a) for a, b in zip(c.shape, s)]) for c, s in zip(cores, shapes)]
+    best = padded
+    best_fit = float(np.linalg.norm(_ring_full(padded) - X)) / norm
+    if best_fit <= EXACT_FIT or d < 2:
+        return best
+    rng = np.random.default_rng(seed)
+    scale = norm ** (1 / d)  # each core's share of X's norm, roughly
+    deadline = time.perf_counter() + RING_SECONDS
+    for attempt in range(RING_RESTARTS + 1):
+        if attempt == 0:
+            start = [c + 1e-3 * scale * rng.standard_normal(c.shape) / np.sqrt(c.size) for c in padded]
+        else:
+            start = [scale * rng.standard_normal(s) / np.sqrt(s[0] * s[2]) ** 0.5 for s in shapes]
+        refined, fit = _ring_sweeps(X, start, RING_SCREEN_SWEEPS, norm, deadline)
+        if EXACT_FIT < fit < RING_PROMISING:
+            refined, fit = _ring_sweeps(X, refined, RING_SWEEPS, norm, deadline)
+        if np.isfinite(fit) and fit < best_fit:
+            best, best_fit = refined, fit
+        if best_fit <= EXACT_FIT or time.perf_counter() > deadline:
+            break
+    return best
 
 
 def factor_pairs(spec: BuiltLayer, W: np.ndarray) -> np.ndarray:

@@ -1,8 +1,8 @@
-"""``tr``: TR-SVD of the kernel arranged (S, *kernel, T)."""
+"""``tr``: TR-SVD of the kernel arranged (S, *kernel, T), refined by ring ALS."""
 
 import numpy as np
 
-from tnviz.nn.decomposers.common import ring_cores
+from tnviz.nn.decomposers.common import ring_als, ring_cores
 
 FORMAT = "tr"
 
@@ -10,5 +10,6 @@ FORMAT = "tr"
 def DECOMPOSER(spec, W, n_iter_max, seed):
     n = W.ndim - 2
     ranks = [spec.ranks[f"r{k}"] for k in range(0, n + 2)] + [spec.ranks["r0"]]
-    cores = ring_cores(np.moveaxis(W, 0, -1), ranks)
+    X = np.moveaxis(W, 0, -1)
+    cores = ring_als(X, ring_cores(X, ranks), ranks, seed)
     return {f"G{k}": c for k, c in enumerate(cores)}

@@ -1,0 +1,86 @@
+"""from_dense recovers a kernel that is exactly representable at the requested ranks (issue 16,
+part 4): a random float64 tensorial layer's weight, handed back to from_dense with the same format
+and rate, comes back to ≤ 1e-6 relative output error, in bounded time; a dense kernel that is not
+representable still gets a sane fit."""
+
+import time
+import warnings
+
+import pytest
+import tensorly  # noqa: F401 - an extra (tnviz[tensorly]); CI installs it
+import torch
+from torch import nn
+
+from tnviz.nn import TensorialConv2d
+
+D = torch.float64
+FORMATS = ["cp", "tk", "tt", "tr", "mcp", "mtk", "mtt", "mtr"]
+TIMES: dict[tuple[str, int], tuple[float, float]] = {}
+# ‖W − Ŵ‖/‖W‖ of a random (not representable) nn.Conv2d(8, 8, 3) kernel at rate 0.5, seeds 100 and 101,
+# measured with the decomposers before the ALS refinement and CP restarts: the new ones must be no worse.
+DENSE_BEFORE = {
+    "cp": (0.5538, 0.5428),
+    "tk": (0.6856, 0.7200),
+    "tt": (0.7134, 0.7206),
+    "tr": (0.8325, 0.8425),
+    "mcp": (0.5667, 0.5569),
+    "mtk": (0.8419, 0.8478),
+    "mtt": (0.7434, 0.7339),
+    "mtr": (0.7995, 0.8080),
+}
+
+
+def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).norm() / b.norm())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _table():
+    yield
+    if TIMES:
+        print("\nexact recovery: format seed  rel. output error  from_dense time")
+        for (name, seed), (err, dt) in sorted(TIMES.items()):
+            print(f"  {name:5s} {seed}  {err:.2e}  {dt:.3f} s")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("name", FORMATS)
+def test_from_dense_recovers_a_representable_kernel(name, seed, monkeypatch):
+    # The restarts are seeded; only their time limit depends on the machine. Lifted here so that
+    # the outcome does not (the time is still recorded and bounded below).
+    import tnviz.nn.decomposers.common as common
+
+    monkeypatch.setattr(common, "RING_SECONDS", 120.0)
+    monkeypatch.setattr(common, "CP_SECONDS", 120.0)
+    torch.manual_seed(seed)
+    source = TensorialConv2d(8, 8, 3, rate=0.5, format=name, bias=False, dtype=D)
+    conv = nn.Conv2d(8, 8, 3, bias=False, dtype=D)
+    with torch.no_grad():
+        conv.weight.copy_(source.weight)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        layer = TensorialConv2d.from_dense(conv, format=name, rate=0.5, order=source.order)
+    elapsed = time.perf_counter() - start
+    assert layer.ranks == source.ranks
+    assert (layer.built.in_factors, layer.built.out_factors) == (source.built.in_factors, source.built.out_factors)
+    x = torch.randn(2, 8, 9, 9, dtype=D)
+    with torch.no_grad():
+        err = _rel(layer(x), conv(x))
+    TIMES[(name, seed)] = (err, elapsed)
+    assert err <= 1e-6, f"{name} seed {seed}: relative output error {err:.2e}"
+    assert layer.reconstruction_error <= 1e-6
+    assert elapsed < 20, f"{name} seed {seed}: from_dense took {elapsed:.1f} s"
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("name", FORMATS)
+def test_from_dense_on_a_dense_kernel_is_no_worse(name, seed):
+    torch.manual_seed(100 + seed)
+    conv = nn.Conv2d(8, 8, 3, bias=False, dtype=D)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        layer = TensorialConv2d.from_dense(conv, format=name, rate=0.5)
+    assert time.perf_counter() - start < 20
+    assert layer.reconstruction_error <= DENSE_BEFORE[name][seed] + 5e-4  # the table is rounded to 4 places

@@ -84,7 +84,6 @@ def test_a_strided_layer_lists_its_refused_gradients_with_the_reason():
 
 
 def test_the_committed_doc_equals_what_its_results_file_generates():
-    if not backward.RESULTS.exists():
-        pytest.skip("no benchmarks/results/backward.json yet")
+    assert backward.RESULTS.exists(), "run: python benchmarks/backward.py"
     data = json.loads(backward.RESULTS.read_text())
     assert backward.DOC.read_text() == backward.markdown(data), "run: python benchmarks/backward.py --doc"

@@ -3,13 +3,12 @@ secondary group conv) and Fig. 7B (the one tensorial layer) compute the same fun
 both equal the stacked ``F.conv2d`` calls of Zhang et al.'s IGC module (issue 15)."""
 
 import pytest
+import torch
+import torch.nn.functional as F
 
-torch = pytest.importorskip("torch")
-import torch.nn.functional as F  # noqa: E402
-
-import tnviz  # noqa: E402
-from tnviz import Diagram, gallery  # noqa: E402
-from tnviz.render import collisions  # noqa: E402
+import tnviz
+from tnviz import Diagram, gallery
+from tnviz.render import collisions
 
 # The two stages of Fig. 7A, each a diagram of its own.
 PRIMARY = "X: b (l m) x y, P: (l n) m x y -> b (l n) x y | x y"

@@ -4,20 +4,15 @@ all show price_layer's FLOPs and plan for the 64 → 64, 3×3 layer at rate 0.1 
 Before issue 14 they disagreed (mtt: RankExplorer 2,416.7 M "reconstruct", cost_table
 2,181.1 M "mixed"): cost_table planned for FLOPs, the layers run the "time" plan."""
 
-import pytest
 import torch
+from torch import nn
+from torch.utils.data import TensorDataset
 
-pytest.importorskip("ipywidgets")
-pytest.importorskip("anywidget")
-
-from torch import nn  # noqa: E402
-from torch.utils.data import TensorDataset  # noqa: E402
-
-import tnviz  # noqa: E402
-from tnviz.core.formats import FORMATS, LayerConfig  # noqa: E402
-from tnviz.nn import cost_table  # noqa: E402
-from tnviz.nn.pricing import EXECUTION_OBJECTIVE, price_layer  # noqa: E402
-from tnviz.widgets import RankExplorer, TradeoffExplorer  # noqa: E402
+import tnviz
+from tnviz.core.formats import FORMATS, LayerConfig
+from tnviz.nn import cost_table
+from tnviz.nn.pricing import EXECUTION_OBJECTIVE, price_layer
+from tnviz.widgets import RankExplorer, TradeoffExplorer
 
 FORMAT_NAMES = [f for f in FORMATS if f != "dense"]
 BATCH, SIDE, RATE = 32, 32, 0.1

@@ -13,6 +13,7 @@ import itertools
 
 import torch
 
+import tnviz
 from tnviz.core.spec import parse_spec
 
 LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -123,3 +124,20 @@ def reference(spec: str, *tensors: torch.Tensor, sizes=None, padding=0, stride=1
             k += 1
         out_shape.append(size)
     return result.reshape(out_shape)
+
+
+def against_autograd(diagram, name, rng_seed=0):
+    """Run ``diagram.grad(name)`` on random float64 values and compare it with torch autograd."""
+    torch.manual_seed(rng_seed)
+    values = {
+        t: torch.randn(tuple(diagram.shape(t)), dtype=torch.float64, requires_grad=True) for t in diagram.tensor_names
+    }
+    out = tnviz.einsum(diagram, *[values[t] for t in diagram.tensor_names])
+    upstream = torch.randn(out.shape, dtype=torch.float64)
+    (out * upstream).sum().backward()
+    g = diagram.grad(name)
+    given = {**{t: v.detach() for t, v in values.items()}, "G": upstream}
+    got = tnviz.einsum(g, *[given[t] for t in g.tensor_names])
+    assert g.output_shape == tuple(diagram.shape(name)) and g.tensor_names[-1 if name != g.tensor_names[0] else 0]
+    torch.testing.assert_close(got, values[name].grad, rtol=1e-10, atol=1e-12)
+    return g

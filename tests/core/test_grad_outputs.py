@@ -4,6 +4,7 @@ uses them for traces, diagonals and indices only the target sums."""
 
 import pytest
 import torch
+from oracle import against_autograd
 
 import tnviz
 from tnviz.core.spec import format_spec, parse_spec
@@ -92,17 +93,7 @@ def test_named_output_refusals():
 
 
 def _against_autograd(spec, sizes, name, seed=0):
-    d = tnviz.Diagram.parse(spec, sizes=sizes)
-    torch.manual_seed(seed)
-    values = {t: torch.randn(tuple(d.shape(t)), dtype=torch.float64, requires_grad=True) for t in d.tensor_names}
-    out = tnviz.einsum(d, *[values[t] for t in d.tensor_names])
-    upstream = torch.randn(out.shape, dtype=torch.float64)
-    (out * upstream).sum().backward()
-    g = d.grad(name)
-    given = {**{t: v.detach() for t, v in values.items()}, "G": upstream}
-    got = tnviz.einsum(g, *[given[t] for t in g.tensor_names])
-    torch.testing.assert_close(got, values[name].grad, rtol=1e-10, atol=1e-12)
-    return g
+    return against_autograd(tnviz.Diagram.parse(spec, sizes=sizes), name, seed)
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,8 @@ CASES = {
     "conv": {"label": "Conv2d 64→64, 3×3, padding 1, batch 32 on 32×32", "input": (32, 64, 32, 32)},
     "linear": {"label": "Linear 1024→1024, batch 1024", "input": (1024, 1024)},
 }
-# FLOPs only (not timed): which gradients a strided layer's diagram cannot write yet.
+# FLOPs only (not timed): a strided layer, whose factors off the convolution get G as a kernel spaced by
+# the stride (kernel_dilation).
 FLOPS_ONLY = {
     "conv-stride2": {
         "label": "Conv2d 64→64, 3×3, padding 1, stride 2, batch 32 on 32×32 (FLOPs only)",

@@ -225,16 +225,21 @@ for fmt in ("dense", "cp", "mtt"):
 # and measures autograd (`docs/backward.md`): in its recorded CPU run, a Conv2d layer's forward
 # + backward took 2.7–3.7× its forward, whatever the format.
 #
-# A strided layer is where the language stops: with stride 2, the gradient of a tensor that
-# misses a strided index would need `G` as a kernel with its own spacing, which a spec cannot
-# write yet; `backward_plan` says so instead of guessing. Only a tensor holding every strided
-# index keeps a gradient diagram — the input, or a whole spatial kernel such as mTT's `C`; CP's
-# separable `Kx` and `Ky` each miss one, so all four CP factors are refused. (The last line
-# counts the planned gradients only.)
+# A strided layer: with stride 2, a tensor that misses a strided index — all four CP factors
+# here, since the separable `Kx` and `Ky` each miss one — sees `G` join the kernels with its taps
+# two apart (`Σₒ G[o] X̂[2o + k]`): the option `kernel_dilation={"G": 2}`, drawn as `dil 2` on
+# `G`'s edge. Every gradient is a diagram again; the small float64 copy below is checked against
+# the layer's own autograd, then the real size priced.
 
 # %%
+strided_small = TensorialConv2d(8, 8, 3, padding=1, stride=2, bias=False, format="cp", rank=4, dtype=torch.float64)
+strided_cp = check_layer(strided_small, (2, 8, 7, 7))
+print(strided_cp.grad("A").to_spec(), "  G spaced:", dict(strided_cp.grad("A").options["x"].kernel_dilation))
 strided = TensorialConv2d(64, 64, 3, padding=1, stride=2, format="cp", rate=0.1)
 print(strided.diagram.bind(shapes={"X": (32, 64, 32, 32)}).backward_plan())
+
+# %%
+draw_gradients(strided_cp)
 
 # %% [markdown]
 # ## Exercise: predict a gradient
@@ -318,6 +323,6 @@ draw_gradients(hub, tensors=["B"])
 #   gradient diagram costs about one forward, so the dense layer's backward is 2× its forward,
 #   while independent diagrams for n factors cost about n× (autograd shares intermediates and
 #   stays near 2×: `docs/backward.md`).
-# - With stride 2, every tensor that misses a strided index (all four CP factors, mTT's cores)
-#   is refused with the reason — a limit of the spec language, stated rather than guessed.
+# - With stride 2, a tensor that misses a strided index (all four CP factors) gets `G` as one more
+#   kernel with its taps 2 apart (`kernel_dilation`, drawn `dil 2`), checked against autograd.
 # - CP's `∂L/∂B` is `A: i r, C: k r, G: i j k -> dB: j r`, the MTTKRP of CP-ALS.

@@ -12,9 +12,10 @@ import tnviz
 from tnviz.errors import TnvizError
 
 REFUSALS = (  # traces/diagonals and lone sums are written now (diagonal and broadcast outputs)
-    "does not hold convolution",
+    "whose flip would reverse",  # a flipped convolution (itself a gradient) seen from a tensor off it
     "flipped kernel",
     "adjoint of that padding",
+    "summed after convolving",
 )
 
 
@@ -123,10 +124,15 @@ def test_refusals_name_what_the_language_lacks():
         "X: b s x, A: s r, K: r x, B: t r -> b t x | x",
         sizes={"b": 2, "s": 3, "r": 2, "t": 2, "X": (2, 3, 8), "K": (2, 3)},
     )
-    strided = cp.with_options(stride=2)
-    with pytest.raises(TnvizError, match="does not hold convolution index 'x'") as err:
-        strided.grad("A")
+    flipped = cp.with_options(flip=True, stride=2)
+    with pytest.raises(TnvizError, match="does not hold convolution index 'x', whose flip") as err:
+        flipped.grad("A")
     assert err.value.token == "x"
+    summed = tnviz.Diagram.parse(
+        "X: b s x, K: t s x -> b t | x", sizes={"b": 2, "s": 3, "t": 2, "X": (2, 3, 8), "K": (2, 3, 3)}
+    )
+    with pytest.raises(TnvizError, match="summed after convolving"):
+        summed.grad("K")
     with pytest.raises(TnvizError, match="no tensor 'Q'"):
         cp.grad("Q")
     with pytest.raises(TnvizError, match="is taken"):
@@ -134,6 +140,95 @@ def test_refusals_name_what_the_language_lacks():
     trace = tnviz.Diagram.parse("A: i i, B: i -> ", sizes={"i": 3})
     assert _against_autograd(trace, "A", 3).to_spec() == "B: i, G: -> dA: i i"  # a diagonal output
     _against_autograd(trace, "B", 3)
+
+
+@pytest.mark.parametrize("options", CONV_OPTIONS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+def test_factors_off_a_strided_or_dilated_convolution_get_g_as_a_spaced_kernel(options):
+    """Σ_o G[o] Σ_k Ŝ[o·s + k·d] K[k]: G joins the kernels with its taps ``stride`` apart
+    (``kernel_dilation``), for the factors of a CP layer and for a kernel beside another one."""
+    cp = tnviz.Diagram.parse(
+        "X: b s x, A: s r, K: r x, B: t r -> b t x | x",
+        sizes={"b": 2, "s": 3, "r": 2, "t": 2, "X": (2, 3, 11), "K": (2, 3)},
+        **options,
+    )
+    two = tnviz.Diagram.parse(
+        "X: b s x, K1: s r x, K2: r t x -> b t x | x",
+        sizes={"b": 2, "s": 3, "r": 2, "t": 2, "X": (2, 3, 13), "K1": (3, 2, 3), "K2": (2, 2, 2)},
+        **options,
+    )
+    checks = [(cp, "A"), (cp, "B"), (two, "K1"), (two, "K2")]
+    for diagram, name in checks:
+        if options.get("flip"):
+            with pytest.raises(TnvizError, match="flip"):
+                diagram.grad(name)
+            continue
+        g = _against_autograd(diagram, name, 5)
+        stride = options.get("stride", 1)
+        if stride != 1 and name in ("A", "B"):  # G's own spacing differs from the kernel's
+            assert g.options["x"].dilation_of("G") == stride
+
+
+def _random_conv_diagram(rng):
+    """A signal X and one to three kernels on x (chained by rank indices, some with a factor
+    holding no convolution index), with random padding, stride, dilation and padding mode."""
+    n_kernels = rng.randint(1, 3)
+    ranks = [f"r{k}" for k in range(n_kernels + 1)]
+    sizes = {"b": 2, "s": rng.randint(1, 3), "t": rng.randint(1, 3), **{r: rng.randint(1, 3) for r in ranks}}
+    operands = ["X: b s x"]
+    left = "s" if rng.random() < 0.5 else ranks[0]
+    if left != "s":
+        operands.append(f"A: s {left}")
+    for k in range(n_kernels):
+        right = "t" if k == n_kernels - 1 and rng.random() < 0.5 else ranks[k + 1]
+        operands.append(f"K{k}: {left} {right} x")
+        left = right
+    if left != "t":
+        operands.append(f"B: {left} t")
+    sizes["x"] = (rng.randint(7, 13), *[rng.randint(1, 3) for _ in range(n_kernels)])  # signal, then kernels
+    out = "b t x" if rng.random() < 0.85 else "b t"
+    stride = rng.choice([1, 1, 2, 3])
+    padding = rng.choice([0, 1, 2, (0, 2), (2, 1)] + (["same"] if stride == 1 else []))
+    options = {
+        "padding": {"x": padding},
+        "stride": stride,
+        "dilation": rng.choice([1, 1, 2]),
+        "padding_mode": rng.choice(["zeros"] * 6 + ["circular", "reflect", "replicate"]),
+    }
+    if rng.random() < 0.1:
+        options["upsample"] = 2
+    if rng.random() < 0.05:
+        options["flip"] = True
+    return ", ".join(operands) + f" -> {out} | x", sizes, options
+
+
+def test_random_convolution_diagrams_every_tensor_against_autograd():
+    rng = random.Random(1)
+    checked, refused, built = collections.Counter(), collections.Counter(), 0
+    while built < 40:
+        spec, sizes, options = _random_conv_diagram(rng)
+        try:
+            diagram = tnviz.Diagram.parse(spec, sizes=sizes, **options)
+        except TnvizError:
+            continue  # a kernel longer than the padded signal, or a padding too large for its mode
+        built += 1
+        x = diagram.options["x"]
+        for name in diagram.tensor_names:
+            holds = "x" in diagram.tensor(name).indices
+            role = "signal" if name == "X" else "kernel" if holds else "off the convolution"
+            spaced = x.stride != 1 or x.dilation != 1 or x.upsample != 1
+            try:
+                _against_autograd(diagram, name, built)
+            except TnvizError as err:
+                reason = next((r for r in REFUSALS if r in err.message), None)
+                assert reason is not None, err.message
+                refused[reason] += 1
+                continue
+            checked[role + (" (strided/dilated/upsampled)" if spaced else "")] += 1
+    print("\nconvolution diagrams checked against autograd, by role:", dict(checked))
+    print("refused, by reason:", dict(refused))
+    for role in ("signal", "kernel", "off the convolution"):
+        assert checked[role] >= 5 and checked[role + " (strided/dilated/upsampled)"] >= 5, (role, checked)
+    assert sum(checked.values()) >= 4 * sum(refused.values()), (checked, refused)
 
 
 def test_gradient_of_a_matrix_product_reads_like_the_textbook():
@@ -176,7 +271,9 @@ def test_backward_plan_prices_each_gradient_and_names_the_refused():
         stride=2,
     )
     bp = strided.backward_plan()
-    assert "does not hold convolution" in bp.refused["A"] and set(bp.gradients) == {"X", "K"}
+    assert not bp.refused and set(bp.gradients) == {"X", "A", "K", "B"}  # G a kernel spaced by the stride
+    bp = strided.with_options(flip=True).backward_plan()
+    assert "whose flip" in bp.refused["A"] and "flipped kernel" in bp.refused["K"]
     assert "refused, not counted" in str(bp)
 
 
@@ -193,3 +290,26 @@ def test_new_convolution_options_round_trip_and_run():
         d.with_options(flip=1)
     with pytest.raises(TnvizError, match="upsample for index 'x' must be a positive integer"):
         d.with_options(upsample=0)
+
+
+def test_kernel_dilation_spaces_one_kernel_and_round_trips():
+    """Two kernels on one index, K2's taps 2 apart: the signal correlated with K1 convolved with
+    K2 spread by zeros — written out with F.conv1d, whichever order the planner picks."""
+    d = tnviz.Diagram.parse("X: b x, K1: x, K2: x -> b x | x", kernel_dilation={"K2": 2}, padding=1)
+    x, k1, k2 = (torch.randn(*s, dtype=torch.float64) for s in ((2, 12), (3,), (2,)))
+    spread = torch.zeros(3, dtype=torch.float64)
+    spread[::2] = k2
+    combined = torch.nn.functional.conv1d(k1.view(1, 1, 3), spread.flip(0).view(1, 1, 3), padding=2).view(-1)
+    expected = torch.nn.functional.conv1d(torch.nn.functional.pad(x.unsqueeze(1), (1, 1)), combined.view(1, 1, -1))
+    for optimize in ("greedy", "reconstruct", "left-to-right"):
+        torch.testing.assert_close(tnviz.einsum(d, x, k1, k2, optimize=optimize), expected.squeeze(1))
+    again = tnviz.Diagram.from_json(d.to_json())
+    assert again.options == d.options and again.options["x"].dilation_of("K2") == 2
+    assert d.bind({"X": (2, 12), "K1": (3,), "K2": (2,)}).size("x") == 12 + 2 - 5 + 1
+    with pytest.raises(TnvizError, match="'X', which is not a kernel") as err:
+        d.with_options(kernel_dilation={"X": 2})
+    assert err.value.token == "X"
+    with pytest.raises(TnvizError, match="must be a positive integer"):
+        d.with_options(kernel_dilation={"K1": 0})
+    with pytest.raises(TnvizError, match="must map kernel names to dilations"):
+        d.with_options(kernel_dilation={"x": 2.5})

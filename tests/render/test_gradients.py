@@ -18,13 +18,27 @@ def test_each_tensor_gets_a_panel_with_g_highlighted():
 
 
 def test_a_refused_gradient_gets_a_panel_that_says_why():
+    flipped = tnviz.Diagram.parse(
+        "X: b s x, A: s r, K: r x, B: t r -> b t x | x",
+        sizes={"b": 2, "s": 3, "r": 2, "t": 2, "X": (2, 3, 8), "K": (2, 3)},
+        stride=2,
+        flip=True,
+    )
+    fig = draw_gradients(flipped)
+    assert "does not hold convolution" in fig.axes[2].texts[0].get_text().replace("\n", " ")
+
+
+def test_a_kernel_with_its_own_spacing_is_labelled_on_its_edge():
     strided = tnviz.Diagram.parse(
         "X: b s x, A: s r, K: r x, B: t r -> b t x | x",
         sizes={"b": 2, "s": 3, "r": 2, "t": 2, "X": (2, 3, 8), "K": (2, 3)},
         stride=2,
     )
-    fig = draw_gradients(strided)
-    assert "does not hold convolution" in fig.axes[2].texts[0].get_text().replace("\n", " ")
+    grad = strided.grad("A")  # G joins the kernels with its taps 2 apart
+    lines = [ln for ln in build_scene(grad, make_style({})).lines if ln.index == "x" and ln.text]
+    labels = {ln.u if not ln.u.startswith("#") else ln.v: ln.text for ln in lines}
+    assert labels["G"] == "x=3 dil 2" and labels["K"] == "x=3" and labels["X"] == "x=8"  # G's edge spaced, K's plain
+    assert not any(t.get_color() == "#b00" for ax in draw_gradients(strided).axes for t in ax.texts)
 
 
 def test_a_trace_and_a_lone_sum_draw_their_gradients():

@@ -22,7 +22,7 @@ __all__ = ["Diagram", "Index", "ConvOptions", "ROLES", "PADDING_MODES", "default
 
 ROLES = ("free", "summed", "contraction", "hyperedge", "batch", "convolution")
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-_OPTION_NAMES = ("padding", "stride", "dilation", "padding_mode", "flip", "upsample")
+_OPTION_NAMES = ("padding", "stride", "dilation", "padding_mode", "flip", "upsample", "kernel_dilation")
 JSON_FORMAT = "tnviz.diagram"
 JSON_VERSION = 1
 _PLAN_CACHE_SIZE = 128  # plans kept per diagram, oldest dropped first
@@ -33,10 +33,12 @@ class ConvOptions:
     """How one convolution index is convolved (PyTorch's ``F.conv*d`` semantics).
 
     ``padding`` is ``(left, right)`` or ``"same"`` (resolved once kernel sizes are known); a
-    negative side crops. Two options beyond PyTorch's, which the gradients of convolutions need
-    (:meth:`Diagram.grad`): ``flip`` correlates with the kernels reversed along the index (a true
-    convolution), and ``upsample`` inserts ``upsample - 1`` zeros between the signal's entries
-    before padding (the transpose of a stride).
+    negative side crops. Three options beyond PyTorch's, which the gradients of convolutions
+    need (:meth:`Diagram.grad`): ``flip`` correlates with the kernels reversed along the index (a
+    true convolution); ``upsample`` inserts ``upsample - 1`` zeros between the signal's entries
+    before padding (the transpose of a stride); ``kernel_dilation`` gives named kernels their own
+    spacing instead of ``dilation`` (``(("G", 2),)``: G's taps 2 apart), so that a strided
+    convolution's upstream gradient can join its kernels.
     """
 
     padding: tuple[int, int] | str = (0, 0)
@@ -45,23 +47,41 @@ class ConvOptions:
     padding_mode: str = "zeros"
     flip: bool = False
     upsample: int = 1
+    kernel_dilation: tuple[tuple[str, int], ...] = ()
 
     def is_default(self) -> bool:
         return self == ConvOptions()
 
+    def dilation_of(self, kernel: str) -> int:
+        """The spacing of ``kernel``'s taps: its own ``kernel_dilation``, else ``dilation``."""
+        for name, value in self.kernel_dilation:
+            if name == kernel:
+                return value
+        return self.dilation
+
+    def reach(self, kernels: Sequence[tuple[str, int]]) -> int:
+        """How far the combined kernels reach beyond one entry: Σ dilation·(length - 1) over
+        ``(name, length)`` pairs (the combined kernel spans ``reach + 1`` signal entries)."""
+        return sum(self.dilation_of(name) * (length - 1) for name, length in kernels)
+
     def pads(self, kernel_length: int) -> tuple[int, int]:
-        """The (left, right) padding for a combined kernel of this length."""
+        """The (left, right) padding for a combined kernel of this length at ``dilation``."""
+        return self.pads_for_reach(self.dilation * (kernel_length - 1))
+
+    def pads_for_reach(self, reach: int) -> tuple[int, int]:
+        """The (left, right) padding for combined kernels reaching ``reach`` (see :meth:`reach`)."""
         if self.padding == "same":
-            total = self.dilation * (kernel_length - 1)
-            return total // 2, total - total // 2
+            return reach // 2, reach - reach // 2
         return self.padding  # type: ignore[return-value]
 
-    def output_length(self, signal_length: int, kernel_lengths: list[int]) -> int:
-        """Length of the output along this index (may be < 1 for a kernel too large)."""
-        kernel = sum(kernel_lengths) - len(kernel_lengths) + 1
-        left, right = self.pads(kernel)
+    def output_length(self, signal_length: int, kernel_lengths: list[int], kernels: Sequence[str] = ()) -> int:
+        """Length of the output along this index (may be < 1 for a kernel too large); ``kernels``
+        names the kernels of ``kernel_lengths`` when some have their own ``kernel_dilation``."""
+        names = list(kernels) or [""] * len(kernel_lengths)
+        reach = self.reach(list(zip(names, kernel_lengths)))
+        left, right = self.pads_for_reach(reach)
         signal = (signal_length - 1) * self.upsample + 1
-        return (signal + left + right - self.dilation * (kernel - 1) - 1) // self.stride + 1
+        return (signal + left + right - reach - 1) // self.stride + 1
 
 
 @dataclass(frozen=True)
@@ -122,6 +142,23 @@ def _normalize_option(name: str, value: object, index: str) -> Any:
         return value
     if name == "upsample":
         return int(_check_positive(value, f"upsample for index {index!r}", repr(value)))
+    if name == "kernel_dilation":
+        pairs = value.items() if isinstance(value, Mapping) else value
+        try:
+            pairs = list(pairs)  # type: ignore[call-overload]
+            ok = all(isinstance(p, (tuple, list)) and len(p) == 2 and isinstance(p[0], str) for p in pairs)
+        except TypeError:
+            ok = False
+        if not ok:
+            raise TnvizError(
+                f"kernel_dilation for index {index!r} must map kernel names to dilations, e.g. {{'G': 2}}; "
+                f"got {value!r}",
+                token=repr(value),
+            )
+        checked = {
+            str(k): int(_check_positive(v, f"kernel_dilation of {k!r} on index {index!r}", repr(v))) for k, v in pairs
+        }
+        return tuple(sorted(checked.items()))
     if name in ("stride", "dilation"):
         return int(_check_positive(value, f"{name} for index {index!r}", repr(value)))
     if value not in PADDING_MODES:
@@ -145,7 +182,9 @@ def _resolve_options(
     for key, value in given.items():
         if value is None:
             continue
-        if isinstance(value, Mapping):
+        if key == "kernel_dilation" and isinstance(value, Mapping) and all(_is_int(v) for v in value.values()):
+            per_index = {c: value for c in conv}  # {kernel: dilation} for every convolution index
+        elif isinstance(value, Mapping):
             per_index = dict(value)
         elif isinstance(value, (tuple, list)):
             if len(value) != len(conv):
@@ -177,6 +216,19 @@ def _resolve_options(
     return result
 
 
+def _check_kernel_dilation(spec: Spec, index: str, opts: ConvOptions) -> None:
+    holders = [op.name for op in spec.operands if index in op.indices]
+    for name, _ in opts.kernel_dilation:
+        if name not in holders[1:]:
+            raise TnvizError(
+                f"kernel_dilation names {name!r}, which is not a kernel of convolution index {index!r}; expected "
+                f"one of {', '.join(holders[1:]) or '(none)'} (the first holder, {holders[0]!r}, is the signal)"
+                if holders
+                else f"kernel_dilation names {name!r} but no tensor holds convolution index {index!r}",
+                token=name,
+            )
+
+
 class Diagram:
     """A tensor-network diagram: the single source of truth that is drawn, priced and run.
 
@@ -202,6 +254,9 @@ class Diagram:
         self._sizes = dict(sizes or {})
         self._conv_sizes = dict(conv_sizes or {})
         self._options = {c: (options or {}).get(c, ConvOptions()) for c in spec.conv}
+        for c, opts in self._options.items():
+            if opts.kernel_dilation:
+                _check_kernel_dilation(spec, c, opts)
         self._plans: dict[Any, Plan] = {}
         self._hash: int | None = None
         self._holders: dict[str, tuple[str, ...]] | None = None  # structure, computed once (big networks)
@@ -410,7 +465,7 @@ class Diagram:
         lengths = [self._conv_sizes.get((t, index)) for t in holders]
         if any(v is None for v in lengths):
             return None
-        return self._options[index].output_length(lengths[0], lengths[1:])  # type: ignore[arg-type]
+        return self._options[index].output_length(lengths[0], lengths[1:], holders[1:])  # type: ignore[arg-type]
 
     def shape(self, tensor: str) -> tuple[int | None, ...]:
         """The shape of a tensor (modes, groups merged); None where a size is unbound."""
@@ -474,6 +529,7 @@ class Diagram:
                     "padding_mode": o.padding_mode,
                     **({"flip": True} if o.flip else {}),
                     **({"upsample": o.upsample} if o.upsample != 1 else {}),
+                    **({"kernel_dilation": dict(o.kernel_dilation)} if o.kernel_dilation else {}),
                 }
                 for c, o in self._options.items()
             },
@@ -821,7 +877,7 @@ def _bind(diagram: Diagram, index_sizes: Mapping[str, Any], shapes: Mapping[str,
             opts = bound.options[c]
             holders = diagram.holders(c)
             lens = [conv_sizes[(t, c)] for t in holders]
-            left, right = opts.pads(sum(lens[1:]) - len(lens[1:]) + 1)
+            left, right = opts.pads_for_reach(opts.reach(list(zip(holders[1:], lens[1:]))))
             upsampled = (lens[0] - 1) * opts.upsample + 1
             limit = upsampled - 1 if opts.padding_mode == "reflect" else upsampled
             if opts.padding_mode != "zeros" and max(left, right) > limit:

@@ -44,6 +44,17 @@ def _refuse(message: str, token: str) -> TnvizError:
     return TnvizError(message, token=token)
 
 
+def _with_spacing(options: ConvOptions, spacing: dict[str, int]) -> ConvOptions:
+    """``options`` with the kernels' spacings: one common spacing is ``dilation``; differing ones
+    go to ``kernel_dilation`` (the most common one as ``dilation``)."""
+    if not spacing:
+        return options
+    values = list(spacing.values())
+    common = max(set(values), key=lambda v: (values.count(v), -v))
+    own = tuple(sorted((t, d) for t, d in spacing.items() if d != common))
+    return ConvOptions(**{**options.__dict__, "dilation": common, "kernel_dilation": own})
+
+
 def gradient_diagram(diagram: Diagram, name: str, upstream: str = "G") -> Diagram:
     """The diagram of d(loss)/d(``name``) given ``upstream``, the loss's gradient w.r.t. the output.
 
@@ -69,50 +80,60 @@ def gradient_diagram(diagram: Diagram, name: str, upstream: str = "G") -> Diagra
     for c in diagram.conv:
         holders = diagram.holders(c)
         opts = diagram.options[c]
+        lengths = {t: diagram.size(c, t) for t in holders}
+        if None in lengths.values():
+            raise _refuse(f"the gradient through convolution {c!r} needs its lengths: bind the sizes first", c)
+        n_out = diagram.size(c)
+        signal, kernels = holders[0], holders[1:]
+        left, right = opts.pads_for_reach(opts.reach([(t, lengths[t]) for t in kernels]))  # type: ignore[misc]
+        padded = (lengths[signal] - 1) * opts.upsample + 1 + left + right  # type: ignore[operator]
+        own = {t: opts.dilation_of(t) for t in kernels}
         if name not in holders:
-            # Σ_o G[o] Σ_k K[k] Ŝ[o + k] = Σ_m Ŝ[m] (G * K)[m]: G joins the kernels, and the index
-            # is summed after convolving. One dilation for the combined kernel: stride 1 only.
-            plain = opts.stride == 1 and opts.dilation == 1 and opts.upsample == 1 and not opts.flip
-            if not plain or c not in out_indices:
+            if c not in out_indices:
+                options[c] = opts  # summed after convolving in the forward too: the same convolution
+                continue
+            if opts.flip:
                 raise _refuse(
-                    f"{name} does not hold convolution index {c!r}, whose stride, dilation, upsampling or flip "
-                    f"would make the upstream gradient {upstream} a kernel with its own spacing, which the spec "
-                    "language cannot write yet",
+                    f"{name} does not hold convolution index {c!r}, whose flip would reverse the upstream gradient "
+                    f"{upstream} too as one more kernel, which the spec language cannot write yet",
                     c,
                 )
-            lengths = [diagram.size(c, t) for t in holders[1:]]
-            if None in lengths:
-                raise _refuse(f"the gradient through convolution {c!r} needs its lengths: bind the sizes first", c)
-            total = sum(lengths) - len(lengths) + 1  # type: ignore[arg-type]
-            options[c] = ConvOptions(padding=opts.pads(total), padding_mode=opts.padding_mode)
+            # Σ_o G[o] Σ_k Ŝ[o·s + Σ k·d] Π K[k]: G joins the kernels with its taps ``stride`` apart,
+            # and the index is summed after convolving. The far side is cropped where the forward's
+            # stride left the signal's tail unused, so that exactly one position remains.
+            reach = opts.reach([(t, lengths[t]) for t in kernels]) + opts.stride * (n_out - 1)  # type: ignore[operator]
+            unused = padded - reach - 1
+            options[c] = _with_spacing(
+                ConvOptions(padding=(left, right - unused), padding_mode=opts.padding_mode, upsample=opts.upsample),
+                {**own, upstream: opts.stride},
+            )
             continue
-        if len(holders) != 2:
-            raise _refuse(f"convolution index {c!r} has {len(holders)} holders; gradients need exactly two", c)
         if c not in out_indices:
             raise _refuse(f"convolution index {c!r} is summed after convolving; its gradient needs it kept", c)
-        signal, kernel = holders
-        n_sig, n_ker, n_out = diagram.size(c, signal), diagram.size(c, kernel), diagram.size(c)
-        if None in (n_sig, n_ker, n_out):
-            raise _refuse(f"the gradient through convolution {c!r} needs its lengths: bind the sizes first", c)
-        left, right = opts.pads(n_ker)  # type: ignore[arg-type]
-        if name == kernel:
+        if name != signal:
             if opts.flip:
                 raise _refuse(f"the gradient of a flipped kernel (flip=True on {c!r}) is not written yet", c)
-            # Σ_j G[j] Ŝ[j·s + k·d]: G is the kernel, stride d, dilation s; the far side cropped
-            # so that exactly len(K) values come out.
-            padded = (n_sig - 1) * opts.upsample + 1 + left + right  # type: ignore[operator]
-            natural = (padded - opts.stride * (n_out - 1) - 1) // opts.dilation + 1  # type: ignore[operator]
-            excess = natural - n_ker  # type: ignore[operator]
-            options[c] = ConvOptions(
-                padding=(left, right - excess * opts.dilation),
-                stride=opts.dilation,
-                dilation=opts.stride,
-                padding_mode=opts.padding_mode,
-                upsample=opts.upsample,
+            # Σ_j G[j] Ŝ[j·s + k·d + Σ k'·d'] Π K'[k']: G and the other kernels K' are the kernels,
+            # G's taps ``stride`` apart; the output strided by the target's dilation and the far
+            # side cropped so that exactly len(K) values come out.
+            rest = [t for t in kernels if t != name]
+            spacing = {upstream: opts.stride, **{t: own[t] for t in rest}}
+            reach = opts.reach([(t, lengths[t]) for t in rest]) + opts.stride * (n_out - 1)  # type: ignore[operator]
+            natural = (padded - reach - 1) // own[name] + 1
+            excess = natural - lengths[name]  # type: ignore[operator]
+            options[c] = _with_spacing(
+                ConvOptions(
+                    padding=(left, right - excess * own[name]),
+                    stride=own[name],
+                    padding_mode=opts.padding_mode,
+                    upsample=opts.upsample,
+                ),
+                spacing,
             )
         else:
             # Circular padding with the output as long as the signal (the usual "same" case, no
             # stride): G is periodic too, so the adjoint is a circular correlation of G.
+            n_sig = lengths[signal]
             circular = opts.padding_mode == "circular" and opts.stride == 1 and opts.upsample == 1 and n_out == n_sig
             if opts.padding_mode != "zeros" and (left, right) != (0, 0) and not circular:
                 raise _refuse(
@@ -120,10 +141,11 @@ def gradient_diagram(diagram: Diagram, name: str, upstream: str = "G") -> Diagra
                     "of that padding (a fold), which the spec language cannot write yet",
                     opts.padding_mode,
                 )
+            reach = opts.reach([(t, lengths[t]) for t in kernels])
             grown = (n_out - 1) * opts.stride + 1  # type: ignore[operator]
-            pad_left = (n_ker - 1) * opts.dilation - left  # type: ignore[operator]
+            pad_left = reach - left
             # the right side makes the strided output exactly the signal's length
-            pad_right = (n_sig - 1) * opts.upsample - (grown + pad_left - (n_ker - 1) * opts.dilation - 1)  # type: ignore[operator]
+            pad_right = (n_sig - 1) * opts.upsample - (grown + pad_left - reach - 1)  # type: ignore[operator]
             options[c] = ConvOptions(
                 padding=(pad_left, pad_right),
                 stride=opts.upsample,
@@ -131,6 +153,7 @@ def gradient_diagram(diagram: Diagram, name: str, upstream: str = "G") -> Diagra
                 upsample=opts.stride,
                 flip=not opts.flip,
                 padding_mode="circular" if circular else "zeros",
+                kernel_dilation=opts.kernel_dilation,
             )
             signal_of.append(c)
     g = Operand(upstream, out.modes)

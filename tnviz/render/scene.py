@@ -139,6 +139,15 @@ def _marker(diagram: Diagram, index: str) -> str:
     return ("⊛" if opts.flip else "∗") + (f"↑{opts.upsample}" if opts.upsample > 1 else "")
 
 
+def _spacing_text(diagram: Diagram, index: str, tensor: str | None) -> str:
+    """ " dil d" on a kernel's convolution edge whose taps are d > 1 apart (``dilation`` or its own
+    ``kernel_dilation``); the signal's edge and plain kernels carry nothing."""
+    if index not in diagram.conv or tensor is None or diagram.holders(index)[0] == tensor:
+        return ""
+    spacing = diagram.options[index].dilation_of(tensor)
+    return f" dil {spacing}" if spacing > 1 else ""
+
+
 def _size_text(diagram: Diagram, index: str, tensor: str | None) -> str:
     size = diagram.size(index, tensor) if index in diagram.conv and tensor else diagram.size(index)
     return f"={size}" if size is not None else ""
@@ -205,6 +214,7 @@ def build_scene(diagram: Diagram, style: Style) -> Scene:
         kind = "conv" if index in diagram.conv else "edge"
         tensor = u if not u.startswith("#") else (v if not v.startswith("#") else None)
         text = (index + (_size_text(diagram, index, tensor) if style.sizes else "")) if style.labels else ""
+        text += _spacing_text(diagram, index, tensor) if text else ""
         if u.startswith("~"):
             text = ""  # a bent edge is labelled once, on its first segment
         line = Line(*seg, kind, _width(diagram, index, style), index, text, u, v, steps.get(index))

@@ -172,7 +172,7 @@ class _Builder:
                             pads if first else (0, 0),
                             opts.padding_mode,
                             opts.stride if last else 1,
-                            opts.dilation,
+                            p.conv_dilation(wgt, i),
                             p.subset(wgt)[1][i],
                             p.conv_length(s, i),
                             opts.upsample if first else 1,
@@ -180,9 +180,14 @@ class _Builder:
                         )
                     )
                 else:
+                    # Kernels combined by a full convolution, in units of their common spacing g:
+                    # the input side spread by its spacing / g, the weight dilated by its own.
                     kw = p.subset(wgt)[1][i]
-                    li = p.subset(inp)[1][i]
-                    dims.append(ConvDim(i, "full", (kw - 1, kw - 1), "zeros", 1, 1, kw, li + kw - 1))
+                    g = p.conv_dilation(s, i)
+                    spread, dil = p.conv_dilation(inp, i) // g, p.conv_dilation(wgt, i) // g
+                    pad = dil * (kw - 1)
+                    length = p.conv_length(s, i)
+                    dims.append(ConvDim(i, "full", (pad, pad), "zeros", 1, dil, kw, length, spread))
             elif i in passes:
                 n = self.length(inp, i)
                 dims.append(ConvDim(i, "pass", (0, 0), "zeros", 1, 1, 1, n))

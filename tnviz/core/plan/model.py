@@ -13,6 +13,7 @@ FLOPs count a multiply-add as 2 where a step sums something (contraction or conv
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -117,15 +118,18 @@ class Problem:
         for k, mask in enumerate(self.op_mask):
             for b in bits(mask):
                 self.holders[b] |= 1 << k
-        # Per convolution index: signal operand, kernels (operand, length), signal length, options, pads.
+        # Per convolution index: signal operand, kernels (operand, length), signal length, options, pads;
+        # and each kernel's dilation (``kernel_dilation`` may give kernels their own).
         self.conv_info: dict[str, tuple[int, list[tuple[int, int]], int, ConvOptions, tuple[int, int]]] = {}
+        self.kernel_dilation: dict[str, dict[int, int]] = {}
         for c in self.conv:
             holders = [self.names.index(t) for t in diagram.holders(c)]
             sig = holders[0]
             kernels = [(k, diagram.size(c, self.names[k])) for k in holders[1:]]
             opts = diagram.options[c]
-            total_kernel = sum(v for _, v in kernels) - len(kernels) + 1
-            self.conv_info[c] = (sig, kernels, diagram.size(c, self.names[sig]), opts, opts.pads(total_kernel))  # type: ignore[assignment]
+            reach = opts.reach([(self.names[k], v) for k, v in kernels])  # type: ignore[misc]
+            self.conv_info[c] = (sig, kernels, diagram.size(c, self.names[sig]), opts, opts.pads_for_reach(reach))  # type: ignore[assignment]
+            self.kernel_dilation[c] = {k: opts.dilation_of(self.names[k]) for k in holders[1:]}
         self._static_prod: dict[int, int] = {0: 1}
         self._subset: dict[int, tuple[int, dict[str, int], int, int]] = {}
         self.tables: dict[int, dict[int, tuple[float, float, object]]] = {}  # exact-search tables by operand mask
@@ -140,15 +144,22 @@ class Problem:
             self._static_prod[mask] = p
         return p
 
+    def conv_dilation(self, s: int, c: str) -> int:
+        """The spacing of the taps of the combined kernels of subset ``s`` (no signal) along ``c``:
+        their common dilation, or the gcd of differing ones (the combination is then spread out)."""
+        return math.gcd(*(d for k, d in self.kernel_dilation[c].items() if s >> k & 1)) or 1
+
     def conv_length(self, s: int, c: str) -> int:
         """Length along convolution index ``c`` of the intermediate holding subset ``s``."""
         sig, kernels, n, opts, (left, right) = self.conv_info[c]
-        ks = [v for k, v in kernels if s >> k & 1]
+        dil = self.kernel_dilation[c]
+        ks = [(v, dil[k]) for k, v in kernels if s >> k & 1]
         if not s >> sig & 1:
-            return sum(ks) - len(ks) + 1
+            g = self.conv_dilation(s, c)
+            return sum((v - 1) * (d // g) for v, d in ks) + 1
         if not ks:
             return n
-        length = (n - 1) * opts.upsample + 1 + left + right - opts.dilation * (sum(ks) - len(ks))
+        length = (n - 1) * opts.upsample + 1 + left + right - sum((v - 1) * d for v, d in ks)
         if len(ks) == len(kernels):
             length = (length - 1) // opts.stride + 1
         return length
@@ -215,7 +226,7 @@ class Problem:
                     if not ks >> bit & 1:
                         extra += ss * out_len
                 else:
-                    out_len = la[c] + lb[c] - 1
+                    out_len = self.conv_length(s, c)
                     macs *= out_len * min(la[c], lb[c])
                     if not ks >> bit & 1:
                         extra += ss * out_len

@@ -137,3 +137,35 @@ def test_lenet_table(capsys):
                 rows.append(f"{shape:12s} {name:4s} {rate:5.2f}  {achieved:.4f} ({achieved / rate:.3f})  {ranks}")
     print("\n".join(rows))
     assert len(rows) == 2 * len(NAMES) * 3
+
+
+def test_the_docs_sweep_is_what_the_policy_gives_now():
+    """docs/rank_policy.md's sweep table is generated from benchmarks/results/rank_policy.json,
+    and that file holds what ranks_for_rate gives today (deterministic: no timing)."""
+    import json
+    import sys
+    from pathlib import Path
+
+    benchmarks = Path(__file__).resolve().parents[2] / "benchmarks"
+    sys.path.insert(0, str(benchmarks))
+    import rank_policy
+
+    data = json.loads(rank_policy.RESULTS.read_text())
+    assert data["results"]["rows"] == json.loads(json.dumps(rank_policy.sweep())), (
+        "run: python benchmarks/rank_policy.py"
+    )
+    doc = rank_policy.DOC.read_text()
+    assert rank_policy.generate_doc(doc, data) == doc, "run: python benchmarks/rank_policy.py --doc"
+
+
+def test_the_docs_worked_examples():
+    # LeNet conv2 at 2 %: two mTK vectors of equal count; the one balanced relative to the channels.
+    mtk = get_format("mtk")
+    ranks = dict(mtk.ranks_for_rate(SHAPES["lenet-conv2"], 0.02))
+    assert ranks == {"p1": 2, "p2": 1, "p3": 1, "q1": 2, "q2": 2, "q3": 2}
+    other = {"p1": 2, "p2": 2, "p3": 1, "q1": 2, "q2": 2, "q3": 1}
+    assert mtk.param_count(SHAPES["lenet-conv2"], ranks) == mtk.param_count(SHAPES["lenet-conv2"], other) == 438
+    svd = get_format("svd")
+    assert (
+        svd.param_count(SHAPES["lenet-conv2"], {"r": 1}) == 550 and svd.param_count(SHAPES["conv64"], {"r": 1}) == 640
+    )

@@ -26,6 +26,8 @@ _FIGURE_NAMES = (
     "fig3_partial_outer_product_grad_b",
     "fig3_convolution_grad_a",
     "fig3_convolution_grad_b",
+    "fig3_strided_convolution",
+    "fig3_strided_convolution_grad_c",
     "fig4_conv1d_layer",
     "fig4_cp",
     "fig4_tensor_ring",
@@ -105,6 +107,18 @@ def fig3_convolution_grad_a() -> Diagram:
 def fig3_convolution_grad_b() -> Diagram:
     """Fig. 3c, ∂L/∂B: the gradient of the convolution — the signal A correlated with G as the kernel."""
     return fig3_convolution().grad("B")
+
+
+def fig3_strided_convolution() -> Diagram:
+    """Fig. 3c with stride 2 (beyond the paper): a kernel B on k, a factor C off it."""
+    return Diagram.parse(
+        "A: i k, B: k r, C: r j -> i j k | k", sizes={"i": 3, "r": 2, "j": 2, "k": (9, 3)}, stride=2, padding=1
+    )
+
+
+def fig3_strided_convolution_grad_c() -> Diagram:
+    """Fig. 3c with stride 2, ∂L/∂C: G joins the kernels with its taps 2 apart (``dil 2``)."""
+    return fig3_strided_convolution().grad("C")
 
 
 def fig4_conv1d_layer() -> Diagram:

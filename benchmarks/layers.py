@@ -1,16 +1,29 @@
-"""Layer benchmark: tensorial Conv2d and Linear layers of every format against their dense twin.
+"""Layer benchmark: tensorial Linear and Conv2d layers of every format against their dense twin.
 
-Forward + backward with a fixed upstream gradient, ratios measured round-robin within one
-process; ``--processes`` (default 3) separate processes give each ratio's median and
-interquartile range, written with the provenance to ``benchmarks/results/layers.json``:
+Ratios are measured round-robin within one process (``timing.interleaved``); ``--processes``
+separate processes give each ratio's median and interquartile range, written with the
+provenance to ``benchmarks/results/layers.json`` (``benchmarks/docs.py layers`` turns it into
+``docs/layers.md``). Measured, for every format at every rate (``--rates``):
 
-* Conv2d 64→64, 3×3, padding 1, batch 32 on 32×32, at rates 0.02, 0.05, 0.1: each format's
-  layer / ``nn.Conv2d``, and the layer against the best of its two fixed strategies
-  (reconstruct-the-kernel, left-to-right).
-* Linear 1024→1024, batch 1024, rate 0.1: each format / ``nn.Linear``.
-* tensorly-torch's CP, Tucker and TT convolutions at rate 0.1, when it is installed.
+* Linear 1024→1024, batch 1024; Conv2d 64→64, 3×3, padding 1, batch 32 on 32×32.
+* ``train``: forward + backward with a fixed upstream gradient, the input needing its gradient
+  (as in every layer but the first); ``infer``: the forward pass alone under ``torch.no_grad``
+  (inference: the reshaped formats' kernel is cached until a parameter changes).
+* layer / dense with ``optimize="auto"``; for Conv2d both in NCHW and in channels_last (the
+  input, upstream gradient and dense twin all channels_last), and channels_last layer / NCHW dense.
+* ``auto`` against the best of the layer's strategies (``dense``: reconstruct then one dense
+  call; ``factored``: the hand-written convolution sequence; ``plan``: the planner's plan),
+  each forced and timed in the same round.
+* tensorly-torch's CP, Tucker and TT (factorized convolutions; reshaped, reconstructed Linear)
+  at the same rates.
 
-Run: ``python benchmarks/layers.py [--repeats 15] [--processes 3] [--device cpu|cuda]``.
+Full run (about 12 minutes on 2 quiet CPU threads; ``--processes 3`` for a spread, 3× as long)::
+
+    python benchmarks/layers.py --repeats 5 --processes 1
+    python benchmarks/docs.py layers        # docs/layers.md from the results file
+
+Quick check that everything runs: ``python benchmarks/layers.py --quick``. On a GPU add
+``--device cuda`` (timed with CUDA events).
 """
 
 from __future__ import annotations
@@ -28,127 +41,222 @@ from tnviz.nn import TensorialConv2d, TensorialLinear
 
 HERE = Path(__file__).resolve().parent
 
-FORMATS = ("cp", "tk", "tt", "tr", "mcp", "mtk", "mtt", "mtr")
+FORMATS = ("svd", "cp", "tk", "tt", "tr", "btd", "mcp", "mtk", "mtt", "mtr")
+TLTORCH = (("cp", "cp"), ("tucker", "tk"), ("tt", "tt"))
+CL = torch.channels_last
 
 
-def _tltorch(factorization: str, rate: float, device: str):
-    try:
-        import tltorch
-    except ImportError:
-        return None
-    conv = nn.Conv2d(64, 64, 3, padding=1, bias=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        layer = tltorch.FactorizedConv.from_conv(
-            conv, rank=rate, factorization=factorization, implementation="factorized"
-        )
+def infer(module, x):
+    """The forward pass alone, as at inference (no autograd graph)."""
+
+    def run():
+        with torch.no_grad():
+            module(x)
+
+    return run
+
+
+class Forced(nn.Module):
+    """A layer run with one strategy forced (``layer._run(x, name)``), for auto-vs-best."""
+
+    def __init__(self, layer, name: str) -> None:
+        super().__init__()
+        self.layer, self.name = layer, name
+
+    def forward(self, x):
+        return self.layer._run(x, self.name)
+
+
+def _tltorch_conv(factorization: str, rate: float, device: str):
+    import tltorch
+
+    layer = tltorch.FactorizedConv(
+        64, 64, 3, order=2, padding=1, factorization=factorization, rank=rate, implementation="factorized"
+    )
+    layer.weight.normal_(0, 0.02)
     return layer.to(device)
 
 
+def _tltorch_linear(factorization: str, rate: float, device: str):
+    import tltorch
+
+    # tensorly-torch's tensorized Linear has BlockTT where its convolutions have TT
+    layer = tltorch.FactorizedLinear(
+        (16, 8, 8),
+        (16, 8, 8),
+        bias=False,
+        factorization="blocktt" if factorization == "tt" else factorization,
+        rank=rate,
+        implementation="reconstructed",
+    )
+    layer.weight.normal_(0, 0.02)  # constructed uninitialised; denormals or NaNs would skew the timing
+    return layer.to(device)
+
+
+def _ratios(fns: dict, args) -> dict:
+    return interleaved(fns, args.repeats, args.device)
+
+
+def _one(kind: str, layer, dense, dense_cl, x, g, x_cl, g_cl, args) -> dict:
+    """One format at one rate: its ratios to dense, and auto against its forced strategies."""
+    names = [n for n in ("dense", "factored", "plan") if n in layer.strategies(x)]
+    row: dict = {
+        "ranks": " ".join(f"{k}={v}" for k, v in layer.ranks.items()),
+        "params_over_dense": layer.achieved_rate,
+    }
+    fns = {"dense": step(dense, x, g), "auto": step(layer, x, g)}
+    fns.update({f"s:{n}": step(Forced(layer, n), x, g) for n in names})
+    r = _ratios(fns, args)
+    row["strategy"] = layer.chosen_strategy(x)
+    row["train"] = r["auto"]
+    row["train_auto_over_best"] = r["auto"] / min(r[f"s:{n}"] for n in names)
+    r = _ratios({"dense": infer(dense, x), "auto": infer(layer, x)}, args)
+    row["infer"] = r["auto"]
+    if kind == "conv":
+        fns = {"dense": step(dense_cl, x_cl, g_cl), "auto": step(layer, x_cl, g_cl), "nchw": step(dense, x, g)}
+        fns.update({f"s:{n}": step(Forced(layer, n), x_cl, g_cl) for n in names})
+        r = _ratios(fns, args)
+        row["train_cl"] = r["auto"]
+        row["train_cl_over_nchw_dense"] = r["auto"] / r["nchw"]
+        row["train_cl_auto_over_best"] = r["auto"] / min(r[f"s:{n}"] for n in names)
+        r = _ratios({"dense": infer(dense_cl, x_cl), "auto": infer(layer, x_cl)}, args)
+        row["infer_cl"] = r["auto"]
+    return row
+
+
 def measure(args) -> dict:
-    """One process's ratios: every format and rate (Conv2d), every format (Linear), tensorly-torch."""
+    """One process's ratios (see the module docstring)."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     dev = args.device
+    out: dict = {"conv": {}, "linear": {}, "tensorly-torch conv": {}, "tensorly-torch linear": {}}
     x = torch.randn(32, 64, 32, 32, device=dev, requires_grad=True)
-    grad = torch.randn(32, 64, 32, 32, device=dev)
+    g = torch.randn(32, 64, 32, 32, device=dev)
+    x_cl = x.detach().contiguous(memory_format=CL).requires_grad_()
+    g_cl = g.contiguous(memory_format=CL)
     dense = nn.Conv2d(64, 64, 3, padding=1, bias=False).to(dev)
-    out: dict = {"conv": {}, "linear": {}, "tensorly-torch": {}}
-    for name in FORMATS:
-        for rate in args.rates:
-            try:
-                layers = {
-                    opt: TensorialConv2d(
-                        64, 64, 3, padding=1, bias=False, format=name, rate=rate, optimize=opt, device=dev
-                    )
-                    for opt in ("auto", "reconstruct", "left-to-right")
-                }
-            except TnvizError as err:  # a rate too small for rank 1 is reported, not fatal
-                out["conv"][f"{name} {rate}"] = {"refused": err.message}
-                continue
-            for layer in layers.values():
-                layer.load_state_dict(layers["auto"].state_dict())
-            # Layer against dense, and the layer against its fixed strategies, each measured on its
-            # own: mixing all four in one round lets the heavier runs disturb the lighter ones.
-            rel = interleaved({"dense": step(dense, x, grad), "auto": step(layers["auto"], x, grad)}, args.repeats, dev)
-            own = interleaved({k: step(v, x, grad) for k, v in layers.items()}, args.repeats, dev)
-            auto = layers["auto"]
-            out["conv"][f"{name} {rate}"] = {
-                "ranks": " ".join(f"{k}={v}" for k, v in auto.ranks.items()),
-                "params_over_dense": auto.achieved_rate,
-                "approach": auto.plan(x).approach,
-                "layer_over_dense": rel["auto"],
-                "layer_over_best_strategy": 1.0 / min(own["reconstruct"], own["left-to-right"]),
-            }
+    dense_cl = nn.Conv2d(64, 64, 3, padding=1, bias=False).to(dev).to(memory_format=CL)
     xl = torch.randn(1024, 1024, device=dev, requires_grad=True)
     gl = torch.randn(1024, 1024, device=dev)
     linear = nn.Linear(1024, 1024, bias=False).to(dev)
-    for name in FORMATS:
-        layer = TensorialLinear(1024, 1024, bias=False, format=name, rate=0.1, device=dev)
-        rel = interleaved({"dense": step(linear, xl, gl), "layer": step(layer, xl, gl)}, args.repeats, dev)
-        out["linear"][name] = {
-            "ranks": " ".join(f"{k}={v}" for k, v in layer.ranks.items()),
-            "params_over_dense": layer.achieved_rate,
-            "approach": layer.plan(xl).approach,
-            "layer_over_dense": rel["layer"],
-        }
-    for fact, ours in (("cp", "cp"), ("tucker", "tk"), ("tt", "tt")):
-        theirs = _tltorch(fact, 0.1, dev)
-        if theirs is None:
-            break
-        mine = TensorialConv2d(64, 64, 3, padding=1, bias=False, format=ours, rate=0.1, device=dev)
-        rel = interleaved(
-            {"dense": step(dense, x, grad), "tnviz": step(mine, x, grad), "tltorch": step(theirs, x, grad)},
-            args.repeats,
-            dev,
-        )
-        out["tensorly-torch"][fact] = {"tnviz_over_dense": rel["tnviz"], "tltorch_over_dense": rel["tltorch"]}
+    for name in args.formats:
+        for rate in args.rates:
+            key = f"{name} {rate}"
+            try:
+                conv = TensorialConv2d(64, 64, 3, padding=1, bias=False, format=name, rate=rate, device=dev)
+            except TnvizError as err:  # a rate too small for rank 1 is reported, not fatal
+                out["conv"][key] = {"refused": err.message}
+            else:
+                out["conv"][key] = _one("conv", conv, dense, dense_cl, x, g, x_cl, g_cl, args)
+            try:
+                lin = TensorialLinear(1024, 1024, bias=False, format=name, rate=rate, device=dev)
+            except TnvizError as err:
+                out["linear"][key] = {"refused": err.message}
+            else:
+                out["linear"][key] = _one("linear", lin, linear, None, xl, gl, None, None, args)
+    try:
+        import tltorch  # noqa: F401
+    except ImportError:
+        return out
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for fact, ours in TLTORCH:
+            for rate in args.rates:
+                theirs = _tltorch_conv(fact, rate, dev)
+                mine = TensorialConv2d(64, 64, 3, padding=1, bias=False, format=ours, rate=rate, device=dev)
+                fns = {"dense": step(dense, x, g), "tnviz": step(mine, x, g), "tltorch": step(theirs, x, g)}
+                r = _ratios(fns, args)
+                row = {"tnviz_train": r["tnviz"], "tltorch_train": r["tltorch"]}
+                fns = {"dense": step(dense_cl, x_cl, g_cl), "tnviz": step(mine, x_cl, g_cl)}
+                fns["tltorch"] = step(theirs, x_cl, g_cl)
+                r = _ratios(fns, args)
+                row.update(tnviz_train_cl=r["tnviz"], tltorch_train_cl=r["tltorch"])
+                out["tensorly-torch conv"][f"{fact} {rate}"] = row
+                theirs = _tltorch_linear(fact, rate, dev)
+                r = _ratios({"dense": step(linear, xl, gl), "tltorch": step(theirs, xl, gl)}, args)
+                out["tensorly-torch linear"][f"{fact} {rate}"] = {"tltorch_train": r["tltorch"]}
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--rates", type=float, nargs="*", default=[0.02, 0.05, 0.1])
+    parser.add_argument("--rates", type=float, nargs="*", default=[0.02, 0.05, 0.1, 0.2])
+    parser.add_argument("--formats", nargs="*", default=list(FORMATS))
+    parser.add_argument("--quick", action="store_true", help="one rate, two repeats, one process: does it run?")
     add_process_arguments(parser, HERE / "results" / "layers.json")
+    parser.set_defaults(processes=1)  # one full process takes about 12 minutes on 2 CPU threads
     args = parser.parse_args()
-    run_benchmark(__file__, args, measure, table, keep=("ranks", "params_over_dense", "approach", "refused"))
+    if args.quick:
+        args.repeats, args.processes, args.rates = 2, 1, [0.1]
+    run_benchmark(__file__, args, measure, table, keep=("ranks", "params_over_dense", "strategy", "refused"))
 
 
-def _ratio(spread_: dict) -> str:
-    return f"{spread_['median']:.2f} ({spread_['q25']:.2f}–{spread_['q75']:.2f})"
+def _ratio(value) -> str:
+    if isinstance(value, dict):
+        return f"{value['median']:.2f} ({value['q25']:.2f}–{value['q75']:.2f})"
+    return f"{value:.2f}"
+
+
+def _worst(rows: dict, field: str) -> str:
+    values = [r[field]["median"] if isinstance(r[field], dict) else r[field] for r in rows.values() if field in r]
+    return f"{max(values):.2f}" if values else "—"
 
 
 def table(data: dict) -> str:
     """Markdown tables of a results file written by this script (median and IQR over processes)."""
     r = data["results"]
-    lines = ["| format | rate | ranks | params/dense | plan | layer/dense | layer/best strategy |", "|---" * 7 + "|"]
-    for key, row in r["conv"].items():
-        name, rate = key.split()
-        if "refused" in row:
-            lines.append(f"| {name} | {rate} | — | — | — | refused: {row['refused']} | |")
-            continue
-        lines.append(
-            f"| {name} | {rate} | {row['ranks']} | {row['params_over_dense']:.3f} | {row['approach']} | "
-            f"{_ratio(row['layer_over_dense'])} | {_ratio(row['layer_over_best_strategy'])} |"
-        )
-    lines += [
-        "",
-        "| format (Linear 1024→1024, rate 0.1) | ranks | params/dense | plan | layer/dense |",
-        "|---" * 5 + "|",
-    ]
-    for name, row in r["linear"].items():
-        lines.append(
-            f"| {name} | {row['ranks']} | {row['params_over_dense']:.3f} | {row['approach']} | "
-            f"{_ratio(row['layer_over_dense'])} |"
-        )
-    for fact, row in r["tensorly-torch"].items():
-        lines.append(
-            f"\n{fact}: tnviz/dense {_ratio(row['tnviz_over_dense'])}, "
-            f"tensorly-torch/dense {_ratio(row['tltorch_over_dense'])}"
-        )
+    lines = []
+    for kind, title in (("linear", "Linear 1024→1024, batch 1024"), ("conv", "Conv2d 64→64 3×3, 32², batch 32")):
+        cols = ["train", "infer"] + (["train_cl", "infer_cl", "train_cl_over_nchw_dense"] if kind == "conv" else [])
+        heads = {
+            "train": "fwd+bwd / dense",
+            "infer": "fwd / dense",
+            "train_cl": "fwd+bwd / dense (channels_last)",
+            "infer_cl": "fwd / dense (channels_last)",
+            "train_cl_over_nchw_dense": "fwd+bwd channels_last / NCHW dense",
+        }
+        lines += [
+            f"### {title}",
+            "",
+            "| format | rate | ranks | params/dense | auto runs | "
+            + " | ".join(heads[c] for c in cols)
+            + " | auto / best strategy |",
+            "|---" * (6 + len(cols)) + "|",
+        ]
+        for key, row in r[kind].items():
+            name, rate = key.split()
+            if "refused" in row:
+                lines.append(f"| {name} | {rate} | — | — | — | refused: {row['refused']} |" + " |" * len(cols))
+                continue
+            best = _ratio(row["train_auto_over_best"])
+            if kind == "conv":
+                best += f" / {_ratio(row['train_cl_auto_over_best'])}"
+            lines.append(
+                f"| {name} | {rate} | {row['ranks']} | {row['params_over_dense']:.3f} | {row['strategy']} | "
+                + " | ".join(_ratio(row[c]) for c in cols)
+                + f" | {best} |"
+            )
+        worst = ", ".join(f"{heads[c]} {_worst(r[kind], c)}" for c in cols)
+        lines += ["", f"Worst over formats and rates: {worst}.", ""]
+    if r.get("tensorly-torch conv"):
+        lines += [
+            "### tensorly-torch beside (fwd+bwd / dense)",
+            "",
+            "| factorization | rate | tnviz conv | tensorly-torch conv | tnviz conv channels_last | "
+            "tensorly-torch conv channels_last | tensorly-torch Linear (reconstructed) |",
+            "|---" * 7 + "|",
+        ]
+        for key, row in r["tensorly-torch conv"].items():
+            lin = r["tensorly-torch linear"][key]
+            fact, rate = key.split()
+            lines.append(
+                f"| {fact} | {rate} | {_ratio(row['tnviz_train'])} | {_ratio(row['tltorch_train'])} | "
+                f"{_ratio(row['tnviz_train_cl'])} | {_ratio(row['tltorch_train_cl'])} | "
+                f"{_ratio(lin['tltorch_train'])} |"
+            )
     return "\n".join(lines)
 
 

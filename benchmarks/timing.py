@@ -11,7 +11,7 @@ __all__ = ["sync", "step", "interleaved", "run_processes", "spread", "add_proces
 
 
 def sync(device: str) -> None:
-    if device == "cuda":
+    if str(device).startswith("cuda"):
         torch.cuda.synchronize()
 
 
@@ -38,13 +38,23 @@ def timed_rounds(fns: dict, repeats: int, device: str) -> list[dict]:
             fn()
     sync(device)
     keys, out = list(fns), []
+    cuda = str(device).startswith("cuda")
     for round_ in range(repeats):
         times = {}
-        for key in keys[round_ % len(keys) :] + keys[: round_ % len(keys)]:
-            start = time.perf_counter()
-            fns[key]()
-            sync(device)
-            times[key] = time.perf_counter() - start
+        order = keys[round_ % len(keys) :] + keys[: round_ % len(keys)]
+        if cuda:  # CUDA events: the device's own clock, one host wait per round
+            events = {k: (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for k in order}
+            for key in order:
+                events[key][0].record()
+                fns[key]()
+                events[key][1].record()
+            torch.cuda.synchronize()
+            times = {k: a.elapsed_time(b) / 1000.0 for k, (a, b) in events.items()}
+        else:
+            for key in order:
+                start = time.perf_counter()
+                fns[key]()
+                times[key] = time.perf_counter() - start
         out.append(times)
     return out
 
@@ -114,6 +124,8 @@ def run_benchmark(script: str, args, measure, table, keep: tuple[str, ...] = ())
         json.dump(measure(args), sys.stdout)
         return
     runs = run_processes(script, sys.argv[1:], args.processes)
+    if getattr(args, "threads", None):  # the provenance records this process's thread count: the workers'
+        torch.set_num_threads(args.threads)
     settings = {k: v for k, v in vars(args).items() if k not in ("worker", "out")}
     path = write_results(args.out, spread(runs, keep), settings)
     print(table(json.loads(path.read_text())))

@@ -331,7 +331,11 @@ def _price_module(
             "padding_mode": layer.padding_mode,
             "padding": layer.padding,
         }
-    plan = layer.diagram.plan({"X": x_shape}, optimize=layer.optimize, objective=objective)
+    from tnviz.nn.layers import _LAYER_SETTINGS
+
+    # "measure" and the forced strategies are the layer's own; the planner prices as "auto".
+    planner = "auto" if layer.optimize in _LAYER_SETTINGS else layer.optimize
+    plan = layer.diagram.plan({"X": x_shape}, optimize=planner, objective=objective)
     return LayerPrice(
         layer.format,
         config,

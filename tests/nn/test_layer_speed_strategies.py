@@ -225,3 +225,11 @@ def test_measure_and_forced_strategies_price_and_plan_as_auto():
         layer = TensorialConv2d(8, 8, 3, padding=1, format="tk", rank=2, optimize=optimize)
         assert layer.plan((1, 8, 5, 5)).flops > 0
         assert price_layer(layer, input_size=5, batch=1).flops > 0
+
+
+def test_an_unknown_optimize_is_refused_when_the_layer_is_built():
+    with pytest.raises(TnvizError, match="unknown optimize='fastest'.*measure, dense, factored, plan") as err:
+        TensorialConv2d(8, 8, 3, format="cp", rate=0.5, optimize="fastest")
+    assert err.value.token == "fastest"
+    with pytest.raises(TnvizError, match="unknown optimize"):
+        TensorialLinear(16, 16, format="mtt", rate=0.5, optimize="Auto")

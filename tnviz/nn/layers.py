@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from tnviz.core.formats import DEFAULT_FORMAT, BuiltLayer, LayerConfig, get_format
+from tnviz.core.plan import STRATEGIES
 from tnviz.errors import TnvizError
 from tnviz.execute.module import TensorNetwork
 from tnviz.nn.fast import ConvGeometry, FactoredConv, KernelBuilder, conv_macs, memory_format_of
@@ -78,6 +79,13 @@ class TensorialLayer(TensorNetwork):
         self.format = format
         self.config = config
         self.order = config.order
+        if isinstance(optimize, str) and optimize not in (*STRATEGIES, *_LAYER_SETTINGS):
+            # checked here, not at the first forward, and naming the layers' own settings too
+            raise TnvizError(
+                f"unknown optimize={optimize!r}; expected one of {', '.join((*STRATEGIES, *_LAYER_SETTINGS))} "
+                "or a path of pairs",
+                token=optimize,
+            )
         super().__init__(self.built.diagram(**conv_options), ("X",), optimize=optimize, **factory)
         self._kernel = KernelBuilder(self.built.spec)
         self._factored: FactoredConv | None = None

@@ -637,19 +637,15 @@ def results_markdown(data: dict) -> str:
 
 def readme_section(data: dict) -> str:
     """The README's results section body, from a ``results.json`` value."""
-    lines = [
-        _setting_text(data),
-        "",
-        "Block-wise KD, then end to end (the paper's Seq-KD):",
-        "",
-        *_table(data, "blockwise+e2e"),
-        "",
-        "End-to-end KD (E2E-KD):",
-        "",
-        *_table(data, "e2e"),
-        "",
-        *[f"- {c}" for c in data["claims"]],
-    ]
+    lines = [_setting_text(data), ""]
+    inits = _inits_of(data)
+    for init in inits:
+        # Labelled by init only when the run has several (earlier pages stay as they were).
+        label = f", {INIT_NAMES[init]} initialisation" if len(inits) > 1 else ""
+        lines += ["Block-wise KD, then end to end (the paper's Seq-KD)" + label + ":", ""]
+        lines += [*_table(data, "blockwise+e2e", init), ""]
+        lines += ["End-to-end KD (E2E-KD)" + label + ":", "", *_table(data, "e2e", init), ""]
+    lines += [f"- {c}" for c in data["claims"]]
     return "\n".join(lines)
 
 

@@ -33,7 +33,7 @@ import warnings
 from pathlib import Path
 
 import torch
-from timing import add_process_arguments, interleaved, run_benchmark, step
+from timing import ALLOCATORS, add_process_arguments, interleaved, loaded_allocator, run_benchmark, step
 from torch import nn
 
 from tnviz import TnvizError
@@ -100,9 +100,13 @@ def _ratios(fns: dict, args) -> dict:
 def _one(kind: str, layer, dense, dense_cl, x, g, x_cl, g_cl, args) -> dict:
     """One format at one rate: its ratios to dense, and auto against its forced strategies."""
     names = [n for n in ("dense", "factored", "plan") if n in layer.strategies(x)]
+    layer._kernel._plan([tuple(p.shape) for p in layer._params()])
     row: dict = {
         "ranks": " ".join(f"{k}={v}" for k, v in layer.ranks.items()),
         "params_over_dense": layer.achieved_rate,
+        # the "dense" strategy's floor: rebuilding the kernel (and its backward) on top of the
+        # dense call costs this share of the dense call's multiply-adds, forward and backward alike
+        "rebuild_macs_over_dense": layer._kernel.macs / layer._dense_macs(tuple(x.shape)),
     }
     fns = {"dense": step(dense, x, g), "auto": step(layer, x, g)}
     fns.update({f"s:{n}": step(Forced(layer, n), x, g) for n in names})
@@ -130,6 +134,7 @@ def measure(args) -> dict:
     torch.manual_seed(0)
     dev = args.device
     out: dict = {"conv": {}, "linear": {}, "tensorly-torch conv": {}, "tensorly-torch linear": {}}
+    out["allocator"] = loaded_allocator()
     x = torch.randn(32, 64, 32, 32, device=dev, requires_grad=True)
     g = torch.randn(32, 64, 32, 32, device=dev)
     x_cl = x.detach().contiguous(memory_format=CL).requires_grad_()
@@ -186,12 +191,28 @@ def main() -> None:
     parser.add_argument("--rates", type=float, nargs="*", default=[0.02, 0.05, 0.1, 0.2])
     parser.add_argument("--formats", nargs="*", default=list(FORMATS))
     parser.add_argument("--quick", action="store_true", help="one rate, two repeats, one process: does it run?")
-    add_process_arguments(parser, HERE / "results" / "layers.json")
+    parser.add_argument(
+        "--allocator",
+        choices=list(ALLOCATORS),
+        default="system",
+        help="the C allocator of the timed processes (tcmalloc/jemalloc by LD_PRELOAD); "
+        "results go to results/layers.json (system) or results/layers-NAME.json",
+    )
+    add_process_arguments(parser, None)
     parser.set_defaults(processes=1)  # one full process takes about 12 minutes on 2 CPU threads
     args = parser.parse_args()
+    if args.out is None:
+        args.out = results_path(args.allocator)
     if args.quick:
         args.repeats, args.processes, args.rates = 2, 1, [0.1]
-    run_benchmark(__file__, args, measure, table, keep=("ranks", "params_over_dense", "strategy", "refused"))
+    keep = ("ranks", "params_over_dense", "rebuild_macs_over_dense", "strategy", "refused", "allocator")
+    run_benchmark(__file__, args, measure, table, keep=keep)
+
+
+def results_path(allocator: str) -> Path:
+    """Where a run with ``allocator`` writes its results."""
+    name = "layers.json" if allocator == "system" else f"layers-{allocator}.json"
+    return HERE / "results" / name
 
 
 def _ratio(value) -> str:
@@ -203,6 +224,48 @@ def _ratio(value) -> str:
 def _worst(rows: dict, field: str) -> str:
     values = [r[field]["median"] if isinstance(r[field], dict) else r[field] for r in rows.values() if field in r]
     return f"{max(values):.2f}" if values else "—"
+
+
+def _median(value) -> float:
+    return value["median"] if isinstance(value, dict) else value
+
+
+RESHAPED = ("mcp", "mtk", "mtt", "mtr")
+
+
+def targets(data: dict) -> str:
+    """The issue's targets read off a results file: one line each, with the cells that miss."""
+    r = data["results"]
+
+    def cells(kind, field, formats=FORMATS, rates=None):
+        out = []
+        for key, row in r[kind].items():
+            name, rate = key.split()
+            if name in formats and field in row and (rates is None or float(rate) in rates):
+                out.append((f"{name} {rate}", _median(row[field])))
+        return out
+
+    def verdict(found, limit):
+        misses = [f"{k} {v:.2f}" for k, v in found if v > limit]
+        worst = max((v for _, v in found), default=float("nan"))
+        head = f"worst {worst:.2f}; " + (f"{len(misses)} of {len(found)} cells above {limit}: " if misses else "")
+        return head + (", ".join(misses) if misses else f"all {len(found)} cells ≤ {limit}")
+
+    lines = ["| target | result |", "|---|---|"]
+    for kind, title in (("linear", "Linear"), ("conv", "Conv")):
+        for field, what in (("train", "fwd+bwd"), ("infer", "fwd alone")):
+            lines.append(f"| every format ≤ 1.05× dense, {title}, {what} | {verdict(cells(kind, field), 1.05)} |")
+    for fmt in ("cp", "tk", "tt"):
+        lines.append(f"| {fmt} conv ≤ 0.40× NCHW dense, fwd+bwd | {verdict(cells('conv', 'train', (fmt,)), 0.40)} |")
+        found = verdict(cells("conv", "train_cl", (fmt,)), 0.45)
+        lines.append(f"| {fmt} conv channels_last ≤ 0.45× channels_last dense | {found} |")
+    for kind, field, what in (
+        ("linear", "train_auto_over_best", "Linear"),
+        ("conv", "train_auto_over_best", "Conv NCHW"),
+        ("conv", "train_cl_auto_over_best", "Conv channels_last"),
+    ):
+        lines.append(f"| auto within 1.05× of the best strategy, {what} | {verdict(cells(kind, field), 1.05)} |")
+    return "\n".join(lines)
 
 
 def table(data: dict) -> str:
@@ -221,21 +284,22 @@ def table(data: dict) -> str:
         lines += [
             f"### {title}",
             "",
-            "| format | rate | ranks | params/dense | auto runs | "
+            "| format | rate | ranks | params/dense | rebuild MACs/dense | auto runs | "
             + " | ".join(heads[c] for c in cols)
             + " | auto / best strategy |",
-            "|---" * (6 + len(cols)) + "|",
+            "|---" * (7 + len(cols)) + "|",
         ]
         for key, row in r[kind].items():
             name, rate = key.split()
             if "refused" in row:
-                lines.append(f"| {name} | {rate} | — | — | — | refused: {row['refused']} |" + " |" * len(cols))
+                lines.append(f"| {name} | {rate} | — | — | — | — | refused: {row['refused']} |" + " |" * len(cols))
                 continue
             best = _ratio(row["train_auto_over_best"])
             if kind == "conv":
                 best += f" / {_ratio(row['train_cl_auto_over_best'])}"
             lines.append(
-                f"| {name} | {rate} | {row['ranks']} | {row['params_over_dense']:.3f} | {row['strategy']} | "
+                f"| {name} | {rate} | {row['ranks']} | {row['params_over_dense']:.3f} | "
+                f"{row.get('rebuild_macs_over_dense', float('nan')):.3f} | {row['strategy']} | "
                 + " | ".join(_ratio(row[c]) for c in cols)
                 + f" | {best} |"
             )

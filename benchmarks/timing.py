@@ -7,7 +7,30 @@ import time
 
 import torch
 
-__all__ = ["sync", "step", "interleaved", "run_processes", "spread", "add_process_arguments", "run_benchmark"]
+__all__ = [
+    "sync",
+    "step",
+    "interleaved",
+    "run_processes",
+    "spread",
+    "add_process_arguments",
+    "run_benchmark",
+    "ALLOCATORS",
+    "allocator_env",
+    "loaded_allocator",
+]
+
+# The C allocator the worker processes run with. glibc's malloc serves a large block (an
+# activation of a few MB) by mmap and gives it back by munmap when freed, so the next call pays a
+# page fault per 4 KiB page again; which blocks that hits depends on its moving threshold, i.e. on
+# what ran before. On this 2-core VM that made a 1×1 convolution's time vary 1.2 → 7.8 ms with
+# its channel count (16 → 54). tcmalloc and jemalloc are what PyTorch's CPU tuning guide
+# recommends (LD_PRELOAD); Debian's packages: libtcmalloc-minimal4, libjemalloc2.
+ALLOCATORS = {
+    "system": (),
+    "tcmalloc": ("libtcmalloc_minimal.so.4", "libtcmalloc.so.4"),
+    "jemalloc": ("libjemalloc.so.2",),
+}
 
 
 def sync(device: str) -> None:
@@ -71,17 +94,56 @@ def interleaved(fns: dict, repeats: int, device: str) -> dict:
     return {k: statistics.median(r[k] / r[first] for r in rounds) for k in fns}
 
 
-def run_processes(script: str, argv: list[str], processes: int) -> list:
+def allocator_env(name: str) -> dict[str, str]:
+    """The environment that makes a child process use allocator ``name`` (see ``ALLOCATORS``):
+    ``LD_PRELOAD`` of its library, found where the dynamic loader looks; refused with the package
+    to install when it is not there."""
+    import ctypes.util
+    import os
+    from pathlib import Path
+
+    if name not in ALLOCATORS:
+        raise SystemExit(f"unknown allocator {name!r}; expected one of {', '.join(ALLOCATORS)}")
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    if not ALLOCATORS[name]:
+        return env
+    dirs = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"]
+    for lib in ALLOCATORS[name]:
+        for d in dirs:
+            if (Path(d) / lib).exists():
+                return {**env, "LD_PRELOAD": str(Path(d) / lib)}
+        found = ctypes.util.find_library(lib.split(".so")[0].removeprefix("lib"))
+        if found:
+            return {**env, "LD_PRELOAD": found}
+    package = {"tcmalloc": "libtcmalloc-minimal4", "jemalloc": "libjemalloc2"}[name]
+    raise SystemExit(f"allocator {name!r}: none of {', '.join(ALLOCATORS[name])} found; apt-get install {package}")
+
+
+def loaded_allocator() -> str:
+    """The allocator this process runs with, read from its own memory map (so a results file
+    records what was in effect, not what was asked for)."""
+    try:
+        maps = open("/proc/self/maps").read()
+    except OSError:
+        return "unknown"
+    for name in ("tcmalloc", "jemalloc"):
+        if f"lib{name}" in maps:
+            return name
+    return "system"
+
+
+def run_processes(script: str, argv: list[str], processes: int, env: dict[str, str] | None = None) -> list:
     """Run ``script --worker ARGV`` in ``processes`` separate Python processes, one after the
-    other; each prints its results as JSON. Separate processes give the spread between runs
-    (allocator, caches and thread placement start afresh), not only within one."""
+    other (with environment ``env``, default this one's); each prints its results as JSON.
+    Separate processes give the spread between runs (allocator, caches and thread placement
+    start afresh), not only within one."""
     import json
     import subprocess
     import sys
 
     runs = []
     for k in range(processes):
-        done = subprocess.run([sys.executable, script, "--worker", *argv], capture_output=True, text=True)
+        done = subprocess.run([sys.executable, script, "--worker", *argv], capture_output=True, text=True, env=env)
         if done.returncode:
             raise SystemExit(done.stderr[-3000:])
         runs.append(json.loads(done.stdout))
@@ -106,9 +168,10 @@ def spread(runs: list, keep: tuple[str, ...] = ()) -> object:
 def add_process_arguments(parser, default_out) -> None:
     """``--processes``, ``--out`` and the internal ``--worker`` of a benchmark run by :func:`run_benchmark`."""
     import argparse
+    from pathlib import Path
 
     parser.add_argument("--processes", type=int, default=3, help="separate processes; spread over them")
-    parser.add_argument("--out", type=type(default_out), default=default_out, help="the results file (JSON)")
+    parser.add_argument("--out", type=Path, default=default_out, help="the results file (JSON)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
 
 
@@ -123,10 +186,14 @@ def run_benchmark(script: str, args, measure, table, keep: tuple[str, ...] = ())
     if args.worker:
         json.dump(measure(args), sys.stdout)
         return
-    runs = run_processes(script, sys.argv[1:], args.processes)
+    allocator = getattr(args, "allocator", None)
+    env = allocator_env(allocator) if allocator else None
+    runs = run_processes(script, sys.argv[1:], args.processes, env)
     if getattr(args, "threads", None):  # the provenance records this process's thread count: the workers'
         torch.set_num_threads(args.threads)
     settings = {k: v for k, v in vars(args).items() if k not in ("worker", "out")}
+    if env is not None:
+        settings["LD_PRELOAD"] = env.get("LD_PRELOAD", "")
     path = write_results(args.out, spread(runs, keep), settings)
     print(table(json.loads(path.read_text())))
     print(f"\nwritten to {path}")

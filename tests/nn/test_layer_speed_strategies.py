@@ -233,3 +233,29 @@ def test_an_unknown_optimize_is_refused_when_the_layer_is_built():
     assert err.value.token == "fastest"
     with pytest.raises(TnvizError, match="unknown optimize"):
         TensorialLinear(16, 16, format="mtt", rate=0.5, optimize="Auto")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bias_fused_into_every_strategy_equals_the_bias_added_after(name):
+    """dense and factored pass the bias to their last F.linear / F.conv call (as torch.nn does);
+    the result and every gradient (the bias's too) equal adding it after the planner's plan."""
+    torch.manual_seed(3)
+    conv = TensorialConv2d(8, 6, 3, padding=1, padding_mode="circular", format=name, rank=2, dtype=D, **_kw(name))
+    linear = TensorialLinear(12, 8, format=name, rank=2, dtype=D, **_kw(name))
+    for layer, x in ((conv, torch.randn(2, 8, 5, 6, dtype=D)), (linear, torch.randn(3, 12, dtype=D))):
+        x = x.requires_grad_()
+        params = [x, layer.bias, *layer.weights.values()]
+        y = layer._run(x, "left-to-right") + layer.bias.reshape(-1, *([1] * (x.dim() - 2)))
+        g = torch.linspace(-1, 1, y.numel(), dtype=D).reshape(y.shape)
+        want = [y, *torch.autograd.grad(y, params, g)]
+        runs = layer.strategies(x, layer.bias)
+        assert {"dense", "plan"} <= set(runs)
+        assert ("factored" in runs) == (layer is conv and name in ("svd", "cp", "tk", "tt", "tr", "btd")), name
+        for strategy, run in runs.items():
+            y = run(x)
+            got = [y, *torch.autograd.grad(y, params, g)]
+            for a, b in zip(got, want):
+                assert torch.allclose(a, b, atol=1e-11, rtol=1e-9), (name, strategy)
+        for optimize in ("auto", "dense", "plan"):
+            layer.optimize = optimize
+            assert torch.allclose(layer(x), want[0], atol=1e-11, rtol=1e-9), (name, optimize)

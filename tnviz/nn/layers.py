@@ -213,18 +213,26 @@ class TensorialLayer(TensorNetwork):
         self._kernel_cache = (key, w)
         return w
 
-    def _dense(self, x: torch.Tensor) -> torch.Tensor:
+    def _dense(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError
 
-    def strategies(self, x: torch.Tensor) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+    def _add_bias(self, y: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        if bias is None:
+            return y
+        return y + bias.reshape(-1, *([1] * (y.dim() - 2)))
+
+    def strategies(
+        self, x: torch.Tensor, bias: torch.Tensor | None = None
+    ) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
         """The strategies this layer can run ``x`` with (name → function of the flattened input
-        that returns the output without bias)."""
-        out: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"dense": self._dense}
+        that returns the output, plus ``bias`` when given: fused into the last F.linear / F.conv
+        call by "dense" and "factored", as ``torch.nn`` fuses it; added after a plan)."""
+        out: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"dense": lambda x: self._dense(x, bias)}
         factored = self._factored
         if factored is not None:
-            out["factored"] = lambda x: factored(x, dict(zip(self._order[1:], self._params())))
-        out["plan"] = lambda x: self._planned(x, "auto")
-        out["left-to-right"] = lambda x: self._planned(x, "left-to-right")
+            out["factored"] = lambda x: factored(x, dict(zip(self._order[1:], self._params())), bias)
+        out["plan"] = lambda x: self._add_bias(self._planned(x, "auto"), bias)
+        out["left-to-right"] = lambda x: self._add_bias(self._planned(x, "left-to-right"), bias)
         return out
 
     def _signature(self, x: torch.Tensor) -> tuple:
@@ -316,12 +324,12 @@ class TensorialLayer(TensorNetwork):
         self.measurements[key] = times
         return min(times, key=times.__getitem__)
 
-    def _run(self, x: torch.Tensor, optimize: Any = None) -> torch.Tensor:
-        """The network on ``x`` (no bias), with the layer's planner setting or ``optimize``
-        (a strategy name of :meth:`strategies` is accepted too)."""
+    def _run(self, x: torch.Tensor, optimize: Any = None, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """The network on ``x`` plus ``bias`` (when given), with the layer's planner setting or
+        ``optimize`` (a strategy name of :meth:`strategies` is accepted too)."""
         setting = self.optimize if optimize is None else optimize
         if isinstance(setting, str) and setting in _STRATEGY_NAMES:
-            runs = self.strategies(x)
+            runs = self.strategies(x, bias)
             if setting not in runs:
                 raise TnvizError(
                     f"format {self.format!r} has no {setting!r} strategy here; expected one of {', '.join(runs)}",
@@ -334,8 +342,8 @@ class TensorialLayer(TensorNetwork):
                 name = self.chosen_strategy(x)
             finally:
                 self.optimize = saved
-            return _keep_format(x, self.strategies(x)[name](x))
-        return self._planned(x, setting)
+            return _keep_format(x, self.strategies(x, bias)[name](x))
+        return self._add_bias(self._planned(x, setting), bias)
 
     def _extra(self) -> str:
         text = f", format={self.format!r}, ranks={self.ranks}" if self.ranks else f", format={self.format!r}"
@@ -467,8 +475,7 @@ class TensorialLinear(TensorialLayer):
         if x.shape[-1] != self.in_features:
             raise TnvizError(f"input has {x.shape[-1]} features; expected {self.in_features}", token=str(x.shape[-1]))
         lead = x.shape[:-1]
-        y = self._run(x.reshape(-1, self.in_features)).reshape(*lead, self.out_features)
-        return y + self.bias if self.bias is not None else y
+        return self._run(x.reshape(-1, self.in_features), bias=self.bias).reshape(*lead, self.out_features)
 
     def plan(self, x: torch.Tensor | tuple):
         """The plan used for an input of this shape (leading dimensions flattened, as in forward)."""
@@ -477,8 +484,8 @@ class TensorialLinear(TensorialLayer):
 
     _auto_margin = 1.0
 
-    def _dense(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.linear(x, self._dense_kernel(torch.contiguous_format))
+    def _dense(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.nn.functional.linear(x, self._dense_kernel(torch.contiguous_format), bias)
 
     def _dense_macs(self, shape: tuple) -> int:
         return math.prod(shape[:-1]) * self.in_features * self.out_features
@@ -534,9 +541,9 @@ class _TensorialConvNd(TensorialLayer):
 
             self._factored = factored_conv(format, self.built.spec, self._order[1:], self._geometry)
 
-    def _dense(self, x: torch.Tensor) -> torch.Tensor:
+    def _dense(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
         w = self._dense_kernel(memory_format_of(x))
-        return self._geometry.conv(x, w, tuple(range(self._dims)), self.groups)
+        return self._geometry.conv(x, w, tuple(range(self._dims)), self.groups, bias)
 
     def _dense_macs(self, shape: tuple) -> int:
         g = self._geometry
@@ -572,10 +579,7 @@ class _TensorialConvNd(TensorialLayer):
             )
         if self.built.order is not None and x.shape[1] != self.in_channels:
             raise TnvizError(f"input has {x.shape[1]} channels; expected {self.in_channels}", token=str(x.shape[1]))
-        y = self._run(x)
-        if self.bias is not None:
-            y = y + self.bias.reshape(1, -1, *([1] * self._dims))
-        return y
+        return self._run(x, bias=self.bias)
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"

@@ -114,6 +114,8 @@ def _one(kind: str, layer, dense, dense_cl, x, g, x_cl, g_cl, args) -> dict:
     row["strategy"] = layer.chosen_strategy(x)
     row["train"] = r["auto"]
     row["train_auto_over_best"] = r["auto"] / min(r[f"s:{n}"] for n in names)
+    # each strategy forced, over dense: whether auto chose the fastest, free of auto's own noise
+    row["train_strategies"] = {n: r[f"s:{n}"] for n in names}
     r = _ratios({"dense": infer(dense, x), "auto": infer(layer, x)}, args)
     row["infer"] = r["auto"]
     if kind == "conv":
@@ -123,6 +125,8 @@ def _one(kind: str, layer, dense, dense_cl, x, g, x_cl, g_cl, args) -> dict:
         row["train_cl"] = r["auto"]
         row["train_cl_over_nchw_dense"] = r["auto"] / r["nchw"]
         row["train_cl_auto_over_best"] = r["auto"] / min(r[f"s:{n}"] for n in names)
+        row["strategy_cl"] = layer.chosen_strategy(x_cl)
+        row["train_cl_strategies"] = {n: r[f"s:{n}"] for n in names}
         r = _ratios({"dense": infer(dense_cl, x_cl), "auto": infer(layer, x_cl)}, args)
         row["infer_cl"] = r["auto"]
     return row
@@ -205,7 +209,7 @@ def main() -> None:
         args.out = results_path(args.allocator)
     if args.quick:
         args.repeats, args.processes, args.rates = 2, 1, [0.1]
-    keep = ("ranks", "params_over_dense", "rebuild_macs_over_dense", "strategy", "refused", "allocator")
+    keep = ("ranks", "params_over_dense", "rebuild_macs_over_dense", "strategy", "strategy_cl", "refused", "allocator")
     run_benchmark(__file__, args, measure, table, keep=keep)
 
 
@@ -265,6 +269,21 @@ def targets(data: dict) -> str:
         ("conv", "train_cl_auto_over_best", "Conv channels_last"),
     ):
         lines.append(f"| auto within 1.05× of the best strategy, {what} | {verdict(cells(kind, field), 1.05)} |")
+    for kind, field, chosen, what in (
+        ("linear", "train_strategies", "strategy", "Linear"),
+        ("conv", "train_strategies", "strategy", "Conv NCHW"),
+        ("conv", "train_cl_strategies", "strategy_cl", "Conv channels_last"),
+    ):
+        found = []
+        for key, row in r[kind].items():
+            if field in row:
+                times = {n: _median(v) for n, v in row[field].items()}
+                found.append((f"{key} ({row[chosen]})", times[row[chosen]] / min(times.values())))
+        if found:
+            lines.append(
+                f"| auto's choice within 1.05× of the fastest strategy (both forced, same rounds), {what} | "
+                f"{verdict(found, 1.05)} |"
+            )
     return "\n".join(lines)
 
 

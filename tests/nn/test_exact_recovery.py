@@ -81,3 +81,27 @@ def test_from_dense_on_a_dense_kernel_is_no_worse(name, seed):
         warnings.simplefilter("ignore")
         layer = TensorialConv2d.from_dense(conv, format=name, rate=0.5)
     assert layer.reconstruction_error <= DENSE_BEFORE[name][seed] + 5e-4  # the table is rounded to 4 places
+
+
+def test_cp_factors_come_back_balanced_and_unchanged():
+    """cp_als returns every component's scale shared equally by its factors (ALS leaves it on
+    the factor solved last), the tensor itself unchanged; zero components stay zero."""
+    import numpy as np
+    from tensorly.cp_tensor import CPTensor, cp_to_tensor
+
+    from tnviz.nn.decomposers.common import balanced, cp_als
+
+    rng = np.random.default_rng(0)
+    factors = [rng.standard_normal((5, 3)) * scale for scale in (1e-3, 1.0, 1e3)]
+    factors[1][:, 2] = 0.0
+    cp = CPTensor((np.array([2.0, 0.5, 1.0]), factors))
+    even = balanced(cp)
+    assert np.allclose(cp_to_tensor(even), cp_to_tensor(cp), rtol=1e-12, atol=1e-12)
+    norms = np.stack([np.linalg.norm(f, axis=0) for f in even.factors])
+    assert np.allclose(norms[:, :2], norms[0, :2], rtol=1e-12)  # equal across factors, per component
+    assert (norms[:, 2] >= 0).all() and np.allclose(cp_to_tensor(even), cp_to_tensor(cp))
+    X = cp_to_tensor(CPTensor((np.ones(3), [rng.standard_normal((n, 3)) for n in (6, 5, 4)])))
+    fitted = cp_als(X, 3, 200, 0)
+    norms = np.stack([np.linalg.norm(f, axis=0) for f in fitted.factors])
+    assert np.allclose(norms, norms[0], rtol=1e-9)
+    assert np.linalg.norm(cp_to_tensor(fitted) - X) / np.linalg.norm(X) < 1e-6

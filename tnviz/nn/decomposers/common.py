@@ -102,6 +102,23 @@ def _cp_polish(X: np.ndarray, cp, sweeps: int, deadline: float = float("inf")):
     return CPTensor((np.ones(factors[0].shape[1]), factors))
 
 
+def balanced(cp):
+    """The same CP tensor with its weights folded in and every component's scale shared equally
+    by its factors (each column of component r has norm λ_r^(1/N)). ALS leaves a component's
+    whole scale on whichever factor it solved last; as layer parameters those columns would then
+    differ by orders of magnitude in size and get gradients in the inverse proportion, which is
+    what training from such a start suffers from."""
+    from tensorly.cp_tensor import CPTensor
+
+    factors = [f.copy() for f in cp.factors]
+    factors[0] = factors[0] * cp.weights
+    norms = np.stack([np.linalg.norm(f, axis=0) for f in factors])  # (N, R)
+    live = (norms > 0).all(axis=0)
+    share = np.ones_like(norms)
+    share[:, live] = np.exp(np.log(norms[:, live]).mean(axis=0)) / norms[:, live]
+    return CPTensor((np.ones(factors[0].shape[1]), [f * share[k] for k, f in enumerate(factors)]))
+
+
 def cp_als(X: np.ndarray, rank: int, n_iter_max: int, seed: int):
     """CP-ALS from an SVD start, then (while the fit is not exact, ≤ ``EXACT_FIT``) from up to
     ``CP_RESTARTS`` random starts begun within ``CP_SECONDS``, keeping the best fit; each run (tensorly's, with its line
@@ -160,7 +177,7 @@ def cp_als(X: np.ndarray, rank: int, n_iter_max: int, seed: int):
             if best_fit <= EXACT_FIT:
                 break
         if best is not None:
-            return best
+            return balanced(best)
     _raise_diverged(rank, X.shape)
 
 

@@ -102,7 +102,8 @@ for name, result in (("Seq-KD", dash.result), ("E2E-KD", dash2.result)):
 # The cell below draws it again from the curves file. The shaded stretches are Seq-KD's block phases (one
 # compressed layer regressed on the teacher's at a time). In that run E2E-KD is far ahead after the first epochs;
 # Seq-KD's error stays high until both layers have been distilled, and after the fine-tuning it ends about level
-# with E2E-KD for the low-rank twins (TK, TT, TR; CP's runs are erratic) and lower for most TNN formats at 2 %
+# with E2E-KD for the low-rank twins (TK, TT, TR; CP's error rises again in the fine-tuning on some seeds) and lower
+# for the TNN formats but mTK at 2 %
 # (the table in `fig9.md` gives each epoch's mean and its range over the seeds).
 
 # %%

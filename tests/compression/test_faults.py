@@ -120,7 +120,7 @@ DDP_SCRIPT = textwrap.dedent(
     assert result.stopped == (mode == "stop")
     rank = torch.distributed.get_rank()
     torch.save(student.state_dict(), os.path.join(sys.argv[1], f"rank{{rank}}-{{mode}}.pt"))
-    torch.distributed.destroy_process_group()
+    # no destroy_process_group here: distill started the group, and ends it at exit, all ranks together
     """
 )
 
@@ -129,6 +129,25 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_torchrun_a_rank_failing_after_distill_ends_the_job_with_its_error(tmp_path):
+    """distill ends the process group it started at exit with a barrier; a rank that failed skips
+    it, so the job ends (torchrun reports the error) instead of the others waiting for it."""
+    script = tmp_path / "ddp.py"
+    failing = DDP_SCRIPT.format(tests=str(ROOT / "tests")).replace(
+        "rank = torch.distributed.get_rank()\n",
+        "rank = torch.distributed.get_rank()\nif rank == 1:\n    raise ValueError('rank 1 fails after training')\n",
+    )
+    assert "rank 1 fails" in failing
+    script.write_text(failing)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+           f"--master_port={_free_port()}", str(script), str(tmp_path), "e2e"]  # fmt: skip
+    # a hang would raise TimeoutExpired here
+    done = subprocess.run(cmd, capture_output=True, text=True, env={**_env(), "OMP_NUM_THREADS": "1"}, timeout=240)
+    assert done.returncode != 0
+    assert "ValueError: rank 1 fails after training" in done.stderr
+    assert (tmp_path / "rank0-e2e.pt").exists() and not (tmp_path / "rank1-e2e.pt").exists()
 
 
 @pytest.mark.parametrize("mode", ["e2e", "seq", "stop"])

@@ -226,7 +226,7 @@ def _ratio(value) -> str:
 
 
 def _worst(rows: dict, field: str) -> str:
-    values = [r[field]["median"] if isinstance(r[field], dict) else r[field] for r in rows.values() if field in r]
+    values = [_median(r[field]) for r in rows.values() if field in r]
     return f"{max(values):.2f}" if values else "—"
 
 

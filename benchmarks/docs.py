@@ -99,11 +99,15 @@ def layers_markdown(runs: dict[str, dict]) -> str:
         "layer's, measured round-robin in one process (median and interquartile range over processes).",
         "`fwd+bwd`: forward and backward with a fixed upstream gradient, the input needing its gradient;",
         "`fwd`: the forward pass alone under `torch.no_grad` (inference). `rebuild MACs/dense`: the",
-        "multiply-adds of rebuilding the kernel over the dense call's (the `dense` strategy's floor above 1,",
-        'forward and backward alike). `auto runs`: the strategy `optimize="auto"` picked (`dense`: reconstruct',
-        "the kernel, then one dense call; `factored`: the factored convolution as a sequence of `F.conv` calls;",
-        "`plan`: the planner's plan). `auto / best strategy`: auto's time over the fastest of the strategies",
-        "forced one by one in the same rounds (NCHW / channels_last).",
+        "multiply-adds of rebuilding the kernel over the dense call's (the `reconstruct` plan's floor above 1,",
+        'forward and backward alike). `auto runs`: the candidate plan `optimize="auto"` runs with gradients',
+        "recorded (`auto`: the planner's own choice; `reconstruct`: the kernel rebuilt, then one dense call;",
+        "`left-to-right`: the factors applied one by one). `auto / best candidate`: auto's time over the fastest",
+        "of the candidates forced one by one in the same rounds (NCHW / channels_last). `drawn / built-in`: a",
+        "`tnviz.TensorNetwork` of the format's diagram, as a user draws it, over the built-in layer, in the",
+        "same rounds (fwd+bwd / fwd, and channels_last for Conv2d). Every layer runs on the one engine that",
+        "runs drawn networks (`tnviz/execute`); `Against the previous engine` compares each cell with the last",
+        "run of the hand-written engine it replaced.",
         "",
         "**The C allocator matters on CPU.** glibc's malloc hands out a block of a few MB (an activation)",
         "by mmap and returns it by munmap when freed, so every call pays the page faults again, for some",
@@ -114,7 +118,20 @@ def layers_markdown(runs: dict[str, dict]) -> str:
         "",
     ]
     for allocator, data in runs.items():
-        lines += [f"## Targets of issue 16, with {ALLOCATOR_TITLES[allocator]}", "", layers.targets(data), ""]
+        lines += [f"## Targets, with {ALLOCATOR_TITLES[allocator]}", "", layers.targets(data), ""]
+    for allocator, data in runs.items():
+        before = layers.results_path(allocator, before=True)
+        if before.exists():
+            old = _load(before)
+            lines += [
+                f"## Against the previous engine, with {ALLOCATOR_TITLES[allocator]}",
+                "",
+                f"Each cell: (layer / dense now) over (layer / dense in `{before.relative_to(ROOT)}`, the",
+                f"hand-written engine: {describe(old)}); below 1 is faster now.",
+                "",
+                layers.compare(data, old),
+                "",
+            ]
     for allocator, data in runs.items():
         table = layers.table(data).replace("\n### ", "\n#### ")
         table = "#" + table if table.startswith("### ") else table

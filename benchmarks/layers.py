@@ -11,9 +11,11 @@ provenance to ``benchmarks/results/layers.json`` (``benchmarks/docs.py layers`` 
   (inference: the reshaped formats' kernel is cached until a parameter changes).
 * layer / dense with ``optimize="auto"``; for Conv2d both in NCHW and in channels_last (the
   input, upstream gradient and dense twin all channels_last), and channels_last layer / NCHW dense.
-* ``auto`` against the best of the layer's strategies (``dense``: reconstruct then one dense
-  call; ``factored``: the hand-written convolution sequence; ``plan``: the planner's plan),
-  each forced and timed in the same round.
+* ``auto`` against the best of the layer's candidate plans (``layer.candidates(x)``: the
+  planner's ``auto`` plan, ``reconstruct`` — the kernel rebuilt, then one dense call — and
+  ``left-to-right``), each forced and timed in the same round.
+* ``drawn``: a ``tnviz.TensorNetwork`` of the format's diagram (as a user would draw it, the
+  same tensors) over the built-in layer, timed in the same rounds: one engine runs both.
 * tensorly-torch's CP, Tucker and TT (factorized convolutions; reshaped, reconstructed Linear)
   at the same rates.
 
@@ -36,7 +38,7 @@ import torch
 from timing import ALLOCATORS, add_process_arguments, interleaved, loaded_allocator, run_benchmark, step
 from torch import nn
 
-from tnviz import TnvizError
+from tnviz import TensorNetwork, TnvizError
 from tnviz.nn import TensorialConv2d, TensorialLinear
 
 HERE = Path(__file__).resolve().parent
@@ -56,15 +58,26 @@ def infer(module, x):
     return run
 
 
-class Forced(nn.Module):
-    """A layer run with one strategy forced (``layer._run(x, name)``), for auto-vs-best."""
+def forced(layer, setting: str):
+    """The same layer — the same parameter tensors — run with one planner setting."""
+    twin = layer.__class__.__new__(layer.__class__)
+    twin.__setstate__(layer.__getstate__())  # shares the parameters; plans and caches its own
+    twin.optimize = setting
+    return twin
 
-    def __init__(self, layer, name: str) -> None:
-        super().__init__()
-        self.layer, self.name = layer, name
 
-    def forward(self, x):
-        return self.layer._run(x, self.name)
+def drawn(layer):
+    """The layer's diagram drawn as a plain TensorNetwork with the same values."""
+    device = next(layer.parameters()).device
+    net = TensorNetwork(layer.diagram, bias=layer.bias is not None, device=device)
+    net.load_state_dict(layer.state_dict())
+    return net
+
+
+def _chosen(layer, x, candidates: dict) -> str:
+    """Which candidate ``optimize="auto"`` runs for ``x`` (with gradients recorded)."""
+    tree = layer.plan(x).tree
+    return next((n for n, p in candidates.items() if p.tree == tree), "auto")
 
 
 def _tltorch_conv(factorization: str, rate: float, device: str):
@@ -98,37 +111,53 @@ def _ratios(fns: dict, args) -> dict:
 
 
 def _one(kind: str, layer, dense, dense_cl, x, g, x_cl, g_cl, args) -> dict:
-    """One format at one rate: its ratios to dense, and auto against its forced strategies."""
-    names = [n for n in ("dense", "factored", "plan") if n in layer.strategies(x)]
-    layer._kernel._plan([tuple(p.shape) for p in layer._params()])
+    """One format at one rate: its ratios to dense, auto against its forced candidate plans,
+    and the drawn network against the built-in layer."""
+    candidates = layer.candidates(x)
+    names = list(candidates)
+    rebuild = layer.candidates(x).get("reconstruct") or layer.diagram.plan(
+        {"X": tuple(x.shape)}, optimize="reconstruct"
+    )
     row: dict = {
         "ranks": " ".join(f"{k}={v}" for k, v in layer.ranks.items()),
         "params_over_dense": layer.achieved_rate,
-        # the "dense" strategy's floor: rebuilding the kernel (and its backward) on top of the
+        # the reconstruct plan's floor: rebuilding the kernel (and its backward) on top of the
         # dense call costs this share of the dense call's multiply-adds, forward and backward alike
-        "rebuild_macs_over_dense": layer._kernel.macs / layer._dense_macs(tuple(x.shape)),
+        "rebuild_macs_over_dense": sum(s.flops for s in rebuild.steps[:-1]) / rebuild.steps[-1].flops,
     }
-    fns = {"dense": step(dense, x, g), "auto": step(layer, x, g)}
-    fns.update({f"s:{n}": step(Forced(layer, n), x, g) for n in names})
+    net = drawn(layer)
+    fns = {"dense": step(dense, x, g), "auto": step(layer, x, g), "drawn": step(net, x, g)}
+    fns.update({f"s:{n}": step(forced(layer, n), x, g) for n in names})
     r = _ratios(fns, args)
-    row["strategy"] = layer.chosen_strategy(x)
+    row["strategy"] = _chosen(layer, x, candidates)
+    row["approach"] = layer.plan(x).approach
     row["train"] = r["auto"]
+    row["train_drawn_over_builtin"] = r["drawn"] / r["auto"]
     row["train_auto_over_best"] = r["auto"] / min(r[f"s:{n}"] for n in names)
-    # each strategy forced, over dense: whether auto chose the fastest, free of auto's own noise
+    # each candidate forced, over dense: whether auto chose the fastest, free of auto's own noise
     row["train_strategies"] = {n: r[f"s:{n}"] for n in names}
-    r = _ratios({"dense": infer(dense, x), "auto": infer(layer, x)}, args)
+    r = _ratios({"dense": infer(dense, x), "auto": infer(layer, x), "drawn": infer(net, x)}, args)
     row["infer"] = r["auto"]
+    row["infer_drawn_over_builtin"] = r["drawn"] / r["auto"]
     if kind == "conv":
-        fns = {"dense": step(dense_cl, x_cl, g_cl), "auto": step(layer, x_cl, g_cl), "nchw": step(dense, x, g)}
-        fns.update({f"s:{n}": step(Forced(layer, n), x_cl, g_cl) for n in names})
+        fns = {
+            "dense": step(dense_cl, x_cl, g_cl),
+            "auto": step(layer, x_cl, g_cl),
+            "nchw": step(dense, x, g),
+            "drawn": step(net, x_cl, g_cl),
+        }
+        fns.update({f"s:{n}": step(forced(layer, n), x_cl, g_cl) for n in names})
         r = _ratios(fns, args)
         row["train_cl"] = r["auto"]
         row["train_cl_over_nchw_dense"] = r["auto"] / r["nchw"]
+        row["train_cl_drawn_over_builtin"] = r["drawn"] / r["auto"]
         row["train_cl_auto_over_best"] = r["auto"] / min(r[f"s:{n}"] for n in names)
-        row["strategy_cl"] = layer.chosen_strategy(x_cl)
+        row["strategy_cl"] = _chosen(layer, x_cl, layer.candidates(x_cl))
+        row["approach_cl"] = layer.plan(x_cl).approach
         row["train_cl_strategies"] = {n: r[f"s:{n}"] for n in names}
-        r = _ratios({"dense": infer(dense_cl, x_cl), "auto": infer(layer, x_cl)}, args)
+        r = _ratios({"dense": infer(dense_cl, x_cl), "auto": infer(layer, x_cl), "drawn": infer(net, x_cl)}, args)
         row["infer_cl"] = r["auto"]
+        row["infer_cl_drawn_over_builtin"] = r["drawn"] / r["auto"]
     return row
 
 
@@ -209,14 +238,67 @@ def main() -> None:
         args.out = results_path(args.allocator)
     if args.quick:
         args.repeats, args.processes, args.rates = 2, 1, [0.1]
-    keep = ("ranks", "params_over_dense", "rebuild_macs_over_dense", "strategy", "strategy_cl", "refused", "allocator")
+    keep = (
+        "ranks",
+        "params_over_dense",
+        "rebuild_macs_over_dense",
+        "strategy",
+        "strategy_cl",
+        "approach",
+        "approach_cl",
+        "refused",
+        "allocator",
+    )
     run_benchmark(__file__, args, measure, table, keep=keep)
 
 
-def results_path(allocator: str) -> Path:
-    """Where a run with ``allocator`` writes its results."""
+def results_path(allocator: str, before: bool = False) -> Path:
+    """Where a run with ``allocator`` writes its results (``before``: the last run of the layers'
+    previous, hand-written engine — nn/fast.py, commit 1e2715f — kept to compare with)."""
     name = "layers.json" if allocator == "system" else f"layers-{allocator}.json"
+    if before:
+        name = name.replace(".json", "-before-one-engine.json")
     return HERE / "results" / name
+
+
+COMPARED = (("train", "fwd+bwd"), ("infer", "fwd"), ("train_cl", "fwd+bwd channels_last"), ("infer_cl", "fwd cl"))
+
+
+def compare(now: dict, before: dict) -> str:
+    """Each cell's ratio to dense now over the same ratio in ``before`` (both medians): below 1
+    is faster than before. A table per layer kind, and a summary line."""
+    lines = []
+    slower = []
+    total = 0
+    for kind, title in (("linear", "Linear"), ("conv", "Conv2d")):
+        fields = [(f, t) for f, t in COMPARED if kind == "conv" or not f.endswith("_cl")]
+        lines += [
+            f"#### {title}: now / before",
+            "",
+            "| format | rate | " + " | ".join(t for _, t in fields) + " |",
+            "|---" * (2 + len(fields)) + "|",
+        ]
+        for key, row in now["results"][kind].items():
+            old = before["results"][kind].get(key, {})
+            if "refused" in row or "refused" in old:
+                continue
+            cells = []
+            for field, what in fields:
+                if field in row and field in old:
+                    value = _median(row[field]) / _median(old[field])
+                    total += 1
+                    if value > 1.05:
+                        slower.append(f"{kind} {key} {what} {value:.2f}")
+                    cells.append(f"{value:.2f}")
+                else:
+                    cells.append("—")
+            name, rate = key.split()
+            lines.append(f"| {name} | {rate} | " + " | ".join(cells) + " |")
+        lines.append("")
+    summary = f"{len(slower)} of {total} cells more than 5 % slower than before" + (
+        ": " + ", ".join(slower) if slower else ""
+    )
+    return "\n".join([summary, "", *lines])
 
 
 def _ratio(value) -> str:
@@ -259,6 +341,12 @@ def targets(data: dict) -> str:
     for kind, title in (("linear", "Linear"), ("conv", "Conv")):
         for field, what in (("train", "fwd+bwd"), ("infer", "fwd alone")):
             lines.append(f"| every format ≤ 1.05× dense, {title}, {what} | {verdict(cells(kind, field), 1.05)} |")
+    for kind, title in (("linear", "Linear"), ("conv", "Conv")):
+        fields = ["train", "infer"] + (["train_cl", "infer_cl"] if kind == "conv" else [])
+        found = [c for f in fields for c in cells(kind, f"{f}_drawn_over_builtin")]
+        lines.append(
+            f"| drawn TensorNetwork ≤ 1.05× the built-in layer, {title} (every cell) | {verdict(found, 1.05)} |"
+        )
     for fmt in ("cp", "tk", "tt"):
         lines.append(f"| {fmt} conv ≤ 0.40× NCHW dense, fwd+bwd | {verdict(cells('conv', 'train', (fmt,)), 0.40)} |")
         found = verdict(cells("conv", "train_cl", (fmt,)), 0.45)
@@ -268,7 +356,7 @@ def targets(data: dict) -> str:
         ("conv", "train_auto_over_best", "Conv NCHW"),
         ("conv", "train_cl_auto_over_best", "Conv channels_last"),
     ):
-        lines.append(f"| auto within 1.05× of the best strategy, {what} | {verdict(cells(kind, field), 1.05)} |")
+        lines.append(f"| auto within 1.05× of the best candidate plan, {what} | {verdict(cells(kind, field), 1.05)} |")
     for kind, field, chosen, what in (
         ("linear", "train_strategies", "strategy", "Linear"),
         ("conv", "train_strategies", "strategy", "Conv NCHW"),
@@ -281,7 +369,7 @@ def targets(data: dict) -> str:
                 found.append((f"{key} ({row[chosen]})", times[row[chosen]] / min(times.values())))
         if found:
             lines.append(
-                f"| auto's choice within 1.05× of the fastest strategy (both forced, same rounds), {what} | "
+                f"| auto's choice within 1.05× of the fastest candidate (both forced, same rounds), {what} | "
                 f"{verdict(found, 1.05)} |"
             )
     return "\n".join(lines)
@@ -305,22 +393,27 @@ def table(data: dict) -> str:
             "",
             "| format | rate | ranks | params/dense | rebuild MACs/dense | auto runs | "
             + " | ".join(heads[c] for c in cols)
-            + " | auto / best strategy |",
-            "|---" * (7 + len(cols)) + "|",
+            + " | auto / best candidate | drawn / built-in |",
+            "|---" * (8 + len(cols)) + "|",
         ]
         for key, row in r[kind].items():
             name, rate = key.split()
             if "refused" in row:
-                lines.append(f"| {name} | {rate} | — | — | — | — | refused: {row['refused']} |" + " |" * len(cols))
+                lines.append(
+                    f"| {name} | {rate} | — | — | — | — | refused: {row['refused']} |" + " |" * (len(cols) + 1)
+                )
                 continue
             best = _ratio(row["train_auto_over_best"])
             if kind == "conv":
                 best += f" / {_ratio(row['train_cl_auto_over_best'])}"
+            drawn_cols = [c for c in cols if f"{c}_drawn_over_builtin" in row]
+            drawn_text = " / ".join(_ratio(row[f"{c}_drawn_over_builtin"]) for c in drawn_cols) or "—"
             lines.append(
                 f"| {name} | {rate} | {row['ranks']} | {row['params_over_dense']:.3f} | "
-                f"{row.get('rebuild_macs_over_dense', float('nan')):.3f} | {row['strategy']} | "
+                f"{row.get('rebuild_macs_over_dense', float('nan')):.3f} | "
+                f"{row['strategy']} ({row.get('approach', '?')}) | "
                 + " | ".join(_ratio(row[c]) for c in cols)
-                + f" | {best} |"
+                + f" | {best} | {drawn_text} |"
             )
         worst = ", ".join(f"{heads[c]} {_worst(r[kind], c)}" for c in cols)
         lines += ["", f"Worst over formats and rates: {worst}.", ""]

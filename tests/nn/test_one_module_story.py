@@ -150,10 +150,6 @@ def test_renamed_words_keep_their_old_names():
     plan = layer.plan((1, 8, 6, 6))
     with pytest.warns(DeprecationWarning, match="approach"):
         assert plan.strategy == plan.approach
-    with pytest.warns(DeprecationWarning, match="layer.config"):
-        assert layer.shape == layer.config
-    with pytest.warns(DeprecationWarning, match="layer.built"):
-        assert layer.layer_spec is layer.built
     conv_steps = [s for s in plan.steps if s.kind == "conv"]
     with pytest.warns(DeprecationWarning, match="operation"):
         assert conv_steps[0].conv[0].mode == conv_steps[0].conv[0].operation

@@ -17,6 +17,7 @@ from torch import nn
 from tnviz.core.formats import DEFAULT_FORMAT
 from tnviz.errors import TnvizError
 from tnviz.nn.decomposers import decomposer_for
+from tnviz.nn.decomposers.common import numpy_backend
 from tnviz.nn.layers import TensorialLayer, tensorial_class
 
 __all__ = ["from_dense", "decompose_into", "MEMORY_LIMIT_BYTES"]
@@ -86,7 +87,8 @@ def decompose_into(layer: TensorialLayer, module: nn.Module, n_iter_max: int = 2
     factors: dict[str, list[np.ndarray]] = {}
     for k in range(g):
         try:
-            parts = decompose(one_group, per_group[k], n_iter_max, random_state)
+            with numpy_backend():
+                parts = decompose(one_group, per_group[k], n_iter_max, random_state)
         except TnvizError:
             raise
         except (ValueError, IndexError, np.linalg.LinAlgError) as err:  # tensorly's own refusals

@@ -4,27 +4,16 @@
 from __future__ import annotations
 
 import math
-import time
-import warnings
-from collections.abc import Callable
+import numbers
 from typing import Any
 
 import torch
 from torch import nn
 
-from tnviz.core.formats import DEFAULT_FORMAT, BuiltLayer, LayerConfig, get_format
-from tnviz.core.plan import STRATEGIES
+from tnviz.core.diagram import Diagram
+from tnviz.core.formats import DEFAULT_FORMAT, BuiltLayer, LayerConfig, get_format, kernel_spec
 from tnviz.errors import TnvizError
-from tnviz.execute.module import TensorNetwork
-from tnviz.nn.fast import ConvGeometry, FactoredConv, KernelBuilder, conv_macs, memory_format_of
-
-# optimize settings the layers understand beyond the planner's: a strategy forced by name,
-# or "measure" (time the candidates once per input signature).
-_STRATEGY_NAMES = ("dense", "factored", "plan")
-_LAYER_SETTINGS = ("measure", *_STRATEGY_NAMES)
-# optimize="auto" runs another convolution strategy than "dense" only when estimated below this
-# share of it (a Linear layer's plans are matmuls, as efficient as their estimate says: no margin).
-AUTO_MARGIN = 0.6
+from tnviz.execute.module import TensorNetwork, _ints
 
 __all__ = [
     "TensorialLayer",
@@ -38,11 +27,23 @@ __all__ = [
 
 
 def _tuple(value: Any, n: int, name: str) -> tuple:
-    if isinstance(value, (tuple, list)):
-        if len(value) != n:
-            raise TnvizError(f"{name}={tuple(value)} has {len(value)} entries; expected {n}", token=name)
-        return tuple(value)
-    return (value,) * n
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
+    if len(values) != n:
+        raise TnvizError(f"{name}={values} has {len(values)} entries; expected {n}", token=name)
+    for v in values:
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool):
+            raise TypeError(f"{name} must be an int or a tuple of {n} ints, got {value!r}{_KEYWORD_ONLY}")
+    return tuple(int(v) for v in values)
+
+
+# torch.nn's positional arguments come first; a format name given positionally lands in one of them.
+_KEYWORD_ONLY = " (format, rank and rate are keyword-only: format='cp')"
+
+
+def _check_bias(bias: Any) -> bool:
+    if not isinstance(bias, (bool, numbers.Integral)):
+        raise TypeError(f"bias must be True or False, got {bias!r}{_KEYWORD_ONLY}")
+    return bool(bias)
 
 
 def _build(config: LayerConfig, format: str, rank: Any, rate: float | None) -> tuple[BuiltLayer, float | None]:
@@ -59,10 +60,9 @@ class TensorialLayer(TensorNetwork):
 
     What they share: a format's diagram as a :class:`TensorNetwork` (the input ``X``, every
     other tensor a parameter, initialised by TensorNetwork's one rule: the composed weight
-    gets ``torch.nn``'s default variance 1/(3·fan_in)), a bias, the dense ``weight`` it
-    stands for, and ``from_dense``."""
-
-    _auto_margin = AUTO_MARGIN
+    gets ``torch.nn``'s default variance 1/(3·fan_in)), a bias (TensorNetwork's, fused into
+    the last call), the dense ``weight`` it stands for, and ``from_dense``. Forward runs the
+    plan :meth:`plan` prints, chosen and executed by the engine every drawn network uses."""
 
     def _setup(
         self,
@@ -79,38 +79,11 @@ class TensorialLayer(TensorNetwork):
         self.format = format
         self.config = config
         self.order = config.order
-        if isinstance(optimize, str) and optimize not in (*STRATEGIES, *_LAYER_SETTINGS):
-            # checked here, not at the first forward, and naming the layers' own settings too
-            raise TnvizError(
-                f"unknown optimize={optimize!r}; expected one of {', '.join((*STRATEGIES, *_LAYER_SETTINGS))} "
-                "or a path of pairs",
-                token=optimize,
-            )
-        super().__init__(self.built.diagram(**conv_options), ("X",), optimize=optimize, **factory)
-        self._kernel = KernelBuilder(self.built.spec)
-        self._factored: FactoredConv | None = None
-        # (input shape, dtype, device, memory format, training) -> strategy name, for "auto"
-        # and "measure": chosen once per input signature, as cudnn.benchmark does.
-        self._choices: dict[tuple, str] = {}
-        self._kernel_cache: tuple[tuple, torch.Tensor] | None = None
-        self.measurements: dict[tuple, dict[str, float]] = {}
-        if bias:
-            self.bias = nn.Parameter(torch.empty(config.out_channels, **factory))
-        else:
-            self.register_parameter("bias", None)
-        self._reset_bias()
-
-    @property
-    def shape(self) -> LayerConfig:
-        """Deprecated: the layer's configuration is :attr:`config` (``shape`` read like a tensor's)."""
-        warnings.warn("layer.shape is deprecated; use layer.config", DeprecationWarning, 2)
-        return self.config
-
-    @property
-    def layer_spec(self) -> BuiltLayer:
-        """Deprecated alias of :attr:`built`."""
-        warnings.warn("layer.layer_spec is deprecated; use layer.built", DeprecationWarning, 2)
-        return self.built
+        super().__init__(
+            self.built.diagram(**conv_options), ("X",), bias=_check_bias(bias), optimize=optimize, **factory
+        )
+        # the dense kernel in torch.nn's layout, (out, in / groups, *kernel), planned like any diagram
+        self._kernel_diagram = Diagram.parse(kernel_spec(self.built.spec))
 
     @property
     def ranks(self) -> dict:
@@ -130,9 +103,6 @@ class TensorialLayer(TensorNetwork):
         """The factors by :meth:`TensorNetwork.reset_parameters` (the composed weight gets
         variance 1/(3·fan_in), as ``torch.nn``), the bias uniform in ±1/√fan_in, as ``torch.nn``."""
         super().reset_parameters()
-        self._reset_bias()
-
-    def _reset_bias(self) -> None:
         bias = self._parameters.get("bias")
         if bias is not None:
             bound = 1.0 / math.sqrt(self.config.dense_params // self.config.out_channels)
@@ -156,196 +126,10 @@ class TensorialLayer(TensorNetwork):
 
     def dense_weight(self) -> torch.Tensor:
         """The reconstructed dense weight, shaped like the ``torch.nn`` twin's."""
-        return self._kernel(self._params())
+        from tnviz.execute.einsum import einsum
 
-    def _params(self) -> list[torch.Tensor]:
-        return [self.weights[n] for n in self._order[1:]]
-
-    # -- execution strategies -------------------------------------------------------------
-    #
-    # A layer runs one of: "dense" (reconstruct the kernel, then one F.linear / F.conv call),
-    # "factored" (hand-written F.conv sequence of the factored convolutions), or a planner
-    # plan ("plan": the planner's own choice; "left-to-right"). optimize="auto" picks by the
-    # estimate below, optimize="measure" by timing; any other setting is the planner's.
-
-    def plan(self, *inputs: torch.Tensor | tuple) -> Any:
-        """The planner's plan for inputs of these shapes (the layer-only settings "measure",
-        "dense", "factored" and "plan" plan as "auto")."""
-        if self.optimize not in _LAYER_SETTINGS:
-            return super().plan(*inputs)
-        shapes = [tuple(t.shape) if isinstance(t, torch.Tensor) else tuple(t) for t in inputs]
-        from tnviz.execute.einsum import plan_for
-
-        return plan_for(self.diagram, self._shapes(shapes), None, "auto", self.inputs)
-
-    def _planned(self, x: torch.Tensor, optimize: Any) -> torch.Tensor:
-        from tnviz.execute.einsum import plan_for
-        from tnviz.execute.program import run_plan
-
-        tensors = [x] + self._params()
-        try:
-            plan = plan_for(
-                self.diagram, tuple(tuple(t.shape) for t in tensors), None, optimize, ("X",), x.element_size()
-            )
-        except TnvizError as err:
-            raise err.with_context(spec=self.diagram.to_spec(), shapes=f"X={tuple(x.shape)}") from None
-        y = run_plan(plan, tensors)
-        memory_format = memory_format_of(x)
-        if memory_format is not torch.contiguous_format:  # the plan's reshapes lose channels_last
-            y = y.contiguous(memory_format=memory_format)
-        return y
-
-    def _dense_kernel(self, memory_format: torch.memory_format) -> torch.Tensor:
-        """The reconstructed kernel in ``memory_format``. When no gradient is recorded the
-        kernel is cached until a parameter changes: an optimizer step, load_state_dict and any
-        in-place edit bump the parameters' version counters; a new tensor has a new storage."""
-        params = self._params()
-        if torch.is_grad_enabled() and any(p.requires_grad for p in params):
-            return self._kernel(params, memory_format)  # autograd keeps it for the backward pass
-        key = (
-            memory_format,
-            torch.is_inference_mode_enabled(),
-            tuple((p.data_ptr(), p._version, p.dtype, p.device, p.shape) for p in params),
-        )
-        if self._kernel_cache is not None and self._kernel_cache[0] == key:
-            return self._kernel_cache[1]
-        w = self._kernel(params, memory_format)
-        self._kernel_cache = (key, w)
-        return w
-
-    def _dense(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-        raise NotImplementedError
-
-    def _add_bias(self, y: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        if bias is None:
-            return y
-        return y + bias.reshape(-1, *([1] * (y.dim() - 2)))
-
-    def strategies(
-        self, x: torch.Tensor, bias: torch.Tensor | None = None
-    ) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
-        """The strategies this layer can run ``x`` with (name → function of the flattened input
-        that returns the output, plus ``bias`` when given: fused into the last F.linear / F.conv
-        call by "dense" and "factored", as ``torch.nn`` fuses it; added after a plan)."""
-        out: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"dense": lambda x: self._dense(x, bias)}
-        factored = self._factored
-        if factored is not None:
-            out["factored"] = lambda x: factored(x, dict(zip(self._order[1:], self._params())), bias)
-        out["plan"] = lambda x: self._add_bias(self._planned(x, "auto"), bias)
-        out["left-to-right"] = lambda x: self._add_bias(self._planned(x, "left-to-right"), bias)
-        return out
-
-    def _signature(self, x: torch.Tensor) -> tuple:
-        grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self._params()))
-        return (tuple(x.shape), x.dtype, str(x.device), memory_format_of(x), grad)
-
-    def estimate(self, x: torch.Tensor | tuple) -> dict[str, float]:
-        """Each strategy's estimated cost (multiply-adds, weighted by how well the calls run)
-        for an input of this shape, as ``optimize="auto"`` compares them."""
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else tuple(x)
-        grad = not isinstance(x, torch.Tensor) or self._signature(x)[-1]
-        params = self._params()
-        shapes = [tuple(p.shape) for p in params]
-        self._kernel._plan(shapes)
-        # The reconstruction's small einsums run a few times less efficiently than one big
-        # GEMM; with no gradient recorded the cached kernel makes it free after the first call.
-        rebuild = 2.0 * self._kernel.macs if grad else 0.0
-        out = {"dense": rebuild + self._dense_macs(shape)}
-        if self._factored is not None:
-            named = dict(zip(self._order[1:], shapes))
-            # 1×1 and depthwise convolutions move more memory per multiply-add than a dense
-            # 3×3 convolution: in NCHW (oneDNN reorders each activation) measured about 2× less
-            # efficient, in channels_last about as efficient (tr at rate 0.2: 0.60 of dense).
-            cl = isinstance(x, torch.Tensor) and memory_format_of(x) is not torch.contiguous_format
-            out["factored"] = (1.0 if cl else 2.0) * self._factored.macs(named, shape)
-            return out  # the planner's plan of these formats is the same sequence, less well laid out
-        plan = self.plan(shape)
-        if plan.approach != "reconstruct":  # the planner's reconstruct is "dense", done worse
-            # Plan FLOPs count a multiply-add as 2; its small steps run about 2× less efficiently.
-            # Its permutes and reshapes turn a channels_last activation into NCHW and back:
-            # measured (mtk conv at rates 0.02–0.2, 2 CPU threads, glibc malloc and tcmalloc)
-            # 1.4–2.3× slower against channels_last dense than in NCHW (3× chose dense for mtk
-            # at 10 %, 1.4× slower than its plan).
-            cl = isinstance(x, torch.Tensor) and memory_format_of(x) is not torch.contiguous_format
-            out["plan"] = float(plan.flops) * (2.0 if cl else 1.0)
-        return out
-
-    def _dense_macs(self, shape: tuple) -> int:
-        raise NotImplementedError
-
-    def chosen_strategy(self, x: torch.Tensor) -> str:
-        """The strategy ``optimize="auto"`` or ``"measure"`` runs ``x`` with (choosing it now
-        if this input signature is new)."""
-        if self.optimize in _STRATEGY_NAMES:
-            return self.optimize
-        key = (self.optimize, *self._signature(x))
-        name = self._choices.get(key)
-        if name is None:
-            if self.optimize == "measure":
-                name = self._measure(x, key)
-            else:
-                costs = self.estimate(x)
-                name = min(costs, key=costs.__getitem__)
-                # The sequences of small steps run 2–4× less efficiently than their multiply-adds
-                # say, by shape (mtk's plan at rate 0.2: estimated 0.54 of dense, measured 0.75;
-                # tr's grouped sequence at 0.2: estimated 0.65, measured about 1), so auto leaves
-                # "dense" only for a clear win.
-                if costs[name] > self._auto_margin * costs["dense"]:
-                    name = "dense"
-            self._choices[key] = name
-        return name
-
-    def _measure(self, x: torch.Tensor, key: tuple, candidates: int = 3, repeats: int = 3) -> str:
-        """Time the ``candidates`` best-estimated strategies on ``x`` (forward, and backward when
-        gradients are recorded; the gradients are returned, never accumulated into ``.grad``),
-        keep the fastest. The host waits for the device here only, once per input signature."""
-        costs = self.estimate(x)
-        names = sorted(costs, key=costs.__getitem__)[:candidates]
-        runs = self.strategies(x)
-        grad = key[-1]
-        params = [p for p in self._params() if p.requires_grad]
-        probe = x.detach().requires_grad_(x.requires_grad)
-        times: dict[str, float] = {}
-
-        def once(name: str) -> None:
-            y = runs[name](probe)
-            if grad:
-                wrt = [t for t in [probe, *params] if t.requires_grad]
-                torch.autograd.grad(y, wrt, torch.ones_like(y), allow_unused=True)
-
-        for name in names:
-            once(name)  # warm-up: allocator, kernel choice, the plan's compilation
-            best = math.inf
-            for _ in range(repeats):
-                _sync(x.device)
-                start = time.perf_counter()
-                once(name)
-                _sync(x.device)
-                best = min(best, time.perf_counter() - start)
-            times[name] = best
-        self.measurements[key] = times
-        return min(times, key=times.__getitem__)
-
-    def _run(self, x: torch.Tensor, optimize: Any = None, bias: torch.Tensor | None = None) -> torch.Tensor:
-        """The network on ``x`` plus ``bias`` (when given), with the layer's planner setting or
-        ``optimize`` (a strategy name of :meth:`strategies` is accepted too)."""
-        setting = self.optimize if optimize is None else optimize
-        if isinstance(setting, str) and setting in _STRATEGY_NAMES:
-            runs = self.strategies(x, bias)
-            if setting not in runs:
-                raise TnvizError(
-                    f"format {self.format!r} has no {setting!r} strategy here; expected one of {', '.join(runs)}",
-                    token=setting,
-                )
-            return _keep_format(x, runs[setting](x))
-        if setting in ("auto", "measure"):
-            saved, self.optimize = self.optimize, setting
-            try:
-                name = self.chosen_strategy(x)
-            finally:
-                self.optimize = saved
-            return _keep_format(x, self.strategies(x, bias)[name](x))
-        return self._add_bias(self._planned(x, setting), bias)
+        params = [self.weights[n] for n in self._order[1:]]
+        return einsum(self._kernel_diagram, *params)
 
     def _extra(self) -> str:
         text = f", format={self.format!r}, ranks={self.ranks}" if self.ranks else f", format={self.format!r}"
@@ -423,14 +207,11 @@ class TensorialLinear(TensorialLayer):
         rate: the fraction of the dense parameters to aim at (ranks chosen to fit).
         order: m, the number of channel factors of a reshaped format.
         in_factors, out_factors: explicit channel factors.
-        optimize: ``"auto"`` (default: the strategy of least estimated cost — ``"dense"``,
-            reconstruct the kernel then one dense call, its kernel cached under ``torch.no_grad``
-            until a parameter changes; ``"factored"``, the factored convolution as a sequence of
-            F.conv calls that keeps channels_last; ``"plan"``, the planner's plan), ``"measure"``
-            (time the best few once per input shape, dtype, device, memory format and grad mode,
-            keep the fastest, as cudnn.benchmark does; see ``layer.measurements``), one of those
-            strategy names to force it, or a planner setting (``"reconstruct"``,
-            ``"left-to-right"``, …) to run the planner's plan of that setting.
+        optimize: as :class:`~tnviz.TensorNetwork`: ``"auto"`` (default: the planner's plan,
+            or with no gradient recorded the cheaper of it and the kernel reconstructed once and
+            cached until a parameter changes), ``"measure"`` (time the candidate plans once per
+            input signature, keep the fastest; see ``layer.measurements``), or a planner setting
+            (``"reconstruct"``, ``"left-to-right"``, …) or path.
 
     Example:
         >>> layer = TensorialLinear(64, 32, format="mtt", rate=0.1)
@@ -474,23 +255,15 @@ class TensorialLinear(TensorialLayer):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] != self.in_features:
+        if _ints(x.shape[-1:])[0] != self.in_features:
             raise TnvizError(f"input has {x.shape[-1]} features; expected {self.in_features}", token=str(x.shape[-1]))
         lead = x.shape[:-1]
-        return self._run(x.reshape(-1, self.in_features), bias=self.bias).reshape(*lead, self.out_features)
+        return self._run_network((x.reshape(-1, self.in_features),)).reshape(*lead, self.out_features)
 
     def plan(self, x: torch.Tensor | tuple):
         """The plan used for an input of this shape (leading dimensions flattened, as in forward)."""
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else tuple(x)
         return super().plan((math.prod(shape[:-1]), shape[-1]))
-
-    _auto_margin = 1.0
-
-    def _dense(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.nn.functional.linear(x, self._dense_kernel(torch.contiguous_format), bias)
-
-    def _dense_macs(self, shape: tuple) -> int:
-        return math.prod(shape[:-1]) * self.in_features * self.out_features
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}" + self._extra()
@@ -537,20 +310,6 @@ class _TensorialConvNd(TensorialLayer):
             "padding": self.padding,
         }
         self._setup(config, format, rank, rate, bias, optimize, options, {"device": device, "dtype": dtype})
-        self._geometry = ConvGeometry(self.kernel_size, self.stride, self.padding, self.dilation, padding_mode)
-        if groups == 1:
-            from tnviz.nn.fast import factored_conv
-
-            self._factored = factored_conv(format, self.built.spec, self._order[1:], self._geometry)
-
-    def _dense(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-        w = self._dense_kernel(memory_format_of(x))
-        return self._geometry.conv(x, w, tuple(range(self._dims)), self.groups, bias)
-
-    def _dense_macs(self, shape: tuple) -> int:
-        g = self._geometry
-        spatial = [g.out_len(i, n) for i, n in enumerate(shape[2:])]
-        return conv_macs(shape[0], self.in_channels, self.out_channels, self.kernel_size, spatial, self.groups)
 
     @classmethod
     def _like(cls, module, format, rate, rank, **kwargs):
@@ -579,9 +338,9 @@ class _TensorialConvNd(TensorialLayer):
                 f"input has {x.dim()} dimensions {tuple(x.shape)}; expected {self._dims + 2} (batch, channels, ...)",
                 token=str(tuple(x.shape)),
             )
-        if self.built.order is not None and x.shape[1] != self.in_channels:
+        if self.built.order is not None and _ints(x.shape[1:2])[0] != self.in_channels:
             raise TnvizError(f"input has {x.shape[1]} channels; expected {self.in_channels}", token=str(x.shape[1]))
-        return self._run(x, bias=self.bias)
+        return self._run_network((x,))
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
@@ -620,23 +379,6 @@ class TensorialConv3d(_TensorialConvNd):
     """``nn.Conv3d``'s arguments plus ``format``, ``rank``/``rate``, ``order``; see TensorialLinear."""
 
     _dims = 3
-
-
-_Tensorial = TensorialLayer  # the earlier, private name
-
-
-def _keep_format(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``y`` in ``x``'s memory format (a no-op when a strategy kept it, as they all try to)."""
-    memory_format = memory_format_of(x)
-    if memory_format is torch.contiguous_format or y.is_contiguous(memory_format=memory_format):
-        return y
-    return y.contiguous(memory_format=memory_format)
-
-
-def _sync(device: torch.device) -> None:
-    """Wait for the device (timing in optimize="measure" only)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 # The one map from a dense torch layer to the tensorial layer that replaces it.

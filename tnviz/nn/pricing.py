@@ -331,11 +331,10 @@ def _price_module(
             "padding_mode": layer.padding_mode,
             "padding": layer.padding,
         }
-    from tnviz.nn.layers import _LAYER_SETTINGS
-
-    # "measure" and the forced strategies are the layer's own; the planner prices as "auto".
-    planner = "auto" if layer.optimize in _LAYER_SETTINGS else layer.optimize
-    plan = layer.diagram.plan({"X": x_shape}, optimize=planner, objective=objective)
+    if objective == EXECUTION_OBJECTIVE:
+        plan = layer.plan(x_shape)  # the plan forward runs (in training: gradients recorded)
+    else:
+        plan = layer.diagram.plan({"X": x_shape}, objective=objective)
     return LayerPrice(
         layer.format,
         config,

@@ -116,6 +116,13 @@ def decompose(tensor: np.ndarray, format: str, rank: int) -> tuple[np.ndarray, i
     Example:
         >>> approx, params = decompose(np.ones((8, 8, 3)), "cp", 1)  # doctest: +SKIP
     """
+    from tnviz.nn.decomposers.common import numpy_backend
+
+    with numpy_backend():  # whatever backend the process has set
+        return _decompose(tensor, format, rank)
+
+
+def _decompose(tensor: np.ndarray, format: str, rank: int) -> tuple[np.ndarray, int]:
     import tensorly as tl
     from tensorly.decomposition import parafac, tensor_ring, tensor_train, tucker
 

@@ -127,7 +127,12 @@ class _Builder:
         shared = set_a & set_b
         shared_conv = [c for c in p.conv if c in shared]
         if not shared_conv:
-            order = _einsum_order(oa, ob, keep, len(oa) >= len(ob) and p.subset(a)[2] >= p.subset(b)[2])
+            a_first = len(oa) >= len(ob) and p.subset(a)[2] >= p.subset(b)[2]
+            order = _einsum_order(oa, ob, keep, a_first)
+            if s == p.full:  # the last step writes the output's order: no permuted copy after it
+                wanted = tuple(i for i in dict.fromkeys(p.diagram.output.indices) if i in keep)
+                if sorted(wanted) == sorted(order):
+                    order = wanted
             shape = tuple(self.length(s, i) for i in order)
             summed = tuple(i for i in oa if i in shared and i not in keep)
             step = Step(

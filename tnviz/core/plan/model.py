@@ -22,14 +22,25 @@ from tnviz.core.diagram import ConvOptions, Diagram
 __all__ = ["ConvDim", "Problem", "OBJECTIVES", "MEMORY_WEIGHT", "REDUCTION_HALF", "INF"]
 
 OBJECTIVES = ("time", "flops")
-# The "time" objective: FLOPs / efficiency + MEMORY_WEIGHT · elements read and written.
-# Measured on a 2-core CPU (torch 2.13): a 1024³ matmul runs at ~144 GFLOP/s while a strided
-# copy moves ~0.7 G elements/s, i.e. one element moved costs ~200 FLOPs (a contiguous one
-# less); 128 sits between. A step whose reduction length K (multiply-adds per output
-# element) is short runs far below peak — depthwise or few-channel convolutions — so its
-# FLOPs are divided by K / (K + REDUCTION_HALF).
-MEMORY_WEIGHT = 128
-REDUCTION_HALF = 8
+
+
+def _calibration() -> dict:
+    """The "time" objective's constants, fitted to measured step times by
+    ``benchmarks/calibrate.py --write`` (its results file: benchmarks/results/calibration.json)."""
+    import json
+    from importlib import resources
+
+    return json.loads(resources.files(__package__).joinpath("calibration.json").read_text())
+
+
+# The "time" objective: FLOPs / efficiency + MEMORY_WEIGHT · elements read and written, in FLOP
+# equivalents. MEMORY_WEIGHT prices moving one element against the large-GEMM rate; a step whose
+# reduction length K (multiply-adds per output element) is short runs far below peak — depthwise
+# or few-channel convolutions — so its FLOPs are divided by K / (K + REDUCTION_HALF). Both are
+# fitted on measured calls of every kind the executor makes, never typed in.
+CALIBRATION = _calibration()
+MEMORY_WEIGHT: float = CALIBRATION["memory_weight"]
+REDUCTION_HALF: float = CALIBRATION["reduction_half"]
 INF = float("inf")
 
 

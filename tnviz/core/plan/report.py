@@ -38,6 +38,9 @@ class Plan:
         objective: what the search minimised: ``"time"`` (the default: FLOPs over
             efficiency plus memory traffic) or ``"flops"``.
         cost: the objective's value for this plan (FLOP-equivalents).
+        input_cost: the objective's value of the steps that involve an input — the plan's cost
+            when what depends on the parameters alone is served from a kernel cache (no
+            gradient recorded).
         output_indices: flat index order of the final result before groups are merged.
     """
 
@@ -65,7 +68,14 @@ class Plan:
         self._problem: Problem | None = problem  # kept for the lazy comparisons, then dropped
         self._left_to_right: int | None = None
         self._reconstruct: int | None | str = "unknown"
-        self.cost = tree_cost(problem, tree, 1) + _unary_flops(steps)
+        held = sum(1 << k for k in problem.inputs)
+        cost = input_cost = 0.0
+        for a, b in merges(tree):
+            step = problem.step_cost(a, b)[1]
+            cost += step
+            input_cost += step if (a | b) & held else 0.0
+        self.cost = cost + _unary_flops(steps)
+        self.input_cost = input_cost + _unary_flops(steps)
         self.approach = approach_label(problem, tree)
         input_sizes = [prod(s for s in diagram.shape(t)) for t in diagram.tensor_names]  # type: ignore[misc]
         live = sum(input_sizes)

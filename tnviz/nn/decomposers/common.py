@@ -3,15 +3,25 @@ TR-SVD with a TT-SVD fallback refined by ring ALS, and the reshaped formats' pai
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 
 from tnviz.core.formats import BuiltLayer
 from tnviz.errors import TnvizError
 
-__all__ = ["tensorly_functions", "cp_als", "ring_cores", "ring_als", "check_tucker_ranks", "factor_pairs"]
+__all__ = [
+    "numpy_backend",
+    "tensorly_functions",
+    "cp_als",
+    "ring_cores",
+    "ring_als",
+    "check_tucker_ranks",
+    "factor_pairs",
+]
 
 EXACT_FIT = 1e-10  # a relative fit this good is taken as exact: no more restarts or sweeps
 CP_RESTARTS = 4  # random CP-ALS starts tried after the SVD start, while the fit is not exact
@@ -27,6 +37,17 @@ RING_SWEEPS = 2000
 RING_RESTARTS = 64  # random ring-ALS starts tried after the TR-SVD start, while the fit is not exact
 RING_SECONDS = 4.0  # ring ALS stops (keeping its best so far) once this much time has gone: a kernel that is
 # not exactly representable spends all of it, per channel group, so it is kept short
+
+
+@contextlib.contextmanager
+def numpy_backend() -> Iterator[None]:
+    """tensorly's NumPy backend for this thread while the block runs, whatever backend the
+    process has set (tensorly-torch sets the pytorch one when imported); restored after. The
+    decomposers pass NumPy arrays, which tensorly's other backends refuse."""
+    import tensorly as tl
+
+    with tl.backend_context("numpy", local_threadsafe=True):
+        yield
 
 
 def tensorly_functions():

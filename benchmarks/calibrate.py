@@ -1,0 +1,242 @@
+"""Calibrate the planner's "time" objective on this machine: its two constants are fitted to
+measured step times, not typed in code.
+
+The objective prices a step as ``FLOPs / efficiency(K) + MEMORY_WEIGHT · elements`` (FLOP
+equivalents), where ``elements`` are those of its operands and result and
+``efficiency(K) = K / (K + REDUCTION_HALF)`` for a reduction length K (multiply-adds per output
+element). This script times the kinds of call the executor makes — large and small matrix
+products, 1×1 convolutions over few and many channels, depthwise, grouped and dense 3×3
+convolutions, outer products and batched products — converts each time to FLOP equivalents at
+the machine's large-GEMM rate, and fits the two constants by least squares on log time (a grid,
+then refined). Each worker process fits on its own timings; the results file holds each
+constant's median and spread over processes, the fit's error, and every workload's timing.
+
+The workers run with tcmalloc by default (``--allocator``, as ``benchmarks/layers.py``): glibc's
+malloc serves each multi-MB result by mmap and returns it by munmap, so a call pays a page fault
+per 4 KiB again — about 5 ms for any 8 MB output here, whatever the step computes. That is the
+allocator's, not the step's (PyTorch's CPU tuning guide recommends tcmalloc or jemalloc); fitted
+on glibc timings the model's error grows from 0.50 to 0.93 (rms of log time: a factor 1.6 to 2.5).
+
+    python benchmarks/calibrate.py --processes 3      # benchmarks/results/calibration.json
+    python benchmarks/calibrate.py --write            # ... and tnviz/core/plan/calibration.json
+
+``--write`` writes the medians into the package (``tnviz/core/plan/calibration.json``), which the
+planner reads at import; a test checks that file against the results file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from timing import ALLOCATORS, add_process_arguments, loaded_allocator, run_benchmark
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results" / "calibration.json"
+PACKAGE_FILE = ROOT / "tnviz" / "core" / "plan" / "calibration.json"
+
+
+def _workloads() -> list[tuple[str, callable, int, int, int]]:
+    """(name, function, FLOPs, elements read and written, output elements) of each timed call,
+    counted as the planner's cost model counts them."""
+    out = []
+
+    def matmul(n: int, k: int, m: int):
+        a, b = torch.randn(n, k), torch.randn(m, k)
+        out.append((f"linear {n}x{k}x{m}", lambda: F.linear(a, b), 2 * n * k * m, n * k + m * k + n * m, n * m))
+
+    def pointwise(cin: int, cout: int, batch: int = 32, side: int = 32):
+        x, w = torch.randn(batch, cin, side * side), torch.randn(cout, cin, 1)
+        n_out = batch * cout * side * side
+        out.append(
+            (f"1x1 conv {cin}->{cout}", lambda: F.conv1d(x, w), 2 * n_out * cin, x.numel() + w.numel() + n_out, n_out)
+        )
+
+    def conv(cin: int, cout: int, groups: int, batch: int = 32, side: int = 32):
+        x, w = torch.randn(batch, cin, side, side), torch.randn(cout, cin // groups, 3, 3)
+        n_out = batch * cout * side * side
+        macs = n_out * (cin // groups) * 9
+        what = "depthwise" if groups == cin else ("grouped" if groups > 1 else "dense")
+        out.append(
+            (
+                f"{what} 3x3 conv {cin}->{cout} groups={groups}",
+                lambda: F.conv2d(x, w, padding=1, groups=groups),
+                2 * macs,
+                x.numel() + w.numel() + n_out,
+                n_out,
+            )
+        )
+
+    def outer(b: int, i: int, j: int):
+        x, y = torch.randn(b, i), torch.randn(b, j)
+        n_out = b * i * j
+        out.append(
+            (
+                f"outer {b}x{i}x{j}",
+                lambda: torch.einsum("bi,bj->bij", x, y),
+                n_out,
+                x.numel() + y.numel() + n_out,
+                n_out,
+            )
+        )
+
+    def batched(b: int, i: int, k: int, j: int):
+        x, y = torch.randn(b, i, k), torch.randn(b, k, j)
+        n_out = b * i * j
+        out.append(
+            (
+                f"batched {b}x{i}x{k}x{j}",
+                lambda: torch.einsum("bik,bkj->bij", x, y),
+                2 * n_out * k,
+                x.numel() + y.numel() + n_out,
+                n_out,
+            )
+        )
+
+    for n in (256, 512, 1024):
+        matmul(n, n, n)
+    matmul(1024, 16, 1024)
+    matmul(1024, 1024, 16)
+    for cin, cout in ((64, 64), (64, 16), (16, 64), (8, 64), (64, 4), (4, 64), (27, 64)):
+        pointwise(cin, cout)
+    for cin, groups in ((64, 64), (27, 27), (64, 1), (16, 1), (32, 4)):
+        conv(cin, cin, groups)
+    outer(32, 128, 128)
+    outer(1024, 64, 16)
+    batched(64, 32, 8, 32)
+    batched(256, 16, 64, 16)
+    return out
+
+
+def _time(fn, repeats: int) -> float:
+    for _ in range(2):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _predict(flops: int, elements: int, out_elements: int, memory_weight: float, half: float) -> float:
+    reduction = max(1.0, flops / 2 / max(out_elements, 1))
+    efficiency = reduction / (reduction + half)
+    return flops / efficiency + memory_weight * elements
+
+
+def fit(rows: list[dict]) -> tuple[float, float, float]:
+    """(memory_weight, reduction_half, rms log error): least squares on log time, time in FLOP
+    equivalents at the large-GEMM rate; a coarse grid, then a finer one around its best."""
+
+    def loss(mw: float, h: float) -> float:
+        return sum(
+            (math.log(_predict(r["flops"], r["elements"], r["out_elements"], mw, h)) - math.log(r["flop_equivalents"]))
+            ** 2
+            for r in rows
+        ) / len(rows)
+
+    grid = [(2.0**a, 2.0**b) for a in range(0, 13) for b in range(-2, 8)]
+    best = min(grid, key=lambda p: loss(*p))
+    for _ in range(3):
+        mw0, h0 = best
+        grid = [(mw0 * 2 ** (a / 8), h0 * 2 ** (b / 8)) for a in range(-8, 9) for b in range(-8, 9)]
+        best = min(grid, key=lambda p: loss(*p))
+    return best[0], best[1], math.sqrt(loss(*best))
+
+
+def measure(args) -> dict:
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    workloads = _workloads()
+    rows = []
+    with torch.no_grad():
+        for name, fn, flops, elements, out_elements in workloads:
+            rows.append(
+                {
+                    "name": name,
+                    "seconds": _time(fn, args.repeats),
+                    "flops": flops,
+                    "elements": elements,
+                    "out_elements": out_elements,
+                }
+            )
+    gemm = max(r["flops"] / r["seconds"] for r in rows if r["name"].startswith("linear 1024x1024x1024"))
+    for r in rows:
+        r["flop_equivalents"] = r["seconds"] * gemm
+    memory_weight, half, error = fit(rows)
+    return {
+        "allocator": loaded_allocator(),
+        "memory_weight": memory_weight,
+        "reduction_half": half,
+        "rms_log_error": error,
+        "gemm_gflops": gemm / 1e9,
+        "workloads": {r["name"]: {"seconds": r["seconds"], "flop_equivalents": r["flop_equivalents"]} for r in rows},
+    }
+
+
+def table(data: dict) -> str:
+    r = data["results"]
+
+    def cell(value) -> str:
+        if isinstance(value, dict):
+            return f"{value['median']:.3g} ({value['q25']:.3g}–{value['q75']:.3g})"
+        return f"{value:.3g}"
+
+    return "\n".join(
+        [
+            "| constant | value (median, IQR over processes) |",
+            "|---|---|",
+            f"| MEMORY_WEIGHT | {cell(r['memory_weight'])} |",
+            f"| REDUCTION_HALF | {cell(r['reduction_half'])} |",
+            f"| rms error of log time | {cell(r['rms_log_error'])} |",
+            f"| large-GEMM rate, GFLOP/s | {cell(r['gemm_gflops'])} |",
+            f"| the workers' allocator | {r.get('allocator', '?')} |",
+        ]
+    )
+
+
+def _median(value) -> float:
+    return value["median"] if isinstance(value, dict) else float(value)
+
+
+def package_constants(data: dict) -> dict:
+    """What the planner reads: the medians, with where they came from."""
+    from tnviz.provenance import describe
+
+    r = data["results"]
+    return {
+        "generated_by": "python benchmarks/calibrate.py --write",
+        "source": str(RESULTS.relative_to(ROOT)),
+        "provenance": describe(data),
+        "memory_weight": round(_median(r["memory_weight"]), 2),
+        "reduction_half": round(_median(r["reduction_half"]), 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--allocator", choices=list(ALLOCATORS), default="tcmalloc", help="the workers' C allocator")
+    parser.add_argument("--write", action="store_true", help="also write the constants into the package")
+    parser.add_argument("--write-only", action="store_true", help="write the package file from the results file")
+    add_process_arguments(parser, RESULTS)
+    args = parser.parse_args()
+    if not args.write_only:
+        run_benchmark(__file__, args, measure, table, keep=("allocator",))
+    if (args.write or args.write_only) and not args.worker:
+        constants = package_constants(json.loads(RESULTS.read_text()))
+        PACKAGE_FILE.write_text(json.dumps(constants, indent=2) + "\n")
+        print(f"wrote {PACKAGE_FILE.relative_to(ROOT)}: {constants}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,21 +1,23 @@
-"""Calibrate the planner's "time" objective on this machine: its two constants are fitted to
+"""Calibrate the planner's "time" objective on this machine: its three constants are fitted to
 measured step times, not typed in code.
 
-The objective prices a step as ``FLOPs / efficiency(K) + MEMORY_WEIGHT · elements`` (FLOP
+The objective prices a step as ``FLOPs / efficiency + MEMORY_WEIGHT · elements`` (FLOP
 equivalents), where ``elements`` are those of its operands and result and
-``efficiency(K) = K / (K + REDUCTION_HALF)`` for a reduction length K (multiply-adds per output
-element). This script times the kinds of call the executor makes — large and small matrix
-products, 1×1 convolutions over few and many channels, depthwise, grouped and dense 3×3
-convolutions, outer products and batched products — converts each time to FLOP equivalents at
-the machine's large-GEMM rate, and fits the two constants by least squares on log time (a grid,
-then refined). Each worker process fits on its own timings; the results file holds each
-constant's median and spread over processes, the fit's error, and every workload's timing.
+``efficiency = K / (K + REDUCTION_HALF) · W / (W + WIDTH_HALF)`` for the K channels a call sums
+over (a convolution's input channels per group, its kernel taps apart) and a width W (the
+narrower operand's own extent: a convolution's output channels, 1 for a depthwise kernel).
 
-The workers run with tcmalloc by default (``--allocator``, as ``benchmarks/layers.py``): glibc's
-malloc serves each multi-MB result by mmap and returns it by munmap, so a call pays a page fault
-per 4 KiB again — about 5 ms for any 8 MB output here, whatever the step computes. That is the
-allocator's, not the step's (PyTorch's CPU tuning guide recommends tcmalloc or jemalloc); fitted
-on glibc timings the model's error grows from 0.50 to 0.93 (rms of log time: a factor 1.6 to 2.5).
+MEMORY_WEIGHT is measured on its own: the large-GEMM rate over the elements per second that a
+permuted copy of a 32×64×32×32 activation reads and writes into a new tensor — what a step's
+intermediate costs to lay out, page faults included (glibc's malloc serves a multi-MB block by
+mmap and returns it by munmap, so each call faults its pages in again). REDUCTION_HALF and
+WIDTH_HALF are then fitted to the times of the kinds of call the executor makes — large and small
+matrix products, 1×1 convolutions over few and many channels, depthwise, grouped, dense and thin
+3×3 convolutions, outer products and batched products — converted to FLOP equivalents at the
+large-GEMM rate, by least squares on log time (a grid, then refined). Each worker process fits
+on its own timings; the results file holds each constant's median and spread over processes,
+the fit's error and every timing. The workers run with the system's allocator by default (what
+a user has; ``--allocator`` as in ``benchmarks/layers.py``).
 
     python benchmarks/calibrate.py --processes 3      # benchmarks/results/calibration.json
     python benchmarks/calibrate.py --write            # ... and tnviz/core/plan/calibration.json
@@ -43,34 +45,42 @@ RESULTS = HERE / "results" / "calibration.json"
 PACKAGE_FILE = ROOT / "tnviz" / "core" / "plan" / "calibration.json"
 
 
-def _workloads() -> list[tuple[str, callable, int, int, int]]:
-    """(name, function, FLOPs, elements read and written, output elements) of each timed call,
-    counted as the planner's cost model counts them."""
+def _workloads() -> list[tuple[str, callable, int, int, int, int]]:
+    """(name, function, FLOPs, elements read and written, channels summed K, width W) of each
+    timed call, counted as the planner's cost model counts them."""
     out = []
 
     def matmul(n: int, k: int, m: int):
         a, b = torch.randn(n, k), torch.randn(m, k)
-        out.append((f"linear {n}x{k}x{m}", lambda: F.linear(a, b), 2 * n * k * m, n * k + m * k + n * m, n * m))
+        out.append((f"linear {n}x{k}x{m}", lambda: F.linear(a, b), 2 * n * k * m, n * k + m * k + n * m, k, min(n, m)))
 
     def pointwise(cin: int, cout: int, batch: int = 32, side: int = 32):
         x, w = torch.randn(batch, cin, side * side), torch.randn(cout, cin, 1)
         n_out = batch * cout * side * side
         out.append(
-            (f"1x1 conv {cin}->{cout}", lambda: F.conv1d(x, w), 2 * n_out * cin, x.numel() + w.numel() + n_out, n_out)
+            (
+                f"1x1 conv {cin}->{cout}",
+                lambda: F.conv1d(x, w),
+                2 * n_out * cin,
+                x.numel() + w.numel() + n_out,
+                cin,
+                min(batch * side * side, cout),
+            )
         )
 
-    def conv(cin: int, cout: int, groups: int, batch: int = 32, side: int = 32):
-        x, w = torch.randn(batch, cin, side, side), torch.randn(cout, cin // groups, 3, 3)
+    def conv(cin: int, cout: int, groups: int, batch: int = 32, side: int = 32, kernel: int = 3):
+        x, w = torch.randn(batch, cin, side, side), torch.randn(cout, cin // groups, kernel, kernel)
         n_out = batch * cout * side * side
-        macs = n_out * (cin // groups) * 9
+        macs = n_out * (cin // groups) * kernel * kernel
         what = "depthwise" if groups == cin else ("grouped" if groups > 1 else "dense")
         out.append(
             (
-                f"{what} 3x3 conv {cin}->{cout} groups={groups}",
-                lambda: F.conv2d(x, w, padding=1, groups=groups),
+                f"{what} {kernel}x{kernel} conv {cin}->{cout} groups={groups} batch={batch}",
+                lambda: F.conv2d(x, w, padding=kernel // 2, groups=groups),
                 2 * macs,
                 x.numel() + w.numel() + n_out,
-                n_out,
+                cin // groups,
+                min(batch, cout // groups),
             )
         )
 
@@ -83,7 +93,8 @@ def _workloads() -> list[tuple[str, callable, int, int, int]]:
                 lambda: torch.einsum("bi,bj->bij", x, y),
                 n_out,
                 x.numel() + y.numel() + n_out,
-                n_out,
+                1,
+                min(i, j),
             )
         )
 
@@ -96,7 +107,8 @@ def _workloads() -> list[tuple[str, callable, int, int, int]]:
                 lambda: torch.einsum("bik,bkj->bij", x, y),
                 2 * n_out * k,
                 x.numel() + y.numel() + n_out,
-                n_out,
+                k,
+                min(i, j),
             )
         )
 
@@ -108,6 +120,12 @@ def _workloads() -> list[tuple[str, callable, int, int, int]]:
         pointwise(cin, cout)
     for cin, groups in ((64, 64), (27, 27), (64, 1), (16, 1), (32, 4)):
         conv(cin, cin, groups)
+    # thin convolutions over a large batch: what a reshaped format's last step can be
+    conv(16, 4, 1, batch=512)
+    conv(4, 16, 1, batch=512)
+    conv(4, 4, 1, batch=512)
+    conv(16, 16, 1, batch=128)
+    conv(64, 8, 1, batch=32)
     outer(32, 128, 128)
     outer(1024, 64, 16)
     batched(64, 32, 8, 32)
@@ -126,30 +144,42 @@ def _time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def _predict(flops: int, elements: int, out_elements: int, memory_weight: float, half: float) -> float:
-    reduction = max(1.0, flops / 2 / max(out_elements, 1))
-    efficiency = reduction / (reduction + half)
+def _predict(
+    flops: int, elements: int, reduction: int, width: int, memory_weight: float, half: float, width_half: float
+) -> float:
+    efficiency = reduction / (reduction + half) * width / (width + width_half)
     return flops / efficiency + memory_weight * elements
 
 
-def fit(rows: list[dict]) -> tuple[float, float, float]:
-    """(memory_weight, reduction_half, rms log error): least squares on log time, time in FLOP
-    equivalents at the large-GEMM rate; a coarse grid, then a finer one around its best."""
+def fit(rows: list[dict], memory_weight: float) -> tuple[float, float, float]:
+    """(reduction_half, width_half, rms log error) for a measured ``memory_weight``: least squares
+    on log time, time in FLOP equivalents at the large-GEMM rate; a coarse grid, then finer ones."""
 
-    def loss(mw: float, h: float) -> float:
+    def loss(mw: float, h: float, hw: float) -> float:
         return sum(
-            (math.log(_predict(r["flops"], r["elements"], r["out_elements"], mw, h)) - math.log(r["flop_equivalents"]))
+            (
+                math.log(_predict(r["flops"], r["elements"], r["reduction"], r["width"], mw, h, hw))
+                - math.log(r["flop_equivalents"])
+            )
             ** 2
             for r in rows
         ) / len(rows)
 
-    grid = [(2.0**a, 2.0**b) for a in range(0, 13) for b in range(-2, 8)]
+    grid = [(memory_weight, 2.0**b, 2.0**c) for b in range(-4, 9) for c in range(-4, 9)]
     best = min(grid, key=lambda p: loss(*p))
     for _ in range(3):
-        mw0, h0 = best
-        grid = [(mw0 * 2 ** (a / 8), h0 * 2 ** (b / 8)) for a in range(-8, 9) for b in range(-8, 9)]
+        _, h0, w0 = best
+        steps = range(-4, 5)
+        grid = [(memory_weight, h0 * 2 ** (b / 8), w0 * 2 ** (c / 8)) for b in steps for c in steps]
         best = min(grid, key=lambda p: loss(*p))
-    return best[0], best[1], math.sqrt(loss(*best))
+    return best[1], best[2], math.sqrt(loss(*best))
+
+
+def memory_rate(repeats: int) -> float:
+    """Elements read and written per second by a permuted copy of a 32×64×32×32 activation."""
+    x = torch.randn(32, 64, 32, 32)
+    seconds = _time(lambda: x.permute(0, 2, 3, 1).contiguous(), repeats)
+    return 2 * x.numel() / seconds
 
 
 def measure(args) -> dict:
@@ -158,24 +188,27 @@ def measure(args) -> dict:
     workloads = _workloads()
     rows = []
     with torch.no_grad():
-        for name, fn, flops, elements, out_elements in workloads:
+        for name, fn, flops, elements, reduction, width in workloads:
             rows.append(
                 {
                     "name": name,
                     "seconds": _time(fn, args.repeats),
                     "flops": flops,
                     "elements": elements,
-                    "out_elements": out_elements,
+                    "reduction": reduction,
+                    "width": width,
                 }
             )
     gemm = max(r["flops"] / r["seconds"] for r in rows if r["name"].startswith("linear 1024x1024x1024"))
     for r in rows:
         r["flop_equivalents"] = r["seconds"] * gemm
-    memory_weight, half, error = fit(rows)
+    memory_weight = gemm / memory_rate(args.repeats)
+    half, width_half, error = fit(rows, memory_weight)
     return {
         "allocator": loaded_allocator(),
         "memory_weight": memory_weight,
         "reduction_half": half,
+        "width_half": width_half,
         "rms_log_error": error,
         "gemm_gflops": gemm / 1e9,
         "workloads": {r["name"]: {"seconds": r["seconds"], "flop_equivalents": r["flop_equivalents"]} for r in rows},
@@ -196,6 +229,7 @@ def table(data: dict) -> str:
             "|---|---|",
             f"| MEMORY_WEIGHT | {cell(r['memory_weight'])} |",
             f"| REDUCTION_HALF | {cell(r['reduction_half'])} |",
+            f"| WIDTH_HALF | {cell(r['width_half'])} |",
             f"| rms error of log time | {cell(r['rms_log_error'])} |",
             f"| large-GEMM rate, GFLOP/s | {cell(r['gemm_gflops'])} |",
             f"| the workers' allocator | {r.get('allocator', '?')} |",
@@ -218,6 +252,7 @@ def package_constants(data: dict) -> dict:
         "provenance": describe(data),
         "memory_weight": round(_median(r["memory_weight"]), 2),
         "reduction_half": round(_median(r["reduction_half"]), 3),
+        "width_half": round(_median(r["width_half"]), 3),
     }
 
 
@@ -225,7 +260,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--allocator", choices=list(ALLOCATORS), default="tcmalloc", help="the workers' C allocator")
+    parser.add_argument("--allocator", choices=list(ALLOCATORS), default="system", help="the workers' C allocator")
     parser.add_argument("--write", action="store_true", help="also write the constants into the package")
     parser.add_argument("--write-only", action="store_true", help="write the package file from the results file")
     add_process_arguments(parser, RESULTS)

@@ -17,10 +17,14 @@ def test_the_planners_constants_are_the_calibration_results_medians():
     data = json.loads(calibrate.RESULTS.read_text())
     packaged = json.loads(calibrate.PACKAGE_FILE.read_text())
     assert packaged == calibrate.package_constants(data), "run: python benchmarks/calibrate.py --write-only"
-    assert (model.MEMORY_WEIGHT, model.REDUCTION_HALF) == (packaged["memory_weight"], packaged["reduction_half"])
+    assert (model.MEMORY_WEIGHT, model.REDUCTION_HALF, model.WIDTH_HALF) == (
+        packaged["memory_weight"],
+        packaged["reduction_half"],
+        packaged["width_half"],
+    )
     results = data["results"]
-    assert results["allocator"] == "tcmalloc"  # glibc's page faults are the allocator's, not a step's
-    for constant in ("memory_weight", "reduction_half", "rms_log_error"):
+    assert results["allocator"] == "system"  # what a user has
+    for constant in ("memory_weight", "reduction_half", "width_half", "rms_log_error"):
         spread = results[constant]
         assert spread["q25"] <= spread["median"] <= spread["q75"]
     assert len(results["workloads"]) >= 15
@@ -32,9 +36,9 @@ def test_the_fit_recovers_constants_from_times_the_model_itself_predicts():
     import calibrate
 
     rows = []
-    for name, _, flops, elements, out_elements in calibrate._workloads():
-        predicted = calibrate._predict(flops, elements, out_elements, 64.0, 16.0)
-        rows.append({"name": name, "flops": flops, "elements": elements, "out_elements": out_elements})
+    for name, _, flops, elements, reduction, width in calibrate._workloads():
+        predicted = calibrate._predict(flops, elements, reduction, width, 64.0, 16.0, 4.0)
+        rows.append({"name": name, "flops": flops, "elements": elements, "reduction": reduction, "width": width})
         rows[-1]["flop_equivalents"] = predicted
-    memory_weight, half, error = calibrate.fit(rows)
-    assert abs(memory_weight / 64.0 - 1) < 0.1 and abs(half / 16.0 - 1) < 0.1 and error < 0.05
+    half, width_half, error = calibrate.fit(rows, 64.0)
+    assert abs(half / 16.0 - 1) < 0.1 and abs(width_half / 4.0 - 1) < 0.1 and error < 0.05

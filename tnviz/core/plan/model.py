@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from tnviz.core.diagram import ConvOptions, Diagram
 
-__all__ = ["ConvDim", "Problem", "OBJECTIVES", "MEMORY_WEIGHT", "REDUCTION_HALF", "INF"]
+__all__ = ["ConvDim", "Problem", "OBJECTIVES", "MEMORY_WEIGHT", "REDUCTION_HALF", "WIDTH_HALF", "INF"]
 
 OBJECTIVES = ("time", "flops")
 
@@ -34,13 +34,16 @@ def _calibration() -> dict:
 
 
 # The "time" objective: FLOPs / efficiency + MEMORY_WEIGHT · elements read and written, in FLOP
-# equivalents. MEMORY_WEIGHT prices moving one element against the large-GEMM rate; a step whose
-# reduction length K (multiply-adds per output element) is short runs far below peak — depthwise
-# or few-channel convolutions — so its FLOPs are divided by K / (K + REDUCTION_HALF). Both are
-# fitted on measured calls of every kind the executor makes, never typed in.
+# equivalents. MEMORY_WEIGHT prices moving one element against the large-GEMM rate. A step runs
+# far below peak where the channels K it sums over are few (a convolution over 4 input channels,
+# a depthwise one: K = 1) or where its narrower side W is thin (a convolution with 4 output
+# channels, a depthwise kernel: W = 1), so its FLOPs are divided by
+# K / (K + REDUCTION_HALF) · W / (W + WIDTH_HALF). All three are fitted on measured calls of the
+# kinds the executor makes, never typed in.
 CALIBRATION = _calibration()
 MEMORY_WEIGHT: float = CALIBRATION["memory_weight"]
 REDUCTION_HALF: float = CALIBRATION["reduction_half"]
+WIDTH_HALF: float = CALIBRATION["width_half"]
 INF = float("inf")
 
 
@@ -249,8 +252,13 @@ class Problem:
         flops = macs * (2 if summing else 1) + extra
         if not self.by_time:
             return flops, flops
-        reduction = max(1.0, macs / max(ss, 1))
-        efficiency = reduction / (reduction + REDUCTION_HALF)
+        # The channels the call sums over (a convolution's input channels, its kernel taps
+        # apart: oneDNN vectorises over channels) and its narrower side (what only one operand
+        # holds: a convolution's output channels, a depthwise kernel's 1): a thin F.conv or
+        # GEMM runs far below peak.
+        reduction = max(1, self.static_prod(shared & ~ks & ~self.conv_mask))
+        width = max(1, min(self.static_prod(ka & ~kb & ~self.conv_mask), self.static_prod(kb & ~ka & ~self.conv_mask)))
+        efficiency = reduction / (reduction + REDUCTION_HALF) * width / (width + WIDTH_HALF)
         return flops, flops / efficiency + MEMORY_WEIGHT * (sa + sb + ss)
 
     def unary_flops(self, k: int) -> int:

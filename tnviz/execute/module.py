@@ -106,7 +106,7 @@ class TensorNetwork(nn.Module):
                     spec=diagram.to_spec(),
                 )
             self.weights[name] = nn.Parameter(torch.empty(shape, **factory))  # type: ignore[arg-type]
-        if not isinstance(bias, (bool, int)) or isinstance(bias, str):
+        if not isinstance(bias, (bool, int)):
             raise TypeError(f"bias must be True or False, got {bias!r}")
         if bias:
             modes = diagram.output.modes

@@ -14,7 +14,11 @@ mmap and returns it by munmap, so each call faults its pages in again). REDUCTIO
 WIDTH_HALF are then fitted to the times of the kinds of call the executor makes — large and small
 matrix products, 1×1 convolutions over few and many channels, depthwise, grouped, dense and thin
 3×3 convolutions, outer products and batched products — converted to FLOP equivalents at the
-large-GEMM rate, by least squares on log time (a grid, then refined). Each worker process fits
+large-GEMM rate, by least squares on log time (a grid, then refined). The same calls on a
+channels_last activation (as the executor runs them on one: 1×1, depthwise, grouped and dense
+convolutions on the tensor as it lies) get their own two halves, fitted the same way with the same
+MEMORY_WEIGHT: oneDNN vectorises over channels there, so a depthwise convolution that crawls on
+NCHW is cheap (the planner's ``layout="channels_last"``). Each worker process fits
 on its own timings; the results file holds each constant's median and spread over processes,
 the fit's error and every timing. The workers run with the system's allocator by default (what
 a user has; ``--allocator`` as in ``benchmarks/layers.py``).
@@ -45,42 +49,68 @@ RESULTS = HERE / "results" / "calibration.json"
 PACKAGE_FILE = ROOT / "tnviz" / "core" / "plan" / "calibration.json"
 
 
-def _workloads() -> list[tuple[str, callable, int, int, int, int]]:
-    """(name, function, FLOPs, elements read and written, channels summed K, width W) of each
-    timed call, counted as the planner's cost model counts them."""
+CL = "channels_last"
+
+
+def _workloads() -> list[tuple[str, callable, int, int, int, int, str]]:
+    """(name, function, FLOPs, elements read and written, channels summed K, width W, layout) of
+    each timed call, counted as the planner's cost model counts them."""
     out = []
 
     def matmul(n: int, k: int, m: int):
         a, b = torch.randn(n, k), torch.randn(m, k)
-        out.append((f"linear {n}x{k}x{m}", lambda: F.linear(a, b), 2 * n * k * m, n * k + m * k + n * m, k, min(n, m)))
-
-    def pointwise(cin: int, cout: int, batch: int = 32, side: int = 32):
-        x, w = torch.randn(batch, cin, side * side), torch.randn(cout, cin, 1)
-        n_out = batch * cout * side * side
         out.append(
             (
-                f"1x1 conv {cin}->{cout}",
-                lambda: F.conv1d(x, w),
-                2 * n_out * cin,
-                x.numel() + w.numel() + n_out,
-                cin,
-                min(batch * side * side, cout),
+                f"linear {n}x{k}x{m}",
+                lambda: F.linear(a, b),
+                2 * n * k * m,
+                n * k + m * k + n * m,
+                k,
+                min(n, m),
+                "contiguous",
             )
         )
 
-    def conv(cin: int, cout: int, groups: int, batch: int = 32, side: int = 32, kernel: int = 3):
-        x, w = torch.randn(batch, cin, side, side), torch.randn(cout, cin // groups, kernel, kernel)
+    def pointwise(cin: int, cout: int, batch: int = 32, side: int = 32, layout: str = "contiguous"):
+        if layout == CL:  # the executor's channel contraction on a channels_last activation
+            x = torch.randn(batch, cin, side, side).contiguous(memory_format=torch.channels_last)
+            w = torch.randn(cout, cin, 1, 1)
+            fn = lambda: F.conv2d(x, w)  # noqa: E731
+        else:
+            x, w = torch.randn(batch, cin, side * side), torch.randn(cout, cin, 1)
+            fn = lambda: F.conv1d(x, w)  # noqa: E731
         n_out = batch * cout * side * side
-        macs = n_out * (cin // groups) * kernel * kernel
+        name = f"1x1 conv {cin}->{cout}" + (" channels_last" if layout == CL else "")
+        out.append(
+            (name, fn, 2 * n_out * cin, x.numel() + w.numel() + n_out, cin, min(batch * side * side, cout), layout)
+        )
+
+    def conv(
+        cin: int,
+        cout: int,
+        groups: int,
+        batch: int = 32,
+        side: int = 32,
+        kernel: tuple[int, int] = (3, 3),
+        layout: str = "contiguous",
+    ):
+        x, w = torch.randn(batch, cin, side, side), torch.randn(cout, cin // groups, *kernel)
+        if layout == CL:
+            x = x.contiguous(memory_format=torch.channels_last)
+        n_out = batch * cout * side * side
+        macs = n_out * (cin // groups) * kernel[0] * kernel[1]
         what = "depthwise" if groups == cin else ("grouped" if groups > 1 else "dense")
+        padding = (kernel[0] // 2, kernel[1] // 2)
         out.append(
             (
-                f"{what} {kernel}x{kernel} conv {cin}->{cout} groups={groups} batch={batch}",
-                lambda: F.conv2d(x, w, padding=kernel // 2, groups=groups),
+                f"{what} {kernel[0]}x{kernel[1]} conv {cin}->{cout} groups={groups} batch={batch}"
+                + (" channels_last" if layout == CL else ""),
+                lambda: F.conv2d(x, w, padding=padding, groups=groups),
                 2 * macs,
                 x.numel() + w.numel() + n_out,
                 cin // groups,
                 min(batch, cout // groups),
+                layout,
             )
         )
 
@@ -95,6 +125,7 @@ def _workloads() -> list[tuple[str, callable, int, int, int, int]]:
                 x.numel() + y.numel() + n_out,
                 1,
                 min(i, j),
+                "contiguous",
             )
         )
 
@@ -109,6 +140,7 @@ def _workloads() -> list[tuple[str, callable, int, int, int, int]]:
                 x.numel() + y.numel() + n_out,
                 k,
                 min(i, j),
+                "contiguous",
             )
         )
 
@@ -130,6 +162,17 @@ def _workloads() -> list[tuple[str, callable, int, int, int, int]]:
     outer(1024, 64, 16)
     batched(64, 32, 8, 32)
     batched(256, 16, 64, 16)
+    # one tap row: a factor applied along one spatial index (CP, TT, TR's separable steps)
+    conv(64, 27, 1, kernel=(3, 1))
+    conv(27, 27, 27, kernel=(3, 1))
+    # on a channels_last activation, as the executor runs them on one
+    for cin, cout in ((64, 64), (64, 16), (16, 64), (8, 64), (64, 4), (4, 64), (27, 64)):
+        pointwise(cin, cout, layout=CL)
+    for cin, groups in ((64, 64), (27, 27), (64, 1), (16, 1), (32, 4)):
+        conv(cin, cin, groups, layout=CL)
+    conv(64, 27, 1, kernel=(3, 1), layout=CL)
+    conv(27, 27, 27, kernel=(3, 1), layout=CL)
+    conv(64, 8, 1, layout=CL)
     return out
 
 
@@ -188,7 +231,7 @@ def measure(args) -> dict:
     workloads = _workloads()
     rows = []
     with torch.no_grad():
-        for name, fn, flops, elements, reduction, width in workloads:
+        for name, fn, flops, elements, reduction, width, layout in workloads:
             rows.append(
                 {
                     "name": name,
@@ -197,19 +240,24 @@ def measure(args) -> dict:
                     "elements": elements,
                     "reduction": reduction,
                     "width": width,
+                    "layout": layout,
                 }
             )
     gemm = max(r["flops"] / r["seconds"] for r in rows if r["name"].startswith("linear 1024x1024x1024"))
     for r in rows:
         r["flop_equivalents"] = r["seconds"] * gemm
     memory_weight = gemm / memory_rate(args.repeats)
-    half, width_half, error = fit(rows, memory_weight)
+    half, width_half, error = fit([r for r in rows if r["layout"] != CL], memory_weight)
+    half_cl, width_half_cl, error_cl = fit([r for r in rows if r["layout"] == CL], memory_weight)
     return {
         "allocator": loaded_allocator(),
         "memory_weight": memory_weight,
         "reduction_half": half,
         "width_half": width_half,
         "rms_log_error": error,
+        "reduction_half_channels_last": half_cl,
+        "width_half_channels_last": width_half_cl,
+        "rms_log_error_channels_last": error_cl,
         "gemm_gflops": gemm / 1e9,
         "workloads": {r["name"]: {"seconds": r["seconds"], "flop_equivalents": r["flop_equivalents"]} for r in rows},
     }
@@ -231,6 +279,9 @@ def table(data: dict) -> str:
             f"| REDUCTION_HALF | {cell(r['reduction_half'])} |",
             f"| WIDTH_HALF | {cell(r['width_half'])} |",
             f"| rms error of log time | {cell(r['rms_log_error'])} |",
+            f"| REDUCTION_HALF, channels_last | {cell(r['reduction_half_channels_last'])} |",
+            f"| WIDTH_HALF, channels_last | {cell(r['width_half_channels_last'])} |",
+            f"| rms error of log time, channels_last | {cell(r['rms_log_error_channels_last'])} |",
             f"| large-GEMM rate, GFLOP/s | {cell(r['gemm_gflops'])} |",
             f"| the workers' allocator | {r.get('allocator', '?')} |",
         ]
@@ -253,6 +304,10 @@ def package_constants(data: dict) -> dict:
         "memory_weight": round(_median(r["memory_weight"]), 2),
         "reduction_half": round(_median(r["reduction_half"]), 3),
         "width_half": round(_median(r["width_half"]), 3),
+        "channels_last": {
+            "reduction_half": round(_median(r["reduction_half_channels_last"]), 3),
+            "width_half": round(_median(r["width_half_channels_last"]), 3),
+        },
     }
 
 

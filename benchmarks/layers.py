@@ -14,8 +14,13 @@ provenance to ``benchmarks/results/layers.json`` (``benchmarks/docs.py layers`` 
 * ``auto`` against the best of the layer's candidate plans (``layer.candidates(x)``: the
   planner's ``auto`` plan, ``reconstruct`` — the kernel rebuilt, then one dense call — and
   ``left-to-right``), each forced and timed in the same round.
+  A candidate whose one timed call takes more than ``SCREEN``× auto's (the reshaped formats
+  applied factor by factor: tens to hundreds of times the dense layer) is timed that once and
+  kept out of the rounds; its ratio is that call's over auto's, times auto's.
 * ``drawn``: a ``tnviz.TensorNetwork`` of the format's diagram (as a user would draw it, the
-  same tensors) over the built-in layer, timed in the same rounds: one engine runs both.
+  same tensors) over the built-in layer: one engine runs both, so the two are timed as a pair,
+  alternating, over ``DRAWN_ROUNDS``× the rounds (a pair in a round among eight functions
+  carries each one's place in the round: up to 1.4× apart over 5 rounds on this machine).
 * tensorly-torch's CP, Tucker and TT (factorized convolutions; reshaped, reconstructed Linear)
   at the same rates.
 
@@ -31,11 +36,12 @@ Quick check that everything runs: ``python benchmarks/layers.py --quick``. On a 
 from __future__ import annotations
 
 import argparse
+import time
 import warnings
 from pathlib import Path
 
 import torch
-from timing import ALLOCATORS, add_process_arguments, interleaved, loaded_allocator, run_benchmark, step
+from timing import ALLOCATORS, add_process_arguments, interleaved, loaded_allocator, run_benchmark, step, sync
 from torch import nn
 
 from tnviz import TensorNetwork, TnvizError
@@ -106,8 +112,43 @@ def _tltorch_linear(factorization: str, rate: float, device: str):
     return layer.to(device)
 
 
-def _ratios(fns: dict, args) -> dict:
-    return interleaved(fns, args.repeats, args.device)
+# a forced candidate this many times slower than auto in one call is not timed in the rounds
+SCREEN = 4.0
+# the drawn network against the built-in layer: a pair, over this many times the rounds
+DRAWN_ROUNDS = 3
+
+
+def _ratios(fns: dict, args, rounds: int | None = None) -> dict:
+    return interleaved(fns, rounds or args.repeats, args.device)
+
+
+def _once(fn, device: str) -> float:
+    sync(device)
+    start = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - start
+
+
+def _candidate_ratios(layer, dense_step, auto_step, make_step, names, args) -> tuple[dict, dict]:
+    """(ratios to dense of dense, auto and each candidate, how each candidate was timed):
+    candidates within ``SCREEN``× of auto's one call run in the rounds; the others once."""
+    auto_step()  # planned and warm
+    auto_once = min(_once(auto_step, args.device) for _ in range(2))
+    steps = {n: make_step(forced(layer, n)) for n in names}
+    once = {n: _once(fn, args.device) for n, fn in steps.items()}  # the first call: planning included
+    slow = {n for n in names if once[n] > SCREEN * auto_once}
+    fns = {"dense": dense_step, "auto": auto_step}
+    fns.update({f"s:{n}": fn for n, fn in steps.items() if n not in slow})
+    r = _ratios(fns, args)
+    for n in slow:
+        r[f"s:{n}"] = once[n] / auto_once * r["auto"]
+    return r, {n: "once" if n in slow else "rounds" for n in names}
+
+
+def _drawn_over_builtin(layer_step, drawn_step, args) -> float:
+    r = _ratios({"builtin": layer_step, "drawn": drawn_step}, args, DRAWN_ROUNDS * args.repeats)
+    return r["drawn"]
 
 
 def _one(kind: str, layer, dense, dense_cl, x, g, x_cl, g_cl, args) -> dict:
@@ -126,38 +167,36 @@ def _one(kind: str, layer, dense, dense_cl, x, g, x_cl, g_cl, args) -> dict:
         "rebuild_macs_over_dense": sum(s.flops for s in rebuild.steps[:-1]) / rebuild.steps[-1].flops,
     }
     net = drawn(layer)
-    fns = {"dense": step(dense, x, g), "auto": step(layer, x, g), "drawn": step(net, x, g)}
-    fns.update({f"s:{n}": step(forced(layer, n), x, g) for n in names})
-    r = _ratios(fns, args)
+    r, timed = _candidate_ratios(layer, step(dense, x, g), step(layer, x, g), lambda m: step(m, x, g), names, args)
     row["strategy"] = _chosen(layer, x, candidates)
     row["approach"] = layer.plan(x).approach
     row["train"] = r["auto"]
-    row["train_drawn_over_builtin"] = r["drawn"] / r["auto"]
     row["train_auto_over_best"] = r["auto"] / min(r[f"s:{n}"] for n in names)
     # each candidate forced, over dense: whether auto chose the fastest, free of auto's own noise
     row["train_strategies"] = {n: r[f"s:{n}"] for n in names}
-    r = _ratios({"dense": infer(dense, x), "auto": infer(layer, x), "drawn": infer(net, x)}, args)
+    row["train_timed"] = timed
+    row["train_drawn_over_builtin"] = _drawn_over_builtin(step(layer, x, g), step(net, x, g), args)
+    r = _ratios({"dense": infer(dense, x), "auto": infer(layer, x)}, args)
     row["infer"] = r["auto"]
-    row["infer_drawn_over_builtin"] = r["drawn"] / r["auto"]
+    row["infer_drawn_over_builtin"] = _drawn_over_builtin(infer(layer, x), infer(net, x), args)
     if kind == "conv":
-        fns = {
-            "dense": step(dense_cl, x_cl, g_cl),
-            "auto": step(layer, x_cl, g_cl),
-            "nchw": step(dense, x, g),
-            "drawn": step(net, x_cl, g_cl),
-        }
-        fns.update({f"s:{n}": step(forced(layer, n), x_cl, g_cl) for n in names})
-        r = _ratios(fns, args)
+        candidates_cl = layer.candidates(x_cl)
+        names_cl = list(candidates_cl)
+        r, timed = _candidate_ratios(
+            layer, step(dense_cl, x_cl, g_cl), step(layer, x_cl, g_cl), lambda m: step(m, x_cl, g_cl), names_cl, args
+        )
         row["train_cl"] = r["auto"]
-        row["train_cl_over_nchw_dense"] = r["auto"] / r["nchw"]
-        row["train_cl_drawn_over_builtin"] = r["drawn"] / r["auto"]
-        row["train_cl_auto_over_best"] = r["auto"] / min(r[f"s:{n}"] for n in names)
-        row["strategy_cl"] = _chosen(layer, x_cl, layer.candidates(x_cl))
+        row["train_cl_auto_over_best"] = r["auto"] / min(r[f"s:{n}"] for n in names_cl)
+        row["strategy_cl"] = _chosen(layer, x_cl, candidates_cl)
         row["approach_cl"] = layer.plan(x_cl).approach
-        row["train_cl_strategies"] = {n: r[f"s:{n}"] for n in names}
-        r = _ratios({"dense": infer(dense_cl, x_cl), "auto": infer(layer, x_cl), "drawn": infer(net, x_cl)}, args)
+        row["train_cl_strategies"] = {n: r[f"s:{n}"] for n in names_cl}
+        row["train_cl_timed"] = timed
+        r = _ratios({"nchw": step(dense, x, g), "cl": step(layer, x_cl, g_cl)}, args)
+        row["train_cl_over_nchw_dense"] = r["cl"]
+        row["train_cl_drawn_over_builtin"] = _drawn_over_builtin(step(layer, x_cl, g_cl), step(net, x_cl, g_cl), args)
+        r = _ratios({"dense": infer(dense_cl, x_cl), "auto": infer(layer, x_cl)}, args)
         row["infer_cl"] = r["auto"]
-        row["infer_cl_drawn_over_builtin"] = r["drawn"] / r["auto"]
+        row["infer_cl_drawn_over_builtin"] = _drawn_over_builtin(infer(layer, x_cl), infer(net, x_cl), args)
     return row
 
 
@@ -317,6 +356,20 @@ def _median(value) -> float:
 
 
 RESHAPED = ("mcp", "mtk", "mtt", "mtr")
+
+
+def twin_gap(data: dict) -> float:
+    """The largest gap, over cells, between auto's ratio and that of its own plan forced (the same
+    program on the same tensors in the same rounds): how far a place in the round moves a time."""
+    gaps = [1.0]
+    for kind in ("linear", "conv"):
+        for row in data["results"][kind].values():
+            for field, chosen in (("train", "strategy"), ("train_cl", "strategy_cl")):
+                forced_twin = row.get(f"{field}_strategies", {}).get(row.get(chosen))
+                if forced_twin is not None:
+                    a, b = _median(row[field]), _median(forced_twin)
+                    gaps.append(max(a / b, b / a))
+    return max(gaps)
 
 
 def targets(data: dict) -> str:

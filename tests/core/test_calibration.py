@@ -22,9 +22,20 @@ def test_the_planners_constants_are_the_calibration_results_medians():
         packaged["reduction_half"],
         packaged["width_half"],
     )
+    assert model.CHANNELS_LAST_HALVES == (
+        packaged["channels_last"]["reduction_half"],
+        packaged["channels_last"]["width_half"],
+    )
     results = data["results"]
     assert results["allocator"] == "system"  # what a user has
-    for constant in ("memory_weight", "reduction_half", "width_half", "rms_log_error"):
+    for constant in (
+        "memory_weight",
+        "reduction_half",
+        "width_half",
+        "rms_log_error",
+        "reduction_half_channels_last",
+        "width_half_channels_last",
+    ):
         spread = results[constant]
         assert spread["q25"] <= spread["median"] <= spread["q75"]
     assert len(results["workloads"]) >= 15
@@ -36,7 +47,7 @@ def test_the_fit_recovers_constants_from_times_the_model_itself_predicts():
     import calibrate
 
     rows = []
-    for name, _, flops, elements, reduction, width in calibrate._workloads():
+    for name, _, flops, elements, reduction, width, _layout in calibrate._workloads():
         predicted = calibrate._predict(flops, elements, reduction, width, 64.0, 16.0, 4.0)
         rows.append({"name": name, "flops": flops, "elements": elements, "reduction": reduction, "width": width})
         rows[-1]["flop_equivalents"] = predicted

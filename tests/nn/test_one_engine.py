@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from tnviz import TensorNetwork, TnvizError
+from tnviz import Diagram, TensorNetwork, TnvizError
 from tnviz.core.formats import FORMATS
+from tnviz.core.plan import model
 from tnviz.execute import module as module_mod
 from tnviz.execute.program import KernelCache, Program
 from tnviz.nn import TensorialConv1d, TensorialConv2d, TensorialConv3d, TensorialLinear
@@ -159,6 +160,42 @@ def test_auto_weighs_the_candidates_by_the_planners_cost():
         chosen = layer.plan(x.detach())
         assert chosen.input_cost == min(p.input_cost for p in candidates.values())
         assert chosen.input_cost <= chosen.cost
+
+
+def test_a_channels_last_input_is_planned_for_its_layout(monkeypatch):
+    """The signature's layout reaches the planner: forward on a channels_last input runs the plan
+    priced for channels_last, which layer.plan(x_cl) prints."""
+    ran = []
+    original = Program.__call__
+
+    def recording(self, *args, **kwargs):
+        ran.append(self.plan)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Program, "__call__", recording)
+    layer = TensorialConv2d(64, 64, 3, padding=1, format="cp", rate=0.1)
+    x = torch.randn(2, 64, 16, 16, requires_grad=True)
+    x_cl = x.detach().contiguous(memory_format=torch.channels_last).requires_grad_()
+    layer(x_cl)
+    assert ran[-1] is layer.plan(x_cl) and ran[-1].layout == "channels_last"
+    assert "channels_last" in str(ran[-1])
+    assert layer.plan(x).layout == "contiguous"
+    assert all(p.layout == "channels_last" for p in layer.candidates(x_cl).values())
+    assert layer.plan(x_cl).cost == min(p.cost for p in layer.candidates(x_cl).values())
+
+
+def test_a_depthwise_step_on_a_channels_last_activation_is_priced_with_that_layouts_constants():
+    """oneDNN runs a depthwise convolution on channels_last an order of magnitude faster than on
+    NCHW (benchmarks/calibrate.py measures both); the planner prices it with each layout's fit."""
+    d = Diagram.parse("X: b r x y, K: r x y -> b r x y | x y", padding=1)
+    sizes = {"X": (32, 27, 32, 32), "K": (27, 3, 3)}
+    nchw = d.plan(sizes, layout="contiguous")
+    cl = d.plan(sizes, layout="channels_last")
+    assert nchw.flops == cl.flops
+    assert model.CHANNELS_LAST_HALVES[0] < model.REDUCTION_HALF  # the committed calibration's finding
+    assert cl.cost < nchw.cost
+    with pytest.raises(TnvizError, match="layout"):
+        d.plan(sizes, layout="nhwc")
 
 
 def test_measure_times_once_per_input_signature(monkeypatch):

@@ -105,6 +105,7 @@ def plan_for(
     itemsize: int = 4,
     *,
     broadcast: bool = False,
+    layout: str = "contiguous",
 ):
     """The cached plan of ``diagram`` for these tensor shapes.
 
@@ -123,7 +124,7 @@ def plan_for(
         if renames:
             diagram = _renamed(diagram, renames)
     bound = {**(sizes or {}), **dict(zip(diagram.tensor_names, shapes))}
-    return diagram.plan(bound, optimize=optimize, inputs=inputs, itemsize=itemsize)
+    return diagram.plan(bound, optimize=optimize, inputs=inputs, itemsize=itemsize, layout=layout)
 
 
 def _broadcast_renames(

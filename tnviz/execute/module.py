@@ -222,8 +222,7 @@ class TensorNetwork(nn.Module):
         Python values, so that the module pickles and torch.compile guards on them."""
         shapes = tuple(_ints(t.shape) for t in inputs)
         first = inputs[0]
-        layout = "channels_last" if memory_format_of(first) is not torch.contiguous_format else "contiguous"
-        return (shapes, str(first.dtype), str(first.device), layout, self._cost_basis(inputs))
+        return (shapes, str(first.dtype), str(first.device), _layout(first), self._cost_basis(inputs))
 
     def _cost_basis(self, inputs: Sequence[torch.Tensor]) -> str:
         """How a plan is priced: ``"grad"`` (gradients recorded: every step counts),
@@ -233,25 +232,27 @@ class TensorNetwork(nn.Module):
             return "grad"
         return "cached" if _plain(list(self.weights.values())) else "uncached"
 
-    def _planned(self, setting: Any, shapes: Sequence[tuple[int, ...]], itemsize: int) -> Plan:
+    def _planned(self, setting: Any, shapes: Sequence[tuple[int, ...]], itemsize: int, layout: str) -> Plan:
         try:
-            return plan_for(self.diagram, self._shapes(shapes), None, setting, self.inputs, itemsize)
+            return plan_for(self.diagram, self._shapes(shapes), None, setting, self.inputs, itemsize, layout=layout)
         except TnvizError as err:
             given = ", ".join(f"{n}={tuple(s)}" for n, s in zip(self.inputs, shapes))
             raise err.with_context(spec=self.diagram.to_spec(), shapes=given) from None
 
     def candidates(self, *inputs: torch.Tensor | Sequence[int]) -> dict[str, Plan]:
-        """The plans ``"auto"`` and ``"measure"`` weigh for inputs of these shapes: the
-        planner's choice, the kernel reconstructed first, and left to right (each where legal)."""
+        """The plans ``"auto"`` and ``"measure"`` weigh for inputs of these shapes (and, for
+        tensors, their memory layout): the planner's choice, the kernel reconstructed first, and
+        left to right (each where legal)."""
         shapes = [tuple(int(d) for d in (t.shape if isinstance(t, torch.Tensor) else t)) for t in inputs]
-        itemsize = inputs[0].element_size() if inputs and isinstance(inputs[0], torch.Tensor) else 4
-        return self._candidates(shapes, itemsize)
+        first = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else None
+        itemsize = first.element_size() if first is not None else 4
+        return self._candidates(shapes, itemsize, _layout(first) if first is not None else "contiguous")
 
-    def _candidates(self, shapes: Sequence[tuple[int, ...]], itemsize: int) -> dict[str, Plan]:
-        found: dict[str, Plan] = {"auto": self._planned("auto", shapes, itemsize)}
+    def _candidates(self, shapes: Sequence[tuple[int, ...]], itemsize: int, layout: str) -> dict[str, Plan]:
+        found: dict[str, Plan] = {"auto": self._planned("auto", shapes, itemsize, layout)}
         for setting in CANDIDATES[1:]:
             try:
-                plan = self._planned(setting, shapes, itemsize)
+                plan = self._planned(setting, shapes, itemsize, layout)
             except TnvizError:
                 continue  # illegal for this diagram (a parameter is a signal)
             if all(plan.tree != other.tree for other in found.values()):
@@ -263,10 +264,10 @@ class TensorNetwork(nn.Module):
         candidate of least cost by the planner's one cost model — without a gradient the
         steps on the parameters alone are free after the first call (the kernel cache), so
         their cost is left out; for "measure" the fastest when timed on ``probe``."""
-        itemsize = _itemsize(key)
+        itemsize, layout = _itemsize(key), key[3]
         if self.optimize not in ("auto", "measure"):
-            return self._planned(self.optimize, shapes, itemsize), self.optimize
-        options = self._candidates(shapes, itemsize)
+            return self._planned(self.optimize, shapes, itemsize, layout), self.optimize
+        options = self._candidates(shapes, itemsize, layout)
         if self.optimize == "measure" and probe is not None:
             times = {name: _time_plan(plan, probe, self, key[-1]) for name, plan in options.items()}
             self.measurements[key] = times
@@ -356,6 +357,11 @@ def _ints(shape: Sequence[Any]) -> tuple[int, ...]:
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             return tuple(int(d) for d in shape)
     return tuple(int(d) for d in shape)
+
+
+def _layout(tensor: torch.Tensor) -> str:
+    """The planner's name for a tensor's memory layout (see :data:`tnviz.core.plan.LAYOUTS`)."""
+    return "channels_last" if memory_format_of(tensor) is not torch.contiguous_format else "contiguous"
 
 
 def _itemsize(key: tuple) -> int:

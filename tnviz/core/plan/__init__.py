@@ -18,7 +18,7 @@ from typing import Any
 
 from tnviz.core.diagram import Diagram, default_inputs
 from tnviz.core.plan.lower import Step, lower
-from tnviz.core.plan.model import OBJECTIVES, ConvDim, Problem
+from tnviz.core.plan.model import LAYOUTS, OBJECTIVES, ConvDim, Problem
 from tnviz.core.plan.report import Plan
 from tnviz.core.plan.search import EXACT_BUDGET, GREEDY_BUDGET, STRATEGIES, choose_tree, tree_cost
 from tnviz.errors import TnvizError
@@ -31,6 +31,7 @@ __all__ = [
     "make_plan",
     "STRATEGIES",
     "OBJECTIVES",
+    "LAYOUTS",
     "EXACT_BUDGET",
     "GREEDY_BUDGET",
 ]
@@ -42,6 +43,7 @@ def make_plan(
     inputs: Sequence[str] | None = None,
     itemsize: int = 4,
     objective: str = "time",
+    layout: str = "contiguous",
 ) -> Plan:
     """Plan a bound diagram (use :meth:`Diagram.plan`, which caches).
 
@@ -51,6 +53,8 @@ def make_plan(
         raise TnvizError(
             f"unknown objective={objective!r}; expected one of {', '.join(OBJECTIVES)}", token=repr(objective)
         )
+    if layout not in LAYOUTS:
+        raise TnvizError(f"unknown layout={layout!r}; expected one of {', '.join(LAYOUTS)}", token=repr(layout))
     if diagram.has_ellipsis:
         raise TnvizError(
             "cannot plan a diagram with the ellipsis '...': its dimensions come from the tensors' shapes; "
@@ -73,7 +77,7 @@ def make_plan(
             raise TnvizError(
                 f"inputs names {name!r}, not a tensor of this diagram; expected one of {', '.join(names)}", token=name
             )
-    problem = Problem(diagram, inputs, objective)
+    problem = Problem(diagram, inputs, objective, layout)
     tree = choose_tree(problem, optimize)
     if tree_cost(problem, tree) == float("inf"):
         raise TnvizError("no legal evaluation order found for this diagram", token=diagram.to_spec())

@@ -19,9 +19,24 @@ from dataclasses import dataclass
 
 from tnviz.core.diagram import ConvOptions, Diagram
 
-__all__ = ["ConvDim", "Problem", "OBJECTIVES", "MEMORY_WEIGHT", "REDUCTION_HALF", "WIDTH_HALF", "INF"]
+__all__ = [
+    "ConvDim",
+    "Problem",
+    "OBJECTIVES",
+    "LAYOUTS",
+    "MEMORY_WEIGHT",
+    "REDUCTION_HALF",
+    "WIDTH_HALF",
+    "CHANNELS_LAST_HALVES",
+    "INF",
+]
 
 OBJECTIVES = ("time", "flops")
+# The memory layout of the input activations: the executor keeps a channels_last input as it lies
+# (1×1 and grouped convolutions on it), where oneDNN vectorises over channels, so a depthwise
+# convolution runs an order of magnitude faster than on NCHW; the "time" objective prices the
+# steps on the activation with each layout's own fitted constants.
+LAYOUTS = ("contiguous", "channels_last")
 
 
 def _calibration() -> dict:
@@ -38,12 +53,17 @@ def _calibration() -> dict:
 # far below peak where the channels K it sums over are few (a convolution over 4 input channels,
 # a depthwise one: K = 1) or where its narrower side W is thin (a convolution with 4 output
 # channels, a depthwise kernel: W = 1), so its FLOPs are divided by
-# K / (K + REDUCTION_HALF) · W / (W + WIDTH_HALF). All three are fitted on measured calls of the
-# kinds the executor makes, never typed in.
+# K / (K + REDUCTION_HALF) · W / (W + WIDTH_HALF). All are fitted on measured calls of the
+# kinds the executor makes, never typed in; the two halves separately for the calls on a
+# channels_last activation (CHANNELS_LAST_HALVES).
 CALIBRATION = _calibration()
 MEMORY_WEIGHT: float = CALIBRATION["memory_weight"]
 REDUCTION_HALF: float = CALIBRATION["reduction_half"]
 WIDTH_HALF: float = CALIBRATION["width_half"]
+CHANNELS_LAST_HALVES: tuple[float, float] = (
+    CALIBRATION["channels_last"]["reduction_half"],
+    CALIBRATION["channels_last"]["width_half"],
+)
 INF = float("inf")
 
 
@@ -104,12 +124,17 @@ class Problem:
     step, so the searches see each operand with its *kept* indices only.
     """
 
-    def __init__(self, diagram: Diagram, inputs: Sequence[str], objective: str = "time") -> None:
+    def __init__(
+        self, diagram: Diagram, inputs: Sequence[str], objective: str = "time", layout: str = "contiguous"
+    ) -> None:
         self.diagram = diagram
         self.by_time = objective == "time"
+        self.layout = layout
         roles = diagram.roles
         self.names = diagram.tensor_names
         self.inputs = tuple(self.names.index(n) for n in inputs)
+        # the steps on an activation laid out channels_last: priced with that layout's constants
+        self.channels_last_mask = sum(1 << k for k in self.inputs) if layout == "channels_last" else 0
         self.conv = diagram.conv
         self.flat = [op.indices for op in diagram.tensors]
         self.kept_flat = [tuple(i for i in unique(ix) if roles[i] != "summed") for ix in self.flat]
@@ -258,7 +283,8 @@ class Problem:
         # GEMM runs far below peak.
         reduction = max(1, self.static_prod(shared & ~ks & ~self.conv_mask))
         width = max(1, min(self.static_prod(ka & ~kb & ~self.conv_mask), self.static_prod(kb & ~ka & ~self.conv_mask)))
-        efficiency = reduction / (reduction + REDUCTION_HALF) * width / (width + WIDTH_HALF)
+        half, width_half = CHANNELS_LAST_HALVES if s & self.channels_last_mask else (REDUCTION_HALF, WIDTH_HALF)
+        efficiency = reduction / (reduction + half) * width / (width + width_half)
         return flops, flops / efficiency + MEMORY_WEIGHT * (sa + sb + ss)
 
     def unary_flops(self, k: int) -> int:

@@ -37,6 +37,8 @@ class Plan:
             a *strategy* is an ``optimize=`` setting).
         objective: what the search minimised: ``"time"`` (the default: FLOPs over
             efficiency plus memory traffic) or ``"flops"``.
+        layout: the inputs' memory layout the plan was priced for (``"contiguous"`` or
+            ``"channels_last"``).
         cost: the objective's value for this plan (FLOP-equivalents).
         input_cost: the objective's value of the steps that involve an input — the plan's cost
             when what depends on the parameters alone is served from a kernel cache (no
@@ -65,6 +67,7 @@ class Plan:
         self.flops = int(sum(s.flops for s in steps))
         self.tree = tree
         self.objective = "time" if problem.by_time else "flops"
+        self.layout = problem.layout
         self._problem: Problem | None = problem  # kept for the lazy comparisons, then dropped
         self._left_to_right: int | None = None
         self._reconstruct: int | None | str = "unknown"
@@ -203,7 +206,7 @@ class Plan:
         inputs = ", ".join(self.inputs) or "none"
         lines.append(
             f"  Approach:             {self.approach} (optimize={self.optimize!r}, objective={self.objective!r}, "
-            f"inputs: {inputs})"
+            f"inputs: {inputs}{', channels_last' if self.layout == 'channels_last' else ''})"
         )
         lines.append(f"  FLOPs:                {_human(self.flops)}  ({self.flops:,})")
         if self.diagram.tensors and len(self.diagram.tensors) > 1:

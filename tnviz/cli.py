@@ -82,27 +82,51 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="comma-separated initialisations of the students: decompose (weight-space, the default) and/or "
         "activations (data-aware: fitted to the teacher's layer outputs on training images)",
     )
-    comp = sub.add_parser("compress", help="compress a trained reference network from its checkpoint")
-    comp.add_argument("--model", required=True, help="a state_dict file (read with weights_only=True)")
-    comp.add_argument("--arch", default="lenet5", help="lenet5, resnet20 or resnet32 (default: lenet5)")
+    comp = sub.add_parser("compress", help="compress a model of your own (or a reference network) and save it")
     comp.add_argument(
-        "--format", default=DEFAULT_FORMAT, choices=list(FORMATS), help=f"the layer format (default: {DEFAULT_FORMAT})"
+        "--model",
+        required=True,
+        help="path/to/file.py:ClassOrFactory, package.module:callable, or lenet5, resnet20, resnet32, resnet18",
+    )
+    comp.add_argument("--kwargs", help="keyword arguments for the class or factory, as JSON: '{\"num_classes\": 5}'")
+    comp.add_argument(
+        "--checkpoint", help="the model's trained weights: a state_dict file (read with weights_only=True)"
+    )
+    comp.add_argument(
+        "--format",
+        default=DEFAULT_FORMAT,
+        choices=[*FORMATS, "auto"],
+        help=f"the layer format (default: {DEFAULT_FORMAT}); auto: per layer, the fastest on the data's input",
     )
     comp.add_argument("--rate", type=float, required=True)
+    comp.add_argument(
+        "--budget",
+        default="layer",
+        choices=["layer", "model"],
+        help="what --rate is asked of: each compressed layer (default) or the whole model",
+    )
     comp.add_argument("--order", type=int, default=3)
+    comp.add_argument("--include", action="append", help="module name or glob pattern to compress (repeatable)")
     comp.add_argument("--skip", action="append", help="module name or glob pattern to keep dense (repeatable)")
-    comp.add_argument("--data", default="mnist-offline", help="mnist-offline, mnist or cifar10")
+    comp.add_argument(
+        "--data",
+        default="mnist-offline",
+        help="mnist-offline, mnist, cifar10 (with --root), npz:PATH (x, y arrays) or imagefolder:PATH",
+    )
     comp.add_argument("--root", help="the folder holding the dataset's files (mnist, cifar10)")
     comp.add_argument(
-        "--schedule",
-        "--mode",
-        dest="schedule",
-        default="e2e",
-        choices=["seq", "e2e", "none"],
-        help="the distillation schedule after compressing (--mode: its earlier name)",
+        "--schedule", default="e2e", choices=["seq", "e2e", "none"], help="the distillation after compressing"
     )
     comp.add_argument("--epochs", type=int, default=5)
     comp.add_argument("--out", default="compressed", help="the output folder (default: compressed)")
+    exp = sub.add_parser("export", help="write a compressed model as plain PyTorch (torch.export) and ONNX")
+    exp.add_argument("compressed", help="the model.pt that tnviz compress wrote")
+    exp.add_argument("--shape", required=True, help="the example input's shape, batch first: 1,3,224,224")
+    exp.add_argument("--dtype", default="float32", choices=["float32", "float64", "int64"])
+    exp.add_argument("--model", help="the uncompressed architecture, if the file does not name it (as compress's)")
+    exp.add_argument("--kwargs", help="keyword arguments for --model, as JSON")
+    exp.add_argument("--no-onnx", action="store_true", help="write model.pt2 only")
+    exp.add_argument("--out", default="exported", help="the output folder (default: exported)")
     args = parser.parse_args(argv)
     try:
         if args.command == "reproduce":
@@ -129,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "compress":
             return _compress(args)
+        if args.command == "export":
+            return _export(args)
         if args.command == "demo":
             from tnviz.demo import run_demo
 
@@ -165,23 +191,35 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _compress(args) -> int:
     from pathlib import Path
 
-    from tnviz.compression import build_model, compress, distill, evaluate, load_dataset
+    from tnviz.compression import compress, distill, evaluate, load_dataset
     from tnviz.compression.saved import load_weights, save_compressed
+    from tnviz.compression.user_model import load_user_model, parse_kwargs
 
-    teacher = load_weights(build_model(args.arch), args.model)
+    kwargs = parse_kwargs(args.kwargs)
+    teacher = load_user_model(args.model, kwargs)
+    if args.checkpoint:
+        load_weights(teacher, args.checkpoint)
     train, test = load_dataset(args.data, args.root)
     example = train[0][0].unsqueeze(0)
-    if tuple(example.shape[1:]) != ((1, 28, 28) if args.arch == "lenet5" else (3, 32, 32)):
-        raise TnvizError(f"the {args.data} images ({tuple(example.shape[1:])}) do not fit {args.arch}", token=args.data)
     student, report = compress(
-        teacher, format=args.format, rate=args.rate, order=args.order, skip=args.skip, example_input=example
-    )
+        teacher, format=args.format, rate=args.rate, order=args.order, skip=args.skip, include=args.include,
+        example_input=example, progress=True, budget=args.budget,
+    )  # fmt: skip
     out = Path(args.out)
     (out / "diagrams").mkdir(parents=True, exist_ok=True)
     print(report)
-    before = evaluate(teacher, test)[0]
-    after_init = evaluate(student, test)[0]
-    print(f"test accuracy: teacher {before:.4f}, student after decomposition {after_init:.4f}")
+    labels = train[0][1]
+    classes = isinstance(labels, int) or (hasattr(labels, "dtype") and not labels.dtype.is_floating_point)
+    if classes:
+        before = evaluate(teacher, test)[0]
+        after_init = evaluate(student, test)[0]
+        print(f"test accuracy: teacher {before:.4f}, student after decomposition {after_init:.4f}")
+    elif args.schedule != "none":
+        raise TnvizError(
+            f"distillation trains a classifier, and the labels of {args.data} are not class numbers; "
+            "pass --schedule none",
+            token=args.data,
+        )
     if args.schedule != "none":
         blocks = max(1, args.epochs // 2)  # seq: half the epochs on the blocks, the rest end to end
         result = distill(
@@ -192,12 +230,37 @@ def _compress(args) -> int:
             raise KeyboardInterrupt
         print(f"after {args.schedule} distillation: {result.test_accuracy:.4f}")
     for layer in report.layers:
-        student.get_submodule(layer.name).diagram.save(str(out / "diagrams" / f"{layer.name}.svg"))
+        module = student.get_submodule(layer.name.removesuffix(".in_proj_weight"))
+        diagram = module.in_proj.diagram if layer.name.endswith("in_proj_weight") else module.diagram
+        diagram.save(str(out / "diagrams" / f"{layer.name}.svg"))
     (out / "report.txt").write_text(str(report) + "\n")
-    save_compressed(
-        student, out / "model.pt", args.arch, format=args.format, rate=args.rate, order=args.order, skip=args.skip
+    save_compressed(student, report, out / "model.pt", model=args.model, model_kwargs=kwargs)
+    print(
+        f"wrote {out}/model.pt and model.json (tnviz.compression.load_compressed(path, YourModel()) rebuilds it), "
+        "report.txt and diagrams/"
     )
-    print(f"wrote {out}/model.pt (tnviz.compression.saved.load_compressed reads it), report.txt and diagrams/")
+    return 0
+
+
+def _export(args) -> int:
+    import torch
+
+    from tnviz.compression.export import export_model
+    from tnviz.compression.saved import load_compressed
+    from tnviz.compression.user_model import load_user_model, parse_kwargs
+
+    try:
+        shape = tuple(int(v) for v in args.shape.split(","))
+    except ValueError:
+        raise TnvizError(f"bad --shape {args.shape!r}; expected sizes like 1,3,224,224", token=args.shape) from None
+    architecture = load_user_model(args.model, parse_kwargs(args.kwargs)) if args.model else None
+    model = load_compressed(args.compressed, architecture)
+    generator = torch.Generator().manual_seed(0)
+    if args.dtype == "int64":
+        example = torch.zeros(shape, dtype=torch.int64)
+    else:
+        example = torch.randn(shape, generator=generator, dtype=getattr(torch, args.dtype))
+    print(export_model(model, example, args.out, onnx=not args.no_onnx))
     return 0
 
 

@@ -96,6 +96,12 @@ def mean_ci(values: list[float]) -> dict[str, float | None]:
     return {"mean": mean, "ci95": t * sd / n**0.5, "n": n}
 
 
+def mean_ci_text(values: list[float], digits: int = 4) -> str:
+    """``"0.9812 ± 0.0040"``: the mean and its 95 % half-width (:func:`mean_ci`), or the mean alone for one value."""
+    s = mean_ci(values)
+    return f"{s['mean']:.{digits}f}" + (f" ± {s['ci95']:.{digits}f}" if s["ci95"] is not None else "")
+
+
 def write_results(path: Path, results: Any, settings: dict[str, Any] | None = None) -> Path:
     """Write ``{"provenance": ..., "results": ...}`` as JSON to ``path`` (atomically)."""
     path.parent.mkdir(parents=True, exist_ok=True)

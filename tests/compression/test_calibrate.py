@@ -97,7 +97,9 @@ def test_data_aware_init_is_deterministic_and_takes_a_dataloader(teacher, digits
         (torch.zeros(4, 3, 28, 28), {}, "(3, 28, 28)", "do not run through the model"),
         ([torch.zeros(2, 1, 28, 28), torch.zeros(2, 1, 20, 20)], {}, "(2, 1, 20, 20)", "disagree in shape"),
         (["digits"], {}, "str", "must be tensors or"),
-        (torch.zeros(4, 1, 28, 28, dtype=torch.int64), {}, "(4, 1, 28, 28)", "floating-point"),
+        (torch.zeros(4, 1, 28, 28, dtype=torch.bool), {}, "(4, 1, 28, 28)", "floating-point"),
+        # integer token ids are a calibration batch; integer images do not run through a Conv2d
+        (torch.zeros(4, 1, 28, 28, dtype=torch.int64), {}, "(1, 28, 28)", "do not run through the model"),
         (torch.zeros(4, 1, 28, 28), {"calibration_samples": 0}, "0", "positive integer"),
         (torch.zeros(4, 1, 28, 28), {"fit_steps": -1}, "-1", "non-negative"),
     ],

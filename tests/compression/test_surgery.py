@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import torch
 from torch import nn
@@ -30,7 +32,8 @@ def test_default_compression_keeps_the_first_conv_and_last_linear_dense():
     student, report = tnviz.compress(teacher, format="mtt", rate=0.1, example_input=torch.zeros(1, 1, 28, 28))
     assert isinstance(student.conv2, TensorialConv2d) and isinstance(student.fc1, TensorialLinear)
     assert type(student.conv1) is nn.Conv2d and type(student.fc2) is nn.Linear
-    assert report.kept == ("conv1", "fc2")
+    assert [k.name for k in report.kept] == ["conv1", "fc2"]
+    assert "first convolution stays dense" in report.kept[0].reason and report.kept[0].params == 520
     assert all(torch.equal(before[k], v) for k, v in teacher.state_dict().items())  # the original is untouched
     assert 0.085 <= report.rate <= 0.1
     params = sum(p.numel() for p in student.parameters())
@@ -90,11 +93,15 @@ def test_patterns_select_layers_and_bad_ones_are_named():
 
 
 def test_compressed_models_save_and_load_as_data(tmp_path):
-    student, _ = tnviz.compress(LeNet5(), format="mcp", rate=0.05)
-    path = save_compressed(student, tmp_path / "m.pt", "lenet5", format="mcp", rate=0.05)
-    again = load_compressed(path)
+    student, report = tnviz.compress(LeNet5(), format="mcp", rate=0.05)
+    path = save_compressed(student, report, tmp_path / "m.pt", model="lenet5")
     x = torch.randn(3, 1, 28, 28)
-    assert torch.allclose(again(x), student(x), atol=1e-6)
+    for again in (load_compressed(path), load_compressed(path, LeNet5())):  # by the name saved, or onto a model
+        assert torch.allclose(again(x), student(x), atol=1e-6)
+    settings = json.loads(path.with_suffix(".json").read_text())
+    assert settings["layers"]["conv2"]["format"] == "mcp" and settings["model"] == "lenet5"
+    with pytest.raises(TnvizError, match="layer 'conv2', which this model has not"):
+        load_compressed(path, nn.Sequential(nn.Linear(3, 3)))
     # a user's plain state_dict, also with DataParallel's "module." prefix
     teacher = LeNet5()
     torch.save({"module." + k: v for k, v in teacher.state_dict().items()}, tmp_path / "t.pt")
@@ -112,7 +119,7 @@ def test_a_layer_registered_under_two_names_is_replaced_everywhere():
     )
     student, report = tnviz.compress(model, format="tk", rate=0.5)
     assert student[3] is student[5] and isinstance(student[3], TensorialLinear)
-    assert [r.name for r in report.layers] == ["2", "3"] and report.kept == ("0", "6")
+    assert [r.name for r in report.layers] == ["2", "3"] and [k.name for k in report.kept] == ["0", "6"]
     assert report.model_params == sum(p.numel() for p in student.parameters()) < report.original_params
     with pytest.raises(TnvizError, match="has no other layer .*include="):
         tnviz.compress(nn.Sequential(nn.Linear(3, 3)), format="tk", rate=0.5)

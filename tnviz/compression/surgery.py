@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
@@ -11,6 +10,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
+from tnviz.compression.budget import BUDGETS, GRID, allocate, error_curve
 from tnviz.compression.calibrate import (
     DEFAULT_MEMORY,
     DEFAULT_SAMPLES,
@@ -21,15 +21,31 @@ from tnviz.compression.calibrate import (
     record_layers,
     weight_error,
 )
+from tnviz.compression.inventory import Candidate, KeptModule, in_model_order, inventory, select
+from tnviz.compression.latency import fastest, relative_latency
 from tnviz.compression.training_state import preserved_state
-from tnviz.core.formats import DEFAULT_FORMAT
+from tnviz.core.formats import DEFAULT_FORMAT, FORMATS
 from tnviz.errors import TnvizError
+from tnviz.nn.attention import TensorialMultiheadAttention, as_linear
+from tnviz.nn.decompose import decompose_into, decomposition_bytes, decomposition_limit
+from tnviz.nn.layers import tensorial_class
 from tnviz.nn.pricing import LayerPrice, price_layer
 from tnviz.tables import html_table, text_table
 
-__all__ = ["compress", "fit_to_teacher", "Compressed", "CompressionReport", "LayerReport", "compressible_layers"]
+AUTO_FORMAT = "auto"  # format="auto": per layer, the fastest format at the rate, timed on the example input
 
-_DENSE_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+__all__ = [
+    "AUTO_FORMAT",
+    "compress",
+    "fit_to_teacher",
+    "Compressed",
+    "CompressionReport",
+    "LayerReport",
+    "KeptModule",
+    "compressible_layers",
+    "layer_settings",
+    "rebuild",
+]
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,11 @@ class LayerReport:
     output_error: float | None = None
     # Seconds the data-aware fit took (None unless init="activations").
     fit_seconds: float | None = None
+    # The nn.MultiheadAttention it belongs to (its in_proj_weight or out_proj): torch's attention
+    # reads the weight and calls no module, so no hook measures the layer's own output error.
+    attention: str | None = None
+    # Its inference time over the dense layer's on an input of the example's shape (None without one).
+    latency: float | None = None
 
     @property
     def rate(self) -> float:
@@ -73,7 +94,8 @@ class CompressionReport:
     """Per-layer and total figures of a compression.
 
     ``rate`` is the compressed layers' parameters over their dense parameters (what ``rate=``
-    targets); ``model_rate`` is the whole model's parameters over the original model's. Each
+    targets); ``model_rate`` is the whole model's parameters over the original model's. ``kept``
+    lists every other module that holds parameters, with the reason it stayed as it was. Each
     layer's ``error`` is its weight error ‖W − Ŵ‖ / ‖W‖ (after the fit for ``init="activations"``)
     and ``output_error`` its outputs' relative error on the calibration activations (when
     ``calibration=`` was given, whatever the init)."""
@@ -81,11 +103,14 @@ class CompressionReport:
     format: str
     target_rate: float | None
     layers: tuple[LayerReport, ...]
-    kept: tuple[str, ...]
+    kept: tuple[KeptModule, ...]
     model_params: int
     original_params: int
     init: str = "decompose"
     notes: tuple[str, ...] = field(default=())
+    budget: str = "layer"  # what target_rate was asked of: each compressed layer, or the whole model
+    # The whole model's inference time over the original's on example_input (None without one).
+    latency: float | None = None
 
     @property
     def rate(self) -> float:
@@ -110,6 +135,7 @@ class CompressionReport:
                 "dense_flops": r.dense_flops,
                 "flops": r.flops,
                 "plan": r.strategy,
+                "latency_over_dense": r.latency,
                 "reconstruction_error": r.error,
                 "output_error": r.output_error,
                 "fit_seconds": r.fit_seconds,
@@ -117,20 +143,27 @@ class CompressionReport:
             for r in self.layers
         ]
 
-    _HEAD = ("layer", "kind", "format", "ranks", "params", "dense", "rate", "FLOPs/dense", "plan", "weight err.",
-             "output err.")  # fmt: skip
+    _HEAD = ("layer", "kind", "format", "ranks", "params", "dense", "rate", "FLOPs/dense", "time/dense", "plan",
+             "weight err.", "output err.")  # fmt: skip
+
+    _KEPT_HEAD = ("kept as it was", "kind", "params", "why")
 
     @property
     def output_error(self) -> float | None:
-        """The compressed layers' mean output error (None without calibration data)."""
-        values = [r.output_error for r in self.layers]
-        return None if not values or None in values else sum(values) / len(values)  # type: ignore[arg-type,misc]
+        """The mean output error of the compressed layers that have one (None without calibration
+        data; an attention's in_proj runs inside torch's attention, where no hook sees its output)."""
+        values = [r.output_error for r in self.layers if r.output_error is not None]
+        return sum(values) / len(values) if values else None
 
     @property
     def weight_error(self) -> float | None:
         """The compressed layers' mean weight error (None for ``init="random"``)."""
         values = [r.error for r in self.layers]
         return None if not values or None in values else sum(values) / len(values)  # type: ignore[arg-type,misc]
+
+    def kept_table(self) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+        """(header, rows): every module with parameters that was not compressed, and why."""
+        return self._KEPT_HEAD, [(k.name or "(the model)", k.kind, f"{k.params:,}", k.reason) for k in self.kept]
 
     @property
     def flops(self) -> int | None:
@@ -180,6 +213,7 @@ class CompressionReport:
                     f"{r.dense_params:,}",
                     f"{r.rate:.4f}",
                     flops,
+                    "—" if r.latency is None else f"{r.latency:.2f}",
                     plan,
                     error,
                     out_error,
@@ -188,25 +222,35 @@ class CompressionReport:
         return out
 
     def _summary(self) -> str:
-        target = "" if self.target_rate is None else f" (target {self.target_rate:g})"
-        kept = ", ".join(self.kept) or "none"
+        asked = "" if self.target_rate is None else f"asked {self.target_rate:g}"
+        target = f" ({asked})" if asked and self.budget == "layer" else ""
+        model_target = f"; {asked}" if asked and self.budget == "model" else ""
+        kept_params = sum(k.params for k in self.kept)
+        kept = f"{len(self.kept)} modules with {kept_params:,} parameters (below)" if self.kept else "none"
         if self.objective is not None:
             flops = f" FLOPs planned for objective {self.objective!r} (what the layers run)."
         else:
-            flops = " FLOPs: pass example_input= to count them."
+            flops = " FLOPs and times: pass example_input= to measure them."
+        if self.latency is not None:
+            flops += f" Inference on the example input: {self.latency:.2f}× the original model's time."
         return (
-            f"{self.format}, init={self.init}: compressed layers keep {self.rate:.4f} of their parameters{target}; "
-            f"the whole model {self.model_params:,} of {self.original_params:,} ({self.model_rate:.4f}). "
-            f"Kept dense: {kept}." + flops
+            f"{self.format}, init={self.init}: {len(self.layers)} compressed layers keep {self.rate:.4f} of their "
+            f"parameters{target}; the whole model {self.model_params:,} of {self.original_params:,} "
+            f"({self.model_rate:.4f}{model_target}). Kept as they were: {kept}." + flops
         )
 
     def __str__(self) -> str:
         lines = [self._summary(), text_table(self._HEAD, self._cells())]
+        if self.kept:
+            lines.append(text_table(*self.kept_table()))
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        return html_table(self._HEAD, self._cells(), caption=self._summary())
+        html = html_table(self._HEAD, self._cells(), caption=self._summary())
+        if self.kept:
+            html += html_table(*self.kept_table())
+        return html
 
 
 class Compressed(NamedTuple):
@@ -217,65 +261,27 @@ class Compressed(NamedTuple):
 
 
 def compressible_layers(model: nn.Module) -> list[str]:
-    """Names of the Linear and Conv1d/2d/3d modules, in registration order."""
-    return [name for name, m in model.named_modules() if type(m) in _DENSE_TYPES]
-
-
-def _select(
-    model: nn.Module, skip: Sequence[str] | str | None, include: Sequence[str] | str | None
-) -> tuple[list, list]:
-    names = compressible_layers(model)
-    if not names:
-        raise TnvizError("the model has no nn.Linear or nn.Conv1d/2d/3d layer to compress", token=type(model).__name__)
-    modules = dict(model.named_modules())
-
-    def patterns(value, what):
-        if value is None:
-            return None
-        items = [value] if isinstance(value, str) else list(value)
-        for p in items:
-            if not isinstance(p, str):
-                raise TnvizError(f"{what} takes module names or glob patterns, got {p!r}", token=repr(p))
-            if not fnmatch.filter(names, p):
-                raise TnvizError(
-                    f"{what} pattern {p!r} matches no compressible layer; the layers are {', '.join(names)}", token=p
-                )
-        return items
-
-    include_p, skip_p = patterns(include, "include"), patterns(skip, "skip")
-    if include_p is not None:
-        chosen = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in include_p)]
-    else:
-        # The paper keeps the first convolution and the last linear layer dense: they are small
-        # and the accuracy is most sensitive to them.
-        convs = [n for n in names if not isinstance(modules[n], nn.Linear)]
-        linears = [n for n in names if isinstance(modules[n], nn.Linear)]
-        default_skip = set(convs[:1]) | set(linears[-1:])
-        chosen = [n for n in names if n not in default_skip]
-    if skip_p is not None:
-        chosen = [n for n in chosen if not any(fnmatch.fnmatchcase(n, p) for p in skip_p)]
-    if not chosen:
-        if include is None and skip is None:
-            raise TnvizError(
-                f"by default the first convolution and the last Linear stay dense, and this model has no other layer "
-                f"({', '.join(names)}); name the layers to compress with include=",
-                token=names[0],
-            )
-        raise TnvizError("no layer left to compress after include/skip", token=str(skip or include))
-    return chosen, [n for n in names if n not in chosen]
+    """Names of what :func:`compress` can replace, in registration order: the Linear and
+    Conv1d/2d/3d modules (subclasses that keep torch.nn's forward included; depthwise convolutions
+    not) and each ``nn.MultiheadAttention``'s packed ``<name>.in_proj_weight``."""
+    return [c.name for c in inventory(model)[0]]
 
 
 def _input_shapes(model: nn.Module, names: Sequence[str], example: torch.Tensor) -> dict[str, tuple]:
+    """The input and output shapes of the modules ``names`` on ``example`` (an attention's: its
+    query's, given by position or keyword)."""
     shapes: dict[str, tuple] = {}
     modules = dict(model.named_modules())
 
     def record(name: str):
-        def hook(module, args, out) -> None:  # returns None: the output is left alone
-            shapes.setdefault(name, (tuple(args[0].shape), tuple(out.shape)))
+        def hook(module, args, kwargs, out) -> None:  # returns None: the output is left alone
+            first = args[0] if args else kwargs.get("query", kwargs.get("input"))
+            result = out[0] if isinstance(out, tuple) else out
+            shapes.setdefault(name, (tuple(first.shape), tuple(result.shape)))
 
         return hook
 
-    hooks = [modules[n].register_forward_hook(record(n)) for n in names]
+    hooks = [modules[n].register_forward_hook(record(n), with_kwargs=True) for n in dict.fromkeys(names)]
     try:
         with preserved_state(model), torch.no_grad():
             model.eval()
@@ -311,6 +317,8 @@ def compress(
     calibration_samples: int = DEFAULT_SAMPLES,
     fit_steps: int = DEFAULT_STEPS,
     calibration_memory: int = DEFAULT_MEMORY,
+    progress: bool = False,
+    budget: str = "layer",
     **layer_kwargs: Any,
 ) -> Compressed:
     """A compressed copy of ``model``: its Linear and Conv layers in a tensorial format.
@@ -318,9 +326,12 @@ def compress(
     Args:
         model: any ``nn.Module``; it is not changed.
         format: one of ``tnviz.core.formats.FORMATS`` (``cp tk tt tr`` and the reshaped
-            ``mcp mtk mtt mtr``; also ``svd``, ``btd``); default ``DEFAULT_FORMAT`` (``"mtt"``).
-        rate: the fraction of each replaced layer's parameters to keep (ranks are chosen per
-            layer by the exact formulas), or ``rank`` for fixed ranks.
+            ``mcp mtk mtt mtr``; also ``svd``, ``btd``); default ``DEFAULT_FORMAT`` (``"mtt"``); or
+            ``"auto"``: per layer, the format that runs fastest at ``rate`` on that layer's input in
+            ``example_input`` (every format timed; :mod:`tnviz.compression.latency`).
+        rate: the fraction of parameters to keep — of each replaced layer's (``budget="layer"``:
+            ranks chosen per layer by the exact formulas) or of the whole model's
+            (``budget="model"``) — or ``rank`` for fixed ranks.
         order: m, the channel factors of a reshaped format.
         init: ``"decompose"`` (tensorly decomposition of the trained weights, the paper's
             initialisation), ``"activations"`` (the decomposition, then each layer fitted to
@@ -330,7 +341,8 @@ def compress(
         skip, include: module names or glob patterns (``"stage*.conv1"``). By default every
             Linear/Conv layer but the first convolution and the last Linear is replaced.
         example_input: one input batch; with it the report gives FLOPs per sample, priced by
-            :func:`~tnviz.nn.pricing.price_layer` for the layer's input in that batch.
+            :func:`~tnviz.nn.pricing.price_layer` for the layer's input in that batch, and each
+            layer's and the whole model's inference time over the original's, measured on it.
         calibration: input batches (a tensor, an iterable of tensors, or a DataLoader of
             ``(x, y)``): training inputs, never test ones. Needed for ``init="activations"``;
             with any init it gives each layer's ``output_error`` in the report.
@@ -339,6 +351,11 @@ def compress(
         fit_steps: L-BFGS iterations per layer for ``init="activations"``.
         calibration_memory: bytes the recorded activations may take; above it compress refuses
             with an estimate instead of exhausting memory.
+        progress: a tqdm bar over the layers, naming the one being decomposed.
+        budget: ``"layer"`` (every compressed layer keeps ``rate`` of its parameters) or
+            ``"model"`` (the whole model keeps ``rate`` of its parameters, spent across the
+            layers where each buys the largest drop in weight error: :mod:`tnviz.compression.budget`;
+            each layer is decomposed at ``budget.GRID``'s rates to find its error curve).
         **layer_kwargs: passed to each tensorial layer (``optimize``, ``in_factors``, …).
 
     Returns:
@@ -353,8 +370,6 @@ def compress(
         >>> round(report.rate, 2) <= 0.1
         True
     """
-    from tnviz.nn import tensorial_class
-
     if not isinstance(model, nn.Module):
         raise TnvizError(f"compress takes an nn.Module, got {type(model).__name__}", token=type(model).__name__)
     if init not in ("decompose", "activations", "random"):
@@ -363,52 +378,107 @@ def compress(
         raise TnvizError(f"fit_steps must be a non-negative integer, got {fit_steps!r}", token=repr(fit_steps))
     if (rate is None) == (rank is None):
         raise TnvizError("give exactly one of rate= and rank=", token="rate" if rate is None else "rank")
-    chosen, kept = _select(model, skip, include)
+    if budget not in BUDGETS:
+        raise TnvizError(f"budget must be one of {', '.join(map(repr, BUDGETS))}, got {budget!r}", token=repr(budget))
+    if budget == "model" and (rate is None or init == "random"):
+        raise TnvizError(
+            "budget='model' spends a rate= over the layers by their decomposition errors: it needs rate= and a "
+            "decomposing init",
+            token="budget",
+        )
+    if format == AUTO_FORMAT and (example_input is None or rate is None or budget != "layer"):
+        raise TnvizError(
+            "format='auto' times every format on each layer's input: it needs example_input= and rate= "
+            "(with budget='layer')",
+            token="auto",
+        )
+    chosen, kept = select(model, skip, include)
     student = copy.deepcopy(model)
-    modules = dict(student.named_modules())
-    aliases: dict[int, list[str]] = {}
-    for alias, module in student.named_modules(remove_duplicate=False):
-        aliases.setdefault(id(module), []).append(alias)
-    shapes = _input_shapes(model, chosen, example_input) if example_input is not None else {}
+    modules, aliases = _modules_and_aliases(student)
+    hooked = [c.module_name if c.attention is None else c.attention for c in chosen]
+    shapes = _input_shapes(model, hooked, example_input) if example_input is not None else {}
+    # Every layer's shape and ranks first, nothing decomposed yet: a layer no rank fits stays
+    # dense with the reason, and a decomposition that cannot fit in memory is refused now,
+    # naming the largest, rather than after the layers before it have run.
+    planned: list[tuple[Candidate, nn.Module, Any]] = []
+    refused: list[tuple[Candidate, str]] = []
+    for c in chosen:
+        dense = _dense_of(modules[c.module_name], c)
+        try:
+            # the budget's largest setting for a whole-model budget: what the memory check weighs
+            layer_rate = max(GRID) if budget == "model" else rate
+            if format == AUTO_FORMAT:
+                layer = _fastest_format(c, dense, shapes, rate, order, layer_kwargs)
+            else:
+                layer = tensorial_class(dense)._like(dense, format, layer_rate, rank, order=order, **layer_kwargs)
+        except TnvizError as err:
+            refused.append((c, err.message))
+            continue
+        planned.append((c, dense, layer))
+    if not planned:
+        raise TnvizError(
+            "no layer can be compressed at this setting: "
+            + "; ".join(f"layer {c.name!r} ({c.kind}): {why}" for c, why in refused),
+            token=refused[0][0].name,
+        )
+    kept = list(kept) + [KeptModule(c.name, c.kind, c.params, f"no rank fits: {why}") for c, why in refused]
+    if init != "random":
+        _check_decomposition_memory(planned)
+    decomposed = False
+    if budget == "model":
+        fixed = sum(p.numel() for p in model.parameters()) - sum(c.params for c, _, _ in planned)
+        planned = _spend(planned, int(rate * sum(p.numel() for p in model.parameters())) - fixed, format, order,
+                         layer_kwargs, progress)  # fmt: skip
+        decomposed = True
     calib = None
+    hookable = [c.name for c, _, _ in planned if c.attention is None]
     if init == "activations" or calibration is not None:
         calib = calibration_inputs(calibration, calibration_samples)
         # The teacher layers' inputs and outputs: the fit's targets and the output error's data.
-        _, teacher_out, run_order = record_layers(model, chosen, calib.inputs, outputs=True, memory=calibration_memory)
-    decompose = "random" if init == "random" else "decompose"
-    layers, built = [], {}
-    for name in chosen:
-        dense = modules[name]
-        try:
-            new = tensorial_class(dense).from_dense(
-                dense, format, rate, rank, init=decompose, order=order, **layer_kwargs
-            )
-            error = new.reconstruction_error if init != "random" else None
-        except TnvizError as err:  # the layer's name, so a user knows which one
-            raise TnvizError(f"layer {name!r} ({_kind(dense)}): {err.message}", token=name) from None
+        _, teacher_out, run_order = record_layers(
+            model, hookable, calib.inputs, outputs=True, memory=calibration_memory
+        )
+    layers = []
+    bar = _progress_bar(len(planned)) if progress else None
+    for c, dense, new in planned:
+        if bar is not None:
+            bar.set_description(c.name)
+            bar.update()
+        if init != "random" and not decomposed:
+            try:
+                decompose_into(new, dense)
+            except TnvizError as err:  # the layer's name, so a user knows which one
+                raise TnvizError(f"layer {c.name!r} ({c.kind}): {err.message}", token=c.name) from None
+        error = new.reconstruction_error if init != "random" else None
         new.train(dense.training)
-        for alias in aliases[id(dense)]:  # a module registered under several names is one layer
-            _replace(student, alias, new)
-        built[name] = new
-        dense_flops = flops = price = None
-        if name in shapes:
-            in_shape = shapes[name][0]
+        _install(student, modules, aliases, c, new)
+        dense_flops = flops = price = latency = None
+        where = c.module_name if c.attention is None else c.attention  # whose input the layer sees
+        if where in shapes:
+            in_shape = shapes[where][0]
+            batch = _batch_size(modules[where], in_shape)
             price = price_layer(new, input_shape=in_shape)
-            dense_flops, flops = price.dense_flops // in_shape[0], price.flops // in_shape[0]
+            dense_flops, flops = price.dense_flops // batch, price.flops // batch
+            if c.attention is None:  # an attention's projections run inside torch's attention
+                latency = relative_latency(new, dense, _example_for(dense, in_shape))
         layers.append(
             LayerReport(
-                name,
-                _kind(dense),
-                format,
+                c.name,
+                c.kind,
+                new.format,
                 new.ranks,
-                dense.weight.numel(),
+                c.params,
                 new.built.param_count,
                 dense_flops,
                 flops,
                 error,
                 price,
-            )
+                attention=c.attention,
+                latency=latency,
+            )  # fmt: skip
         )
+    if bar is not None:
+        bar.close()
     notes: list[str] = []
     if calib is not None:
         layers, note = _calibrate(
@@ -417,10 +487,178 @@ def compress(
         )  # fmt: skip
         notes.append(note)
     count = lambda m: sum(p.numel() for p in m.parameters())
+    kept = in_model_order(model, kept)
+    model_rate = count(student) / max(1, count(model))
+    if rate is not None and budget == "layer" and model_rate > 1.5 * rate and kept:
+        largest = max(kept, key=lambda k: k.params)
+        notes.append(
+            f"the whole model keeps {model_rate:.3f} of its parameters against the {rate:g} asked of each compressed "
+            f"layer: the modules kept as they were hold {sum(k.params for k in kept):,} (the largest, "
+            f"{largest.name or 'the model'}: {largest.params:,}, {largest.reason})"
+        )
+    latency = relative_latency(student, model, example_input) if example_input is not None else None
     report = CompressionReport(
-        format, rate, tuple(layers), tuple(kept), count(student), count(model), init, tuple(notes)
+        format, rate, tuple(layers), tuple(kept), count(student), count(model), init, tuple(notes), budget, latency
     )
     return Compressed(student, report)
+
+
+def _spend(planned: list, available: int, format: str, order: int, layer_kwargs: dict, progress: bool) -> list:
+    """The layers at the ranks a whole-model budget of ``available`` parameters buys (decomposed)."""
+    curves = []
+    bar = _progress_bar(len(planned)) if progress else None
+    for c, dense, _ in planned:
+        if bar is not None:
+            bar.set_description(f"{c.name} (error curve)")
+            bar.update()
+
+        def build(rate: float, dense=dense):
+            return tensorial_class(dense)._like(dense, format, rate, None, order=order, **layer_kwargs)
+
+        def fit(layer, c=c, dense=dense) -> float:
+            try:
+                decompose_into(layer, dense)
+            except TnvizError as err:
+                raise TnvizError(f"layer {c.name!r} ({c.kind}): {err.message}", token=c.name) from None
+            return layer.reconstruction_error
+
+        curves.append(error_curve(build, fit))
+    if bar is not None:
+        bar.close()
+    try:
+        choice = allocate(curves, available)
+    except TnvizError as err:
+        raise TnvizError(
+            f"budget='model': {err.message} — the modules kept as they are and the biases already take the rest; "
+            "raise rate= or compress more layers (include=)",
+            token="rate",
+        ) from None
+    return [(c, dense, curve[k].layer) for (c, dense, _), curve, k in zip(planned, curves, choice)]
+
+
+def _example_for(dense: nn.Module, in_shape: tuple) -> torch.Tensor:
+    """A random input of the layer's recorded shape (seeded: the timing needs values, not these)."""
+    weight = dense.weight
+    return torch.randn(in_shape, generator=torch.Generator().manual_seed(0), dtype=weight.dtype).to(weight.device)
+
+
+def _fastest_format(c: Candidate, dense: nn.Module, shapes: dict, rate: float, order: int, layer_kwargs: dict):
+    """The layer (undecomposed) in the format that runs fastest on this layer's input at ``rate``:
+    every format that fits the rate, timed round-robin (``format="auto"``)."""
+    layers = {}
+    why = []
+    for name in FORMATS:
+        try:
+            layers[name] = tensorial_class(dense)._like(dense, name, rate, None, order=order, **layer_kwargs)
+        except TnvizError as err:
+            why.append(f"{name}: {err.message}")
+    if not layers:
+        raise TnvizError("no format fits this rate (" + "; ".join(why[:3]) + ")", token=c.name)
+    where = c.module_name if c.attention is None else c.attention
+    if c.attention is not None or where not in shapes:  # no input of its own to time: the default format
+        return layers.get(DEFAULT_FORMAT) or next(iter(layers.values()))
+    name, _ = fastest(layers, _example_for(dense, shapes[where][0]))
+    return layers[name]
+
+
+def _progress_bar(total: int):
+    try:
+        from tqdm.auto import tqdm
+    except ImportError as err:  # tqdm comes with the compress extra
+        raise TnvizError(f"progress=True needs tqdm (pip install 'tnviz[compress]'): {err}", token="progress") from None
+    return tqdm(total=total, unit="layer", leave=False)
+
+
+def _modules_and_aliases(model: nn.Module) -> tuple[dict[str, nn.Module], dict[int, list[str]]]:
+    """The modules by name, and every name each module is registered under."""
+    aliases: dict[int, list[str]] = {}
+    for alias, module in model.named_modules(remove_duplicate=False):
+        aliases.setdefault(id(module), []).append(alias)
+    return dict(model.named_modules()), aliases
+
+
+def _install(student: nn.Module, modules: dict, aliases: dict, c: Candidate, layer: nn.Module) -> None:
+    """Put the tensorial ``layer`` where ``c`` was, under every name the module has (a module
+    registered twice is one layer); an attention's projection goes into a copy of its attention."""
+    original = modules[c.module_name]
+    replacement = TensorialMultiheadAttention.around(original, layer) if c.is_projection else layer
+    for alias in aliases[id(original)]:
+        _replace(student, alias, replacement)
+
+
+def layer_settings(student: nn.Module, report: CompressionReport) -> dict[str, dict[str, Any]]:
+    """What rebuilds each compressed layer of ``student`` (by the report's names): its format,
+    ranks, order and channel factors — plain data, as :func:`rebuild` takes it."""
+    out = {}
+    for r in report.layers:
+        c = Candidate(r.name, r.kind, r.dense_params, r.attention)
+        module = student.get_submodule(c.module_name)
+        layer = module.in_proj if c.is_projection else module
+        config = layer.config
+        out[r.name] = {
+            "format": layer.format,
+            "ranks": dict(layer.ranks),
+            "order": config.order,
+            "in_factors": list(config.in_factors) if config.in_factors else None,
+            "out_factors": list(config.out_factors) if config.out_factors else None,
+        }
+    return out
+
+
+def rebuild(model: nn.Module, settings: dict[str, dict[str, Any]]) -> nn.Module:
+    """A copy of ``model`` (the uncompressed architecture) with the layers named in ``settings``
+    (:func:`layer_settings`) in their formats and ranks, ready for ``load_state_dict``."""
+    if not isinstance(settings, dict):
+        raise TnvizError("the layer settings must be a dict of layer name → settings", token=type(settings).__name__)
+    student = copy.deepcopy(model)
+    modules, aliases = _modules_and_aliases(student)
+    candidates = {c.name: c for c in inventory(student)[0]}
+    for name, setting in settings.items():
+        c = candidates.get(name)
+        if c is None:
+            raise TnvizError(
+                f"the compressed model has layer {name!r}, which this model has not (its layers: "
+                f"{', '.join(list(candidates)[:8])}{', …' if len(candidates) > 8 else ''})",
+                token=name,
+            )
+        dense = _dense_of(modules[c.module_name], c)
+        try:
+            kwargs = {k: setting[k] for k in ("order", "in_factors", "out_factors") if setting.get(k) is not None}
+            layer = tensorial_class(dense)._like(dense, setting["format"], None, setting["ranks"], **kwargs)
+        except (KeyError, TypeError) as err:
+            raise TnvizError(f"layer {name!r}: malformed settings {setting!r} ({err})", token=name) from None
+        layer.train(dense.training)
+        _install(student, modules, aliases, c, layer)
+    return student
+
+
+def _dense_of(module: nn.Module, candidate: Candidate) -> nn.Module:
+    """The Linear/Conv whose weight is decomposed: the layer, or a Linear holding an attention's
+    packed input projection."""
+    return as_linear(module.in_proj_weight.detach()) if candidate.is_projection else module
+
+
+def _batch_size(module: nn.Module, in_shape: tuple) -> int:
+    """Samples in an input of this shape: its first dimension, or for an attention that is not
+    batch_first its second (an unbatched (L, E) query is one sample)."""
+    if isinstance(module, nn.MultiheadAttention):
+        if len(in_shape) == 2:
+            return 1
+        return in_shape[0] if module.batch_first else in_shape[1]
+    return in_shape[0]
+
+
+def _check_decomposition_memory(planned: Sequence[tuple[Candidate, nn.Module, Any]]) -> None:
+    """Refuse before the first decomposition when the largest would not fit in memory."""
+    c, _, layer = max(planned, key=lambda item: decomposition_bytes(item[2]))
+    need, limit = decomposition_bytes(layer), decomposition_limit()
+    if need > limit:
+        raise TnvizError(
+            f"layer {c.name!r} ({c.kind}): decomposing it at ranks {layer.ranks} needs about {need / 2**30:.1f} GiB, "
+            f"more than the {limit / 2**30:.1f} GiB allowed (tnviz.nn.decompose.MEMORY_LIMIT_BYTES, and the memory "
+            f"budget); nothing was decomposed. Lower rate= or leave it out with skip={c.name!r}",
+            token=c.name,
+        )
 
 
 def fit_to_teacher(
@@ -474,7 +712,8 @@ def _calibrate(
     recorded: tuple | None,
 ) -> tuple[list[LayerReport], str]:
     """The layer reports with output errors (and, with ``fit``, the layers fitted first), and the note."""
-    names = [r.name for r in layers]
+    # torch's attention reads its projections' weights and calls neither module: no hook sees them
+    names = [r.name for r in layers if r.attention is None]
     if recorded is None:
         _, teacher_out, run_order = record_layers(teacher, names, calib.inputs, outputs=True, memory=memory)
     else:
@@ -497,6 +736,8 @@ def _calibrate(
             output_error=output_error(built[r.name], student_in[r.name], teacher_out[r.name]),
             fit_seconds=fitted.get(r.name),
         )
+        if r.name in built
+        else r
         for r in layers
     ]
     note = (
@@ -505,10 +746,3 @@ def _calibrate(
         + (f"; each layer fitted by at most {fit_steps} L-BFGS steps" if fit else "")
     )
     return out, note
-
-
-def _kind(module: nn.Module) -> str:
-    if isinstance(module, nn.Linear):
-        return f"Linear {module.in_features}→{module.out_features}"
-    k = "×".join(map(str, module.kernel_size))
-    return f"{type(module).__name__} {module.in_channels}→{module.out_channels} {k}"

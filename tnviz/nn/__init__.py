@@ -1,5 +1,6 @@
 """Tensorial layers (PyTorch): Linear and Conv1d/2d/3d in the formats of ``tnviz.core.formats``."""
 
+from tnviz.nn.attention import TensorialMultiheadAttention
 from tnviz.nn.costs import CostTable, cost_table
 from tnviz.nn.decompose import from_dense
 from tnviz.nn.layers import (
@@ -9,6 +10,7 @@ from tnviz.nn.layers import (
     TensorialConv3d,
     TensorialLayer,
     TensorialLinear,
+    dense_base,
     tensorial_class,
 )
 from tnviz.nn.pricing import LayerPrice, price_layer
@@ -19,6 +21,7 @@ __all__ = [
     "TensorialConv1d",
     "TensorialConv2d",
     "TensorialConv3d",
+    "TensorialMultiheadAttention",
     "cost_table",
     "CostTable",
     "price_layer",
@@ -26,4 +29,5 @@ __all__ = [
     "from_dense",
     "TENSORIAL_LAYERS",
     "tensorial_class",
+    "dense_base",
 ]

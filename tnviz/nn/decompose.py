@@ -20,7 +20,7 @@ from tnviz.nn.decomposers import decomposer_for
 from tnviz.nn.decomposers.common import numpy_backend
 from tnviz.nn.layers import TensorialLayer, tensorial_class
 
-__all__ = ["from_dense", "decompose_into", "MEMORY_LIMIT_BYTES"]
+__all__ = ["from_dense", "decompose_into", "decomposition_bytes", "decomposition_limit", "MEMORY_LIMIT_BYTES"]
 
 MEMORY_LIMIT_BYTES = 4 * 2**30  # refuse decompositions whose working set would pass this
 
@@ -123,13 +123,25 @@ def _fit(value: np.ndarray, shape: tuple[int, ...], name: str) -> np.ndarray:
     return np.pad(value, [(0, b - a) for a, b in zip(value.shape, shape)])
 
 
-def _check_memory(layer: TensorialLayer, weight: torch.Tensor) -> None:
+def decomposition_bytes(layer: TensorialLayer) -> int:
+    """About the memory decomposing a dense weight into ``layer`` takes: the weight in float64,
+    its unfoldings and a rank-wide factor product."""
     largest_rank = max(layer.ranks.values(), default=1)
-    need = weight.numel() * 8 * (3 + largest_rank)  # the tensor, its unfoldings and a rank-wide factor product
+    return layer.config.dense_params * 8 * (3 + largest_rank)
+
+
+def decomposition_limit() -> int:
+    """The memory one decomposition may take: ``MEMORY_LIMIT_BYTES`` or the memory budget
+    (:func:`tnviz.execute.memory.memory_budget`), whichever is less."""
     from tnviz.execute.memory import memory_budget
 
-    limit = min(MEMORY_LIMIT_BYTES, memory_budget())
+    return min(MEMORY_LIMIT_BYTES, memory_budget())
+
+
+def _check_memory(layer: TensorialLayer, weight: torch.Tensor) -> None:
+    need, limit = decomposition_bytes(layer), decomposition_limit()
     if need > limit:
+        largest_rank = max(layer.ranks.values(), default=1)
         raise TnvizError(
             f"decomposing a {tuple(weight.shape)} weight at rank {largest_rank} needs about {need / 2**30:.1f} GiB; "
             f"the limit is {limit / 2**30:.1f} GiB (MEMORY_LIMIT_BYTES and the memory budget) — lower the rank or rate",

@@ -180,9 +180,10 @@ class TensorialLayer(TensorNetwork):
             True
         """
         expected = {v: k for k, v in TENSORIAL_LAYERS.items()}[cls]
-        if type(module) is not expected:
+        if dense_base(module) is not expected:
+            overrides = " (a subclass with its own forward)" if isinstance(module, expected) else ""
             raise TnvizError(
-                f"{cls.__name__}.from_dense takes an nn.{expected.__name__}, got {type(module).__name__}",
+                f"{cls.__name__}.from_dense takes an nn.{expected.__name__}, got {type(module).__name__}{overrides}",
                 token=type(module).__name__,
             )
         if init not in ("decompose", "random"):
@@ -390,11 +391,24 @@ TENSORIAL_LAYERS: dict[type, type[TensorialLayer]] = {
 }
 
 
+def dense_base(module: nn.Module) -> type[nn.Module] | None:
+    """The ``torch.nn`` layer class of :data:`TENSORIAL_LAYERS` that ``module`` computes as: the
+    class itself or a subclass that keeps its ``forward`` (as attention's ``out_proj``); None for
+    anything else, a subclass with a forward of its own included (replacing it would drop that)."""
+    for base in TENSORIAL_LAYERS:
+        if isinstance(module, base) and type(module).forward is base.forward:
+            return base
+    return None
+
+
 def tensorial_class(module: nn.Module) -> type[TensorialLayer]:
-    """The tensorial layer class that replaces ``module`` (an ``nn.Linear`` or ``nn.Conv1d/2d/3d``)."""
-    cls = TENSORIAL_LAYERS.get(type(module))
-    if cls is None:
+    """The tensorial layer class that replaces ``module`` (an ``nn.Linear`` or ``nn.Conv1d/2d/3d``,
+    or a subclass that keeps its forward)."""
+    base = dense_base(module)
+    if base is None:
+        overrides = " (a subclass with its own forward)" if isinstance(module, tuple(TENSORIAL_LAYERS)) else ""
         raise TnvizError(
-            f"expected nn.Linear or nn.Conv1d/2d/3d, got {type(module).__name__}", token=type(module).__name__
+            f"expected nn.Linear or nn.Conv1d/2d/3d, got {type(module).__name__}{overrides}",
+            token=type(module).__name__,
         )
-    return cls
+    return TENSORIAL_LAYERS[base]

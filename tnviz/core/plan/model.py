@@ -27,15 +27,17 @@ __all__ = [
     "MEMORY_WEIGHT",
     "REDUCTION_HALF",
     "WIDTH_HALF",
-    "CHANNELS_LAST_HALVES",
+    "DEPTHWISE_CHANNELS_LAST_HALF",
     "INF",
 ]
 
 OBJECTIVES = ("time", "flops")
 # The memory layout of the input activations: the executor keeps a channels_last input as it lies
-# (1×1 and grouped convolutions on it), where oneDNN vectorises over channels, so a depthwise
-# convolution runs an order of magnitude faster than on NCHW; the "time" objective prices the
-# steps on the activation with each layout's own fitted constants.
+# (1×1 and grouped convolutions on it), where oneDNN runs a depthwise convolution (vectorised over
+# channels, a kernel of its own) an order of magnitude faster than on NCHW; the "time" objective
+# prices a depthwise step on a channels_last activation with its own fitted constant. (Other calls
+# run on channels_last about as much faster as each other, which changes no choice; a thin grouped
+# convolution there is not fast at all, so a cheaper price for every channels_last step misleads.)
 LAYOUTS = ("contiguous", "channels_last")
 
 
@@ -54,16 +56,13 @@ def _calibration() -> dict:
 # a depthwise one: K = 1) or where its narrower side W is thin (a convolution with 4 output
 # channels, a depthwise kernel: W = 1), so its FLOPs are divided by
 # K / (K + REDUCTION_HALF) · W / (W + WIDTH_HALF). All are fitted on measured calls of the
-# kinds the executor makes, never typed in; the two halves separately for the calls on a
-# channels_last activation (CHANNELS_LAST_HALVES).
+# kinds the executor makes, never typed in; a depthwise step (K = W = 1) on a channels_last
+# activation takes DEPTHWISE_CHANNELS_LAST_HALF for REDUCTION_HALF, fitted on such calls.
 CALIBRATION = _calibration()
 MEMORY_WEIGHT: float = CALIBRATION["memory_weight"]
 REDUCTION_HALF: float = CALIBRATION["reduction_half"]
 WIDTH_HALF: float = CALIBRATION["width_half"]
-CHANNELS_LAST_HALVES: tuple[float, float] = (
-    CALIBRATION["channels_last"]["reduction_half"],
-    CALIBRATION["channels_last"]["width_half"],
-)
+DEPTHWISE_CHANNELS_LAST_HALF: float = CALIBRATION["depthwise_channels_last_half"]
 INF = float("inf")
 
 
@@ -283,8 +282,9 @@ class Problem:
         # GEMM runs far below peak.
         reduction = max(1, self.static_prod(shared & ~ks & ~self.conv_mask))
         width = max(1, min(self.static_prod(ka & ~kb & ~self.conv_mask), self.static_prod(kb & ~ka & ~self.conv_mask)))
-        half, width_half = CHANNELS_LAST_HALVES if s & self.channels_last_mask else (REDUCTION_HALF, WIDTH_HALF)
-        efficiency = reduction / (reduction + half) * width / (width + width_half)
+        depthwise_cl = reduction == 1 and width == 1 and s & self.channels_last_mask
+        half = DEPTHWISE_CHANNELS_LAST_HALF if depthwise_cl else REDUCTION_HALF
+        efficiency = reduction / (reduction + half) * width / (width + WIDTH_HALF)
         return flops, flops / efficiency + MEMORY_WEIGHT * (sa + sb + ss)
 
     def unary_flops(self, k: int) -> int:

@@ -1,0 +1,258 @@
+"""compress() on the user's own models, not only the paper's: depthwise convolutions, attention,
+Linear subclasses, Conv1d — every module with parameters is accounted for in the report."""
+
+import io
+
+import pytest
+import torch
+from torch import nn
+
+import tnviz
+from tnviz import TnvizError
+from tnviz.compression import compressible_layers
+from tnviz.nn import TensorialConv1d, TensorialLinear, TensorialMultiheadAttention
+from tnviz.nn import decompose as decompose_mod
+
+
+class InvertedResidual(nn.Module):
+    """MobileNet-v2's block: expand 1×1, depthwise 3×3, project 1×1."""
+
+    def __init__(self, channels: int, expand: int):
+        super().__init__()
+        hidden = channels * expand
+        self.conv = nn.Sequential(
+            nn.Conv2d(channels, hidden, 1, bias=False),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU6(),
+            nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden, bias=False),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU6(),
+            nn.Conv2d(hidden, channels, 1, bias=False),
+            nn.BatchNorm2d(channels),
+        )
+
+    def forward(self, x):
+        return x + self.conv(x)
+
+
+class MobileNetLike(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3, padding=1)
+        self.blocks = nn.Sequential(InvertedResidual(16, 4), InvertedResidual(16, 4))
+        self.grouped = nn.Conv2d(16, 32, 3, padding=1, groups=4)
+        self.head = nn.Linear(32, 10)
+
+    def forward(self, x):
+        x = self.grouped(self.blocks(self.stem(x)))
+        return self.head(x.mean((2, 3)))
+
+
+class Encoder(nn.Module):
+    """A small transformer encoder: token embedding, two encoder layers, a classifier."""
+
+    def __init__(self, width: int = 32, batch_first: bool = True):
+        super().__init__()
+        self.embed = nn.Embedding(50, width)
+        layer = nn.TransformerEncoderLayer(width, 4, 64, dropout=0.0, batch_first=batch_first)
+        self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+        self.classify = nn.Linear(width, 3)
+
+    def forward(self, tokens, mask=None):
+        return self.classify(self.encoder(self.embed(tokens), src_key_padding_mask=mask).mean(1))
+
+
+class ScaledLinear(nn.Linear):
+    """A Linear subclass with a forward of its own (replacing it would drop the scale)."""
+
+    def forward(self, x):
+        return 2.0 * super().forward(x)
+
+
+class AudioNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv1d(1, 16, 9, stride=2), nn.ReLU(), nn.Conv1d(16, 32, 5), nn.ReLU(), nn.Conv1d(32, 32, 5)
+        )
+        self.scaled = ScaledLinear(32, 32)
+        self.out = nn.Linear(32, 5)
+
+    def forward(self, x):
+        return self.out(self.scaled(self.features(x).mean(-1)))
+
+
+def _with_parameters(model: nn.Module) -> set[str]:
+    return {n for n, m in model.named_modules() if any(True for _ in m.parameters(recurse=False))}
+
+
+def _accounted(report) -> set[str]:
+    return {r.name.removesuffix(".in_proj_weight") for r in report.layers} | {k.name for k in report.kept}
+
+
+def test_a_mobilenet_keeps_its_depthwise_convolutions_and_says_why():
+    torch.manual_seed(0)
+    model = MobileNetLike().eval()
+    student, report = tnviz.compress(model, format="mtt", rate=0.1)
+    kept = {k.name: k.reason for k in report.kept}
+    assert "depthwise convolution (groups = in_channels = 64)" in kept["blocks.0.conv.3"]
+    assert "BatchNorm2d" in kept["blocks.0.conv.1"]
+    # a grouped convolution is compressed per group (the group is an index of its diagram)
+    assert student.grouped.groups == 4 and "grouped" in [r.name for r in report.layers]
+    assert _accounted(report) == _with_parameters(model)
+    assert student(torch.randn(2, 3, 16, 16)).shape == (2, 10)
+    with pytest.raises(TnvizError, match="'blocks.0.conv.3' names only modules that cannot be compressed: .*depthwise"):
+        tnviz.compress(model, format="mtt", rate=0.1, include="blocks.0.conv.3")
+
+
+def test_a_transformers_attention_projections_are_compressed_and_compute_as_torch_nn():
+    torch.manual_seed(0)
+    model = Encoder().double().eval()
+    names = compressible_layers(model)
+    assert "encoder.layers.0.self_attn.in_proj_weight" in names and "encoder.layers.0.self_attn.out_proj" in names
+    # at full rank every projection is exact: the compressed attention computes what torch.nn's does
+    student, report = tnviz.compress(model, format="svd", rank=32, include=["*in_proj_weight", "*out_proj"])
+    attention = student.encoder.layers[0].self_attn
+    assert isinstance(attention, TensorialMultiheadAttention) and isinstance(attention.out_proj, TensorialLinear)
+    assert "in_proj_weight" not in dict(attention.named_parameters(recurse=False))
+    tokens = torch.randint(0, 50, (3, 7))
+    mask = torch.zeros(3, 7, dtype=torch.bool)
+    mask[0, 5:] = True
+    assert torch.allclose(student(tokens, mask), model(tokens, mask), atol=1e-10)
+    with torch.no_grad():  # torch's fast path for inference, with the computed projection
+        assert torch.allclose(student(tokens, mask), model(tokens, mask), atol=1e-10)
+    assert {r.name for r in report.layers} == {
+        f"encoder.layers.{i}.self_attn.{p}" for i in (0, 1) for p in ("in_proj_weight", "out_proj")
+    }
+    assert all(r.error < 1e-10 for r in report.layers)
+    # the whole model saves and loads, and gradients reach the projection's factors
+    buffer = io.BytesIO()
+    torch.save(student, buffer)
+    buffer.seek(0)
+    again = torch.load(buffer, weights_only=False)
+    assert torch.allclose(again(tokens, mask), student(tokens, mask))
+    student(tokens, mask).sum().backward()
+    assert all(p.grad is not None for p in attention.in_proj.parameters())
+
+
+def test_an_attention_not_batch_first_gets_per_sample_flops_and_a_rate_below_one():
+    torch.manual_seed(1)
+    model = Encoder(batch_first=False).eval()
+    tokens = torch.randint(0, 50, (4, 6))
+    student, report = tnviz.compress(model, format="tt", rate=0.3, example_input=tokens)
+    projection = next(r for r in report.layers if r.name.endswith("in_proj_weight"))
+    # not batch_first: the embedded (4, 6, 32) is (L, N, E), so a sample is 4 tokens × 32 → 96
+    assert projection.dense_flops == 2 * 4 * 32 * 96
+    assert report.rate <= 0.3 and student(tokens).shape == (4, 3)
+    assert _accounted(report) == _with_parameters(model)
+    assert any("attention's biases" in k.reason for k in report.kept)
+
+
+def test_a_subclass_with_its_own_forward_stays_dense_and_conv1d_is_compressed():
+    torch.manual_seed(0)
+    model = AudioNet()
+    student, report = tnviz.compress(model, format="tk", rate=0.3, include=["features.*"])
+    assert isinstance(student.features[2], TensorialConv1d) and type(student.scaled) is ScaledLinear
+    kept = {k.name: k.reason for k in report.kept}
+    assert "ScaledLinear has a forward of its own" in kept["scaled"]
+    assert "not named by include=" in kept["out"]
+    assert student(torch.randn(2, 1, 200)).shape == (2, 5)
+    with pytest.raises(TnvizError, match="'scaled' names only modules that cannot be compressed: scaled: ScaledLinear"):
+        tnviz.compress(model, format="tk", rate=0.3, include="scaled")
+
+
+def test_the_whole_model_rate_is_reported_against_the_rate_asked():
+    model = Encoder()
+    _, report = tnviz.compress(model, format="tt", rate=0.1, include="*linear*")
+    assert report.model_rate > 0.15  # attention and embedding kept: far from 0.1
+    note = " ".join(report.notes)
+    assert f"keeps {report.model_rate:.3f} of its parameters against the 0.1 asked" in note
+    assert "(asked 0.1)" in report.summary() and "kept as it was" in str(report)
+
+
+def test_a_layer_no_rank_fits_stays_dense_with_the_reason():
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Conv2d(8, 8, 1), nn.Conv2d(8, 64, 3), nn.Flatten(), nn.Linear(64, 2))
+    _, report = tnviz.compress(model, format="mtt", rate=0.05)
+    kept = {k.name: k.reason for k in report.kept}
+    assert kept["1"].startswith("no rank fits: ") and "rate 0.05 allows" in kept["1"]
+    assert [r.name for r in report.layers] == ["2"]
+
+
+def test_a_decomposition_too_large_is_refused_before_any_runs(monkeypatch):
+    calls = []
+    monkeypatch.setattr("tnviz.compression.surgery.decompose_into", lambda *a: calls.append(a))
+    monkeypatch.setattr(decompose_mod, "MEMORY_LIMIT_BYTES", 2 * 2**20)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Conv2d(8, 16, 3), nn.Conv2d(16, 128, 3), nn.Flatten(), nn.Linear(8, 2))
+    with pytest.raises(TnvizError, match=r"layer '2' \(Conv2d 16→128 3×3\): decomposing it .* nothing was decomposed"):
+        tnviz.compress(model, format="cp", rate=0.5)
+    assert calls == []
+
+
+def test_calibration_measures_the_layers_a_hook_sees_and_leaves_attentions_projections_unmeasured():
+    torch.manual_seed(2)
+    model = Encoder().eval()
+    tokens = torch.randint(0, 50, (16, 7))
+    _, report = tnviz.compress(model, format="tt", rate=0.3, init="activations", calibration=tokens, fit_steps=3)
+    measured = {r.name: r.output_error for r in report.layers}
+    assert all(v is None for n, v in measured.items() if "self_attn" in n)
+    assert all(0 <= v < 1.5 for n, v in measured.items() if "linear" in n)
+    assert report.output_error == pytest.approx(sum(v for v in measured.values() if v is not None) / 4)
+
+
+def test_a_whole_model_budget_meets_the_rate_and_spends_it_where_the_error_drops_most():
+    from tnviz.compression import LeNet5
+    from tnviz.compression.budget import Option, allocate
+
+    torch.manual_seed(0)
+    model = LeNet5()
+    original = sum(p.numel() for p in model.parameters())
+    student, report = tnviz.compress(model, format="tt", rate=0.1, budget="model")
+    assert report.model_params <= 0.1 * original and report.model_params > 0.08 * original
+    assert report.model_params == sum(p.numel() for p in student.parameters())
+    assert "; asked 0.1). Kept" in report.summary()
+    uniform = tnviz.compress(model, format="tt", rate=0.1, budget="layer").report
+    assert uniform.model_rate > 0.1  # the layers at 0.1 each, the kept ones whole: over the budget
+    # spending across layers: the summed squared weight errors no worse than any uniform rate that fits
+    total = lambda r: sum(x.error**2 for x in r.layers)  # noqa: E731
+    fitting = tnviz.compress(model, format="tt", rate=0.07, budget="layer").report
+    assert fitting.model_params <= 0.1 * original and total(report) <= total(fitting)
+    # the greedy takes the steepest error drop per parameter first
+    steep = [Option(10, 1.0, None), Option(30, 0.2, None)]
+    flat = [Option(10, 1.0, None), Option(30, 0.9, None)]
+    assert allocate([steep, flat], 45) == [1, 0] and allocate([steep, flat], 60) == [1, 1]
+    with pytest.raises(
+        TnvizError, match="the smallest setting of every layer takes 20 parameters; the budget leaves 15"
+    ):
+        allocate([steep, flat], 15)
+    with pytest.raises(TnvizError, match="budget must be one of"):
+        tnviz.compress(model, format="tt", rate=0.1, budget="global")
+    with pytest.raises(TnvizError, match="budget='model'.*raise rate="):
+        tnviz.compress(model, format="tt", rate=0.001, budget="model")
+
+
+def test_format_auto_picks_per_layer_the_fastest_format_and_the_report_gives_latencies(monkeypatch):
+    from tnviz.compression import latency as latency_mod
+    from tnviz.compression import surgery
+
+    timed = []
+    real = latency_mod.fastest
+
+    def recording(candidates, x, rounds=latency_mod.ROUNDS):
+        name, ratios = real(candidates, x, rounds)
+        timed.append((sorted(candidates), tuple(x.shape), name, ratios))
+        return name, ratios
+
+    monkeypatch.setattr(surgery, "fastest", recording)
+    torch.manual_seed(0)
+    model = MobileNetLike().eval()
+    x = torch.randn(2, 3, 16, 16)
+    student, report = tnviz.compress(model, format="auto", rate=0.2, example_input=x)
+    assert report.format == "auto" and len(timed) == len(report.layers)
+    for (names, shape, name, ratios), row in zip(timed, report.layers):
+        assert row.format == name == min(ratios, key=ratios.get) and len(names) >= 5
+        assert shape[0] == 2 and row.latency is not None and row.latency > 0
+    assert report.latency is not None and report.latency > 0
+    assert "time/dense" in str(report) and "the original model's time" in report.summary()
+    assert torch.allclose(student(x), student(x)) and student(x).shape == (2, 10)
+    with pytest.raises(TnvizError, match="format='auto' times every format"):
+        tnviz.compress(model, format="auto", rate=0.2)

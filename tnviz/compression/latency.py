@@ -1,0 +1,75 @@
+"""Inference latency measured on the user's example input: compressed against original, per layer
+and for the whole model, and the fastest of several layers (``format="auto"``).
+
+Timed as the benchmarks time: after warm-up calls, the functions run round-robin (each round times
+every one back to back, in a rotating order), and the ratio to the reference is taken within each
+round, its median over rounds reported — a shared machine's slow drift cancels out. Figures of a
+report, not promises: another machine, thread count or batch gives others.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+__all__ = ["relative_latency", "fastest", "ROUNDS"]
+
+ROUNDS = 7  # timed rounds after two warm-up calls each
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _runner(module: nn.Module, x) -> Callable[[], None]:
+    def run() -> None:
+        with torch.no_grad():
+            module(*x) if isinstance(x, tuple) else module(x)
+
+    return run
+
+
+def _rounds(fns: dict[str, Callable[[], None]], rounds: int, device: torch.device) -> list[dict[str, float]]:
+    for fn in fns.values():
+        fn()
+        fn()
+    keys, out = list(fns), []
+    for k in range(rounds):
+        times = {}
+        for key in keys[k % len(keys) :] + keys[: k % len(keys)]:
+            _sync(device)
+            start = time.perf_counter()
+            fns[key]()
+            _sync(device)
+            times[key] = time.perf_counter() - start
+        out.append(times)
+    return out
+
+
+def relative_latency(new: nn.Module, old: nn.Module, x, rounds: int = ROUNDS) -> float:
+    """``new``'s inference time on ``x`` over ``old``'s (median of per-round ratios), both in eval
+    mode for the measurement and restored after."""
+    modes = (new.training, old.training)
+    new.eval()
+    old.eval()
+    device = x[0].device if isinstance(x, tuple) else x.device
+    try:
+        timed = _rounds({"old": _runner(old, x), "new": _runner(new, x)}, rounds, device)
+    finally:
+        new.train(modes[0])
+        old.train(modes[1])
+    return statistics.median(r["new"] / r["old"] for r in timed)
+
+
+def fastest(candidates: dict[str, nn.Module], x, rounds: int = ROUNDS) -> tuple[str, dict[str, float]]:
+    """(the name of the fastest module on ``x``, each one's time over the first one's)."""
+    first = next(iter(candidates))
+    device = x.device
+    timed = _rounds({name: _runner(m.eval(), x) for name, m in candidates.items()}, rounds, device)
+    ratios = {name: statistics.median(r[name] / r[first] for r in timed) for name in candidates}
+    return min(ratios, key=ratios.__getitem__), ratios

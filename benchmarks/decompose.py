@@ -41,8 +41,7 @@ def one(cin: int, cout: int, k: int, theirs: str, ours: str, rate: float, seed: 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         started = time.perf_counter()
-        factorization = "blocktt" if theirs == "tt" else theirs
-        fc = tltorch.FactorizedConv.from_conv(conv, rank=rate, factorization=factorization, decompose_weights=True)
+        fc = tltorch.FactorizedConv.from_conv(conv, rank=rate, factorization=theirs, decompose_weights=True)
         their_seconds = time.perf_counter() - started
     their_error = _error(weight, fc.weight.to_tensor().reshape(weight.shape))
     their_rank = fc.weight.rank

@@ -28,3 +28,20 @@ def test_results_files_carry_provenance_and_spread():
     lenet = json.loads((ROOT / "docs" / "lenet5_mnist" / "results.json").read_text())
     assert lenet["provenance"]["settings"]["seeds"] >= 3
     assert all(c["n"] >= 3 and c["ci95"] is not None for c in lenet["cells"])
+
+
+def test_generated_text_names_no_folder_of_the_machine_that_ran_it():
+    from tnviz.provenance import ROOT as CHECKOUT
+    from tnviz.provenance import portable
+
+    assert portable("cli.py reproduce --out /work/run3 --data npz:/tmp/a/data.npz") == (
+        "cli.py reproduce --out …/run3 --data npz:…/data.npz"
+    )
+    assert (
+        portable(f"layers.py --out {CHECKOUT}/benchmarks/results/x.json") == "layers.py --out benchmarks/results/x.json"
+    )
+    generated = [ROOT / "README.md", *docs.generate_docs()]
+    for path in generated:
+        text = path.read_text()
+        for folder in ("/work/", "/tmp/", "/root/", "/home/"):
+            assert folder not in text, f"{path.name} names {folder}"

@@ -13,6 +13,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,23 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+_ABSOLUTE = re.compile(r"(?<![\w.~])/[^\s:,'\"]+")
+
+
+def portable(command: str) -> str:
+    """``command`` with every absolute path made relative to the checkout (a path outside it
+    shortened to ``…/name``): generated text names no folder of the machine that ran it."""
+
+    def relative(match: re.Match) -> str:
+        path = Path(match.group(0))
+        try:
+            return str(path.resolve().relative_to(ROOT)) or "."
+        except ValueError:
+            return f"…/{path.name}"
+
+    return _ABSOLUTE.sub(relative, command)
+
+
 def provenance(settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """Commit (and whether the tree had uncommitted changes), date, versions, machine, command."""
     versions = {"python": platform.python_version()}
@@ -53,7 +71,7 @@ def provenance(settings: dict[str, Any] | None = None) -> dict[str, Any]:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "versions": versions,
         "machine": {"cpu": _cpu_model(), "cores": os.cpu_count(), "platform": platform.platform()},
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "command": portable(" ".join([Path(sys.argv[0]).name, *sys.argv[1:]])),
         "settings": settings or {},
     }
     torch = sys.modules.get("torch")
@@ -106,6 +124,7 @@ def write_results(path: Path, results: Any, settings: dict[str, Any] | None = No
     """Write ``{"provenance": ..., "results": ...}`` as JSON to ``path`` (atomically)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
+    settings = {k: portable(v) if isinstance(v, str) else v for k, v in (settings or {}).items()}
     tmp.write_text(json.dumps({"provenance": provenance(settings), "results": results}, indent=1) + "\n")
     os.replace(tmp, path)
     return path
@@ -120,7 +139,7 @@ def describe(data: dict[str, Any]) -> str:
     threads = f", {machine['torch_threads']} torch threads" if "torch_threads" in machine else ""
     return (
         f"Commit `{p['commit'][:10]}`{dirty}, {p['date'][:10]}, {machine['cpu']} ({machine['cores']} cores{threads}); "
-        f"{versions}; `{p['command']}`."
+        f"{versions}; `{portable(p['command'])}`."
     )
 
 

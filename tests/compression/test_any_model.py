@@ -256,3 +256,18 @@ def test_format_auto_picks_per_layer_the_fastest_format_and_the_report_gives_lat
     assert torch.allclose(student(x), student(x)) and student(x).shape == (2, 10)
     with pytest.raises(TnvizError, match="format='auto' times every format"):
         tnviz.compress(model, format="auto", rate=0.2)
+
+
+def test_a_whole_model_budget_leaves_out_the_settings_too_large_to_decompose(monkeypatch):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 4))
+    _, free = tnviz.compress(model, format="tt", rate=0.3, budget="model")
+    # a limit between the decompositions' sizes: the larger ranks are no option, the rest are
+    monkeypatch.setattr(decompose_mod, "MEMORY_LIMIT_BYTES", int(1.58 * 2**20))  # rank 12 fits, rank 25 not
+    _, bounded = tnviz.compress(model, format="tt", rate=0.3, budget="model")
+    assert bounded.model_params <= 0.3 * bounded.original_params
+    largest = {r.name: r.params for r in free.layers}["2"]
+    assert {r.name: r.params for r in bounded.layers}["2"] < largest
+    monkeypatch.setattr(decompose_mod, "MEMORY_LIMIT_BYTES", 2**10)
+    with pytest.raises(TnvizError, match="layer '0' .* no rate of budget.GRID fits it"):
+        tnviz.compress(model, format="tt", rate=0.3, budget="model")

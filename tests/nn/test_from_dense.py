@@ -138,6 +138,7 @@ def test_refusals_are_clear():
         from_dense(conv, format="mtk", rank=9, order=2)
     with pytest.raises(TnvizError, match="nn.Linear or nn.Conv"):
         from_dense(nn.ReLU(), format="cp", rank=2)
-    big = nn.Linear(4096, 4096, bias=False)
+    # CP-ALS of a 3×3 kernel: its Khatri-Rao product has (weight / 3) × rank entries
+    big = nn.Conv2d(1024, 1024, 3, bias=False)
     with pytest.raises(TnvizError, match="GiB"):
-        from_dense(big, format="cp", rank=4000)
+        from_dense(big, format="cp", rank=3000)

@@ -422,7 +422,7 @@ def compress(
             token=refused[0][0].name,
         )
     kept = list(kept) + [KeptModule(c.name, c.kind, c.params, f"no rank fits: {why}") for c, why in refused]
-    if init != "random":
+    if init != "random" and budget == "layer":  # a whole-model budget leaves out the settings too large
         _check_decomposition_memory(planned)
     decomposed = False
     if budget == "model":
@@ -513,7 +513,10 @@ def _spend(planned: list, available: int, format: str, order: int, layer_kwargs:
             bar.update()
 
         def build(rate: float, dense=dense):
-            return tensorial_class(dense)._like(dense, format, rate, None, order=order, **layer_kwargs)
+            layer = tensorial_class(dense)._like(dense, format, rate, None, order=order, **layer_kwargs)
+            if decomposition_bytes(layer) > decomposition_limit():  # this setting is not an option
+                raise TnvizError(f"rate {rate:g} needs more memory to decompose than allowed", token=str(rate))
+            return layer
 
         def fit(layer, c=c, dense=dense) -> float:
             try:
@@ -522,7 +525,14 @@ def _spend(planned: list, available: int, format: str, order: int, layer_kwargs:
                 raise TnvizError(f"layer {c.name!r} ({c.kind}): {err.message}", token=c.name) from None
             return layer.reconstruction_error
 
-        curves.append(error_curve(build, fit))
+        curve = error_curve(build, fit)
+        if not curve:
+            raise TnvizError(
+                f"layer {c.name!r} ({c.kind}): no rate of budget.GRID fits it, within the memory a decomposition "
+                "may take (tnviz.nn.decompose.MEMORY_LIMIT_BYTES); leave it out with skip=",
+                token=c.name,
+            )
+        curves.append(curve)
     if bar is not None:
         bar.close()
     try:

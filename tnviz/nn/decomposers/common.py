@@ -174,6 +174,7 @@ def cp_als(X: np.ndarray, rank: int, n_iter_max: int, seed: int):
         r //= 2
         ranks.add(r)
     starts = [("svd", seed)] + [("random", seed + k) for k in range(CP_RESTARTS)]
+    overall, overall_fit = None, np.inf
     for r in sorted(ranks, reverse=True):
         best, best_fit = None, np.inf
         deadline = time.perf_counter() + CP_SECONDS
@@ -218,8 +219,15 @@ def cp_als(X: np.ndarray, rank: int, n_iter_max: int, seed: int):
                 best, best_fit = cp, fit
             if best_fit <= EXACT_FIT:
                 break
-        if best is not None:
-            return balanced(best)
+        if best is not None and best_fit < overall_fit:
+            overall, overall_fit = best, best_fit
+        # A rank above every mode's size is over-complete, where ALS can stall far from a fit a
+        # lower rank finds (a test: mCP at rank 80 of a 16×4×9 tensor, 0.96 against an exact
+        # rank 40): without a close fit there, the lower ranks are tried too, the best kept.
+        if overall is not None and (r <= max(X.shape) or overall_fit <= CP_PROMISING):
+            return balanced(overall)
+    if overall is not None:
+        return balanced(overall)
     _raise_diverged(rank, X.shape)
 
 

@@ -114,6 +114,11 @@ def test_errors_name_the_users_file_and_never_advise_deleting_it(project, capsys
     assert main([*args, "--data", f"npz:{project}/data.npz", "--rate", "0.3", "--out", str(project / "o")]) == 2
     err = capsys.readouterr().err
     assert "whole pickled model" in err and "torch.save(model.state_dict(), path)" in err and "delete" not in err
+    (project / "notes.json").write_text('{"not": "weights"}')  # a file torch.save did not write
+    args = ["compress", "--model", f"{project}/mynet.py:TinyNet", "--checkpoint", str(project / "notes.json")]
+    assert main([*args, "--data", f"npz:{project}/data.npz", "--rate", "0.3", "--out", str(project / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "it is not a file torch.save wrote" in err and "pickled" not in err and "delete" not in err
 
 
 def test_npz_and_image_folder_data(tmp_path):

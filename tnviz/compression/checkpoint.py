@@ -83,7 +83,7 @@ def load_checkpoint(
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, pickle.UnpicklingError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if users_file:
-            pickled = "Unsupported global" in str(exc) or "weights_only" in str(exc)
+            pickled = "Unsupported global" in str(exc)  # what torch says of a pickled class
             advice = (
                 "it holds Python objects, such as a whole pickled model, which tnviz does not unpickle (that can run "
                 "code): save the weights with torch.save(model.state_dict(), path) and name the model's class with "

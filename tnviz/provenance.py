@@ -41,7 +41,7 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-_ABSOLUTE = re.compile(r"(?<![\w.~])/[^\s:,'\"]+")
+_ABSOLUTE = re.compile(r"(?<![\w.~…])/[^\s:,'\"]+")
 
 
 def portable(command: str) -> str:

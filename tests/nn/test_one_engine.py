@@ -119,13 +119,9 @@ def test_channels_last_kept_through_the_steps_not_restored_at_the_end(name, monk
     assert seen[-1].is_contiguous(memory_format=torch.channels_last)
 
 
-def test_channels_last_3d_in_channels_last_3d_out():
-    layer = TensorialConv3d(8, 6, 3, padding=1, format="tk", rank=2, dtype=D)
-    x = torch.randn(2, 8, 4, 5, 3, dtype=D).contiguous(memory_format=torch.channels_last_3d)
-    assert layer(x).is_contiguous(memory_format=torch.channels_last_3d)
-
-
-def test_forward_runs_the_plan_that_layer_plan_prints(monkeypatch):
+@pytest.fixture
+def executed_plans(monkeypatch) -> list:
+    """The plans the programs run, in order, while the test runs."""
     ran = []
     original = Program.__call__
 
@@ -134,6 +130,17 @@ def test_forward_runs_the_plan_that_layer_plan_prints(monkeypatch):
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(Program, "__call__", recording)
+    return ran
+
+
+def test_channels_last_3d_in_channels_last_3d_out():
+    layer = TensorialConv3d(8, 6, 3, padding=1, format="tk", rank=2, dtype=D)
+    x = torch.randn(2, 8, 4, 5, 3, dtype=D).contiguous(memory_format=torch.channels_last_3d)
+    assert layer(x).is_contiguous(memory_format=torch.channels_last_3d)
+
+
+def test_forward_runs_the_plan_that_layer_plan_prints(executed_plans):
+    ran = executed_plans
     for name in NAMES:
         layer = TensorialConv2d(16, 16, 3, padding=1, format=name, rate=0.2, **_kw(name))
         x = torch.randn(2, 16, 8, 8)
@@ -162,17 +169,10 @@ def test_auto_weighs_the_candidates_by_the_planners_cost():
         assert chosen.input_cost <= chosen.cost
 
 
-def test_a_channels_last_input_is_planned_for_its_layout(monkeypatch):
+def test_a_channels_last_input_is_planned_for_its_layout(executed_plans):
     """The signature's layout reaches the planner: forward on a channels_last input runs the plan
     priced for channels_last, which layer.plan(x_cl) prints."""
-    ran = []
-    original = Program.__call__
-
-    def recording(self, *args, **kwargs):
-        ran.append(self.plan)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(Program, "__call__", recording)
+    ran = executed_plans
     layer = TensorialConv2d(64, 64, 3, padding=1, format="cp", rate=0.1)
     x = torch.randn(2, 64, 16, 16, requires_grad=True)
     x_cl = x.detach().contiguous(memory_format=torch.channels_last).requires_grad_()

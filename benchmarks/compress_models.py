@@ -1,5 +1,8 @@
 """Whole-network compression of models that are not the paper's, in every format, to a
-per-layer rate (``budget="layer"``) and to a whole-model one (``budget="model"``).
+per-layer rate (``budget="layer"``) and to whole-model ones (``budget="model"``: parameters;
+``budget="flops"``: FLOPs on the example batch). A whole-model run asks for the whole-model rate
+(of parameters, or of FLOPs) that the same format's per-layer run achieved, so that the two
+compare at the same size: the output error says which spends it better.
 
 Models (random weights, as ``weights=None``): ResNet-18 (torchvision's layout,
 ``tnviz.compression.resnet18``, on 8 images of 224×224) and the test suite's own models
@@ -30,17 +33,20 @@ from timing import interleaved
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "compress_models.json"
 FORMATS = ("svd", "cp", "tk", "tt", "tr", "btd", "mcp", "mtk", "mtt", "mtr", "auto")
-# (model, formats, budgets): ResNet-18 in every format to a per-layer rate, the error-curve budget
-# in the formats whose decompositions are quick enough to run at a dozen rates per layer
+# (model, formats, budgets): ResNet-18 in every format to a per-layer rate, the error-curve budgets
+# in the formats whose decompositions are quick enough to run at a dozen rates per layer (and, on
+# the small models, auto: every format's curve)
 RUNS = (
     ("resnet18", FORMATS, ("layer",)),
-    ("resnet18", ("tk", "tt", "mtt"), ("model",)),
+    ("resnet18", ("tk", "tt", "mtt"), ("model", "flops")),
     ("mobilenet", ("tk", "tt", "mtt", "auto"), ("layer",)),
-    ("mobilenet", ("tk", "tt", "mtt"), ("model",)),
-    ("encoder", ("tk", "tt", "mtt"), ("layer", "model")),
+    ("mobilenet", ("tk", "tt", "mtt", "auto"), ("model", "flops")),
+    ("encoder", ("tk", "tt", "mtt"), ("layer", "model", "flops")),
     ("audio", ("tk", "tt", "mtt", "auto"), ("layer",)),
-    ("audio", ("tk", "tt", "mtt"), ("model",)),
+    ("audio", ("tk", "tt", "mtt", "auto"), ("model", "flops")),
 )
+# what a whole-model budget's rate is matched to in the per-layer run's row
+MATCHED = {"model": "model_rate", "flops": "flops_rate"}
 
 
 def build(name: str):
@@ -68,10 +74,11 @@ def one(model_name: str, fmt: str, budget: str, rate: float, threads: int, repea
     torch.set_num_threads(threads)
     model, x = build(model_name)
     started = time.perf_counter()
-    if fmt == "auto" or budget == "layer":
-        student, report = tnviz.compress(model, format=fmt, rate=rate, example_input=x, budget=budget)
-    else:  # the whole-model budget: the timing per layer is not part of the decomposition's time
+    if budget == "model":  # the timing per layer is not part of the decomposition's time
         student, report = tnviz.compress(model, format=fmt, rate=rate, budget=budget)
+    else:
+        student, report = tnviz.compress(model, format=fmt, rate=rate, example_input=x, budget=budget)
+    flops_rate = report.flops_rate if report.flops_rate is not None else _flops(student, x) / _flops(model, x)
     seconds = time.perf_counter() - started
     student.eval()
     with torch.no_grad():
@@ -90,7 +97,9 @@ def one(model_name: str, fmt: str, budget: str, rate: float, threads: int, repea
         "seconds": seconds,
         "params": report.model_params,
         "original_params": report.original_params,
+        "rate_asked": rate,
         "model_rate": report.model_rate,
+        "flops_rate": flops_rate,
         "layers_rate": report.rate,
         "layers": len(report.layers),
         "kept": len(report.kept),
@@ -98,6 +107,14 @@ def one(model_name: str, fmt: str, budget: str, rate: float, threads: int, repea
         "output_error": error,
         "latency_over_original": ratios["compressed"],
     }
+
+
+def _flops(model, x) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model.eval()(x)
+    return counter.get_total_flops()
 
 
 def main() -> None:
@@ -122,7 +139,9 @@ def main() -> None:
         for budget in budgets:
             for fmt in formats:
                 key = f"{model_name} {fmt} {budget}"
-                command = [sys.executable, __file__, "--worker", model_name, fmt, budget, "--rate", str(args.rate)]
+                uniform = rows.get(f"{model_name} {fmt} layer", {})
+                rate = uniform.get(MATCHED[budget], args.rate) if budget in MATCHED else args.rate
+                command = [sys.executable, __file__, "--worker", model_name, fmt, budget, "--rate", repr(rate)]
                 command += ["--threads", str(args.threads), "--repeats", str(args.repeats)]
                 try:
                     done = subprocess.run(command, capture_output=True, text=True, timeout=args.limit, cwd=HERE)
@@ -143,19 +162,19 @@ def main() -> None:
 def table(data: dict) -> str:
     """Markdown: one row per (model, format, budget)."""
     lines = [
-        "| model | format | budget | compress time, s | parameters (whole model) | rate achieved | output error | "
-        "latency / original |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | format | budget | rate asked | compress time, s | parameters (whole model) | parameter rate | "
+        "FLOPs rate | output error | latency / original |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, r in data["results"].items():
         model_name, fmt, budget = key.split()
         if "seconds" not in r:
-            lines.append(f"| {model_name} | {fmt} | {budget} | {r.get('stopped') or r.get('failed')} | | | | |")
+            lines.append(f"| {model_name} | {fmt} | {budget} | | {r.get('stopped') or r.get('failed')} | | | | | |")
             continue
         chosen = f" ({', '.join(r['formats'])})" if fmt == "auto" else ""
         lines.append(
-            f"| {model_name} | {fmt}{chosen} | {budget} | {r['seconds']:.0f} | {r['params']:,} of "
-            f"{r['original_params']:,} | {r['model_rate']:.3f} | {r['output_error']:.3f} | "
+            f"| {model_name} | {fmt}{chosen} | {budget} | {r['rate_asked']:.3f} | {r['seconds']:.0f} | {r['params']:,} of "
+            f"{r['original_params']:,} | {r['model_rate']:.3f} | {r['flops_rate']:.3f} | {r['output_error']:.3f} | "
             f"{r['latency_over_original']:.2f} |"
         )
     return "\n".join(lines)

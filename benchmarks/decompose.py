@@ -22,7 +22,7 @@ from torch import nn
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "decompose.json"
-KERNELS = ((64, 64, 3), (256, 256, 3))
+KERNELS = ((64, 64, 3), (256, 256, 3), (512, 512, 3))
 FORMATS = (("cp", "cp"), ("tucker", "tk"), ("tt", "tt"))
 
 

@@ -100,6 +100,13 @@ def test_compress_command_on_a_users_checkpoint(tmp_path, capsys):
     model = load_compressed(out / "model.pt")
     assert model(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
     assert (out / "diagrams" / "conv2.svg").exists() and (out / "report.txt").exists()
+    # every budget compress knows is offered, the FLOPs one counted on the data's input
+    from tnviz.compression.budget import BUDGETS
+
+    for budget in BUDGETS:
+        assert main([*args, "--rate", "0.3", "--budget", budget, "--schedule", "none", "--out", str(out)]) == 0
+    assert "The whole model's FLOPs on the example input: " in (out / "report.txt").read_text()
+    capsys.readouterr()
     (tmp_path / "bad.pt").write_bytes(b"garbage")
     bad = [
         "compress",

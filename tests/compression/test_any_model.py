@@ -10,6 +10,7 @@ from torch import nn
 import tnviz
 from tnviz import TnvizError
 from tnviz.compression import compressible_layers
+from tnviz.core.formats import FORMATS
 from tnviz.nn import TensorialConv1d, TensorialLinear, TensorialMultiheadAttention
 from tnviz.nn import decompose as decompose_mod
 
@@ -181,7 +182,8 @@ def test_a_layer_no_rank_fits_stays_dense_with_the_reason():
 def test_a_decomposition_too_large_is_refused_before_any_runs(monkeypatch):
     calls = []
     monkeypatch.setattr("tnviz.compression.surgery.decompose_into", lambda *a: calls.append(a))
-    monkeypatch.setattr(decompose_mod, "MEMORY_LIMIT_BYTES", 2 * 2**20)
+    # layer 2's CP at rank 61 needs about 0.56 MiB (tnviz.nn.decompose.decomposition_bytes), layer 1's 0.05
+    monkeypatch.setattr(decompose_mod, "MEMORY_LIMIT_BYTES", 2**18)
     model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Conv2d(8, 16, 3), nn.Conv2d(16, 128, 3), nn.Flatten(), nn.Linear(8, 2))
     with pytest.raises(TnvizError, match=r"layer '2' \(Conv2d 16→128 3×3\): decomposing it .* nothing was decomposed"):
         tnviz.compress(model, format="cp", rate=0.5)
@@ -228,6 +230,48 @@ def test_a_whole_model_budget_meets_the_rate_and_spends_it_where_the_error_drops
         tnviz.compress(model, format="tt", rate=0.1, budget="global")
     with pytest.raises(TnvizError, match="budget='model'.*raise rate="):
         tnviz.compress(model, format="tt", rate=0.001, budget="model")
+
+
+def test_auto_with_a_whole_model_budget_chooses_each_layers_format_by_its_error_curve():
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3), nn.Conv2d(8, 32, 3), nn.Flatten(), nn.Linear(32 * 4 * 4, 64), nn.Linear(64, 4)
+    )  # fmt: skip
+    squared = lambda r: sum(x.error**2 for x in r.layers)  # noqa: E731
+    _, auto = tnviz.compress(model, format="auto", rate=0.3, budget="model")
+    assert auto.model_params <= 0.3 * auto.original_params and auto.format == "auto"
+    assert {r.format for r in auto.layers} <= set(FORMATS) - {"dense"}
+    # every format's options are among auto's: it spends the budget at least as well as each alone
+    for fmt in ("tk", "tt", "mtt", "cp"):
+        alone = tnviz.compress(model, format=fmt, rate=0.3, budget="model").report
+        assert squared(auto) <= squared(alone) + 1e-9, fmt
+
+
+def test_a_flops_budget_meets_the_whole_models_flops_on_the_example_input():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from tnviz.compression import LeNet5
+
+    def flops(m, x):
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            m(x)
+        return counter.get_total_flops()
+
+    torch.manual_seed(0)
+    model, x = LeNet5().eval(), torch.randn(4, 1, 28, 28)
+    student, report = tnviz.compress(model, format="tk", rate=0.4, budget="flops", example_input=x)
+    achieved = flops(student.eval(), x) / flops(model, x)
+    assert report.flops_rate == pytest.approx(achieved) and 0.2 < achieved <= 0.4
+    assert "FLOPs on the example input: " in report.summary() and "; asked 0.4." in report.summary()
+    # the parameters were not what was budgeted: a parameter budget at the same rate differs
+    by_params = tnviz.compress(model, format="tk", rate=0.4, budget="model", example_input=x).report
+    assert by_params.model_params <= 0.4 * by_params.original_params < report.model_params
+    with pytest.raises(
+        TnvizError, match="budget='flops' counts the model's FLOPs on an input: it needs example_input="
+    ):
+        tnviz.compress(model, format="tk", rate=0.4, budget="flops")
+    with pytest.raises(TnvizError, match=r"budget='flops': the smallest setting of every layer takes [0-9,]+ FLOPs"):
+        tnviz.compress(model, format="tk", rate=0.01, budget="flops", example_input=x)
 
 
 def test_format_auto_picks_per_layer_the_fastest_format_and_the_report_gives_latencies(monkeypatch):

@@ -105,3 +105,52 @@ def test_cp_factors_come_back_balanced_and_unchanged():
     norms = np.stack([np.linalg.norm(f, axis=0) for f in fitted.factors])
     assert np.allclose(norms, norms[0], rtol=1e-9)
     assert np.linalg.norm(cp_to_tensor(fitted) - X) / np.linalg.norm(X) < 1e-6
+
+
+def test_a_large_cp_run_stops_where_its_error_creeps_and_a_small_one_runs_on(monkeypatch):
+    """CP-ALS's first run on a tensor far from low-rank stops once an iteration gains less than
+    CP_CREEP of the error — only where iterations are expensive (CP_CREEP_WORK); the stop is never
+    taken below CP_PROMISING, where a fit may be on its way to exact."""
+    import numpy as np
+
+    import tnviz.nn.decomposers.common as common
+
+    stop = common._stopper(float("inf"), counted := [0], creep=1e-4)
+    assert not stop(None, 0.9) and not stop(None, 0.89)  # a 1 % gain: runs on
+    assert stop(None, 0.88999)  # a 1e-5 gain: creeping
+    close = common._stopper(float("inf"), [0], creep=1e-4)
+    assert not close(None, 0.04) and not close(None, 0.04)  # below CP_PROMISING: never stopped for creeping
+    assert counted == [3]
+
+    X = np.random.default_rng(0).standard_normal((16, 3, 3, 16))
+    runs = {}
+    for work in (np.inf, 1.0):  # as a small tensor, then as if it were expensive
+        monkeypatch.setattr(common, "CP_CREEP_WORK", work)
+        seen = []
+        real = common._stopper
+        monkeypatch.setattr(common, "_stopper", lambda *a, **k: seen.append(k["creep"]) or real(*a, **k))
+        fit = common._cp_fit(X, common.cp_als(X, 20, 200, 0))
+        runs[work] = (seen[0], fit)
+        monkeypatch.setattr(common, "_stopper", real)
+    assert runs[np.inf][0] == 0.0 and runs[1.0][0] == common.CP_CREEP
+    assert runs[1.0][1] < runs[np.inf][1] + 0.02  # the stop costs little of the fit
+
+
+def test_a_cp_runs_iterations_are_capped_by_their_work(monkeypatch):
+    """The first CP-ALS run gets at most CP_WORK multiply-adds of MTTKRPs (never fewer than 10
+    iterations): a count, so the result does not depend on the machine."""
+    import numpy as np
+
+    import tnviz.nn.decomposers.common as common
+
+    X = np.random.default_rng(0).standard_normal((12, 3, 3, 12))
+    counted = []
+    real = common._stopper
+    monkeypatch.setattr(common, "_stopper", lambda stop, n, creep: counted.append(n) or real(stop, n, creep))
+    monkeypatch.setattr(common, "CP_CREEP_WORK", np.inf)  # no creeping stop: the cap alone
+    for work, most in ((1e30, 200), (4 * X.size * 10 * 15, 15), (1.0, 10)):
+        monkeypatch.setattr(common, "CP_WORK", work)
+        counted.clear()
+        common.cp_als(X, 10, 200, 0)
+        assert counted[0][0] <= most + 1  # tensorly calls back once for its start too
+    assert counted[0][0] == 11

@@ -132,13 +132,15 @@ def test_linear():
     assert torch.allclose(layer(x), lin(x), atol=1e-8)
 
 
-def test_refusals_are_clear():
+def test_refusals_are_clear(monkeypatch):
     conv = nn.Conv2d(8, 8, 3)
     with pytest.raises(TnvizError, match="Tucker rank p1=9 exceeds"):
         from_dense(conv, format="mtk", rank=9, order=2)
     with pytest.raises(TnvizError, match="nn.Linear or nn.Conv"):
         from_dense(nn.ReLU(), format="cp", rank=2)
-    # CP-ALS of a 3×3 kernel: its Khatri-Rao product has (weight / 3) × rank entries
+    # CP-ALS's MTTKRP of a 1024→1024 3×3 kernel at rank 3000: (weight / 1024) × 3000 entries
+    # twice, beside 3 copies of the weight, about 0.63 GiB: over a limit of 0.5 GiB
+    monkeypatch.setattr("tnviz.nn.decompose.MEMORY_LIMIT_BYTES", 2**29)
     big = nn.Conv2d(1024, 1024, 3, bias=False)
-    with pytest.raises(TnvizError, match="GiB"):
+    with pytest.raises(TnvizError, match=r"needs about 0\.6 GiB; the limit is 0\.5 GiB"):
         from_dense(big, format="cp", rank=3000)

@@ -1,12 +1,14 @@
 """A whole-model budget: the ranks of every compressed layer chosen together, so that the whole
-model's parameters meet the rate asked, spent where they buy the most accuracy.
+model's parameters (``budget="model"``) or its FLOPs on the example input (``budget="flops"``) meet
+the rate asked, spent where they buy the most accuracy.
 
 ``compress(model, rate=0.1, budget="model")`` decomposes each layer at a grid of rates
 (``GRID``), giving its error curve — the relative weight error ‖W − Ŵ‖ / ‖W‖ against its
-parameters — and then spends the parameters the model may keep (the rate times the original
-model's, less everything that is not a compressed weight: biases, kept modules) greedily: every
+parameters or FLOPs — and then spends what the model may keep (the rate times the original
+model's, less everything that is not a compressed weight: biases, kept modules, and for FLOPs
+the products no compressed layer computes, as torch's FlopCounterMode counts them) greedily: every
 layer starts at its smallest option, and the upgrade that lowers the summed squared errors most
-per parameter is taken while it fits (:func:`allocate`). Each layer counts alike: the squared
+per parameter (or FLOP) is taken while it fits (:func:`allocate`). Each layer counts alike: the squared
 relative error is how far its outputs move, relative to their size, on inputs spread like its
 weight's rows. The layers' decompositions at the chosen rates are the ones used (nothing is
 decomposed twice).
@@ -25,25 +27,26 @@ __all__ = ["GRID", "Option", "allocate", "BUDGETS"]
 # The rates each layer is decomposed at: geometric from 0.5 % to all of it, dense enough that
 # adjacent options differ by at most about 2× in parameters.
 GRID = (0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.45, 0.65)
-BUDGETS = ("layer", "model")
+BUDGETS = ("layer", "model", "flops")
 
 
 @dataclass(frozen=True)
 class Option:
-    """One layer at one rank setting: its parameters and relative weight error."""
+    """One layer at one rank setting: what it costs of the budget (parameters, or FLOPs on the
+    example input) and its relative weight error."""
 
-    params: int
+    cost: float
     error: float
     layer: Any  # the decomposed layer
 
 
-def allocate(curves: Sequence[Sequence[Option]], available: int) -> list[int]:
-    """The option each layer takes (an index into its curve) so that the parameters sum to at
+def allocate(curves: Sequence[Sequence[Option]], available: float, unit: str = "parameters") -> list[int]:
+    """The option each layer takes (an index into its curve) so that the costs sum to at
     most ``available`` with the summed squared errors as low as the greedy can make them.
 
     Starts from each layer's fewest-parameter option; repeatedly takes the upgrade (to any option
     with more parameters) of the best error decrease per parameter that still fits. Refuses
-    when even the smallest options do not fit.
+    when even the smallest options do not fit (``unit`` names the cost in that message).
 
     Example:
         >>> a = [Option(10, 0.9, None), Option(20, 0.5, None), Option(40, 0.1, None)]
@@ -51,12 +54,12 @@ def allocate(curves: Sequence[Sequence[Option]], available: int) -> list[int]:
         >>> allocate([a, b], 50)
         [2, 0]
     """
-    order = [sorted(range(len(c)), key=lambda k: (c[k].params, c[k].error)) for c in curves]
+    order = [sorted(range(len(c)), key=lambda k: (c[k].cost, c[k].error)) for c in curves]
     choice = [o[0] for o in order]
-    spent = sum(c[k].params for c, k in zip(curves, choice))
+    spent = sum(c[k].cost for c, k in zip(curves, choice))
     if spent > available:
         raise TnvizError(
-            f"the smallest setting of every layer takes {spent:,} parameters; the budget leaves {available:,}",
+            f"the smallest setting of every layer takes {spent:,.0f} {unit}; the budget leaves {available:,.0f}",
             token=str(available),
         )
     while True:
@@ -64,7 +67,7 @@ def allocate(curves: Sequence[Sequence[Option]], available: int) -> list[int]:
         for i, curve in enumerate(curves):
             here = curve[choice[i]]
             for k in order[i]:
-                extra = curve[k].params - here.params
+                extra = curve[k].cost - here.cost
                 gain = here.error**2 - curve[k].error ** 2
                 if extra <= 0 or gain <= 0 or spent + extra > available:
                     continue
@@ -73,14 +76,16 @@ def allocate(curves: Sequence[Sequence[Option]], available: int) -> list[int]:
         if best is None:
             return choice
         _, i, k = best
-        spent += curves[i][k].params - curves[i][choice[i]].params
+        spent += curves[i][k].cost - curves[i][choice[i]].cost
         choice[i] = k
 
 
-def error_curve(build: Callable[[float], Any], decompose: Callable[[Any], float]) -> list[Option]:
+def error_curve(
+    build: Callable[[float], Any], decompose: Callable[[Any], float], cost: Callable[[Any], float]
+) -> list[Option]:
     """A layer's options over ``GRID``: ``build(rate)`` makes the layer (a TnvizError where no rank
-    fits that rate: the point is left out), ``decompose(layer)`` fits it and returns its error.
-    Rates that give the same ranks are decomposed once."""
+    fits that rate: the point is left out), ``decompose(layer)`` fits it and returns its error,
+    ``cost(layer)`` prices it. Rates that give the same ranks are decomposed once."""
     options: list[Option] = []
     seen: set[tuple] = set()
     for rate in GRID:
@@ -92,5 +97,5 @@ def error_curve(build: Callable[[float], Any], decompose: Callable[[Any], float]
         if key in seen:
             continue
         seen.add(key)
-        options.append(Option(layer.built.param_count, decompose(layer), layer))
+        options.append(Option(cost(layer), decompose(layer), layer))
     return options

@@ -108,9 +108,12 @@ class CompressionReport:
     original_params: int
     init: str = "decompose"
     notes: tuple[str, ...] = field(default=())
-    budget: str = "layer"  # what target_rate was asked of: each compressed layer, or the whole model
+    # what target_rate was asked of: each compressed layer, or the whole model's parameters or FLOPs
+    budget: str = "layer"
     # The whole model's inference time over the original's on example_input (None without one).
     latency: float | None = None
+    # The whole model's FLOPs on example_input over the original's (None without one).
+    flops_rate: float | None = None
 
     @property
     def rate(self) -> float:
@@ -225,12 +228,17 @@ class CompressionReport:
         asked = "" if self.target_rate is None else f"asked {self.target_rate:g}"
         target = f" ({asked})" if asked and self.budget == "layer" else ""
         model_target = f"; {asked}" if asked and self.budget == "model" else ""
+        flops_target = f"; {asked}" if asked and self.budget == "flops" else ""
         kept_params = sum(k.params for k in self.kept)
         kept = f"{len(self.kept)} modules with {kept_params:,} parameters (below)" if self.kept else "none"
         if self.objective is not None:
             flops = f" FLOPs planned for objective {self.objective!r} (what the layers run)."
         else:
             flops = " FLOPs and times: pass example_input= to measure them."
+        if self.flops_rate is not None:
+            flops += (
+                f" The whole model's FLOPs on the example input: {self.flops_rate:.4f} of the original's{flops_target}."
+            )
         if self.latency is not None:
             flops += f" Inference on the example input: {self.latency:.2f}× the original model's time."
         return (
@@ -328,7 +336,8 @@ def compress(
         format: one of ``tnviz.core.formats.FORMATS`` (``cp tk tt tr`` and the reshaped
             ``mcp mtk mtt mtr``; also ``svd``, ``btd``); default ``DEFAULT_FORMAT`` (``"mtt"``); or
             ``"auto"``: per layer, the format that runs fastest at ``rate`` on that layer's input in
-            ``example_input`` (every format timed; :mod:`tnviz.compression.latency`).
+            ``example_input`` (every format timed; :mod:`tnviz.compression.latency`), or with a
+            whole-model budget the format and ranks the allocation chooses (see ``budget``).
         rate: the fraction of parameters to keep — of each replaced layer's (``budget="layer"``:
             ranks chosen per layer by the exact formulas) or of the whole model's
             (``budget="model"``) — or ``rank`` for fixed ranks.
@@ -352,10 +361,13 @@ def compress(
         calibration_memory: bytes the recorded activations may take; above it compress refuses
             with an estimate instead of exhausting memory.
         progress: a tqdm bar over the layers, naming the one being decomposed.
-        budget: ``"layer"`` (every compressed layer keeps ``rate`` of its parameters) or
+        budget: ``"layer"`` (every compressed layer keeps ``rate`` of its parameters),
             ``"model"`` (the whole model keeps ``rate`` of its parameters, spent across the
             layers where each buys the largest drop in weight error: :mod:`tnviz.compression.budget`;
-            each layer is decomposed at ``budget.GRID``'s rates to find its error curve).
+            each layer is decomposed at ``budget.GRID``'s rates to find its error curve) or
+            ``"flops"`` (the same, for the whole model's FLOPs on ``example_input``, which it needs).
+            With a whole-model budget, ``format="auto"`` puts every format's error curve together,
+            so that the allocation chooses each layer's format with its ranks.
         **layer_kwargs: passed to each tensorial layer (``optimize``, ``in_factors``, …).
 
     Returns:
@@ -380,22 +392,26 @@ def compress(
         raise TnvizError("give exactly one of rate= and rank=", token="rate" if rate is None else "rank")
     if budget not in BUDGETS:
         raise TnvizError(f"budget must be one of {', '.join(map(repr, BUDGETS))}, got {budget!r}", token=repr(budget))
-    if budget == "model" and (rate is None or init == "random"):
+    if budget != "layer" and (rate is None or init == "random"):
         raise TnvizError(
-            "budget='model' spends a rate= over the layers by their decomposition errors: it needs rate= and a "
+            f"budget={budget!r} spends a rate= over the layers by their decomposition errors: it needs rate= and a "
             "decomposing init",
             token="budget",
         )
-    if format == AUTO_FORMAT and (example_input is None or rate is None or budget != "layer"):
+    if budget == "flops" and example_input is None:
+        raise TnvizError(
+            "budget='flops' counts the model's FLOPs on an input: it needs example_input=", token="example_input"
+        )
+    if format == AUTO_FORMAT and budget == "layer" and (example_input is None or rate is None):
         raise TnvizError(
             "format='auto' times every format on each layer's input: it needs example_input= and rate= "
-            "(with budget='layer')",
+            "(or a whole-model budget, which chooses formats by their error curves)",
             token="auto",
         )
     chosen, kept = select(model, skip, include)
     student = copy.deepcopy(model)
     modules, aliases = _modules_and_aliases(student)
-    hooked = [c.module_name if c.attention is None else c.attention for c in chosen]
+    hooked = [_hooked(c) for c in chosen]
     shapes = _input_shapes(model, hooked, example_input) if example_input is not None else {}
     # Every layer's shape and ranks first, nothing decomposed yet: a layer no rank fits stays
     # dense with the reason, and a decomposition that cannot fit in memory is refused now,
@@ -406,11 +422,14 @@ def compress(
         dense = _dense_of(modules[c.module_name], c)
         try:
             # the budget's largest setting for a whole-model budget: what the memory check weighs
-            layer_rate = max(GRID) if budget == "model" else rate
-            if format == AUTO_FORMAT:
+            layer_rate = max(GRID) if budget != "layer" else rate
+            if format == AUTO_FORMAT and budget == "layer":
                 layer = _fastest_format(c, dense, shapes, rate, order, layer_kwargs)
-            else:
-                layer = tensorial_class(dense)._like(dense, format, layer_rate, rank, order=order, **layer_kwargs)
+            else:  # a whole-model budget's auto weighs every format later; the default one stands in here
+                planned_format = DEFAULT_FORMAT if format == AUTO_FORMAT else format
+                layer = tensorial_class(dense)._like(
+                    dense, planned_format, layer_rate, rank, order=order, **layer_kwargs
+                )
         except TnvizError as err:
             refused.append((c, err.message))
             continue
@@ -425,10 +444,12 @@ def compress(
     if init != "random" and budget == "layer":  # a whole-model budget leaves out the settings too large
         _check_decomposition_memory(planned)
     decomposed = False
-    if budget == "model":
-        fixed = sum(p.numel() for p in model.parameters()) - sum(c.params for c, _, _ in planned)
-        planned = _spend(planned, int(rate * sum(p.numel() for p in model.parameters())) - fixed, format, order,
-                         layer_kwargs, progress)  # fmt: skip
+    model_flops = _flops(model, example_input) if example_input is not None else None
+    if budget != "layer":
+        cost, dense_cost = _budget_costs(budget, shapes)
+        total = model_flops if budget == "flops" else sum(p.numel() for p in model.parameters())
+        fixed = total - sum(dense_cost(layer, c) for c, _, layer in planned)  # what compression leaves alone
+        planned = _spend(planned, rate * total - fixed, cost, budget, format, order, layer_kwargs, progress)
         decomposed = True
     calib = None
     hookable = [c.name for c, _, _ in planned if c.attention is None]
@@ -453,7 +474,7 @@ def compress(
         new.train(dense.training)
         _install(student, modules, aliases, c, new)
         dense_flops = flops = price = latency = None
-        where = c.module_name if c.attention is None else c.attention  # whose input the layer sees
+        where = _hooked(c)
         if where in shapes:
             in_shape = shapes[where][0]
             batch = _batch_size(modules[where], in_shape)
@@ -497,14 +518,19 @@ def compress(
             f"{largest.name or 'the model'}: {largest.params:,}, {largest.reason})"
         )
     latency = relative_latency(student, model, example_input) if example_input is not None else None
+    flops_rate = _flops(student, example_input) / max(1, model_flops) if model_flops is not None else None
     report = CompressionReport(
-        format, rate, tuple(layers), tuple(kept), count(student), count(model), init, tuple(notes), budget, latency
-    )
+        format, rate, tuple(layers), tuple(kept), count(student), count(model), init, tuple(notes), budget, latency,
+        flops_rate,
+    )  # fmt: skip
     return Compressed(student, report)
 
 
-def _spend(planned: list, available: int, format: str, order: int, layer_kwargs: dict, progress: bool) -> list:
-    """The layers at the ranks a whole-model budget of ``available`` parameters buys (decomposed)."""
+def _spend(
+    planned: list, available: float, cost, budget: str, format: str, order: int, layer_kwargs: dict, progress: bool
+) -> list:
+    """The layers at the ranks a whole-model budget buys (decomposed): ``available`` parameters or
+    FLOPs for the compressed layers together, ``cost(layer, candidate)`` one setting's."""
     curves = []
     bar = _progress_bar(len(planned)) if progress else None
     for c, dense, _ in planned:
@@ -512,8 +538,8 @@ def _spend(planned: list, available: int, format: str, order: int, layer_kwargs:
             bar.set_description(f"{c.name} (error curve)")
             bar.update()
 
-        def build(rate: float, dense=dense):
-            layer = tensorial_class(dense)._like(dense, format, rate, None, order=order, **layer_kwargs)
+        def build(rate: float, fmt: str, dense=dense):
+            layer = tensorial_class(dense)._like(dense, fmt, rate, None, order=order, **layer_kwargs)
             if decomposition_bytes(layer) > decomposition_limit():  # this setting is not an option
                 raise TnvizError(f"rate {rate:g} needs more memory to decompose than allowed", token=str(rate))
             return layer
@@ -525,7 +551,16 @@ def _spend(planned: list, available: int, format: str, order: int, layer_kwargs:
                 raise TnvizError(f"layer {c.name!r} ({c.kind}): {err.message}", token=c.name) from None
             return layer.reconstruction_error
 
-        curve = error_curve(build, fit)
+        # format="auto": every format's options together, the allocation choosing among them too
+        formats = [f for f in FORMATS if f != "dense"] if format == AUTO_FORMAT else [format]
+        curve = []
+        for fmt in formats:
+            try:
+                curve += error_curve(lambda rate, fmt=fmt: build(rate, fmt), fit, lambda layer, c=c: cost(layer, c))
+            except TnvizError:
+                if len(formats) == 1:
+                    raise
+                # auto: a format whose decomposition fails on this layer is no option
         if not curve:
             raise TnvizError(
                 f"layer {c.name!r} ({c.kind}): no rate of budget.GRID fits it, within the memory a decomposition "
@@ -536,11 +571,12 @@ def _spend(planned: list, available: int, format: str, order: int, layer_kwargs:
     if bar is not None:
         bar.close()
     try:
-        choice = allocate(curves, available)
+        choice = allocate(curves, available, "FLOPs" if budget == "flops" else "parameters")
     except TnvizError as err:
+        rest = "the biases and the modules kept as they are" if budget == "model" else "the modules kept as they are"
         raise TnvizError(
-            f"budget='model': {err.message} — the modules kept as they are and the biases already take the rest; "
-            "raise rate= or compress more layers (include=)",
+            f"budget={budget!r}: {err.message} — {rest} already take the rest; raise rate= or compress more "
+            "layers (include=)",
             token="rate",
         ) from None
     return [(c, dense, curve[k].layer) for (c, dense, _), curve, k in zip(planned, curves, choice)]
@@ -646,6 +682,45 @@ def _dense_of(module: nn.Module, candidate: Candidate) -> nn.Module:
     """The Linear/Conv whose weight is decomposed: the layer, or a Linear holding an attention's
     packed input projection."""
     return as_linear(module.in_proj_weight.detach()) if candidate.is_projection else module
+
+
+def _budget_costs(budget: str, shapes: dict):
+    """(cost, dense_cost) of a whole-model budget, each ``f(layer, candidate)``: a tensorial
+    layer's parameters or FLOPs on the example input (``budget="flops"``), and the dense layer's it
+    replaces."""
+    if budget == "flops":
+
+        def cost(layer, c: Candidate) -> float:
+            return price_layer(layer, input_shape=shapes[_hooked(c)][0]).flops
+
+        def dense_cost(layer, c: Candidate) -> float:
+            return price_layer(layer, input_shape=shapes[_hooked(c)][0]).dense_flops
+
+    else:
+
+        def cost(layer, c: Candidate) -> float:
+            return layer.built.param_count
+
+        def dense_cost(layer, c: Candidate) -> float:
+            return c.params
+
+    return cost, dense_cost
+
+
+def _hooked(c: Candidate) -> str:
+    """The module whose input the candidate's layer sees (an attention's projection: the attention's)."""
+    return c.module_name if c.attention is None else c.attention
+
+
+def _flops(model: nn.Module, example) -> int:
+    """The FLOPs of one inference of ``model`` on ``example``, as torch's FlopCounterMode counts them
+    (matrix products and convolutions: 2 per multiply-add, as :func:`~tnviz.nn.pricing.price_layer`)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with preserved_state(model), torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model.eval()
+        model(example)
+    return counter.get_total_flops()
 
 
 def _batch_size(module: nn.Module, in_shape: tuple) -> int:

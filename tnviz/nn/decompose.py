@@ -8,6 +8,7 @@ channel group, checks memory and the result, and copies the factors into the lay
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ from torch import nn
 
 from tnviz.core.formats import DEFAULT_FORMAT
 from tnviz.errors import TnvizError
-from tnviz.nn.decomposers import decomposer_for
+from tnviz.nn.decomposers import BONDS, decomposer_for
 from tnviz.nn.decomposers.common import numpy_backend
 from tnviz.nn.layers import TensorialLayer, tensorial_class
 
@@ -125,16 +126,17 @@ def _fit(value: np.ndarray, shape: tuple[int, ...], name: str) -> np.ndarray:
 
 def decomposition_bytes(layer: TensorialLayer) -> int:
     """About the memory decomposing a dense weight into ``layer`` takes, in float64: the weight
-    and its unfoldings (3 copies), and twice the largest rank-wide product of factors — CP-ALS's
-    Khatri-Rao product over every mode but its smallest, of ``weight.numel() / smallest × rank``
-    entries (a 512→512 3×3 kernel at rank 229: 1.4 GB), and the product it is multiplied into."""
-    largest_rank = max(layer.ranks.values(), default=1)
+    and its unfoldings (3 copies), and twice the largest rank-wide intermediate — the weight
+    contracted with a factor over its largest mode, of ``weight.numel() / largest × ranks``
+    entries, ``ranks`` the product of the decomposer's ``BONDS`` largest ranks (CP-ALS's MTTKRP on
+    a 512→512 3×3 kernel at rank 229: 4608 × 229; ring ALS's subchain carries two ranks)."""
+    ranks = sorted(layer.ranks.values(), reverse=True)[: BONDS.get(layer.format, 1)]
     config, built = layer.config, layer.built
     modes = [*config.kernel_size, config.in_channels // config.groups, config.out_channels // config.groups]
-    if built.order is not None:  # a reshaped format's tensor has the channel factors as modes
-        modes += [*built.in_factors, *built.out_factors]
-    smallest = max(1, min(modes))
-    return int(config.dense_params * 8 * (3 + 2 * largest_rank / smallest))
+    if built.order is not None:  # a reshaped format's tensor has its channel-factor pairs as modes
+        modes = [math.prod(config.kernel_size), *(s * t for s, t in zip(built.in_factors, built.out_factors))]
+    largest = max(1, max(modes))
+    return int(config.dense_params * 8 * (3 + 2 * math.prod(ranks) / largest))
 
 
 def decomposition_limit() -> int:

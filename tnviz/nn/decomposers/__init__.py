@@ -5,7 +5,9 @@ dense weight ``W`` (T, S, *kernel) as a float64 NumPy array, and returns the lay
 parameter tensors ``{name: array}`` whose contraction approximates ``W``. They run on
 tensorly's NumPy backend; tensorly's global backend is never changed. Modules are
 discovered when this package loads, so a new format's decomposer is one new file that sets
-``DECOMPOSER`` (and ``FORMAT``, the name it serves).
+``DECOMPOSER`` (and ``FORMAT``, the name it serves). A module may set ``BONDS``: how many rank
+indices its largest intermediate carries besides the weight's modes (default 1: CP-ALS's MTTKRP
+has one; ring ALS's subchain has two), which :func:`tnviz.nn.decompose.decomposition_bytes` weighs.
 """
 
 from __future__ import annotations
@@ -19,23 +21,24 @@ import numpy as np
 from tnviz.core.formats import BuiltLayer
 from tnviz.errors import TnvizError
 
-__all__ = ["DECOMPOSERS", "Decomposer", "decomposer_for"]
+__all__ = ["DECOMPOSERS", "BONDS", "Decomposer", "decomposer_for"]
 
 Decomposer = Callable[[BuiltLayer, np.ndarray, int, int], dict]
 
 
-def _discover() -> dict[str, Decomposer]:
-    found = {}
+def _discover() -> tuple[dict[str, Decomposer], dict[str, int]]:
+    found, bonds = {}, {}
     for info in pkgutil.iter_modules(__path__):
         if info.name == "common":
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")
         if hasattr(module, "DECOMPOSER"):
             found[module.FORMAT] = module.DECOMPOSER
-    return found
+            bonds[module.FORMAT] = getattr(module, "BONDS", 1)
+    return found, bonds
 
 
-DECOMPOSERS: dict[str, Decomposer] = _discover()
+DECOMPOSERS, BONDS = _discover()
 
 
 def decomposer_for(format: str) -> Decomposer:

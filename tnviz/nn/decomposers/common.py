@@ -34,6 +34,20 @@ CP_POLISH_SWEEPS = 100  # exact-residual ALS sweeps after each of tensorly's CP-
 # sweeps per iteration the first run took (a count, not a time: the result is the same on any machine).
 CP_PROMISING = 0.05
 CP_REFINE = 0.5
+# A first run whose error is above CP_PROMISING stops once an iteration lowers it by less than
+# CP_CREEP of itself — where an iteration is expensive (the tensor's size times the rank at least
+# CP_CREEP_WORK multiply-adds, a few ms each): on a 512→512 3×3 kernel at rank 229 the error creeps
+# from 0.9037 at iteration 40 to 0.9005 at 100 and on to 200, 13 s of ResNet-18's 70 s per such
+# layer. On a small tensor more iterations cost little, and ALS may creep for a while and then
+# drop (an 8→8 3×3 kernel at rank 13: from 0.5585 at iteration 94 to 0.5538 at 200), so it runs on.
+CP_CREEP = 1e-4
+CP_CREEP_WORK = 1e8
+# The first run's iterations are capped so that their MTTKRPs (ndim × size × rank multiply-adds per
+# iteration) stay within CP_WORK, about 3 s here: mCP of a 512→512 3×3 kernel at rank 1173 — a
+# (64, 64, 64, 9) tensor, 0.43 s per iteration, its error 0.904 at iteration 10, 0.891 at 20 and
+# 0.879 at 60, still gaining 2e-4 an iteration — gets 18; CP of it at rank 229 92, LeNet-5's
+# largest (mCP of fc1 at 10 %) 1000: a count, not a time, so the result is the same on any machine.
+CP_WORK = 2e11
 # One CP-ALS run stops (keeping its iterate) after this long, and the polish sweeps and restarts end
 # with CP_SECONDS: without these bounds LeNet-5's fc1 as mCP at 10 % took 168 s (a 100×100×40
 # tensor at rank 166), for a relative error of 0.879 where the first run alone gives 0.885.
@@ -42,6 +56,13 @@ RING_SCREEN_SWEEPS = 150  # ring-ALS sweeps every start gets
 RING_PROMISING = 1e-3  # a start whose fit is then below this gets RING_SWEEPS more
 RING_SWEEPS = 2000
 RING_RESTARTS = 64  # random ring-ALS starts tried after the TR-SVD start, while the fit is not exact
+# A start whose fit is above RING_FAR stops once a sweep gains less than RING_CREEP of it, and when
+# the TR-SVD start ends there, no random start follows: a weight that far from a ring (random
+# ResNet-18 kernels: 0.90-0.96) gains nothing from them, where a representable one's starts end at
+# 0.13-0.18 before a restart finds it exactly (tests/nn/test_exact_recovery.py). Without this,
+# every layer spent all of RING_SECONDS: 81 s for ResNet-18 in 'tr'.
+RING_FAR = 0.5
+RING_CREEP = 1e-4
 RING_SECONDS = 4.0  # ring ALS stops (keeping its best so far) once this much time has gone: a kernel that is
 # not exactly representable spends all of it, per channel group, so it is kept short
 
@@ -100,34 +121,48 @@ def _cp_polish(X: np.ndarray, cp, sweeps: int, deadline: float = float("inf")):
     near a relative fit of 1e-8, where its error estimate (‖X‖² − 2⟨X, X̂⟩ + ‖X̂‖²) cancels.
     Each sweep lowers the fit or keeps it; stops once exact (≤ ``EXACT_FIT``) or the relative
     change is below 1e-12, or at ``deadline`` (``time.perf_counter()``). The weights are folded
-    into the factors."""
+    into the factors. Runs in torch, each MTTKRP one einsum that contracts the other factors into
+    the tensor one at a time (never forming their Khatri-Rao product, as ``_parafac_in_torch``)."""
+    import torch
     from tensorly.cp_tensor import CPTensor
-    from tensorly.tenalg import khatri_rao
 
-    factors = [f.copy() for f in cp.factors]
-    factors[0] = factors[0] * cp.weights
+    T = torch.from_numpy(np.ascontiguousarray(X))
+    factors = [torch.from_numpy(f.copy()) for f in cp.factors]
+    factors[0] = factors[0] * torch.from_numpy(np.asarray(cp.weights))
     d = X.ndim
-    unfolded = [np.moveaxis(X, k, 0).reshape(X.shape[k], -1) for k in range(d)]
+    modes = [chr(ord("a") + k) for k in range(d)]
+    mttkrp = [
+        ",".join(["".join(modes)] + [m + "z" for j, m in enumerate(modes) if j != k]) + f"->{modes[k]}z"
+        for k in range(d)
+    ]
+    rebuild = ",".join(m + "z" for m in modes) + "->" + "".join(modes)
     norm = max(float(np.linalg.norm(X)), 1e-300)
-    fit = _cp_fit(X, CPTensor((np.ones(factors[0].shape[1]), factors)))
+
+    def fit_of(fs) -> float:
+        return float(torch.linalg.vector_norm(torch.einsum(rebuild, *fs) - T)) / norm
+
+    def result(fs):
+        return CPTensor((np.ones(fs[0].shape[1]), [f.numpy() for f in fs]))
+
+    fit = fit_of(factors)
     for _ in range(sweeps):
         if fit <= EXACT_FIT or time.perf_counter() > deadline:
             break
         for k in range(d):
-            if not all(np.isfinite(f).all() for f in factors):
-                return CPTensor((np.ones(factors[0].shape[1]), factors))  # the caller drops it
+            if not all(bool(torch.isfinite(f).all()) for f in factors):
+                return result(factors)  # the caller drops it
             others = [factors[j] for j in range(d) if j != k]
-            gram = np.ones((factors[0].shape[1],) * 2)
+            gram = torch.ones((factors[0].shape[1],) * 2, dtype=T.dtype)
             for f in others:
                 gram = gram * (f.T @ f)
-            rhs = unfolded[k] @ khatri_rao(others)
-            factors[k] = np.linalg.lstsq(gram, rhs.T, rcond=None)[0].T
-        new = float(np.linalg.norm(np.einsum("ir,jr->ij", factors[0], khatri_rao(factors[1:])) - unfolded[0])) / norm
+            rhs = torch.einsum(mttkrp[k], T, *others)
+            factors[k] = torch.linalg.lstsq(gram, rhs.T, driver="gelsd").solution.T
+        new = fit_of(factors)
         done = abs(fit - new) <= 1e-12 * max(fit, 1e-300)
         fit = new
         if done or not np.isfinite(fit):
             break
-    return CPTensor((np.ones(factors[0].shape[1]), factors))
+    return result(factors)
 
 
 def balanced(cp):
@@ -156,9 +191,11 @@ def cp_als(X: np.ndarray, rank: int, n_iter_max: int, seed: int):
     restart). A matrix gets its truncated SVD. Where no start works at the rank (tensorly's SVD start
     raises for a rank above a mode's size, and can give NaN), at lower ranks (the smallest mode's
     size, half the rank, a quarter, …) — the missing components are then zero (the caller pads)
-    and the layer's ``reconstruction_error`` says how good the fit is. The first run stops after
-    ``CP_RUN_SECONDS``, and nothing runs past ``CP_SECONDS`` after it began, so no decomposition
-    hangs on a large tensor."""
+    and the layer's ``reconstruction_error`` says how good the fit is; the same lower ranks are
+    tried after an over-complete rank without a close fit, while ``CP_SECONDS`` have not passed.
+    The first run stops after ``CP_WORK`` multiply-adds or ``CP_RUN_SECONDS`` (or, on a large tensor
+    far from a fit, once its error creeps: ``CP_CREEP``), and nothing runs past ``CP_SECONDS`` after
+    it began, so no decomposition hangs on a large tensor."""
     from tensorly.cp_tensor import CPTensor
 
     parafac = tensorly_functions()[0]
@@ -175,7 +212,10 @@ def cp_als(X: np.ndarray, rank: int, n_iter_max: int, seed: int):
         ranks.add(r)
     starts = [("svd", seed)] + [("random", seed + k) for k in range(CP_RESTARTS)]
     overall, overall_fit = None, np.inf
+    began = time.perf_counter()
     for r in sorted(ranks, reverse=True):
+        if overall is not None and time.perf_counter() - began > CP_SECONDS:
+            break  # the lower ranks are tried within CP_SECONDS of the start: each is a run of its own
         best, best_fit = None, np.inf
         deadline = time.perf_counter() + CP_SECONDS
         sweeps = CP_POLISH_SWEEPS
@@ -196,12 +236,16 @@ def cp_als(X: np.ndarray, rank: int, n_iter_max: int, seed: int):
                         parafac,
                         X,
                         r,
-                        n_iter_max=n_iter_max,
+                        n_iter_max=min(n_iter_max, max(10, int(CP_WORK // (X.ndim * X.size * r))))
+                        if first
+                        else n_iter_max,
                         init=init,
                         tol=1e-8 if first else 1e-12,
                         random_state=state,
                         linesearch=not first,
-                        callback=lambda _cp, _error, stop=stop, n=iterations: _count(n) or time.perf_counter() > stop,
+                        callback=_stopper(
+                            stop, iterations, creep=CP_CREEP if first and X.size * r >= CP_CREEP_WORK else 0.0
+                        ),
                     )
                 if not _finite(cp):
                     continue
@@ -223,7 +267,8 @@ def cp_als(X: np.ndarray, rank: int, n_iter_max: int, seed: int):
             overall, overall_fit = best, best_fit
         # A rank above every mode's size is over-complete, where ALS can stall far from a fit a
         # lower rank finds (a test: mCP at rank 80 of a 16×4×9 tensor, 0.96 against an exact
-        # rank 40): without a close fit there, the lower ranks are tried too, the best kept.
+        # rank 40): without a close fit there, the lower ranks are tried too, the best kept (while
+        # time is left: mCP of a 512→512 3×3 kernel at rank 1173 would run six ranks).
         if overall is not None and (r <= max(X.shape) or overall_fit <= CP_PROMISING):
             return balanced(overall)
     if overall is not None:
@@ -239,14 +284,37 @@ def _parafac_in_torch(parafac, X: np.ndarray, rank: int, **options):
     import tensorly as tl
     import torch
     from tensorly.cp_tensor import CPTensor
+    from tensorly.tenalg import TenalgBackendManager
 
-    with tl.backend_context("pytorch", local_threadsafe=True):
+    # tensorly's default ("core") MTTKRP forms the Khatri-Rao product of the other factors: on a
+    # 512→512 3×3 kernel at rank 229 (a (786432, 229) matrix) 2.2 s per iteration here, against
+    # 0.07 s with its "einsum" one, which contracts the factors into the tensor one at a time
+    # (same iterates; benchmarks/decompose.py and benchmarks/compress_models.py measure it).
+    with (
+        tl.backend_context("pytorch", local_threadsafe=True),
+        TenalgBackendManager.backend_context("einsum", local_threadsafe=True),
+    ):
         cp = parafac(torch.from_numpy(np.ascontiguousarray(X)), rank, **options)
     return CPTensor((cp.weights.numpy(), [f.numpy() for f in cp.factors]))
 
 
-def _count(counter: list[int]) -> None:
-    counter[0] += 1
+def _stopper(stop: float, iterations: list[int], creep: float):
+    """tensorly's CP-ALS callback (called with each iterate and its relative error; True stops the
+    run): counts the iterations into ``iterations[0]`` and stops at time ``stop``
+    (``time.perf_counter()``), or once the error is above ``CP_PROMISING`` and creeping
+    (an iteration lowered it by less than ``creep`` of itself: ``CP_CREEP`` for the first run on a
+    large tensor; a restart, which runs only for a tensor the first run fitted closely, may pass
+    through a swamp)."""
+    last = [np.inf]
+
+    def callback(_cp, error) -> bool:
+        iterations[0] += 1
+        error = float(error)
+        creeping = CP_PROMISING < error and last[0] - error < creep * error
+        last[0] = error
+        return creeping or time.perf_counter() > stop
+
+    return callback
 
 
 def ring_cores(X: np.ndarray, ranks: list[int]) -> list[np.ndarray]:
@@ -264,11 +332,41 @@ def ring_cores(X: np.ndarray, ranks: list[int]) -> list[np.ndarray]:
 
 
 def _ring_full(cores: list[np.ndarray]) -> np.ndarray:
-    """The tensor of a ring of cores (r_k, n_k, r_{k+1}), the last closing onto the first."""
-    chain = cores[0]
-    for c in cores[1:]:
-        chain = np.tensordot(chain, c, axes=([-1], [0]))
-    return np.trace(chain, axis1=0, axis2=-1)
+    """The tensor of a ring of cores (r_k, n_k, r_{k+1}), the last closing onto the first: one
+    torch einsum, whose path (opt_einsum's) keeps the intermediates small. (The chain of all the
+    cores before a trace would hold r₀² times the tensor: 4 GB and 10 s for a 512→512 3×3 kernel
+    at ranks 15; the chain of all but one, closed by it, 350 MB and 3 s for mtr's at ranks 34.)"""
+    import torch
+
+    d = len(cores)
+    modes = [chr(ord("A") + k) for k in range(d)]
+    bonds = [chr(ord("a") + k) for k in range(d)] + ["a"]
+    equation = ",".join(bonds[k] + modes[k] + bonds[k + 1] for k in range(d)) + "->" + "".join(modes)
+    return torch.einsum(equation, *(torch.from_numpy(np.ascontiguousarray(c)) for c in cores)).numpy()
+
+
+def _subchain_normal_equations(X: np.ndarray, cores: list[np.ndarray], k: int, order: list[int]):
+    """(M Mᵀ, M X_(k)ᵀ) for core ``k`` of a ring, M[(a, b), rest] the unfolding of the subchain
+    of the cores in ``order`` (k+1, …, k−1): M Mᵀ from each core's transfer matrix
+    E[(x, x'), (y, y')] = Σ_n G[x, n, y] G[x', n, y'], M X_(k)ᵀ one einsum of X with the cores.
+    In torch, whose einsum runs every pairwise step as a batched matrix product (NumPy's ran the
+    transfer matrices and some steps as plain loops: 10 of mtr's 11 s on a 256→256 3×3 kernel)."""
+    import torch
+
+    tcores = {j: torch.from_numpy(cores[j]) for j in order}
+    product = None
+    for j in order:
+        c = tcores[j]
+        transfer = torch.einsum("xny,XnY->xXyY", c, c).reshape(c.shape[0] ** 2, c.shape[2] ** 2)
+        product = transfer if product is None else product @ transfer
+    ra, rb = cores[k].shape[0], cores[k].shape[2]
+    gram = product.reshape(rb, rb, ra, ra).permute(2, 0, 3, 1).reshape(ra * rb, ra * rb)
+    letters = [chr(ord("A") + m) for m in range(X.ndim)]  # X's modes; bonds in lower case below
+    bonds = [chr(ord("a") + m) for m in range(len(order) + 1)]  # bonds[0] = b … bonds[-1] = a
+    operands = ["".join(letters)] + [bonds[m] + letters[j] + bonds[m + 1] for m, j in enumerate(order)]
+    equation = ",".join(operands) + f"->{bonds[-1]}{bonds[0]}{letters[k]}"
+    rhs = torch.einsum(equation, torch.from_numpy(np.ascontiguousarray(X)), *(tcores[j] for j in order))
+    return gram.numpy(), rhs.reshape(ra * rb, X.shape[k]).numpy()
 
 
 def _ring_sweeps(
@@ -279,30 +377,29 @@ def _ring_sweeps(
     of the squared residual, so it fades as the fit becomes exact: it keeps ALS out of some of
     its swamps); until the relative change of the fit is below 1e-12, the fit is exact
     (≤ ``EXACT_FIT``), ``sweeps`` sweeps, or the ``deadline`` (``time.perf_counter()``) has
-    passed. Each sweep lowers the fit or keeps it. Returns the cores and the relative fit."""
+    passed, or the fit is above ``RING_FAR`` and a sweep gained less than ``RING_CREEP`` of it. Each
+    sweep lowers the fit or keeps it. Returns the cores and the relative fit."""
     d = len(cores)
     cores = [c.copy() for c in cores]
     fit = float(np.linalg.norm(_ring_full(cores) - X)) / norm
     for _ in range(sweeps):
         damping = np.sqrt(0.1) * fit * norm  # √λ
         for k in range(d):
-            # the subchain G_{k+1} … G_{k-1} (around the ring): (r_{k+1}, n_{k+1}, …, n_{k-1}, r_k)
+            # the subchain G_{k+1} … G_{k-1} (around the ring): (r_{k+1}, n_{k+1}, …, n_{k-1}, r_k), M its
+            # unfolding [(a, b), rest]; X_(k)[i, rest] = Σ_ab G_k[a, i, b] M[(a, b), rest]. The normal
+            # equations (M Mᵀ + λI) G = M X_(k)ᵀ + λ G_old, never M itself: M has as many columns as X
+            # has entries over n_k (a 512→512 3×3 kernel at ranks 15: 240 × 786,432, and its lstsq
+            # about 30 s per core), while M Mᵀ is the product of the cores' transfer matrices.
             order = [(k + j) % d for j in range(1, d)]
-            chain = cores[order[0]]
-            for j in order[1:]:
-                chain = np.tensordot(chain, cores[j], axes=([-1], [0]))
-            rb, ra = chain.shape[0], chain.shape[-1]
-            # M[(a, b), rest] = chain[b, rest, a]; X_(k)[i, rest] = Σ_ab G_k[a, i, b] M[(a, b), rest]
-            M = np.moveaxis(chain, -1, 0).reshape(ra * rb, -1)
-            Xk = np.transpose(X, [k, *order]).reshape(X.shape[k], -1)
+            gram, rhs = _subchain_normal_equations(X, cores, k, order)
+            ra, rb = cores[k].shape[0], cores[k].shape[2]
             old = cores[k].transpose(0, 2, 1).reshape(ra * rb, -1)
-            lhs = np.concatenate([M.T, damping * np.eye(ra * rb)])
-            rhs = np.concatenate([Xk.T, damping * old])
-            sol = np.linalg.lstsq(lhs, rhs, rcond=None)[0]  # (ra·rb, n_k)
+            lam = damping**2
+            sol = np.linalg.lstsq(gram + lam * np.eye(ra * rb), rhs + lam * old, rcond=None)[0]  # (ra·rb, n_k)
             cores[k] = sol.reshape(ra, rb, X.shape[k]).transpose(0, 2, 1)
         new = float(np.linalg.norm(_ring_full(cores) - X)) / norm
         done = not np.isfinite(new) or new <= EXACT_FIT or abs(fit - new) <= 1e-12 * max(fit, 1e-300)
-        done = done or time.perf_counter() > deadline
+        done = done or time.perf_counter() > deadline or (new > RING_FAR and fit - new < RING_CREEP * new)
         fit = new
         if done:
             break
@@ -315,8 +412,9 @@ def ring_als(X: np.ndarray, cores: list[np.ndarray], ranks: list[int], seed: int
     ring that represents X exactly (it splits r₀·r₁ off the first mode, and falls back to a
     train where that does not fit), and ALS from one start often stalls in a local minimum.
     The first start is the given cores zero-padded to the ranks plus small noise (so ALS can
-    use the padded ranks); while the fit is not exact (≤ ``EXACT_FIT``), random starts follow,
-    up to ``RING_RESTARTS`` of them, all within ``RING_SECONDS`` (checked after every sweep). Each start gets
+    use the padded ranks); while the fit is not exact (≤ ``EXACT_FIT``) and not far (≤ ``RING_FAR``),
+    random starts follow, up to ``RING_RESTARTS`` of them, all within ``RING_SECONDS`` (checked
+    after every sweep). Each start gets
     ``RING_SCREEN_SWEEPS`` sweeps, and ``RING_SWEEPS`` more where its fit is then below
     ``RING_PROMISING``. The best fit is kept, never worse than the given cores' own (they are
     returned, padded, when no refinement beats them). Deterministic for a seed, unless the
@@ -342,7 +440,7 @@ def ring_als(X: np.ndarray, cores: list[np.ndarray], ranks: list[int], seed: int
             refined, fit = _ring_sweeps(X, refined, RING_SWEEPS, norm, deadline)
         if np.isfinite(fit) and fit < best_fit:
             best, best_fit = refined, fit
-        if best_fit <= EXACT_FIT or time.perf_counter() > deadline:
+        if best_fit <= EXACT_FIT or time.perf_counter() > deadline or best_fit > RING_FAR:
             break
     return best
 

@@ -4,6 +4,7 @@ from tnviz.nn.decomposers.common import factor_pairs, ring_als, ring_cores
 from tnviz.nn.decomposers.mtt import reshaped_cores
 
 FORMAT = "mtr"
+BONDS = 2  # ring ALS contracts the weight with a subchain that carries two ranks
 
 
 def DECOMPOSER(spec, W, n_iter_max, seed):

@@ -72,6 +72,7 @@ def build(name: str):
 
 def one(model_name: str, fmt: str, budget: str, rate: float, threads: int, repeats: int) -> dict:
     import tnviz
+    from tnviz.compression.latency import model_flops
 
     torch.set_num_threads(threads)
     model, x = build(model_name)
@@ -80,7 +81,7 @@ def one(model_name: str, fmt: str, budget: str, rate: float, threads: int, repea
         student, report = tnviz.compress(model, format=fmt, rate=rate, example_input=x, budget=budget)
     else:  # the report's per-layer timing on an example input is not part of compressing
         student, report = tnviz.compress(model, format=fmt, rate=rate, budget=budget)
-    flops_rate = report.flops_rate if report.flops_rate is not None else _flops(student, x) / _flops(model, x)
+    flops_rate = report.flops_rate if report.flops_rate is not None else model_flops(student, x) / model_flops(model, x)
     seconds = time.perf_counter() - started
     student.eval()
     with torch.no_grad():
@@ -109,14 +110,6 @@ def one(model_name: str, fmt: str, budget: str, rate: float, threads: int, repea
         "output_error": error,
         "latency_over_original": ratios["compressed"],
     }
-
-
-def _flops(model, x) -> int:
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model.eval()(x)
-    return counter.get_total_flops()
 
 
 def main() -> None:
@@ -175,9 +168,9 @@ def table(data: dict) -> str:
             continue
         chosen = f" ({', '.join(r['formats'])})" if fmt == "auto" else ""
         lines.append(
-            f"| {model_name} | {fmt}{chosen} | {budget} | {r['rate_asked']:.3f} | {r['seconds']:.0f} | {r['params']:,} of "
-            f"{r['original_params']:,} | {r['model_rate']:.3f} | {r['flops_rate']:.3f} | {r['output_error']:.3f} | "
-            f"{r['latency_over_original']:.2f} |"
+            f"| {model_name} | {fmt}{chosen} | {budget} | {r['rate_asked']:.3f} | {r['seconds']:.0f} | "
+            f"{r['params']:,} of {r['original_params']:,} | {r['model_rate']:.3f} | {r['flops_rate']:.3f} | "
+            f"{r['output_error']:.3f} | {r['latency_over_original']:.2f} |"
         )
     return "\n".join(lines)
 

@@ -63,7 +63,7 @@ print(small.plan({"X": tuple(X.shape), "U": tuple(U.shape), "G": tuple(G.shape),
 # shuffle between them, is `gallery.fig7a_interleaved_group_module()`.
 
 # %%
-d = gallery.fig7_interleaved_group()
+d = gallery.fig7b_interleaved_group()
 d
 
 # %%

@@ -1,7 +1,7 @@
 """The paper's convolutional layers as specs with sizes, shared by tests, demo-like checks and benchmarks."""
 
 LAYERS = {
-    "standard": ("X: b s x y, K: t s x y -> b t x y | x y", {"K": (8, 8, 3, 3)}),
+    "dense": ("X: b s x y, K: t s x y -> b t x y | x y", {"K": (8, 8, 3, 3)}),
     "cp": (
         "X: b s x y, A: r s, Bx: r x, By: r y, C: r t -> b t x y | x y",
         {"r": 6, "s": 8, "t": 8, "x": (None, 3), "y": (None, 3)},

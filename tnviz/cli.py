@@ -102,9 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     comp.add_argument(
         "--budget",
         default="layer",
-        choices=["layer", "model", "flops"],  # tnviz.compression.budget.BUDGETS, not imported: it loads torch
+        choices=["layer", "model", "flops", "latency"],  # tnviz.compression.budget.BUDGETS (importing it loads torch)
         help="what --rate is asked of: each compressed layer's parameters (layer, the default), the whole "
-        "model's parameters (model) or its FLOPs on the data's input (flops)",
+        "model's parameters (model), or its FLOPs (flops) or inference time (latency) on the data's input",
     )
     comp.add_argument("--order", type=int, default=3)
     comp.add_argument("--include", action="append", help="module name or glob pattern to compress (repeatable)")

@@ -67,11 +67,11 @@ def run_demo(out: TextIO, batch: int = 8, length: int = 16, seed: int = 0) -> bo
             f"({'ok' if good else 'MISMATCH'})\n"
         )
         summary.append((name, n_params, plan.flops, plan.approach, err))
-    out.write("\nlayer      params   rate    FLOPs     strategy           rel. error\n")
+    out.write("\nlayer      params   rate    FLOPs     approach           rel. error\n")
     dense_params = summary[0][1]
-    for name, n_params, flops, strategy, err in summary:
+    for name, n_params, flops, approach, err in summary:
         out.write(
-            f"{name:<9} {n_params:>7}  {n_params / dense_params:6.1%}  {flops / 1e6:7.1f}M  {strategy:<17}  {err:.1e}\n"
+            f"{name:<9} {n_params:>7}  {n_params / dense_params:6.1%}  {flops / 1e6:7.1f}M  {approach:<17}  {err:.1e}\n"
         )
     out.write(f"\n{'all layers agree with the dense convolution' if ok else 'SOME LAYERS DISAGREE'}\n")
     return ok

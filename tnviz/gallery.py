@@ -40,8 +40,7 @@ _FIGURE_NAMES = (
     "fig7b_interleaved_group",
     "fig8_bottleneck",
 )
-# fig7_interleaved_group: the earlier name of fig7b_interleaved_group (not a figure of its own).
-__all__ = ["FIGURES", *_FIGURE_NAMES, "fig7_interleaved_group"]
+__all__ = ["FIGURES", *_FIGURE_NAMES]
 
 
 def fig2_scalar() -> Diagram:
@@ -153,7 +152,7 @@ def _fig5(name: str) -> Diagram:
 
 def fig5_standard() -> Diagram:
     """Fig. 5a: the standard 2-D convolutional layer, 64 → 64 channels, 3×3."""
-    return _fig5("standard")
+    return _fig5("dense")
 
 
 def fig5_mcp() -> Diagram:
@@ -211,9 +210,6 @@ def fig7b_interleaved_group() -> Diagram:
         sizes={**_LAYER, "l": 4, "m": 16, "n": 16, "k": 4},
         padding=1,
     )
-
-
-fig7_interleaved_group = fig7b_interleaved_group  # the earlier name, kept working
 
 
 def fig8_bottleneck() -> Diagram:

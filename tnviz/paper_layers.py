@@ -14,7 +14,7 @@ from tnviz.core.formats import kernel_spec, paper_layer
 
 __all__ = ["PAPER_LAYERS", "kernel_spec"]
 
-_NAMES = ("standard", "cp", "tk", "tt", "tr", "mcp", "mtk", "mtt", "mtr")
+_NAMES = ("dense", "cp", "tk", "tt", "tr", "mcp", "mtk", "mtt", "mtr")
 
 
 def _entry(name: str) -> tuple[str, dict[str, Any]]:

@@ -266,12 +266,38 @@ def test_a_flops_budget_meets_the_whole_models_flops_on_the_example_input():
     # the parameters were not what was budgeted: a parameter budget at the same rate differs
     by_params = tnviz.compress(model, format="tk", rate=0.4, budget="model", example_input=x).report
     assert by_params.model_params <= 0.4 * by_params.original_params < report.model_params
-    with pytest.raises(
-        TnvizError, match="budget='flops' counts the model's FLOPs on an input: it needs example_input="
-    ):
+    with pytest.raises(TnvizError, match="budget='flops' measures the model on an input: it needs example_input="):
         tnviz.compress(model, format="tk", rate=0.4, budget="flops")
     with pytest.raises(TnvizError, match=r"budget='flops': the smallest setting of every layer takes [0-9,]+ FLOPs"):
         tnviz.compress(model, format="tk", rate=0.01, budget="flops", example_input=x)
+
+
+def test_a_latency_budget_spends_the_measured_seconds(monkeypatch):
+    """budget='latency': the model, each dense layer and each option timed on the example input.
+    The clock is replaced here by a deterministic one (a test asserts no wall-clock figure): a
+    module's "time" is its FLOPs, so the allocation must meet the rate of the model's FLOPs."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from tnviz.compression import LeNet5, surgery
+
+    def flops(m, x):
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            m(x)
+        return counter.get_total_flops()
+
+    timed = []
+    monkeypatch.setattr(surgery, "seconds", lambda m, x: timed.append(m) or flops(m, x) * 1e-9)
+    monkeypatch.setattr(surgery, "relative_latency", lambda new, old, x: flops(new, x) / flops(old, x))
+    torch.manual_seed(0)
+    model, x = LeNet5().eval(), torch.randn(4, 1, 28, 28)
+    student, report = tnviz.compress(model, format="tk", rate=0.4, budget="latency", example_input=x)
+    # the model and each dense layer timed once
+    assert sum(m is model for m in timed) == 1 and len(timed) == 1 + len(report.layers)
+    assert flops(student.eval(), x) <= 0.4 * flops(model, x) + 1
+    assert "the original model's time (asked 0.4)." in report.summary()
+    message = r"budget='latency': the smallest setting of every layer takes [0-9.e-]+ seconds"
+    with pytest.raises(TnvizError, match=message):
+        tnviz.compress(model, format="tk", rate=0.01, budget="latency", example_input=x)
 
 
 def test_format_auto_picks_per_layer_the_fastest_format_and_the_report_gives_latencies(monkeypatch):

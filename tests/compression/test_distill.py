@@ -353,3 +353,22 @@ def test_test_every_evaluates_sparsely_but_always_at_the_end(setup):
     assert [h["test_acc"] is not None for h in result.history] == [False, True, True]
     with pytest.raises(TnvizError, match="test_every"):
         tnviz.distill(student, teacher, train, test, test_every=-1, progress=False)
+
+
+def test_an_atomically_written_file_gets_the_mode_open_gives_it(tmp_path):
+    """mkstemp makes its file 0600; a results file or checkpoint is then made readable as any
+    other (0666 less the umask), and a file that exists keeps its own mode."""
+    import os
+    import stat
+
+    from tnviz.compression.checkpoint import _umask, write_text_atomic
+
+    fresh = write_text_atomic(tmp_path / "results.json", "{}")
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~_umask()
+    os.chmod(fresh, 0o640)
+    assert stat.S_IMODE(write_text_atomic(fresh, "{1}").stat().st_mode) == 0o640
+    mask = os.umask(0o027)  # the test reads what it set (and sets it back)
+    try:
+        assert _umask() == 0o027
+    finally:
+        os.umask(mask)

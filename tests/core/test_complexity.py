@@ -113,4 +113,4 @@ def test_bad_arguments_are_clear_errors():
         COMPLEXITY["mcp"].flops_fn(N=64, m=3, D=0, k=3, R=2)
     with pytest.raises(TnvizError, match="no closed-form"):
         complexity("cp")
-    assert complexity("standard") is COMPLEXITY["dense"]
+    assert complexity("dense") is COMPLEXITY["dense"]

@@ -1,27 +1,29 @@
 """Format builders: exact parameter formulas, balanced channel factors, ranks from a rate."""
 
 import itertools
+from dataclasses import replace
 
 import pytest
 
 from tnviz import TnvizError
-from tnviz.core.formats import FORMATS, LayerShape, build_layer, channel_factors, param_count, ranks_for_rate
+from tnviz.core.formats import FORMATS, LayerConfig, build_layer, channel_factors, param_count, ranks_for_rate
 
 SHAPES = [
-    LayerShape(64, 64, (3, 3)),
-    LayerShape(48, 96, (3,)),
-    LayerShape(16, 32, (3, 3, 3)),
-    LayerShape(1024, 512, ()),
+    LayerConfig(64, 64, (3, 3)),
+    LayerConfig(48, 96, (3,)),
+    LayerConfig(16, 32, (3, 3, 3)),
+    LayerConfig(1024, 512, ()),
 ]
 
 
-@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s.in_channels}-{s.out_channels}-{s.kernel}")
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s.in_channels}-{s.out_channels}-{s.kernel_size}")
 @pytest.mark.parametrize("name", sorted(FORMATS))
 @pytest.mark.parametrize("rank", [1, 3])
 def test_param_formula_equals_built_diagram(shape, name, rank):
     for order in (2, 3):
-        built = build_layer(name, shape, rank=rank, order=order)
-        assert built.param_count == param_count(name, shape, rank, order)
+        config = replace(shape, order=order)
+        built = build_layer(name, config, rank=rank)
+        assert built.param_count == param_count(name, config, rank)
         assert built.diagram().is_bound is False  # only the input X is left free
 
 
@@ -30,7 +32,7 @@ def test_balanced_channel_factors():
     assert channel_factors(512, 3) == (8, 8, 8)
     assert channel_factors(48, 2) == (8, 6)
     assert channel_factors(7, 2) == (7, 1)
-    spec = build_layer("mcp", LayerShape(64, 64, (3, 3)), rank=2, in_factors=(2, 32), out_factors=(8, 8)).spec
+    spec = build_layer("mcp", LayerConfig(64, 64, (3, 3), in_factors=(2, 32), out_factors=(8, 8)), rank=2).spec
     assert "(s1 s2)" in spec
 
 
@@ -39,7 +41,7 @@ def test_balanced_channel_factors():
 def test_rate_lands_close_under_the_budget(name, rate):
     if (name, rate) == ("mtk", 0.5):
         return  # Tucker ranks are capped at the mode sizes (4): see the exhaustive test below
-    shape = LayerShape(64, 64, (3, 3))
+    shape = LayerConfig(64, 64, (3, 3))
     ranks = ranks_for_rate(name, shape, rate)
     achieved = param_count(name, shape, ranks) / shape.dense_params
     assert 0.85 * rate <= achieved <= rate
@@ -48,7 +50,7 @@ def test_rate_lands_close_under_the_budget(name, rate):
 @pytest.mark.parametrize("rate", [0.02, 0.05, 0.1, 0.2, 0.5])
 def test_single_rank_formats_take_the_largest_rank_that_fits(rate):
     # svd at rate 0.05 lands at 0.69 of the budget: rank 2 fits, rank 3 does not.
-    shape = LayerShape(64, 64, (3, 3))
+    shape = LayerConfig(64, 64, (3, 3))
     for name in ("svd", "cp", "mcp"):
         r = ranks_for_rate(name, shape, rate)["r"]
         assert param_count(name, shape, r) <= rate * shape.dense_params < param_count(name, shape, r + 1)
@@ -57,7 +59,7 @@ def test_single_rank_formats_take_the_largest_rank_that_fits(rate):
 @pytest.mark.parametrize("rate", [0.02, 0.05, 0.1, 0.2, 0.5])
 def test_mtk_ranks_are_the_best_within_the_caps(rate):
     # Every rank vector within the Tucker caps (1..4 for 64 = 4·4·4), searched exhaustively.
-    shape = LayerShape(64, 64, (3, 3))
+    shape = LayerConfig(64, 64, (3, 3))
     budget = rate * shape.dense_params
     names = ("p1", "p2", "p3", "q1", "q2", "q3")
     best = max(
@@ -71,24 +73,24 @@ def test_mtk_ranks_are_the_best_within_the_caps(rate):
 
 def test_rate_too_small_and_bad_values():
     with pytest.raises(TnvizError, match="at rank 1"):
-        ranks_for_rate("tr", LayerShape(64, 64, (3, 3)), 0.001)
+        ranks_for_rate("tr", LayerConfig(64, 64, (3, 3)), 0.001)
     with pytest.raises(TnvizError, match="rate must be"):
-        ranks_for_rate("cp", LayerShape(64, 64, (3, 3)), 1.5)
+        ranks_for_rate("cp", LayerConfig(64, 64, (3, 3)), 1.5)
     with pytest.raises(TnvizError, match="unknown format"):
-        build_layer("cpd", LayerShape(4, 4, (3,)), rank=1)
+        build_layer("cpd", LayerConfig(4, 4, (3,)), rank=1)
     with pytest.raises(TnvizError, match="multiply to"):
-        build_layer("mcp", LayerShape(64, 64, (3,)), rank=1, in_factors=(4, 4))
+        build_layer("mcp", LayerConfig(64, 64, (3,), in_factors=(4, 4)), rank=1)
     with pytest.raises(TnvizError, match="rank names 'z'"):
-        build_layer("tk", LayerShape(8, 8, (3,)), rank={"z": 2})
+        build_layer("tk", LayerConfig(8, 8, (3,)), rank={"z": 2})
     with pytest.raises(TnvizError, match="positive integer"):
-        build_layer("cp", LayerShape(8, 8, (3,)), rank=0)
+        build_layer("cp", LayerConfig(8, 8, (3,)), rank=0)
 
 
 def test_grouped_counts_are_per_group_times_groups():
-    shape = LayerShape(64, 64, (3, 3), groups=4)
+    shape = LayerConfig(64, 64, (3, 3), groups=4, order=2)
     for name in ("dense", "cp", "tk", "mtt"):
-        built = build_layer(name, shape, rank=2, order=2)
-        assert built.param_count == param_count(name, shape, 2, 2) == 4 * param_count(name, shape.per_group(), 2, 2)
+        built = build_layer(name, shape, rank=2)
+        assert built.param_count == param_count(name, shape, 2) == 4 * param_count(name, shape.per_group(), 2)
     ranks = ranks_for_rate("cp", shape, 0.1)
     assert 0.085 <= param_count("cp", shape, ranks) / shape.dense_params <= 0.1
 
@@ -96,7 +98,7 @@ def test_grouped_counts_are_per_group_times_groups():
 def test_flop_formula_refuses_bad_options():
     from tnviz.core.formats import flop_count
 
-    shape = LayerShape(4, 4, (3, 3))
+    shape = LayerConfig(4, 4, (3, 3))
     assert flop_count("cp", shape, 2, 1, (8, 8), padding="same") == flop_count("cp", shape, 2, 1, (8, 8), padding=1)
     for bad in ({"stride": 0}, {"padding": -5}, {"padding": "full"}):
         with pytest.raises(TnvizError):
@@ -123,7 +125,7 @@ def test_numpy_integers_and_paths_are_accepted():
 
 
 def test_tucker_ranks_capped_by_mode_sizes():
-    ranks = ranks_for_rate("tk", LayerShape(8, 4, (3,)), 1.0)
+    ranks = ranks_for_rate("tk", LayerConfig(8, 4, (3,)), 1.0)
     assert ranks["p"] <= 8 and ranks["q"] <= 4
 
 
@@ -140,7 +142,7 @@ def test_flop_formula_equals_the_planned_factor_by_factor_module(name, kernel, l
     padding, stride, dilation = options
     if not kernel and options != (0, 1, 1):
         return  # a Linear layer has no convolution options
-    shape = LayerShape(6, 5, kernel)
+    shape = LayerConfig(6, 5, kernel)
     rank = None if name == "dense" else 2
     built = build_layer(name, shape, rank)
     conv = {"padding": padding, "stride": stride, "dilation": dilation} if kernel else {}
@@ -173,8 +175,8 @@ def test_reconstruct_flop_formula_equals_the_planned_chain(name, kernel, lengths
     from tnviz.core.formats import flop_count
     from tnviz.core.spec import parse_spec
 
-    shape = LayerShape(24, 16, kernel, groups=groups)
-    built = build_layer(name, shape, 2, order=order)
+    shape = LayerConfig(24, 16, kernel, groups=groups, order=order)
+    built = build_layer(name, shape, 2)
     names = [op.name for op in parse_spec(built.spec).operands]
     params = names[1:]
     chain = (
@@ -186,9 +188,7 @@ def test_reconstruct_flop_formula_equals_the_planned_chain(name, kernel, lengths
     diagram = built.diagram(**conv)
     sizes = {"X": (3, 24, *lengths)}
     plan = diagram.plan(sizes, optimize=_chain_path(names, chain), objective="flops")
-    formula = flop_count(
-        name, shape, 2, 3, lengths, 1 if kernel else 0, 2 if kernel else 1, strategy="reconstruct", order=order
-    )
+    formula = flop_count(name, shape, 2, 3, lengths, 1 if kernel else 0, 2 if kernel else 1, optimize="reconstruct")
     assert plan.flops == formula
     best = diagram.plan(sizes, optimize="reconstruct", objective="flops")
     assert best.flops <= formula
@@ -197,7 +197,7 @@ def test_reconstruct_flop_formula_equals_the_planned_chain(name, kernel, lengths
 def test_reshaped_formats_have_no_left_to_right_formula():
     from tnviz.core.formats import flop_count
 
-    with pytest.raises(TnvizError, match="strategy='reconstruct'"):
-        flop_count("mtt", LayerShape(8, 8, (3, 3)), 2, 1, (8, 8))
-    with pytest.raises(TnvizError, match="unknown strategy"):
-        flop_count("cp", LayerShape(8, 8, (3, 3)), 2, 1, (8, 8), strategy="fast")
+    with pytest.raises(TnvizError, match="optimize='reconstruct'"):
+        flop_count("mtt", LayerConfig(8, 8, (3, 3)), 2, 1, (8, 8))
+    with pytest.raises(TnvizError, match="unknown optimize="):
+        flop_count("cp", LayerConfig(8, 8, (3, 3)), 2, 1, (8, 8), optimize="fast")

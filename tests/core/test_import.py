@@ -6,7 +6,7 @@ import sys
 
 def test_core_loads_no_heavy_modules():
     code = (
-        "import sys, tnviz, tnviz.core, tnviz.core.cost, tnviz.core.diagram, tnviz.core.spec;"
+        "import sys, tnviz, tnviz.core, tnviz.core.plan, tnviz.core.diagram, tnviz.core.spec;"
         "d = tnviz.Diagram.parse('bsxy,tsxy->btxy|xy', sizes={'A': (1, 2, 5, 5), 'B': (3, 2, 3, 3)});"
         "print(d.plan());"
         "names = ('torch', 'numpy', 'graphviz', 'matplotlib', 'ipywidgets', 'opt_einsum');"

@@ -10,14 +10,13 @@ from hypothesis import strategies as st
 from layer_specs import LAYERS, bound
 
 from tnviz import Diagram, TnvizError
-from tnviz.core.cost import _Problem
 from tnviz.core.plan import Problem
 from tnviz.core.plan.search import exact_work
 
 
 def brute_force_optimum(diagram: Diagram, objective: str = "flops") -> float:
     """Minimum FLOPs (or estimated time) over every pairwise evaluation order, by plain enumeration."""
-    problem = _Problem(diagram, diagram.tensor_names[:1], objective)
+    problem = Problem(diagram, diagram.tensor_names[:1], objective)
     memo = {}
 
     def best(nodes: frozenset) -> float:
@@ -166,7 +165,7 @@ def test_layer_flops_left_to_right_match_closed_forms():
     pixels, k = 10 * 10, 3
     for b in (1, 64):
         want = {
-            "standard": 2 * b * t * s * pixels * k * k,  # 2·N·T·S·OH·OW·KH·KW
+            "dense": 2 * b * t * s * pixels * k * k,  # 2·N·T·S·OH·OW·KH·KW
             # X·A (s→r), ∗Bx, ∗By (per rank), ·C (r→t); r = 6
             "cp": 2 * b * pixels * (s * 6 + 6 * k + 6 * k + 6 * t),
             # X·U (s→p), ∗G (p→q, 3×3), ·V (q→t); p = q = 4

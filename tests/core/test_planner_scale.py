@@ -150,13 +150,9 @@ def test_one_rule_for_inputs():
     assert drawn_inputs(layer) == ("X",) and drawn_inputs(network_) == ()
 
 
-def test_renamed_figures_keep_their_old_names():
+def test_a_plans_bytes_are_its_elements_times_the_itemsize():
     d, _, _ = network(16)
     plan = d.plan()
-    with pytest.warns(DeprecationWarning, match="left_to_right_flops"):
-        assert plan.naive_flops == plan.left_to_right_flops
-    with pytest.warns(DeprecationWarning, match="peak_elements"):
-        assert plan.peak_memory == plan.peak_elements
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert plan.peak_bytes == plan.peak_elements * plan.itemsize

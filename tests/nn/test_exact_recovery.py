@@ -124,14 +124,14 @@ def test_a_large_cp_run_stops_where_its_error_creeps_and_a_small_one_runs_on(mon
 
     X = np.random.default_rng(0).standard_normal((16, 3, 3, 16))
     runs = {}
+    seen = []
+    real = common._stopper
+    monkeypatch.setattr(common, "_stopper", lambda *a, **k: seen.append(k["creep"]) or real(*a, **k))
     for work in (np.inf, 1.0):  # as a small tensor, then as if it were expensive
         monkeypatch.setattr(common, "CP_CREEP_WORK", work)
-        seen = []
-        real = common._stopper
-        monkeypatch.setattr(common, "_stopper", lambda *a, **k: seen.append(k["creep"]) or real(*a, **k))
+        seen.clear()
         fit = common._cp_fit(X, common.cp_als(X, 20, 200, 0))
         runs[work] = (seen[0], fit)
-        monkeypatch.setattr(common, "_stopper", real)
     assert runs[np.inf][0] == 0.0 and runs[1.0][0] == common.CP_CREEP
     assert runs[1.0][1] < runs[np.inf][1] + 0.02  # the stop costs little of the fit
 

@@ -60,13 +60,12 @@ def test_one_default_format_everywhere():
     assert DEFAULT_FORMAT in FORMATS
 
 
-def test_a_layer_config_replaces_the_six_arguments():
+def test_a_layer_config_carries_the_reshaping():
     config = LayerConfig(64, 64, (3, 3), order=2)
     a = build_layer("mtt", config, rank=4)
-    b = build_layer("mtt", LayerConfig(64, 64, (3, 3)), rank=4, order=2)
-    assert a == b and a.order == 2
-    assert get_format("mtt").param_count(config, 4) == a.param_count
-    assert config.kernel == config.kernel_size == (3, 3)
+    assert a.order == 2 and get_format("mtt").param_count(config, 4) == a.param_count
+    with pytest.raises(TypeError):
+        build_layer("mtt", LayerConfig(64, 64, (3, 3)), rank=4, order=2)  # no second way to say it
 
 
 @pytest.mark.parametrize("name", sorted(FORMATS))
@@ -145,14 +144,11 @@ def test_compress_builds_its_layers_through_the_classmethods():
     assert all(r.format == "btd" and 0.08 <= r.rate <= 0.1 for r in report.layers)
 
 
-def test_renamed_words_keep_their_old_names():
+def test_a_layers_plan_names_its_approach_and_its_convolutions_operation():
     layer = TensorialConv2d(8, 8, 3, format="cp", rank=2)
     plan = layer.plan((1, 8, 6, 6))
-    with pytest.warns(DeprecationWarning, match="approach"):
-        assert plan.strategy == plan.approach
     conv_steps = [s for s in plan.steps if s.kind == "conv"]
-    with pytest.warns(DeprecationWarning, match="operation"):
-        assert conv_steps[0].conv[0].mode == conv_steps[0].conv[0].operation
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert layer.config.kernel_size == (3, 3) and plan.approach
+        assert layer.config.kernel_size == (3, 3) and plan.approach in ("factor by factor", "reconstruct", "mixed")
+        assert conv_steps[0].conv[0].operation

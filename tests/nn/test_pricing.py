@@ -17,7 +17,7 @@ def test_price_prints_its_figures_and_objective():
     assert price.input_shape == (32, 64, 32, 32) and price.objective == "time" and price.batch == 32
     assert price.rate == pytest.approx(1072 / 36_864) and price.flop_ratio == price.flops / price.dense_flops
     text = str(price)
-    for part in ("1,072 of 36,864", price.strategy, "objective 'time'", "r=8", "FLOPs"):
+    for part in ("1,072 of 36,864", price.approach, "objective 'time'", "r=8", "FLOPs"):
         assert part in text
     table = price._repr_html_()
     assert table.startswith('<table class="tn-table"') and "<tbody>" in table and "1,072 of 36,864" in table

@@ -4,11 +4,12 @@ widgets draw; each kind is detected when planted; a seeded set of random diagram
 import random
 import statistics
 import string
+from dataclasses import replace
 
 import pytest
 
 from tnviz import Diagram, TnvizError
-from tnviz.core.formats import FORMATS, LayerShape, build_layer, ranks_for_rate
+from tnviz.core.formats import FORMATS, LayerConfig, build_layer, ranks_for_rate
 from tnviz.core.layout import Layout
 from tnviz.gallery import FIGURES
 from tnviz.render import Collisions, collisions
@@ -19,10 +20,10 @@ from tnviz.render.scene import Label, Line, Scene, Shape, build_scene, make_styl
 # 32 32×32 images and a 1024 → 1024 Linear at rate 0.1; LeNet-5's 6 → 16 5×5 convolution and
 # 400 → 120 Linear at rate 0.05.
 LAYERS = {
-    "conv64": (LayerShape(64, 64, (3, 3)), 0.1),
-    "linear1024": (LayerShape(1024, 1024, ()), 0.1),
-    "lenet_conv": (LayerShape(6, 16, (5, 5)), 0.05),
-    "lenet_fc": (LayerShape(400, 120, ()), 0.05),
+    "conv64": (LayerConfig(64, 64, (3, 3)), 0.1),
+    "linear1024": (LayerConfig(1024, 1024, ()), 0.1),
+    "lenet_conv": (LayerConfig(6, 16, (5, 5)), 0.05),
+    "lenet_fc": (LayerConfig(400, 120, ()), 0.05),
 }
 BATCH, IMAGE = 32, 32
 # Settings the widget cannot build (it shows the error instead of a diagram).
@@ -34,14 +35,15 @@ def widget_diagram(layer: str, fmt: str, bound: bool) -> Diagram | None:
     to the input's shape (every label shows a size); else with the input's sizes free."""
     shape, rate = LAYERS[layer]
     try:  # as the widget does: ranks for the rate (the dense layer has none)
-        ranks = None if fmt == "dense" else ranks_for_rate(fmt, shape, rate, 3)
-        built = build_layer(fmt, shape, ranks, 3)
+        config = replace(shape, order=3)
+        ranks = None if fmt == "dense" else ranks_for_rate(fmt, config, rate)
+        built = build_layer(fmt, config, ranks)
     except TnvizError:
         return None
-    conv = {"padding": "same"} if shape.kernel else {}
+    conv = {"padding": "same"} if shape.kernel_size else {}
     if not bound:
         return built.diagram(**conv)
-    x_shape = (BATCH, shape.in_channels, *(IMAGE for _ in shape.kernel))
+    x_shape = (BATCH, shape.in_channels, *(IMAGE for _ in shape.kernel_size))
     return built.diagram(**conv).plan({"X": x_shape}).diagram
 
 

@@ -41,17 +41,17 @@ def test_every_view_gives_one_price_per_format():
         _, report = tnviz.compress(teacher, format=fmt, rate=RATE, include="0", init="random", example_input=x)
         _, tradeoff_report = tradeoff.compress_point(fmt, RATE)
         views = {
-            "RankExplorer": (explorer.flops, explorer.strategy, explorer.objective, explorer.params),
-            "cost_table": (table[fmt].flops, table[fmt].strategy, table[fmt].price.objective, table[fmt].params),
+            "RankExplorer": (explorer.flops, explorer.approach, explorer.objective, explorer.params),
+            "cost_table": (table[fmt].flops, table[fmt].approach, table[fmt].price.objective, table[fmt].params),
         }
         for name, rep in (("compression report", report), ("TradeoffExplorer", tradeoff_report)):
             layer = rep.layers[0]
-            views[name] = (layer.price.flops, layer.strategy, layer.price.objective, layer.params)
+            views[name] = (layer.price.flops, layer.approach, layer.price.objective, layer.params)
             assert layer.flops == want.flops // BATCH and layer.dense_flops == want.dense_flops // BATCH
         for name, got in views.items():
-            assert got == (want.flops, want.strategy, EXECUTION_OBJECTIVE, want.params), (fmt, name)
+            assert got == (want.flops, want.approach, EXECUTION_OBJECTIVE, want.params), (fmt, name)
         assert explorer.dense_flops == table[fmt].flops / table[fmt].flop_ratio == want.dense_flops
-        seen[fmt] = (want.flops, want.strategy)
+        seen[fmt] = (want.flops, want.approach)
     # one number each (tr's plan: the one the calibrated cost model chooses — it moves with
     # tnviz/core/plan/calibration.json: 469,941,120 FLOPs, mixed, under the previous calibration)
     assert seen["mtt"] == (2_416_741_504, "reconstruct") and seen["tr"] == (284_753_920, "factor by factor")

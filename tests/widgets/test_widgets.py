@@ -199,7 +199,7 @@ def test_rank_explorer_labels_every_leg_with_its_size():
 def test_rank_explorer_shows_the_objective_and_an_aligned_table():
     explorer = RankExplorer(64, 64, 3, format="mtt", rate=0.1)
     assert explorer.objective == "time" and "objective &#x27;time&#x27;" in explorer.figures.value
-    assert 'class="tn-table"' in explorer.figures.value and explorer.strategy in explorer.figures.value
+    assert 'class="tn-table"' in explorer.figures.value and explorer.approach in explorer.figures.value
 
 
 def test_html_table_aligns_headers_and_numbers():

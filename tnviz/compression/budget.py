@@ -1,14 +1,16 @@
 """A whole-model budget: the ranks of every compressed layer chosen together, so that the whole
-model's parameters (``budget="model"``) or its FLOPs on the example input (``budget="flops"``) meet
-the rate asked, spent where they buy the most accuracy.
+model's parameters (``budget="model"``), its FLOPs on the example input (``budget="flops"``) or its
+inference time on it (``budget="latency"``) meet the rate asked, spent where they buy the most accuracy.
 
 ``compress(model, rate=0.1, budget="model")`` decomposes each layer at a grid of rates
 (``GRID``), giving its error curve — the relative weight error ‖W − Ŵ‖ / ‖W‖ against its
-parameters or FLOPs — and then spends what the model may keep (the rate times the original
-model's, less everything that is not a compressed weight: biases, kept modules, and for FLOPs
-the products no compressed layer computes, as torch's FlopCounterMode counts them) greedily: every
+parameters, FLOPs or seconds — and then spends what the model may keep (the rate times the
+original model's, less everything that is not a compressed weight: biases, kept modules, and for
+FLOPs the products no compressed layer computes, as torch's FlopCounterMode counts them; for
+latency the model's time less its compressed layers' — each layer and each option timed on its
+input in the example, :mod:`tnviz.compression.latency`) greedily: every
 layer starts at its smallest option, and the upgrade that lowers the summed squared errors most
-per parameter (or FLOP) is taken while it fits (:func:`allocate`). Each layer counts alike: the squared
+per parameter (or FLOP, or second) is taken while it fits (:func:`allocate`). Each layer counts alike: the squared
 relative error is how far its outputs move, relative to their size, on inputs spread like its
 weight's rows. The layers' decompositions at the chosen rates are the ones used (nothing is
 decomposed twice).
@@ -27,7 +29,7 @@ __all__ = ["GRID", "Option", "allocate", "BUDGETS"]
 # The rates each layer is decomposed at: geometric from 0.5 % to all of it, dense enough that
 # adjacent options differ by at most about 2× in parameters.
 GRID = (0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.45, 0.65)
-BUDGETS = ("layer", "model", "flops")
+BUDGETS = ("layer", "model", "flops", "latency")
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,8 @@ def allocate(curves: Sequence[Sequence[Option]], available: float, unit: str = "
     spent = sum(c[k].cost for c, k in zip(curves, choice))
     if spent > available:
         raise TnvizError(
-            f"the smallest setting of every layer takes {spent:,.0f} {unit}; the budget leaves {available:,.0f}",
+            f"the smallest setting of every layer takes {_amount(spent)} {unit}; "
+            f"the budget leaves {_amount(available)}",
             token=str(available),
         )
     while True:
@@ -78,6 +81,11 @@ def allocate(curves: Sequence[Sequence[Option]], available: float, unit: str = "
         _, i, k = best
         spent += curves[i][k].cost - curves[i][choice[i]].cost
         choice[i] = k
+
+
+def _amount(x: float) -> str:
+    """A count with thousands separators; a time (below 1000) to 3 significant digits."""
+    return f"{x:,.0f}" if abs(x) >= 1000 or float(x).is_integer() else f"{x:.3g}"
 
 
 def error_curve(

@@ -29,7 +29,6 @@ import os
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,7 +248,6 @@ def distill(
     progress: bool = True,
     eval_batch_size: int = 1000,
     test_every: int = 1,
-    mode: str | None = None,
 ) -> DistillResult:
     """Train ``student`` from ``teacher`` by knowledge distillation (or from scratch).
 
@@ -257,8 +255,7 @@ def distill(
         student: the model to train (changed in place and returned).
         teacher: the trained network; kept frozen in eval mode (unused for ``"scratch"``).
         train, test: datasets of (input, label); ``test`` is evaluated after every epoch.
-        schedule: ``"seq"``, ``"e2e"`` or ``"scratch"`` (see the module docstring); ``mode=``
-            is its deprecated name.
+        schedule: ``"seq"``, ``"e2e"`` or ``"scratch"`` (see the module docstring).
         epochs: epochs of ``"e2e"``/``"scratch"``.
         blocks: ``"seq"``'s blocks, module names present in both networks, in order (default:
             the student's tensorial layers — or pass stages such as ``["stage1", "stage2"]``).
@@ -287,9 +284,6 @@ def distill(
     Example:
         >>> result = distill(student, teacher, train, test, "seq", block_epochs=1)  # doctest: +SKIP
     """
-    if mode is not None:
-        warnings.warn("distill(mode=...) is deprecated; use schedule=...", DeprecationWarning, 2)
-        schedule = mode
     settings = _Settings(
         schedule, epochs, blocks, block_epochs, finetune_epochs, lr, batch_size,
         lr if block_lr is None else block_lr, batch_size if block_batch_size is None else block_batch_size,

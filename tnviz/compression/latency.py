@@ -1,5 +1,6 @@
 """Inference latency measured on the user's example input: compressed against original, per layer
-and for the whole model, and the fastest of several layers (``format="auto"``).
+and for the whole model, and the fastest of several layers (``format="auto"``); and a model's FLOPs
+on it.
 
 Timed as the benchmarks time: after warm-up calls, the functions run round-robin (each round times
 every one back to back, in a rotating order), and the ratio to the reference is taken within each
@@ -16,7 +17,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-__all__ = ["relative_latency", "fastest", "ROUNDS"]
+__all__ = ["relative_latency", "fastest", "seconds", "model_flops", "ROUNDS"]
 
 ROUNDS = 7  # timed rounds after two warm-up calls each
 
@@ -66,6 +67,19 @@ def relative_latency(new: nn.Module, old: nn.Module, x, rounds: int = ROUNDS) ->
     return statistics.median(r["new"] / r["old"] for r in timed)
 
 
+def seconds(module: nn.Module, x, rounds: int = ROUNDS) -> float:
+    """``module``'s inference time on ``x`` in seconds (median over rounds), in eval mode for the
+    measurement and restored after."""
+    training = module.training
+    module.eval()
+    device = x[0].device if isinstance(x, tuple) else x.device
+    try:
+        timed = _rounds({"module": _runner(module, x)}, rounds, device)
+    finally:
+        module.train(training)
+    return statistics.median(r["module"] for r in timed)
+
+
 def fastest(candidates: dict[str, nn.Module], x, rounds: int = ROUNDS) -> tuple[str, dict[str, float]]:
     """(the name of the fastest module on ``x``, each one's time over the first one's)."""
     first = next(iter(candidates))
@@ -73,3 +87,21 @@ def fastest(candidates: dict[str, nn.Module], x, rounds: int = ROUNDS) -> tuple[
     timed = _rounds({name: _runner(m.eval(), x) for name, m in candidates.items()}, rounds, device)
     ratios = {name: statistics.median(r[name] / r[first] for r in timed) for name in candidates}
     return min(ratios, key=ratios.__getitem__), ratios
+
+
+def model_flops(model: nn.Module, example) -> int:
+    """The FLOPs of one inference of ``model`` on ``example``, as torch's FlopCounterMode counts them
+    (matrix products and convolutions: 2 per multiply-add, as :func:`~tnviz.nn.pricing.price_layer`).
+    Counted with autograd on: without it, torch's attention and transformer layers take their fused
+    fast path, whose one kernel the counter does not see (an encoder counted 30× fewer FLOPs than
+    its compressed copy, which does not take it)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad(), FlopCounterMode(display=False) as counter:
+            model(example)
+    finally:
+        model.train(training)
+    return counter.get_total_flops()

@@ -22,7 +22,7 @@ from tnviz.compression.calibrate import (
     weight_error,
 )
 from tnviz.compression.inventory import Candidate, KeptModule, in_model_order, inventory, select
-from tnviz.compression.latency import fastest, relative_latency
+from tnviz.compression.latency import fastest, model_flops, relative_latency, seconds
 from tnviz.compression.training_state import preserved_state
 from tnviz.core.formats import DEFAULT_FORMAT, FORMATS
 from tnviz.errors import TnvizError
@@ -84,9 +84,9 @@ class LayerReport:
         return self.params / self.dense_params
 
     @property
-    def strategy(self) -> str | None:
+    def approach(self) -> str | None:
         """The plan's approach for the example input (None without one)."""
-        return self.price.strategy if self.price is not None else None
+        return self.price.approach if self.price is not None else None
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ class CompressionReport:
                 "rate": r.rate,
                 "dense_flops": r.dense_flops,
                 "flops": r.flops,
-                "plan": r.strategy,
+                "plan": r.approach,
                 "latency_over_dense": r.latency,
                 "reconstruction_error": r.error,
                 "output_error": r.output_error,
@@ -205,7 +205,7 @@ class CompressionReport:
             error = "—" if r.error is None else f"{r.error:.3g}"
             out_error = "—" if r.output_error is None else f"{r.output_error:.3g}"
             ranks = " ".join(f"{k}={v}" for k, v in r.ranks.items()) or "—"
-            plan = r.strategy or "—"
+            plan = r.approach or "—"
             out.append(
                 (
                     r.name,
@@ -240,7 +240,8 @@ class CompressionReport:
                 f" The whole model's FLOPs on the example input: {self.flops_rate:.4f} of the original's{flops_target}."
             )
         if self.latency is not None:
-            flops += f" Inference on the example input: {self.latency:.2f}× the original model's time."
+            latency_target = f" ({asked})" if asked and self.budget == "latency" else ""
+            flops += f" Inference on the example input: {self.latency:.2f}× the original model's time{latency_target}."
         return (
             f"{self.format}, init={self.init}: {len(self.layers)} compressed layers keep {self.rate:.4f} of their "
             f"parameters{target}; the whole model {self.model_params:,} of {self.original_params:,} "
@@ -365,7 +366,9 @@ def compress(
             ``"model"`` (the whole model keeps ``rate`` of its parameters, spent across the
             layers where each buys the largest drop in weight error: :mod:`tnviz.compression.budget`;
             each layer is decomposed at ``budget.GRID``'s rates to find its error curve) or
-            ``"flops"`` (the same, for the whole model's FLOPs on ``example_input``, which it needs).
+            ``"flops"`` (the same, for the whole model's FLOPs on ``example_input``, which it needs)
+            or ``"latency"`` (for its inference time on ``example_input``: every layer and each of
+            its options timed there, so it takes longer; the report's ``latency`` is the result).
             With a whole-model budget, ``format="auto"`` puts every format's error curve together,
             so that the allocation chooses each layer's format with its ranks.
         **layer_kwargs: passed to each tensorial layer (``optimize``, ``in_factors``, …).
@@ -398,9 +401,9 @@ def compress(
             "decomposing init",
             token="budget",
         )
-    if budget == "flops" and example_input is None:
+    if budget in ("flops", "latency") and example_input is None:
         raise TnvizError(
-            "budget='flops' counts the model's FLOPs on an input: it needs example_input=", token="example_input"
+            f"budget={budget!r} measures the model on an input: it needs example_input=", token="example_input"
         )
     if format == AUTO_FORMAT and budget == "layer" and (example_input is None or rate is None):
         raise TnvizError(
@@ -444,10 +447,13 @@ def compress(
     if init != "random" and budget == "layer":  # a whole-model budget leaves out the settings too large
         _check_decomposition_memory(planned)
     decomposed = False
-    model_flops = _flops(model, example_input) if example_input is not None else None
+    original_flops = model_flops(model, example_input) if example_input is not None else None
     if budget != "layer":
-        cost, dense_cost = _budget_costs(budget, shapes)
-        total = model_flops if budget == "flops" else sum(p.numel() for p in model.parameters())
+        cost, dense_cost = _budget_costs(budget, shapes, planned)
+        if budget == "latency":
+            total = seconds(model, example_input)
+        else:
+            total = original_flops if budget == "flops" else sum(p.numel() for p in model.parameters())
         fixed = total - sum(dense_cost(layer, c) for c, _, layer in planned)  # what compression leaves alone
         planned = _spend(planned, rate * total - fixed, cost, budget, format, order, layer_kwargs, progress)
         decomposed = True
@@ -518,7 +524,7 @@ def compress(
             f"{largest.name or 'the model'}: {largest.params:,}, {largest.reason})"
         )
     latency = relative_latency(student, model, example_input) if example_input is not None else None
-    flops_rate = _flops(student, example_input) / max(1, model_flops) if model_flops is not None else None
+    flops_rate = model_flops(student, example_input) / max(1, original_flops) if original_flops is not None else None
     report = CompressionReport(
         format, rate, tuple(layers), tuple(kept), count(student), count(model), init, tuple(notes), budget, latency,
         flops_rate,
@@ -571,7 +577,7 @@ def _spend(
     if bar is not None:
         bar.close()
     try:
-        choice = allocate(curves, available, "FLOPs" if budget == "flops" else "parameters")
+        choice = allocate(curves, available, {"flops": "FLOPs", "latency": "seconds"}.get(budget, "parameters"))
     except TnvizError as err:
         rest = "the biases and the modules kept as they are" if budget == "model" else "the modules kept as they are"
         raise TnvizError(
@@ -684,11 +690,24 @@ def _dense_of(module: nn.Module, candidate: Candidate) -> nn.Module:
     return as_linear(module.in_proj_weight.detach()) if candidate.is_projection else module
 
 
-def _budget_costs(budget: str, shapes: dict):
+def _budget_costs(budget: str, shapes: dict, planned: list):
     """(cost, dense_cost) of a whole-model budget, each ``f(layer, candidate)``: a tensorial
-    layer's parameters or FLOPs on the example input (``budget="flops"``), and the dense layer's it
-    replaces."""
-    if budget == "flops":
+    layer's parameters, FLOPs on its input in the example (``budget="flops"``) or seconds there
+    (``budget="latency"``: the dense layer timed once, each option's time over it measured), and
+    the dense layer's it replaces. An attention's packed projection is timed as a Linear on the
+    attention's input."""
+    if budget == "latency":
+        dense_of = {c.name: dense for c, dense, _ in planned}
+        example = {c.name: _example_for(dense, shapes[_hooked(c)][0]) for c, dense, _ in planned}
+        dense_seconds = {c.name: seconds(dense, example[c.name]) for c, dense, _ in planned}
+
+        def cost(layer, c: Candidate) -> float:
+            return relative_latency(layer, dense_of[c.name], example[c.name]) * dense_seconds[c.name]
+
+        def dense_cost(layer, c: Candidate) -> float:
+            return dense_seconds[c.name]
+
+    elif budget == "flops":
 
         def cost(layer, c: Candidate) -> float:
             return price_layer(layer, input_shape=shapes[_hooked(c)][0]).flops
@@ -710,17 +729,6 @@ def _budget_costs(budget: str, shapes: dict):
 def _hooked(c: Candidate) -> str:
     """The module whose input the candidate's layer sees (an attention's projection: the attention's)."""
     return c.module_name if c.attention is None else c.attention
-
-
-def _flops(model: nn.Module, example) -> int:
-    """The FLOPs of one inference of ``model`` on ``example``, as torch's FlopCounterMode counts them
-    (matrix products and convolutions: 2 per multiply-add, as :func:`~tnviz.nn.pricing.price_layer`)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with preserved_state(model), torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model.eval()
-        model(example)
-    return counter.get_total_flops()
 
 
 def _batch_size(module: nn.Module, in_shape: tuple) -> int:

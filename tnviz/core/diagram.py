@@ -714,7 +714,7 @@ class Diagram:
                 measured constants (a depthwise convolution is far cheaper on it).
 
         Returns:
-            A :class:`~tnviz.core.cost.Plan` that prints as a table.
+            A :class:`~tnviz.core.plan.Plan` that prints as a table.
 
         Example:
             >>> print(Diagram.parse("ij,jk,kl->il").plan({"i": 8, "j": 8, "k": 8, "l": 2}, objective="flops").flops)

@@ -105,14 +105,14 @@ def check_plan_memory(plan: Any, itemsize: int, device: Any = None) -> None:
     if need <= budget:
         return
     hints = []
-    for strategy in ("reconstruct", "left-to-right"):
+    for optimize in ("reconstruct", "left-to-right"):
         try:
-            other = plan.diagram.plan(optimize=strategy, inputs=plan.inputs)
+            other = plan.diagram.plan(optimize=optimize, inputs=plan.inputs)
         except TnvizError:
             continue
         other_need = (other.peak_elements - other.input_elements) * itemsize
         if other_need < need:
-            hints.append(f"optimize={strategy!r} needs {_gib(other_need)}")
+            hints.append(f"optimize={optimize!r} needs {_gib(other_need)}")
     hint = "; " + ", ".join(hints) if hints else "; use a smaller batch or input"
     largest = _gib(plan.largest_intermediate * itemsize)
     raise TnvizError(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from tnviz.core.formats import FORMATS, LayerShape, channel_factors, get_format, ranks_for_rate
+from tnviz.core.formats import FORMATS, LayerConfig, channel_factors, get_format, ranks_for_rate
 from tnviz.core.formats.complexity import ASSUMPTIONS, COMPLEXITY, complexity, factor
 from tnviz.errors import TnvizError
 from tnviz.nn.pricing import EXECUTION_OBJECTIVE, LayerPrice, price_layer
@@ -25,7 +25,7 @@ class CostRow:
     param_ratio: float
     flops: int
     flop_ratio: float
-    strategy: str
+    approach: str
     price: LayerPrice | None = field(default=None, repr=False, compare=False)
     # With formulas=True, where the layer meets the formulas' assumptions (else None): the
     # closed-form parameters and sequential FLOPs, and the planner's FLOPs for that order.
@@ -44,7 +44,7 @@ class CostTable:
     Prints as a text table; shows as HTML in a notebook.
     """
 
-    shape: LayerShape
+    shape: LayerConfig
     input_shape: tuple[int, ...]
     rows: tuple[CostRow, ...]
     dense_flops: int
@@ -63,7 +63,7 @@ class CostTable:
                 f"{r.param_ratio:.4f}",
                 f"{r.flops / 1e6:,.1f}M",
                 f"{r.flop_ratio:.3f}",
-                r.strategy,
+                r.approach,
             )
             if self.formulas:
                 line += (
@@ -78,7 +78,7 @@ class CostTable:
         return _HEAD + _FORMULA_HEAD if self.formulas else _HEAD
 
     def _title(self) -> str:
-        kernel = "×".join(map(str, self.shape.kernel)) or "linear"
+        kernel = "×".join(map(str, self.shape.kernel_size)) or "linear"
         title = (
             f"layer {self.shape.in_channels}→{self.shape.out_channels}, kernel {kernel}, "
             f"input {tuple(self.input_shape)}; dense: {self.shape.dense_params:,} params, "
@@ -178,14 +178,14 @@ def formula_table(
 
 
 def _formula_values(
-    name: str, shape: LayerShape, x_shape: tuple, padding, order: int, p: LayerPrice
+    name: str, shape: LayerConfig, x_shape: tuple, padding, order: int, p: LayerPrice
 ) -> tuple[int | None, int | None, int | None]:
     """(formula params, formula FLOPs × batch, planner's sequential FLOPs), or Nones where the
     layer is outside the formulas' assumptions."""
     none = (None, None, None)
     if name not in COMPLEXITY or shape.in_channels != shape.out_channels:
         return none
-    kernel, spatial = shape.kernel, x_shape[2:]
+    kernel, spatial = shape.kernel_size, x_shape[2:]
     if len(kernel) != 2 or kernel[0] != kernel[1] or len(set(spatial)) != 1:
         return none
     k, D, N = kernel[0], spatial[0], shape.in_channels
@@ -256,7 +256,7 @@ def cost_table(
           layer 64→64, kernel 3×3, ...
     """
     kernel = tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) else (kernel_size, kernel_size)
-    shape = LayerShape(in_channels, out_channels, kernel)
+    shape = LayerConfig(in_channels, out_channels, kernel, order=order)
     spatial = tuple(input_size)[: len(kernel)] if kernel else ()
     x_shape = (batch, in_channels, *spatial)
     options = {"padding": padding} if kernel else {}
@@ -280,7 +280,7 @@ def cost_table(
             grid = []
             for rate in rates:
                 try:
-                    grid.append((rate, ranks_for_rate(name, shape, rate, order)))
+                    grid.append((rate, ranks_for_rate(name, shape, rate)))
                 except TnvizError:
                     continue  # no rank fits this budget
         elif name == "dense":
@@ -291,6 +291,6 @@ def cost_table(
             p = price(name, rank)
             extra = _formula_values(name, shape, x_shape, padding, order, p) if formulas else (None, None, None)
             rows.append(
-                CostRow(name, rate, p.ranks, p.params, p.rate, p.flops, p.flops / dense_flops, p.strategy, p, *extra)
+                CostRow(name, rate, p.ranks, p.params, p.rate, p.flops, p.flops / dense_flops, p.approach, p, *extra)
             )
     return CostTable(shape, x_shape, tuple(rows), dense_flops, objective, formulas)

@@ -15,10 +15,10 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from tnviz.core.formats import LayerConfig, get_format, layer_config
+from tnviz.core.formats import LayerConfig, get_format
 from tnviz.core.plan import OBJECTIVES
 from tnviz.errors import TnvizError
 from tnviz.tables import html_table, text_table
@@ -33,7 +33,7 @@ EXECUTION_OBJECTIVE = "time"
 @dataclass(frozen=True)
 class LayerPrice:
     """The price of one layer for one input shape: parameters and FLOPs, beside the dense
-    layer's, with the plan's strategy and the objective it was planned for.
+    layer's, with the plan's approach and the objective it was planned for.
 
     Prints itself as a small table (text, or HTML in a notebook).
 
@@ -44,7 +44,7 @@ class LayerPrice:
         input_shape: the shape of the input ``X`` the FLOPs are counted for (batch first).
         params, dense_params: parameters of this layer and of the dense layer.
         flops, dense_flops: FLOPs of one forward pass over ``input_shape`` (2 per multiply-add).
-        strategy: the plan's approach (``"reconstruct"``, ``"factor by factor"``, ``"mixed"``, …).
+        approach: the plan's approach (``"reconstruct"``, ``"factor by factor"``, ``"mixed"``, …).
         objective: what the plan minimised (``"time"``: what the layers run).
         optimize: the planner setting.
         plan: the :class:`~tnviz.core.plan.Plan` (its ``diagram`` is bound to ``input_shape``).
@@ -58,7 +58,7 @@ class LayerPrice:
     dense_params: int
     flops: int
     dense_flops: int
-    strategy: str
+    approach: str
     objective: str
     optimize: Any = "auto"
     plan: Any = field(default=None, repr=False, compare=False)
@@ -93,7 +93,7 @@ class LayerPrice:
             ("parameters", f"{self.params:,} of {self.dense_params:,}"),
             ("compression rate", f"{self.rate:.4f}"),
             ("FLOPs", f"{self.flops / 1e6:,.1f} M of {self.dense_flops / 1e6:,.1f} M ({self.flop_ratio:.3f})"),
-            ("plan", self.strategy),
+            ("plan", self.approach),
             ("planned for", f"objective {self.objective!r}, input {self.input_shape}"),
         ]
 
@@ -118,13 +118,13 @@ def price_layer(
     optimize: Any = "auto",
     objective: str = EXECUTION_OBJECTIVE,
 ) -> LayerPrice:
-    """Parameters, FLOPs, strategy of one layer, and the dense layer's, for one input.
+    """Parameters, FLOPs, approach of one layer, and the dense layer's, for one input.
 
     Args:
         format: a format name (``"mtt"``, …) with ``config`` and ``rank`` or ``rate``; or a
             built tensorial layer (``TensorialConv2d``, …), whose configuration, ranks,
             convolution options and planner setting are used.
-        config: the layer's :class:`~tnviz.core.formats.LayerConfig` (``LayerShape``).
+        config: the layer's :class:`~tnviz.core.formats.LayerConfig` .
         rank: one rank for all, or ``{rank name: value}``; or
         rate: the fraction of the dense parameters (ranks by ``ranks_for_rate``).
         order: overrides ``config.order`` (m of the reshaped formats).
@@ -169,7 +169,8 @@ def price_layer(
             f"price_layer needs config= (a LayerConfig), got {type(config).__name__}", token=type(config).__name__
         )
     fmt = get_format(format)
-    config = layer_config(config, order)
+    if order is not None:
+        config = replace(config, order=order)
     if rank is not None and rate is not None:
         raise TnvizError("give rank= or rate=, not both", token="rate")
     if rate is not None:

@@ -44,7 +44,7 @@ class Style:
         sizes: add ``=size`` to labels where known.
         edge_width: ``"log"`` scales line width with log(size); ``"fixed"`` keeps one width.
         title: a title above the picture, or None.
-        plan: a :class:`~tnviz.core.cost.Plan` whose step numbers are overlaid on the
+        plan: a :class:`~tnviz.core.plan.Plan` whose step numbers are overlaid on the
             indices each step sums, or None.
         inputs: tensors drawn as inputs (default: ``X``, or the first tensor of a
             convolving diagram).

@@ -16,7 +16,6 @@ __all__ = ["DecompositionExplorer", "sample_image", "decompose", "decomposition_
 
 # The tensor decompositions shown, named as the layer formats name them (tnviz.core.formats).
 DECOMPOSITIONS = ("cp", "tk", "tt", "tr")
-_ALIASES = {"tucker": "tk"}  # the name this explorer used before
 
 
 def sample_image(size: int = 64) -> np.ndarray:
@@ -53,7 +52,6 @@ def decomposition_params(shape: Sequence[int], format: str, rank: int) -> int:
         >>> decomposition_params((64, 64, 3), "cp", 8)  # 8·(64 + 64 + 3) + 8 weights
         1056
     """
-    format = _ALIASES.get(format, format)
     shape = tuple(int(n) for n in shape)
     if not isinstance(rank, int) or isinstance(rank, bool) or rank < 1:
         raise TnvizError(f"rank must be a positive integer, got {rank!r}", token=repr(rank))
@@ -104,7 +102,7 @@ def decompose(tensor: np.ndarray, format: str, rank: int) -> tuple[np.ndarray, i
 
     Args:
         tensor: a real tensor of order ≥ 2.
-        format: one of :data:`DECOMPOSITIONS` (``"tucker"`` is ``"tk"``).
+        format: one of :data:`DECOMPOSITIONS`.
         rank: the rank (for ``tr``, r0·r1 split the first mode, r0 ≈ √rank).
 
     Returns:
@@ -126,7 +124,6 @@ def _decompose(tensor: np.ndarray, format: str, rank: int) -> tuple[np.ndarray, 
     import tensorly as tl
     from tensorly.decomposition import parafac, tensor_ring, tensor_train, tucker
 
-    format = _ALIASES.get(format, format)
     X = tl.tensor(np.asarray(tensor, dtype=np.float64), backend="numpy") if hasattr(tl, "tensor") else tensor
     shape = tensor.shape
     if format == "cp":
@@ -192,7 +189,6 @@ class DecompositionExplorer(W.VBox):
         self.tensor = sample_image() if tensor is None else np.asarray(tensor, dtype=np.float64)
         if self.tensor.ndim < 2:
             raise TnvizError(f"need a tensor of order ≥ 2, got shape {self.tensor.shape}", token=str(self.tensor.shape))
-        format = _ALIASES.get(format, format)
         if format not in DECOMPOSITIONS:
             raise TnvizError(
                 f"unknown format {format!r}; expected one of {', '.join(DECOMPOSITIONS)}", token=str(format)

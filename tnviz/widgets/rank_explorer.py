@@ -7,7 +7,7 @@ from typing import Any
 
 import ipywidgets as W
 
-from tnviz.core.formats import DEFAULT_FORMAT, FORMATS, LayerShape, layer_config, ranks_for_rate
+from tnviz.core.formats import DEFAULT_FORMAT, FORMATS, LayerConfig, ranks_for_rate
 from tnviz.errors import TnvizError
 from tnviz.nn.pricing import LayerPrice, max_rank_within, price_layer
 from tnviz.widgets._common import LatestOnly, diagram_svg, error_html, html_table, warning_html
@@ -39,7 +39,7 @@ class RankExplorer(W.VBox):
             in the background; its shape fixes the layer's).
 
     Attributes (read them in tests): ``ranks``, ``params``, ``dense_params``, ``flops``,
-    ``dense_flops``, ``achieved_rate``, ``strategy``, ``objective``, ``price`` (the
+    ``dense_flops``, ``achieved_rate``, ``approach``, ``objective``, ``price`` (the
     :class:`~tnviz.nn.pricing.LayerPrice`), ``max_rank``, ``warning``, ``svg``, ``error``,
     ``last_update_ms``.
 
@@ -108,7 +108,7 @@ class RankExplorer(W.VBox):
         self.ranks: dict = {}
         self.params = self.dense_params = self.flops = self.dense_flops = 0
         self.achieved_rate = 1.0
-        self.strategy = ""
+        self.approach = ""
         self.objective = ""
         self.price: LayerPrice | None = None
         self.max_rank: int | None = None
@@ -131,13 +131,14 @@ class RankExplorer(W.VBox):
         if not self._syncing:  # not while update() itself moves a slider's bound
             self.update()
 
-    def _shape(self) -> LayerShape:
-        return LayerShape(self.in_box.value, self.out_box.value, self.kernels[self.kernel_box.value])
+    def _config(self) -> LayerConfig:
+        kernel = self.kernels[self.kernel_box.value]
+        return LayerConfig(self.in_box.value, self.out_box.value, kernel, order=self.order_slider.value)
 
-    def _bound_rank_slider(self, fmt: str, shape: LayerShape, order: int) -> None:
+    def _bound_rank_slider(self, fmt: str, config: LayerConfig) -> None:
         """Stop the rank slider at the largest rank with rate ≤ 1 (the value follows if above)."""
         try:
-            self.max_rank = max_rank_within(fmt, layer_config(shape, order))
+            self.max_rank = max_rank_within(fmt, config)
         except TnvizError:
             self.max_rank = None  # the configuration itself is refused: update() shows why
         top = self.max_rank if self.max_rank is not None else max(128, self.rank_slider.value)
@@ -151,18 +152,18 @@ class RankExplorer(W.VBox):
     def update(self) -> None:
         """Recompute and redraw (called on every control change)."""
         started = time.perf_counter()
-        shape, fmt, order = self._shape(), self.format_box.value, self.order_slider.value
+        config, fmt = self._config(), self.format_box.value
         reshaped = FORMATS[fmt].reshaped
         self.order_slider.disabled = not reshaped
         self.rate_slider.layout.display = "" if self.mode.value == "rate" else "none"
         self.rank_slider.layout.display = "" if self.mode.value == "rank" else "none"
-        self._bound_rank_slider(fmt, shape, order)
+        self._bound_rank_slider(fmt, config)
         try:
             if self.mode.value == "rate":
-                ranks = ranks_for_rate(fmt, shape, self.rate_slider.value, order)
+                ranks = ranks_for_rate(fmt, config, self.rate_slider.value)
             else:
                 ranks = self.rank_slider.value
-            price = price_layer(fmt, shape, ranks, order=order, input_size=self.input_size, batch=self.batch)
+            price = price_layer(fmt, config, ranks, input_size=self.input_size, batch=self.batch)
         except TnvizError as err:
             self.figures.value = error_html(err.message)
             self.warning_label.value = ""
@@ -175,7 +176,7 @@ class RankExplorer(W.VBox):
         self.ranks = dict(price.ranks)
         self.params, self.dense_params = price.params, price.dense_params
         self.flops, self.dense_flops = price.flops, price.dense_flops
-        self.strategy, self.objective = price.strategy, price.objective
+        self.approach, self.objective = price.approach, price.objective
         self.achieved_rate = price.rate
         self.warning = ""
         if self.achieved_rate > 1:
@@ -187,7 +188,7 @@ class RankExplorer(W.VBox):
                 self.warning += f"; format {fmt!r} exceeds the dense layer even at rank 1"
         self.warning_label.value = warning_html(self.warning) if self.warning else ""
         # The bound diagram (X's shape included) labels every leg with its size: b=32, x=32, …
-        self.svg = diagram_svg(price.diagram, title=f"{fmt}, {shape.in_channels}→{shape.out_channels}")
+        self.svg = diagram_svg(price.diagram, title=f"{fmt}, {config.in_channels}→{config.out_channels}")
         self.picture.value = self.svg
         rows = [row for row in price.rows() if row[0] != "format"]
         if self.mode.value == "rank" and self.max_rank is not None:
@@ -195,7 +196,7 @@ class RankExplorer(W.VBox):
         self.figures.value = html_table(None, rows)
         if self.pretrained is not None:
             self.error_label.value = "reconstruction error: computing…"
-            self._error_worker.submit(lambda: self._decompose(fmt, ranks, order), self._show_error)
+            self._error_worker.submit(lambda: self._decompose(fmt, ranks, config.order), self._show_error)
         self.last_update_ms = 1000 * (time.perf_counter() - started)
 
     def _decompose(self, fmt: str, ranks: Any, order: int) -> float:

@@ -30,7 +30,6 @@ from tnviz.core.formats.base import (
     FlopContext,
     Format,
     LayerConfig,
-    LayerSpec,
     channel_factors,
     kernel_spec,
 )
@@ -42,11 +41,8 @@ __all__ = [
     "DEFAULT_FORMAT",
     "Format",
     "LayerConfig",
-    "LayerShape",
     "BuiltLayer",
-    "LayerSpec",
     "get_format",
-    "layer_config",
     "build_layer",
     "param_count",
     "ranks_for_rate",
@@ -60,8 +56,6 @@ __all__ = [
 # The format every entry point uses when none is named: the layers, from_dense, compress,
 # the widgets and the command line.
 DEFAULT_FORMAT = "mtt"
-
-LayerShape = LayerConfig  # the earlier name: LayerShape(64, 64, (3, 3), groups=4) still works
 
 
 def _discover() -> dict[str, Format]:
@@ -88,44 +82,19 @@ def get_format(name: str) -> Format:
     return fmt
 
 
-def layer_config(
-    shape: LayerConfig,
-    order: int | None = None,
-    in_factors: Sequence[int] | None = None,
-    out_factors: Sequence[int] | None = None,
-) -> LayerConfig:
-    """``shape`` with the reshaping arguments given separately (the older call style) folded in."""
-    if not isinstance(shape, LayerConfig):
-        raise TnvizError(f"expected a LayerConfig, got {type(shape).__name__}", token=type(shape).__name__)
-    changes = {}
-    if order is not None:
-        changes["order"] = order
-    if in_factors is not None:
-        changes["in_factors"] = tuple(in_factors)
-    if out_factors is not None:
-        changes["out_factors"] = tuple(out_factors)
-    if not changes:
-        return shape
-    from dataclasses import replace
-
-    return replace(shape, **changes)
+def _checked(config: LayerConfig) -> LayerConfig:
+    if not isinstance(config, LayerConfig):
+        raise TnvizError(f"expected a LayerConfig, got {type(config).__name__}", token=type(config).__name__)
+    return config
 
 
-def build_layer(
-    format: str,
-    shape: LayerConfig,
-    rank: int | dict | None = None,
-    order: int | None = None,
-    in_factors: Sequence[int] | None = None,
-    out_factors: Sequence[int] | None = None,
-) -> BuiltLayer:
+def build_layer(format: str, config: LayerConfig, rank: int | dict | None = None) -> BuiltLayer:
     """Build a format's spec and sizes for a layer.
 
     Args:
         format: a name of :data:`FORMATS`.
-        shape: the :class:`LayerConfig`.
+        config: the :class:`LayerConfig`.
         rank: one rank for all, or ``{rank name: value}``.
-        order, in_factors, out_factors: override the configuration's (older call style).
 
     Returns:
         A :class:`BuiltLayer`; ``Diagram.parse(ls.spec, sizes=ls.sizes)`` is the bound layer.
@@ -134,17 +103,10 @@ def build_layer(
         >>> build_layer("mcp", LayerConfig(64, 64, (3, 3)), rank=8).spec
         'X: b (s1 s2 s3) x y, A1: r s1 t1, A2: r s2 t2, A3: r s3 t3, C: r x y -> b (t1 t2 t3) x y | x y'
     """
-    return get_format(format).build(layer_config(shape, order, in_factors, out_factors), rank)
+    return get_format(format).build(_checked(config), rank)
 
 
-def param_count(
-    format: str,
-    shape: LayerConfig,
-    rank: int | dict | None = None,
-    order: int | None = None,
-    in_factors: Sequence[int] | None = None,
-    out_factors: Sequence[int] | None = None,
-) -> int:
+def param_count(format: str, config: LayerConfig, rank: int | dict | None = None) -> int:
     """The number of parameters of a format, by its closed-form formula.
 
     With S, T the channels, K = ∏ kernel lengths, H_i the kernel lengths, (sₗ, tₗ) the
@@ -164,29 +126,22 @@ def param_count(
     btd    B·(S·P + P·Q·K + Q·T)
     ====== =============================================================
     """
-    return get_format(format).param_count(layer_config(shape, order, in_factors, out_factors), rank)
+    return get_format(format).param_count(_checked(config), rank)
 
 
-def ranks_for_rate(
-    format: str,
-    shape: LayerConfig,
-    rate: float,
-    order: int | None = None,
-    in_factors: Sequence[int] | None = None,
-    out_factors: Sequence[int] | None = None,
-) -> dict:
+def ranks_for_rate(format: str, config: LayerConfig, rate: float) -> dict:
     """Ranks giving the most parameters not above ``rate`` × the dense layer's (see
     :meth:`Format.ranks_for_rate` for the policy).
 
     Raises:
         TnvizError: when even rank 1 exceeds the budget, or the rate is not in (0, 1].
     """
-    return get_format(format).ranks_for_rate(layer_config(shape, order, in_factors, out_factors), rate)
+    return get_format(format).ranks_for_rate(_checked(config), rate)
 
 
 def flop_count(
     format: str,
-    shape: LayerConfig,
+    config: LayerConfig,
     rank: int | dict | None,
     batch: int,
     lengths: Sequence[int] = (),
@@ -194,16 +149,13 @@ def flop_count(
     stride: Sequence[int] | int = 1,
     dilation: Sequence[int] | int = 1,
     *,
-    strategy: str = "left-to-right",
-    order: int | None = None,
-    in_factors: Sequence[int] | None = None,
-    out_factors: Sequence[int] | None = None,
+    optimize: str = "left-to-right",
 ) -> int:
     """FLOPs of one forward pass by closed-form formula; 2 per multiply-add, 1 per product
     that sums nothing (an outer product).
 
-    ``strategy="left-to-right"`` applies the factors one by one to the activations, in spec
-    order (``optimize="left-to-right"``); ``strategy="reconstruct"`` first rebuilds the dense
+    ``optimize="left-to-right"`` applies the factors one by one to the activations, in spec
+    order (as the planner's ``optimize="left-to-right"``); ``optimize="reconstruct"`` first rebuilds the dense
     kernel by contracting the parameters in spec order (a chain), then runs one dense
     convolution. The planner's ``optimize="reconstruct"`` merges the parameters in the best
     order, so its FLOPs are at most this figure.
@@ -240,27 +192,27 @@ def flop_count(
     :mod:`tnviz.core.formats.complexity`, where each step contracts one channel factor.
     """
     fmt = get_format(format)
-    config = layer_config(shape, order, in_factors, out_factors)
-    if strategy not in ("left-to-right", "reconstruct"):
+    config = _checked(config)
+    if optimize not in ("left-to-right", "reconstruct"):
         raise TnvizError(
-            f"unknown strategy {strategy!r}; expected 'left-to-right' or 'reconstruct'", token=repr(strategy)
+            f"unknown optimize={optimize!r}; expected 'left-to-right' or 'reconstruct'", token=repr(optimize)
         )
-    if fmt.reshaped and strategy != "reconstruct":
+    if fmt.reshaped and optimize != "reconstruct":
         raise TnvizError(
-            f"no left-to-right FLOP formula for the reshaped format {format!r}; use strategy='reconstruct' "
+            f"no left-to-right FLOP formula for the reshaped format {format!r}; use optimize='reconstruct' "
             "or Diagram.plan",
             token=format,
         )
     if config.groups != 1:
         return config.groups * flop_count(
-            format, config.per_group(), rank, batch, lengths, padding, stride, dilation, strategy=strategy
+            format, config.per_group(), rank, batch, lengths, padding, stride, dilation, optimize=optimize
         )
     ctx = _flop_context(config, batch, lengths, padding, stride, dilation)
     built = fmt.build(config, rank)
     dense = 2 * ctx.N * ctx.T * ctx.S * ctx.OH
     if fmt.name == "dense":
         return dense
-    if strategy == "reconstruct":
+    if optimize == "reconstruct":
         return fmt.reconstruct_flops(built, ctx.H) + dense
     flops = fmt.left_to_right_flops(built, ctx)
     if flops is None:
@@ -311,8 +263,8 @@ def formats_table() -> list[tuple[str, str, str, bool]]:
 def paper_layer(name: str, batch: int = 32, length: int = 32) -> BuiltLayer:
     """A format's layer as the paper draws it (Fig. 5 and the baselines): 64 → 64 channels,
     3×3, with the ranks of the format's ``paper_example`` (near 10 % of the dense
-    parameters). ``"standard"`` is the dense layer."""
-    fmt = get_format("dense" if name == "standard" else name)
+    parameters)."""
+    fmt = get_format(name)
     example = dict(fmt.paper_example)
     rank = example.pop("rank", None)
     return fmt.build(LayerConfig(64, 64, (3, 3), **example), rank)

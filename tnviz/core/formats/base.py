@@ -14,7 +14,6 @@ __all__ = [
     "SPATIAL",
     "LayerConfig",
     "BuiltLayer",
-    "LayerSpec",
     "Format",
     "FlopContext",
     "channel_factors",
@@ -55,11 +54,6 @@ class LayerConfig:
                 object.__setattr__(self, name, tuple(value))
 
     @property
-    def kernel(self) -> tuple[int, ...]:
-        """The kernel size (the name ``LayerShape`` used)."""
-        return self.kernel_size
-
-    @property
     def dense_params(self) -> int:
         total = self.in_channels * self.out_channels // self.groups
         for k in self.kernel_size:
@@ -79,8 +73,7 @@ class LayerConfig:
 
 @dataclass(frozen=True)
 class BuiltLayer:
-    """A built format: the spec, the sizes that bind every parameter, the ranks used (the
-    earlier name ``LayerSpec`` is an alias: a *spec* is the string)."""
+    """A built format: the spec, the sizes that bind every parameter, the ranks used."""
 
     format: str
     spec: str
@@ -105,9 +98,6 @@ class BuiltLayer:
         from tnviz.core.diagram import Diagram
 
         return Diagram.parse(self.spec, sizes=self.sizes, **conv_options)
-
-
-LayerSpec = BuiltLayer
 
 
 def channel_factors(n: int, order: int) -> tuple[int, ...]:

@@ -184,10 +184,9 @@ COMPLEXITY: dict[str, Complexity] = {
 
 
 def complexity(format: str) -> Complexity:
-    """The closed-form row of ``format`` (``"dense"``/``"standard"``, ``"mcp"``, ``"mtk"``,
+    """The closed-form row of ``format`` (``"dense"``, ``"mcp"``, ``"mtk"``,
     ``"mtt"``, ``"mtr"``)."""
-    key = "dense" if format == "standard" else format
-    row = COMPLEXITY.get(key) if isinstance(key, str) else None
+    row = COMPLEXITY.get(format) if isinstance(format, str) else None
     if row is None:
         raise TnvizError(
             f"no closed-form complexity for format {format!r}; the table has {', '.join(COMPLEXITY)}",

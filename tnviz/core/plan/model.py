@@ -86,14 +86,6 @@ class ConvDim:
     upsample: int = 1  # zeros inserted into the signal before padding (first step only)
     flip: bool = False  # the kernel reversed along this index (a true convolution)
 
-    @property
-    def mode(self) -> str:
-        """Deprecated alias of :attr:`operation` ("mode" is a tensor's mode)."""
-        import warnings
-
-        warnings.warn("ConvDim.mode is deprecated; use ConvDim.operation", DeprecationWarning, 2)
-        return self.operation
-
 
 def prod(values: Iterable[int]) -> int:
     total = 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,8 +32,7 @@ class Plan:
         peak_elements: peak elements alive (inputs included) during the schedule.
         itemsize: bytes per element used for the byte figures.
         approach: how the plan treats the non-input tensors: ``"factor by factor"``,
-            ``"reconstruct"``, ``"mixed"`` or ``"direct"`` (``strategy`` is its deprecated name;
-            a *strategy* is an ``optimize=`` setting).
+            ``"reconstruct"``, ``"mixed"`` or ``"direct"``.
         objective: what the search minimised: ``"time"`` (the default: FLOPs over
             efficiency plus memory traffic) or ``"flops"``.
         layout: the inputs' memory layout the plan was priced for (``"contiguous"`` or
@@ -127,25 +125,6 @@ class Plan:
                 self._reconstruct = self.flops
             self._release()
         return self._reconstruct  # type: ignore[return-value]
-
-    # -- deprecated names ---------------------------------------------------------
-    @property
-    def naive_flops(self) -> int:
-        """Deprecated alias of :attr:`left_to_right_flops`."""
-        warnings.warn("Plan.naive_flops is deprecated; use Plan.left_to_right_flops", DeprecationWarning, 2)
-        return self.left_to_right_flops
-
-    @property
-    def peak_memory(self) -> int:
-        """Deprecated alias of :attr:`peak_elements`."""
-        warnings.warn("Plan.peak_memory is deprecated; use Plan.peak_elements", DeprecationWarning, 2)
-        return self.peak_elements
-
-    @property
-    def strategy(self) -> str:
-        """Deprecated alias of :attr:`approach`."""
-        warnings.warn("Plan.strategy is deprecated; use Plan.approach", DeprecationWarning, 2)
-        return self.approach
 
     @property
     def peak_bytes(self) -> int:

@@ -34,8 +34,8 @@ BUDGETS = ("layer", "model", "flops", "latency")
 
 @dataclass(frozen=True)
 class Option:
-    """One layer at one rank setting: what it costs of the budget (parameters, or FLOPs on the
-    example input) and its relative weight error."""
+    """One layer at one rank setting: what it costs of the budget (parameters, or FLOPs or
+    seconds on the example input) and its relative weight error."""
 
     cost: float
     error: float

@@ -108,7 +108,7 @@ class CompressionReport:
     original_params: int
     init: str = "decompose"
     notes: tuple[str, ...] = field(default=())
-    # what target_rate was asked of: each compressed layer, or the whole model's parameters or FLOPs
+    # what target_rate was asked of: each compressed layer, or the whole model's parameters, FLOPs or time
     budget: str = "layer"
     # The whole model's inference time over the original's on example_input (None without one).
     latency: float | None = None

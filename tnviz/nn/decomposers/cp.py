@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tnviz.nn.decomposers.common import cp_als
+from tnviz.nn.decomposers.cp_als import cp_als
 
 FORMAT = "cp"
 

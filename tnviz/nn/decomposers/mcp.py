@@ -1,6 +1,7 @@
 """``mcp``: CP-ALS of the weight reshaped into channel-factor pairs and the kernel."""
 
-from tnviz.nn.decomposers.common import cp_als, factor_pairs
+from tnviz.nn.decomposers.common import factor_pairs
+from tnviz.nn.decomposers.cp_als import cp_als
 
 FORMAT = "mcp"
 

@@ -1,7 +1,8 @@
 """``mtr``: TR-SVD, refined by ring ALS, of the weight reshaped into channel-factor pairs and the kernel."""
 
-from tnviz.nn.decomposers.common import factor_pairs, ring_als, ring_cores
+from tnviz.nn.decomposers.common import factor_pairs
 from tnviz.nn.decomposers.mtt import reshaped_cores
+from tnviz.nn.decomposers.ring_als import ring_als, ring_cores
 
 FORMAT = "mtr"
 BONDS = 2  # ring ALS contracts the weight with a subchain that carries two ranks

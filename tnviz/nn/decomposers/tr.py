@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tnviz.nn.decomposers.common import ring_als, ring_cores
+from tnviz.nn.decomposers.ring_als import ring_als, ring_cores
 
 FORMAT = "tr"
 BONDS = 2  # ring ALS contracts the weight with a subchain that carries two ranks

@@ -272,6 +272,64 @@ def test_a_flops_budget_meets_the_whole_models_flops_on_the_example_input():
         tnviz.compress(model, format="tk", rate=0.01, budget="flops", example_input=x)
 
 
+@pytest.mark.parametrize("fmt", ["tk", "tt", "mtt"])
+@pytest.mark.parametrize("name", ["mobilenet", "encoder"])
+def test_a_flops_budget_meets_the_rate_of_a_uniform_run_on_models_with_groups_and_attention(name, fmt):
+    """The FLOPs budget prices options as the model runs them, so asked the whole-model FLOPs rate
+    that a per-layer run reached, it reaches it too: a grouped layer's channel mixing (which
+    FlopCounterMode does not see) and an attention's projections (read as dense weights, each
+    rebuilt once a forward) counted alike in the options and the model."""
+    torch.manual_seed(0)
+    model, x = (
+        (MobileNetLike().eval(), torch.randn(8, 3, 32, 32))
+        if name == "mobilenet"
+        else (Encoder().eval(), torch.randint(0, 50, (8, 16)))
+    )
+    uniform = tnviz.compress(model, format=fmt, rate=0.1, example_input=x).report
+    budgeted = tnviz.compress(model, format=fmt, rate=uniform.flops_rate, budget="flops", example_input=x).report
+    assert budgeted.flops_rate <= uniform.flops_rate * (1 + 1e-9)
+    assert budgeted.flops_rate > 0.9 * uniform.flops_rate  # the budget is spent, not left over
+
+
+def test_model_flops_counts_a_tensorial_layer_by_the_plan_it_runs():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from tnviz.compression.latency import model_flops
+    from tnviz.nn import TensorialConv2d
+
+    torch.manual_seed(0)
+    layer = TensorialConv2d(16, 32, 3, padding=1, groups=4, format="tk", rank={"p": 1, "q": 1})
+    x = torch.randn(8, 16, 32, 32)
+    with torch.enable_grad(), FlopCounterMode(display=False) as counter:
+        layer(x)
+    plan = layer.plan(x)
+    # its last step mixes the channels over a rank of 1: a broadcast product the counter misses
+    assert counter.get_total_flops() < plan.flops == model_flops(nn.Sequential(layer), x)
+
+
+def test_a_tensorial_attention_rebuilds_each_projection_weight_once_a_forward(monkeypatch):
+    torch.manual_seed(0)
+    model = Encoder().eval()
+    student, _ = tnviz.compress(model, format="tk", rate=0.3)
+    attention = student.encoder.layers[0].self_attn
+    assert isinstance(attention, TensorialMultiheadAttention) and isinstance(attention.out_proj, TensorialLinear)
+    rebuilt = []
+    for name in ("in_proj", "out_proj"):
+        layer = getattr(attention, name)
+        real = layer.dense_weight
+        monkeypatch.setattr(layer, "dense_weight", lambda real=real, name=name: rebuilt.append(name) or real())
+    x = torch.randn(8, 16, 32)
+    with torch.no_grad():
+        want = nn.MultiheadAttention.forward(attention, x, x, x)[0]  # torch's reads, each a rebuild
+    assert rebuilt.count("in_proj") > 1
+    rebuilt.clear()
+    got, _ = attention(x, x, x)
+    assert sorted(rebuilt) == ["in_proj", "out_proj"] and torch.allclose(got, want, atol=1e-6)
+    assert "_held_weight" not in attention.in_proj.__dict__  # not kept after the call
+    got.sum().backward()  # gradients still reach the factors
+    assert all(p.grad is not None for p in attention.in_proj.weights.values())
+
+
 def test_a_latency_budget_spends_the_measured_seconds(monkeypatch):
     """budget='latency': the model, each dense layer and each option timed on the example input.
     The clock is replaced here by a deterministic one (a test asserts no wall-clock figure): a

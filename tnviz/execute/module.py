@@ -196,6 +196,11 @@ class TensorNetwork(nn.Module):
     def plan(self, *inputs: torch.Tensor | Sequence[int]) -> Plan:
         """The plan ``forward`` runs for inputs of these shapes (tensors, or shapes — then as
         in training: gradients recorded). With tensors, the grad mode in force now counts."""
+        if len(inputs) != len(self.inputs):
+            raise TnvizError(
+                f"plan() takes one tensor or shape per input ({', '.join(self.inputs)}); got {len(inputs)}",
+                token=self.inputs[len(inputs)] if len(inputs) < len(self.inputs) else str(len(inputs)),
+            )
         if all(isinstance(t, torch.Tensor) for t in inputs) and inputs:
             key = self._signature(inputs)  # type: ignore[arg-type]
         else:

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -121,8 +123,20 @@ class TensorialLayer(TensorNetwork):
     def weight(self) -> torch.Tensor:
         """The dense weight this layer stands for, in ``torch.nn``'s layout ((out, in) for
         Linear, (out, in / groups, *kernel) for Conv), computed from the factors (read-only:
-        gradients flow to the factors)."""
-        return self.dense_weight()
+        gradients flow to the factors); inside :meth:`weight_held`, the one computed there."""
+        held = self.__dict__.get("_held_weight")
+        return held if held is not None else self.dense_weight()
+
+    @contextlib.contextmanager
+    def weight_held(self) -> Iterator[torch.Tensor]:
+        """``weight`` computed once for the block, the same tensor on every read within it: for a
+        caller that reads it several times in one computation (torch's attention reads its
+        projections' weights up to four times a forward, each read a rebuild). Not kept after."""
+        self.__dict__["_held_weight"] = self.dense_weight()
+        try:
+            yield self.__dict__["_held_weight"]
+        finally:
+            self.__dict__.pop("_held_weight", None)
 
     def dense_weight(self) -> torch.Tensor:
         """The reconstructed dense weight, shaped like the ``torch.nn`` twin's."""

@@ -23,6 +23,7 @@ layer and a network drawn by hand alike:
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -61,13 +62,6 @@ def _memory_format(x: torch.Tensor) -> torch.memory_format:
     if x.dim() == 5 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last_3d):
         return torch.channels_last_3d
     return torch.contiguous_format
-
-
-def _prod(values: Sequence[int]) -> int:
-    total = 1
-    for v in values:
-        total *= v
-    return total
 
 
 def _perm(src: Sequence[str], dst: Sequence[str]) -> tuple[int, ...] | None:
@@ -127,11 +121,11 @@ def _channel_contraction(step: Step, big: int, bias_layout: tuple | None) -> _Pa
         return None
     shape_big = dict(zip(ob, step.operand_shapes[big]))
     shape_small = dict(zip(os_, step.operand_shapes[1 - big]))
-    n_outer = _prod([shape_big[i] for i in outer])
-    n_in = _prod([shape_big[i] for i in channels])
+    n_outer = math.prod([shape_big[i] for i in outer])
+    n_in = math.prod([shape_big[i] for i in channels])
     inner_shape = tuple(shape_big[i] for i in inner)
-    n_inner = _prod(inner_shape)
-    n_out = _prod([shape_small[i] for i in new])
+    n_inner = math.prod(inner_shape)
+    n_out = math.prod([shape_small[i] for i in new])
     if not n_outer * n_in * n_inner * n_out:
         return None  # an empty tensor: F.conv refuses zero channels, torch.einsum does not
     w_perm = _perm(os_, new + channels)
@@ -202,10 +196,10 @@ def _conv_step(step: Step, bias_layout: tuple | None) -> _Pairwise:
     kernel_dims = tuple(d.index for d in dims if d.operation != "pass")
     in_perm = _perm(oi, step.batch + step.groups + step.in_channels + spatial)
     w_perm = _perm(ow, step.groups + step.out_channels + step.in_channels + kernel_dims)
-    g = _prod([len_in[i] for i in step.groups])
-    nb = _prod([len_in[i] for i in step.batch])
-    cin = _prod([len_in[i] for i in step.in_channels])
-    cout = _prod([len_w[i] for i in step.out_channels])
+    g = math.prod([len_in[i] for i in step.groups])
+    nb = math.prod([len_in[i] for i in step.batch])
+    cin = math.prod([len_in[i] for i in step.in_channels])
+    cout = math.prod([len_w[i] for i in step.out_channels])
     in_shape = (nb, g * cin, *[len_in[i] for i in spatial])
     w_shape = (g * cout, cin, *[d.kernel for d in dims])
     flip = tuple(2 + k for k, d in enumerate(dims) if d.operation == "full" or d.flip)

@@ -25,6 +25,7 @@ import importlib
 import pkgutil
 from collections.abc import Sequence
 
+from tnviz.core.diagram import ConvOptions
 from tnviz.core.formats.base import (
     BuiltLayer,
     FlopContext,
@@ -238,17 +239,14 @@ def _flop_context(config: LayerConfig, batch, lengths, padding, stride, dilation
         for v in values:
             if not isinstance(v, int) or isinstance(v, bool) or v < low:
                 raise TnvizError(f"{name} {v!r} must be an integer >= {low}", token=name)
-    totals = []
+    options = []
     for i, p in enumerate(pads):
-        if p == "same":
-            totals.append(dils[i] * (H[i] - 1))
-        elif p == "valid":
-            totals.append(0)
-        elif isinstance(p, int) and not isinstance(p, bool) and p >= 0:
-            totals.append(2 * p)
-        else:
+        if p == "valid":
+            p = 0
+        elif p != "same" and not (isinstance(p, int) and not isinstance(p, bool) and p >= 0):
             raise TnvizError(f"bad padding {p!r}; expected a non-negative int, 'same' or 'valid'", token=repr(p))
-    Lout = tuple((Lin[i] + totals[i] - dils[i] * (H[i] - 1) - 1) // strides[i] + 1 for i in range(n))
+        options.append(ConvOptions(padding=p if p == "same" else (p, p), stride=strides[i], dilation=dils[i]))
+    Lout = tuple(options[i].output_length(Lin[i], [H[i]]) for i in range(n))
     if any(o < 1 for o in Lout):
         raise TnvizError(f"output lengths {Lout}: the kernel {H} does not fit the input {Lin}", token=str(Lin))
     return FlopContext(config.in_channels, config.out_channels, batch, H, Lin, Lout)

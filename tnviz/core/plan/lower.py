@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tnviz.core.plan.model import ConvDim, Problem, bits, prod, unique
+from tnviz.core.plan.model import ConvDim, Problem, bits, unique
 from tnviz.core.plan.search import Tree, postorder
 
 __all__ = ["Step", "lower"]
@@ -51,7 +52,7 @@ class Step:
 
     @property
     def size(self) -> int:
-        return prod(self.shape)
+        return math.prod(self.shape)
 
 
 def lower(problem: Problem, tree: Tree) -> tuple[list[Step], int, tuple[str, ...]]:

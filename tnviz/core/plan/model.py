@@ -87,13 +87,6 @@ class ConvDim:
     flip: bool = False  # the kernel reversed along this index (a true convolution)
 
 
-def prod(values: Iterable[int]) -> int:
-    total = 1
-    for v in values:
-        total *= v
-    return total
-
-
 def bits(mask: int) -> Iterable[int]:
     """The set bits of ``mask``, lowest first."""
     while mask:
@@ -225,7 +218,7 @@ class Problem:
             kept = self._kept(s, union, 0)
         lengths = {c: self.conv_length(s, c) for b, c in self.conv_bits.items() if kept >> b & 1}
         static = self.static_prod(kept & ~self.conv_mask)
-        info = (kept, lengths, static * prod(lengths.values()), static)
+        info = (kept, lengths, static * math.prod(lengths.values()), static)
         self._subset[s] = info
         return info
 
@@ -285,4 +278,4 @@ class Problem:
         if len(unique(flat)) == len(kept):
             return 0  # nothing summed: at most a diagonal, which is a view
         name = self.names[k]
-        return prod(self.diagram.size(i, name) for i in unique(flat))  # type: ignore[misc]
+        return math.prod(self.diagram.size(i, name) for i in unique(flat))  # type: ignore[misc]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 from tnviz.core.diagram import Diagram
 from tnviz.core.plan.lower import Step
-from tnviz.core.plan.model import INF, Problem, prod
+from tnviz.core.plan.model import INF, Problem
 from tnviz.core.plan.search import Tree, left_to_right_tree, merges, reconstruct_tree, tree_cost
 
 __all__ = ["Plan", "approach_label"]
@@ -78,7 +79,7 @@ class Plan:
         self.cost = cost + _unary_flops(steps)
         self.input_cost = input_cost + _unary_flops(steps)
         self.approach = approach_label(problem, tree)
-        input_sizes = [prod(s for s in diagram.shape(t)) for t in diagram.tensor_names]  # type: ignore[misc]
+        input_sizes = [math.prod(s for s in diagram.shape(t)) for t in diagram.tensor_names]  # type: ignore[misc]
         live = sum(input_sizes)
         alive: dict[int, int] = {}
         peak = live

@@ -98,6 +98,7 @@ def one(model_name: str, fmt: str, budget: str, rate: float, threads: int, repea
     ratios = interleaved({"original": infer(model), "compressed": infer(student)}, repeats, "cpu")
     return {
         "seconds": seconds,
+        "estimated_seconds": report.estimated_seconds,  # the decompositions', before the first began
         "params": report.model_params,
         "original_params": report.original_params,
         "rate_asked": rate,
@@ -157,18 +158,20 @@ def main() -> None:
 def table(data: dict) -> str:
     """Markdown: one row per (model, format, budget)."""
     lines = [
-        "| model | format | budget | rate asked | compress time, s | parameters (whole model) | parameter rate | "
-        "FLOPs rate | output error | latency / original |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| model | format | budget | rate asked | compress time, s | decompositions estimated, s | "
+        "parameters (whole model) | parameter rate | FLOPs rate | output error | latency / original |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, r in data["results"].items():
         model_name, fmt, budget = key.split()
         if "seconds" not in r:
-            lines.append(f"| {model_name} | {fmt} | {budget} | | {r.get('stopped') or r.get('failed')} | | | | | |")
+            lines.append(f"| {model_name} | {fmt} | {budget} | | {r.get('stopped') or r.get('failed')} | | | | | | |")
             continue
         chosen = f" ({', '.join(r['formats'])})" if fmt == "auto" else ""
+        estimated = r.get("estimated_seconds")
+        estimated = "—" if estimated is None else f"{estimated:.1f}"
         lines.append(
-            f"| {model_name} | {fmt}{chosen} | {budget} | {r['rate_asked']:.3f} | {r['seconds']:.0f} | "
+            f"| {model_name} | {fmt}{chosen} | {budget} | {r['rate_asked']:.3f} | {r['seconds']:.1f} | {estimated} | "
             f"{r['params']:,} of {r['original_params']:,} | {r['model_rate']:.3f} | {r['flops_rate']:.3f} | "
             f"{r['output_error']:.3f} | {r['latency_over_original']:.2f} |"
         )

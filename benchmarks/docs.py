@@ -14,6 +14,7 @@ The files: ``benchmarks/results/planner.json`` (``benchmarks/planner.py``),
 ``benchmarks/results/budget.json`` (``benchmarks/budget.py``) for ``docs/budget.md``,
 ``benchmarks/results/compress_models.json`` (``benchmarks/compress_models.py``) for
 ``docs/compress_models.md`` and ``benchmarks/results/decompose.json`` (``benchmarks/decompose.py``)
+and ``benchmarks/results/decompose_rates.json`` (``benchmarks/decompose_rates.py``)
 for ``docs/decompose.md``.
 Each names the commit, versions, machine and command that produced it; nothing in these
 sections is typed by hand. ``tests/test_readme_results.py`` runs ``--check``'s comparison.
@@ -96,7 +97,10 @@ def compress_models_markdown(data: dict) -> str:
             "of FLOPs on the example batch (`budget=flops`, counted by torch's FlopCounterMode), so each compares",
             "with it at the same size.",
             "`compress time`: the call, decompositions included (with the example batch only where it measures",
-            "on it: `auto` per layer, `budget=flops`); `output error`:",
+            "on it: `auto` per layer, `budget=flops`); `decompositions estimated`: what `compress` estimated",
+            "(`tnviz.nn.decompose.decomposition_seconds`, from `benchmarks/results/decompose_rates.json`) before the",
+            "first decomposition began — of the layers, or for a whole-model budget of every option of their error",
+            "curves; `output error`:",
             "‖student(x) − model(x)‖ / ‖model(x)‖ on the example batch; `latency / original`: inference time on",
             "that batch over the original model's, the two timed round-robin in one process (median of",
             f"{settings.get('repeats', '?')} rounds). A run that was refused or stopped says why.",
@@ -130,8 +134,37 @@ def decompose_markdown(data: dict) -> str:
             "",
             describe(data),
             "",
+            *_decompose_rates_section(),
         ]
     )
+
+
+def _decompose_rates_section() -> list[str]:
+    """How far the time estimate given before decomposing is off, from benchmarks/decompose_rates.py's file."""
+    path = HERE / "results" / "decompose_rates.json"
+    if not path.exists():
+        return []
+    import decompose_rates
+
+    from tnviz.provenance import describe
+
+    data = _load(path)
+    channels = ", ".join(str(c) for c in data["provenance"].get("settings", {}).get("channels", []))
+    return [
+        "## The time estimate given before decomposing",
+        "",
+        "From `benchmarks/results/decompose_rates.json`, which `benchmarks/decompose_rates.py` writes:",
+        f"`nn.Conv2d` C→C 3×3 and `nn.Linear` C→4C for C in {channels}, each at rates "
+        f"{', '.join(str(r) for r in decompose_rates.RATES)}, with their own random initialisation. Each format's",
+        "seconds per unit of its decomposer's `WORK` and fixed overhead are fitted there (and copied into",
+        "`tnviz/nn/decomposers/rates.json`); the last columns are that estimate over the measured time on the",
+        "same kernels — the spread of the estimate `compress` gives before it decomposes anything.",
+        "",
+        decompose_rates.table(data["results"]),
+        "",
+        describe(data),
+        "",
+    ]
 
 
 def budget_markdown(data: dict) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
@@ -27,7 +28,7 @@ from tnviz.compression.training_state import preserved_state
 from tnviz.core.formats import DEFAULT_FORMAT, FORMATS
 from tnviz.errors import TnvizError
 from tnviz.nn.attention import TensorialMultiheadAttention, as_linear
-from tnviz.nn.decompose import decompose_into, decomposition_bytes, decomposition_limit
+from tnviz.nn.decompose import decompose_into, decomposition_bytes, decomposition_limit, decomposition_seconds
 from tnviz.nn.layers import tensorial_class
 from tnviz.nn.pricing import LayerPrice, price_layer
 from tnviz.tables import html_table, text_table
@@ -114,6 +115,10 @@ class CompressionReport:
     latency: float | None = None
     # The whole model's FLOPs on example_input over the original's (None without one).
     flops_rate: float | None = None
+    # The decompositions' time as estimated before the first began (decomposition_seconds), and
+    # the seconds compress took in all (None with init="random": nothing was decomposed).
+    estimated_seconds: float | None = None
+    seconds: float | None = None
 
     @property
     def rate(self) -> float:
@@ -242,6 +247,11 @@ class CompressionReport:
         if self.latency is not None:
             latency_target = f" ({asked})" if asked and self.budget == "latency" else ""
             flops += f" Inference on the example input: {self.latency:.2f}× the original model's time{latency_target}."
+        if self.estimated_seconds is not None and self.seconds is not None:
+            flops += (
+                f" Decompositions estimated at about {self.estimated_seconds:.3g} s before they began; "
+                f"compressing took {self.seconds:.3g} s."
+            )
         return (
             f"{self.format}, init={self.init}: {len(self.layers)} compressed layers keep {self.rate:.4f} of their "
             f"parameters{target}; the whole model {self.model_params:,} of {self.original_params:,} "
@@ -411,6 +421,7 @@ def compress(
             "(or a whole-model budget, which chooses formats by their error curves)",
             token="auto",
         )
+    started = time.perf_counter()
     chosen, kept = select(model, skip, include)
     student = copy.deepcopy(model)
     modules, aliases = _modules_and_aliases(student)
@@ -444,8 +455,10 @@ def compress(
             token=refused[0][0].name,
         )
     kept = list(kept) + [KeptModule(c.name, c.kind, c.params, f"no rank fits: {why}") for c, why in refused]
+    estimated = None
     if init != "random" and budget == "layer":  # a whole-model budget leaves out the settings too large
         _check_decomposition_memory(planned)
+        estimated = sum(decomposition_seconds(layer) for _, _, layer in planned)
     decomposed = False
     original_flops = model_flops(model, example_input) if example_input is not None else None
     if budget != "layer":
@@ -458,7 +471,7 @@ def compress(
             fixed = _flops_left_alone(model, example_input, planned, cost)
         else:
             fixed = total - sum(dense_cost(layer, c) for c, _, layer in planned)  # what compression leaves alone
-        planned = _spend(planned, rate * total - fixed, cost, budget, format, order, layer_kwargs, progress)
+        planned, estimated = _spend(planned, rate * total - fixed, cost, budget, format, order, layer_kwargs, progress)
         decomposed = True
     calib = None
     hookable = [c.name for c, _, _ in planned if c.attention is None]
@@ -469,7 +482,7 @@ def compress(
             model, hookable, calib.inputs, outputs=True, memory=calibration_memory
         )
     layers = []
-    bar = _progress_bar(len(planned)) if progress else None
+    bar = _progress_bar(len(planned), None if decomposed else estimated) if progress else None
     for c, dense, new in planned:
         if bar is not None:
             bar.set_description(c.name)
@@ -530,7 +543,7 @@ def compress(
     flops_rate = model_flops(student, example_input) / max(1, original_flops) if original_flops is not None else None
     report = CompressionReport(
         format, rate, tuple(layers), tuple(kept), count(student), count(model), init, tuple(notes), budget, latency,
-        flops_rate,
+        flops_rate, estimated, time.perf_counter() - started if estimated is not None else None,
     )  # fmt: skip
     return Compressed(student, report)
 
@@ -538,10 +551,13 @@ def compress(
 def _spend(
     planned: list, available: float, cost, budget: str, format: str, order: int, layer_kwargs: dict, progress: bool
 ) -> list:
-    """The layers at the ranks a whole-model budget buys (decomposed): ``available`` parameters or
-    FLOPs for the compressed layers together, ``cost(layer, candidate)`` one setting's."""
+    """The layers at the ranks a whole-model budget buys (decomposed), and the seconds their error
+    curves' decompositions were estimated to take before the first began: ``available``
+    parameters or FLOPs for the compressed layers together, ``cost(layer, candidate)`` one setting's."""
     curves = []
-    bar = _progress_bar(len(planned)) if progress else None
+    formats = [f for f in FORMATS if f != "dense"] if format == AUTO_FORMAT else [format]
+    estimated = sum(_curve_seconds(dense, formats, order, layer_kwargs) for _, dense, _ in planned)
+    bar = _progress_bar(len(planned), estimated) if progress else None
     for c, dense, _ in planned:
         if bar is not None:
             bar.set_description(f"{c.name} (error curve)")
@@ -561,7 +577,6 @@ def _spend(
             return layer.reconstruction_error
 
         # format="auto": every format's options together, the allocation choosing among them too
-        formats = [f for f in FORMATS if f != "dense"] if format == AUTO_FORMAT else [format]
         curve = []
         for fmt in formats:
             try:
@@ -588,7 +603,26 @@ def _spend(
             "layers (include=)",
             token="rate",
         ) from None
-    return [(c, dense, curve[k].layer) for (c, dense, _), curve, k in zip(planned, curves, choice)]
+    return [(c, dense, curve[k].layer) for (c, dense, _), curve, k in zip(planned, curves, choice)], estimated
+
+
+def _curve_seconds(dense: nn.Module, formats: list[str], order: int, layer_kwargs: dict) -> float:
+    """The estimated seconds of a layer's error curves: every format's options over ``GRID``
+    (built on the meta device: no memory, nothing decomposed), distinct ranks once, as
+    :func:`error_curve` decomposes them."""
+    meta = copy.deepcopy(dense).to("meta")
+    total, seen = 0.0, set()
+    for fmt in formats:
+        for rate in GRID:
+            try:
+                layer = tensorial_class(meta)._like(meta, fmt, rate, None, order=order, **layer_kwargs)
+            except TnvizError:
+                continue
+            key = (fmt, tuple(sorted(layer.ranks.items())))
+            if key not in seen and decomposition_bytes(layer) <= decomposition_limit():
+                seen.add(key)
+                total += decomposition_seconds(layer)
+    return total
 
 
 def _example_for(dense: nn.Module, in_shape: tuple) -> torch.Tensor:
@@ -616,12 +650,14 @@ def _fastest_format(c: Candidate, dense: nn.Module, shapes: dict, rate: float, o
     return layers[name]
 
 
-def _progress_bar(total: int):
+def _progress_bar(total: int, estimated: float | None):
+    """A bar over the layers; ``estimated``: the decompositions' seconds, estimated before the first."""
     try:
         from tqdm.auto import tqdm
     except ImportError as err:  # tqdm comes with the compress extra
         raise TnvizError(f"progress=True needs tqdm (pip install 'tnviz[compress]'): {err}", token="progress") from None
-    return tqdm(total=total, unit="layer", leave=False)
+    postfix = None if estimated is None else f"decompositions estimated at about {estimated:.3g} s"
+    return tqdm(total=total, unit="layer", leave=False, postfix=postfix)
 
 
 def _modules_and_aliases(model: nn.Module) -> tuple[dict[str, nn.Module], dict[int, list[str]]]:

@@ -8,7 +8,10 @@ channel group, checks memory and the result, and copies the factors into the lay
 
 from __future__ import annotations
 
+import functools
+import json
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -17,11 +20,18 @@ from torch import nn
 
 from tnviz.core.formats import DEFAULT_FORMAT
 from tnviz.errors import TnvizError
-from tnviz.nn.decomposers import BONDS, decomposer_for
+from tnviz.nn.decomposers import BONDS, WORKS, decomposer_for
 from tnviz.nn.decomposers.common import numpy_backend
 from tnviz.nn.layers import TensorialLayer, tensorial_class
 
-__all__ = ["from_dense", "decompose_into", "decomposition_bytes", "decomposition_limit", "MEMORY_LIMIT_BYTES"]
+__all__ = [
+    "from_dense",
+    "decompose_into",
+    "decomposition_bytes",
+    "decomposition_limit",
+    "decomposition_seconds",
+    "MEMORY_LIMIT_BYTES",
+]
 
 MEMORY_LIMIT_BYTES = 4 * 2**30  # refuse decompositions whose working set would pass this
 
@@ -137,6 +147,50 @@ def decomposition_bytes(layer: TensorialLayer) -> int:
         modes = [math.prod(config.kernel_size), *(s * t for s, t in zip(built.in_factors, built.out_factors))]
     largest = max(1, max(modes))
     return int(config.dense_params * 8 * (3 + 2 * math.prod(ranks) / largest))
+
+
+def decomposition_seconds(layer: TensorialLayer, n_iter_max: int = 200) -> float:
+    """About how long :func:`decompose_into` takes for ``layer`` on this machine: its decomposer's
+    ``WORK`` (multiply-adds of its dominant steps, per channel group) at the seconds per unit,
+    plus the fixed overhead, that ``benchmarks/decompose_rates.py`` measured for the format
+    (``rates.json`` beside the decomposers), scaled by how fast this machine multiplies matrices against the one that
+    measured. An estimate to plan by — within a factor of about 2 on the benchmark's kernels
+    (its results file says how far on each) — not a bound."""
+    config = layer.config
+    groups = config.groups
+    built = layer.built if groups == 1 else layer.format_object.build(config.per_group(), layer.ranks)
+    shape = (config.out_channels // groups, config.in_channels // groups, *config.kernel_size)
+    rates = _decomposition_rates()
+    slowest = max(rates["seconds_per_work"], key=rates["seconds_per_work"].get)  # a format not measured
+    fmt = layer.format if layer.format in rates["seconds_per_work"] else slowest
+    work = WORKS[layer.format](built, shape, n_iter_max)
+    seconds = rates["overhead_seconds"][fmt] + work * rates["seconds_per_work"][fmt]
+    return groups * seconds * rates["matmul_rate"] / matmul_rate()
+
+
+@functools.cache
+def _decomposition_rates() -> dict:
+    from importlib import resources
+
+    return json.loads(resources.files("tnviz.nn.decomposers").joinpath("rates.json").read_text())
+
+
+def matmul_rate() -> float:
+    """Multiply-adds per second of a float64 matrix product here, at torch's thread count now
+    (measured once per thread count: about 20 ms)."""
+    return _matmul_rate(torch.get_num_threads())
+
+
+@functools.cache
+def _matmul_rate(threads: int) -> float:
+    a = torch.randn(384, 384, dtype=torch.float64)
+    a @ a  # warm-up
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        a @ a
+        best = min(best, time.perf_counter() - start)
+    return 384**3 / max(best, 1e-9)
 
 
 def decomposition_limit() -> int:

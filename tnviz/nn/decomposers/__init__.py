@@ -5,9 +5,12 @@ dense weight ``W`` (T, S, *kernel) as a float64 NumPy array, and returns the lay
 parameter tensors ``{name: array}`` whose contraction approximates ``W``. They run on
 tensorly's NumPy backend; tensorly's global backend is never changed. Modules are
 discovered when this package loads, so a new format's decomposer is one new file that sets
-``DECOMPOSER`` (and ``FORMAT``, the name it serves). A module may set ``BONDS``: how many rank
-indices its largest intermediate carries besides the weight's modes (default 1: CP-ALS's MTTKRP
-has one; ring ALS's subchain has two), which :func:`tnviz.nn.decompose.decomposition_bytes` weighs.
+``DECOMPOSER`` (and ``FORMAT``, the name it serves) and ``WORK(spec, shape, n_iter_max)``: the
+multiply-adds of its dominant steps for one group's weight of ``shape`` (T, S, *kernel), to a
+constant that ``rates.json`` (written by ``benchmarks/decompose_rates.py --write``) turns into
+seconds for :func:`tnviz.nn.decompose.decomposition_seconds`. A module may set ``BONDS``: how many
+rank indices its largest intermediate carries besides the weight's modes (default 1: CP-ALS's
+MTTKRP has one; ring ALS's subchain has two), which :func:`tnviz.nn.decompose.decomposition_bytes` weighs.
 """
 
 from __future__ import annotations
@@ -21,13 +24,14 @@ import numpy as np
 from tnviz.core.formats import BuiltLayer
 from tnviz.errors import TnvizError
 
-__all__ = ["DECOMPOSERS", "BONDS", "Decomposer", "decomposer_for"]
+__all__ = ["DECOMPOSERS", "BONDS", "WORKS", "Decomposer", "Work", "decomposer_for"]
 
 Decomposer = Callable[[BuiltLayer, np.ndarray, int, int], dict]
+Work = Callable[[BuiltLayer, tuple, int], float]
 
 
-def _discover() -> tuple[dict[str, Decomposer], dict[str, int]]:
-    found, bonds = {}, {}
+def _discover() -> tuple[dict[str, Decomposer], dict[str, int], dict[str, Work]]:
+    found, bonds, works = {}, {}, {}
     for info in pkgutil.iter_modules(__path__):
         if info.name == "common":
             continue
@@ -35,10 +39,11 @@ def _discover() -> tuple[dict[str, Decomposer], dict[str, int]]:
         if hasattr(module, "DECOMPOSER"):
             found[module.FORMAT] = module.DECOMPOSER
             bonds[module.FORMAT] = getattr(module, "BONDS", 1)
-    return found, bonds
+            works[module.FORMAT] = module.WORK
+    return found, bonds, works
 
 
-DECOMPOSERS, BONDS = _discover()
+DECOMPOSERS, BONDS, WORKS = _discover()
 
 
 def decomposer_for(format: str) -> Decomposer:

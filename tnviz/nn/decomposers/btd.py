@@ -5,7 +5,7 @@ until the fit stops improving."""
 
 import numpy as np
 
-from tnviz.nn.decomposers.common import check_tucker_ranks, tensorly_functions
+from tnviz.nn.decomposers.common import check_tucker_ranks, tensorly_functions, tucker_work
 
 FORMAT = "btd"
 TOLERANCE = 1e-12  # relative improvement of the fit below which the refinement stops
@@ -68,6 +68,10 @@ def _refine(W, U, G, V, iterations):
             break
         error = new_error
     return U, Gk.reshape(B, P, Q, *kernel), V
+
+
+def WORK(spec, shape, n_iter_max):
+    return spec.ranks["B"] * tucker_work(shape, [0, 1])
 
 
 def DECOMPOSER(spec, W, n_iter_max, seed):

@@ -5,6 +5,7 @@ Tucker ranks checked, and the reshaped formats' pairing of channel factors. CP-A
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -17,6 +18,10 @@ __all__ = [
     "tensorly_functions",
     "check_tucker_ranks",
     "factor_pairs",
+    "pair_modes",
+    "svd_work",
+    "tucker_work",
+    "train_work",
 ]
 
 
@@ -51,6 +56,36 @@ def check_tucker_ranks(sizes: dict[str, int], ranks: dict) -> None:
                 f"Tucker rank {name}={ranks[name]} exceeds its mode's size {size}; expected at most {size}",
                 token=name,
             )
+
+
+def svd_work(rows: int, columns: int) -> float:
+    """Multiply-adds of a dense SVD of a rows × columns matrix, to a constant: rows·columns·min."""
+    return float(rows) * columns * min(rows, columns)
+
+
+def tucker_work(shape: tuple[int, ...], modes: list[int]) -> float:
+    """The HOSVD's SVDs of a Tucker decomposition over ``modes`` of a tensor of ``shape``: each
+    mode's unfolding (the HOOI sweeps after it cost a multiple of that, which a format's rate in
+    ``rates.json`` takes in)."""
+    size = math.prod(shape)
+    return sum(svd_work(shape[k], size // shape[k]) for k in modes)
+
+
+def train_work(shape: tuple[int, ...], ranks: list[int]) -> float:
+    """TT-SVD's SVDs of a tensor of ``shape`` at bond ranks ``ranks`` (r₀ … r_d): the unfolding
+    (r_{k-1}·I_k) × (I_{k+1}⋯I_d) of each step."""
+    work, rest = 0.0, math.prod(shape)
+    for k, size in enumerate(shape[:-1]):
+        rest //= size
+        work += svd_work(ranks[k] * size, rest)
+    return work
+
+
+def pair_modes(spec: BuiltLayer, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The mode sizes of :func:`factor_pairs`'s tensor for a weight of ``shape`` (T, S, *kernel)."""
+    kernel = shape[2:]
+    pairs = tuple(s * t for s, t in zip(spec.in_factors, spec.out_factors))
+    return (*pairs, math.prod(kernel)) if kernel else pairs
 
 
 def factor_pairs(spec: BuiltLayer, W: np.ndarray) -> np.ndarray:

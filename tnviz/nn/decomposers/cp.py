@@ -2,9 +2,13 @@
 
 import numpy as np
 
-from tnviz.nn.decomposers.cp_als import cp_als
+from tnviz.nn.decomposers.cp_als import cp_als, cp_work
 
 FORMAT = "cp"
+
+
+def WORK(spec, shape, n_iter_max):
+    return cp_work((shape[1], *shape[2:], shape[0]), spec.ranks["r"], n_iter_max)
 
 
 def DECOMPOSER(spec, W, n_iter_max, seed):

@@ -4,15 +4,16 @@ lower ranks where a rank is over-complete — each bounded by iteration counts a
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 
 import numpy as np
 
 from tnviz.errors import TnvizError
-from tnviz.nn.decomposers.common import tensorly_functions
+from tnviz.nn.decomposers.common import svd_work, tensorly_functions
 
-__all__ = ["cp_als", "balanced"]
+__all__ = ["cp_als", "balanced", "cp_work"]
 
 EXACT_FIT = 1e-10  # a relative fit this good is taken as exact: no more restarts or sweeps
 CP_RESTARTS = 4  # random CP-ALS starts tried after the SVD start, while the fit is not exact
@@ -207,6 +208,16 @@ def _cp_polish(X: np.ndarray, cp, sweeps: int, deadline: float = float("inf")):
         if done or not np.isfinite(fit):
             break
     return als.cp()
+
+
+def cp_work(shape: tuple[int, ...], rank: int, n_iter_max: int) -> float:
+    """Multiply-adds of :func:`cp_als` on a tensor of ``shape`` far from low rank (a trained
+    weight): the SVD start, then the first run's sweeps (capped by ``CP_WORK``) and the polish's
+    (``CP_REFINE`` as many), each two passes over the tensor and a solve per mode."""
+    size, d = math.prod(shape), len(shape)
+    start = sum(svd_work(n, size // n) for n in shape)
+    iterations = min(n_iter_max, max(10, int(CP_WORK // (d * size * rank))))
+    return start + (1 + CP_REFINE) * iterations * (2 * size * rank + d * rank**3)
 
 
 def balanced(cp):

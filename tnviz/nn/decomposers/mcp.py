@@ -1,9 +1,13 @@
 """``mcp``: CP-ALS of the weight reshaped into channel-factor pairs and the kernel."""
 
-from tnviz.nn.decomposers.common import factor_pairs
-from tnviz.nn.decomposers.cp_als import cp_als
+from tnviz.nn.decomposers.common import factor_pairs, pair_modes
+from tnviz.nn.decomposers.cp_als import cp_als, cp_work
 
 FORMAT = "mcp"
+
+
+def WORK(spec, shape, n_iter_max):
+    return cp_work(pair_modes(spec, shape), spec.ranks["r"], n_iter_max)
 
 
 def DECOMPOSER(spec, W, n_iter_max, seed):

@@ -2,9 +2,14 @@
 
 import numpy as np
 
-from tnviz.nn.decomposers.common import check_tucker_ranks, tensorly_functions
+from tnviz.nn.decomposers.common import check_tucker_ranks, tensorly_functions, tucker_work
 
 FORMAT = "mtk"
+
+
+def WORK(spec, shape, n_iter_max):
+    m = len(spec.in_factors)
+    return tucker_work((*spec.out_factors, *spec.in_factors, *shape[2:]), list(range(2 * m)))
 
 
 def DECOMPOSER(spec, W, n_iter_max, seed):

@@ -1,6 +1,6 @@
 """``mtt``: TT-SVD of the weight reshaped into channel-factor pairs and the kernel."""
 
-from tnviz.nn.decomposers.common import factor_pairs, tensorly_functions
+from tnviz.nn.decomposers.common import factor_pairs, pair_modes, tensorly_functions, train_work
 
 FORMAT = "mtt"
 
@@ -22,6 +22,12 @@ def reshaped_cores(spec, cores, kernel, ring: bool) -> dict:
         c = cores[m]
         out["C"] = c.reshape(c.shape[0], *kernel, c.shape[-1]) if ring else c[..., 0].reshape(c.shape[0], *kernel)
     return out
+
+
+def WORK(spec, shape, n_iter_max):
+    last = len(spec.in_factors) if len(shape) > 2 else len(spec.in_factors) - 1
+    ranks = [1] + [spec.ranks[f"r{k}"] for k in range(1, last + 1)] + [1]
+    return train_work(pair_modes(spec, shape), ranks)
 
 
 def DECOMPOSER(spec, W, n_iter_max, seed):

@@ -3,15 +3,16 @@ first mode) refined by ring ALS, whose normal equations come from the cores' tra
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 
 import numpy as np
 
-from tnviz.nn.decomposers.common import tensorly_functions
+from tnviz.nn.decomposers.common import tensorly_functions, train_work
 from tnviz.nn.decomposers.cp_als import EXACT_FIT
 
-__all__ = ["ring_cores", "ring_als"]
+__all__ = ["ring_cores", "ring_als", "ring_work"]
 
 RING_SCREEN_SWEEPS = 150  # ring-ALS sweeps every start gets
 RING_PROMISING = 1e-3  # a start whose fit is then below this gets RING_SWEEPS more
@@ -27,6 +28,16 @@ RING_FAR = 0.5
 RING_CREEP = 1e-3
 RING_SECONDS = 4.0  # ring ALS stops (keeping its best so far) once this much time has gone: a kernel that is
 # not exactly representable spends all of it, per channel group, so it is kept short
+
+
+def ring_work(shape: tuple[int, ...], ranks: list[int]) -> float:
+    """Multiply-adds of :func:`ring_als` after its TR-SVD start, to a constant: the start's SVDs
+    and ``RING_SCREEN_SWEEPS`` sweeps, each solving every core against the tensor contracted with
+    the rest of the ring (its size times the core's two ranks). A weight far from a ring stops
+    sooner (``RING_CREEP``), which a format's rate in ``rates.json`` takes in."""
+    size = math.prod(shape)
+    sweep = sum(size * ranks[k] * ranks[k + 1] for k in range(len(shape)))
+    return train_work(shape, [1, *ranks[1:-1], 1]) + RING_SCREEN_SWEEPS * sweep
 
 
 def ring_cores(X: np.ndarray, ranks: list[int]) -> list[np.ndarray]:

@@ -1,8 +1,16 @@
 """``svd``: the truncated SVD of the (T, S·kernel) matrix, the singular values split evenly."""
 
+import math
+
 import numpy as np
 
+from tnviz.nn.decomposers.common import svd_work
+
 FORMAT = "svd"
+
+
+def WORK(spec, shape, n_iter_max):
+    return svd_work(shape[0], math.prod(shape[1:]))
 
 
 def DECOMPOSER(spec, W, n_iter_max, seed):

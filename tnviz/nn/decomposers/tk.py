@@ -2,9 +2,13 @@
 
 import numpy as np
 
-from tnviz.nn.decomposers.common import check_tucker_ranks, tensorly_functions
+from tnviz.nn.decomposers.common import check_tucker_ranks, tensorly_functions, tucker_work
 
 FORMAT = "tk"
+
+
+def WORK(spec, shape, n_iter_max):
+    return tucker_work(shape, [0, 1])
 
 
 def DECOMPOSER(spec, W, n_iter_max, seed):

@@ -2,9 +2,15 @@
 
 import numpy as np
 
-from tnviz.nn.decomposers.common import tensorly_functions
+from tnviz.nn.decomposers.common import tensorly_functions, train_work
 
 FORMAT = "tt"
+
+
+def WORK(spec, shape, n_iter_max):
+    n = len(shape) - 2
+    ranks = [1] + [spec.ranks[f"r{k}"] for k in range(1, n + 2)] + [1]
+    return train_work((shape[1], *shape[2:], shape[0]), ranks)
 
 
 def DECOMPOSER(spec, W, n_iter_max, seed):

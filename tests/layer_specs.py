@@ -3,7 +3,7 @@
 LAYERS = {
     "dense": ("X: b s x y, K: t s x y -> b t x y | x y", {"K": (8, 8, 3, 3)}),
     "cp": (
-        "X: b s x y, A: r s, Bx: r x, By: r y, C: r t -> b t x y | x y",
+        "X: b s x y, A: r s, Kx: r x, Ky: r y, C: r t -> b t x y | x y",
         {"r": 6, "s": 8, "t": 8, "x": (None, 3), "y": (None, 3)},
     ),
     "tk": (

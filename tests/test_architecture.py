@@ -37,7 +37,11 @@ def _imports(tree: ast.AST):
     """(imported tnviz part, whether at module level) for every import in a module."""
     top = {id(n) for n in tree.body}
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        if isinstance(node, ast.ImportFrom) and node.level > 0:
+            raise AssertionError(f"a relative import (from {'.' * node.level}{node.module or ''}): write it absolute")
+        if isinstance(node, ast.ImportFrom) and node.module == "tnviz":  # from tnviz import nn, ...
+            names = [f"tnviz.{a.name}" for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
             names = [node.module]
         elif isinstance(node, ast.Import):
             names = [a.name for a in node.names]
@@ -68,3 +72,13 @@ def test_imports_point_down(path):
 def test_every_part_is_placed():
     parts = {_part(p) for p in MODULES}
     assert parts <= set(ALLOWED), parts - set(ALLOWED)
+
+
+def test_every_form_of_import_is_seen():
+    source = (
+        "from tnviz import nn\nimport tnviz.core.diagram\nfrom tnviz.render import scene\n"
+        "def f():\n    from tnviz import widgets\n"
+    )
+    assert sorted(_imports(ast.parse(source))) == [("core", True), ("nn", True), ("render", True), ("widgets", False)]
+    with pytest.raises(AssertionError, match="relative import"):
+        list(_imports(ast.parse("from . import layers\n")))

@@ -45,3 +45,22 @@ def test_generated_text_names_no_folder_of_the_machine_that_ran_it():
         text = path.read_text()
         for folder in ("/work/", "/tmp/", "/root/", "/home/"):
             assert folder not in text, f"{path.name} names {folder}"
+
+
+def test_the_readmes_first_example_runs_as_written():
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    code = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    import torch
+    import torch.nn.functional as F
+
+    assert torch.allclose(scope["y"], F.conv2d(scope["X"], scope["K"], padding=1), atol=1e-4)
+    assert sorted(name for name, _ in scope["layer"].named_parameters()) == [
+        "weights.A",
+        "weights.C",
+        "weights.Kx",
+        "weights.Ky",
+    ]

@@ -166,7 +166,7 @@ def test_layer_flops_left_to_right_match_closed_forms():
     for b in (1, 64):
         want = {
             "dense": 2 * b * t * s * pixels * k * k,  # 2·N·T·S·OH·OW·KH·KW
-            # X·A (s→r), ∗Bx, ∗By (per rank), ·C (r→t); r = 6
+            # X·A (s→r), ∗Kx, ∗Ky (per rank), ·C (r→t); r = 6
             "cp": 2 * b * pixels * (s * 6 + 6 * k + 6 * k + 6 * t),
             # X·U (s→p), ∗G (p→q, 3×3), ·V (q→t); p = q = 4
             "tk": 2 * b * pixels * (s * 4 + 4 * 4 * k * k + 4 * t),

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tnviz.core.optimize import Optimize
 from tnviz.core.spec import ELLIPSIS, Operand, Spec, expand_ellipsis, format_spec, parse_spec
 from tnviz.errors import TnvizError
 
@@ -686,7 +687,7 @@ class Diagram:
         self,
         sizes: Mapping[str, Any] | None = None,
         *,
-        optimize: Any = "auto",
+        optimize: Optimize = "auto",
         inputs: tuple[str, ...] | None = None,
         itemsize: int = 4,
         objective: str = "time",
@@ -720,7 +721,7 @@ class Diagram:
             >>> print(Diagram.parse("ij,jk,kl->il").plan({"i": 8, "j": 8, "k": 8, "l": 2}, objective="flops").flops)
             512
         """
-        key = (_freeze(sizes), _freeze(optimize), tuple(inputs) if inputs else None, itemsize, objective, layout)
+        key = (_hashable(sizes), _hashable(optimize), tuple(inputs) if inputs else None, itemsize, objective, layout)
         cached = self._plans.get(key)
         if cached is not None:
             return cached
@@ -737,17 +738,17 @@ class Diagram:
 def default_inputs(diagram: Diagram) -> tuple[str, ...]:
     """The activation tensors when none are named: ``("X",)`` if the diagram has a tensor
     ``X``, else its first tensor. One rule for the planner (which uses inputs for
-    ``optimize="reconstruct"`` and the strategy label), ``TensorNetwork`` (whose other tensors
+    ``optimize="reconstruct"`` and the approach it names), ``TensorNetwork`` (whose other tensors
     become parameters) and the drawings."""
     names = diagram.tensor_names
     return ("X",) if "X" in names else names[:1]
 
 
-def _freeze(value: Any) -> Any:
+def _hashable(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
     if isinstance(value, (list, tuple)):
-        return tuple(_freeze(v) for v in value)
+        return tuple(_hashable(v) for v in value)
     return value
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from tnviz.core.diagram import Diagram, modes_text
+from tnviz.core.optimize import Optimize
 from tnviz.errors import TnvizError
 from tnviz.execute.program import run_plan
 
@@ -17,10 +18,10 @@ __all__ = ["einsum", "as_diagram", "plan_for"]
 
 @functools.lru_cache(maxsize=512)
 def _parse_cached(spec: str, options: tuple) -> Diagram:
-    return Diagram.parse(spec, **{k: _thaw(v) for k, v in options})
+    return Diagram.parse(spec, **{k: _option_value(v) for k, v in options})
 
 
-def _freeze(value: Any) -> Any:
+def _option_key(value: Any) -> Any:
     if isinstance(value, Mapping):
         return ("__dict__", tuple(sorted(value.items(), key=lambda kv: str(kv[0]))))
     if isinstance(value, list):
@@ -28,7 +29,7 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-def _thaw(value: Any) -> Any:
+def _option_value(value: Any) -> Any:
     if isinstance(value, tuple) and len(value) == 2 and value[0] == "__dict__":
         return dict(value[1])
     return value
@@ -48,7 +49,7 @@ def as_diagram(spec_or_diagram: str | Diagram, **conv_options: Any) -> Diagram:
             token=type(spec_or_diagram).__name__,
         )
     try:
-        key = tuple(sorted((k, _freeze(v)) for k, v in given.items()))
+        key = tuple(sorted((k, _option_key(v)) for k, v in given.items()))
         hash(key)
     except TypeError:
         return Diagram.parse(spec_or_diagram, **given)
@@ -100,7 +101,7 @@ def plan_for(
     diagram: Diagram,
     shapes: tuple[tuple[int, ...], ...],
     sizes: Mapping[str, Any] | None = None,
-    optimize: Any = "auto",
+    optimize: Optimize = "auto",
     inputs: tuple[str, ...] | None = None,
     itemsize: int = 4,
     *,
@@ -200,7 +201,7 @@ def einsum(
     stride: Any = None,
     dilation: Any = None,
     padding_mode: Any = None,
-    optimize: Any = "auto",
+    optimize: Optimize = "auto",
     flip: Any = None,
     upsample: Any = None,
 ) -> torch.Tensor:

@@ -14,17 +14,17 @@ import torch
 from torch import nn
 
 from tnviz.core.diagram import Diagram, default_inputs
-from tnviz.core.plan import STRATEGIES, Plan
+from tnviz.core.optimize import LAYER_SETTINGS, LayerOptimize
+from tnviz.core.plan import Plan
 from tnviz.errors import TnvizError
 from tnviz.execute.einsum import as_diagram, plan_for
 from tnviz.execute.memory import check_plan_memory
 from tnviz.execute.program import KernelCache, Program, memory_format_of, program_for
 
-__all__ = ["TensorNetwork", "SETTINGS"]
+__all__ = ["TensorNetwork"]
 
 # optimize settings a module understands: the planner's, and "measure" (time the candidate
 # plans once per input signature and keep the fastest, as cudnn.benchmark does).
-SETTINGS = (*STRATEGIES, "measure")
 # The candidate plans a module weighs for "auto" and "measure": the planner's own choice, and
 # the kernel reconstructed first (served from the kernel cache when no gradient is recorded).
 CANDIDATES = ("auto", "reconstruct", "left-to-right")
@@ -55,8 +55,8 @@ class TensorNetwork(nn.Module):
     channels_last output.
 
     Example:
-        >>> d = Diagram.parse("X: b s x y, A: r s, B: r x, C: r y, D: r t -> b t x y | x y",
-        ...                   sizes={"s": 4, "r": 3, "t": 5, "B": (3, 3), "C": (3, 3)}, padding=1)
+        >>> d = Diagram.parse("X: b s x y, A: r s, Kx: r x, Ky: r y, C: r t -> b t x y | x y",
+        ...                   sizes={"s": 4, "r": 3, "t": 5, "Kx": (3, 3), "Ky": (3, 3)}, padding=1)
         >>> net = TensorNetwork(d)
         >>> net(torch.randn(2, 4, 8, 8)).shape
         torch.Size([2, 5, 8, 8])
@@ -68,7 +68,7 @@ class TensorNetwork(nn.Module):
         inputs: Sequence[str] | None = None,
         *,
         bias: bool = False,
-        optimize: Any = "auto",
+        optimize: LayerOptimize = "auto",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -374,11 +374,12 @@ def _itemsize(key: tuple) -> int:
     return torch.empty((), dtype=getattr(torch, key[1].split(".")[-1])).element_size() if key[1] else 4
 
 
-def _check_setting(optimize: Any) -> None:
-    if isinstance(optimize, str) and optimize not in SETTINGS:
+def _check_setting(optimize: LayerOptimize) -> None:
+    if isinstance(optimize, str) and optimize not in LAYER_SETTINGS:
         # checked when the module is built, not at the first forward
         raise TnvizError(
-            f"unknown optimize={optimize!r}; expected one of {', '.join(SETTINGS)} or a path of pairs", token=optimize
+            f"unknown optimize={optimize!r}; expected one of {', '.join(LAYER_SETTINGS)} or a path of pairs",
+            token=optimize,
         )
 
 

@@ -14,6 +14,7 @@ from torch import nn
 
 from tnviz.core.diagram import Diagram
 from tnviz.core.formats import DEFAULT_FORMAT, BuiltLayer, LayerConfig, get_format, kernel_spec
+from tnviz.core.optimize import LayerOptimize
 from tnviz.errors import TnvizError
 from tnviz.execute.module import TensorNetwork, _ints
 
@@ -73,7 +74,7 @@ class TensorialLayer(TensorNetwork):
         rank: Any,
         rate: float | None,
         bias: bool,
-        optimize: Any,
+        optimize: LayerOptimize,
         conv_options: dict,
         factory: dict,
     ) -> None:
@@ -248,7 +249,7 @@ class TensorialLinear(TensorialLayer):
         order: int = 3,
         in_factors: Any = None,
         out_factors: Any = None,
-        optimize: Any = "auto",
+        optimize: LayerOptimize = "auto",
     ) -> None:
         self.in_features, self.out_features = in_features, out_features
         config = LayerConfig(in_features, out_features, (), 1, order, in_factors, out_factors)
@@ -307,7 +308,7 @@ class _TensorialConvNd(TensorialLayer):
         order: int = 3,
         in_factors: Any = None,
         out_factors: Any = None,
-        optimize: Any = "auto",
+        optimize: LayerOptimize = "auto",
     ) -> None:
         n = self._dims
         self.in_channels, self.out_channels = in_channels, out_channels

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tnviz.core.formats import LayerConfig, get_format
+from tnviz.core.optimize import LayerOptimize
 from tnviz.core.plan import OBJECTIVES
 from tnviz.errors import TnvizError
 from tnviz.tables import html_table, text_table
@@ -60,7 +61,7 @@ class LayerPrice:
     dense_flops: int
     approach: str
     objective: str
-    optimize: Any = "auto"
+    optimize: LayerOptimize = "auto"
     plan: Any = field(default=None, repr=False, compare=False)
 
     @property
@@ -115,7 +116,7 @@ def price_layer(
     input_size: int | Sequence[int] = 32,
     batch: int = 1,
     conv_options: Mapping[str, Any] | None = None,
-    optimize: Any = "auto",
+    optimize: LayerOptimize = "auto",
     objective: str = EXECUTION_OBJECTIVE,
 ) -> LayerPrice:
     """Parameters, FLOPs, approach of one layer, and the dense layer's, for one input.
@@ -299,7 +300,13 @@ def _dense_flops(config: LayerConfig, x_shape: tuple[int, ...], options: dict, o
 
 
 def _price_module(
-    layer: Any, input_shape: Any, input_size: Any, batch: int, objective: str, given: Mapping[str, Any], optimize: Any
+    layer: Any,
+    input_shape: Any,
+    input_size: Any,
+    batch: int,
+    objective: str,
+    given: Mapping[str, Any],
+    optimize: LayerOptimize,
 ) -> LayerPrice:
     """The price of a built tensorial layer: its own diagram and planner setting."""
     from tnviz.nn.layers import TensorialLayer

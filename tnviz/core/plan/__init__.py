@@ -14,13 +14,13 @@ Standard library only, split as opt_einsum splits its path searches from its con
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from tnviz.core.diagram import Diagram, default_inputs
+from tnviz.core.optimize import Optimize
 from tnviz.core.plan.lower import Step, lower
 from tnviz.core.plan.model import LAYOUTS, OBJECTIVES, ConvDim, Problem
 from tnviz.core.plan.report import Plan
-from tnviz.core.plan.search import EXACT_BUDGET, GREEDY_BUDGET, STRATEGIES, choose_tree, tree_cost
+from tnviz.core.plan.search import EXACT_BUDGET, GREEDY_BUDGET, choose_tree, tree_cost
 from tnviz.errors import TnvizError
 
 __all__ = [
@@ -29,7 +29,6 @@ __all__ = [
     "Plan",
     "Problem",
     "make_plan",
-    "STRATEGIES",
     "OBJECTIVES",
     "LAYOUTS",
     "EXACT_BUDGET",
@@ -39,7 +38,7 @@ __all__ = [
 
 def make_plan(
     diagram: Diagram,
-    optimize: Any = "auto",
+    optimize: Optimize = "auto",
     inputs: Sequence[str] | None = None,
     itemsize: int = 4,
     objective: str = "time",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 from tnviz.core.diagram import Diagram
+from tnviz.core.optimize import Optimize
 from tnviz.core.plan.lower import Step
 from tnviz.core.plan.model import INF, Problem
 from tnviz.core.plan.search import Tree, left_to_right_tree, merges, reconstruct_tree, tree_cost
@@ -52,7 +52,7 @@ class Plan:
         final: tuple[int, tuple[str, ...]],
         problem: Problem,
         tree: Tree,
-        optimize: Any,
+        optimize: Optimize,
         itemsize: int,
     ) -> None:
         self.diagram = diagram

@@ -20,11 +20,11 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
+from tnviz.core.optimize import SEARCHES, Optimize
 from tnviz.core.plan.model import INF, Problem, bits
 from tnviz.errors import TnvizError
 
 __all__ = [
-    "STRATEGIES",
     "EXACT_BUDGET",
     "GREEDY_BUDGET",
     "SMALL_NETWORK",
@@ -42,7 +42,6 @@ __all__ = [
     "merges",
 ]
 
-STRATEGIES = ("auto", "optimal", "greedy", "left-to-right", "reconstruct")
 # Splits the exact search may weigh: (3^n - 2^(n+1) + 1) / 2 for n operands, so ten operands
 # (29,525 splits, about 0.1 s here) are searched exactly and eleven are not.
 EXACT_BUDGET = 30_000
@@ -404,15 +403,15 @@ def _auto_tree(problem: Problem, mask: int) -> Tree | None:
     return min(found, key=lambda t: (tree_cost(problem, t, 1), tree_cost(problem, t)))
 
 
-def choose_tree(problem: Problem, optimize: Any) -> Tree:
+def choose_tree(problem: Problem, optimize: Optimize) -> Tree:
     """The evaluation tree for an ``optimize`` setting (see :meth:`Diagram.plan`)."""
     if isinstance(optimize, (list, tuple)):
         tree = path_tree(problem, optimize)
         _check_tree(problem, tree)
         return tree
-    if not isinstance(optimize, str) or optimize not in STRATEGIES:
+    if not isinstance(optimize, str) or optimize not in SEARCHES:
         raise TnvizError(
-            f"unknown optimize={optimize!r}; expected one of {', '.join(STRATEGIES)} or a path of pairs",
+            f"unknown optimize={optimize!r}; expected one of {', '.join(SEARCHES)} or a path of pairs",
             token=repr(optimize),
         )
     if problem.n == 1:

@@ -4,8 +4,12 @@ import io
 import subprocess
 import sys
 
+import pytest
+
 from tnviz.cli import main
 from tnviz.demo import run_demo
+
+pytestmark = pytest.mark.slow  # seconds a test: the fast loop, pytest -m "not slow", leaves them to CI
 
 
 def test_demo_checks_every_paper_layer_against_dense():

@@ -33,7 +33,10 @@ except ImportError:
 # CI installs chromium, JupyterLab and Playwright (.ci/run): there a missing one fails the run.
 if os.environ.get("CI") and not (HAS_BROWSER and HAS_LAB):
     raise RuntimeError("CI needs chromium, jupyterlab and playwright; .ci/run installs them")
-pytestmark = pytest.mark.skipif(not (HAS_BROWSER and HAS_LAB), reason="needs chromium, jupyterlab and playwright")
+pytestmark = [
+    pytest.mark.skipif(not (HAS_BROWSER and HAS_LAB), reason="needs chromium, jupyterlab and playwright"),
+    pytest.mark.slow,
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "docs" / "screenshots"

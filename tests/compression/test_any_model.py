@@ -14,6 +14,8 @@ from tnviz.core.formats import FORMATS
 from tnviz.nn import TensorialConv1d, TensorialLinear, TensorialMultiheadAttention
 from tnviz.nn import decompose as decompose_mod
 
+pytestmark = pytest.mark.slow  # seconds a test: the fast loop, pytest -m "not slow", leaves them to CI
+
 
 class InvertedResidual(nn.Module):
     """MobileNet-v2's block: expand 1×1, depthwise 3×3, project 1×1."""

@@ -17,6 +17,8 @@ from tnviz.errors import TnvizError
 
 from .helpers import small_mnist, state_equal
 
+pytestmark = pytest.mark.slow  # seconds a test: the fast loop, pytest -m "not slow", leaves them to CI
+
 
 @pytest.fixture(scope="module")
 def digits():

@@ -11,6 +11,8 @@ from tnviz.errors import TnvizError
 
 from .helpers import on_step, small_mnist, state_equal
 
+pytestmark = pytest.mark.slow  # seconds a test: the fast loop, pytest -m "not slow", leaves them to CI
+
 
 @pytest.fixture(scope="module")
 def setup():

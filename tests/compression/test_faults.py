@@ -14,6 +14,8 @@ import torch
 
 from tnviz.compression.checkpoint import load_checkpoint
 
+pytestmark = pytest.mark.slow  # seconds a test: the fast loop, pytest -m "not slow", leaves them to CI
+
 ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = textwrap.dedent(

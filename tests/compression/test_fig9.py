@@ -13,6 +13,8 @@ from tnviz.errors import TnvizError
 
 from .helpers import small_mnist
 
+pytestmark = pytest.mark.slow  # seconds a test: the fast loop, pytest -m "not slow", leaves them to CI
+
 
 @pytest.fixture
 def tiny(monkeypatch, tmp_path):

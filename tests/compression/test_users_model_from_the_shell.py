@@ -17,6 +17,8 @@ from tnviz.compression import load_compressed
 from tnviz.compression.data import load_image_folder, load_npz
 from tnviz.compression.user_model import load_user_model
 
+pytestmark = pytest.mark.slow  # seconds a test: the fast loop, pytest -m "not slow", leaves them to CI
+
 MODEL_FILE = textwrap.dedent(
     """
     import torch

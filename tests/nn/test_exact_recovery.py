@@ -13,6 +13,8 @@ from torch import nn
 
 from tnviz.nn import TensorialConv2d
 
+pytestmark = pytest.mark.slow  # seconds a test: the fast loop, pytest -m "not slow", leaves them to CI
+
 D = torch.float64
 FORMATS = ["cp", "tk", "tt", "tr", "mcp", "mtk", "mtt", "mtr"]
 TIMES: dict[tuple[str, int], tuple[float, float]] = {}

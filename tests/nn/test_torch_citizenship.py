@@ -18,6 +18,8 @@ from tnviz import Diagram, TensorNetwork, TnvizError
 from tnviz.core.formats import FORMATS
 from tnviz.nn import TensorialConv1d, TensorialConv2d, TensorialConv3d, TensorialLinear
 
+pytestmark = pytest.mark.slow  # seconds a test: the fast loop, pytest -m "not slow", leaves them to CI
+
 NAMES = sorted(FORMATS)
 RESHAPED = ("mcp", "mtk", "mtt", "mtr")
 KINDS = ("Linear", "Conv1d", "Conv2d", "Conv3d")

@@ -4,6 +4,7 @@ all show price_layer's FLOPs and plan for the 64 → 64, 3×3 layer at rate 0.1 
 Before issue 14 they disagreed (mtt: RankExplorer 2,416.7 M "reconstruct", cost_table
 2,181.1 M "mixed"): cost_table planned for FLOPs, the layers run the "time" plan."""
 
+import pytest
 import torch
 from torch import nn
 from torch.utils.data import TensorDataset
@@ -13,6 +14,8 @@ from tnviz.core.formats import FORMATS, LayerConfig
 from tnviz.nn import cost_table
 from tnviz.nn.pricing import EXECUTION_OBJECTIVE, price_layer
 from tnviz.widgets import RankExplorer, TradeoffExplorer
+
+pytestmark = pytest.mark.slow  # seconds a test: the fast loop, pytest -m "not slow", leaves them to CI
 
 FORMAT_NAMES = [f for f in FORMATS if f != "dense"]
 BATCH, SIDE, RATE = 32, 32, 0.1

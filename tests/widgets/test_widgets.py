@@ -12,6 +12,8 @@ from tnviz.compression import LeNet5  # noqa: E402
 from tnviz.errors import TnvizError  # noqa: E402
 from tnviz.widgets import DecompositionExplorer, RankExplorer, TradeoffExplorer, TrainingDashboard  # noqa: E402
 
+pytestmark = pytest.mark.slow  # seconds a test: the fast loop, pytest -m "not slow", leaves them to CI
+
 
 def test_rank_explorer_reaches_its_rates_up_to_512_channels():
     # (How fast it responds is measured by benchmarks, not asserted here: a wall-clock bound

@@ -12,6 +12,7 @@ import functools
 import json
 import math
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -98,7 +99,10 @@ def decompose_into(layer: TensorialLayer, module: nn.Module, n_iter_max: int = 2
     factors: dict[str, list[np.ndarray]] = {}
     for k in range(g):
         try:
-            with numpy_backend():
+            with numpy_backend(), warnings.catch_warnings():
+                # tensorly's SVDs warn when a rank is above a mode's size, then use the mode's size:
+                # the layer's ranks are what they are, and reconstruction_error says how good the fit is
+                warnings.filterwarnings("ignore", message="Trying to compute SVD with n_eigenvecs")
                 parts = decompose(one_group, per_group[k], n_iter_max, random_state)
         except TnvizError:
             raise

@@ -18,6 +18,25 @@ def small_mnist(n_train: int = 512, n_test: int = 200):
     return subset(train, n_train), subset(test, n_test)
 
 
+def reproduce_on_small_digits(monkeypatch, tmp_path, seeds=(0,), **quick):
+    """``tnviz.compression.reproduce`` on 256/200 digits with ``QUICK`` changed by ``quick``, and
+    an untrained LeNet-5 cached as each seed's teacher (no teacher training)."""
+    from dataclasses import replace
+
+    from tnviz.compression import LeNet5, reproduce
+    from tnviz.compression.checkpoint import save_atomic
+
+    data = small_mnist(256, 200)
+    monkeypatch.setattr(reproduce, "mnist_offline", lambda seed=0: data)
+    settings = replace(reproduce.QUICK, **quick)
+    monkeypatch.setattr(reproduce, "QUICK", settings)
+    torch.manual_seed(0)
+    for seed in seeds:
+        cache = reproduce.teacher_cache(tmp_path, replace(settings, seed=seed))
+        save_atomic({"kind": "tnviz-teacher", "model": LeNet5().state_dict(), "test_acc": 0.1}, cache)
+    return reproduce
+
+
 def on_step(fn):
     """A callback object whose ``on_step`` is ``fn`` (a plain function is an epoch callback)."""
     return type("OnStep", (), {"on_step": staticmethod(fn)})()

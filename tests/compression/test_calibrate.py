@@ -11,11 +11,10 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import tnviz
 from tnviz.compression import LeNet5
-from tnviz.compression.checkpoint import save_atomic
 from tnviz.compression.surgery import fit_to_teacher
 from tnviz.errors import TnvizError
 
-from .helpers import small_mnist, state_equal
+from .helpers import reproduce_on_small_digits, small_mnist, state_equal
 
 pytestmark = pytest.mark.slow  # seconds a test: the fast loop, pytest -m "not slow", leaves them to CI
 
@@ -122,18 +121,10 @@ def test_the_memory_estimate_comes_before_the_recording(teacher):
 
 @pytest.fixture
 def tiny(monkeypatch, tmp_path):
-    """reproduce on 256/200 digits, short training and a short fit, with a cached untrained teacher."""
-    from tnviz.compression import reproduce
-
-    data = small_mnist(256, 200)
-    monkeypatch.setattr(reproduce, "mnist_offline", lambda seed=0: data)
-    quick = replace(reproduce.QUICK, block_epochs=1, finetune_epochs=1, e2e_epochs=1, calibration_samples=64,
-                    fit_steps=5)  # fmt: skip
-    monkeypatch.setattr(reproduce, "QUICK", quick)
-    torch.manual_seed(0)
-    cache = reproduce.teacher_cache(tmp_path, replace(quick, seed=0))
-    save_atomic({"kind": "tnviz-teacher", "model": LeNet5().state_dict(), "test_acc": 0.1}, cache)
-    return reproduce
+    """reproduce on 256/200 digits, short training and a short fit."""
+    return reproduce_on_small_digits(
+        monkeypatch, tmp_path, block_epochs=1, finetune_epochs=1, e2e_epochs=1, calibration_samples=64, fit_steps=5
+    )
 
 
 def test_reproduce_compares_the_inits_and_resumes(tiny, tmp_path, monkeypatch):

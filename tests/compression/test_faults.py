@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from shared_helpers import free_port
 
 from tnviz.compression.checkpoint import load_checkpoint
 
@@ -127,12 +127,6 @@ DDP_SCRIPT = textwrap.dedent(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_torchrun_a_rank_failing_after_distill_ends_the_job_with_its_error(tmp_path):
     """distill ends the process group it started at exit with a barrier; a rank that failed skips
     it, so the job ends (torchrun reports the error) instead of the others waiting for it."""
@@ -144,7 +138,7 @@ def test_torchrun_a_rank_failing_after_distill_ends_the_job_with_its_error(tmp_p
     assert "rank 1 fails" in failing
     script.write_text(failing)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-           f"--master_port={_free_port()}", str(script), str(tmp_path), "e2e"]  # fmt: skip
+           f"--master_port={free_port()}", str(script), str(tmp_path), "e2e"]  # fmt: skip
     # a hang would raise TimeoutExpired here
     done = subprocess.run(cmd, capture_output=True, text=True, env={**_env(), "OMP_NUM_THREADS": "1"}, timeout=240)
     assert done.returncode != 0
@@ -157,7 +151,7 @@ def test_torchrun_with_two_gloo_processes_keeps_the_ranks_identical(tmp_path, mo
     script = tmp_path / "ddp.py"
     script.write_text(DDP_SCRIPT.format(tests=str(ROOT / "tests")))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-           f"--master_port={_free_port()}", str(script), str(tmp_path), mode]  # fmt: skip
+           f"--master_port={free_port()}", str(script), str(tmp_path), mode]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, env={**_env(), "OMP_NUM_THREADS": "1"}, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     a = torch.load(tmp_path / f"rank0-{mode}.pt", weights_only=True)

@@ -5,32 +5,20 @@ import json
 from dataclasses import replace
 
 import pytest
-import torch
 
-from tnviz.compression import LeNet5
-from tnviz.compression.checkpoint import save_atomic
 from tnviz.errors import TnvizError
 
-from .helpers import small_mnist
+from .helpers import reproduce_on_small_digits
 
 pytestmark = pytest.mark.slow  # seconds a test: the fast loop, pytest -m "not slow", leaves them to CI
 
 
 @pytest.fixture
 def tiny(monkeypatch, tmp_path):
-    """reproduce on 256/200 digits, one epoch per block, two of fine-tuning, three end to end,
-    with a cached untrained teacher (no teacher training)."""
-    from tnviz.compression import reproduce
-
-    data = small_mnist(256, 200)
-    monkeypatch.setattr(reproduce, "mnist_offline", lambda seed=0: data)
-    quick = replace(reproduce.QUICK, block_epochs=1, finetune_epochs=2, e2e_epochs=3)
-    monkeypatch.setattr(reproduce, "QUICK", quick)
-    torch.manual_seed(0)
-    for seed in (0, 1):
-        cache = reproduce.teacher_cache(tmp_path, replace(quick, seed=seed))
-        save_atomic({"kind": "tnviz-teacher", "model": LeNet5().state_dict(), "test_acc": 0.1}, cache)
-    return reproduce
+    """reproduce on 256/200 digits, one epoch per block, two of fine-tuning, three end to end."""
+    return reproduce_on_small_digits(
+        monkeypatch, tmp_path, seeds=(0, 1), block_epochs=1, finetune_epochs=2, e2e_epochs=3
+    )
 
 
 def test_reproduce_records_one_test_point_per_epoch_with_phases(tiny, tmp_path):

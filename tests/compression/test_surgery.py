@@ -2,6 +2,7 @@ import json
 
 import pytest
 import torch
+from shared_helpers import probed_weight
 from torch import nn
 
 import tnviz
@@ -9,21 +10,6 @@ from tnviz.compression import LeNet5, compressible_layers, resnet20
 from tnviz.compression.saved import load_compressed, load_weights, save_compressed
 from tnviz.errors import TnvizError
 from tnviz.nn import TensorialConv2d, TensorialLinear
-
-
-def probed_weight(layer: nn.Module, dense: nn.Module) -> torch.Tensor:
-    """The dense weight ``layer`` applies, read off its forward pass on one-hot inputs (bias
-    removed): independent of how tnviz rebuilds the weight from the factors. For a Linear
-    layer and an unpadded, unstrided, undilated, ungrouped Conv2d."""
-    with torch.no_grad():
-        if isinstance(dense, nn.Linear):
-            return (layer(torch.eye(dense.in_features, dtype=dense.weight.dtype)) - dense.bias).T
-        assert dense.padding == (0, 0) and dense.stride == (1, 1) and dense.dilation == (1, 1) and dense.groups == 1
-        c, (kh, kw) = dense.in_channels, dense.kernel_size
-        n = c * kh * kw  # one probe per weight entry, filling the kernel's window exactly
-        probes = torch.eye(n, dtype=dense.weight.dtype).reshape(n, c, kh, kw)
-        out = layer(probes)[:, :, 0, 0] - dense.bias  # (c·kh·kw, out): one output pixel
-        return out.T.reshape(dense.out_channels, c, kh, kw)
 
 
 def test_default_compression_keeps_the_first_conv_and_last_linear_dense():

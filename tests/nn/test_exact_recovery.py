@@ -9,6 +9,7 @@ import warnings
 import pytest
 import tensorly  # noqa: F401 - an extra (tnviz[tensorly]); CI installs it
 import torch
+from shared_helpers import relative_error
 from torch import nn
 
 from tnviz.nn import TensorialConv2d
@@ -30,10 +31,6 @@ DENSE_BEFORE = {
     "mtt": (0.7434, 0.7339),
     "mtr": (0.7995, 0.8080),
 }
-
-
-def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a - b).norm() / b.norm())
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -69,7 +66,7 @@ def test_from_dense_recovers_a_representable_kernel(name, seed, monkeypatch):
     assert (layer.built.in_factors, layer.built.out_factors) == (source.built.in_factors, source.built.out_factors)
     x = torch.randn(2, 8, 9, 9, dtype=D)
     with torch.no_grad():
-        err = _rel(layer(x), conv(x))
+        err = relative_error(layer(x), conv(x))
     TIMES[(name, seed)] = (err, elapsed)
     assert err <= 1e-6, f"{name} seed {seed}: relative output error {err:.2e}"
     assert layer.reconstruction_error <= 1e-6

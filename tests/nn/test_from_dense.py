@@ -1,11 +1,9 @@
 """from_dense: decompositions with tensorly reproduce the pretrained layer, or refuse clearly."""
 
-import math
-import warnings
-
 import pytest
 import tensorly  # noqa: E402,F401 - an extra (tnviz[tensorly]); CI installs it
 import torch
+from shared_helpers import checked_error, quiet
 from torch import nn
 
 from tnviz import TnvizError
@@ -24,56 +22,12 @@ FULL = {  # ranks at which each format represents any 8→16, 3×3 kernel exactl
 }
 
 
-def _quiet(fn, *args, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fn(*args, **kw)
-
-
-def probed_weight(layer: nn.Module, dense: nn.Module) -> torch.Tensor:
-    """The dense weight ``layer`` applies, read off its forward pass (bias removed) on one-hot
-    inputs, in ``dense``'s layout: independent of tnviz's factors, its kernel spec and its
-    reconstruction. A Conv gets one probe per weight entry, placed in the window of an output
-    position that lies wholly inside the input (so padding plays no part); each output channel
-    must see nothing outside its own group."""
-    dtype = dense.weight.dtype
-    bias = 0 if dense.bias is None else dense.bias.detach()
-    with torch.no_grad():
-        if isinstance(dense, nn.Linear):
-            return (layer(torch.eye(dense.in_features, dtype=dtype)) - bias).T
-        assert all(d == 1 for d in dense.dilation)
-        ks, c, g = dense.kernel_size, dense.in_channels, dense.groups
-        at = [-(-p // s) for p, s in zip(dense.padding, dense.stride)]  # first such output position
-        starts = [o * s - p for o, s, p in zip(at, dense.stride, dense.padding)]
-        n = c * math.prod(ks)
-        probes = torch.zeros(n, c, *(a + k for a, k in zip(starts, ks)), dtype=dtype)
-        probes[(..., *(slice(a, a + k) for a, k in zip(starts, ks)))] = torch.eye(n, dtype=dtype).reshape(n, c, *ks)
-        response = layer(probes)[(slice(None), slice(None), *at)]  # (n, out): the output at ``at``
-        bias = bias.reshape(1, -1) if torch.is_tensor(bias) else bias
-        full = (response - bias).T.reshape(dense.out_channels, c, *ks)
-        co, cg = dense.out_channels // g, c // g
-        blocks = [full[j * co : (j + 1) * co, j * cg : (j + 1) * cg] for j in range(g)]
-        outside = full.clone()
-        for j in range(g):
-            outside[j * co : (j + 1) * co, j * cg : (j + 1) * cg] = 0
-        assert outside.abs().max() <= 1e-6 * full.abs().max()
-        return torch.cat(blocks)
-
-
-def checked_error(layer: nn.Module, dense: nn.Module, abs_tol: float = 1e-12) -> float:
-    """‖W − Ŵ‖ / ‖W‖ computed here from the probed weight; the value tnviz reports must equal it."""
-    want = dense.weight.detach()
-    error = float((probed_weight(layer, dense) - want).norm() / want.norm())
-    assert layer.reconstruction_error == pytest.approx(error, rel=1e-6, abs=abs_tol)
-    return error
-
-
 @pytest.mark.parametrize("name", sorted(FULL))
 def test_full_rank_reproduces_the_dense_conv(name):
     torch.manual_seed(0)
     conv = nn.Conv2d(8, 16, 3, padding=1, stride=(2, 1), dtype=D)
     kw = {} if FULL[name] is None else {"rank": FULL[name]}
-    layer = _quiet(from_dense, conv, format=name, order=2, **kw)
+    layer = quiet(from_dense, conv, format=name, order=2, **kw)
     x = torch.randn(2, 8, 9, 7, dtype=D)
     want = conv(x)
     assert checked_error(layer, conv) < 1e-10
@@ -85,7 +39,7 @@ def test_full_rank_reproduces_the_dense_conv(name):
 def test_cp_at_high_rank_fits_closely(name, rank):
     torch.manual_seed(0)
     conv = nn.Conv2d(8, 8, 3, dtype=D)
-    layer = _quiet(from_dense, conv, format=name, rank=rank, order=2, n_iter_max=500)
+    layer = quiet(from_dense, conv, format=name, rank=rank, order=2, n_iter_max=500)
     assert checked_error(layer, conv) < 1e-2
 
 
@@ -93,7 +47,7 @@ def test_diverging_cp_falls_back_to_a_lower_rank_not_nan():
     # CP-ALS diverges (NaN) for mCP at rank 80 on this 16×4×9 tensor; rank 40 fits exactly.
     torch.manual_seed(0)
     conv = nn.Conv2d(8, 8, 3, dtype=D)
-    layer = _quiet(from_dense, conv, format="mcp", rank=80, order=2, n_iter_max=500)
+    layer = quiet(from_dense, conv, format="mcp", rank=80, order=2, n_iter_max=500)
     assert all(torch.isfinite(p).all() for p in layer.parameters())
     assert checked_error(layer, conv) < 1e-6
 
@@ -101,11 +55,11 @@ def test_diverging_cp_falls_back_to_a_lower_rank_not_nan():
 def test_edge_cases_found_in_review():
     # A vector (Linear mCP of one factor), a rank above a mode's size, a one-core ring.
     vector = nn.Linear(4, 4)  # float32: the probe's own rounding is about 1e-7
-    assert checked_error(_quiet(from_dense, vector, format="mcp", order=1, rank=1), vector, abs_tol=1e-6) < 1e-6
+    assert checked_error(quiet(from_dense, vector, format="mcp", order=1, rank=1), vector, abs_tol=1e-6) < 1e-6
     conv1d = nn.Conv1d(3, 1, 1, dtype=D)
-    assert checked_error(_quiet(from_dense, conv1d, format="cp", rank=2), conv1d) < 1e-6
+    assert checked_error(quiet(from_dense, conv1d, format="cp", rank=2), conv1d) < 1e-6
     lin = nn.Linear(3, 7, dtype=D)
-    assert checked_error(_quiet(from_dense, lin, format="cp", rank=4), lin) < 1e-3
+    assert checked_error(quiet(from_dense, lin, format="cp", rank=4), lin) < 1e-3
     with pytest.raises(TnvizError, match="one-core ring"):
         from_dense(nn.Linear(6, 4), format="mtr", rank=2, order=1)
     with pytest.raises(TnvizError, match="has no ranks"):
@@ -115,9 +69,9 @@ def test_edge_cases_found_in_review():
 def test_error_falls_with_rank_and_groups_are_kept():
     torch.manual_seed(0)
     conv = nn.Conv2d(8, 16, 3, padding=1, groups=2, dtype=D)
-    errors = [checked_error(_quiet(from_dense, conv, format="tk", rank=r), conv) for r in (1, 2, 4)]
+    errors = [checked_error(quiet(from_dense, conv, format="tk", rank=r), conv) for r in (1, 2, 4)]
     assert errors[0] > errors[1] > errors[2]
-    layer = _quiet(from_dense, conv, format="mtt", rank=48, order=2)
+    layer = quiet(from_dense, conv, format="mtt", rank=48, order=2)
     assert checked_error(layer, conv) < 1e-10
     x = torch.randn(1, 8, 6, 6, dtype=D)
     assert layer.groups == 2 and torch.allclose(layer(x), conv(x), atol=1e-8)
@@ -126,7 +80,7 @@ def test_error_falls_with_rank_and_groups_are_kept():
 def test_linear():
     torch.manual_seed(0)
     lin = nn.Linear(12, 6, dtype=D)
-    layer = _quiet(from_dense, lin, format="mtt", rank=12, order=2)
+    layer = quiet(from_dense, lin, format="mtt", rank=12, order=2)
     assert checked_error(layer, lin) < 1e-10
     x = torch.randn(3, 12, dtype=D)
     assert torch.allclose(layer(x), lin(x), atol=1e-8)

@@ -159,7 +159,7 @@ def test_random_network_optimum_matches_opt_einsum(problem):
 
 def test_layer_flops_left_to_right_match_closed_forms():
     # bound(): b images of 8 channels, 10×10, padding 1 (so 10×10 out), 3-wide kernels; ranks
-    # from layer_specs. A convolution costs 2 FLOPs per output element per kernel tap, as
+    # from layer_specs (built by the formats). A convolution costs 2 FLOPs per output element per kernel tap, as
     # F.conv2d counts; the factor steps are plain matrix products over the pixels.
     s = t = 8
     pixels, k = 10 * 10, 3
@@ -170,7 +170,7 @@ def test_layer_flops_left_to_right_match_closed_forms():
             "cp": 2 * b * pixels * (s * 6 + 6 * k + 6 * k + 6 * t),
             # X·U (s→p), ∗G (p→q, 3×3), ·V (q→t); p = q = 4
             "tk": 2 * b * pixels * (s * 4 + 4 * 4 * k * k + 4 * t),
-            # X·G1 (s→r1), ∗G2 (r1→r2 along x), ∗G3 (r2→r3 along y), ·G4 (r3→t); r = 3
+            # X·G0 (s→r1), ∗G1 (r1→r2 along x), ∗G2 (r2→r3 along y), ·G3 (r3→t); r = 3
             "tt": 2 * b * pixels * (s * 3 + 3 * 3 * k + 3 * 3 * k + 3 * t),
         }
         for name, flops in want.items():

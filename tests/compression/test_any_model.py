@@ -1,6 +1,7 @@
 """compress() on the user's own models, not only the paper's: depthwise convolutions, attention,
 Linear subclasses, Conv1d — every module with parameters is accounted for in the report."""
 
+import copy
 import io
 
 import pytest
@@ -328,6 +329,11 @@ def test_a_tensorial_attention_rebuilds_each_projection_weight_once_a_forward(mo
     got, _ = attention(x, x, x)
     assert sorted(rebuilt) == ["in_proj", "out_proj"] and torch.allclose(got, want, atol=1e-6)
     assert "_held_weight" not in attention.in_proj.__dict__  # not kept after the call
+    with attention.in_proj.weight_held() as outer:
+        with attention.in_proj.weight_held() as inner:
+            assert inner is outer
+        assert attention.in_proj.weight is outer  # the inner hold leaves the outer one
+        assert "_held_weight" not in copy.deepcopy(attention.in_proj).__dict__
     got.sum().backward()  # gradients still reach the factors
     assert all(p.grad is not None for p in attention.in_proj.weights.values())
 

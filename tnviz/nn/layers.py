@@ -128,16 +128,23 @@ class TensorialLayer(TensorNetwork):
         held = self.__dict__.get("_held_weight")
         return held if held is not None else self.dense_weight()
 
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state.pop("_held_weight", None)  # a copy taken inside weight_held holds nothing of the call
+        return state
+
     @contextlib.contextmanager
     def weight_held(self) -> Iterator[torch.Tensor]:
         """``weight`` computed once for the block, the same tensor on every read within it: for a
         caller that reads it several times in one computation (torch's attention reads its
         projections' weights up to four times a forward, each read a rebuild). Not kept after."""
-        self.__dict__["_held_weight"] = self.dense_weight()
+        outer = self.__dict__.get("_held_weight")  # a hold inside a hold keeps the outer one
+        held = self.__dict__["_held_weight"] = outer if outer is not None else self.dense_weight()
         try:
-            yield self.__dict__["_held_weight"]
+            yield held
         finally:
-            self.__dict__.pop("_held_weight", None)
+            if outer is None:
+                self.__dict__.pop("_held_weight", None)
 
     def dense_weight(self) -> torch.Tensor:
         """The reconstructed dense weight, shaped like the ``torch.nn`` twin's."""
@@ -277,8 +284,11 @@ class TensorialLinear(TensorialLayer):
         return self._run_network((x.reshape(-1, self.in_features),)).reshape(*lead, self.out_features)
 
     def plan(self, x: torch.Tensor | tuple):
-        """The plan used for an input of this shape (leading dimensions flattened, as in forward)."""
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else tuple(x)
+        """The plan used for this input, or an input of this shape (leading dimensions flattened,
+        as in forward; a tensor's dtype, layout and the grad mode now count, as in forward)."""
+        if isinstance(x, torch.Tensor):
+            return super().plan(x.reshape(-1, x.shape[-1]))
+        shape = tuple(x)
         return super().plan((math.prod(shape[:-1]), shape[-1]))
 
     def extra_repr(self) -> str:

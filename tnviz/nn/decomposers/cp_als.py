@@ -135,10 +135,14 @@ class _TorchAls:
                         shape[position], shape[-1] = factors[kept[position]].shape
                         mttkrp = (mttkrp * factors[kept[position]].reshape(shape)).sum(position)
                 gram = self._grams_but(k)
-                if least_squares:
+                solved = None
+                if not least_squares:
+                    try:
+                        solved = torch.linalg.solve(gram, mttkrp.T)
+                    except torch.linalg.LinAlgError:  # singular (an over-complete rank): as tensorly
+                        solved = None  # would fail here, the least-squares solution instead
+                if solved is None:
                     solved = torch.linalg.lstsq(gram, mttkrp.T, driver="gelsd").solution
-                else:
-                    solved = torch.linalg.solve(gram, mttkrp.T)
                 factors[k] = solved.T.contiguous()
                 self.grams[k] = factors[k].T @ factors[k]
         inner = float((mttkrp * factors[-1]).sum())
@@ -172,6 +176,7 @@ def _first_cp_run(X: np.ndarray, rank: int, n_iter_max: int, seed: int, callback
     with tl.backend_context("pytorch", local_threadsafe=True):
         _, factors = initialize_cp(torch.from_numpy(np.ascontiguousarray(X)), rank, init="svd", random_state=seed)
     als = _TorchAls(X, factors)
+    callback(None, als.exact_error())  # tensorly calls back with its start's error too
     last_error = None
     for _ in range(n_iter_max):
         error = als.sweep(least_squares=False)
@@ -193,6 +198,7 @@ def _cp_polish(X: np.ndarray, cp, sweeps: int, deadline: float = float("inf")):
     factors[0] = factors[0] * torch.from_numpy(np.asarray(cp.weights))
     als = _TorchAls(X, factors)
     fit = als.exact_error()
+    best, best_fit = als.cp(), fit  # a step may worsen a near-exact over-complete fit: keep the best
     for _ in range(sweeps):
         if fit <= EXACT_FIT or time.perf_counter() > deadline:
             break
@@ -205,9 +211,13 @@ def _cp_polish(X: np.ndarray, cp, sweeps: int, deadline: float = float("inf")):
         new = estimate if estimate > CP_PROMISING else als.exact_error()
         done = abs(fit - new) <= 1e-12 * max(fit, 1e-300)
         fit = new
-        if done or not np.isfinite(fit):
+        if not np.isfinite(fit):
             break
-    return als.cp()
+        if fit < best_fit:
+            best, best_fit = als.cp(), fit
+        if done:
+            break
+    return best
 
 
 def cp_work(shape: tuple[int, ...], rank: int, n_iter_max: int) -> float:
@@ -215,6 +225,8 @@ def cp_work(shape: tuple[int, ...], rank: int, n_iter_max: int) -> float:
     weight): the SVD start, then the first run's sweeps (capped by ``CP_WORK``) and the polish's
     (``CP_REFINE`` as many), each two passes over the tensor and a solve per mode."""
     size, d = math.prod(shape), len(shape)
+    if d <= 2:  # a matrix (or vector): one truncated SVD
+        return svd_work(shape[0], size // shape[0])
     start = sum(svd_work(n, size // n) for n in shape)
     iterations = min(n_iter_max, max(10, int(CP_WORK // (d * size * rank))))
     return start + (1 + CP_REFINE) * iterations * (2 * size * rank + d * rank**3)
@@ -262,6 +274,8 @@ def cp_als(X: np.ndarray, rank: int, n_iter_max: int, seed: int):
         U, s, Vt = np.linalg.svd(X, full_matrices=False)
         r = min(rank, len(s))
         return balanced(CPTensor((s[:r], [U[:, :r], Vt[:r].T])))
+    if not np.any(X):  # nothing to fit: zero factors (ALS's normal equations would be singular)
+        return CPTensor((np.ones(1), [np.zeros((n, 1)) for n in X.shape]))
     ranks = {rank, min(rank, min(X.shape))}  # the rank, the smallest mode's size, then halvings
     r = rank
     while r > 1:
@@ -279,7 +293,7 @@ def cp_als(X: np.ndarray, rank: int, n_iter_max: int, seed: int):
         for init, state in starts:
             if best is not None and (time.perf_counter() > deadline or best_fit > CP_PROMISING):
                 break  # restarts only for a tensor the first run fits closely (see CP_PROMISING)
-            first = best is None
+            first = init == "svd"  # the SVD start is tensorly's first run; a failed one is not repeated
             iterations = [0]
             try:
                 with warnings.catch_warnings():

@@ -35,18 +35,21 @@ RATES = (0.05, 0.2)
 def one(fmt: str, module: nn.Module, rate: float) -> dict:
     from tnviz.nn.decompose import from_dense
     from tnviz.nn.decomposers import WORKS
+    from tnviz.nn.decomposers.common import PricedAs
     from tnviz.nn.layers import tensorial_class
 
     layer = tensorial_class(module)._like(module, fmt, rate, None)
     config = layer.config
     shape = (config.out_channels, config.in_channels, *config.kernel_size)
     work = WORKS[fmt](layer.built, shape, 200)
+    priced_as, work = (work.format, work.work) if isinstance(work, PricedAs) else (fmt, work)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from_dense(module, format=fmt, rate=rate)
     seconds = time.perf_counter() - start
-    return {"format": fmt, "module": str(module), "rate": rate, "ranks": layer.ranks, "work": work, "seconds": seconds}
+    row = {"format": fmt, "module": str(module), "rate": rate, "ranks": layer.ranks, "work": work}
+    return {**row, "priced_as": priced_as, "seconds": seconds}
 
 
 def measure(channels: list[int], threads: int) -> dict:
@@ -67,13 +70,19 @@ def measure(channels: list[int], threads: int) -> dict:
                     print(rows[-1], flush=True)
     per_unit, overhead = {}, {}
     for fmt in dict.fromkeys(r["format"] for r in rows):
-        done = sorted((r for r in rows if r["format"] == fmt and "seconds" in r), key=lambda r: r["work"])
+        # a format's own algorithm only (CP of a Linear's matrix is an SVD, priced at svd's rate)
+        done = sorted(
+            (r for r in rows if r["format"] == fmt and "seconds" in r and r["priced_as"] == fmt),
+            key=lambda r: r["work"],
+        )
         # seconds ≈ overhead + per_unit · work: the rate from the larger half (where the work
         # dominates), the overhead what is left, in the median, over all
         per_unit[fmt] = statistics.median(r["seconds"] / r["work"] for r in done[len(done) // 2 :])
         overhead[fmt] = max(0.0, statistics.median(r["seconds"] - per_unit[fmt] * r["work"] for r in done))
-        for r in done:
-            r["estimate_over_measured"] = (overhead[fmt] + r["work"] * per_unit[fmt]) / r["seconds"]
+    for r in rows:
+        if "seconds" in r:
+            key = r["priced_as"]
+            r["estimate_over_measured"] = (overhead[key] + r["work"] * per_unit[key]) / r["seconds"]
     return {"rows": rows, "seconds_per_work": per_unit, "overhead_seconds": overhead, "matmul_rate": matmul_rate()}
 
 

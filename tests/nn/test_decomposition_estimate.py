@@ -85,3 +85,13 @@ def test_compress_estimates_before_the_first_decomposition_and_reports_both(budg
     assert f"Decompositions estimated at about {report.estimated_seconds:.3g} s" in report.summary()
     random_init = tnviz.compress(model, format="tk", rate=0.3, init="random").report
     assert random_init.estimated_seconds is None and "estimated" not in random_init.summary()
+
+
+def test_cp_of_a_matrix_is_priced_as_the_svd_it_runs():
+    from tnviz.nn.decomposers.common import PricedAs, svd_work
+
+    layer = tnviz.nn.TensorialLinear(64, 48, format="cp", rate=0.2)
+    work = WORKS["cp"](layer.built, (48, 64), 200)
+    assert work == PricedAs("svd", svd_work(64, 48))  # cp_als's matrix case: one truncated SVD
+    conv = WORKS["cp"](tnviz.nn.TensorialConv2d(16, 16, 3, format="cp", rate=0.2).built, (16, 16, 3, 3), 200)
+    assert isinstance(conv, float) and conv > 0

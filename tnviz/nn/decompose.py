@@ -22,7 +22,7 @@ from torch import nn
 from tnviz.core.formats import DEFAULT_FORMAT
 from tnviz.errors import TnvizError
 from tnviz.nn.decomposers import BONDS, WORKS, decomposer_for
-from tnviz.nn.decomposers.common import numpy_backend
+from tnviz.nn.decomposers.common import PricedAs, numpy_backend
 from tnviz.nn.layers import TensorialLayer, tensorial_class
 
 __all__ = [
@@ -166,8 +166,9 @@ def decomposition_seconds(layer: TensorialLayer, n_iter_max: int = 200) -> float
     shape = (config.out_channels // groups, config.in_channels // groups, *config.kernel_size)
     rates = _decomposition_rates()
     slowest = max(rates["seconds_per_work"], key=rates["seconds_per_work"].get)  # a format not measured
-    fmt = layer.format if layer.format in rates["seconds_per_work"] else slowest
     work = WORKS[layer.format](built, shape, n_iter_max)
+    fmt, work = (work.format, work.work) if isinstance(work, PricedAs) else (layer.format, work)
+    fmt = fmt if fmt in rates["seconds_per_work"] else slowest
     seconds = rates["overhead_seconds"][fmt] + work * rates["seconds_per_work"][fmt]
     return groups * seconds * rates["matmul_rate"] / matmul_rate()
 

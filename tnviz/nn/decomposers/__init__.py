@@ -6,7 +6,8 @@ parameter tensors ``{name: array}`` whose contraction approximates ``W``. They r
 tensorly's NumPy backend; tensorly's global backend is never changed. Modules are
 discovered when this package loads, so a new format's decomposer is one new file that sets
 ``DECOMPOSER`` (and ``FORMAT``, the name it serves) and ``WORK(spec, shape, n_iter_max)``: the
-multiply-adds of its dominant steps for one group's weight of ``shape`` (T, S, *kernel), to a
+multiply-adds of its dominant steps for one group's weight of ``shape`` (T, S, *kernel) — or a
+``common.PricedAs`` where it runs another format's algorithm (CP of a matrix: the SVD) — to a
 constant that ``rates.json`` (written by ``benchmarks/decompose_rates.py --write``) turns into
 seconds for :func:`tnviz.nn.decompose.decomposition_seconds`. A module may set ``BONDS``: how many
 rank indices its largest intermediate carries besides the weight's modes (default 1: CP-ALS's
@@ -18,6 +19,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +29,7 @@ from tnviz.errors import TnvizError
 __all__ = ["DECOMPOSERS", "BONDS", "WORKS", "Decomposer", "Work", "decomposer_for"]
 
 Decomposer = Callable[[BuiltLayer, np.ndarray, int, int], dict]
-Work = Callable[[BuiltLayer, tuple, int], float]
+Work = Callable[[BuiltLayer, tuple, int], Any]  # multiply-adds, or common.PricedAs
 
 
 def _discover() -> tuple[dict[str, Decomposer], dict[str, int], dict[str, Work]]:

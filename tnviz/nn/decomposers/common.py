@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,6 +20,7 @@ __all__ = [
     "check_tucker_ranks",
     "factor_pairs",
     "pair_modes",
+    "PricedAs",
     "svd_work",
     "tucker_work",
     "train_work",
@@ -56,6 +58,15 @@ def check_tucker_ranks(sizes: dict[str, int], ranks: dict) -> None:
                 f"Tucker rank {name}={ranks[name]} exceeds its mode's size {size}; expected at most {size}",
                 token=name,
             )
+
+
+@dataclass(frozen=True)
+class PricedAs:
+    """A decomposer's ``WORK`` in another format's units: what it runs is that format's algorithm
+    (CP of a matrix is the truncated SVD), so it is priced at that format's rate."""
+
+    format: str
+    work: float
 
 
 def svd_work(rows: int, columns: int) -> float:

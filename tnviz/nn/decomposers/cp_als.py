@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 
 from tnviz.errors import TnvizError
-from tnviz.nn.decomposers.common import svd_work, tensorly_functions
+from tnviz.nn.decomposers.common import PricedAs, svd_work, tensorly_functions
 
 __all__ = ["cp_als", "balanced", "cp_work"]
 
@@ -220,13 +220,13 @@ def _cp_polish(X: np.ndarray, cp, sweeps: int, deadline: float = float("inf")):
     return best
 
 
-def cp_work(shape: tuple[int, ...], rank: int, n_iter_max: int) -> float:
+def cp_work(shape: tuple[int, ...], rank: int, n_iter_max: int) -> float | PricedAs:
     """Multiply-adds of :func:`cp_als` on a tensor of ``shape`` far from low rank (a trained
     weight): the SVD start, then the first run's sweeps (capped by ``CP_WORK``) and the polish's
     (``CP_REFINE`` as many), each two passes over the tensor and a solve per mode."""
     size, d = math.prod(shape), len(shape)
-    if d <= 2:  # a matrix (or vector): one truncated SVD
-        return svd_work(shape[0], size // shape[0])
+    if d <= 2:  # a matrix (or vector): one truncated SVD, at svd's rate
+        return PricedAs("svd", svd_work(shape[0], size // shape[0]))
     start = sum(svd_work(n, size // n) for n in shape)
     iterations = min(n_iter_max, max(10, int(CP_WORK // (d * size * rank))))
     return start + (1 + CP_REFINE) * iterations * (2 * size * rank + d * rank**3)

@@ -395,32 +395,7 @@ def compress(
         >>> round(report.rate, 2) <= 0.1
         True
     """
-    if not isinstance(model, nn.Module):
-        raise TnvizError(f"compress takes an nn.Module, got {type(model).__name__}", token=type(model).__name__)
-    if init not in ("decompose", "activations", "random"):
-        raise TnvizError(f"init must be 'decompose', 'activations' or 'random', got {init!r}", token=repr(init))
-    if not isinstance(fit_steps, int) or isinstance(fit_steps, bool) or fit_steps < 0:
-        raise TnvizError(f"fit_steps must be a non-negative integer, got {fit_steps!r}", token=repr(fit_steps))
-    if (rate is None) == (rank is None):
-        raise TnvizError("give exactly one of rate= and rank=", token="rate" if rate is None else "rank")
-    if budget not in BUDGETS:
-        raise TnvizError(f"budget must be one of {', '.join(map(repr, BUDGETS))}, got {budget!r}", token=repr(budget))
-    if budget != "layer" and (rate is None or init == "random"):
-        raise TnvizError(
-            f"budget={budget!r} spends a rate= over the layers by their decomposition errors: it needs rate= and a "
-            "decomposing init",
-            token="budget",
-        )
-    if budget in ("flops", "latency") and example_input is None:
-        raise TnvizError(
-            f"budget={budget!r} measures the model on an input: it needs example_input=", token="example_input"
-        )
-    if format == AUTO_FORMAT and budget == "layer" and (example_input is None or rate is None):
-        raise TnvizError(
-            "format='auto' times every format on each layer's input: it needs example_input= and rate= "
-            "(or a whole-model budget, which chooses formats by their error curves)",
-            token="auto",
-        )
+    _check_arguments(model, init, fit_steps, rate, rank, budget, example_input, format)
     started = time.perf_counter()
     chosen, kept = select(model, skip, include)
     student = copy.deepcopy(model)
@@ -430,24 +405,7 @@ def compress(
     # Every layer's shape and ranks first, nothing decomposed yet: a layer no rank fits stays
     # dense with the reason, and a decomposition that cannot fit in memory is refused now,
     # naming the largest, rather than after the layers before it have run.
-    planned: list[tuple[Candidate, nn.Module, Any]] = []
-    refused: list[tuple[Candidate, str]] = []
-    for c in chosen:
-        dense = _dense_of(modules[c.module_name], c)
-        try:
-            # the budget's largest setting for a whole-model budget: what the memory check weighs
-            layer_rate = max(GRID) if budget != "layer" else rate
-            if format == AUTO_FORMAT and budget == "layer":
-                layer = _fastest_format(c, dense, shapes, rate, order, layer_kwargs)
-            else:  # a whole-model budget's auto weighs every format later; the default one stands in here
-                planned_format = DEFAULT_FORMAT if format == AUTO_FORMAT else format
-                layer = tensorial_class(dense)._like(
-                    dense, planned_format, layer_rate, rank, order=order, **layer_kwargs
-                )
-        except TnvizError as err:
-            refused.append((c, err.message))
-            continue
-        planned.append((c, dense, layer))
+    planned, refused = _plan_layers(chosen, modules, shapes, format, budget, rate, rank, order, layer_kwargs)
     if not planned:
         raise TnvizError(
             "no layer can be compressed at this setting: "
@@ -462,16 +420,9 @@ def compress(
     decomposed = False
     original_flops = model_flops(model, example_input) if example_input is not None else None
     if budget != "layer":
-        cost, dense_cost = _budget_costs(budget, shapes, planned)
-        if budget == "latency":
-            total = seconds(model, example_input)
-        else:
-            total = original_flops if budget == "flops" else sum(p.numel() for p in model.parameters())
-        if budget == "flops":
-            fixed = _flops_left_alone(model, example_input, planned, cost)
-        else:
-            fixed = total - sum(dense_cost(layer, c) for c, _, layer in planned)  # what compression leaves alone
-        planned, estimated = _spend(planned, rate * total - fixed, cost, budget, format, order, layer_kwargs, progress)
+        planned, estimated = _spend_whole_model_budget(
+            model, example_input, original_flops, budget, rate, shapes, planned, format, order, layer_kwargs, progress
+        )
         decomposed = True
     calib = None
     hookable = [c.name for c, _, _ in planned if c.attention is None]
@@ -495,31 +446,7 @@ def compress(
         error = new.reconstruction_error if init != "random" else None
         new.train(dense.training)
         _install(student, modules, aliases, c, new)
-        dense_flops = flops = price = latency = None
-        where = _hooked(c)
-        if where in shapes:
-            in_shape = shapes[where][0]
-            batch = _batch_size(modules[where], in_shape)
-            price = price_layer(new, input_shape=in_shape)
-            dense_flops, flops = price.dense_flops // batch, _runs_flops(new, c, in_shape, price) // batch
-            if c.attention is None:  # an attention's projections run inside torch's attention
-                latency = relative_latency(new, dense, _example_for(dense, in_shape))
-        layers.append(
-            LayerReport(
-                c.name,
-                c.kind,
-                new.format,
-                new.ranks,
-                c.params,
-                new.built.param_count,
-                dense_flops,
-                flops,
-                error,
-                price,
-                attention=c.attention,
-                latency=latency,
-            )  # fmt: skip
-        )
+        layers.append(_layer_report(c, new, dense, modules, shapes, error))
     if bar is not None:
         bar.close()
     notes: list[str] = []
@@ -548,9 +475,120 @@ def compress(
     return Compressed(student, report)
 
 
+def _check_arguments(model, init, fit_steps, rate, rank, budget, example_input, format) -> None:
+    """compress's arguments, refused before anything runs."""
+    if not isinstance(model, nn.Module):
+        raise TnvizError(f"compress takes an nn.Module, got {type(model).__name__}", token=type(model).__name__)
+    if init not in ("decompose", "activations", "random"):
+        raise TnvizError(f"init must be 'decompose', 'activations' or 'random', got {init!r}", token=repr(init))
+    if not isinstance(fit_steps, int) or isinstance(fit_steps, bool) or fit_steps < 0:
+        raise TnvizError(f"fit_steps must be a non-negative integer, got {fit_steps!r}", token=repr(fit_steps))
+    if (rate is None) == (rank is None):
+        raise TnvizError("give exactly one of rate= and rank=", token="rate" if rate is None else "rank")
+    if budget not in BUDGETS:
+        raise TnvizError(f"budget must be one of {', '.join(map(repr, BUDGETS))}, got {budget!r}", token=repr(budget))
+    if budget != "layer" and (rate is None or init == "random"):
+        raise TnvizError(
+            f"budget={budget!r} spends a rate= over the layers by their decomposition errors: it needs rate= and a "
+            "decomposing init",
+            token="budget",
+        )
+    if budget in ("flops", "latency") and example_input is None:
+        raise TnvizError(
+            f"budget={budget!r} measures the model on an input: it needs example_input=", token="example_input"
+        )
+    if format == AUTO_FORMAT and budget == "layer" and (example_input is None or rate is None):
+        raise TnvizError(
+            "format='auto' times every format on each layer's input: it needs example_input= and rate= "
+            "(or a whole-model budget, which chooses formats by their error curves)",
+            token="auto",
+        )
+
+
+def _plan_layers(
+    chosen: list, modules: dict, shapes: dict, format: str, budget: str, rate, rank, order: int, layer_kwargs: dict
+) -> tuple[list[tuple[Candidate, nn.Module, Any]], list[tuple[Candidate, str]]]:
+    """Every chosen layer's tensorial layer, undecomposed (a whole-model budget's at its largest
+    setting: what the memory check weighs), and the layers no rank fits, with the reason."""
+    planned: list[tuple[Candidate, nn.Module, Any]] = []
+    refused: list[tuple[Candidate, str]] = []
+    for c in chosen:
+        dense = _dense_of(modules[c.module_name], c)
+        try:
+            # the budget's largest setting for a whole-model budget: what the memory check weighs
+            layer_rate = max(GRID) if budget != "layer" else rate
+            if format == AUTO_FORMAT and budget == "layer":
+                layer = _fastest_format(c, dense, shapes, rate, order, layer_kwargs)
+            else:  # a whole-model budget's auto weighs every format later; the default one stands in here
+                planned_format = DEFAULT_FORMAT if format == AUTO_FORMAT else format
+                layer = tensorial_class(dense)._like(
+                    dense, planned_format, layer_rate, rank, order=order, **layer_kwargs
+                )
+        except TnvizError as err:
+            refused.append((c, err.message))
+            continue
+        planned.append((c, dense, layer))
+    return planned, refused
+
+
+def _layer_report(c: Candidate, new: nn.Module, dense: nn.Module, modules: dict, shapes: dict, error) -> LayerReport:
+    """The report's row of one compressed layer: its FLOPs and latency on its input in the
+    example, where there is one."""
+    dense_flops = flops = price = latency = None
+    where = _hooked(c)
+    if where in shapes:
+        in_shape = shapes[where][0]
+        batch = _batch_size(modules[where], in_shape)
+        price = price_layer(new, input_shape=in_shape)
+        dense_flops, flops = price.dense_flops // batch, _runs_flops(new, c, in_shape, price) // batch
+        if c.attention is None:  # an attention's projections run inside torch's attention
+            latency = relative_latency(new, dense, _example_for(dense, in_shape))
+    return LayerReport(
+        c.name,
+        c.kind,
+        new.format,
+        new.ranks,
+        c.params,
+        new.built.param_count,
+        dense_flops,
+        flops,
+        error,
+        price,
+        attention=c.attention,
+        latency=latency,
+    )
+
+
+def _spend_whole_model_budget(
+    model: nn.Module,
+    example_input: Any,
+    original_flops: int | None,
+    budget: str,
+    rate: float,
+    shapes: dict,
+    planned: list,
+    format: str,
+    order: int,
+    layer_kwargs: dict,
+    progress: bool,
+) -> tuple[list, float]:
+    """:func:`_spend` with what the whole model may keep (``rate`` of its parameters, FLOPs or
+    seconds) less what compression leaves alone."""
+    cost, dense_cost = _budget_costs(budget, shapes, planned)
+    if budget == "latency":
+        total = seconds(model, example_input)
+    else:
+        total = original_flops if budget == "flops" else sum(p.numel() for p in model.parameters())
+    if budget == "flops":
+        fixed = _flops_left_alone(model, example_input, planned, cost)
+    else:
+        fixed = total - sum(dense_cost(layer, c) for c, _, layer in planned)
+    return _spend(planned, rate * total - fixed, cost, budget, format, order, layer_kwargs, progress)
+
+
 def _spend(
     planned: list, available: float, cost, budget: str, format: str, order: int, layer_kwargs: dict, progress: bool
-) -> list:
+) -> tuple[list, float]:
     """The layers at the ranks a whole-model budget buys (decomposed), and the seconds their error
     curves' decompositions were estimated to take before the first began: ``available``
     parameters or FLOPs for the compressed layers together, ``cost(layer, candidate)`` one setting's."""

@@ -315,13 +315,11 @@ def _median(value) -> float:
 
 def package_constants(data: dict) -> dict:
     """What the planner reads: the medians, with where they came from."""
-    from tnviz.provenance import describe
+    from tnviz.provenance import package_header
 
     r = data["results"]
     return {
-        "generated_by": "python benchmarks/calibrate.py --write",
-        "source": str(RESULTS.relative_to(ROOT)),
-        "provenance": describe(data),
+        **package_header(data, "python benchmarks/calibrate.py --write", str(RESULTS.relative_to(ROOT))),
         "memory_weight": round(_median(r["memory_weight"]), 2),
         "reduction_half": round(_median(r["reduction_half"]), 3),
         "width_half": round(_median(r["width_half"]), 3),

@@ -102,13 +102,11 @@ def table(results: dict) -> str:
 
 
 def package_rates(data: dict) -> dict:
-    from tnviz.provenance import describe
+    from tnviz.provenance import package_header
 
     r = data["results"]
     return {
-        "generated_by": "python benchmarks/decompose_rates.py --write",
-        "source": str(RESULTS.relative_to(ROOT)),
-        "provenance": describe(data),
+        **package_header(data, "python benchmarks/decompose_rates.py --write", str(RESULTS.relative_to(ROOT))),
         "matmul_rate": r["matmul_rate"],
         "seconds_per_work": {k: float(f"{v:.4g}") for k, v in r["seconds_per_work"].items()},
         "overhead_seconds": {k: float(f"{v:.4g}") for k, v in r["overhead_seconds"].items()},

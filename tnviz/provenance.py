@@ -19,7 +19,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["provenance", "write_results", "median_iqr", "mean_ci", "replace_section", "describe"]
+__all__ = [
+    "provenance",
+    "write_results",
+    "median_iqr",
+    "mean_ci",
+    "replace_section",
+    "describe",
+    "package_header",
+]
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout, when tnviz runs from one
 
@@ -128,6 +136,12 @@ def write_results(path: Path, results: Any, settings: dict[str, Any] | None = No
     tmp.write_text(json.dumps({"provenance": provenance(settings), "results": results}, indent=1) + "\n")
     os.replace(tmp, path)
     return path
+
+
+def package_header(data: dict[str, Any], generated_by: str, source: str) -> dict[str, str]:
+    """The head of a constants file the package reads, copied from a results file: the command
+    that wrote it, the results file (relative to the repository) and where its numbers came from."""
+    return {"generated_by": generated_by, "source": source, "provenance": describe(data)}
 
 
 def describe(data: dict[str, Any]) -> str:

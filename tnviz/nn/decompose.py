@@ -95,7 +95,7 @@ def decompose_into(layer: TensorialLayer, module: nn.Module, n_iter_max: int = 2
     W = weight.double().cpu().numpy()
     g = layer.config.groups
     per_group = W.reshape(g, W.shape[0] // g, *W.shape[1:])
-    one_group = layer.built if g == 1 else layer.format_object.build(layer.config.per_group(), layer.ranks)
+    one_group = _one_group(layer)
     factors: dict[str, list[np.ndarray]] = {}
     for k in range(g):
         try:
@@ -157,20 +157,29 @@ def decomposition_seconds(layer: TensorialLayer, n_iter_max: int = 200) -> float
     """About how long :func:`decompose_into` takes for ``layer`` on this machine: its decomposer's
     ``WORK`` (multiply-adds of its dominant steps, per channel group) at the seconds per unit,
     plus the fixed overhead, that ``benchmarks/decompose_rates.py`` measured for the format
-    (``rates.json`` beside the decomposers), scaled by how fast this machine multiplies matrices against the one that
-    measured. An estimate to plan by — within a factor of about 2 on the benchmark's kernels
+    (``rates.json`` beside the decomposers), scaled by how fast this machine multiplies matrices
+    against the one that measured. An estimate to plan by — within a factor of about 2 on the benchmark's kernels
     (its results file says how far on each) — not a bound."""
     config = layer.config
     groups = config.groups
-    built = layer.built if groups == 1 else layer.format_object.build(config.per_group(), layer.ranks)
     shape = (config.out_channels // groups, config.in_channels // groups, *config.kernel_size)
     rates = _decomposition_rates()
-    slowest = max(rates["seconds_per_work"], key=rates["seconds_per_work"].get)  # a format not measured
-    work = WORKS[layer.format](built, shape, n_iter_max)
+    work = WORKS[layer.format](_one_group(layer), shape, n_iter_max)
     fmt, work = (work.format, work.work) if isinstance(work, PricedAs) else (layer.format, work)
-    fmt = fmt if fmt in rates["seconds_per_work"] else slowest
+    if fmt not in rates["seconds_per_work"]:  # a new format's decomposer: its rate not measured yet
+        raise TnvizError(
+            f"no measured decomposition rate for format {fmt!r}: run python benchmarks/decompose_rates.py --write",
+            token=fmt,
+        )
     seconds = rates["overhead_seconds"][fmt] + work * rates["seconds_per_work"][fmt]
     return groups * seconds * rates["matmul_rate"] / matmul_rate()
+
+
+def _one_group(layer: TensorialLayer):
+    """The built layer of one channel group, which the decomposer fits (the layer's own when ungrouped)."""
+    if layer.config.groups == 1:
+        return layer.built
+    return layer.format_object.build(layer.config.per_group(), layer.ranks)
 
 
 @functools.cache

@@ -111,5 +111,4 @@ def factor_pairs(spec: BuiltLayer, W: np.ndarray) -> np.ndarray:
     for k in range(m):
         axes += [m + k, k]  # s_k then t_k
     axes += list(range(2 * m, 2 * m + n))
-    K = int(np.prod(kernel)) if n else 1
-    return np.transpose(Wr, axes).reshape(*[s_f[k] * t_f[k] for k in range(m)], *([K] if n else []))
+    return np.transpose(Wr, axes).reshape(pair_modes(spec, W.shape))

@@ -1,23 +1,27 @@
-"""Calibrate the planner's "time" objective on this machine: its three constants are fitted to
+"""Calibrate the planner's "time" objective on this machine: its constants are fitted to
 measured step times, not typed in code.
 
-The objective prices a step as ``FLOPs / efficiency + MEMORY_WEIGHT · elements`` (FLOP
-equivalents), where ``elements`` are those of its operands and result and
+The objective prices a step as ``FLOPs / efficiency + memory`` (FLOP equivalents), where
 ``efficiency = K / (K + REDUCTION_HALF) · W / (W + WIDTH_HALF)`` for the K channels a call sums
 over (a convolution's input channels per group, its kernel taps apart) and a width W (the
-narrower operand's own extent: a convolution's output channels, 1 for a depthwise kernel).
-
-MEMORY_WEIGHT is measured on its own: the large-GEMM rate over the elements per second that a
-permuted copy of a 32×64×32×32 activation reads and writes into a new tensor — what a step's
-intermediate costs to lay out, page faults included (glibc's malloc serves a multi-MB block by
-mmap and returns it by munmap, so each call faults its pages in again). REDUCTION_HALF and
-WIDTH_HALF are then fitted to the times of the kinds of call the executor makes — large and small
-matrix products, 1×1 convolutions over few and many channels, depthwise, grouped, dense and thin
-3×3 convolutions, outer products and batched products — converted to FLOP equivalents at the
-large-GEMM rate, by least squares on log time (a grid, then refined). Depthwise convolutions on a
-channels_last activation (as the executor runs them on one) get their own REDUCTION_HALF, fitted
-the same way with the same MEMORY_WEIGHT and WIDTH_HALF: oneDNN has a kernel of its own for them
-there, vectorised over channels, so a depthwise convolution that crawls on NCHW is cheap (the
+narrower operand's own extent: a convolution's output channels, 1 for a depthwise kernel), and
+``memory = MEMORY_WEIGHT · elements + LARGE_RESULT_WEIGHT · result`` for the elements of its
+operands and result, the second term only for a result of LARGE_RESULT elements or more on NCHW:
+glibc's malloc serves a block of several MB by mmap and returns it by munmap, so a call that
+allocates such blocks faults their pages in again each time, and oneDNN's NCHW convolutions
+allocate more of them than the result (here a 1×1 convolution from 16 to 64 channels, an 8 MB
+result: 9.8 ms and 4,133 page faults a call on NCHW, 0.47 ms and none on channels_last, 1.08 ms
+on NCHW with tcmalloc; to 16 channels, 2 MB, 1.1 ms and none). All five are fitted to the times
+of the kinds of call the executor makes — large and small matrix products, 1×1 convolutions over
+few and many channels, depthwise, grouped, dense and thin 3×3 convolutions, outer products and
+batched products — converted to FLOP equivalents at the large-GEMM rate, by least squares on
+log time (LARGE_RESULT over powers of two, the weights on a grid of powers of two, then refined).
+Depthwise convolutions
+(K = W = 1) are priced apart, as ``FLOPs / taps · (1 + HALF) + memory``: their
+time hardly moves with the kernel's taps (3×1 and 3×3 alike), so their FLOPs count one tap;
+DEPTHWISE_HALF is fitted on NCHW calls and DEPTHWISE_CHANNELS_LAST_HALF on channels_last ones
+(as the executor runs them on a channels_last activation: oneDNN has a kernel of its own there,
+vectorised over channels, so a depthwise convolution that crawls on NCHW is cheap — the
 planner's ``layout="channels_last"``). The other calls are timed on channels_last too, for the
 record: they run about as much faster as each other, which changes no plan. Each worker process fits
 on its own timings; the results file holds each constant's median and spread over processes,
@@ -35,11 +39,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from timing import ALLOCATORS, add_process_arguments, loaded_allocator, run_benchmark
@@ -53,22 +59,31 @@ PACKAGE_FILE = ROOT / "tnviz" / "core" / "plan" / "calibration.json"
 CL = "channels_last"
 
 
-def _workloads() -> list[tuple[str, callable, int, int, int, int, str]]:
-    """(name, function, FLOPs, elements read and written, channels summed K, width W, layout) of
-    each timed call, counted as the planner's cost model counts them."""
-    out = []
+class Workload(NamedTuple):
+    """One timed call: its FLOPs, the elements it reads and writes, those of its result (a fresh
+    allocation), the channels it sums K, its width W and its kernel's taps, as the planner counts
+    them."""
+
+    name: str
+    run: Callable[[], object]
+    flops: int
+    elements: int
+    result: int
+    reduction: int
+    width: int
+    layout: str = "contiguous"
+    taps: int = 1
+
+
+def _workloads() -> list[Workload]:
+    """Each timed call, counted as the planner's cost model counts it."""
+    out: list[Workload] = []
 
     def matmul(n: int, k: int, m: int):
         a, b = torch.randn(n, k), torch.randn(m, k)
         out.append(
-            (
-                f"linear {n}x{k}x{m}",
-                lambda: F.linear(a, b),
-                2 * n * k * m,
-                n * k + m * k + n * m,
-                k,
-                min(n, m),
-                "contiguous",
+            Workload(
+                f"linear {n}x{k}x{m}", lambda: F.linear(a, b), 2 * n * k * m, n * k + m * k + n * m, n * m, k, min(n, m)
             )
         )
 
@@ -82,9 +97,8 @@ def _workloads() -> list[tuple[str, callable, int, int, int, int, str]]:
             fn = lambda: F.conv1d(x, w)  # noqa: E731
         n_out = batch * cout * side * side
         name = f"1x1 conv {cin}->{cout}" + (" channels_last" if layout == CL else "")
-        out.append(
-            (name, fn, 2 * n_out * cin, x.numel() + w.numel() + n_out, cin, min(batch * side * side, cout), layout)
-        )
+        elements = x.numel() + w.numel() + n_out
+        out.append(Workload(name, fn, 2 * n_out * cin, elements, n_out, cin, min(batch * side * side, cout), layout))
 
     def conv(
         cin: int,
@@ -103,45 +117,43 @@ def _workloads() -> list[tuple[str, callable, int, int, int, int, str]]:
         what = "depthwise" if groups == cin else ("grouped" if groups > 1 else "dense")
         padding = (kernel[0] // 2, kernel[1] // 2)
         out.append(
-            (
+            Workload(
                 f"{what} {kernel[0]}x{kernel[1]} conv {cin}->{cout} groups={groups} batch={batch}"
                 + (" channels_last" if layout == CL else ""),
                 lambda: F.conv2d(x, w, padding=padding, groups=groups),
                 2 * macs,
                 x.numel() + w.numel() + n_out,
+                n_out,
                 cin // groups,
                 min(batch, cout // groups),
                 layout,
+                kernel[0] * kernel[1],
             )
         )
 
     def outer(b: int, i: int, j: int):
         x, y = torch.randn(b, i), torch.randn(b, j)
         n_out = b * i * j
+        elements = x.numel() + y.numel() + n_out
         out.append(
-            (
-                f"outer {b}x{i}x{j}",
-                lambda: torch.einsum("bi,bj->bij", x, y),
-                n_out,
-                x.numel() + y.numel() + n_out,
-                1,
-                min(i, j),
-                "contiguous",
+            Workload(
+                f"outer {b}x{i}x{j}", lambda: torch.einsum("bi,bj->bij", x, y), n_out, elements, n_out, 1, min(i, j)
             )
         )
 
     def batched(b: int, i: int, k: int, j: int):
         x, y = torch.randn(b, i, k), torch.randn(b, k, j)
         n_out = b * i * j
+        elements = x.numel() + y.numel() + n_out
         out.append(
-            (
+            Workload(
                 f"batched {b}x{i}x{k}x{j}",
                 lambda: torch.einsum("bik,bkj->bij", x, y),
                 2 * n_out * k,
-                x.numel() + y.numel() + n_out,
+                elements,
+                n_out,
                 k,
                 min(i, j),
-                "contiguous",
             )
         )
 
@@ -151,8 +163,9 @@ def _workloads() -> list[tuple[str, callable, int, int, int, int, str]]:
     matmul(1024, 1024, 16)
     for cin, cout in ((64, 64), (64, 16), (16, 64), (8, 64), (64, 4), (4, 64), (27, 64)):
         pointwise(cin, cout)
-    for cin, groups in ((64, 64), (27, 27), (64, 1), (16, 1), (32, 4)):
+    for cin, groups in ((64, 64), (27, 27), (64, 1), (16, 1), (32, 4), (64, 4), (64, 16), (128, 32)):
         conv(cin, cin, groups)
+    conv(64, 256, 16)  # a thin grouped step (4 channels a group), as a reshaped format's
     # thin convolutions over a large batch: what a reshaped format's last step can be
     conv(16, 4, 1, batch=512)
     conv(4, 16, 1, batch=512)
@@ -165,14 +178,17 @@ def _workloads() -> list[tuple[str, callable, int, int, int, int, str]]:
     batched(256, 16, 64, 16)
     # one tap row: a factor applied along one spatial index (CP, TT, TR's separable steps)
     conv(64, 27, 1, kernel=(3, 1))
-    conv(27, 27, 27, kernel=(3, 1))
+    for layout in ("contiguous", CL):  # depthwise: one tap row or a whole 3×3 kernel, as CP's ranks
+        for channels in (11, 27, 55):
+            conv(channels, channels, channels, kernel=(3, 1), layout=layout)
+            conv(channels, channels, channels, kernel=(1, 3), layout=layout)
+        conv(55, 55, 55, layout=layout)
     # on a channels_last activation, as the executor runs them on one
     for cin, cout in ((64, 64), (64, 16), (16, 64), (8, 64), (64, 4), (4, 64), (27, 64)):
         pointwise(cin, cout, layout=CL)
-    for cin, groups in ((64, 64), (27, 27), (64, 1), (16, 1), (32, 4)):
+    for cin, groups in ((64, 64), (27, 27), (64, 1), (16, 1), (32, 4), (64, 4), (64, 16), (128, 32)):
         conv(cin, cin, groups, layout=CL)
     conv(64, 27, 1, kernel=(3, 1), layout=CL)
-    conv(27, 27, 27, kernel=(3, 1), layout=CL)
     conv(64, 8, 1, layout=CL)
     conv(64, 256, 16, layout=CL)  # a thin grouped step (4 channels a group), as a reshaped format's
     return out
@@ -189,94 +205,113 @@ def _time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def _predict(
-    flops: int, elements: int, reduction: int, width: int, memory_weight: float, half: float, width_half: float
-) -> float:
-    efficiency = reduction / (reduction + half) * width / (width + width_half)
-    return flops / efficiency + memory_weight * elements
+def _depthwise(row: dict) -> bool:
+    return row["reduction"] == 1 and row["width"] == 1
 
 
-def fit_depthwise(rows: list[dict], memory_weight: float, width_half: float) -> tuple[float, float]:
-    """(reduction_half, rms log error) of depthwise calls (K = W = 1), the other constants given."""
-
-    def loss(h: float) -> float:
-        return sum(
-            (
-                math.log(_predict(r["flops"], r["elements"], 1, 1, memory_weight, h, width_half))
-                - math.log(r["flop_equivalents"])
-            )
-            ** 2
-            for r in rows
-        ) / len(rows)
-
-    best = min((2.0**b for b in range(-8, 9)), key=loss)
-    for _ in range(3):
-        best = min((best * 2 ** (b / 8) for b in range(-4, 5)), key=loss)
-    return best, math.sqrt(loss(best))
+def _columns(rows: list[dict]) -> dict[str, np.ndarray]:
+    c = {
+        k: np.array([float(r[k]) for r in rows]) for k in ("flops", "elements", "result", "reduction", "width", "taps")
+    }
+    c["nchw"] = np.array([r["layout"] != CL for r in rows])
+    return c
 
 
-def fit(rows: list[dict], memory_weight: float) -> tuple[float, float, float]:
-    """(reduction_half, width_half, rms log error) for a measured ``memory_weight``: least squares
-    on log time, time in FLOP equivalents at the large-GEMM rate; a coarse grid, then finer ones."""
-
-    def loss(mw: float, h: float, hw: float) -> float:
-        return sum(
-            (
-                math.log(_predict(r["flops"], r["elements"], r["reduction"], r["width"], mw, h, hw))
-                - math.log(r["flop_equivalents"])
-            )
-            ** 2
-            for r in rows
-        ) / len(rows)
-
-    grid = [(memory_weight, 2.0**b, 2.0**c) for b in range(-4, 9) for c in range(-4, 9)]
-    best = min(grid, key=lambda p: loss(*p))
-    for _ in range(3):
-        _, h0, w0 = best
-        steps = range(-4, 5)
-        grid = [(memory_weight, h0 * 2 ** (b / 8), w0 * 2 ** (c / 8)) for b in steps for c in steps]
-        best = min(grid, key=lambda p: loss(*p))
-    return best[1], best[2], math.sqrt(loss(*best))
+def _memory(c: dict[str, np.ndarray], k: dict):
+    """As the planner prices what a step moves: MEMORY_WEIGHT per element read and written, and
+    LARGE_RESULT_WEIGHT more per element of a result of LARGE_RESULT elements or more
+    (LARGE_RESULT_CHANNELS_LAST on a channels_last activation)."""
+    large = np.where(c["nchw"], k["large_result"], k["large_result_channels_last"])
+    return k["memory_weight"] * c["elements"] + k["large_result_weight"] * c["result"] * (c["result"] >= large)
 
 
-def memory_rate(repeats: int) -> float:
-    """Elements read and written per second by a permuted copy of a 32×64×32×32 activation."""
-    x = torch.randn(32, 64, 32, 32)
-    seconds = _time(lambda: x.permute(0, 2, 3, 1).contiguous(), repeats)
-    return 2 * x.numel() / seconds
+def predict(c: dict[str, np.ndarray], k: dict) -> np.ndarray:
+    """FLOP equivalents the planner's model gives the calls ``c`` (see tnviz/core/plan/model.py)."""
+    efficiency = c["reduction"] / (c["reduction"] + k["reduction_half"]) * c["width"] / (c["width"] + k["width_half"])
+    return c["flops"] / efficiency + _memory(c, k)
+
+
+def predict_depthwise(c: dict[str, np.ndarray], k: dict, half) -> np.ndarray:
+    """As the planner prices a depthwise call: its FLOPs for one tap, at efficiency 1 / (1 + half)."""
+    return c["flops"] / c["taps"] * (1 + half) + _memory(c, k)
+
+
+def _rms(predicted: np.ndarray, measured: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.sqrt(np.mean((np.log(predicted) - np.log(measured)) ** 2, axis=axis))
+
+
+# the grids the fit starts from: powers of two
+_GRID = {
+    "memory_weight": 2.0 ** np.arange(0, 10),
+    "large_result_weight": np.concatenate([[0.0], 2.0 ** np.arange(0, 13)]),
+    "reduction_half": 2.0 ** np.arange(-2, 9),
+    "width_half": 2.0 ** np.arange(-4, 7),
+}
+_LARGE_RESULTS = [2**b for b in range(16, 26)]  # elements: 256 KB to 128 MB of float32
+
+
+def fit(rows: list[dict]) -> tuple[dict, float]:
+    """(constants, rms log error) of the non-depthwise calls of both layouts: least squares on log
+    time, time in FLOP equivalents at the large-GEMM rate — every pair of LARGE_RESULT thresholds
+    (powers of two), the four weights on a grid of powers of two, then refined on finer grids
+    around the best."""
+    c = _columns(rows)
+    measured = np.array([r["flop_equivalents"] for r in rows])
+    names = list(_GRID)
+    best: tuple[float, dict] | None = None
+    for large in _LARGE_RESULTS:
+        for large_cl in _LARGE_RESULTS:
+            axes = dict(_GRID)
+            for _ in range(4):
+                mesh = np.meshgrid(*axes.values(), indexing="ij")
+                k = {n: m[..., None] for n, m in zip(names, mesh)}
+                k.update(large_result=large, large_result_channels_last=large_cl)
+                errors = _rms(predict(c, k), measured)
+                at = np.unravel_index(np.argmin(errors), errors.shape)
+                point = {n: float(m[at]) for n, m in zip(names, mesh)}
+                if best is None or errors[at] < best[0]:
+                    best = (float(errors[at]), {**point, "large_result": large, "large_result_channels_last": large_cl})
+                # a finer grid around these thresholds' best point
+                axes = {
+                    n: point[n] * 2.0 ** (np.arange(-4, 5) / 8) if point[n] else np.array([0.0, 1.0]) for n in names
+                }
+    assert best is not None
+    return best[1], best[0]
+
+
+def fit_depthwise(rows: list[dict], constants: dict) -> tuple[float, float]:
+    """(half, rms log error) of depthwise calls (K = W = 1) in one layout, the memory constants given."""
+    c = _columns(rows)
+    measured = np.array([r["flop_equivalents"] for r in rows])
+    halves = 2.0 ** np.arange(-14, 10, dtype=float)
+    for _ in range(4):
+        errors = _rms(predict_depthwise(c, constants, halves[:, None]), measured)
+        best = float(halves[np.argmin(errors)])
+        halves = best * 2.0 ** (np.arange(-4, 5) / 8)
+    return best, float(errors.min())
 
 
 def measure(args) -> dict:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    workloads = _workloads()
     rows = []
     with torch.no_grad():
-        for name, fn, flops, elements, reduction, width, layout in workloads:
-            rows.append(
-                {
-                    "name": name,
-                    "seconds": _time(fn, args.repeats),
-                    "flops": flops,
-                    "elements": elements,
-                    "reduction": reduction,
-                    "width": width,
-                    "layout": layout,
-                }
-            )
+        for w in _workloads():
+            rows.append({**w._asdict(), "seconds": _time(w.run, args.repeats)})
+            del rows[-1]["run"]
     gemm = max(r["flops"] / r["seconds"] for r in rows if r["name"].startswith("linear 1024x1024x1024"))
     for r in rows:
         r["flop_equivalents"] = r["seconds"] * gemm
-    memory_weight = gemm / memory_rate(args.repeats)
-    half, width_half, error = fit([r for r in rows if r["layout"] != CL], memory_weight)
-    depthwise_cl = [r for r in rows if r["layout"] == CL and r["reduction"] == 1 and r["width"] == 1]
-    half_cl, error_cl = fit_depthwise(depthwise_cl, memory_weight, width_half)
+    constants, error = fit([r for r in rows if not _depthwise(r)])
+    depthwise = {lay: [r for r in rows if r["layout"] == lay and _depthwise(r)] for lay in ("contiguous", CL)}
+    half_dw, error_dw = fit_depthwise(depthwise["contiguous"], constants)
+    half_cl, error_cl = fit_depthwise(depthwise[CL], constants)
     return {
         "allocator": loaded_allocator(),
-        "memory_weight": memory_weight,
-        "reduction_half": half,
-        "width_half": width_half,
+        **constants,
         "rms_log_error": error,
+        "depthwise_half": half_dw,
+        "rms_log_error_depthwise": error_dw,
         "depthwise_channels_last_half": half_cl,
         "rms_log_error_depthwise_channels_last": error_cl,
         "gemm_gflops": gemm / 1e9,
@@ -297,9 +332,14 @@ def table(data: dict) -> str:
             "| constant | value (median, IQR over processes) |",
             "|---|---|",
             f"| MEMORY_WEIGHT | {cell(r['memory_weight'])} |",
+            f"| LARGE_RESULT, elements | {cell(r['large_result'])} |",
+            f"| LARGE_RESULT_CHANNELS_LAST, elements | {cell(r['large_result_channels_last'])} |",
+            f"| LARGE_RESULT_WEIGHT | {cell(r['large_result_weight'])} |",
             f"| REDUCTION_HALF | {cell(r['reduction_half'])} |",
             f"| WIDTH_HALF | {cell(r['width_half'])} |",
             f"| rms error of log time | {cell(r['rms_log_error'])} |",
+            f"| DEPTHWISE_HALF | {cell(r['depthwise_half'])} |",
+            f"| rms error of log time, depthwise on NCHW | {cell(r['rms_log_error_depthwise'])} |",
             f"| DEPTHWISE_CHANNELS_LAST_HALF | {cell(r['depthwise_channels_last_half'])} |",
             "| rms error of log time, depthwise on channels_last | "
             f"{cell(r['rms_log_error_depthwise_channels_last'])} |",
@@ -321,8 +361,12 @@ def package_constants(data: dict) -> dict:
     return {
         **package_header(data, "python benchmarks/calibrate.py --write", str(RESULTS.relative_to(ROOT))),
         "memory_weight": round(_median(r["memory_weight"]), 2),
+        "large_result": int(_median(r["large_result"])),
+        "large_result_channels_last": int(_median(r["large_result_channels_last"])),
+        "large_result_weight": round(_median(r["large_result_weight"]), 2),
         "reduction_half": round(_median(r["reduction_half"]), 3),
         "width_half": round(_median(r["width_half"]), 3),
+        "depthwise_half": round(_median(r["depthwise_half"]), 4),
         "depthwise_channels_last_half": round(_median(r["depthwise_channels_last_half"]), 4),
     }
 

@@ -192,7 +192,7 @@ def test_a_depthwise_step_on_a_channels_last_activation_is_priced_with_that_layo
     nchw = d.plan(sizes, layout="contiguous")
     cl = d.plan(sizes, layout="channels_last")
     assert nchw.flops == cl.flops
-    assert model.DEPTHWISE_CHANNELS_LAST_HALF < model.REDUCTION_HALF  # the committed calibration's finding
+    assert model.DEPTHWISE_CHANNELS_LAST_HALF < model.DEPTHWISE_HALF  # the committed calibration's finding
     assert cl.cost < nchw.cost
     with pytest.raises(TnvizError, match="layout"):
         d.plan(sizes, layout="nhwc")

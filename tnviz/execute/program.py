@@ -40,6 +40,12 @@ __all__ = ["Program", "KernelCache", "compile_plan", "run_plan", "memory_format_
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+# A channel mix over this many channels or fewer runs as a batched GEMM rather than a 1×1
+# convolution: oneDNN is slow on so few (forward + backward, 2 threads, glibc: 6 → 16 channels
+# over 32 × 4,096 positions 15.6 ms by F.conv1d, 7.5 ms by torch.matmul; 8 → 8 over 128 × 1,024
+# 4.6 against 3.1 ms; from 16 channels up F.conv1d is as fast or faster: 16 → 40 3.0 against
+# 3.2 ms, 27 → 64 4.7 against 7.1 ms).
+FEW_CHANNELS = 8
 _PAD_MODE = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
 
 Prepare = Callable[[torch.Tensor], torch.Tensor]
@@ -47,21 +53,46 @@ Main = Callable[[torch.Tensor, torch.Tensor, Any], torch.Tensor]
 
 
 def memory_format_of(x: torch.Tensor) -> torch.memory_format:
-    """channels_last(_3d) when ``x`` is laid out so and not also plainly contiguous (a tensor
-    with one channel or one pixel is both; then the plain layout is the one to keep). Under
-    ``vmap``, which cannot ask a batched tensor for its layout, the plain layout."""
+    """The layout ``torch.nn``'s convolutions would keep for ``x``: channels_last(_3d) when its
+    strides are those of that layout, read as PyTorch reads them (``Tensor.suggest_memory_format``),
+    so a tensor with one channel (both contiguous and channels_last) is classed by how it was laid
+    out, and a convolution on it returns what ``nn.Conv2d`` would (rank 1 on channels_last: the
+    channel-mixing step kept channels_last, 0.79 → 0.44 of dense, forward + backward). Under
+    ``vmap``, which cannot ask a batched tensor for its strides, the plain layout."""
+    if x.dim() not in (4, 5):
+        return torch.contiguous_format
     try:
-        return _memory_format(x)
+        strides = x.stride()
     except RuntimeError:  # "NYI: querying is_contiguous inside of vmap for memory_format ..."
         return torch.contiguous_format
+    if not _channels_last_strides(tuple(x.shape), strides):
+        return torch.contiguous_format
+    return torch.channels_last if x.dim() == 4 else torch.channels_last_3d
 
 
-def _memory_format(x: torch.Tensor) -> torch.memory_format:
-    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
-        return torch.channels_last
-    if x.dim() == 5 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last_3d):
-        return torch.channels_last_3d
-    return torch.contiguous_format
+def _channels_last_strides(shape: tuple, strides: tuple) -> bool:
+    """PyTorch's own test (c10's ``is_channels_last_strides_2d_s4``/``_3d_s5``, which Python cannot
+    call; ``torch._prims_common`` mirrors it but fails under ``torch.jit.trace``): the strides grow
+    from the channels over the spatial axes, last to first, to the batch; a size-1 axis is
+    classed by its stride, and ambiguous cases are NCHW."""
+    if strides[1] == 0:
+        return False
+    smallest = 0
+    for d in (1, *range(len(shape) - 1, 1, -1), 0):
+        if shape[d] == 0 or strides[d] < smallest:
+            return False
+        if d == 0 and smallest == strides[1]:
+            return False
+        smallest = strides[d] * shape[d] if shape[d] > 1 else strides[d]
+    return True
+
+
+def _as_shape(t: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+    """``t.reshape(shape)``, but ``t`` itself when it has that shape already: a reshape to its own
+    shape re-strides a tensor that is contiguous in two layouts (one channel, one pixel) as plainly
+    contiguous, and the convolution after it would then return NCHW where ``nn.Conv2d`` keeps
+    channels_last (svd at rate 0.02 on channels_last, forward: a copy back of the whole output)."""
+    return t if t.shape == shape else t.reshape(shape)
 
 
 def _perm(src: Sequence[str], dst: Sequence[str]) -> tuple[int, ...] | None:
@@ -151,12 +182,17 @@ def _channel_contraction(step: Step, big: int, bias_layout: tuple | None) -> _Pa
     def pointwise(x: torch.Tensor, w: torch.Tensor, bias: Any) -> torch.Tensor:
         if not x.is_floating_point():  # F.conv is for real floating types only: torch.einsum
             return torch.einsum("bij,oi->boj", x.reshape(n_outer, n_in, n_inner), w).reshape(out_shape)
-        if spatial_ok and not x.is_contiguous():
-            x = x.reshape(n_outer, n_in, *inner_shape)  # a view where the layout allows
+        if spatial_ok:
+            x = _as_shape(x, (n_outer, n_in, *inner_shape))  # a view where the layout allows
             if memory_format_of(x) is not torch.contiguous_format:
                 y = _CONV[len(inner)](x, w.reshape(n_out, n_in, *([1] * len(inner))), bias)
-                return y.reshape(out_shape)
-        y = F.conv1d(x.reshape(n_outer, n_in, n_inner), w.reshape(n_out, n_in, 1), bias)
+                return _as_shape(y, out_shape)
+        x = x.reshape(n_outer, n_in, n_inner)
+        if n_in <= FEW_CHANNELS:
+            y = torch.matmul(w, x)
+            y = y if bias is None else y + bias.to(y.dtype)[:, None]
+        else:
+            y = F.conv1d(x, w.reshape(n_out, n_in, 1), bias)
         return y.reshape(out_shape)
 
     return _Pairwise(step.operands[big], step.operands[1 - big], prepare, pointwise, fuses)
@@ -260,12 +296,12 @@ def _conv_step(step: Step, bias_layout: tuple | None) -> _Pairwise:
         if in_perm is not None:
             x = x.permute(in_perm)
         if regroup > 1 and not x.is_contiguous():
-            x = x.reshape(grouped_shape)  # a view where the layout allows
+            x = _as_shape(x, grouped_shape)  # a view where the layout allows
             if memory_format_of(x) is not torch.contiguous_format:
                 y = conv(x, w.repeat(regroup, *([1] * (w.dim() - 1))), None, stride, padding, dilation, regroup)
-                y = y.reshape(out_shape)
+                y = _as_shape(y, out_shape)
                 return y.sum(dim=drop) if drop else y
-        x = x.reshape(in_shape)
+        x = _as_shape(x, in_shape)
         for dim, factor in upsample:  # zeros between the signal's entries (a stride's transpose)
             shape = list(x.shape)
             shape[dim] = (shape[dim] - 1) * factor + 1
@@ -279,7 +315,7 @@ def _conv_step(step: Step, bias_layout: tuple | None) -> _Pairwise:
         if crop:
             x = F.pad(x, crop)  # negative: crops
         y = conv(x, w, bias, stride, padding, dilation, g)
-        y = y.reshape(out_shape)
+        y = _as_shape(y, out_shape)
         if drop:
             y = y.sum(dim=drop)
         return y
@@ -401,7 +437,7 @@ class Program:
     ) -> torch.Tensor:
         slots: list = [None] * self.n_slots
         for k, (t, shape) in enumerate(zip(tensors, self.input_shapes)):
-            slots[k] = t.reshape(shape)
+            slots[k] = _as_shape(t, shape)
         params = [tensors[k] for k in self.constant_leaves]
         served = cache.lookup(self, params) if cache is not None and self.frontier else None
         if served is not None:
@@ -418,7 +454,7 @@ class Program:
             y = y.permute(self.final_perm)
         if self.embed is not None:
             y = self.embed(y)
-        y = y.reshape(self.out_shape)
+        y = _as_shape(y, self.out_shape)
         if bias is not None and not self.fuses_bias:
             y = y + bias.to(y.dtype).reshape(-1, *([1] * self.bias_dims))
         return y

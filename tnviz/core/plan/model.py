@@ -27,6 +27,10 @@ __all__ = [
     "MEMORY_WEIGHT",
     "REDUCTION_HALF",
     "WIDTH_HALF",
+    "LARGE_RESULT",
+    "LARGE_RESULT_CHANNELS_LAST",
+    "LARGE_RESULT_WEIGHT",
+    "DEPTHWISE_HALF",
     "DEPTHWISE_CHANNELS_LAST_HALF",
     "INF",
 ]
@@ -51,17 +55,28 @@ def _calibration() -> dict:
 
 
 # The "time" objective: FLOPs / efficiency + MEMORY_WEIGHT · elements read and written, in FLOP
-# equivalents. MEMORY_WEIGHT prices moving one element against the large-GEMM rate. A step runs
+# equivalents, + LARGE_RESULT_WEIGHT · elements of a result of LARGE_RESULT elements or more
+# (LARGE_RESULT_CHANNELS_LAST on a channels_last activation; see Problem._memory). MEMORY_WEIGHT
+# prices moving one element against the large-GEMM rate. A step runs
 # far below peak where the channels K it sums over are few (a convolution over 4 input channels,
 # a depthwise one: K = 1) or where its narrower side W is thin (a convolution with 4 output
 # channels, a depthwise kernel: W = 1), so its FLOPs are divided by
 # K / (K + REDUCTION_HALF) · W / (W + WIDTH_HALF). All are fitted on measured calls of the
-# kinds the executor makes, never typed in; a depthwise step (K = W = 1) on a channels_last
-# activation takes DEPTHWISE_CHANNELS_LAST_HALF for REDUCTION_HALF, fitted on such calls.
+# kinds the executor makes, never typed in. A depthwise step (K = W = 1) is priced apart: its
+# time hardly moves with its kernel's taps (27 channels, 32×32, batch 32, forward + backward
+# here: 3×1 7.1 ms, 3×3 6.3 ms on NCHW; 1.30 and 1.49 ms on channels_last), so its FLOPs are
+# counted for one tap, with DEPTHWISE_HALF (NCHW) or DEPTHWISE_CHANNELS_LAST_HALF for
+# REDUCTION_HALF, each fitted on such calls in its layout. (Priced by their taps, CP's two
+# one-row kernels looked cheaper applied one after the other than joined into one 3×3 kernel,
+# which runs in half the time.)
 CALIBRATION = _calibration()
 MEMORY_WEIGHT: float = CALIBRATION["memory_weight"]
 REDUCTION_HALF: float = CALIBRATION["reduction_half"]
 WIDTH_HALF: float = CALIBRATION["width_half"]
+DEPTHWISE_HALF: float = CALIBRATION["depthwise_half"]
+LARGE_RESULT: int = CALIBRATION["large_result"]
+LARGE_RESULT_CHANNELS_LAST: int = CALIBRATION["large_result_channels_last"]
+LARGE_RESULT_WEIGHT: float = CALIBRATION["large_result_weight"]
 DEPTHWISE_CHANNELS_LAST_HALF: float = CALIBRATION["depthwise_channels_last_half"]
 INF = float("inf")
 
@@ -236,6 +251,7 @@ class Problem:
         macs = pa * pb // shared_size if shared_size else 0  # an empty index: nothing to compute
         extra = 0
         signal_side = 0
+        taps = 1  # of the kernel applied to the signal
         for bit, c in self.conv_bits.items():
             if shared_conv >> bit & 1:
                 sig = self.conv_info[c][0]
@@ -245,7 +261,9 @@ class Problem:
                         return INF, INF  # correlations in both directions: F.conv cannot
                     signal_side = side
                     out_len = self.conv_length(s, c)
-                    macs *= out_len * (lb[c] if side == 1 else la[c])
+                    kernel = lb[c] if side == 1 else la[c]
+                    macs *= out_len * kernel
+                    taps *= kernel
                     if not ks >> bit & 1:
                         extra += ss * out_len
                 else:
@@ -267,10 +285,22 @@ class Problem:
         # GEMM runs far below peak.
         reduction = max(1, self.static_prod(shared & ~ks & ~self.conv_mask))
         width = max(1, min(self.static_prod(ka & ~kb & ~self.conv_mask), self.static_prod(kb & ~ka & ~self.conv_mask)))
-        depthwise_cl = reduction == 1 and width == 1 and s & self.channels_last_mask
-        half = DEPTHWISE_CHANNELS_LAST_HALF if depthwise_cl else REDUCTION_HALF
-        efficiency = reduction / (reduction + half) * width / (width + WIDTH_HALF)
-        return flops, flops / efficiency + MEMORY_WEIGHT * (sa + sb + ss)
+        if reduction == 1 and width == 1:  # depthwise: priced for one tap
+            half = DEPTHWISE_CHANNELS_LAST_HALF if s & self.channels_last_mask else DEPTHWISE_HALF
+            return flops, flops / taps * (1 + half) + self._memory(s, sa, sb, ss)
+        efficiency = reduction / (reduction + REDUCTION_HALF) * width / (width + WIDTH_HALF)
+        return flops, flops / efficiency + self._memory(s, sa, sb, ss)
+
+    def _memory(self, s: int, sa: int, sb: int, ss: int) -> float:
+        """The elements a step reads and writes, and a large result's fresh pages: glibc's malloc
+        serves a block of several MB by mmap and returns it on free, so a call that allocates such
+        blocks faults their pages in again each time — from a smaller result on NCHW, where
+        oneDNN's convolutions allocate more blocks than the result (a 1×1 convolution from 16 to 64
+        channels, 32×32, batch 32, an 8 MB result: 9.8 ms and 4,133 page faults a call on NCHW,
+        0.47 ms and none on channels_last; a 1×1 from 64 to 256 channels in 16 groups, 32 MB:
+        27 and 22 ms)."""
+        large = LARGE_RESULT_CHANNELS_LAST if s & self.channels_last_mask else LARGE_RESULT
+        return MEMORY_WEIGHT * (sa + sb + ss) + (LARGE_RESULT_WEIGHT * ss if ss >= large else 0.0)
 
     def unary_flops(self, k: int) -> int:
         """FLOPs of operand ``k``'s unary step (its diagonal, then the sum of its summed indices)."""

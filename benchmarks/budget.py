@@ -29,7 +29,7 @@ import torch
 
 import tnviz
 from tnviz.compression import distill, evaluate, mnist_offline
-from tnviz.compression.reproduce import QUICK, teacher_cache, train_teacher
+from tnviz.experiments.lenet5 import QUICK, teacher_cache, train_teacher
 from tnviz.provenance import mean_ci_text, write_results
 
 HERE = Path(__file__).resolve().parent

@@ -5,9 +5,9 @@ per-layer rate (``budget="layer"``) and to whole-model ones (``budget="model"``:
 compare at the same size: the output error says which spends it better.
 
 Models (random weights, as ``weights=None``): ResNet-18 (torchvision's layout,
-``tnviz.compression.resnet18``, on 8 images of 224×224) and the test suite's own models
-(``tests/compression/test_any_model.py``): a MobileNet-v2-like net with depthwise convolutions, a
-transformer encoder with ``nn.MultiheadAttention`` and a Conv1d audio net.
+``tnviz.compression.resnet18``, on 8 images of 224×224) and the networks unlike the paper's that the
+test suite compresses too (``tnviz.compression.other_models``): a MobileNet-v2-like net with
+depthwise convolutions, a transformer encoder with ``nn.MultiheadAttention`` and a Conv1d audio net.
 
 Each (model, format, budget) runs in a process of its own (its memory and time do not touch the
 next) stopped after ``--limit`` seconds: the seconds ``compress`` takes (decompositions and the
@@ -58,8 +58,7 @@ def build(name: str):
         from tnviz.compression import resnet18
 
         return resnet18().eval(), torch.randn(8, 3, 224, 224)
-    sys.path.insert(0, str(HERE.parent / "tests" / "compression"))
-    import test_any_model as zoo
+    from tnviz.compression import other_models as zoo
 
     if name == "mobilenet":
         return zoo.MobileNetLike().eval(), torch.randn(8, 3, 32, 32)

@@ -8,7 +8,7 @@ The files: ``benchmarks/results/planner.json`` (``benchmarks/planner.py``),
 ``benchmarks/results/engine.json`` (``benchmarks/engine.py``) and
 ``docs/lenet5_mnist/results.json`` (``tnviz reproduce lenet5-mnist --out docs/lenet5_mnist``) and
 ``docs/lenet5_mnist/fig9_curves.json`` (the per-epoch test errors of a ``reproduce`` run, its
-``fig9_curves.json``; ``python -m tnviz.compression.reproduce plot-fig9 FILE`` draws the figure),
+``fig9_curves.json``; ``python -m tnviz.experiments.fig9 plot-fig9 FILE`` draws the figure),
 ``benchmarks/results/layers.json`` and ``layers-tcmalloc.json`` (``benchmarks/layers.py``, with
 ``--allocator tcmalloc`` for the second) for ``docs/layers.md``,
 ``benchmarks/results/budget.json`` (``benchmarks/budget.py``) for ``docs/budget.md``,
@@ -48,7 +48,7 @@ def generate_readme(text: str) -> str:
     import engine
     import planner
 
-    from tnviz.compression.reproduce import readme_section
+    from tnviz.experiments.report import readme_section
     from tnviz.provenance import describe, replace_section
 
     planner_data = _load(HERE / "results" / "planner.json")
@@ -62,7 +62,8 @@ def generate_readme(text: str) -> str:
 
 def generate_docs() -> dict[Path, str]:
     """Generated docs files: ``{path: text}``."""
-    from tnviz.compression.reproduce import fig9_markdown, results_markdown
+    from tnviz.experiments.fig9 import fig9_markdown
+    from tnviz.experiments.report import results_markdown
 
     docs = {LENET / "results.md": results_markdown(_load(LENET / "results.json"))}
     if (LENET / "fig9_curves.json").exists():

@@ -48,8 +48,8 @@ def json_or_refuse(text: str) -> None:
 
 
 def render_all(diagram: Diagram, with_svg: bool) -> None:
-    from tnviz.core.layout import layout
     from tnviz.render import to_dot, to_svg, to_tikz
+    from tnviz.render.layout import layout
 
     layout(diagram)
     to_dot(diagram)

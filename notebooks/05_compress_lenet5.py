@@ -34,7 +34,7 @@ import torch
 
 import tnviz
 from tnviz.compression import LeNet5, evaluate, mnist_offline
-from tnviz.compression.reproduce import fig9_figure
+from tnviz.experiments.fig9 import fig9_figure
 from tnviz.widgets import TrainingDashboard
 
 QUICK = os.environ.get("TNVIZ_QUICK") == "1"

@@ -17,6 +17,7 @@ ALLOWED = {
     "render": {"core", "errors", "tables"},
     "nn": {"core", "execute", "errors", "tables"},
     "compression": {"core", "nn", "execute", "render", "errors", "tables", "provenance"},
+    "experiments": {"core", "nn", "execute", "render", "compression", "errors", "tables", "provenance"},
     "widgets": {"core", "execute", "render", "nn", "compression", "errors", "tables"},
     "gallery": {"core"},
     "paper_layers": {"core"},

@@ -49,17 +49,17 @@ def test_reproduce_writes_the_table_plot_and_diagrams(tmp_path, capsys, monkeypa
 
     import torch
 
-    from tnviz.compression import reproduce
+    from tnviz.experiments import lenet5
 
     # One epoch per schedule: this checks the files, not the accuracies (the experiment's job).
-    monkeypatch.setattr(reproduce, "QUICK", replace(reproduce.QUICK, finetune_epochs=1, e2e_epochs=1))
+    monkeypatch.setattr(lenet5, "QUICK", replace(lenet5.QUICK, finetune_epochs=1, e2e_epochs=1))
 
     from tnviz.cli import main
     from tnviz.compression import LeNet5
     from tnviz.compression.checkpoint import save_atomic
 
     torch.manual_seed(0)
-    from tnviz.compression.reproduce import QUICK, teacher_cache
+    from tnviz.experiments.lenet5 import QUICK, teacher_cache
 
     cache = teacher_cache(tmp_path, QUICK)  # a cached (untrained) teacher: no teacher training here
     save_atomic({"kind": "tnviz-teacher", "model": LeNet5().state_dict(), "test_acc": 0.1}, cache)
@@ -78,7 +78,7 @@ def test_reproduce_writes_the_table_plot_and_diagrams(tmp_path, capsys, monkeypa
     assert {line.split(",")[-4] for line in csv[1:]} == {"blockwise", "blockwise+e2e", "e2e", "scratch"}
     import json
 
-    from tnviz.compression.reproduce import results_markdown
+    from tnviz.experiments.report import results_markdown
 
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["provenance"]["commit"] is not None and data["provenance"]["settings"]["seeds"] == 1
@@ -136,13 +136,11 @@ def test_compress_command_on_a_users_checkpoint(tmp_path, capsys, monkeypatch):
 def test_an_interrupted_teacher_is_not_cached(tmp_path, monkeypatch):
     import pytest
 
-    from tnviz.compression import reproduce
     from tnviz.compression.distill import DistillResult
+    from tnviz.experiments import lenet5
 
-    monkeypatch.setattr(
-        reproduce, "distill", lambda model, *a, **k: DistillResult(model, stopped=True, interrupted=True)
-    )
-    cache = reproduce.teacher_cache(tmp_path, reproduce.QUICK)
+    monkeypatch.setattr(lenet5, "distill", lambda model, *a, **k: DistillResult(model, stopped=True, interrupted=True))
+    cache = lenet5.teacher_cache(tmp_path, lenet5.QUICK)
     with pytest.raises(KeyboardInterrupt):
-        reproduce.train_teacher(cache, reproduce.QUICK, print, False)
+        lenet5.train_teacher(cache, lenet5.QUICK, print, False)
     assert not cache.exists()

@@ -116,8 +116,8 @@ def check_dot(diagram: Diagram, dot: str) -> None:
 @given(st.sampled_from(VALID), st.integers(1, 5))
 @bounded(10)
 def test_layout_and_text_renderers_never_fail_on_valid_diagrams(spec, size):
-    from tnviz.core.layout import layout
     from tnviz.render import to_dot, to_tikz
+    from tnviz.render.layout import layout
 
     diagram = Diagram.parse(spec)
     bound = diagram.bind({i: size for i in diagram.index_names if i not in diagram.conv})

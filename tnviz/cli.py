@@ -41,6 +41,18 @@ def _option(value: str | None):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tnviz`` command."""
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except TnvizError as err:
+        print(f"tnviz: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tnviz: interrupted; the checkpoints are kept: run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tnviz", description="Tensor diagrams you can see, price, run and train.")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="plan and run the paper's layers on random data, checked against dense")
@@ -61,7 +73,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan.add_argument("--dilation")
     plan.add_argument("--padding-mode")
     plan.add_argument("--optimize", default="auto")
-    rep = sub.add_parser("reproduce", help="reproduce a paper experiment (lenet5-mnist)")
+    _reproduce_arguments(sub.add_parser("reproduce", help="reproduce a paper experiment (lenet5-mnist)"))
+    _compress_arguments(
+        sub.add_parser("compress", help="compress a model of your own (or a reference network) and save it")
+    )
+    exp = sub.add_parser("export", help="write a compressed model as plain PyTorch (torch.export) and ONNX")
+    exp.add_argument("compressed", help="the model.pt that tnviz compress wrote")
+    exp.add_argument("--shape", required=True, help="the example input's shape, batch first: 1,3,224,224")
+    exp.add_argument("--dtype", default="float32", choices=["float32", "float64", "int64"])
+    exp.add_argument("--model", help="the uncompressed architecture, if the file does not name it (as compress's)")
+    exp.add_argument("--kwargs", help="keyword arguments for --model, as JSON")
+    exp.add_argument("--no-onnx", action="store_true", help="write model.pt2 only")
+    exp.add_argument("--out", default="exported", help="the output folder (default: exported)")
+    return parser
+
+
+def _reproduce_arguments(rep: argparse.ArgumentParser) -> None:
     rep.add_argument("experiment", choices=["lenet5-mnist"])
     rep.add_argument("--quick", action="store_true", help="the ≤ 5-minute setting (6 formats, short training)")
     rep.add_argument("--out", default="results", help="the results folder (default: results)")
@@ -82,7 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="comma-separated initialisations of the students: decompose (weight-space, the default) and/or "
         "activations (data-aware: fitted to the teacher's layer outputs on training images)",
     )
-    comp = sub.add_parser("compress", help="compress a model of your own (or a reference network) and save it")
+
+
+def _compress_arguments(comp: argparse.ArgumentParser) -> None:
     comp.add_argument(
         "--model",
         required=True,
@@ -120,73 +149,62 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     comp.add_argument("--epochs", type=int, default=5)
     comp.add_argument("--out", default="compressed", help="the output folder (default: compressed)")
-    exp = sub.add_parser("export", help="write a compressed model as plain PyTorch (torch.export) and ONNX")
-    exp.add_argument("compressed", help="the model.pt that tnviz compress wrote")
-    exp.add_argument("--shape", required=True, help="the example input's shape, batch first: 1,3,224,224")
-    exp.add_argument("--dtype", default="float32", choices=["float32", "float64", "int64"])
-    exp.add_argument("--model", help="the uncompressed architecture, if the file does not name it (as compress's)")
-    exp.add_argument("--kwargs", help="keyword arguments for --model, as JSON")
-    exp.add_argument("--no-onnx", action="store_true", help="write model.pt2 only")
-    exp.add_argument("--out", default="exported", help="the output folder (default: exported)")
-    args = parser.parse_args(argv)
+
+
+def _reproduce(args) -> int:
+    from tnviz.experiments.lenet5 import reproduce_lenet5
+
+    split = lambda text: None if text is None else [t.strip() for t in text.split(",") if t.strip()]
+    rates = split(args.rates)
     try:
-        if args.command == "reproduce":
-            from tnviz.compression.reproduce import reproduce_lenet5
+        rates = None if rates is None else [float(r) for r in rates]
+    except ValueError:
+        raise TnvizError(f"bad --rates {args.rates!r}; expected numbers like 0.02,0.05", token=args.rates) from None
+    reproduce_lenet5(
+        args.out,
+        args.quick,
+        split(args.formats),
+        rates,
+        progress=args.progress,
+        seeds=args.seeds,
+        schedules=split(args.schedules),
+        inits=split(args.inits),
+    )
+    return 0
 
-            split = lambda text: None if text is None else [t.strip() for t in text.split(",") if t.strip()]
-            rates = split(args.rates)
-            try:
-                rates = None if rates is None else [float(r) for r in rates]
-            except ValueError:
-                raise TnvizError(
-                    f"bad --rates {args.rates!r}; expected numbers like 0.02,0.05", token=args.rates
-                ) from None
-            reproduce_lenet5(
-                args.out,
-                args.quick,
-                split(args.formats),
-                rates,
-                progress=args.progress,
-                seeds=args.seeds,
-                schedules=split(args.schedules),
-                inits=split(args.inits),
-            )
-            return 0
-        if args.command == "compress":
-            return _compress(args)
-        if args.command == "export":
-            return _export(args)
-        if args.command == "demo":
-            from tnviz.demo import run_demo
 
-            return 0 if run_demo(sys.stdout, batch=args.batch, length=args.size) else 1
-        from tnviz.core.diagram import Diagram
+def _demo(args) -> int:
+    from tnviz.demo import run_demo
 
-        if args.command == "draw":
-            diagram = Diagram.parse(args.spec)
-            if args.sizes:
-                diagram = diagram.bind(_parse_sizes(args.sizes))
-            style = {"title": args.title, "labels": not args.no_labels}
-            if args.plan:
-                style["plan"] = diagram.plan()
-            diagram.save(args.output, **style)
-            print(f"wrote {args.output}")
-            return 0
-        options = {
-            "padding": _option(args.padding),
-            "stride": _option(args.stride),
-            "dilation": _option(args.dilation),
-            "padding_mode": args.padding_mode,
-        }
-        diagram = Diagram.parse(args.spec, **{k: v for k, v in options.items() if v is not None})
-        print(diagram.plan(_parse_sizes(args.sizes), optimize=args.optimize))
-        return 0
-    except TnvizError as err:
-        print(f"tnviz: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("tnviz: interrupted; the checkpoints are kept: run the same command again to resume", file=sys.stderr)
-        return 130
+    return 0 if run_demo(sys.stdout, batch=args.batch, length=args.size) else 1
+
+
+def _draw(args) -> int:
+    from tnviz.core.diagram import Diagram
+
+    diagram = Diagram.parse(args.spec)
+    if args.sizes:
+        diagram = diagram.bind(_parse_sizes(args.sizes))
+    style = {"title": args.title, "labels": not args.no_labels}
+    if args.plan:
+        style["plan"] = diagram.plan()
+    diagram.save(args.output, **style)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _plan(args) -> int:
+    from tnviz.core.diagram import Diagram
+
+    options = {
+        "padding": _option(args.padding),
+        "stride": _option(args.stride),
+        "dilation": _option(args.dilation),
+        "padding_mode": args.padding_mode,
+    }
+    diagram = Diagram.parse(args.spec, **{k: v for k, v in options.items() if v is not None})
+    print(diagram.plan(_parse_sizes(args.sizes), optimize=args.optimize))
+    return 0
 
 
 def _compress(args) -> int:
@@ -263,6 +281,17 @@ def _export(args) -> int:
         example = torch.randn(shape, generator=generator, dtype=getattr(torch, args.dtype))
     print(export_model(model, example, args.out, onnx=not args.no_onnx))
     return 0
+
+
+# each subcommand's function, which main() calls with the parsed arguments
+_COMMANDS = {
+    "demo": _demo,
+    "draw": _draw,
+    "plan": _plan,
+    "reproduce": _reproduce,
+    "compress": _compress,
+    "export": _export,
+}
 
 
 if __name__ == "__main__":

@@ -147,7 +147,7 @@ def _fig5(name: str) -> Diagram:
     from tnviz.core.formats import paper_layer
 
     built = paper_layer(name)
-    return Diagram.parse(built.spec, sizes={**built.sizes, **_LAYER}, padding=1)
+    return Diagram.from_spec(built.structure, sizes={**built.sizes, **_LAYER}, padding=1)
 
 
 def fig5_standard() -> Diagram:

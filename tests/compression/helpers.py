@@ -19,22 +19,23 @@ def small_mnist(n_train: int = 512, n_test: int = 200):
 
 
 def reproduce_on_small_digits(monkeypatch, tmp_path, seeds=(0,), **quick):
-    """``tnviz.compression.reproduce`` on 256/200 digits with ``QUICK`` changed by ``quick``, and
+    """``tnviz.experiments.lenet5`` on 256/200 digits with ``QUICK`` changed by ``quick``, and
     an untrained LeNet-5 cached as each seed's teacher (no teacher training)."""
     from dataclasses import replace
 
-    from tnviz.compression import LeNet5, reproduce
+    from tnviz.compression import LeNet5
     from tnviz.compression.checkpoint import save_atomic
+    from tnviz.experiments import lenet5
 
     data = small_mnist(256, 200)
-    monkeypatch.setattr(reproduce, "mnist_offline", lambda seed=0: data)
-    settings = replace(reproduce.QUICK, **quick)
-    monkeypatch.setattr(reproduce, "QUICK", settings)
+    monkeypatch.setattr(lenet5, "mnist_offline", lambda seed=0: data)
+    settings = replace(lenet5.QUICK, **quick)
+    monkeypatch.setattr(lenet5, "QUICK", settings)
     torch.manual_seed(0)
     for seed in seeds:
-        cache = reproduce.teacher_cache(tmp_path, replace(settings, seed=seed))
+        cache = lenet5.teacher_cache(tmp_path, replace(settings, seed=seed))
         save_atomic({"kind": "tnviz-teacher", "model": LeNet5().state_dict(), "test_acc": 0.1}, cache)
-    return reproduce
+    return lenet5
 
 
 def on_step(fn):

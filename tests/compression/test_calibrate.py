@@ -163,7 +163,8 @@ def test_reproduce_compares_the_inits_and_resumes(tiny, tmp_path, monkeypatch):
 
 
 def test_the_claims_are_stated_per_init():
-    from tnviz.compression.reproduce import QUICK, _summarise, results_markdown
+    from tnviz.experiments.lenet5 import QUICK, _summarise
+    from tnviz.experiments.report import results_markdown
 
     settings = replace(QUICK, formats=("tt", "mtt"), rates=(0.05,), seeds=2, schedules=("e2e",),
                        inits=("decompose", "activations"))  # fmt: skip

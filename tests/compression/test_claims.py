@@ -2,7 +2,7 @@
 
 import pytest
 
-from tnviz.compression.claims import claim_lines, paired, verdict
+from tnviz.experiments.claims import claim_lines, paired, verdict
 from tnviz.provenance import mean_ci
 
 

@@ -105,7 +105,7 @@ def _curves_file(seeds=(0, 1)):
 
 @pytest.mark.parametrize("seeds", [(0, 1), (0,)])
 def test_plot_fig9_writes_a_png_from_a_curves_file(tmp_path, seeds):
-    from tnviz.compression.reproduce import _main, fig9_figure
+    from tnviz.experiments.fig9 import _main, fig9_figure
 
     path = tmp_path / "fig9_curves.json"
     path.write_text(json.dumps(_curves_file(seeds)))
@@ -122,7 +122,7 @@ def test_plot_fig9_writes_a_png_from_a_curves_file(tmp_path, seeds):
 
 
 def test_fig9_markdown_tabulates_mean_and_range_per_epoch():
-    from tnviz.compression.reproduce import fig9_markdown
+    from tnviz.experiments.fig9 import fig9_markdown
 
     text = fig9_markdown(_curves_file())
     assert "| TNN-mTT | Seq-KD | block conv2 (1), block fc1 (2), fine-tune (3–4) | 69.5 (69.0–70.0) |" in text

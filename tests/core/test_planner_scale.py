@@ -8,9 +8,9 @@ from opt_einsum.testing import rand_equation
 
 from tnviz import Diagram, TnvizError
 from tnviz.core.diagram import default_inputs
-from tnviz.core.layout import drawn_inputs
 from tnviz.core.plan import Problem
 from tnviz.core.plan.search import EXACT_BUDGET, GREEDY_BUDGET, exact_work
+from tnviz.render.layout import drawn_inputs
 
 
 def network(n: int, seed: int = 12) -> tuple[Diagram, str, list]:

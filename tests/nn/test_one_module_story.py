@@ -37,11 +37,11 @@ def test_every_format_declares_itself_and_has_a_decomposer():
 
 
 def test_tables_derive_from_the_registry():
-    from tnviz.compression.reproduce import NAMES, TWINS
+    from tnviz.experiments.claims import PAPER_NAMES, TWINS
     from tnviz.paper_layers import PAPER_LAYERS
     from tnviz.widgets.decomposition_explorer import DECOMPOSITIONS
 
-    assert NAMES == {name: f.paper_name for name, f in FORMATS.items()}
+    assert PAPER_NAMES == {name: f.paper_name for name, f in FORMATS.items()}
     assert TWINS == {"mcp": "cp", "mtk": "tk", "mtt": "tt", "mtr": "tr"}
     for name, (spec, sizes) in PAPER_LAYERS.items():
         built = paper_layer(name)

@@ -10,10 +10,10 @@ import pytest
 
 from tnviz import Diagram, TnvizError
 from tnviz.core.formats import FORMATS, LayerConfig, build_layer, ranks_for_rate
-from tnviz.core.layout import Layout
 from tnviz.gallery import FIGURES
 from tnviz.render import Collisions, collisions
 from tnviz.render.collisions import KINDS
+from tnviz.render.layout import Layout
 from tnviz.render.scene import Label, Line, Scene, Shape, build_scene, make_style
 
 # The RankExplorer's layers (its default order m = 3): a 64 → 64 3×3 convolution on a batch of

@@ -198,8 +198,8 @@ def test_thirty_tensor_network_draws_with_bounded_layout_work(monkeypatch):
 
     from matplotlib.patches import Circle
 
-    import tnviz.core.layout as layout_module
     import tnviz.render.scene as scene_module
+    import tnviz.render.shapes as shapes_module
 
     specs = []
     for r in range(5):
@@ -223,17 +223,17 @@ def test_thirty_tensor_network_draws_with_bounded_layout_work(monkeypatch):
         return lambda *args, **kwargs: calls.update([name]) or fn(*args, **kwargs)
 
     monkeypatch.setattr(scene_module, "layout", counted("layout", scene_module.layout))
-    monkeypatch.setattr(layout_module, "_bfs", counted("bfs", layout_module._bfs))
-    force = layout_module._force_positions
+    monkeypatch.setattr(shapes_module, "_bfs", counted("bfs", shapes_module._bfs))
+    force = shapes_module.force_positions
 
     def force_positions(adj, vertices, pinned, iterations=120):
         calls.update(force=1, vertices=len(vertices), cap=iterations)
         return force(adj, vertices, pinned, iterations)
 
-    monkeypatch.setattr(layout_module, "_force_positions", force_positions)
+    monkeypatch.setattr(shapes_module, "force_positions", force_positions)
     fake_math = types.SimpleNamespace(**{k: getattr(math, k) for k in dir(math) if not k.startswith("_")})
     fake_math.hypot = counted("hypot", math.hypot)
-    monkeypatch.setattr(layout_module, "math", fake_math)
+    monkeypatch.setattr(shapes_module, "math", fake_math)
     fig, ax = d.draw()
     assert sum(isinstance(p, Circle) for p in ax.patches) == 30
     n = 30

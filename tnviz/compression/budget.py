@@ -47,8 +47,12 @@ def allocate(curves: Sequence[Sequence[Option]], available: float, unit: str = "
     most ``available`` with the summed squared errors as low as the greedy can make them.
 
     Starts from each layer's fewest-parameter option; repeatedly takes the upgrade (to any option
-    with more parameters) of the best error decrease per parameter that still fits. Refuses
-    when even the smallest options do not fit (``unit`` names the cost in that message).
+    with more parameters) of the best error decrease per parameter that still fits. When none
+    fits, an upgrade that would not is bought with downgrades of other layers (the cheapest in
+    error per unit freed first) wherever that lowers the summed errors: costs that jump (a
+    FLOPs curve flat where a layer runs its rebuilt kernel, then a step) leave the greedy
+    stuck below the budget otherwise. Refuses when even the smallest options do not fit
+    (``unit`` names the cost in that message).
 
     Example:
         >>> a = [Option(10, 0.9, None), Option(20, 0.5, None), Option(40, 0.1, None)]
@@ -77,10 +81,57 @@ def allocate(curves: Sequence[Sequence[Option]], available: float, unit: str = "
                 if best is None or gain / extra > best[0]:
                     best = (gain / extra, i, k)
         if best is None:
-            return choice
+            exchange = _best_exchange(curves, order, choice, available - spent)
+            if exchange is None:
+                return choice
+            for i, k in exchange:
+                spent += curves[i][k].cost - curves[i][choice[i]].cost
+                choice[i] = k
+            continue
         _, i, k = best
         spent += curves[i][k].cost - curves[i][choice[i]].cost
         choice[i] = k
+
+
+def _best_exchange(
+    curves: Sequence[Sequence[Option]], order: Sequence[Sequence[int]], choice: Sequence[int], left: float
+) -> list[tuple[int, int]] | None:
+    """The upgrade that does not fit in ``left``, paid for by downgrading other layers, that lowers
+    the summed squared errors most: [(layer, option), ...] with the upgrade first, or None."""
+    downgrades = []  # (error added per unit freed, layer, option, freed, error added)
+    for j, curve in enumerate(curves):
+        here = curve[choice[j]]
+        for m in order[j]:
+            freed = here.cost - curve[m].cost
+            if freed > 0:
+                loss = curve[m].error ** 2 - here.error**2
+                downgrades.append((max(loss, 0.0) / freed, j, m, freed, loss))
+    downgrades.sort(key=lambda d: d[0])
+    best: tuple[float, list[tuple[int, int]]] | None = None
+    for i, curve in enumerate(curves):
+        here = curve[choice[i]]
+        for k in order[i]:
+            need = curve[k].cost - here.cost - left
+            gain = here.error**2 - curve[k].error ** 2
+            if need <= 0 or gain <= 0:
+                continue
+            taken: dict[int, tuple[int, float, float]] = {}  # layer -> (option, freed, loss): one per layer
+            freed = 0.0
+            for _, j, m, f, loss in downgrades:
+                if j == i or freed >= need:
+                    continue
+                if j in taken:
+                    if f <= taken[j][1]:
+                        continue
+                    freed -= taken[j][1]
+                taken[j] = (m, f, loss)
+                freed += f
+            if freed < need:
+                continue
+            net = gain - sum(loss for _, _, loss in taken.values())
+            if net > 1e-12 and (best is None or net > best[0]):
+                best = (net, [(i, k), *((j, m) for j, (m, _, _) in taken.items())])
+    return None if best is None else best[1]
 
 
 def _amount(x: float) -> str:

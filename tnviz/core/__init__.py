@@ -1,6 +1,7 @@
 """The diagram model: spec language, Diagram, cost and plans. Standard library only."""
 
-from tnviz.core.diagram import ConvOptions, Diagram, Index
+from tnviz.core.conv_options import ConvOptions
+from tnviz.core.diagram import Diagram, Index
 from tnviz.core.plan import Plan, Step
 from tnviz.core.spec import Spec, format_spec, parse_spec
 

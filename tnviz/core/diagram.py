@@ -7,82 +7,28 @@ Standard library only. A Diagram is immutable: :meth:`Diagram.bind` and
 from __future__ import annotations
 
 import json
-import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from tnviz.core.binding import resolve_sizes
+from tnviz.core.conv_options import (
+    ConvOptions,
+    check_kernel_dilation,
+    is_int,
+    resolve_options,
+)
 from tnviz.core.optimize import Optimize
+from tnviz.core.plan import Plan, make_plan
 from tnviz.core.spec import ELLIPSIS, Operand, Spec, expand_ellipsis, format_spec, parse_spec
 from tnviz.errors import TnvizError
 
-if TYPE_CHECKING:
-    from tnviz.core.plan import Plan
-
-__all__ = ["Diagram", "Index", "ConvOptions", "ROLES", "PADDING_MODES", "default_inputs"]
+__all__ = ["Diagram", "Index", "ROLES", "default_inputs"]
 
 ROLES = ("free", "summed", "contraction", "hyperedge", "batch", "convolution")
-PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-_OPTION_NAMES = ("padding", "stride", "dilation", "padding_mode", "flip", "upsample", "kernel_dilation")
 JSON_FORMAT = "tnviz.diagram"
 JSON_VERSION = 1
 _PLAN_CACHE_SIZE = 128  # plans kept per diagram, oldest dropped first
-
-
-@dataclass(frozen=True)
-class ConvOptions:
-    """How one convolution index is convolved (PyTorch's ``F.conv*d`` semantics).
-
-    ``padding`` is ``(left, right)`` or ``"same"`` (resolved once kernel sizes are known); a
-    negative side crops. Three options beyond PyTorch's, which the gradients of convolutions
-    need (:meth:`Diagram.grad`): ``flip`` correlates with the kernels reversed along the index (a
-    true convolution); ``upsample`` inserts ``upsample - 1`` zeros between the signal's entries
-    before padding (the transpose of a stride); ``kernel_dilation`` gives named kernels their own
-    spacing instead of ``dilation`` (``(("G", 2),)``: G's taps 2 apart), so that a strided
-    convolution's upstream gradient can join its kernels.
-    """
-
-    padding: tuple[int, int] | str = (0, 0)
-    stride: int = 1
-    dilation: int = 1
-    padding_mode: str = "zeros"
-    flip: bool = False
-    upsample: int = 1
-    kernel_dilation: tuple[tuple[str, int], ...] = ()
-
-    def is_default(self) -> bool:
-        return self == ConvOptions()
-
-    def dilation_of(self, kernel: str) -> int:
-        """The spacing of ``kernel``'s taps: its own ``kernel_dilation``, else ``dilation``."""
-        for name, value in self.kernel_dilation:
-            if name == kernel:
-                return value
-        return self.dilation
-
-    def reach(self, kernels: Sequence[tuple[str, int]]) -> int:
-        """How far the combined kernels reach beyond one entry: Σ dilation·(length - 1) over
-        ``(name, length)`` pairs (the combined kernel spans ``reach + 1`` signal entries)."""
-        return sum(self.dilation_of(name) * (length - 1) for name, length in kernels)
-
-    def pads(self, kernel_length: int) -> tuple[int, int]:
-        """The (left, right) padding for a combined kernel of this length at ``dilation``."""
-        return self.pads_for_reach(self.dilation * (kernel_length - 1))
-
-    def pads_for_reach(self, reach: int) -> tuple[int, int]:
-        """The (left, right) padding for combined kernels reaching ``reach`` (see :meth:`reach`)."""
-        if self.padding == "same":
-            return reach // 2, reach - reach // 2
-        return self.padding  # type: ignore[return-value]
-
-    def output_length(self, signal_length: int, kernel_lengths: list[int], kernels: Sequence[str] = ()) -> int:
-        """Length of the output along this index (may be < 1 for a kernel too large); ``kernels``
-        names the kernels of ``kernel_lengths`` when some have their own ``kernel_dilation``."""
-        names = list(kernels) or [""] * len(kernel_lengths)
-        reach = self.reach(list(zip(names, kernel_lengths)))
-        left, right = self.pads_for_reach(reach)
-        signal = (signal_length - 1) * self.upsample + 1
-        return (signal + left + right - reach - 1) // self.stride + 1
 
 
 @dataclass(frozen=True)
@@ -105,129 +51,6 @@ class Index:
     in_output: bool
     size: int | None
     sizes: Mapping[str, int | None]
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)  # NumPy integers too
-
-
-MAX_SIZE = 2**40  # no tensor axis is longer; larger numbers are typos or hostile files
-
-
-def _check_positive(value: object, what: str, token: str) -> int:
-    if not _is_int(value) or value < 1:  # type: ignore[operator]
-        raise TnvizError(f"{what} must be a positive integer, got {value!r}", token=token)
-    if value > MAX_SIZE:  # type: ignore[operator]
-        raise TnvizError(f"{what} is {value:,}; at most {MAX_SIZE:,} (2**40) is accepted", token=token)
-    return value  # type: ignore[return-value]
-
-
-def _normalize_option(name: str, value: object, index: str) -> Any:
-    if name == "padding":
-        if value == "valid":
-            return (0, 0)
-        if value == "same":
-            return "same"
-        if _is_int(value):  # a negative padding crops (the adjoint of zero padding)
-            return (int(value), int(value))  # type: ignore[call-overload]
-        if isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_int(v) for v in value):
-            return (int(value[0]), int(value[1]))
-        raise TnvizError(
-            f"bad padding {value!r} for index {index!r}; expected an int (negative crops), "
-            "'same', 'valid' or a (left, right) pair",
-            token=repr(value),
-        )
-    if name == "flip":
-        if not isinstance(value, bool):
-            raise TnvizError(f"flip for index {index!r} must be True or False, got {value!r}", token=repr(value))
-        return value
-    if name == "upsample":
-        return int(_check_positive(value, f"upsample for index {index!r}", repr(value)))
-    if name == "kernel_dilation":
-        pairs = value.items() if isinstance(value, Mapping) else value
-        try:
-            pairs = list(pairs)  # type: ignore[call-overload]
-            ok = all(isinstance(p, (tuple, list)) and len(p) == 2 and isinstance(p[0], str) for p in pairs)
-        except TypeError:
-            ok = False
-        if not ok:
-            raise TnvizError(
-                f"kernel_dilation for index {index!r} must map kernel names to dilations, e.g. {{'G': 2}}; "
-                f"got {value!r}",
-                token=repr(value),
-            )
-        checked = {
-            str(k): int(_check_positive(v, f"kernel_dilation of {k!r} on index {index!r}", repr(v))) for k, v in pairs
-        }
-        return tuple(sorted(checked.items()))
-    if name in ("stride", "dilation"):
-        return int(_check_positive(value, f"{name} for index {index!r}", repr(value)))
-    if value not in PADDING_MODES:
-        raise TnvizError(
-            f"bad padding_mode {value!r} for index {index!r}; expected one of {', '.join(PADDING_MODES)}",
-            token=repr(value),
-        )
-    return value
-
-
-def _resolve_options(
-    conv: tuple[str, ...], base: Mapping[str, ConvOptions], given: Mapping[str, object]
-) -> dict[str, ConvOptions]:
-    """Merge user options (scalar, per-index dict, or PyTorch-style tuple) into per-index ConvOptions."""
-    for key in given:
-        if key not in _OPTION_NAMES:
-            raise TnvizError(
-                f"unknown convolution option {key!r}; expected one of {', '.join(_OPTION_NAMES)}", token=key
-            )
-    fields: dict[str, dict[str, Any]] = {c: dict(base.get(c, ConvOptions()).__dict__) for c in conv}
-    for key, value in given.items():
-        if value is None:
-            continue
-        if key == "kernel_dilation" and isinstance(value, Mapping) and all(_is_int(v) for v in value.values()):
-            per_index = {c: value for c in conv}  # {kernel: dilation} for every convolution index
-        elif isinstance(value, Mapping):
-            per_index = dict(value)
-        elif isinstance(value, (tuple, list)):
-            if len(value) != len(conv):
-                raise TnvizError(
-                    f"{key}={value!r} has {len(value)} entries but the spec has {len(conv)} convolution "
-                    f"indices ({' '.join(conv) or 'none'}); use a dict {{index: value}} for a (left, right) pair",
-                    token=repr(value),
-                )
-            per_index = dict(zip(conv, value))
-        else:
-            per_index = {c: value for c in conv}
-            default = ConvOptions().__dict__[key]
-            if not conv and _normalize_option(key, value, "-") not in (default, (0, 0)):
-                raise TnvizError(f"{key}={value!r} given but the spec has no convolution index (no '|')", token=key)
-        for index, v in per_index.items():
-            if index not in conv:
-                raise TnvizError(
-                    f"{key} names {index!r}, which is not a convolution index; "
-                    f"expected one of {' '.join(conv) or '(none)'}",
-                    token=str(index),
-                )
-            fields[index][key] = _normalize_option(key, v, index)
-    result = {c: ConvOptions(**f) for c, f in fields.items()}
-    for c, opts in result.items():
-        if opts.padding == "same" and opts.stride != 1:
-            raise TnvizError(
-                f"padding='same' on index {c!r} needs stride 1 (as in PyTorch), got stride {opts.stride}", token="same"
-            )
-    return result
-
-
-def _check_kernel_dilation(spec: Spec, index: str, opts: ConvOptions) -> None:
-    holders = [op.name for op in spec.operands if index in op.indices]
-    for name, _ in opts.kernel_dilation:
-        if name not in holders[1:]:
-            raise TnvizError(
-                f"kernel_dilation names {name!r}, which is not a kernel of convolution index {index!r}; expected "
-                f"one of {', '.join(holders[1:]) or '(none)'} (the first holder, {holders[0]!r}, is the signal)"
-                if holders
-                else f"kernel_dilation names {name!r} but no tensor holds convolution index {index!r}",
-                token=name,
-            )
 
 
 class Diagram:
@@ -257,7 +80,7 @@ class Diagram:
         self._options = {c: (options or {}).get(c, ConvOptions()) for c in spec.conv}
         for c, opts in self._options.items():
             if opts.kernel_dilation:
-                _check_kernel_dilation(spec, c, opts)
+                check_kernel_dilation(spec, c, opts)
         self._plans: dict[Any, Plan] = {}
         self._hash: int | None = None
         self._holders: dict[str, tuple[str, ...]] | None = None  # structure, computed once (big networks)
@@ -285,14 +108,20 @@ class Diagram:
         """
         parsed = parse_spec(spec)
         try:
-            diagram = cls(parsed, options=_resolve_options(parsed.conv, {}, conv_options))
-            return diagram.bind(sizes) if sizes else diagram
+            return cls.from_spec(parsed, sizes, **conv_options)
         except TnvizError as err:
             raise err.with_context(spec=spec) from None
 
+    @classmethod
+    def from_spec(cls, spec: Spec, sizes: Mapping[str, Any] | None = None, **conv_options: Any) -> Diagram:
+        """A Diagram of an already parsed :class:`~tnviz.core.spec.Spec` (what :meth:`parse`
+        does after parsing; the layers build their spec's structure once and pass it here)."""
+        diagram = cls(spec, options=resolve_options(spec.conv, {}, conv_options))
+        return diagram.bind(sizes) if sizes else diagram
+
     def with_options(self, **conv_options: Any) -> Diagram:
         """A copy with convolution options changed (same forms as in :meth:`parse`)."""
-        options = _resolve_options(self.conv, self._options, conv_options)
+        options = resolve_options(self.conv, self._options, conv_options)
         return Diagram(self._spec, self._sizes, self._conv_sizes, options)
 
     def bind(self, sizes: Mapping[str, Any] | None = None, *, shapes: Mapping[str, Any] | None = None) -> Diagram:
@@ -332,14 +161,41 @@ class Diagram:
                     token=ELLIPSIS,
                 )
             for name, shape in tensor_shapes.items():
-                if not isinstance(shape, (tuple, list)) or not all(_is_int(v) for v in shape):
+                if not isinstance(shape, (tuple, list)) or not all(is_int(v) for v in shape):
                     raise TnvizError(f"shape of tensor {name!r} must be a tuple of ints, got {shape!r}", token=name)
             if not missing:  # every '...' is known: expand, then bind as usual
                 shapes = [tuple(tensor_shapes.get(op.name, (1,) * len(op.modes))) for op in self.tensors]
                 expanded = expand_ellipsis(self._spec, shapes)
                 plain = Diagram(expanded, self._sizes, self._conv_sizes, self._options)
-                return _bind(plain, index_sizes, tensor_shapes)
-        return _bind(self, index_sizes, tensor_shapes)
+                return _bound(plain, index_sizes, tensor_shapes)
+        return _bound(self, index_sizes, tensor_shapes)
+
+    def _check_conv_lengths(self) -> None:
+        """Refuse a convolution whose (padded) signal is shorter than its kernels, or whose
+        padding is too large for its padding mode."""
+        for c in self.conv:
+            length = self._conv_output_length(c)
+            if length is None:
+                continue
+            holders = self.holders(c)
+            lens = [self._conv_sizes[(t, c)] for t in holders]
+            opts = self.options[c]
+            if length < 1:
+                raise TnvizError(
+                    f"convolution index {c!r} has an output length {length} < 1: signal {holders[0]!r} has "
+                    f"length {lens[0]}, kernels {lens[1:]}, with {opts}; expected a kernel that fits "
+                    "the (padded) signal",
+                    token=c,
+                )
+            left, right = opts.pads_for_reach(opts.reach(list(zip(holders[1:], lens[1:]))))
+            upsampled = (lens[0] - 1) * opts.upsample + 1
+            limit = upsampled - 1 if opts.padding_mode == "reflect" else upsampled
+            if opts.padding_mode != "zeros" and max(left, right) > limit:
+                raise TnvizError(
+                    f"padding {max(left, right)} on index {c!r} is too large for padding_mode="
+                    f"{opts.padding_mode!r} and signal length {lens[0]}; expected at most {limit}",
+                    token=c,
+                )
 
     @property
     def has_ellipsis(self) -> bool:
@@ -725,10 +581,9 @@ class Diagram:
         cached = self._plans.get(key)
         if cached is not None:
             return cached
-        from tnviz.core.plan import make_plan
-
         bound = self.bind(sizes) if sizes else self
-        plan = make_plan(bound, optimize=optimize, inputs=inputs, itemsize=itemsize, objective=objective, layout=layout)
+        chosen = tuple(inputs) if inputs else default_inputs(bound)
+        plan = make_plan(bound, optimize=optimize, inputs=chosen, itemsize=itemsize, objective=objective, layout=layout)
         if len(self._plans) >= _PLAN_CACHE_SIZE:  # bounded: input shapes may vary without end
             del self._plans[next(iter(self._plans))]
         self._plans[key] = plan
@@ -752,143 +607,8 @@ def _hashable(value: Any) -> Any:
     return value
 
 
-def modes_text(modes: Sequence[Sequence[str]]) -> str:
-    """Modes as written in a spec: ``[["b"], ["s1", "s2"]]`` -> ``"b (s1 s2)"``."""
-    return " ".join(m[0] if len(m) == 1 else "(" + " ".join(m) + ")" for m in modes)
-
-
-def _bind(diagram: Diagram, index_sizes: Mapping[str, Any], shapes: Mapping[str, Any]) -> Diagram:
-    """Resolve sizes from index sizes and tensor shapes; infer group members."""
-    spec = diagram.spec
-    sizes = dict(diagram.sizes)
-    conv_sizes = dict(diagram.conv_sizes)
-    conv = set(spec.conv)
-
-    def put(index: str, value: Any, tensor: str | None, source: str) -> None:
-        # Size 0 (an empty tensor) is allowed where torch.einsum allows it: not along a
-        # convolution index, which needs a signal and a kernel.
-        if not _is_int(value) or value < (1 if index in conv else 0):
-            what = "a positive integer" if index in conv else "a non-negative integer"
-            raise TnvizError(f"size of index {index!r} must be {what}, got {value!r} ({source})", token=index)
-        if value > MAX_SIZE:
-            raise TnvizError(f"size of index {index!r} is {value:,}; at most 2**40 is accepted ({source})", token=index)
-        value = int(value)
-        if index in conv:
-            holders = diagram.holders(index)
-            targets = holders if tensor is None else (tensor,)
-            for t in targets:
-                old = conv_sizes.get((t, index))
-                if old is not None and old != value:
-                    raise TnvizError(
-                        f"sizes disagree for convolution index {index!r} in tensor {t!r}: {old} and {value} ({source})",
-                        token=index,
-                    )
-                conv_sizes[(t, index)] = value
-            return
-        old = sizes.get(index)
-        if old is not None and old != value:
-            raise TnvizError(f"sizes disagree for index {index!r}: {old} and {value} ({source})", token=index)
-        sizes[index] = value
-
-    for index, value in index_sizes.items():
-        if index in conv and isinstance(value, (tuple, list)):
-            holders = diagram.holders(index)
-            if len(value) != len(holders):
-                raise TnvizError(
-                    f"sizes for convolution index {index!r} give {len(value)} lengths; expected one per holder "
-                    f"({', '.join(holders)})",
-                    token=index,
-                )
-            for t, v in zip(holders, value):
-                put(index, v, t, "from sizes")
-        else:
-            put(index, value, None, "from sizes")
-
-    groups: list[tuple[tuple[str, ...], int, str]] = []
-    for name, shape in shapes.items():
-        op = diagram.tensor(name)
-        if not isinstance(shape, (tuple, list)) or not all(_is_int(s) for s in shape):
-            raise TnvizError(f"shape of tensor {name!r} must be a tuple of ints, got {shape!r}", token=name)
-        if len(shape) != len(op.modes):
-            raise TnvizError(
-                f"tensor {name!r} has {len(shape)} dimensions {tuple(shape)}; expected {len(op.modes)} "
-                f"for modes '{modes_text(op.modes)}'",
-                token=name,
-            )
-        for mode, extent in zip(op.modes, shape):
-            if len(mode) == 1:
-                put(mode[0], extent, name, f"dimension of tensor {name!r}")
-            else:
-                if extent < 1:
-                    raise TnvizError(
-                        f"tensor {name!r} has an empty group ({' '.join(mode)}) of size {extent}", token=name
-                    )
-                groups.append((mode, extent, name))
-
-    # Infer group members: a group with one unknown member takes the quotient.
-    pending = list(groups)
-    progress = True
-    while pending and progress:
-        progress = False
-        for item in list(pending):
-            mode, extent, name = item
-            known = [sizes.get(i) for i in mode]
-            unknown = [i for i, v in zip(mode, known) if v is None]
-            product = 1
-            for v in known:
-                if v is not None:
-                    product *= v
-            if not unknown:
-                if product != extent:
-                    raise TnvizError(
-                        f"group ({' '.join(mode)}) of tensor {name!r} has size {extent}, but its indices "
-                        f"multiply to {product}",
-                        token="(" + " ".join(mode) + ")",
-                    )
-                pending.remove(item)
-                progress = True
-            elif len(unknown) == 1:
-                if extent % product:
-                    raise TnvizError(
-                        f"group ({' '.join(mode)}) of tensor {name!r} has size {extent}, which the known "
-                        f"sizes ({product}) do not divide",
-                        token="(" + " ".join(mode) + ")",
-                    )
-                sizes[unknown[0]] = extent // product
-                pending.remove(item)
-                progress = True
-    if pending:
-        mode, extent, name = pending[0]
-        unknown = [i for i in mode if sizes.get(i) is None]
-        raise TnvizError(
-            f"cannot infer the sizes of {', '.join(map(repr, unknown))} in group ({' '.join(mode)}) of tensor "
-            f"{name!r} (size {extent}); give all but one of them in sizes=",
-            token=unknown[0],
-        )
-
-    bound = Diagram(spec, sizes, conv_sizes, diagram.options)
-    for c in spec.conv:
-        length = bound._conv_output_length(c)
-        if length is not None and length < 1:
-            holders = diagram.holders(c)
-            lens = [conv_sizes[(t, c)] for t in holders]
-            raise TnvizError(
-                f"convolution index {c!r} has an output length {length} < 1: signal {holders[0]!r} has "
-                f"length {lens[0]}, kernels {lens[1:]}, with {bound.options[c]}; expected a kernel that fits "
-                "the (padded) signal",
-                token=c,
-            )
-        if length is not None:
-            opts = bound.options[c]
-            holders = diagram.holders(c)
-            lens = [conv_sizes[(t, c)] for t in holders]
-            left, right = opts.pads_for_reach(opts.reach(list(zip(holders[1:], lens[1:]))))
-            upsampled = (lens[0] - 1) * opts.upsample + 1
-            limit = upsampled - 1 if opts.padding_mode == "reflect" else upsampled
-            if opts.padding_mode != "zeros" and max(left, right) > limit:
-                raise TnvizError(
-                    f"padding {max(left, right)} on index {c!r} is too large for padding_mode="
-                    f"{opts.padding_mode!r} and signal length {lens[0]}; expected at most {limit}",
-                    token=c,
-                )
+def _bound(diagram: Diagram, index_sizes: Mapping[str, Any], shapes: Mapping[str, Any]) -> Diagram:
+    sizes, conv_sizes = resolve_sizes(diagram, index_sizes, shapes)
+    bound = Diagram(diagram.spec, sizes, conv_sizes, diagram.options)
+    bound._check_conv_lengths()
     return bound

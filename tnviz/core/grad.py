@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tnviz.core.diagram import ConvOptions, Diagram
+from tnviz.core.conv_options import ConvOptions
+from tnviz.core.diagram import Diagram
 from tnviz.core.spec import Operand, Spec
 from tnviz.errors import TnvizError
 

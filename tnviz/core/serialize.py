@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tnviz.core.diagram import JSON_FORMAT, JSON_VERSION, Diagram, _check_positive, modes_text
+from tnviz.core.conv_options import check_positive
+from tnviz.core.diagram import JSON_FORMAT, JSON_VERSION, Diagram
+from tnviz.core.spec import modes_text
 from tnviz.errors import TnvizError
 
 __all__ = ["diagram_from_dict", "check_nesting", "MAX_JSON_CHARS", "MAX_DEPTH", "MAX_TENSORS"]
@@ -112,6 +114,6 @@ def diagram_from_dict(data: Any) -> Diagram:
             _require(
                 tensor in diagram.holders(index), f"conv_sizes: tensor {tensor!r} does not hold {index!r}", str(tensor)
             )
-            lengths[(tensor, index)] = _check_positive(value, f"length of {index!r} in {tensor!r}", str(index))
+            lengths[(tensor, index)] = check_positive(value, f"length of {index!r} in {tensor!r}", str(index))
     # bind() checks the sizes against each other and the convolution lengths.
     return Diagram(diagram.spec, {}, lengths, diagram.options).bind(sizes)

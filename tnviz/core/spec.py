@@ -50,6 +50,7 @@ __all__ = [
     "Spec",
     "parse_spec",
     "format_spec",
+    "modes_text",
     "default_names",
     "expand_ellipsis",
     "ELLIPSIS",
@@ -669,6 +670,11 @@ def _format_modes(modes: tuple[Mode, ...], compact: bool) -> str:
     if not compact and len(parts) == 1 and len(text) > 1 and all(_is_letter(ch) for ch in text):
         return f"( {text} )"  # "batch" alone would read as five letters; a group of one is the index itself
     return text
+
+
+def modes_text(modes: Sequence[Sequence[str]]) -> str:
+    """Modes as written in a spec: ``[["b"], ["s1", "s2"]]`` -> ``"b (s1 s2)"``."""
+    return " ".join(m[0] if len(m) == 1 else "(" + " ".join(m) + ")" for m in modes)
 
 
 def format_spec(spec: Spec, compact: bool | None = None) -> str:

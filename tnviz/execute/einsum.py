@@ -8,8 +8,9 @@ from typing import Any
 
 import torch
 
-from tnviz.core.diagram import Diagram, modes_text
+from tnviz.core.diagram import Diagram
 from tnviz.core.optimize import Optimize
+from tnviz.core.spec import modes_text
 from tnviz.errors import TnvizError
 from tnviz.execute.program import run_plan
 

@@ -40,12 +40,6 @@ __all__ = ["Program", "KernelCache", "compile_plan", "run_plan", "memory_format_
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
-# A channel mix over this many channels or fewer runs as a batched GEMM rather than a 1×1
-# convolution: oneDNN is slow on so few (forward + backward, 2 threads, glibc: 6 → 16 channels
-# over 32 × 4,096 positions 15.6 ms by F.conv1d, 7.5 ms by torch.matmul; 8 → 8 over 128 × 1,024
-# 4.6 against 3.1 ms; from 16 channels up F.conv1d is as fast or faster: 16 → 40 3.0 against
-# 3.2 ms, 27 → 64 4.7 against 7.1 ms).
-FEW_CHANNELS = 8
 _PAD_MODE = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
 
 Prepare = Callable[[torch.Tensor], torch.Tensor]
@@ -61,13 +55,14 @@ def memory_format_of(x: torch.Tensor) -> torch.memory_format:
     ``vmap``, which cannot ask a batched tensor for its strides, the plain layout."""
     if x.dim() not in (4, 5):
         return torch.contiguous_format
+    layout = torch.channels_last if x.dim() == 4 else torch.channels_last_3d
     try:
+        if x.is_contiguous() and not x.is_contiguous(memory_format=layout):  # plain NCHW: no strides to read
+            return torch.contiguous_format
         strides = x.stride()
     except RuntimeError:  # "NYI: querying is_contiguous inside of vmap for memory_format ..."
         return torch.contiguous_format
-    if not _channels_last_strides(tuple(x.shape), strides):
-        return torch.contiguous_format
-    return torch.channels_last if x.dim() == 4 else torch.channels_last_3d
+    return layout if _channels_last_strides(tuple(x.shape), strides) else torch.contiguous_format
 
 
 def _channels_last_strides(shape: tuple, strides: tuple) -> bool:
@@ -187,12 +182,7 @@ def _channel_contraction(step: Step, big: int, bias_layout: tuple | None) -> _Pa
             if memory_format_of(x) is not torch.contiguous_format:
                 y = _CONV[len(inner)](x, w.reshape(n_out, n_in, *([1] * len(inner))), bias)
                 return _as_shape(y, out_shape)
-        x = x.reshape(n_outer, n_in, n_inner)
-        if n_in <= FEW_CHANNELS:
-            y = torch.matmul(w, x)
-            y = y if bias is None else y + bias.to(y.dtype)[:, None]
-        else:
-            y = F.conv1d(x, w.reshape(n_out, n_in, 1), bias)
+        y = F.conv1d(x.reshape(n_outer, n_in, n_inner), w.reshape(n_out, n_in, 1), bias)
         return y.reshape(out_shape)
 
     return _Pairwise(step.operands[big], step.operands[1 - big], prepare, pointwise, fuses)

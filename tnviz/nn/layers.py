@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from tnviz.core.diagram import Diagram
-from tnviz.core.formats import DEFAULT_FORMAT, BuiltLayer, LayerConfig, get_format, kernel_spec
+from tnviz.core.formats import DEFAULT_FORMAT, BuiltLayer, LayerConfig, get_format, kernel_structure
 from tnviz.core.optimize import LayerOptimize
 from tnviz.errors import TnvizError
 from tnviz.execute.module import TensorNetwork, _ints
@@ -86,7 +86,7 @@ class TensorialLayer(TensorNetwork):
             self.built.diagram(**conv_options), ("X",), bias=_check_bias(bias), optimize=optimize, **factory
         )
         # the dense kernel in torch.nn's layout, (out, in / groups, *kernel), planned like any diagram
-        self._kernel_diagram = Diagram.parse(kernel_spec(self.built.spec))
+        self._kernel_diagram = Diagram.from_spec(kernel_structure(self.built.structure))
 
     @property
     def ranks(self) -> dict:

@@ -1,4 +1,4 @@
-"""Drawing Diagrams: graphviz (DOT, SVG/PNG/PDF), matplotlib and TikZ, over ``core.layout``.
+"""Drawing Diagrams: graphviz (DOT, SVG/PNG/PDF), matplotlib and TikZ, over ``render.layout``.
 
 Renderers return objects and never display anything by themselves.
 """

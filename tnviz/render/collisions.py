@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tnviz.core.diagram import Diagram
-from tnviz.core.geometry import Grid, Point, close_samples, nearly_parallel, segment_distance
 from tnviz.errors import TnvizError
+from tnviz.render.geometry import Grid, Point, close_samples, nearly_parallel, segment_distance
 from tnviz.render.scene import (
     Line,
     Scene,

@@ -1,6 +1,6 @@
 """Graphviz renderer: a DOT string (no binary needed) and SVG/PNG/PDF through ``neato``.
 
-Positions come from :mod:`tnviz.core.layout` and are pinned (``neato -n2``), so graphviz
+Positions come from :mod:`tnviz.render.layout` and are pinned (``neato -n2``), so graphviz
 draws our layout rather than its own.
 """
 

@@ -11,15 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tnviz.core.diagram import Diagram
-from tnviz.core.geometry import Grid
-from tnviz.core.layout import LEG_LENGTH, Layout, drawn_inputs, layout
 from tnviz.errors import TnvizError
+from tnviz.render.clearance import CONV_RADIUS, DOT_RADIUS, LEG_LENGTH, TENSOR_RADIUS
+from tnviz.render.geometry import Grid
+from tnviz.render.layout import Layout, drawn_inputs, layout
 
-__all__ = ["Style", "Scene", "Shape", "Line", "Label", "build_scene", "TENSOR_RADIUS"]
-
-TENSOR_RADIUS = 0.3
-DOT_RADIUS = 0.06
-CONV_RADIUS = 0.15
+__all__ = ["Style", "Scene", "Shape", "Line", "Label", "build_scene"]
 
 # The paper's figures: inputs and parameters in two soft colours, convolution in red.
 COLORS = {

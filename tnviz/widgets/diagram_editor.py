@@ -21,10 +21,10 @@ import anywidget
 import ipywidgets as W
 import traitlets
 
-from tnviz.core.diagram import Diagram, modes_text
-from tnviz.core.layout import drawing_graph
-from tnviz.core.spec import parse_spec
+from tnviz.core.diagram import Diagram
+from tnviz.core.spec import modes_text, parse_spec
 from tnviz.errors import TnvizError
+from tnviz.render.layout import drawing_graph
 from tnviz.widgets._common import diagram_svg, error_html
 
 __all__ = ["DiagramEditor", "EditorCanvas", "ROLES"]
@@ -631,7 +631,7 @@ class DiagramEditor(W.VBox):
     ) -> None:
         """Draw a typed spec (positions from tnviz's layout, in the picture's orientation).
         Sizes and convolution options are kept; ``inputs`` marks input tensors."""
-        from tnviz.core.layout import layout
+        from tnviz.render.layout import layout
 
         diagram = Diagram.parse(spec, sizes=sizes, **conv_options)
         if diagram.has_ellipsis:

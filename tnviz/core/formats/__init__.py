@@ -25,7 +25,7 @@ import importlib
 import pkgutil
 from collections.abc import Sequence
 
-from tnviz.core.diagram import ConvOptions
+from tnviz.core.conv_options import ConvOptions
 from tnviz.core.formats.base import (
     BuiltLayer,
     FlopContext,
@@ -33,6 +33,7 @@ from tnviz.core.formats.base import (
     LayerConfig,
     channel_factors,
     kernel_spec,
+    kernel_structure,
 )
 from tnviz.errors import TnvizError
 
@@ -51,6 +52,7 @@ __all__ = [
     "flop_count",
     "formats_table",
     "kernel_spec",
+    "kernel_structure",
     "paper_layer",
 ]
 

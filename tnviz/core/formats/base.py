@@ -7,7 +7,9 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
+from tnviz.core.spec import Operand, Spec, format_spec, parse_spec
 from tnviz.errors import TnvizError
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "spatial",
     "balanced_ranks",
     "kernel_spec",
+    "kernel_structure",
 ]
 
 SPATIAL = ("x", "y", "z")
@@ -73,15 +76,21 @@ class LayerConfig:
 
 @dataclass(frozen=True)
 class BuiltLayer:
-    """A built format: the spec, the sizes that bind every parameter, the ranks used."""
+    """A built format: its spec (the parsed structure; :attr:`spec` prints it), the sizes that
+    bind every parameter, the ranks used."""
 
     format: str
-    spec: str
+    structure: Spec
     sizes: dict
     ranks: dict
     order: int | None
     in_factors: tuple[int, ...]
     out_factors: tuple[int, ...]
+
+    @cached_property
+    def spec(self) -> str:
+        """The spec as text (named form)."""
+        return format_spec(self.structure, compact=False)
 
     @property
     def params(self) -> dict[str, tuple[int, ...]]:
@@ -97,7 +106,7 @@ class BuiltLayer:
         """The Diagram, every parameter bound (the input X stays free)."""
         from tnviz.core.diagram import Diagram
 
-        return Diagram.parse(self.spec, sizes=self.sizes, **conv_options)
+        return Diagram.from_spec(self.structure, sizes=self.sizes, **conv_options)
 
 
 def channel_factors(n: int, order: int) -> tuple[int, ...]:
@@ -302,15 +311,12 @@ class Format:
         sizes.update(rank_sizes)
         tail = " ".join(sp)
         spec = f"X: {x_modes} {tail}".rstrip() + ", " + ", ".join(ops) + f" -> {y_modes} {tail}".rstrip()
-        if sp:
-            spec += " | " + tail
-            # A tensor holding a kernel axis is bound by its whole shape (the signal X stays free).
-            from tnviz.core.spec import parse_spec
-
-            for op in parse_spec(spec).operands[1:]:
-                if op.name in kernel_holders:
-                    sizes[op.name] = tuple(config.kernel_size[sp.index(i)] if i in sp else sizes[i] for i in op.indices)
-        return BuiltLayer(self.name, spec, sizes, ranks, m if self.reshaped else None, tuple(s_f), tuple(t_f))
+        structure = parse_spec(spec + (" | " + tail if sp else ""))  # the one parse of a layer's spec
+        # A tensor holding a kernel axis is bound by its whole shape (the signal X stays free).
+        for op in structure.operands[1:]:
+            if op.name in kernel_holders:
+                sizes[op.name] = tuple(config.kernel_size[sp.index(i)] if i in sp else sizes[i] for i in op.indices)
+        return BuiltLayer(self.name, structure, sizes, ranks, m if self.reshaped else None, tuple(s_f), tuple(t_f))
 
     def param_count(self, config: LayerConfig, rank: int | dict | None = None) -> int:
         """The number of parameters, by the closed-form formula (no spec is built: this runs
@@ -359,18 +365,16 @@ class Format:
 def _grouped(built: BuiltLayer, groups: int) -> BuiltLayer:
     """One independent copy of the layer per group: a partial-outer-product index ``g`` on
     every parameter, and the channels grouped ``(g s)`` → ``(g t)`` as in ``F.conv2d``."""
-    from tnviz.core.spec import Operand, Spec, format_spec, parse_spec
-
-    parsed = parse_spec(built.spec)
+    parsed = built.structure
     x, params = parsed.operands[0], parsed.operands[1:]
     x = Operand(x.name, (x.modes[0], ("g", *x.modes[1]), *x.modes[2:]))
     out = parsed.output
     out = Operand(out.name, (out.modes[0], ("g", *out.modes[1]), *out.modes[2:]))
     params = tuple(Operand(p.name, (("g",), *p.modes)) for p in params)
-    spec = format_spec(Spec((x, *params), out, parsed.conv), compact=False)
+    structure = Spec((x, *params), out, parsed.conv)
     sizes = {k: ((groups, *v) if isinstance(v, tuple) else v) for k, v in built.sizes.items()}
     sizes["g"] = groups
-    return BuiltLayer(built.format, spec, sizes, built.ranks, built.order, built.in_factors, built.out_factors)
+    return BuiltLayer(built.format, structure, sizes, built.ranks, built.order, built.in_factors, built.out_factors)
 
 
 def balanced_ranks(name: str, names: Sequence[str], count, caps: dict, budget: float, rate: float) -> dict:
@@ -406,20 +410,21 @@ def balanced_ranks(name: str, names: Sequence[str], count, caps: dict, budget: f
     return even if even_count >= 0.85 * budget else best
 
 
-def kernel_spec(spec: str) -> str:
+def kernel_spec(spec: str | Spec) -> str:
     """The spec that reconstructs a layer's dense kernel from its parameters, in ``torch.nn``'s
-    layout: (output channels, input channels, *kernel).
-
-    Drops the input ``X`` and asks for the output channels, the input channels (X's
-    non-batch, non-convolution modes) and the convolution indices.
+    layout: (output channels, input channels, *kernel) — as text (:func:`kernel_structure`).
 
     Example:
         >>> kernel_spec("X: b s x y, A: r s, B: r t x y -> b t x y | x y")
         'A: r s, B: r t x y -> (t) (s) x y'
     """
-    from tnviz.core.spec import Spec, format_spec, parse_spec
+    return format_spec(kernel_structure(parse_spec(spec) if isinstance(spec, str) else spec), compact=False)
 
-    parsed = parse_spec(spec)
+
+def kernel_structure(parsed: Spec) -> Spec:
+    """The parsed spec that reconstructs a layer's dense kernel from its parameters: drops the
+    input ``X`` and asks for the output channels, the input channels (X's non-batch,
+    non-convolution modes) and the convolution indices."""
     x, params = parsed.operands[0], parsed.operands[1:]
     conv = set(parsed.conv)
     batch = set(x.modes[0])
@@ -427,5 +432,5 @@ def kernel_spec(spec: str) -> str:
     # A group index (in X and the output channels) indexes the output channels only: the
     # weight of a grouped F.conv2d is (out_channels, in_channels / groups, kernel...).
     s_indices = [i for i in x.indices if i not in batch | conv | set(t_indices)]
-    inputs = format_spec(Spec(params, parsed.output, ()), compact=False).split(" ->")[0]
-    return f"{inputs} -> ({' '.join(t_indices)}) ({' '.join(s_indices)}) {' '.join(parsed.conv)}".rstrip()
+    out = Operand(parsed.output.name, (tuple(t_indices), tuple(s_indices), *((c,) for c in parsed.conv)))
+    return Spec(params, out, ())

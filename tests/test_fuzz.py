@@ -127,3 +127,20 @@ def test_layout_and_text_renderers_never_fail_on_valid_diagrams(spec, size):
         check_dot(d, to_dot(d))
         tikz = to_tikz(d)
         assert "\\begin{tikzpicture}" in tikz and "\\end{tikzpicture}" in tikz
+
+
+@settings(max_examples=120, deadline=timedelta(seconds=5), suppress_health_check=list(HealthCheck))
+@given(specs(120))
+@bounded(10)
+def test_every_spec_that_parses_draws(text):
+    """No input that parses may crash a drawing: an output index no tensor holds, a diagonal,
+    whatever a slip of the keyboard makes."""
+    from tnviz.render import to_dot
+    from tnviz.render.layout import layout
+
+    try:
+        diagram = Diagram.parse(text)
+    except TnvizError:
+        return
+    assert set(diagram.tensor_names) <= set(layout(diagram).positions)
+    check_dot(diagram, to_dot(diagram))

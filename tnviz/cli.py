@@ -90,7 +90,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _reproduce_arguments(rep: argparse.ArgumentParser) -> None:
     rep.add_argument("experiment", choices=["lenet5-mnist"])
-    rep.add_argument("--quick", action="store_true", help="the ≤ 5-minute setting (6 formats, short training)")
+    rep.add_argument(
+        "--quick",
+        action="store_true",
+        help="the quick setting: 6 formats × 3 rates × 4 schedules, one seed, short training (72 students)",
+    )
     rep.add_argument("--out", default="results", help="the results folder (default: results)")
     rep.add_argument("--formats", help="comma-separated formats (default: the setting's)")
     rep.add_argument("--rates", help="comma-separated rates (default: 0.02,0.05,0.1)")

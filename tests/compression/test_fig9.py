@@ -22,7 +22,14 @@ def tiny(monkeypatch, tmp_path):
 
 
 def test_reproduce_records_one_test_point_per_epoch_with_phases(tiny, tmp_path):
-    rows = tiny.reproduce_lenet5(tmp_path, quick=True, formats=["mtk"], rates=[0.1], seeds=2, log=lambda _: None)
+    lines: list[str] = []
+    rows = tiny.reproduce_lenet5(tmp_path, quick=True, formats=["mtk"], rates=[0.1], seeds=2, log=lines.append)
+    # every student's line says how many of how many, the time so far and, until the last, what is left
+    assert any(line.startswith("8 students: 1 formats × 1 rates × 4 schedules") for line in lines)
+    counted = [line for line in lines if line.startswith("[")]
+    assert [line.split("]")[0] for line in counted] == [f"[{k}/8" for k in range(1, 9)]
+    assert all("elapsed, about " in line and " left)" in line for line in counted[:-1])
+    assert counted[-1].endswith(" elapsed)")
     data = json.loads((tmp_path / "results.json").read_text())
     curves = {(c["schedule"], c["seed"]): c for c in data["curves"]}
     assert set(curves) == {(s, seed) for s in ("blockwise", "blockwise+e2e", "e2e", "scratch") for seed in (0, 1)}

@@ -21,6 +21,6 @@ def test_notebook_names_its_kernel(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_paired_script_keeps_the_kernelspec(path):
     jupytext = pytest.importorskip("jupytext")
-    metadata = jupytext.read(path.with_suffix(".py")).metadata
+    metadata = jupytext.read(path.parent / "scripts" / f"{path.stem}.py").metadata
     assert metadata.get("kernelspec") == KERNELSPEC, "put the kernelspec in the .py header"
     assert metadata.get("language_info", {}).get("name") == "python"

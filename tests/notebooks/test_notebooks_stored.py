@@ -1,4 +1,5 @@
-"""The notebooks are stored reviewable: each .ipynb is paired with a jupytext .py and holds no
+"""The notebooks are stored reviewable: each .ipynb is paired with a jupytext .py in
+notebooks/scripts/ (so that JupyterLab's file browser lists each notebook once) and holds no
 outputs. (.ci/run executes them all headlessly, in the environment made from binder/.)"""
 
 import json
@@ -9,8 +10,9 @@ import pytest
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 
 
-def test_there_are_eight_notebooks():
+def test_there_are_eight_notebooks_listed_once_each():
     assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07", "08"]
+    assert not list(NOTEBOOKS[0].parent.glob("*.py")), "the paired scripts belong in notebooks/scripts/"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -22,7 +24,8 @@ def test_notebook_is_stripped_and_paired(path):
             assert cell.get("outputs") == [] and cell.get("execution_count") is None, "outputs must be stripped"
     first = "".join(nb["cells"][0]["source"])
     assert "You will learn" in first, "each notebook states what the reader will learn"
-    paired = path.with_suffix(".py")
+    assert json.loads(path.read_text())["metadata"]["jupytext"]["formats"] == "ipynb,scripts//py:percent"
+    paired = path.parent / "scripts" / f"{path.stem}.py"
     assert paired.exists()
     from_py = jupytext.read(paired)
     assert [c.source for c in from_py.cells] == ["".join(c["source"]) for c in nb["cells"]], "run jupytext --sync"

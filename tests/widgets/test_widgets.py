@@ -177,6 +177,19 @@ def test_rank_slider_bound_follows_the_format_and_lowers_the_value():
     assert explorer.achieved_rate <= 1
 
 
+def test_a_rate_the_format_cannot_reach_shows_its_error_and_no_other_formats_diagram():
+    explorer = RankExplorer(64, 64, 3, format="mtk", rate=10**-2.5)  # the slider's least rate
+    assert "mtk" in explorer.svg
+    explorer.format_box.value = "cp"  # rank 1 needs 134 of the 116 parameters allowed
+    assert explorer.svg == explorer.picture.value == ""
+    message = explorer.figures.value
+    assert "tn-error" in message or "error" in message
+    assert "rate 0.003162 allows 116 parameters" in message and "0.0031622776" not in message
+    assert "needs 134 at rank 1 (rate 0.003635 or more)" in message
+    explorer.rate_slider.value = 0.1  # a rate cp reaches: its diagram
+    assert "cp" in explorer.svg and explorer.picture.value == explorer.svg
+
+
 def test_rank_explorer_warns_above_rate_one_where_no_bound(monkeypatch):
     import tnviz.widgets.rank_explorer as module
 

@@ -15,7 +15,9 @@ Rules:
 * **Indices.** In a named spec an index list with spaces holds identifiers (``s1``,
   ``batch``); one without spaces is read one letter per index when it is letters only
   (``"X: bsxy"`` holds four indices) and as one identifier when it holds a digit or an
-  underscore (``"T0: i0"``). The compact form takes letters only.
+  underscore (``"T0: i0"``). The compact form takes one symbol per index: an ASCII letter
+  or, as opt_einsum's symbols beyond the 52 letters (``get_symbol(52)`` is ``'À'``), any
+  non-ASCII character but a space (``'×'`` too); ASCII digits and punctuation are refused.
 * **Scalars.** ``"c:"`` in the named form, an empty operand in the compact form
   (``",ab->ab"``); ``"->"`` and ``""`` are one scalar operand, as in ``torch.einsum``.
 * **Traces and diagonals.** An index may repeat within one operand (``"ii->i"``,
@@ -123,8 +125,11 @@ def _fail(message: str, text: str, position: int, token: str) -> TnvizError:
 Positions = tuple[tuple[int, ...], ...]  # the offset of every index token, shaped like the modes
 
 
-def _is_letter(ch: str) -> bool:
-    return "a" <= ch <= "z" or "A" <= ch <= "Z"
+def _is_symbol(ch: str) -> bool:
+    """One index in the compact form: an ASCII letter, or any non-ASCII character but a space, as
+    opt_einsum's ``get_symbol`` hands out beyond the 52 letters (``chr(i + 140)``: ``'À'``, ``'×'``,
+    unassigned and invisible code points too)."""
+    return "a" <= ch <= "z" or "A" <= ch <= "Z" or (ch > "\x7f" and not ch.isspace())
 
 
 def _parse_modes(
@@ -195,10 +200,11 @@ def _parse_modes(
             pos += 3
             continue
         if letters:
-            if not _is_letter(ch):
+            if not _is_symbol(ch):
                 hint = "" if named else " (name the tensors, e.g. 'A: i0 j', for longer indices)"
                 raise _fail(
-                    f"unknown character {ch!r} in {where}; the compact form takes one letter per index{hint}",
+                    f"unknown character {ch!r} in {where}; the compact form takes one letter per index "
+                    f"(or a non-ASCII symbol){hint}",
                     text,
                     pos,
                     ch,
@@ -326,7 +332,7 @@ def parse_spec(text: str) -> Spec:
         # As in numpy and torch.einsum, the empty equation is one scalar operand, returned as is.
         return Spec((Operand("A", ()),), Operand("out", ()), ())
     for pos, ch in enumerate(text):
-        if ch not in "(),:|->_. \t\n" and not ch.isalnum():
+        if ch not in "(),:|->_. \t\n" and not ch.isalnum() and not _is_symbol(ch):
             raise _fail(f"unknown character {ch!r} in spec", text, pos, ch)
     bar = text.find("|")
     if bar >= 0 and text.find("|", bar + 1) >= 0:
@@ -646,7 +652,7 @@ def expand_ellipsis(spec: Spec, shapes: Sequence[Sequence[int]]) -> Spec:
 
 
 def _compact_index(index: str) -> bool:
-    return index == ELLIPSIS or (len(index) == 1 and _is_letter(index))
+    return index == ELLIPSIS or (len(index) == 1 and _is_symbol(index))
 
 
 def _can_be_compact(spec: Spec) -> bool:
@@ -667,7 +673,7 @@ def _format_modes(modes: tuple[Mode, ...], compact: bool) -> str:
     sep = "" if compact else " "
     parts = [mode[0] if len(mode) == 1 else "(" + sep.join(mode) + ")" for mode in modes]
     text = sep.join(parts)
-    if not compact and len(parts) == 1 and len(text) > 1 and all(_is_letter(ch) for ch in text):
+    if not compact and len(parts) == 1 and len(text) > 1 and all(_is_symbol(ch) for ch in text):
         return f"( {text} )"  # "batch" alone would read as five letters; a group of one is the index itself
     return text
 

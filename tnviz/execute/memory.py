@@ -122,5 +122,7 @@ def check_plan_memory(plan: Any, itemsize: int, device: Any = None) -> None:
     )
 
 
-def _gib(n: float) -> str:
+def _gib(n: int) -> str:
+    if n >= 2**60:  # beyond any machine (and, for a plan on 2**40-long indices, beyond float's range)
+        return f"about 2^{n.bit_length() - 1} bytes"
     return f"{n / 2**30:.2f} GiB" if n >= 2**28 else f"{n / 2**20:.0f} MiB"

@@ -120,6 +120,7 @@ def train_teacher(
         return teacher
     torch.manual_seed(settings.seed)
     teacher = LeNet5()
+    log(f"teacher (seed {settings.seed}): training {settings.teacher_epochs} epochs on {len(train):,} images…")
     started = time.perf_counter()
     run = cache.with_name(cache.stem + "-run.pt")  # a killed run resumes from its last epoch
     result = distill(
@@ -153,7 +154,8 @@ def reproduce_lenet5(
 
     Args:
         out: the results folder.
-        quick: the ≤ 5-minute setting (:data:`QUICK`, one seed) instead of :data:`FULL` (three).
+        quick: the quick setting (:data:`QUICK`: six formats, short training, one seed) instead of
+            :data:`FULL` (eight formats, longer training, three seeds).
         formats, rates, seeds, schedules: override the settings'.
         inits: the students' initialisations, some of ``"decompose"`` (the default, the paper's)
             and ``"activations"`` (data-aware: :func:`compress` with ``calibration=`` training
@@ -196,12 +198,14 @@ def reproduce_lenet5(
     signature = {k: v for k, v in asdict(settings).items() if k not in _PER_RUN}
     rows_path = out / "cache" / "rows.json"
     rows = _load_rows(rows_path, signature, _fit_of(settings))
+    students = _Students(rows_path, signature, rows, planned_students(settings))
     if rows:
         log(f"resuming: {len(rows)} students already trained ({rows_path})")
-
-    def keep(row: dict) -> None:
-        rows.append(row)
-        write_text_atomic(rows_path, json.dumps({"settings": signature, "rows": rows}, indent=1))
+    log(
+        f"{students.total} students: {len(settings.formats)} formats × {len(settings.rates)} rates × "
+        f"{len(settings.schedules)} schedules × {len(settings.inits)} inits (from scratch once) × "
+        f"{settings.seeds} seeds"
+    )
 
     teachers = {}
     for k in range(settings.seeds):
@@ -218,6 +222,7 @@ def reproduce_lenet5(
             schedules = [s for s in settings.schedules if s != "scratch" or init == settings.inits[0]]
             needed = [s for s in schedules if seed not in cell_values(rows, fmt, rate, s, init_for(s, init))]
             if needed:
+                students.begin()
                 try:
                     if (fmt, rate) not in decomposed:
                         decomposed = {(fmt, rate): compress(
@@ -231,6 +236,7 @@ def reproduce_lenet5(
                             calibration_samples=settings.calibration_samples,
                         )  # fmt: skip
                 except TnvizError as err:
+                    students.total -= len(needed)
                     log(f"{fmt} at rate {rate:g} ({init}): skipped ({err.message})")
                     continue
                 if k == 0 and init == settings.inits[0]:
@@ -258,7 +264,7 @@ def reproduce_lenet5(
                     "fit_seconds": round(sum(r.fit_seconds or 0 for r in report.layers), 2),
                     **({"fit": _fit_of(settings)} if init != "decompose" else {}),
                 }
-                ctx = _Cell(out, settings, seed, teacher, train, test, progress, base, init_acc, keep, log)
+                ctx = _Cell(out, settings, seed, teacher, train, test, progress, base, init_acc, students, log)
                 if "blockwise" in needed or "blockwise+e2e" in needed:
                     ctx.blockwise(copy.deepcopy(student), needed)
                 if "e2e" in needed:
@@ -279,22 +285,66 @@ def reproduce_lenet5(
     return rows
 
 
+def planned_students(settings: Settings) -> int:
+    """How many students ``settings`` trains: every (seed, format, rate, init, schedule), from
+    scratch once per (seed, format, rate) — it does not depend on the init."""
+    per_init = [len([s for s in settings.schedules if s != "scratch" or k == 0]) for k in range(len(settings.inits))]
+    return settings.seeds * len(settings.formats) * len(settings.rates) * sum(per_init)
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}" if minutes >= 60 else f"{minutes}:{secs:02d}"
+
+
+class _Students:
+    """The run's students: each kept as it finishes (``cache/rows.json``, written atomically) and
+    counted, so that its line says how many of how many and about how long the rest takes (the
+    mean time of the students trained in this run so far, compression and evaluation included)."""
+
+    def __init__(self, path: Path, signature: dict, rows: list[dict], total: int) -> None:
+        self.path, self.signature, self.rows, self.total = path, signature, rows, total
+        self.started = time.perf_counter()
+        self.first: float | None = None  # when this run's first student began (after the teacher)
+        self.trained = 0
+
+    def begin(self) -> None:
+        if self.first is None:
+            self.first = time.perf_counter()
+
+    def keep(self, row: dict) -> None:
+        self.rows.append(row)
+        write_text_atomic(self.path, json.dumps({"settings": self.signature, "rows": self.rows}, indent=1))
+        self.trained += 1
+
+    def tally(self) -> tuple[str, str]:
+        """(prefix, suffix) of a finished student's line: ``[7/72] … (1:23 elapsed, about 4:10 left)``."""
+        now = time.perf_counter()
+        done = min(len(self.rows), self.total)
+        left = self.total - done
+        eta = ""
+        if left and self.trained and self.first is not None:
+            eta = f", about {_clock((now - self.first) / self.trained * left)} left"
+        return f"[{done}/{self.total}] ", f" ({_clock(now - self.started)} elapsed{eta})"
+
+
 class _Cell:
     """Training the students of one (format, rate, seed) under the schedules, one row each."""
 
-    def __init__(self, out, settings, seed, teacher, train, test, progress, base, init_acc, keep, log) -> None:
+    def __init__(self, out, settings, seed, teacher, train, test, progress, base, init_acc, students, log) -> None:
         self.out, self.s, self.seed, self.teacher = out, settings, seed, teacher
         self.train, self.test, self.progress = train, test, progress
-        self.base, self.init_acc, self.keep, self.log = base, init_acc, keep, log
+        self.base, self.init_acc, self.students, self.log = base, init_acc, students, log
 
     def _row(self, schedule: str, acc: float, seconds: float, history: Sequence[dict]) -> None:
         row = {**self.base, "schedule": schedule, "init_acc": round(self.init_acc, 4), "test_acc": round(acc, 4),
                "seconds": round(seconds, 1), "curve": _curve(history)}  # fmt: skip
-        self.keep(row)
+        self.students.keep(row)
+        prefix, suffix = self.students.tally()
         self.log(
-            f"{row['method']:8s} rate {row['target_rate']:<5g} seed {self.seed} {schedule:13s} "
+            f"{prefix}{row['method']:8s} rate {row['target_rate']:<5g} seed {self.seed} {schedule:13s} "
             f"({row.get('init', 'decompose')} init): "
-            f"{self.init_acc:.4f} at initialisation → {acc:.4f} in {seconds:.0f} s"
+            f"{self.init_acc:.4f} at initialisation → {acc:.4f} in {seconds:.0f} s{suffix}"
         )
 
     def _checkpoint(self, name: str) -> Path:

@@ -258,7 +258,11 @@ def _layer(adj, vertices, edges, inputs, diagram):
     tensors = list(diagram.tensor_names)
     params = [t for t in tensors if t not in inputs]
     holders = {v: {a for a, b, _ in edges if b == v} | {b for a, b, _ in edges if a == v} for v in vertices}
-    inner = [v for v in vertices if v.startswith("#") and holders[v] <= set(params)]
+    # A broadcast output index (held by no tensor: "A: i -> i j") is a dot with an open leg,
+    # drawn after everything else; the other junctions sit among the parameters (inner) or
+    # between an input and the parameters (outer).
+    lone = [v for v in vertices if v.startswith("#") and not holders[v]]
+    inner = [v for v in vertices if v.startswith("#") and holders[v] and holders[v] <= set(params)]
     block = params + inner
     kind, pos, rule = shape_positions(adj, block, vertical=True)
     bends: dict[tuple[str, str, str], tuple[Point, ...]] = {}
@@ -292,7 +296,7 @@ def _layer(adj, vertices, edges, inputs, diagram):
         edges = [e for e in edges if e[2] != index] + [(a, b, index) for a, b in zip(chain, chain[1:])]
     for k, name in enumerate(inputs):
         pos[name] = (0.0, -1.6 * (k - (len(inputs) - 1) / 2))
-    outer = [v for v in vertices if v.startswith("#") and v not in inner]
+    outer = [v for v in vertices if v.startswith("#") and v not in inner and v not in lone]
     groups: dict[tuple[str, ...], list[str]] = {}
     for j in outer:
         groups.setdefault(tuple(sorted(holders[j])), []).append(j)
@@ -312,7 +316,11 @@ def _layer(adj, vertices, edges, inputs, diagram):
             offsets = [o + 0.5 for o in offsets]
         for j, off in zip(js, offsets):
             pos[j] = (cx + nx * off, cy + ny * off)
+    right = max(p[0] for p in pos.values()) + 1.5
+    for k, j in enumerate(lone):
+        pos[j] = (right, -1.5 * (k - (len(lone) - 1) / 2))
     placed += sorted(outer, key=lambda j: len(holders[j]))  # pairs first: they have least room
+    placed += lone
     edges = spread_parallel(pos, edges)
     place_junctions(pos, edges, placed, dict(pos), diagram.conv)
     for name in inputs:

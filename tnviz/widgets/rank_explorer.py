@@ -167,6 +167,7 @@ class RankExplorer(W.VBox):
         except TnvizError as err:
             self.figures.value = error_html(err.message)
             self.warning_label.value = ""
+            self.svg = self.picture.value = ""  # not the last format's diagram under this one's error
             if self.pretrained is not None:  # no stale error for a setting no longer shown
                 failed = err
                 self._error_worker.submit(lambda: failed, self._show_error)

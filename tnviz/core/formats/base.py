@@ -351,8 +351,8 @@ class Format:
             fixed = count({})
             if fixed > budget:
                 raise TnvizError(
-                    f"rate {rate} allows {int(budget)} parameters, but format {self.name!r} has no ranks and "
-                    f"needs {fixed}",
+                    f"rate {rate:.4g} allows {int(budget):,} parameters, but format {self.name!r} has no ranks and "
+                    f"needs {fixed:,} (rate {_rate_of(fixed, budget, rate)})",
                     token=repr(rate),
                 )
             return {}
@@ -377,13 +377,19 @@ def _grouped(built: BuiltLayer, groups: int) -> BuiltLayer:
     return BuiltLayer(built.format, structure, sizes, built.ranks, built.order, built.in_factors, built.out_factors)
 
 
+def _rate_of(params: int, budget: float, rate: float) -> str:
+    """The rate ``params`` parameters make, where ``budget`` is ``rate`` of the dense layer's."""
+    return f"{params * rate / budget:.4g}" if budget > 0 else "?"
+
+
 def balanced_ranks(name: str, names: Sequence[str], count, caps: dict, budget: float, rate: float) -> dict:
     """The balanced rank policy (see :meth:`Format.ranks_for_rate`) for rank ``names`` whose
     parameter count is ``count(ranks)``."""
     ranks = {n: 1 for n in names}
     if count(ranks) > budget:
         raise TnvizError(
-            f"rate {rate} allows {int(budget)} parameters, but format {name!r} needs {count(ranks)} at rank 1",
+            f"rate {rate:.4g} allows {int(budget):,} parameters, but format {name!r} needs {count(ranks):,} at "
+            f"rank 1 (rate {_rate_of(count(ranks), budget, rate)} or more)",
             token=repr(rate),
         )
     while True:

@@ -108,6 +108,17 @@ class ConvDim:
     flip: bool = False  # the kernel reversed along this index (a true convolution)
 
 
+def as_float(count: int) -> float:
+    """An exact count (FLOPs, elements) as the "time" objective's float: beyond float's range
+    (sizes of 2**40 on 26 indices), inf, which no legal step's FLOPs reach; the searches compare
+    (cost, FLOPs), so such steps still rank by their exact FLOPs, and the plan that results is
+    refused by the memory check, never by an OverflowError."""
+    return float(count) if count < _FLOAT_LIMIT else INF
+
+
+_FLOAT_LIMIT = 2**1023
+
+
 def bits(mask: int) -> Iterable[int]:
     """The set bits of ``mask``, lowest first."""
     while mask:
@@ -293,9 +304,9 @@ class Problem:
         width = max(1, min(self.static_prod(ka & ~kb & ~self.conv_mask), self.static_prod(kb & ~ka & ~self.conv_mask)))
         if reduction == 1 and width == 1:  # depthwise: priced for one tap
             half = DEPTHWISE_CHANNELS_LAST_HALF if s & self.channels_last_mask else DEPTHWISE_HALF
-            return flops, flops / taps * (1 + half) + self._memory(s, sa, sb, ss, taps)
+            return flops, as_float(flops // taps) * (1 + half) + self._memory(s, sa, sb, ss, taps)
         efficiency = reduction / (reduction + REDUCTION_HALF) * width / (width + WIDTH_HALF)
-        return flops, flops / efficiency + self._memory(s, sa, sb, ss, taps)
+        return flops, as_float(flops) / efficiency + self._memory(s, sa, sb, ss, taps)
 
     def _memory(self, s: int, sa: int, sb: int, ss: int, taps: int) -> float:
         """The elements a step reads and writes, priced higher for a convolution with a spatial
@@ -311,7 +322,7 @@ class Problem:
         channels_last = s & self.channels_last_mask
         large = LARGE_RESULT_CHANNELS_LAST if channels_last else LARGE_RESULT
         moved = MEMORY_WEIGHT + (REORDER_WEIGHT if taps > 1 and not channels_last else 0.0)
-        return moved * (sa + sb + ss) + (LARGE_RESULT_WEIGHT * ss if ss >= large else 0.0)
+        return moved * as_float(sa + sb + ss) + (LARGE_RESULT_WEIGHT * as_float(ss) if ss >= large else 0.0)
 
     def unary_flops(self, k: int) -> int:
         """FLOPs of operand ``k``'s unary step (its diagonal, then the sum of its summed indices)."""

@@ -191,7 +191,7 @@ class Plan:
             f"  Approach:             {self.approach} (optimize={self.optimize!r}, objective={self.objective!r}, "
             f"inputs: {inputs}{', channels_last' if self.layout == 'channels_last' else ''})"
         )
-        lines.append(f"  FLOPs:                {_human(self.flops)}  ({self.flops:,})")
+        lines.append(f"  FLOPs:                {_human(self.flops)}{_exact(self.flops)}")
         if self.diagram.tensors and len(self.diagram.tensors) > 1:
             lines.append(
                 f"  Left-to-right FLOPs:  {_human(self.left_to_right_flops)}  "
@@ -234,7 +234,7 @@ class Plan:
             for k, v in (
                 ("Spec", self.diagram.to_spec()),
                 ("Approach", self.approach),
-                ("FLOPs", f"{_human(self.flops)} ({self.flops:,})"),
+                ("FLOPs", f"{_human(self.flops)}{_exact(self.flops)}"),
                 ("Left-to-right FLOPs", _human(self.left_to_right_flops)),
                 ("Reconstruct FLOPs", "—" if self.reconstruct_flops is None else _human(self.reconstruct_flops)),
                 ("Peak memory", f"{_human(self.peak_elements)} elements"),
@@ -246,6 +246,9 @@ class Plan:
 
 
 def _human(n: float) -> str:
+    if isinstance(n, int) and n >= 10**15:  # exact to three digits, also beyond float's range
+        digits = str(n)
+        return f"{digits[0]}.{digits[1:3]}e{len(digits) - 1}"
     for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(n) >= scale:
             return f"{n / scale:.3g}{unit}"
@@ -253,7 +256,14 @@ def _human(n: float) -> str:
 
 
 def _ratio(a: int, b: int) -> str:
-    return f"{a / b:.2f}×" if b else "—"
+    if not b:
+        return "—"
+    return f"{_human(a // b)}×" if a // b >= 10**6 else f"{a / b:.2f}×"
+
+
+def _exact(n: int) -> str:
+    """A count in full, where it is short enough to read."""
+    return f"  ({n:,})" if n < 10**18 else ""
 
 
 def _unary_flops(steps: Sequence[Step]) -> int:

@@ -120,8 +120,9 @@ def exact_work(n: int) -> int:
 def optimal_tree(problem: Problem, mask: int) -> tuple[float, Tree]:
     """Exact DP over all binary trees on the operands in ``mask``; returns (cost, tree).
 
-    The cost is the problem's objective; ties go to fewer FLOPs. The caller checks the
-    budget (:func:`exact_work`)."""
+    The cost is the problem's objective; ties go to fewer FLOPs. The tree is None where no legal
+    order exists (the cost may be inf on a legal one: beyond float's range, see
+    :func:`~tnviz.core.plan.model.as_float`). The caller checks the budget (:func:`exact_work`)."""
     members = list(bits(mask))
     if len(members) == 1:
         return 0, members[0]
@@ -142,7 +143,7 @@ def optimal_tree(problem: Problem, mask: int) -> tuple[float, Tree]:
             if b:
                 fa = best.get(a)
                 fb = best.get(b)
-                if fa is not None and fb is not None and fa[0] < INF and fb[0] < INF:
+                if fa is not None and fb is not None and fa[2] is not None and fb[2] is not None:
                     flops, cost = problem.step_cost(a, b)
                     if flops < INF:
                         key = (fa[0] + fb[0] + cost, fa[1] + fb[1] + flops)
@@ -381,8 +382,7 @@ def _auto_tree(problem: Problem, mask: int) -> Tree | None:
     if len(members) == 1:
         return members[0]
     if exact_work(len(members)) <= EXACT_BUDGET:
-        cost, tree = optimal_tree(problem, mask)
-        return tree if cost < INF else None
+        return optimal_tree(problem, mask)[1]
     candidates = [greedy_tree(problem, mask)]
     setting = _opt_einsum_setting(len(members))
     if not any(problem.op_mask[k] & problem.conv_mask for k in members):

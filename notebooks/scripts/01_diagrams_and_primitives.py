@@ -2,13 +2,13 @@
 # jupyter:
 #   jupytext:
 #     cell_metadata_filter: -all
-#     formats: ipynb,py:percent
+#     formats: ipynb,scripts//py:percent
 #     notebook_metadata_filter: language_info.name
 #     text_representation:
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -84,6 +84,7 @@ d = gallery.fig4_conv1d_layer()
 X, K = torch.randn(8, 16, 64), torch.randn(32, 16, 3)
 assert torch.allclose(tnviz.einsum(d, X, K), F.conv1d(X, K, padding=1), atol=1e-4)
 print(d.plan())
+d
 
 # %% [markdown]
 # ## Fig. 4b–c: CP (a hyperedge) and a tensor ring

@@ -2,13 +2,13 @@
 # jupyter:
 #   jupytext:
 #     cell_metadata_filter: -all
-#     formats: ipynb,py:percent
+#     formats: ipynb,scripts//py:percent
 #     notebook_metadata_filter: language_info.name
 #     text_representation:
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -93,13 +93,11 @@ for name, result in (("Seq-KD", dash.result), ("E2E-KD", dash2.result)):
 # %% [markdown]
 # ## Test error after every epoch: the paper's Fig. 9
 # The paper's Fig. 9 follows the test error epoch by epoch. `tnviz reproduce lenet5-mnist` evaluates every student
-# on the 1,000 test digits after each epoch and keeps the curves with the phase of each epoch; the figure below was
-# drawn from a real run's curves, `docs/lenet5_mnist/fig9_curves.json` (its table and provenance are in
-# [`docs/lenet5_mnist/fig9.md`](../docs/lenet5_mnist/fig9.md)):
+# on the 1,000 test digits after each epoch and keeps the curves with the phase of each epoch; the cell below
+# draws the figure from a real run's curves, `docs/lenet5_mnist/fig9_curves.json` (its table and provenance are in
+# [`docs/lenet5_mnist/fig9.md`](../docs/lenet5_mnist/fig9.md)).
 #
-# ![Test error per epoch, Seq-KD against E2E-KD](../docs/lenet5_mnist/fig9_test_error.png)
-#
-# The cell below draws it again from the curves file. The shaded stretches are Seq-KD's block phases (one
+# The shaded stretches are Seq-KD's block phases (one
 # compressed layer regressed on the teacher's at a time). In that run E2E-KD is far ahead after the first epochs;
 # Seq-KD's error stays high until both layers have been distilled, and after the fine-tuning it ends about level
 # with E2E-KD for the low-rank twins (TK, TT, TR; CP's error rises again in the fine-tuning on some seeds) and lower

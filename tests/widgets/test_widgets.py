@@ -379,7 +379,9 @@ def test_tradeoff_stop_while_running_says_stopping_then_stopped(monkeypatch):
 
     explorer, _ = _fake_explorer(monkeypatch, stop_at_first)
     explorer.run(background=False)
-    assert seen == ["stopping…"] and explorer.status.value.startswith("stopped") and not explorer.running
+    assert len(seen) == 1 and seen[0].startswith("stopping after the current training step")
+    assert explorer.status.value.startswith("stopped") and not explorer.running
+    assert " 1 student," in explorer.status.value or " 0 students," in explorer.status.value  # no "1 students"
 
 
 def test_tradeoff_example_input_comes_from_a_subset_itself():
@@ -443,3 +445,28 @@ def test_widget_figures_are_laid_out_and_saved_under_the_render_lock(monkeypatch
     dashboard.redraw()
     assert dashboard.plot.value[:4] == b"\x89PNG"
     assert len(laid_out) == 3 and all(laid_out), laid_out
+
+
+def test_an_idle_dashboard_says_so_and_counts_epochs_of_their_total(monkeypatch):
+    import tnviz.widgets.training_dashboard as module
+
+    dash = TrainingDashboard(redraw_every=0.0)
+    assert dash.plot.layout.display == "none"  # no broken-image icon before any curve
+    dash.stop_button.click()
+    assert dash.status.value == "nothing is running" and not dash.stop_event.is_set()
+    drawn = []
+    monkeypatch.setattr(module, "figure_png", lambda fig: drawn.append(fig) or b"\x89PNG")
+    dash.on_start({"epochs": 3, "mode": "blockwise", "phases": ["block conv2", "fine-tune"]})
+    assert dash.progress.description == "epoch 1/3" and dash.running
+    dash.on_step({"phase": "block conv2", "step": 1, "steps": 2, "loss": 0.5, "global_epoch": 1})
+    dash.on_epoch({"global_epoch": 1, "train_acc": 0.5, "test_acc": 0.4})
+    dash.on_step({"phase": "fine-tune", "step": 1, "steps": 2, "loss": 0.4, "global_epoch": 2})
+    assert dash.progress.description == "epoch 2/3" and dash.progress.value == 1
+    loss_axes = drawn[-1].axes[0]
+    assert all(float(t).is_integer() for ax in drawn[-1].axes for t in ax.get_xticks())  # whole epochs
+    assert [t.get_text() for t in loss_axes.texts] == ["block conv2", "fine-tune"]  # phases marked
+    assert dash.plot.layout.display == ""
+    dash.stop()
+    assert dash.stop_event.is_set() and "stopping" in dash.status.value
+    dash.on_end(None)
+    assert not dash.running

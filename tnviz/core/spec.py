@@ -301,36 +301,9 @@ def _unnamed_error(text: str, k: int, a: int, b: int, taken: set[str]) -> TnvizE
     )
 
 
-def parse_spec(text: str) -> Spec:
-    """Parse a spec string into a :class:`Spec` (syntax only).
-
-    The language is described in the module docstring: named (``"X: i j, Y: j k -> i k"``)
-    or compact (``"ij,jk->ik"``) per spec, groups ``( ... )``, scalars, repeated indices
-    within an operand (traces, diagonals), one ellipsis ``...`` per tensor (kept as the
-    mode ``(ELLIPSIS,)``), convolution indices after ``|``.
-
-    Args:
-        text: the spec, e.g. ``"X: b s x y, K: t s x y -> b t x y | x y"``.
-
-    Returns:
-        The parsed :class:`Spec`. Without ``->`` the output is numpy's implicit one:
-        ``...`` if any input has it, then the indices occurring exactly once in the
-        inputs (repeats within an operand counted), sorted by ASCII.
-
-    Raises:
-        TnvizError: on a syntax error, naming the token and its position.
-
-    Example:
-        >>> parse_spec("ij,jk->ik").output.modes
-        (('i',), ('k',))
-        >>> parse_spec("ii").output.modes
-        ()
-    """
-    if not isinstance(text, str):
-        raise TnvizError(f"a spec must be a string, got {type(text).__name__}", token=repr(text))
-    if not text.strip():
-        # As in numpy and torch.einsum, the empty equation is one scalar operand, returned as is.
-        return Spec((Operand("A", ()),), Operand("out", ()), ())
+def _separators(text: str) -> tuple[int, int, int, int]:
+    """Where ``|`` and ``->`` are (or -1), where the inputs and the output end; unknown
+    characters and misplaced separators raise."""
     for pos, ch in enumerate(text):
         if ch not in "(),:|->_. \t\n" and not ch.isalnum() and not _is_symbol(ch):
             raise _fail(f"unknown character {ch!r} in spec", text, pos, ch)
@@ -351,7 +324,12 @@ def parse_spec(text: str) -> Spec:
             raise _fail("unknown character '-' in spec; did you mean '->'?", text, pos, "-")
         if text[pos] == ">":
             raise _fail("unknown character '>' in spec; did you mean '->'?", text, pos, ">")
+    return bar, arrow, main_end, inputs_end
 
+
+def _parse_inputs(text: str, inputs_end: int, arrow: int) -> tuple[list[Operand], list[Positions], bool]:
+    """The input operands (named or given default names), each one's index positions, and
+    whether the spec is named."""
     parts = _split(text, 0, inputs_end, ",")
     if len(parts) == 1 and not text[:inputs_end].strip() and arrow < 0:
         # ("->" alone is one scalar operand, as in torch.einsum; a bare "| x" has none.)
@@ -403,10 +381,15 @@ def parse_spec(text: str) -> Spec:
                     later[0] if later else p,
                     i,
                 )
+    return ops, op_positions, named
 
+
+def _parse_output(text: str, arrow: int, main_end: int, ops: list[Operand], named: bool) -> tuple[Operand, Positions]:
+    """The output operand and its index positions; without ``->`` numpy's implicit output."""
     any_ellipsis = any(op.has_ellipsis for op in ops)
     if arrow >= 0:
-        out_start, out_end = arrow + 2, main_end
+        out_end = main_end
+        out_start = arrow + 2
         out_name, out_name_pos, body = _parse_named(text, out_start, out_end, "the output")
         if ":" in text[body:out_end]:
             colon = text.index(":", body, out_end)
@@ -478,72 +461,120 @@ def parse_spec(text: str) -> Spec:
         once = tuple((i,) for i in sorted(i for i, c in counts.items() if c == 1))
         output = Operand("out", ((_ELLIPSIS_MODE,) if any_ellipsis else ()) + once)
         output_positions = ()
+    return output, output_positions
 
-    conv: tuple[str, ...] = ()
-    if bar >= 0:
-        conv_modes, conv_positions = _parse_modes(
+
+def _parse_conv(
+    text: str,
+    bar: int,
+    ops: list[Operand],
+    op_positions: list[Positions],
+    output: Operand,
+    output_positions: Positions,
+    named: bool,
+) -> tuple[str, ...]:
+    """The convolution indices after ``|``, each held by a signal and a kernel, once per tensor
+    and never in a group."""
+    conv_modes, conv_positions = _parse_modes(
+        text,
+        bar + 1,
+        len(text),
+        "the convolution indices",
+        named=named,
+        allow_groups=False,
+        allow_ellipsis=False,
+    )
+    conv = tuple(m[0] for m in conv_modes)
+    conv_pos = {}
+    if not conv:
+        raise _fail("no convolution index after '|'; expected e.g. '| x y'", text, bar, "|")
+    for i, (p,) in zip(conv, conv_positions):
+        if i in conv_pos:
+            raise _fail(f"convolution index {i!r} listed twice after '|'", text, p, i)
+        conv_pos[i] = p
+    if len(conv) > MAX_CONV_INDICES:
+        raise _fail(
+            f"{len(conv)} convolution indices; at most {MAX_CONV_INDICES} are supported (F.conv1d/2d/3d)",
             text,
-            bar + 1,
-            len(text),
-            "the convolution indices",
-            named=named,
-            allow_groups=False,
-            allow_ellipsis=False,
+            conv_positions[MAX_CONV_INDICES][0],
+            conv[MAX_CONV_INDICES],
         )
-        conv = tuple(m[0] for m in conv_modes)
-        conv_pos = {}
-        if not conv:
-            raise _fail("no convolution index after '|'; expected e.g. '| x y'", text, bar, "|")
-        for i, (p,) in zip(conv, conv_positions):
-            if i in conv_pos:
-                raise _fail(f"convolution index {i!r} listed twice after '|'", text, p, i)
-            conv_pos[i] = p
-        if len(conv) > MAX_CONV_INDICES:
+    for i in conv:
+        holders = [(op, pos) for op, pos in zip(ops, op_positions) if i in op.indices]
+        if len(holders) < 2:
             raise _fail(
-                f"{len(conv)} convolution indices; at most {MAX_CONV_INDICES} are supported (F.conv1d/2d/3d)",
+                f"convolution index {i!r} is held by {len(holders)} operand(s); "
+                "expected a signal and at least one kernel",
                 text,
-                conv_positions[MAX_CONV_INDICES][0],
-                conv[MAX_CONV_INDICES],
+                conv_pos[i],
+                i,
             )
-        for i in conv:
-            holders = [(op, pos) for op, pos in zip(ops, op_positions) if i in op.indices]
-            if len(holders) < 2:
-                raise _fail(
-                    f"convolution index {i!r} is held by {len(holders)} operand(s); "
-                    "expected a signal and at least one kernel",
-                    text,
-                    conv_pos[i],
-                    i,
-                )
-            for op, positions in holders:
-                found = [(p, in_group) for j, p, in_group in _flat(op.modes, positions) if j == i]
-                for p, in_group in found:
-                    if in_group:
-                        raise _fail(
-                            f"convolution index {i!r} sits inside a group of tensor {op.name!r}; "
-                            "expected it as a mode of its own",
-                            text,
-                            p,
-                            i,
-                        )
-                if len(found) > 1:
+        for op, positions in holders:
+            found = [(p, in_group) for j, p, in_group in _flat(op.modes, positions) if j == i]
+            for p, in_group in found:
+                if in_group:
                     raise _fail(
-                        f"convolution index {i!r} appears twice in tensor {op.name!r}; "
-                        "a convolution index is held once per tensor",
+                        f"convolution index {i!r} sits inside a group of tensor {op.name!r}; "
+                        "expected it as a mode of its own",
                         text,
-                        found[1][0],
+                        p,
                         i,
                     )
-        for i, p, in_group in _flat(output.modes, output_positions):
-            if i in conv and output.indices.count(i) > 1:
-                raise _fail(f"convolution index {i!r} appears twice in the output; expected it once", text, p, i)
-            if i in conv and in_group:
+            if len(found) > 1:
                 raise _fail(
-                    f"convolution index {i!r} sits inside a group of the output; expected a mode of its own",
+                    f"convolution index {i!r} appears twice in tensor {op.name!r}; "
+                    "a convolution index is held once per tensor",
                     text,
-                    p,
+                    found[1][0],
                     i,
                 )
+    for i, p, in_group in _flat(output.modes, output_positions):
+        if i in conv and output.indices.count(i) > 1:
+            raise _fail(f"convolution index {i!r} appears twice in the output; expected it once", text, p, i)
+        if i in conv and in_group:
+            raise _fail(
+                f"convolution index {i!r} sits inside a group of the output; expected a mode of its own",
+                text,
+                p,
+                i,
+            )
+    return conv
+
+
+def parse_spec(text: str) -> Spec:
+    """Parse a spec string into a :class:`Spec` (syntax only).
+
+    The language is described in the module docstring: named (``"X: i j, Y: j k -> i k"``)
+    or compact (``"ij,jk->ik"``) per spec, groups ``( ... )``, scalars, repeated indices
+    within an operand (traces, diagonals), one ellipsis ``...`` per tensor (kept as the
+    mode ``(ELLIPSIS,)``), convolution indices after ``|``.
+
+    Args:
+        text: the spec, e.g. ``"X: b s x y, K: t s x y -> b t x y | x y"``.
+
+    Returns:
+        The parsed :class:`Spec`. Without ``->`` the output is numpy's implicit one:
+        ``...`` if any input has it, then the indices occurring exactly once in the
+        inputs (repeats within an operand counted), sorted by ASCII.
+
+    Raises:
+        TnvizError: on a syntax error, naming the token and its position.
+
+    Example:
+        >>> parse_spec("ij,jk->ik").output.modes
+        (('i',), ('k',))
+        >>> parse_spec("ii").output.modes
+        ()
+    """
+    if not isinstance(text, str):
+        raise TnvizError(f"a spec must be a string, got {type(text).__name__}", token=repr(text))
+    if not text.strip():
+        # As in numpy and torch.einsum, the empty equation is one scalar operand, returned as is.
+        return Spec((Operand("A", ()),), Operand("out", ()), ())
+    bar, arrow, main_end, inputs_end = _separators(text)
+    ops, op_positions, named = _parse_inputs(text, inputs_end, arrow)
+    output, output_positions = _parse_output(text, arrow, main_end, ops, named)
+    conv = _parse_conv(text, bar, ops, op_positions, output, output_positions, named) if bar >= 0 else ()
     return Spec(tuple(ops), output, conv)
 
 

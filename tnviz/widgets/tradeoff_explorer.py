@@ -152,7 +152,7 @@ class TradeoffExplorer(W.VBox):
         self.plot = TradeoffPlot(formats=list(self.formats))
         self.chooser = W.Dropdown(options=[], description="point")
         self.details = W.HTML()
-        self.status = W.HTML(f"{len(self.formats) * len(self.rates)} students to train")
+        self.status = W.HTML(f"{_students(len(self.formats) * len(self.rates))} to train")
         self.start_button = W.Button(description="Run sweep", icon="play")
         self.start_button.on_click(lambda _: self.run())
         self.stop_button = W.Button(description="Stop", icon="stop", button_style="danger", disabled=True)
@@ -221,7 +221,7 @@ class TradeoffExplorer(W.VBox):
                 return
             self.stop_event.set()
             self.stop_button.disabled = True
-            self.status.value = "stopping…"
+            self.status.value = "stopping after the current training step (a decomposition under way ends first)…"
 
     def compress_point(self, format: str, rate: float) -> tuple[Any, Any]:
         """The untrained student of one point and its report (FLOPs priced for
@@ -272,14 +272,14 @@ class TradeoffExplorer(W.VBox):
             self._finish(error_html(f"error: {err}"))
             raise
         except BaseException:  # an interrupted foreground run: Run sweep can go on
-            self._finish(f"interrupted: {len(self.points)} students, {len(self.todo())} left")
+            self._finish(f"interrupted: {_students(len(self.points))}, {len(self.todo())} left")
             raise
         failed = f", {len(self.failures)} failed" if self.failures else ""
         if stopped:
             left = len(self.todo())
-            self._finish(f"stopped: {len(self.points)} students, {left} left (Run sweep goes on){failed}")
+            self._finish(f"stopped: {_students(len(self.points))}, {left} left (Run sweep goes on){failed}")
         else:
-            self._finish(f"done: {len(self.points)} students{failed}")
+            self._finish(f"done: {_students(len(self.points))}{failed}")
 
     def _finish(self, status: str) -> None:
         """The sweep is over: its last status and the buttons, together (a Stop pressed just
@@ -374,6 +374,10 @@ class TradeoffExplorer(W.VBox):
             )
             parts.append(f"<div class='tn-tradeoff-layer'>{title}{diagram_svg(diagram)}</div>")
         self.details.value = "".join(parts)
+
+
+def _students(n: int) -> str:
+    return f"{n} student" if n == 1 else f"{n} students"
 
 
 def _example_batch(data: Any, n: int) -> Any:

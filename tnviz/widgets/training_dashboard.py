@@ -44,12 +44,14 @@ class TrainingDashboard(W.VBox):
         self.error: BaseException | None = None
         self._last_draw = 0.0
         self._total_epochs = 1
+        self.running = False  # between on_start and on_end: what Stop can stop
         self.title = W.HTML(f"<b>{html.escape(title)}</b>")
-        self.progress = W.IntProgress(value=0, min=0, max=1, description="epoch 0")
-        self.status = W.HTML("waiting")
+        self.progress = W.IntProgress(value=0, min=0, max=1, description="epochs")
+        self.status = W.HTML("not started")
         self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop")
         self.stop_button.on_click(lambda _: self.stop())
         self.plot = W.Image(format="png")
+        self.plot.layout.display = "none"  # no broken-image icon before the first curves
         self.table = W.HTML(report_html(report))
         super().__init__([W.HBox([self.title, self.progress, self.stop_button, self.status]), self.plot, self.table])
         for widget, name in (
@@ -64,12 +66,15 @@ class TrainingDashboard(W.VBox):
 
     # --- distill callbacks -------------------------------------------------------------
     def on_start(self, info: dict) -> None:
+        self.running = True
         self._total_epochs = max(1, info.get("epochs", 1))
         self.progress.max = self._total_epochs
+        self.progress.description = f"epoch 1/{self._total_epochs}"
         self.status.value = f"{info.get('mode')}: {', '.join(info.get('phases', []))}"
 
     def on_step(self, metrics: dict) -> bool:
         self.steps.append(metrics)
+        self.progress.description = f"epoch {metrics['global_epoch']}/{self._total_epochs}"  # the one running
         now = time.perf_counter()
         if now - self._last_draw >= self.redraw_every:
             phase, step, steps = html.escape(metrics["phase"]), metrics["step"], metrics["steps"]
@@ -80,11 +85,11 @@ class TrainingDashboard(W.VBox):
     def on_epoch(self, metrics: dict) -> bool:
         self.epochs.append(metrics)
         self.progress.value = min(self.progress.max, metrics["global_epoch"])
-        self.progress.description = f"epoch {metrics['global_epoch']}"
         self.redraw()
         return not self.stop_event.is_set()
 
     def on_end(self, result: Any) -> None:
+        self.running = False
         self.result = result
         state = "stopped" if getattr(result, "stopped", False) else "done"
         acc = getattr(result, "test_accuracy", None)
@@ -94,9 +99,12 @@ class TrainingDashboard(W.VBox):
 
     # --- control -------------------------------------------------------------------------
     def stop(self) -> None:
-        """Ask the run to end after its current step."""
+        """Ask the run to end after its current step (an idle dashboard says so and stays idle)."""
+        if not self.running and (self.thread is None or not self.thread.is_alive()):
+            self.status.value = "nothing is running"
+            return
         self.stop_event.set()
-        self.status.value = "stopping…"
+        self.status.value = "stopping after this step…"
 
     def run(self, student: Any, teacher: Any, train: Any, test: Any = None, **distill_kwargs: Any) -> threading.Thread:
         """Start ``tnviz.distill(student, teacher, train, test, **kwargs)`` in a background
@@ -117,6 +125,7 @@ class TrainingDashboard(W.VBox):
                 distill(student, teacher, train, test, callbacks=callbacks, stop=self.stop_event, **distill_kwargs)
             except BaseException as err:  # noqa: BLE001 - shown in the dashboard
                 self.error = err
+                self.running = False
                 self.status.value = error_html(f"error: {err}")
 
         self.thread = threading.Thread(target=target, daemon=True)
@@ -126,6 +135,7 @@ class TrainingDashboard(W.VBox):
     def redraw(self) -> None:
         """Draw the curves now (train loss per step; train and test accuracy per epoch)."""
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
 
         self._last_draw = time.perf_counter()
         fig = Figure(figsize=(9, 3))
@@ -133,6 +143,16 @@ class TrainingDashboard(W.VBox):
         if self.steps:
             xs = [(s["global_epoch"] - 1) + s["step"] / max(1, s["steps"]) for s in self.steps]
             ax1.plot(xs, [s["loss"] for s in self.steps], lw=0.8, color="C0")
+            # Where a phase begins (Seq-KD: each block, then the fine-tuning), a line and its name.
+            for k, s in enumerate(self.steps):
+                if s.get("phase") and (k == 0 or s.get("phase") != self.steps[k - 1].get("phase")):
+                    start = s["global_epoch"] - 1
+                    if k:
+                        ax1.axvline(start, color="0.6", lw=0.8, ls="--")
+                    ax1.annotate(
+                        str(s["phase"]), (start, 1), xycoords=("data", "axes fraction"), xytext=(2, -2),
+                        textcoords="offset points", va="top", fontsize=7, color="0.35",
+                    )  # fmt: skip
         ax1.set_xlabel("epoch")
         ax1.set_ylabel("training loss")
         ax1.set_yscale("log")
@@ -144,6 +164,10 @@ class TrainingDashboard(W.VBox):
             ax2.legend()
         ax2.set_xlabel("epoch")
         ax2.set_ylabel("accuracy")
+        ax1.set_xlim(0, self._total_epochs)  # the whole run's epochs, whole ones ticked
+        ax2.set_xlim(0.5, self._total_epochs + 0.5)
         for ax in (ax1, ax2):
             ax.grid(alpha=0.3)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         self.plot.value = figure_png(fig)
+        self.plot.layout.display = ""

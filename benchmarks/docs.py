@@ -5,6 +5,7 @@
     python benchmarks/docs.py layers     rewrite docs/layers.md only (from benchmarks/results/layers*.json)
 
 The files: ``benchmarks/results/planner.json`` (``benchmarks/planner.py``),
+``benchmarks/results/expressions.json`` (``benchmarks/expressions.py``),
 ``benchmarks/results/engine.json`` (``benchmarks/engine.py``) and
 ``docs/lenet5_mnist/results.json`` (``tnviz reproduce lenet5-mnist --out docs/lenet5_mnist``) and
 ``docs/lenet5_mnist/fig9_curves.json`` (the per-epoch test errors of a ``reproduce`` run, its
@@ -46,6 +47,7 @@ def _load(path: Path) -> dict:
 def generate_readme(text: str) -> str:
     """The README with every generated section rewritten from its results file."""
     import engine
+    import expressions
     import planner
 
     from tnviz.experiments.report import readme_section
@@ -53,6 +55,10 @@ def generate_readme(text: str) -> str:
 
     planner_data = _load(HERE / "results" / "planner.json")
     text = replace_section(text, "planner-benchmark", planner.table(planner_data) + "\n\n" + describe(planner_data))
+    expressions_data = _load(HERE / "results" / "expressions.json")
+    text = replace_section(
+        text, "expressions-benchmark", expressions.table(expressions_data) + "\n\n" + describe(expressions_data)
+    )
     engine_data = _load(HERE / "results" / "engine.json")
     text = replace_section(text, "engine-benchmark", engine.table(engine_data) + "\n\n" + describe(engine_data))
     lenet = _load(LENET / "results.json")

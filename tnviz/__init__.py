@@ -16,6 +16,7 @@ __all__ = [
     "Plan",
     "TnvizError",
     "einsum",
+    "contract_expression",
     "TensorNetwork",
     "compress",
     "distill",
@@ -26,6 +27,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "einsum": "tnviz.execute.einsum",
+    "contract_expression": "tnviz.execute.expression",
     "TensorNetwork": "tnviz.execute.module",
     "compress": "tnviz.compression.surgery",
     "distill": "tnviz.compression.distill",

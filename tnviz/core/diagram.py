@@ -499,6 +499,36 @@ class Diagram:
 
         return backward_plan(self.bind(sizes) if sizes else self, tensors, **plan_options)
 
+    def compile(self, *shapes: Any, sizes: Mapping[str, Any] | None = None, optimize: Optimize = "auto") -> Any:
+        """Plan and compile this diagram once; see :func:`tnviz.contract_expression`.
+
+        Args:
+            *shapes: one per tensor (a shape, or a tensor to hold as a constant); none when
+                the diagram's sizes are bound, which then give every shape.
+            sizes: extra index sizes.
+            optimize: as for :meth:`plan`.
+
+        Returns:
+            A :class:`tnviz.execute.expression.ContractExpression` (loads torch).
+
+        Example:
+            >>> expr = Diagram.parse("A: i j, B: j k -> i k", sizes={"i": 2, "j": 3, "k": 4}).compile()
+            >>> expr.shapes
+            ((2, 3), (3, 4))
+        """
+        from tnviz.execute.expression import contract_expression
+
+        if not shapes:
+            bound = self.bind(sizes) if sizes else self
+            missing = [name for name in bound.tensor_names if None in bound.shape(name)]
+            if missing:
+                raise TnvizError(
+                    f"the shape of tensor {missing[0]!r} is not bound; give the shapes, or bind the sizes first",
+                    token=missing[0],
+                )
+            shapes = tuple(bound.shape(name) for name in bound.tensor_names)
+        return contract_expression(self, *shapes, sizes=sizes, optimize=optimize)
+
     def draw(self, backend: str | None = None, **style: Any) -> Any:
         """Draw the diagram; see :func:`tnviz.render.draw`.
 

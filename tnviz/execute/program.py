@@ -449,6 +449,17 @@ class Program:
             y = y + bias.to(y.dtype).reshape(-1, *([1] * self.bias_dims))
         return y
 
+    def fold_constants(self, constants: dict[int, torch.Tensor]) -> list[torch.Tensor]:
+        """What a kernel cache would hold (the :attr:`frontier`), computed from the constant
+        operands alone (``{operand position: tensor}``, every one ``plan.inputs`` does not name)."""
+        slots: list = [None] * self.n_slots
+        for k, t in constants.items():
+            slots[k] = _as_shape(t, self.input_shapes[k])
+        folding = [op for op in self.ops if op.constant]
+        with torch.no_grad():
+            self._run(folding, _free_lists(folding, self.final, self.frontier), slots, None)
+        return [slots[s] for s in self.frontier]
+
     @staticmethod
     def _run(ops: Sequence[_Op], free: Sequence[tuple[int, ...]], slots: list, bias: Any) -> None:
         # Each intermediate is dropped after its last use, as Plan.peak_elements assumes

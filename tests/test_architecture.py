@@ -25,8 +25,9 @@ ALLOWED = {
     "cli": None,
     "__init__": {"core", "errors"},
 }
-# Imported inside a function only (never at module level): Diagram's drawing methods.
-LAZY_EXCEPTIONS = {("core/diagram.py", "render")}
+# Imported inside a function only (never at module level): Diagram's drawing methods, and
+# Diagram.compile (a compiled expression runs on torch).
+LAZY_EXCEPTIONS = {("core/diagram.py", "render"), ("core/diagram.py", "execute")}
 
 
 def _part(path: Path) -> str:

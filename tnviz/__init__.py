@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from tnviz.core import Diagram, Plan
+from tnviz.core import Diagram, Hyper, Plan
 from tnviz.errors import TnvizError
 
 __all__ = [
     "Diagram",
+    "Hyper",
     "Plan",
     "TnvizError",
     "einsum",

@@ -2,7 +2,8 @@
 
 from tnviz.core.conv_options import ConvOptions
 from tnviz.core.diagram import Diagram, Index
+from tnviz.core.optimize import Hyper
 from tnviz.core.plan import Plan, Step
 from tnviz.core.spec import Spec, format_spec, parse_spec
 
-__all__ = ["Diagram", "Index", "ConvOptions", "Plan", "Step", "Spec", "parse_spec", "format_spec"]
+__all__ = ["Diagram", "Index", "ConvOptions", "Hyper", "Plan", "Step", "Spec", "parse_spec", "format_spec"]

@@ -20,7 +20,7 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
-from tnviz.core.optimize import SEARCHES, Optimize
+from tnviz.core.optimize import SEARCHES, Hyper, Optimize
 from tnviz.core.plan.model import INF, Problem, bits
 from tnviz.errors import TnvizError
 
@@ -28,6 +28,8 @@ __all__ = [
     "EXACT_BUDGET",
     "GREEDY_BUDGET",
     "SMALL_NETWORK",
+    "AUTO_HYPER_LIMIT",
+    "HYPER_PAYS",
     "exact_work",
     "optimal_tree",
     "greedy_tree",
@@ -51,6 +53,15 @@ GREEDY_BUDGET = 200_000
 # Networks up to this many operands also weigh left-to-right and reconstruct-first under "auto";
 # beyond, those two comparisons cost more than they can win.
 SMALL_NETWORK = 64
+
+# "auto" runs a short hyper search (random greedy trees, reconfigured) on networks beyond the
+# exact search of at most this many operands, when the best quick tree costs at least
+# HYPER_PAYS FLOPs per operand: the search takes about 5 ms per operand here, so below that its
+# gain cannot repay it (a 100-site MPS inner product: 3e6 FLOPs, no search; a random regular
+# network of 100 tensors: greedy 1e16 FLOPs, the search 3e12 in 0.5 s).
+AUTO_HYPER_LIMIT = 256
+HYPER_PAYS = 10**7
+AUTO_HYPER = Hyper(trials=8, subtree=6)
 
 Tree = Any
 
@@ -405,13 +416,15 @@ def _auto_tree(problem: Problem, mask: int) -> Tree | None:
 
 def choose_tree(problem: Problem, optimize: Optimize) -> Tree:
     """The evaluation tree for an ``optimize`` setting (see :meth:`Diagram.plan`)."""
+    if isinstance(optimize, Hyper) or optimize == "hyper":
+        return _hyper(problem, optimize if isinstance(optimize, Hyper) else Hyper())
     if isinstance(optimize, (list, tuple)):
         tree = path_tree(problem, optimize)
         _check_tree(problem, tree)
         return tree
     if not isinstance(optimize, str) or optimize not in SEARCHES:
         raise TnvizError(
-            f"unknown optimize={optimize!r}; expected one of {', '.join(SEARCHES)} or a path of pairs",
+            f"unknown optimize={optimize!r}; expected one of {', '.join(SEARCHES)}, a Hyper(...) or a path of pairs",
             token=repr(optimize),
         )
     if problem.n == 1:
@@ -449,4 +462,25 @@ def choose_tree(problem: Problem, optimize: Optimize) -> Tree:
         candidates += [naive] + [t for t in (reconstruct_tree(problem),) if t is not None]
     if not candidates:
         return naive
-    return min(candidates, key=lambda t: (tree_cost(problem, t, 1), tree_cost(problem, t)))
+    best = min(candidates, key=lambda t: (tree_cost(problem, t, 1), tree_cost(problem, t)))
+    if problem.n <= AUTO_HYPER_LIMIT and tree_cost(problem, best) >= HYPER_PAYS * problem.n:
+        from tnviz.core.plan.hyper import hyper_tree
+
+        better = hyper_tree(problem, problem.full, AUTO_HYPER, candidates)
+        return better if better is not None else best
+    return best
+
+
+def _hyper(problem: Problem, settings: Hyper) -> Tree:
+    """The hyper search, started from the "auto" policy's tree (so it is never worse); exact
+    where the exact search is affordable."""
+    from tnviz.core.plan.hyper import hyper_tree
+
+    if problem.n == 1:
+        return 0
+    if exact_work(problem.n) <= EXACT_BUDGET:
+        tree = optimal_tree(problem, problem.full)[1]
+        return tree if tree is not None else left_to_right_tree(range(problem.n))
+    start = [t for t in (_auto_tree(problem, problem.full),) if t is not None]
+    tree = hyper_tree(problem, problem.full, settings, start)
+    return tree if tree is not None else left_to_right_tree(range(problem.n))

@@ -112,12 +112,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "paths.json")
-    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker is not None:
-        worker(args.worker)
+    if args.worker:
+        worker(args.seed)
         return
-    runs = [run_processes(__file__, ["--worker", str(seed)], 1)[0] for seed in range(1, args.seeds + 1)]
+    runs = [run_processes(__file__, ["--seed", str(seed)], 1)[0] for seed in range(1, args.seeds + 1)]
     results = {"by_seed": {str(seed): run for seed, run in enumerate(runs, 1)}}
     settings = {"seeds": args.seeds, "sizes": list(SIZES), "hyper": "Hyper()", "objective": "flops"}
     try:

@@ -6,6 +6,7 @@
 
 The files: ``benchmarks/results/planner.json`` (``benchmarks/planner.py``),
 ``benchmarks/results/expressions.json`` (``benchmarks/expressions.py``),
+``benchmarks/results/paths.json`` (``benchmarks/paths.py``),
 ``benchmarks/results/engine.json`` (``benchmarks/engine.py``) and
 ``docs/lenet5_mnist/results.json`` (``tnviz reproduce lenet5-mnist --out docs/lenet5_mnist``) and
 ``docs/lenet5_mnist/fig9_curves.json`` (the per-epoch test errors of a ``reproduce`` run, its
@@ -48,6 +49,7 @@ def generate_readme(text: str) -> str:
     """The README with every generated section rewritten from its results file."""
     import engine
     import expressions
+    import paths
     import planner
 
     from tnviz.experiments.report import readme_section
@@ -55,6 +57,8 @@ def generate_readme(text: str) -> str:
 
     planner_data = _load(HERE / "results" / "planner.json")
     text = replace_section(text, "planner-benchmark", planner.table(planner_data) + "\n\n" + describe(planner_data))
+    paths_data = _load(HERE / "results" / "paths.json")
+    text = replace_section(text, "paths-benchmark", paths.table(paths_data) + "\n\n" + describe(paths_data))
     expressions_data = _load(HERE / "results" / "expressions.json")
     text = replace_section(
         text, "expressions-benchmark", expressions.table(expressions_data) + "\n\n" + describe(expressions_data)

@@ -578,6 +578,7 @@ class Diagram:
         itemsize: int = 4,
         objective: str = "time",
         layout: str = "contiguous",
+        max_memory: int | None = None,
     ) -> Plan:
         """The contraction plan for these sizes (cached: a second call is a dictionary look-up).
 
@@ -585,7 +586,10 @@ class Diagram:
             sizes: sizes to bind first (as in :meth:`bind`); may be None if already bound.
             optimize: ``"auto"`` (exact search where it weighs at most ``EXACT_BUDGET`` splits,
                 about ten tensors; beyond, the cheapest of a convolution-aware greedy search and
-                opt_einsum's path for the convolution-free parts), ``"optimal"`` (exact; refused
+                opt_einsum's path for the convolution-free parts, improved by a short hyper search
+                where the network is costly enough to repay it), ``"hyper"`` or
+                :class:`~tnviz.core.optimize.Hyper` settings (random greedy and bisection trees,
+                subtrees re-planned exactly; see ``Hyper``), ``"optimal"`` (exact; refused
                 beyond the budget), ``"greedy"``, ``"left-to-right"``, ``"reconstruct"`` (the
                 non-input tensors first, then the inputs), or an explicit path: a list of
                 position pairs, opt_einsum style. ``tnviz.einsum`` and ``TensorNetwork`` plan
@@ -599,6 +603,10 @@ class Diagram:
             layout: the inputs' memory layout, ``"contiguous"`` or ``"channels_last"``: the time
                 objective prices the steps on a channels_last activation with that layout's
                 measured constants (a depthwise convolution is far cheaper on it).
+            max_memory: bytes the intermediates and the output may take; a plan needing more is
+                sliced (:class:`~tnviz.core.plan.slicing.SlicedPlan`: run in pieces over some
+                indices, the same order of steps) — ``tnviz.einsum`` does so by itself when a
+                plan exceeds the memory budget.
 
         Returns:
             A :class:`~tnviz.core.plan.Plan` that prints as a table.
@@ -607,13 +615,29 @@ class Diagram:
             >>> print(Diagram.parse("ij,jk,kl->il").plan({"i": 8, "j": 8, "k": 8, "l": 2}, objective="flops").flops)
             512
         """
-        key = (_hashable(sizes), _hashable(optimize), tuple(inputs) if inputs else None, itemsize, objective, layout)
+        key = (
+            _hashable(sizes),
+            _hashable(optimize),
+            tuple(inputs) if inputs else None,
+            itemsize,
+            objective,
+            layout,
+            max_memory,
+        )
         cached = self._plans.get(key)
         if cached is not None:
             return cached
         bound = self.bind(sizes) if sizes else self
         chosen = tuple(inputs) if inputs else default_inputs(bound)
-        plan = make_plan(bound, optimize=optimize, inputs=chosen, itemsize=itemsize, objective=objective, layout=layout)
+        settings = dict(optimize=optimize, itemsize=itemsize, objective=objective, layout=layout)
+        if max_memory is not None:
+            from tnviz.core.plan.slicing import slice_plan
+
+            plan = self.plan(sizes, inputs=inputs, **settings)  # type: ignore[arg-type]
+            if (plan.peak_elements - plan.input_elements) * itemsize > max_memory:
+                plan = slice_plan(plan, max_memory // itemsize, make_plan)  # type: ignore[assignment]
+        else:
+            plan = make_plan(bound, inputs=chosen, **settings)  # type: ignore[arg-type]
         if len(self._plans) >= _PLAN_CACHE_SIZE:  # bounded: input shapes may vary without end
             del self._plans[next(iter(self._plans))]
         self._plans[key] = plan

@@ -51,7 +51,8 @@ class Hyper:
             raise TnvizError(f"Hyper(seconds={self.seconds!r}): expected a positive number", token=repr(self.seconds))
 
 
-# a search by name (or the hyper search's settings), or the path itself: pairs of positions in the shrinking operand list
+# a search by name (or the hyper search's settings), or the path itself: pairs of positions in the
+# shrinking operand list
 Optimize = Search | Hyper | Sequence[Sequence[int]]
 # a layer may also time its candidate plans on its first input
 LayerOptimize = Optimize | Literal["measure"]

@@ -218,8 +218,8 @@ def einsum(
             ``"same"``, ``"valid"`` or, per index, a ``(left, right)`` pair (negative crops).
         flip, upsample: the two options beyond PyTorch's (see ``docs/spec.md``): kernels
             reversed along an index (a true convolution), zeros inserted into the signal.
-        optimize: ``"auto"``, ``"optimal"``, ``"greedy"``, ``"left-to-right"``,
-            ``"reconstruct"`` or a path (see :meth:`Diagram.plan`).
+        optimize: ``"auto"``, ``"hyper"`` (or ``tnviz.Hyper(...)``), ``"optimal"``, ``"greedy"``,
+            ``"left-to-right"``, ``"reconstruct"`` or a path (see :meth:`Diagram.plan`).
 
     Returns:
         The result tensor (autograd flows through it).

@@ -20,8 +20,8 @@ from tnviz.core.optimize import Optimize
 from tnviz.core.plan import Plan
 from tnviz.errors import TnvizError
 from tnviz.execute.einsum import as_diagram, plan_for
-from tnviz.execute.memory import check_plan_memory
-from tnviz.execute.program import Program
+from tnviz.execute.memory import plan_within_budget
+from tnviz.execute.program import Program, program_for
 
 __all__ = ["ContractExpression", "contract_expression"]
 
@@ -85,15 +85,19 @@ class ContractExpression:
                     f"{first.device}; expected one dtype and device",
                     token=name,
                 )
-        if tensors:
-            check_plan_memory(self.plan, tensors[0].element_size(), tensors[0].device)
+        full: list[Any] = list(tensors)
+        if self._constants:
+            full = [None] * self._operands
+            for k, t in zip(self._variable, tensors):
+                full[k] = t
+            for k, t in self._constants.items():
+                full[k] = t
+        if full:
+            fitted = plan_within_budget(self.plan, full[0].element_size(), full[0].device)
+            if fitted is not self.plan:  # beyond the memory budget: in pieces (no constant folded)
+                return program_for(fitted)(full)
         if self._folded is None:
-            return self._program(tensors)
-        full: list[Any] = [None] * self._operands
-        for k, t in zip(self._variable, tensors):
-            full[k] = t
-        for k, t in self._constants.items():
-            full[k] = t
+            return self._program(full)
         return self._program(full, cache=self._folded)
 
     def _first(self, tensors: Sequence[Any]) -> tuple[str, Any]:

@@ -15,7 +15,14 @@ from typing import Any
 
 from tnviz.errors import TnvizError
 
-__all__ = ["set_memory_budget", "memory_budget", "check_plan_memory", "available_memory", "parse_bytes"]
+__all__ = [
+    "set_memory_budget",
+    "memory_budget",
+    "check_plan_memory",
+    "plan_within_budget",
+    "available_memory",
+    "parse_bytes",
+]
 
 _SMALL = 64 * 2**20
 _budget: float | None = None
@@ -96,6 +103,31 @@ def memory_budget(device: Any = None) -> int:
     return int(value * available_memory(device)) if value <= 1 else int(value)
 
 
+def plan_within_budget(plan: Any, itemsize: int, device: Any = None) -> Any:
+    """``plan`` if its new memory (its peak less its inputs) fits the budget; else the plan sliced
+    to fit (run in pieces, see :meth:`Diagram.plan`'s ``max_memory``); a TnvizError with the
+    estimate when not even slicing fits. The budget is rounded down to a power of two, so that
+    the sliced plan is cached while the memory available drifts."""
+    need = (plan.peak_elements - plan.input_elements) * itemsize
+    if need < _SMALL:
+        return plan
+    budget = memory_budget(device)
+    if need <= budget:
+        return plan
+    target = 1 << (max(budget, 1).bit_length() - 1)
+    try:
+        return plan.diagram.plan(
+            optimize=plan.optimize,
+            inputs=plan.inputs,
+            itemsize=itemsize,
+            objective=plan.objective,
+            layout=plan.layout,
+            max_memory=target,
+        )
+    except TnvizError as err:
+        _refuse(plan, itemsize, need, budget, f"; slicing cannot fit it either: {err.args[0]}")
+
+
 def check_plan_memory(plan: Any, itemsize: int, device: Any = None) -> None:
     """Raise a TnvizError if ``plan``'s new memory (its peak less its inputs) exceeds the budget."""
     need = (plan.peak_elements - plan.input_elements) * itemsize
@@ -104,6 +136,10 @@ def check_plan_memory(plan: Any, itemsize: int, device: Any = None) -> None:
     budget = memory_budget(device)
     if need <= budget:
         return
+    _refuse(plan, itemsize, need, budget)
+
+
+def _refuse(plan: Any, itemsize: int, need: int, budget: int, why: str = "") -> None:
     hints = []
     for optimize in ("reconstruct", "left-to-right"):
         try:
@@ -117,7 +153,7 @@ def check_plan_memory(plan: Any, itemsize: int, device: Any = None) -> None:
     largest = _gib(plan.largest_intermediate * itemsize)
     raise TnvizError(
         f"this plan needs about {_gib(need)} for its intermediates (largest {largest}), more than the memory "
-        f"budget of {_gib(budget)}{hint} (the budget: tnviz.set_memory_budget or TNVIZ_MEMORY_BUDGET)",
+        f"budget of {_gib(budget)}{hint}{why} (the budget: tnviz.set_memory_budget or TNVIZ_MEMORY_BUDGET)",
         token=plan.diagram.to_spec(),
     )
 

@@ -18,7 +18,7 @@ from tnviz.core.optimize import LAYER_SETTINGS, LayerOptimize
 from tnviz.core.plan import Plan
 from tnviz.errors import TnvizError
 from tnviz.execute.einsum import as_diagram, plan_for
-from tnviz.execute.memory import check_plan_memory
+from tnviz.execute.memory import plan_within_budget
 from tnviz.execute.program import KernelCache, Program, memory_format_of, program_for
 
 __all__ = ["TensorNetwork"]
@@ -302,9 +302,10 @@ class TensorNetwork(nn.Module):
         return y
 
     def _prepare(self, key: tuple, probe: Sequence[torch.Tensor] | None) -> tuple[Plan, Program]:
-        """Plan and compile for an input signature, refusing one that would not fit in memory."""
+        """Plan and compile for an input signature: sliced where its intermediates would not fit
+        in memory, refused where not even that fits."""
         plan, _ = self._choose(key, [tuple(s) for s in key[0]], probe)
-        check_plan_memory(plan, _itemsize(key), torch.device(key[2]))
+        plan = plan_within_budget(plan, _itemsize(key), torch.device(key[2]))
         entry = self._programs[key] = (plan, program_for(plan))
         return entry
 

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from tnviz.core.plan import Plan, Step
 from tnviz.errors import TnvizError
-from tnviz.execute.memory import check_plan_memory
+from tnviz.execute.memory import plan_within_budget
 
 __all__ = ["Program", "KernelCache", "compile_plan", "run_plan", "memory_format_of"]
 
@@ -541,14 +541,22 @@ def compile_plan(plan: Plan) -> Program:
 
 # Compiled programs, one per plan, kept here rather than on the (core, report-only) Plan; a
 # plan that is dropped from its diagram's cache takes its program with it.
-_PROGRAMS: weakref.WeakKeyDictionary[Plan, Program] = weakref.WeakKeyDictionary()
+_PROGRAMS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
-def program_for(plan: Plan) -> Program:
-    """The compiled program of ``plan`` (compiled on first use)."""
+def program_for(plan: Any) -> Any:
+    """The compiled program of ``plan`` (compiled on first use): a :class:`Program`, or for a
+    sliced plan a :class:`~tnviz.execute.sliced.SlicedProgram`."""
     program = _PROGRAMS.get(plan)
     if program is None:
-        program = _PROGRAMS[plan] = Program(plan)
+        from tnviz.core.plan.slicing import SlicedPlan
+
+        if isinstance(plan, SlicedPlan):
+            from tnviz.execute.sliced import SlicedProgram
+
+            program = _PROGRAMS[plan] = SlicedProgram(plan)
+        else:
+            program = _PROGRAMS[plan] = Program(plan)
     return program
 
 
@@ -556,7 +564,10 @@ def run_plan(
     plan: Plan, tensors: Sequence[torch.Tensor], bias: torch.Tensor | None = None, cache: KernelCache | None = None
 ) -> torch.Tensor:
     """Run ``plan`` on ``tensors`` (compiling it on first use), plus ``bias`` along the
-    output's channel mode; ``cache`` as for :class:`Program`."""
+    output's channel mode; ``cache`` as for :class:`Program`. A plan whose intermediates exceed
+    the memory budget runs sliced (in pieces) where that fits, else is refused before running."""
     if tensors:
-        check_plan_memory(plan, tensors[0].element_size(), tensors[0].device)
+        fitted = plan_within_budget(plan, tensors[0].element_size(), tensors[0].device)
+        if fitted is not plan:
+            return program_for(fitted)(tensors, bias, None)
     return program_for(plan)(tensors, bias, cache)

@@ -37,6 +37,7 @@ __all__ = [
     "left_to_right_tree",
     "reconstruct_tree",
     "path_tree",
+    "tree_path",
     "choose_tree",
     "tree_mask",
     "tree_cost",
@@ -370,6 +371,27 @@ def path_tree(problem: Problem, path: Sequence[Sequence[int]]) -> Tree:
             f"the path leaves {len(current)} tensors; expected it to merge all {problem.n}", token=repr(path)
         )
     return current[0]
+
+
+def tree_path(tree: Tree, n: int) -> list[tuple[int, int]]:
+    """A tree as an opt_einsum-style path over ``n`` operands (the inverse of :func:`path_tree`)."""
+    alive: list[Tree] = list(range(n))
+    path = []
+    for node in postorder(tree):
+        if isinstance(node, int):
+            continue
+        i, j = sorted(_position(alive, child) for child in node)
+        path.append((i, j))
+        alive.pop(j)
+        alive.pop(i)
+        alive.append(node)
+    return path
+
+
+def _position(alive: list[Tree], node: Tree) -> int:
+    if isinstance(node, int):
+        return next(k for k, t in enumerate(alive) if isinstance(t, int) and t == node)
+    return next(k for k, t in enumerate(alive) if t is node)
 
 
 def _check_tree(problem: Problem, tree: Tree) -> None:

@@ -7,6 +7,7 @@
 The files: ``benchmarks/results/planner.json`` (``benchmarks/planner.py``),
 ``benchmarks/results/expressions.json`` (``benchmarks/expressions.py``),
 ``benchmarks/results/paths.json`` (``benchmarks/paths.py``),
+``benchmarks/results/slicing.json`` (``benchmarks/slicing.py``),
 ``benchmarks/results/engine.json`` (``benchmarks/engine.py``) and
 ``docs/lenet5_mnist/results.json`` (``tnviz reproduce lenet5-mnist --out docs/lenet5_mnist``) and
 ``docs/lenet5_mnist/fig9_curves.json`` (the per-epoch test errors of a ``reproduce`` run, its
@@ -51,6 +52,7 @@ def generate_readme(text: str) -> str:
     import expressions
     import paths
     import planner
+    import slicing
 
     from tnviz.experiments.report import readme_section
     from tnviz.provenance import describe, replace_section
@@ -59,6 +61,8 @@ def generate_readme(text: str) -> str:
     text = replace_section(text, "planner-benchmark", planner.table(planner_data) + "\n\n" + describe(planner_data))
     paths_data = _load(HERE / "results" / "paths.json")
     text = replace_section(text, "paths-benchmark", paths.table(paths_data) + "\n\n" + describe(paths_data))
+    slicing_data = _load(HERE / "results" / "slicing.json")
+    text = replace_section(text, "slicing-benchmark", slicing.table(slicing_data) + "\n\n" + describe(slicing_data))
     expressions_data = _load(HERE / "results" / "expressions.json")
     text = replace_section(
         text, "expressions-benchmark", expressions.table(expressions_data) + "\n\n" + describe(expressions_data)

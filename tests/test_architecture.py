@@ -21,6 +21,7 @@ ALLOWED = {
     "widgets": {"core", "execute", "render", "nn", "compression", "errors", "tables"},
     "gallery": {"core"},
     "paper_layers": {"core"},
+    "templates": {"core"},
     "demo": None,  # the command line's helpers may use anything
     "cli": None,
     "__init__": {"core", "errors"},

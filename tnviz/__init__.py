@@ -36,7 +36,7 @@ _LAZY = {
 }
 
 
-_SUBMODULES = ("gallery", "render", "nn", "compression")
+_SUBMODULES = ("gallery", "render", "nn", "compression", "templates")
 
 
 def __getattr__(name: str) -> Any:

@@ -108,11 +108,14 @@ class ContractExpression:
         return (self.names[0], tensors[0]) if isinstance(tensors[0], torch.Tensor) else ("", None)
 
     def __repr__(self) -> str:
-        shapes = ", ".join(f"{n}={s}" for n, s in zip(self.names, self.shapes))
-        constants = f", constants: {', '.join(self.plan.diagram.tensor_names[k] for k in self._constants)}" * bool(
-            self._constants
-        )
-        return f"ContractExpression('{self.plan.diagram.to_spec()}', {shapes}{constants}; {self.plan.flops:,} FLOPs)"
+        spec = self.plan.diagram.to_spec()
+        if len(spec) > 100:
+            spec = spec[:80] + f"… ({len(self.plan.diagram.tensors)} tensors)"
+        given = ", ".join(f"{n}={s}" for n, s in zip(self.names, self.shapes))
+        shapes = f", {given}" if len(self.shapes) <= 6 else f", {len(self.shapes)} operands"
+        names = self.plan.diagram.tensor_names
+        constants = f", constants: {', '.join(names[k] for k in self._constants)}" if self._constants else ""
+        return f"ContractExpression('{spec}'{shapes}{constants}; {self.plan.flops:,} FLOPs)"
 
     def _repr_html_(self) -> str:
         return self.plan._repr_html_()

@@ -96,21 +96,6 @@ CASES = {
 }
 
 
-def _linear_path(plan) -> list[tuple[int, int]]:
-    """The plan's pairwise steps as an opt_einsum path (positions in the shrinking operand list)."""
-    alive = list(range(len(plan.diagram.tensors)))
-    path = []
-    for step in plan.steps:
-        if len(step.operands) != 2:
-            raise SystemExit(f"step {step} is not pairwise; opt_einsum takes pairwise paths only")
-        i, j = sorted(alive.index(o) for o in step.operands)
-        path.append((i, j))
-        alive.pop(j)
-        alive.pop(i)
-        alive.append(step.result)
-    return path
-
-
 def _tensors(shapes, seed: int = 0) -> list[torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     # standard deviation numel^(-1/4): each step of a chain then keeps its partial product's entries
@@ -127,7 +112,7 @@ def _calls(eq: str, shapes: list, tensors: list[torch.Tensor]) -> dict:
 
     expr = tnviz.contract_expression(eq, *shapes)
     theirs = opt_einsum.contract_expression(eq, *shapes)
-    same_path = opt_einsum.contract_expression(eq, *shapes, optimize=_linear_path(expr.plan))
+    same_path = opt_einsum.contract_expression(eq, *shapes, optimize=expr.plan.path)
     wide = [t.double() for t in tensors]
     reference = theirs(*wide, backend="torch")
     for got in (expr(*wide), same_path(*wide, backend="torch"), expr(*tensors).double()):

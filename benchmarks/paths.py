@@ -36,18 +36,6 @@ SIZES = (16, 50, 100, 300, 1000)
 PLANNERS = ("tnviz auto", "tnviz hyper", "opt_einsum greedy", "opt_einsum auto-hq", "cotengra")
 
 
-def _path_of(plan) -> list[tuple[int, int]]:
-    alive = list(range(len(plan.diagram.tensors)))
-    path = []
-    for step in plan.steps:
-        i, j = sorted(alive.index(o) for o in step.operands)
-        path.append((i, j))
-        alive.pop(j)
-        alive.pop(i)
-        alive.append(step.result)
-    return path
-
-
 def _planners(eq: str, shapes: list, n: int) -> dict:
     """Each planner as a function returning an opt_einsum path."""
     import opt_einsum
@@ -58,7 +46,7 @@ def _planners(eq: str, shapes: list, n: int) -> dict:
         def run():
             d = Diagram.parse(eq)
             d = d.bind(shapes=dict(zip(d.tensor_names, shapes)))
-            return _path_of(d.plan(optimize=optimize, objective="flops"))
+            return d.plan(optimize=optimize, objective="flops").path
 
         return run
 

@@ -130,16 +130,6 @@ def opt_einsum_equation(d):
     return ",".join(terms) + "->" + "".join(symbol[i] for i in d.output.indices), [d.shape(n) for n in d.tensor_names]
 
 
-def tnviz_path(plan):
-    """A tnviz plan's pairwise steps as an opt_einsum path."""
-    alive, path = list(range(len(plan.diagram.tensors))), []
-    for step in plan.steps:
-        i, j = sorted(alive.index(o) for o in step.operands)
-        path.append((i, j))
-        alive = [a for k, a in enumerate(alive) if k not in (i, j)] + [step.result]
-    return path
-
-
 def cotengra_path(eq, shapes):
     try:
         import cotengra
@@ -158,8 +148,8 @@ print(f"{'network':10} {'tensors':>7}   log10 FLOPs (planning time)")
 for name, d in networks.items():
     eq, shapes = opt_einsum_equation(d)
     planners = {
-        "tnviz auto": lambda: tnviz_path(d.plan(objective="flops")),
-        "tnviz hyper": lambda: tnviz_path(d.plan(optimize=Hyper(trials=32), objective="flops")),
+        "tnviz auto": lambda: d.plan(objective="flops").path,
+        "tnviz hyper": lambda: d.plan(optimize=Hyper(trials=32), objective="flops").path,
         "oe greedy": lambda: opt_einsum.contract_path(eq, *shapes, shapes=True, optimize="greedy")[0],
         "oe auto-hq": lambda: opt_einsum.contract_path(eq, *shapes, shapes=True, optimize="auto-hq")[0],
         "cotengra": lambda: cotengra_path(eq, shapes),

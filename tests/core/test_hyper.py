@@ -133,3 +133,13 @@ def test_bad_settings_are_refused(settings, token):
 def test_an_unknown_search_names_hyper_among_the_choices():
     with pytest.raises(TnvizError, match="hyper.*a Hyper"):
         Diagram.parse("ab,bc->ac").plan({"a": 2, "b": 2, "c": 2}, optimize="best")
+
+
+def test_a_plan_s_path_is_the_order_opt_einsum_follows():
+    import opt_einsum
+
+    eq, shapes = rand_equation(30, 3, seed=2)
+    d = Diagram.parse(eq).bind(shapes=dict(zip(_names(eq), shapes)))
+    plan = d.plan(optimize=Hyper(trials=4), objective="flops")
+    info = opt_einsum.contract_path(eq, *shapes, shapes=True, optimize=plan.path)[1]
+    assert int(info.opt_cost) == plan.flops

@@ -20,7 +20,6 @@ prefer a budget in time (then the plan may differ between machines).
 from __future__ import annotations
 
 import heapq
-import itertools
 import math
 import random
 import time
@@ -28,8 +27,7 @@ from collections.abc import Sequence
 
 from tnviz.core.optimize import Hyper
 from tnviz.core.plan.model import INF, Problem, as_float, bits
-from tnviz.core.plan.search import GREEDY_BUDGET, Tree, postorder, tree_cost
-from tnviz.errors import TnvizError
+from tnviz.core.plan.search import Tree, merge_greedily, postorder, tree_cost
 
 __all__ = ["hyper_tree", "random_greedy_tree", "reconfigure"]
 
@@ -64,68 +62,17 @@ def random_greedy_tree(
     does). Disconnected parts are joined smallest first. None when only illegal steps are left,
     or once the merges' objective cost passes ``limit`` (a tree worse than one already found)."""
     noisy = temperature > 0 and rng is not None
-    nodes: dict[int, Tree] = {1 << m: m for m in bits(mask)}
-    holders: dict[int, set[int]] = {}
-    for s in nodes:
-        for b in bits(problem.subset(s)[0]):
-            holders.setdefault(b, set()).add(s)
-    if sum(len(g) * (len(g) - 1) // 2 for g in holders.values()) > GREEDY_BUDGET:
-        raise TnvizError(
-            f"hyper planning would weigh more than {GREEDY_BUDGET:,} candidate pairs (a hyperedge joins too many "
-            "tensors); use optimize='left-to-right' or an explicit path",
-            token="hyper",
-        )
-    heap: list[tuple[float, int, int, int]] = []
-    counter = itertools.count()
 
-    def push(a: int, b: int) -> None:
+    def score(a: int, b: int) -> float | None:
         if problem.step_cost(a, b)[0] == INF:
-            return
-        score = _score(problem, a, b, costmod)
-        if noisy:
-            log = math.copysign(math.log(abs(score)), score) if score else 0.0
-            score = log + temperature * math.log(-math.log(rng.random() or 1e-300))  # type: ignore[union-attr]
-        heapq.heappush(heap, (score, next(counter), a, b))
-
-    for group in holders.values():
-        for a, b in itertools.combinations(sorted(group), 2):
-            push(a, b)
-    spent = 0.0
-    while heap and len(nodes) > 1:
-        _, _, a, b = heapq.heappop(heap)
-        if a not in nodes or b not in nodes:
-            continue  # one of them was merged since this pair was pushed
-        spent += problem.step_cost(a, b)[1]
-        if spent > limit:
             return None
-        s = a | b
-        for part in (a, b):
-            for bit in bits(problem.subset(part)[0]):
-                holders[bit].discard(part)
-        nodes[s] = (nodes.pop(a), nodes.pop(b))
-        neighbours: set[int] = set()
-        for bit in bits(problem.subset(s)[0]):
-            group = holders.setdefault(bit, set())
-            neighbours |= group
-            group.add(s)
-        for other in neighbours:
-            push(other, s)
-    return _join_rest(problem, nodes)
+        value = _score(problem, a, b, costmod)
+        if not noisy:
+            return value
+        log = math.copysign(math.log(abs(value)), value) if value else 0.0
+        return log + temperature * math.log(-math.log(rng.random() or 1e-300))  # type: ignore[union-attr]
 
-
-def _join_rest(problem: Problem, nodes: dict[int, Tree]) -> Tree | None:
-    """Join parts that share no index: outer products, smallest first (None if none is legal)."""
-    while len(nodes) > 1:
-        order = sorted(nodes, key=lambda m: problem.subset(m)[2])
-        pair = next(
-            ((a, b) for a, b in itertools.combinations(order, 2) if problem.step_cost(a, b)[0] < INF),
-            None,
-        )
-        if pair is None:
-            return None
-        a, b = pair
-        nodes[a | b] = (nodes.pop(a), nodes.pop(b))
-    return next(iter(nodes.values()))
+    return merge_greedily(problem, {1 << m: m for m in bits(mask)}, score, limit)
 
 
 # ---------------------------------------------------------------------------- partitions

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from tnviz.core.optimize import Optimize
 from tnviz.core.plan.lower import Step
 from tnviz.core.plan.model import INF, Problem
-from tnviz.core.plan.search import Tree, left_to_right_tree, merges, reconstruct_tree, tree_cost
+from tnviz.core.plan.search import Tree, left_to_right_tree, merges, reconstruct_tree, tree_cost, tree_path
 
 if TYPE_CHECKING:
     from tnviz.core.diagram import Diagram
@@ -133,6 +133,12 @@ class Plan:
     @property
     def peak_bytes(self) -> int:
         return self.peak_elements * self.itemsize
+
+    @property
+    def path(self) -> list[tuple[int, int]]:
+        """The pairwise steps as an opt_einsum path (positions in the shrinking list of operands):
+        ``opt_einsum.contract_path(eq, *shapes, optimize=plan.path)`` follows this plan."""
+        return tree_path(self.tree, len(self.diagram.tensors))
 
     # -- printing -------------------------------------------------------------
     def _rows(self) -> list[tuple[str, ...]]:

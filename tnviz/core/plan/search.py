@@ -33,6 +33,7 @@ __all__ = [
     "exact_work",
     "optimal_tree",
     "greedy_tree",
+    "merge_greedily",
     "opt_einsum_tree",
     "left_to_right_tree",
     "reconstruct_tree",
@@ -203,18 +204,38 @@ def greedy_tree(problem: Problem, mask: int, start: Sequence[tuple[int, Tree]] |
         A tree, or None when every remaining pair is illegal (two signals that only an illegal
         step could join); left-to-right order is always legal and serves then.
     """
+
+    def score(a: int, b: int) -> tuple[int, float] | None:
+        flops, _ = problem.step_cost(a, b)
+        if flops == INF:
+            return None
+        return problem.subset(a | b)[2] - problem.subset(a)[2] - problem.subset(b)[2], flops
+
     nodes: dict[int, Tree] = dict(start) if start else {1 << m: m for m in bits(mask)}
-    pairs = _candidate_pairs(problem, list(nodes))
+    return merge_greedily(problem, nodes, score)
+
+
+def merge_greedily(problem: Problem, nodes: dict[int, Tree], score: Any, limit: float = INF) -> Tree | None:
+    """Merge ``nodes`` (operand mask: its tree) pair by pair, each time the pair sharing an index
+    of least ``score(a, b)`` (None: an illegal step) from a heap of candidates, then what shares no
+    index, smallest first. The one loop of the greedy searches (:func:`greedy_tree`, the hyper
+    search's random trees).
+
+    Returns:
+        The tree; None when only illegal steps are left, or once the merges' objective cost
+        passes ``limit`` (a tree worse than one already found).
+    """
+    holders: dict[int, set[int]] = {}
+    for s in nodes:
+        for b in bits(problem.subset(s)[0]):
+            holders.setdefault(b, set()).add(s)
+    pairs = sum(len(g) * (len(g) - 1) // 2 for g in holders.values())
     if pairs > GREEDY_BUDGET:
         raise TnvizError(
             f"greedy planning would weigh {pairs:,} candidate pairs (a hyperedge joins too many tensors; "
             f"limit {GREEDY_BUDGET:,}); use optimize='left-to-right' or an explicit path",
             token="greedy",
         )
-    holders: dict[int, set[int]] = {}
-    for s in nodes:
-        for b in bits(problem.subset(s)[0]):
-            holders.setdefault(b, set()).add(s)
     heap: list[tuple[Any, int, int, int]] = []
     counter = itertools.count()
     pushes = [0]
@@ -227,21 +248,23 @@ def greedy_tree(problem: Problem, mask: int, start: Sequence[tuple[int, Tree]] |
                 "many tensors); use optimize='left-to-right' or an explicit path",
                 token="greedy",
             )
-        flops, _ = problem.step_cost(a, b)
-        if flops == INF:
-            return
-        size = problem.subset(a | b)[2] - problem.subset(a)[2] - problem.subset(b)[2]
-        heapq.heappush(heap, ((size, flops), next(counter), a, b))
+        a, b = min(a, b), max(a, b)
+        key = score(a, b)
+        if key is not None:
+            heapq.heappush(heap, (key, next(counter), a, b))
 
     for group in holders.values():
-        ordered = sorted(group)
-        for x in range(len(ordered)):
-            for y in range(x + 1, len(ordered)):
-                push(ordered[x], ordered[y])
+        for a, b in itertools.combinations(sorted(group), 2):
+            push(a, b)
+    spent = 0.0
     while heap and len(nodes) > 1:
         _, _, a, b = heapq.heappop(heap)
         if a not in nodes or b not in nodes:
             continue  # one of them was merged since this pair was pushed
+        if limit < INF:
+            spent += problem.step_cost(a, b)[1]
+            if spent > limit:
+                return None
         s = a | b
         for part in (a, b):
             for bit in bits(problem.subset(part)[0]):
@@ -253,22 +276,18 @@ def greedy_tree(problem: Problem, mask: int, start: Sequence[tuple[int, Tree]] |
             neighbours |= group
             group.add(s)
         for other in neighbours:
-            push(other, s) if other < s else push(s, other)
+            push(other, s)
     # What is left shares no index: outer products, smallest operands first.
     while len(nodes) > 1:
         order = sorted(nodes, key=lambda m: problem.subset(m)[2])
-        merged = False
-        for x in range(len(order)):
-            for y in range(x + 1, len(order)):
-                a, b = order[x], order[y]
-                if problem.step_cost(a, b)[0] < INF:
-                    nodes[a | b] = (nodes.pop(a), nodes.pop(b))
-                    merged = True
-                    break
-            if merged:
-                break
-        if not merged:
+        pair = next(
+            ((a, b) for a, b in itertools.combinations(order, 2) if problem.step_cost(a, b)[0] < INF),
+            None,
+        )
+        if pair is None:
             return None
+        a, b = pair
+        nodes[a | b] = (nodes.pop(a), nodes.pop(b))
     return next(iter(nodes.values()))
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from tnviz.core.plan.search import tree_path
 from tnviz.errors import TnvizError
 
 if TYPE_CHECKING:
@@ -148,7 +147,7 @@ def slice_plan(plan: Plan, max_elements: int, make_plan: Any) -> SlicedPlan:
             "slicing cannot help",
             token=spec,
         )
-    path = tree_path(plan.tree, len(diagram.tensors))
+    path = plan.path
     options = dict(inputs=plan.inputs, itemsize=plan.itemsize, objective=plan.objective, layout=plan.layout)
     candidates = set(sliceable(diagram))
     sliced: dict[str, int] = {}

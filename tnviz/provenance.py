@@ -32,6 +32,10 @@ __all__ = [
 ROOT = Path(__file__).resolve().parent.parent  # the checkout, when tnviz runs from one
 
 
+# What benchmarks and experiments write: not a change to what they measure.
+_OUTPUTS = (":(exclude)benchmarks/results", ":(exclude)docs", ":(exclude)README.md")
+
+
 def _git(*args: str) -> str:
     try:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
@@ -75,7 +79,8 @@ def provenance(settings: dict[str, Any] | None = None) -> dict[str, Any]:
             versions[name] = getattr(module, "__version__", "?")
     info: dict[str, Any] = {
         "commit": _git("rev-parse", "HEAD"),
-        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        # changes to the code, not to results files another benchmark of the same run wrote
+        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "--", ".", *_OUTPUTS)),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "versions": versions,
         "machine": {"cpu": _cpu_model(), "cores": os.cpu_count(), "platform": platform.platform()},

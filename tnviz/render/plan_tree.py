@@ -1,6 +1,6 @@
-"""A plan drawn as its contraction tree: the tensors along the bottom, each pairwise step a node
-above its two operands, coloured by the step's FLOPs and sized by its result (as cotengra's
-``plot_tree``), so where a plan spends its work shows at a glance."""
+"""A plan drawn as its contraction tree (a dendrogram): the tensors along the bottom, each pairwise
+step a node above its two operands, coloured by the step's FLOPs and sized by its result (as
+cotengra's ``plot_tree``), so where a plan spends its work shows at a glance."""
 
 from __future__ import annotations
 
@@ -87,9 +87,14 @@ def draw_plan(plan: Any, ax: Any = None, title: str | None = None) -> Any:
     top = max(flops.values(), default=1)
     norm = colors.LogNorm(vmin=max(1, min(flops.values(), default=1)), vmax=max(top, 2))
     cmap = colormaps["viridis"]
-    for node, (a, b) in children.items():
-        for child in (a, b):
-            ax.plot([x[child], x[node]], [height[child], height[node]], color="#999999", linewidth=1.0, zorder=1)
+    for node, (a, b) in children.items():  # dendrogram elbows: with leaves in tree order, nothing crosses
+        ax.plot(
+            [x[a], x[a], x[b], x[b]],
+            [height[a], height[node], height[node], height[b]],
+            color="#999999",
+            linewidth=1.0,
+            zorder=1,
+        )
     nodes = list(children)
     sizes = [20 + 12 * math.log2(max(2, step_of[n].size)) for n in nodes]
     points = ax.scatter(

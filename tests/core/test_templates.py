@@ -5,7 +5,7 @@ import torch
 
 import tnviz
 from tnviz import TnvizError
-from tnviz.templates import layer, mpo, mps, norm, peps, ttn
+from tnviz.templates import layer, mera, mpo, mps, norm, peps, ttn
 
 
 def _values(d, seed=0):
@@ -15,8 +15,8 @@ def _values(d, seed=0):
 
 @pytest.mark.parametrize(
     "state",
-    [mps(5, bond=3), mps(4, bond=2, phys=3, periodic=True), peps(2, 3, bond=2), ttn(3, bond=3)],
-    ids=["mps", "mps-ring", "peps", "ttn"],
+    [mps(5, bond=3), mps(4, bond=2, phys=3, periodic=True), peps(2, 3, bond=2), ttn(3, bond=3), mera(3, bond=3)],
+    ids=["mps", "mps-ring", "peps", "ttn", "mera"],
 )
 def test_the_norm_is_the_squared_length_of_the_dense_state(state):
     values = _values(state)
@@ -37,6 +37,8 @@ def test_the_shapes_follow_the_arguments():
     assert len(grid.tensors) == 12 and grid.shape("A2_2") == (3, 2, 2, 2, 2) and grid.shape("A1_1") == (3, 2, 2)
     tree = ttn(4, bond=3)
     assert len(tree.tensors) == 15 and tree.output_shape == (2,) * 16 and tree.shape("T1_1") == (3, 3)
+    ladder = mera(3, bond=3)  # 8 legs: 3 + 1 disentanglers, 4 + 2 isometries, the top
+    assert len(ladder.tensors) == 11 and ladder.shape("U1_1") == (2, 2, 2, 2) and ladder.shape("W2_1") == (3, 3, 3)
 
 
 def test_an_mpo_applied_to_an_mps_contracts_by_index_names():
@@ -67,6 +69,7 @@ def test_a_layer_template_is_the_layer_s_diagram():
         (lambda: mps(4, bond=0), "bond=0"),
         (lambda: peps(1, 1), "1×1"),
         (lambda: ttn(1), "levels=1"),
+        (lambda: mera(1), "levels=1"),
         (lambda: mpo(3, phys=2.5), "phys=2.5"),
         (lambda: norm(tnviz.Diagram.parse("A: i j, B: i j ->", sizes={"i": 2, "j": 2})), "no open legs"),
     ],

@@ -21,7 +21,7 @@ from typing import Any
 from tnviz.core.diagram import Diagram
 from tnviz.errors import TnvizError
 
-__all__ = ["mps", "mpo", "peps", "ttn", "layer", "norm"]
+__all__ = ["mps", "mpo", "peps", "ttn", "mera", "layer", "norm"]
 
 
 def _positive(**values: Any) -> None:
@@ -130,6 +130,41 @@ def ttn(levels: int, bond: int = 2, phys: int = 2) -> Diagram:
             else:
                 down = [f"b{level + 1}_{2 * k - 1}", f"b{level + 1}_{2 * k}"]
             ops.append(f"T{level}_{k}: " + " ".join(down + [up]))
+    out = " ".join(f"p{k}" for k in range(1, 2**levels + 1))
+    return _bound(", ".join(ops) + " -> " + out, sizes)
+
+
+def mera(levels: int, bond: int = 2, phys: int = 2) -> Diagram:
+    """A binary MERA (open boundary) over ``2**levels`` physical legs: at each level,
+    disentanglers ``U{level}_k`` on neighbouring legs (the two ends left alone), then isometries
+    ``W{level}_k`` joining pairs into one leg, until a top tensor ``T`` closes the last two.
+
+    Example:
+        >>> mera(2).to_spec()
+        'U1_1: p2 p3 u1_2 u1_3, W1_1: p1 u1_2 a1_1, W1_2: u1_3 p4 a1_2, T: a1_1 a1_2 -> p1 p2 p3 p4'
+    """
+    _positive(levels=levels, bond=bond, phys=phys)
+    if levels < 2:
+        raise TnvizError(f"levels={levels}: a MERA needs at least 2 levels", token=str(levels))
+    legs = [f"p{k}" for k in range(1, 2**levels + 1)]
+    sizes = {leg: phys for leg in legs}
+    ops = []
+    for level in range(1, levels):
+        n = len(legs)
+        mixed = list(legs)
+        for j in range(1, n // 2):  # legs 2j-1 and 2j (0-based) meet in a disentangler
+            a, b = 2 * j - 1, 2 * j
+            mixed[a], mixed[b] = f"u{level}_{a + 1}", f"u{level}_{b + 1}"
+            ops.append(f"U{level}_{j}: {legs[a]} {legs[b]} {mixed[a]} {mixed[b]}")
+            sizes.update({mixed[a]: sizes[legs[a]], mixed[b]: sizes[legs[b]]})
+        up = []
+        for j in range(1, n // 2 + 1):
+            leg = f"a{level}_{j}"
+            ops.append(f"W{level}_{j}: {mixed[2 * j - 2]} {mixed[2 * j - 1]} {leg}")
+            sizes[leg] = bond
+            up.append(leg)
+        legs = up
+    ops.append("T: " + " ".join(legs))
     out = " ".join(f"p{k}" for k in range(1, 2**levels + 1))
     return _bound(", ".join(ops) + " -> " + out, sizes)
 

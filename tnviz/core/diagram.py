@@ -539,6 +539,18 @@ class Diagram:
 
         return draw(self, backend, **style)
 
+    def to_einsum(self, sizes: Mapping[str, Any] | None = None, optimize: Optimize = "auto") -> str:
+        """An ``opt_einsum.contract`` call with this plan's path; see :func:`tnviz.render.code.to_einsum`."""
+        from tnviz.render.code import to_einsum
+
+        return to_einsum(self, sizes, optimize)
+
+    def to_torch_source(self, inputs: Any = None, class_name: str = "Network", optimize: Optimize = "auto") -> str:
+        """A stand-alone PyTorch module's source; see :func:`tnviz.render.code.to_torch_source`."""
+        from tnviz.render.code import to_torch_source
+
+        return to_torch_source(self, inputs, class_name, optimize)
+
     def to_dot(self, **style: Any) -> str:
         """Graphviz DOT source (no graphviz needed to produce it)."""
         from tnviz.render import to_dot

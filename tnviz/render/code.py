@@ -1,0 +1,194 @@
+"""Code out: a Diagram written as Python that runs without tnviz — an opt_einsum call with the
+plan's path, or a stand-alone PyTorch ``nn.Module`` whose forward follows the plan step by step
+with ``torch.einsum``.
+
+Convolution diagrams are refused for now (naming the index): their steps are ``F.conv`` calls
+with the padding and cropping the executor works out, not yet written as source.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tnviz.core.diagram import Diagram, default_inputs
+from tnviz.errors import TnvizError
+
+__all__ = ["to_einsum", "to_torch_source"]
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _check(diagram: Diagram, what: str) -> None:
+    if diagram.conv:
+        raise TnvizError(
+            f"{what} writes einsum steps only; convolution index {diagram.conv[0]!r} needs F.conv "
+            "(run it with tnviz.TensorNetwork)",
+            token=diagram.conv[0],
+        )
+    if diagram.has_ellipsis:
+        raise TnvizError(f"{what} needs the shapes: bind the '...' first", token="...")
+    output = diagram.output.indices
+    held = {i for op in diagram.tensors for i in op.indices}
+    odd = [i for i in output if i not in held or output.count(i) > 1]
+    if odd:
+        raise TnvizError(
+            f"{what} cannot write output index {odd[0]!r} (a broadcast or diagonal output) yet", token=odd[0]
+        )
+
+
+def _letters(names: list[str]) -> dict[str, str]:
+    if len(names) > len(_LETTERS):
+        raise TnvizError(f"{len(names)} indices; torch.einsum takes at most {len(_LETTERS)}", token=names[-1])
+    return {n: _LETTERS[k] for k, n in enumerate(names)}
+
+
+def to_einsum(diagram: Diagram, sizes: Any = None, optimize: Any = "auto") -> str:
+    """An ``opt_einsum.contract`` call with the plan's path (the tensors by their names).
+
+    Args:
+        diagram: a Diagram without convolution; grouped modes are reshaped to flat ones first.
+        sizes: sizes to bind first; optimize: as for :meth:`Diagram.plan`.
+
+    Returns:
+        Python source, e.g. ``opt_einsum.contract("ab,bc->ac", A, B, optimize=[(0, 1)])``.
+
+    Example:
+        >>> to_einsum(Diagram.parse("A: i j, B: j k -> i k", sizes={"i": 2, "j": 3, "k": 4}))
+        'opt_einsum.contract("ab,bc->ac", A, B, optimize=[(0, 1)])'
+    """
+    _check(diagram, "to_einsum")
+    plan = diagram.plan(sizes, optimize=optimize)
+    d = plan.diagram
+    letter = _letters(list(d.index_names))
+    terms = ["".join(letter[i] for i in op.indices) for op in d.tensors]
+    eq = ",".join(terms) + "->" + "".join(letter[i] for i in d.output.indices)
+    args = [_flat_argument(d, op.name, op.name) for op in d.tensors]
+    call = f'opt_einsum.contract("{eq}", {", ".join(args)}, optimize={plan.path})'
+    grouped = any(len(m) > 1 for m in d.output.modes)
+    return f"{call}.reshape({_output_shape(d)})" if grouped else call
+
+
+def _flat_argument(d: Diagram, name: str, expr: str) -> str:
+    """``expr`` reshaped so that each grouped mode of tensor ``name`` is split into its indices."""
+    op = d.tensor(name)
+    if all(len(m) == 1 for m in op.modes):
+        return expr
+    shape = [str(d.size(i, name)) for i in op.indices]
+    if "None" in shape:
+        raise TnvizError(f"the sizes inside a group of {name!r} are not bound; bind them first", token=name)
+    return f"{expr}.reshape({', '.join(shape)})"
+
+
+def _output_shape(d: Diagram) -> str:
+    return ", ".join(str(n) for n in d.output_shape)
+
+
+def to_torch_source(diagram: Diagram, inputs: Any = None, class_name: str = "Network", optimize: Any = "auto") -> str:
+    """A stand-alone PyTorch module (source text) computing ``diagram``: the non-input tensors are
+    parameters in ``self.weights`` (as :class:`tnviz.TensorNetwork`, so that
+    ``module.load_state_dict(network.state_dict())`` works), and ``forward`` runs the plan's
+    steps with ``torch.einsum``. It imports torch only.
+
+    Args:
+        diagram: a bound Diagram without convolution (every parameter's shape known).
+        inputs: the tensors ``forward`` takes (default: :func:`~tnviz.core.diagram.default_inputs`).
+        class_name: the class's name.
+        optimize: as for :meth:`Diagram.plan`.
+
+    Returns:
+        Python source defining ``class_name``.
+
+    Example:
+        >>> src = to_torch_source(Diagram.parse("X: b i, A: i j -> b j", sizes={"i": 3, "j": 2}))
+        >>> "class Network(nn.Module)" in src and "import tnviz" not in src
+        True
+    """
+    _check(diagram, "to_torch_source")
+    names = diagram.tensor_names
+    inputs = tuple(inputs) if inputs else default_inputs(diagram)
+    for name in inputs:
+        if name not in names:
+            raise TnvizError(f"inputs names {name!r}, not a tensor; expected one of {', '.join(names)}", token=name)
+    if not class_name.isidentifier():
+        raise TnvizError(f"class_name {class_name!r} is not a Python identifier", token=class_name)
+    params = [n for n in names if n not in inputs]
+    for name in params:
+        if None in diagram.shape(name):
+            raise TnvizError(f"parameter {name!r} has unbound sizes; bind them first", token=name)
+    shapes = {n: tuple(diagram.shape(n)) for n in names}
+    # an unbound batch planned at length 2: its length does not change which steps are einsums
+    probe = {n: tuple(2 if s is None else s for s in shapes[n]) for n in inputs if None in shapes[n]}
+    plan = (diagram.bind(shapes=probe) if probe else diagram).plan(optimize=optimize, inputs=inputs)
+    d = plan.diagram
+    letter = _letters(list(d.index_names))
+    lines = [
+        f'"""{class_name}: {diagram.to_spec()}',
+        "",
+        "Written by tnviz (Diagram.to_torch_source); needs torch only.",
+        f'Plan: {plan.flops:,} FLOPs for the sizes it was written for ({len(plan.steps)} steps)."""',
+        "",
+        "import torch",
+        "from torch import nn",
+        "",
+        "",
+        f"class {class_name}(nn.Module):",
+        f'    """Parameters in self.weights: {", ".join(f"{n} {shapes[n]}" for n in params) or "none"}."""',
+        "",
+        "    def __init__(self):",
+        "        super().__init__()",
+        "        self.weights = nn.ParameterDict({",
+    ]
+    for name in params:
+        lines.append(f'            "{name}": nn.Parameter(torch.randn({", ".join(map(str, shapes[name]))}) * 0.1),')
+    lines += ["        })", "", f"    def forward(self, {', '.join(inputs)}):"]
+    slot = {}
+    for k, name in enumerate(names):
+        if name in inputs:  # its other dimensions as given: the batch's length may change
+            slot[k] = _split_modes(d, name, name)
+        else:
+            slot[k] = _flat_argument(d, name, f'self.weights["{name}"]')
+    for step in plan.steps:
+        terms = ",".join("".join(letter[i] for i in ix) for ix in step.operand_indices)
+        eq = f"{terms}->{''.join(letter[i] for i in step.indices)}"
+        args = ", ".join(slot[o] for o in step.operands)
+        lines.append(f'        t{step.result} = torch.einsum("{eq}", {args})')
+        slot[step.result] = f"t{step.result}"
+    final = slot[plan.final_id]
+    order = list(plan.final_indices)
+    wanted = list(d.output.indices)
+    if order != wanted:
+        perm = ", ".join(str(order.index(i)) for i in wanted)
+        lines.append(f"        y = {final}.permute({perm})")
+    else:
+        lines.append(f"        y = {final}")
+    if any(len(m) > 1 for m in d.output.modes):
+        lines.append(f"        y = y.reshape({_merged_shape(d)})")
+    lines += ["        return y", ""]
+    return "\n".join(lines)
+
+
+def _split_modes(d: Diagram, name: str, expr: str) -> str:
+    """An input's grouped modes split into their indices, its other dimensions as given (so the
+    batch's length may change): ``X.reshape(X.shape[0], 4, 4, 4)``; ``expr`` itself without groups."""
+    if all(len(m) == 1 for m in d.tensor(name).modes):
+        return expr
+    parts = []
+    for k, mode in enumerate(d.tensor(name).modes):
+        if len(mode) == 1:
+            parts.append(f"{expr}.shape[{k}]")
+        else:
+            sizes = [d.size(i, name) for i in mode]
+            if None in sizes:
+                raise TnvizError(f"the sizes inside a group of {name!r} are not bound; bind them first", token=name)
+            parts += [str(s) for s in sizes]
+    return f"{expr}.reshape({', '.join(parts)})"
+
+
+def _merged_shape(d: Diagram) -> str:
+    """The output's grouped modes merged, from the flat result's own dimensions (``y.shape[k]``)."""
+    parts, k = [], 0
+    for mode in d.output.modes:
+        dims = [f"y.shape[{k + j}]" for j in range(len(mode))]
+        parts.append(" * ".join(dims))
+        k += len(mode)
+    return ", ".join(parts)

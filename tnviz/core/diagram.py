@@ -570,10 +570,35 @@ class Diagram:
         return to_tikz(self, **style)
 
     def save(self, path: str, **style: Any) -> None:
-        """Write a drawing to ``path`` (svg, png, pdf, tex or dot, from the extension)."""
+        """Write ``path`` by its extension: ``.json`` the diagram itself (versioned, read back by
+        :meth:`load`), or a drawing: svg, png, pdf, tex or dot."""
         from tnviz.render import save
 
         save(self, path, **style)
+
+    @classmethod
+    def load(cls, path: str) -> Diagram:
+        """Read a diagram saved as ``.json`` (:meth:`save`); a file of another version is refused
+        with a message that names it.
+
+        Example:
+            >>> import tempfile, os
+            >>> path = os.path.join(tempfile.mkdtemp(), "chain.json")
+            >>> Diagram.parse("A: i j, B: j k -> i k", sizes={"j": 3}).save(path)
+            >>> Diagram.load(path).sizes
+            {'j': 3}
+        """
+        from tnviz.core.serialize import MAX_JSON_CHARS
+
+        try:
+            with open(path, "rb") as fh:
+                text = fh.read(MAX_JSON_CHARS + 1)
+        except OSError as err:
+            raise TnvizError(f"cannot read {path!r}: {err.strerror or err}", token=str(path)) from None
+        try:
+            return cls.from_json(text)
+        except TnvizError as err:
+            raise TnvizError(f"{path}: {err.message}", token=err.token) from None
 
     def _repr_svg_(self) -> str:
         from tnviz.render import notebook_svg

@@ -123,12 +123,15 @@ def to_svg(diagram: Diagram, backend: str | None = None, **style: Any) -> str:
 
 
 def save(diagram: Diagram, path: str, **style: Any) -> None:
-    """Write a drawing; the format comes from the extension: svg, png, pdf, tex, dot.
+    """Write a drawing, or the diagram itself; the format comes from the extension: svg, png,
+    pdf, tex, dot — or json (the diagram, versioned; ``Diagram.load`` reads it back).
 
     svg/png/pdf use graphviz when present, else matplotlib.
     """
     fmt = os.path.splitext(path)[1].lstrip(".").lower()
-    if fmt == "dot":
+    if fmt == "json":
+        _write(path, (diagram.to_json(indent=2) + "\n").encode())
+    elif fmt == "dot":
         _write(path, to_dot(diagram, **style).encode())
     elif fmt == "tex":
         _write(path, to_tikz(diagram, **style).encode())
@@ -141,7 +144,7 @@ def save(diagram: Diagram, path: str, **style: Any) -> None:
             savefig(fig, buffer, format=fmt, dpi=150)
             _write(path, buffer.getvalue())
     else:
-        raise TnvizError(f"unknown file type {fmt!r}; expected svg, png, pdf, tex or dot", token=fmt or path)
+        raise TnvizError(f"unknown file type {fmt!r}; expected json, svg, png, pdf, tex or dot", token=fmt or path)
 
 
 _warned = False

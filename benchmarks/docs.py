@@ -8,6 +8,7 @@ The files: ``benchmarks/results/planner.json`` (``benchmarks/planner.py``),
 ``benchmarks/results/expressions.json`` (``benchmarks/expressions.py``),
 ``benchmarks/results/paths.json`` (``benchmarks/paths.py``),
 ``benchmarks/results/slicing.json`` (``benchmarks/slicing.py``),
+``benchmarks/results/grad_refusals.json`` (``benchmarks/grad_refusals.py``),
 ``benchmarks/results/engine.json`` (``benchmarks/engine.py``) and
 ``docs/lenet5_mnist/results.json`` (``tnviz reproduce lenet5-mnist --out docs/lenet5_mnist``) and
 ``docs/lenet5_mnist/fig9_curves.json`` (the per-epoch test errors of a ``reproduce`` run, its
@@ -50,6 +51,7 @@ def generate_readme(text: str) -> str:
     """The README with every generated section rewritten from its results file."""
     import engine
     import expressions
+    import grad_refusals
     import paths
     import planner
     import slicing
@@ -61,6 +63,8 @@ def generate_readme(text: str) -> str:
     text = replace_section(text, "planner-benchmark", planner.table(planner_data) + "\n\n" + describe(planner_data))
     paths_data = _load(HERE / "results" / "paths.json")
     text = replace_section(text, "paths-benchmark", paths.table(paths_data) + "\n\n" + describe(paths_data))
+    refusals = _load(HERE / "results" / "grad_refusals.json")
+    text = replace_section(text, "grad-refusals", grad_refusals.table(refusals) + "\n\n" + describe(refusals))
     slicing_data = _load(HERE / "results" / "slicing.json")
     text = replace_section(text, "slicing-benchmark", slicing.table(slicing_data) + "\n\n" + describe(slicing_data))
     expressions_data = _load(HERE / "results" / "expressions.json")

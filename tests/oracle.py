@@ -137,7 +137,10 @@ def against_autograd(diagram, name, rng_seed=0):
     (out * upstream).sum().backward()
     g = diagram.grad(name)
     given = {**{t: v.detach() for t, v in values.items()}, "G": upstream}
-    got = tnviz.einsum(g, *[given[t] for t in g.tensor_names])
+    # a kernel of ones stands for G along a convolution index the output sums (Diagram.grad)
+    ones = {t: torch.ones(g.shape(t), dtype=torch.float64) for t in g.tensor_names if t not in given}
+    assert all(t.startswith("ones_") for t in ones), ones
+    got = tnviz.einsum(g, *[given[t] if t in given else ones[t] for t in g.tensor_names])
     assert g.output_shape == tuple(diagram.shape(name)) and g.tensor_names[-1 if name != g.tensor_names[0] else 0]
     torch.testing.assert_close(got, values[name].grad, rtol=1e-10, atol=1e-12)
     return g

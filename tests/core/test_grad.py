@@ -15,7 +15,6 @@ REFUSALS = (  # traces/diagonals and lone sums are written now (diagonal and bro
     "whose flip would reverse",  # a flipped convolution (itself a gradient) seen from a tensor off it
     "flipped kernel",
     "adjoint of that padding",
-    "summed after convolving",
 )
 
 
@@ -131,8 +130,10 @@ def test_refusals_name_what_the_language_lacks():
     summed = tnviz.Diagram.parse(
         "X: b s x, K: t s x -> b t | x", sizes={"b": 2, "s": 3, "t": 2, "X": (2, 3, 8), "K": (2, 3, 3)}
     )
-    with pytest.raises(TnvizError, match="summed after convolving"):
-        summed.grad("K")
+    # a convolution index the output sums: a kernel of ones of the output's length stands for G along it
+    assert _against_autograd(summed, "K", 4).to_spec() == "X: b s x, G: b t, ones_x: x -> dK: t s x | x"
+    assert _against_autograd(summed, "X", 4).to_spec() == "ones_x: x, K: t s x, G: b t -> dX: b s x | x"
+    assert _against_autograd(summed.with_options(stride=2, padding=1), "X", 4).shape("ones_x") == (4,)
     with pytest.raises(TnvizError, match="no tensor 'Q'"):
         cp.grad("Q")
     with pytest.raises(TnvizError, match="is taken"):

@@ -462,13 +462,15 @@ class Diagram:
             A Diagram whose tensors are the other tensors and ``upstream``, whose output has
             ``name``'s indices (and shape, when this diagram is bound), carrying the sizes and
             convolution options it needs: ``tnviz.einsum(g, *[values[t] for t in g.tensor_names])``
-            equals autograd's gradient of ``(tnviz.einsum(d, ...) * G).sum()``.
+            equals autograd's gradient of ``(tnviz.einsum(d, ...) * G).sum()``. Where the output
+            sums a convolution index that ``name`` holds, a tensor ``ones_{index}`` of ones (the
+            output's length along it) stands for ``G`` on that index: its values are ones.
 
         Raises:
             TnvizError: what the spec language cannot write yet (a convolution's signal padded
-                other than with zeros, a convolution index ``name`` does not hold with a stride,
-                dilation, upsampling or flip, a flipped kernel), named. A trace's gradient is a
-                diagonal output (``-> dA: i i``), an index only ``name`` sums a broadcast one.
+                other than with zeros, a flipped convolution seen from a tensor off it, a flipped
+                kernel's own gradient), named. A trace's gradient is a diagonal output
+                (``-> dA: i i``), an index only ``name`` sums a broadcast one.
 
         Example:
             >>> Diagram.parse("A: i j, B: j k -> i k").grad("B").to_spec()

@@ -41,6 +41,16 @@ def free_upstream_name(diagram: Diagram) -> str:
     return f"G{k}"
 
 
+def _free_name(base: str, diagram: Diagram, upstream: str, taken: Any) -> str:
+    """``base``, or ``base_1``, ``base_2``, … whichever names no tensor or index yet."""
+    used = {*diagram.tensor_names, *diagram.index_names, upstream, *taken}
+    name, k = base, 0
+    while name in used:
+        k += 1
+        name = f"{base}_{k}"
+    return name
+
+
 def _refuse(message: str, token: str) -> TnvizError:
     return TnvizError(message, token=token)
 
@@ -77,6 +87,8 @@ def gradient_diagram(diagram: Diagram, name: str, upstream: str = "G") -> Diagra
     # ("-> dA: i i") and a broadcast one (an output index held by no tensor, its size bound).
     conv = set(diagram.conv)
     options: dict[str, ConvOptions] = {}
+    ones: dict[str, str] = {}  # convolution index the output sums: its kernel of ones
+    ones_length: dict[str, int] = {}
     signal_of: list[str] = []  # convolution indices whose signal is the target
     for c in diagram.conv:
         holders = diagram.holders(c)
@@ -109,8 +121,12 @@ def gradient_diagram(diagram: Diagram, name: str, upstream: str = "G") -> Diagra
                 {**own, upstream: opts.stride},
             )
             continue
+        # The output sums c after convolving: its upstream along c is all ones (every output position
+        # counted once), a kernel of ones ``ones_c`` of the output's length standing where G would.
+        carrier = upstream
         if c not in out_indices:
-            raise _refuse(f"convolution index {c!r} is summed after convolving; its gradient needs it kept", c)
+            carrier = ones[c] = _free_name(f"ones_{c}", diagram, upstream, ones.values())
+            ones_length[c] = n_out  # type: ignore[assignment]
         if name != signal:
             if opts.flip:
                 raise _refuse(f"the gradient of a flipped kernel (flip=True on {c!r}) is not written yet", c)
@@ -118,7 +134,7 @@ def gradient_diagram(diagram: Diagram, name: str, upstream: str = "G") -> Diagra
             # G's taps ``stride`` apart; the output strided by the target's dilation and the far
             # side cropped so that exactly len(K) values come out.
             rest = [t for t in kernels if t != name]
-            spacing = {upstream: opts.stride, **{t: own[t] for t in rest}}
+            spacing = {carrier: opts.stride, **{t: own[t] for t in rest}}
             reach = opts.reach([(t, lengths[t]) for t in rest]) + opts.stride * (n_out - 1)  # type: ignore[operator]
             natural = (padded - reach - 1) // own[name] + 1
             excess = natural - lengths[name]  # type: ignore[operator]
@@ -158,12 +174,19 @@ def gradient_diagram(diagram: Diagram, name: str, upstream: str = "G") -> Diagra
             )
             signal_of.append(c)
     g = Operand(upstream, out.modes)
-    # A convolution's signal is its first holder: G leads when it takes the signal's place.
-    operands = ([g] + others) if signal_of else (others + [g])
+    kernels_of_ones = [Operand(n, ((c,),)) for c, n in ones.items()]
+    # A convolution's signal is its first holder: G (or the ones standing for it) leads when it
+    # takes the signal's place.
+    leading = [op for op in [g, *kernels_of_ones] if signal_of and any(c in op.indices for c in signal_of)]
+    if signal_of and not leading:
+        leading = [g]
+    trailing = [op for op in [g, *kernels_of_ones] if op not in leading]
+    operands = leading + others + trailing
+    carriers = {upstream, *ones.values()}
     for c in diagram.conv:
         if c not in signal_of:
             holders = [op.name for op in operands if c in op.indices]
-            if holders[0] == upstream:
+            if holders[0] in carriers:
                 raise _refuse(
                     f"{name} is the signal of {', '.join(signal_of)} but a kernel of {c!r}: the two gradients need "
                     "different tensors first",
@@ -180,6 +203,8 @@ def gradient_diagram(diagram: Diagram, name: str, upstream: str = "G") -> Diagra
             shapes[op.name] = tuple(shape)
     if all(v is not None for v in diagram.output_shape):
         shapes[upstream] = tuple(diagram.output_shape)
+    for c, n in ones.items():
+        shapes[n] = (ones_length[c],)
     sizes = {i: n for i, n in diagram.sizes.items() if i in result.index_names}
     if not sizes and not shapes:
         return result

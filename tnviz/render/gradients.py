@@ -64,7 +64,9 @@ def draw_gradients(
             ax.text(0.5, 0.5, "\n".join(textwrap.wrap(item, 38)), ha="center", va="center", fontsize=8, color="#b00")
             ax.axis("off")
         else:
-            panel_style = {"highlight": (upstream,)} if item is not diagram else {}
+            # G green, and the kernels of ones that stand for it on an index the output sums
+            standing = tuple(t for t in item.tensor_names if t not in diagram.tensor_names)
+            panel_style = {"highlight": standing} if item is not diagram else {}
             draw_matplotlib(build_scene(item, make_style({**style, **panel_style})), ax=ax)
         ax.set_title(title, fontsize=10)
     fig.ax = fig.axes[0]

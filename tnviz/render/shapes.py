@@ -76,8 +76,11 @@ def _is_tree(adj: Mapping[str, list[str]], vertices: Sequence[str]) -> bool:
 
 
 def _tree_positions(adj: Mapping[str, list[str]], vertices: Sequence[str]) -> dict[str, Point]:
-    """Radial tree: the vertex of highest degree in the middle, subtrees in angular sectors."""
-    root = max(vertices, key=lambda v: (len(adj[v]), -vertices.index(v)))
+    """Radial tree: its centre (the vertex nearest to every other; of those, the one of highest
+    degree) in the middle, subtrees in angular sectors — a binary tree network is drawn around its
+    top tensor, a CP or Tucker layer around its hub."""
+    depth = {v: max(_bfs(adj, v).values()) for v in vertices}
+    root = min(vertices, key=lambda v: (depth[v], -len(adj[v]), vertices.index(v)))
     pos: dict[str, Point] = {root: (0.0, 0.0)}
     leaves: dict[str, int] = {}
 

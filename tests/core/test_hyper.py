@@ -143,3 +143,26 @@ def test_a_plan_s_path_is_the_order_opt_einsum_follows():
     plan = d.plan(optimize=Hyper(trials=4), objective="flops")
     info = opt_einsum.contract_path(eq, *shapes, shapes=True, optimize=plan.path)[1]
     assert int(info.opt_cost) == plan.flops
+
+
+def test_hyper_starts_from_every_tree_auto_weighs():
+    # greedy is stuck on this convolution network (only illegal steps left) while reconstruct-first
+    # is legal: hyper starts from it too, so it is never worse than auto
+    spec = (
+        "T0: e0 e2 x, T1: e0 e1 e3 e5 e9 e12, T2: e1 e4 e14, T3: e2 o0, T4: e3 e6 x y, T5: e4 e7 e14 y, "
+        "T6: e5 e10 e11 z, T7: e6 e8 e13, T8: e7 e10 e11 y, T9: e8 e13, T10: e9 e12 x z -> o0 x y z | x y z"
+    )
+    sizes = {"x": (5, 1, 2), "y": (5, 1, 1), "z": (6, 1), "e0": 2, "e1": 3, "e2": 2, "e3": 2, "e4": 3, "e5": 1}
+    sizes.update({"e6": 2, "e7": 2, "e8": 1, "e9": 3, "e10": 1, "e11": 1, "e12": 3, "e13": 2, "e14": 2, "o0": 2})
+    d = Diagram.parse(spec, sizes=sizes)
+    auto = d.plan()
+    for seed in (39, 1, 2):
+        assert d.plan(optimize=Hyper(trials=12, seed=seed)).cost <= auto.cost
+
+
+def test_one_operand_s_path_is_opt_einsum_s_single_contraction():
+    import opt_einsum
+
+    d = Diagram.parse("A: i j -> i", sizes={"i": 2, "j": 3})
+    assert d.plan().path == [(0,)]
+    assert opt_einsum.contract_path("ab->a", (2, 3), shapes=True, optimize=d.plan().path)[0] == [(0,)]

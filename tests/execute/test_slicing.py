@@ -83,6 +83,16 @@ def test_what_slicing_cannot_fit_is_refused_with_the_estimate():
         d.plan(max_memory=1000)
 
 
+def test_a_sliced_plan_answers_as_its_unsliced_plan_and_bad_limits_are_refused():
+    d = Diagram.parse("ab,bc,cd->ad").bind(shapes={"A": (6, 8), "B": (8, 10), "C": (10, 4)})
+    whole = d.plan(optimize=[(0, 1), (0, 1)], itemsize=8)
+    sliced = d.plan(optimize=[(0, 1), (0, 1)], itemsize=8, max_memory=40 * 8)
+    assert (sliced.approach, sliced.path, sliced.tree) == (whole.approach, whole.path, whole.tree)
+    for bad in ("1GB", True, 0, -5):
+        with pytest.raises(TnvizError, match="max_memory=.*expected a positive number of bytes"):
+            d.plan(max_memory=bad)
+
+
 def test_only_plain_modes_are_sliced():
     d = Diagram.parse("X: b (s t) x, K: u s x, L: t v -> b u v x | x")
     d = d.bind({"s": 2, "t": 3, "u": 4, "v": 5, "b": 6, "X": (6, 6, 9), "K": (4, 2, 3)})

@@ -15,6 +15,9 @@ CASES = [
     ("X: b (s1 s2), A1: r s1 t1, A2: r s2 t2 -> b (t1 t2)", {"s1": 4, "s2": 2, "t1": 3, "t2": 5, "r": 2}, ("X",)),
     ("X: b i i, A: i j, C: j -> b", {"i": 3, "j": 4}, ("X",)),  # a diagonal of the input, a hyperedge-free sum
     ("X: b i, Y: b j, W: i j k -> b k", {"i": 2, "j": 3, "k": 4}, ("X", "Y")),  # two inputs, b a batch index
+    # names the generated code could clash with: a step's result, the torch module
+    ("X: b i, A: i j, _t4: b k, B: k j -> b j", {"i": 3, "j": 2, "k": 2}, ("X", "_t4")),
+    ("torch: b i, A: i j -> b j", {"i": 3, "j": 2}, ("torch",)),
 ]
 
 RUNNER = """
@@ -69,6 +72,14 @@ def test_the_generated_module_runs_without_tnviz_and_matches(spec, sizes, inputs
         torch.testing.assert_close(out["params"][name], p.grad)
 
 
+def test_a_one_tensor_einsum_call_sums_what_it_should():
+    import opt_einsum
+
+    d = Diagram.parse("A: i j -> i", sizes={"i": 2, "j": 3})
+    a = torch.randn(2, 3, dtype=torch.float64)
+    torch.testing.assert_close(eval(d.to_einsum(), {"opt_einsum": opt_einsum, "A": a}), a.sum(1))
+
+
 def test_the_einsum_call_follows_the_plan_and_gives_the_value():
     import opt_einsum
 
@@ -87,6 +98,8 @@ def test_the_einsum_call_follows_the_plan_and_gives_the_value():
         (lambda: Diagram.parse("X: b i, A: i j -> b j k", sizes={"i": 2, "j": 2, "k": 2}).to_torch_source(), "'k'"),
         (lambda: Diagram.parse("X: b i, A: i j -> b j", sizes={"i": 2, "j": 2}).to_torch_source(class_name="1x"), "1x"),
         (lambda: Diagram.parse("X: b i, A: i j -> b j", sizes={"i": 2}).to_torch_source(), "'A' has unbound"),
+        (lambda: Diagram.parse("X: b i, A: i -> b", sizes={"i": 2}).to_torch_source(class_name="class"), "class"),
+        (lambda: Diagram.parse("torch: i j, A: j k -> i k").to_einsum(), "'torch' cannot be a Python variable"),
     ],
 )
 def test_what_cannot_be_written_is_refused_by_name(make, token):

@@ -669,6 +669,10 @@ class Diagram:
         bound = self.bind(sizes) if sizes else self
         chosen = tuple(inputs) if inputs else default_inputs(bound)
         settings = dict(optimize=optimize, itemsize=itemsize, objective=objective, layout=layout)
+        if max_memory is not None and (
+            isinstance(max_memory, bool) or not isinstance(max_memory, (int, float)) or not max_memory > 0
+        ):
+            raise TnvizError(f"max_memory={max_memory!r}: expected a positive number of bytes", token=repr(max_memory))
         if max_memory is not None:
             from tnviz.core.plan.slicing import slice_plan
 

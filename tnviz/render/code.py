@@ -8,6 +8,8 @@ with the padding and cropping the executor works out, not yet written as source.
 
 from __future__ import annotations
 
+import keyword
+import re
 from typing import Any
 
 from tnviz.core.diagram import Diagram, default_inputs
@@ -16,6 +18,17 @@ from tnviz.errors import TnvizError
 __all__ = ["to_einsum", "to_torch_source"]
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# Names the generated code itself uses: an input named so gets another parameter name.
+_RESERVED = {"self", "torch", "nn", "opt_einsum"}
+
+
+def _usable(name: str) -> bool:
+    return (
+        name.isidentifier()
+        and not keyword.iskeyword(name)
+        and name not in _RESERVED
+        and not re.fullmatch(r"_t\d+|_y", name)
+    )
 
 
 def _check(diagram: Diagram, what: str) -> None:
@@ -57,6 +70,9 @@ def to_einsum(diagram: Diagram, sizes: Any = None, optimize: Any = "auto") -> st
         'opt_einsum.contract("ab,bc->ac", A, B, optimize=[(0, 1)])'
     """
     _check(diagram, "to_einsum")
+    for name in diagram.tensor_names:
+        if not _usable(name):
+            raise TnvizError(f"tensor {name!r} cannot be a Python variable in the call; rename it", token=name)
     plan = diagram.plan(sizes, optimize=optimize)
     d = plan.diagram
     letter = _letters(list(d.index_names))
@@ -109,8 +125,8 @@ def to_torch_source(diagram: Diagram, inputs: Any = None, class_name: str = "Net
     for name in inputs:
         if name not in names:
             raise TnvizError(f"inputs names {name!r}, not a tensor; expected one of {', '.join(names)}", token=name)
-    if not class_name.isidentifier():
-        raise TnvizError(f"class_name {class_name!r} is not a Python identifier", token=class_name)
+    if not _usable(class_name):
+        raise TnvizError(f"class_name {class_name!r} is not a usable Python identifier", token=class_name)
     params = [n for n in names if n not in inputs]
     for name in params:
         if None in diagram.shape(name):
@@ -140,30 +156,34 @@ def to_torch_source(diagram: Diagram, inputs: Any = None, class_name: str = "Net
     ]
     for name in params:
         lines.append(f'            "{name}": nn.Parameter(torch.randn({", ".join(map(str, shapes[name]))}) * 0.1),')
-    lines += ["        })", "", f"    def forward(self, {', '.join(inputs)}):"]
+    argument = {name: name if _usable(name) else f"input_{k}" for k, name in enumerate(inputs)}
+    lines += ["        })", "", f"    def forward(self, {', '.join(argument.values())}):"]
+    renamed = [f"{a} is {n!r}" for n, a in argument.items() if a != n]
+    if renamed:
+        lines.append(f'        """{", ".join(renamed)} (its name is not a usable Python identifier)."""')
     slot = {}
     for k, name in enumerate(names):
         if name in inputs:  # its other dimensions as given: the batch's length may change
-            slot[k] = _split_modes(d, name, name)
+            slot[k] = _split_modes(d, name, argument[name])
         else:
             slot[k] = _flat_argument(d, name, f'self.weights["{name}"]')
     for step in plan.steps:
         terms = ",".join("".join(letter[i] for i in ix) for ix in step.operand_indices)
         eq = f"{terms}->{''.join(letter[i] for i in step.indices)}"
         args = ", ".join(slot[o] for o in step.operands)
-        lines.append(f'        t{step.result} = torch.einsum("{eq}", {args})')
-        slot[step.result] = f"t{step.result}"
+        lines.append(f'        _t{step.result} = torch.einsum("{eq}", {args})')
+        slot[step.result] = f"_t{step.result}"
     final = slot[plan.final_id]
     order = list(plan.final_indices)
     wanted = list(d.output.indices)
     if order != wanted:
         perm = ", ".join(str(order.index(i)) for i in wanted)
-        lines.append(f"        y = {final}.permute({perm})")
+        lines.append(f"        _y = {final}.permute({perm})")
     else:
-        lines.append(f"        y = {final}")
+        lines.append(f"        _y = {final}")
     if any(len(m) > 1 for m in d.output.modes):
-        lines.append(f"        y = y.reshape({_merged_shape(d)})")
-    lines += ["        return y", ""]
+        lines.append(f"        _y = _y.reshape({_merged_shape(d)})")
+    lines += ["        return _y", ""]
     return "\n".join(lines)
 
 
@@ -185,10 +205,10 @@ def _split_modes(d: Diagram, name: str, expr: str) -> str:
 
 
 def _merged_shape(d: Diagram) -> str:
-    """The output's grouped modes merged, from the flat result's own dimensions (``y.shape[k]``)."""
+    """The output's grouped modes merged, from the flat result's own dimensions (``_y.shape[k]``)."""
     parts, k = [], 0
     for mode in d.output.modes:
-        dims = [f"y.shape[{k + j}]" for j in range(len(mode))]
+        dims = [f"_y.shape[{k + j}]" for j in range(len(mode))]
         parts.append(" * ".join(dims))
         k += len(mode)
     return ", ".join(parts)

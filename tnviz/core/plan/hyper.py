@@ -69,7 +69,7 @@ def random_greedy_tree(
         value = _score(problem, a, b, costmod)
         if not noisy:
             return value
-        log = math.copysign(math.log(abs(value)), value) if value else 0.0
+        log = math.log(value) if value > 0 else -math.log(-value) if value < 0 else 0.0  # as cotengra
         return log + temperature * math.log(-math.log(rng.random() or 1e-300))  # type: ignore[union-attr]
 
     return merge_greedily(problem, {1 << m: m for m in bits(mask)}, score, limit)

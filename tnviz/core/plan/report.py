@@ -135,10 +135,12 @@ class Plan:
         return self.peak_elements * self.itemsize
 
     @property
-    def path(self) -> list[tuple[int, int]]:
+    def path(self) -> list[tuple[int, ...]]:
         """The pairwise steps as an opt_einsum path (positions in the shrinking list of operands):
-        ``opt_einsum.contract_path(eq, *shapes, optimize=plan.path)`` follows this plan."""
-        return tree_path(self.tree, len(self.diagram.tensors))
+        ``opt_einsum.contract_path(eq, *shapes, optimize=plan.path)`` follows this plan
+        (``[(0,)]`` for one operand: opt_einsum's single contraction)."""
+        n = len(self.diagram.tensors)
+        return [(0,)] if n == 1 else tree_path(self.tree, n)  # type: ignore[list-item]
 
     # -- printing -------------------------------------------------------------
     def _rows(self) -> list[tuple[str, ...]]:

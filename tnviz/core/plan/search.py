@@ -513,8 +513,9 @@ def choose_tree(problem: Problem, optimize: Optimize) -> Tree:
 
 
 def _hyper(problem: Problem, settings: Hyper) -> Tree:
-    """The hyper search, started from the "auto" policy's tree (so it is never worse); exact
-    where the exact search is affordable."""
+    """The hyper search, started from the trees "auto" weighs (its own, left-to-right and, on small
+    networks, reconstruct-first: so it is never worse than "auto"); exact where the exact search is
+    affordable."""
     from tnviz.core.plan.hyper import hyper_tree
 
     if problem.n == 1:
@@ -522,6 +523,9 @@ def _hyper(problem: Problem, settings: Hyper) -> Tree:
     if exact_work(problem.n) <= EXACT_BUDGET:
         tree = optimal_tree(problem, problem.full)[1]
         return tree if tree is not None else left_to_right_tree(range(problem.n))
-    start = [t for t in (_auto_tree(problem, problem.full),) if t is not None]
+    naive = left_to_right_tree(range(problem.n))
+    start = [t for t in (_auto_tree(problem, problem.full), naive) if t is not None]
+    if problem.n <= SMALL_NETWORK:
+        start += [t for t in (reconstruct_tree(problem),) if t is not None]
     tree = hyper_tree(problem, problem.full, settings, start)
-    return tree if tree is not None else left_to_right_tree(range(problem.n))
+    return tree if tree is not None else naive

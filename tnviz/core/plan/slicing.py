@@ -69,6 +69,13 @@ class SlicedPlan:
     def peak_bytes(self) -> int:
         return self.peak_elements * self.itemsize
 
+    def __getattr__(self, name: str) -> Any:
+        """What the slicing leaves as it was — the order of steps (``tree``, ``path``), the
+        ``approach``, the comparisons — is the unsliced plan's."""
+        if name.startswith("__") or name == "full":
+            raise AttributeError(name)
+        return getattr(self.full, name)
+
     def __str__(self) -> str:
         sizes = ", ".join(f"{i} ({self.diagram.size(i)}) in {p} chunks" for i, p in self.sliced)
         ratio = self.flops / self.full.flops if self.full.flops else 1.0
@@ -118,7 +125,9 @@ def _chunked(diagram: Diagram, sliced: dict[str, int]) -> Diagram:
 
 
 def _divisors(n: int) -> list[int]:
-    return [d for d in range(2, n + 1) if n % d == 0]
+    """The divisors of ``n`` above 1, ascending (pairs up to √n: an index may be long)."""
+    small = [d for d in range(2, math.isqrt(n) + 1) if n % d == 0]
+    return sorted({*small, *(n // d for d in small), n}) if n > 1 else []
 
 
 def _new_memory(plan: Plan) -> int:
@@ -166,13 +175,15 @@ def slice_plan(plan: Plan, max_elements: int, make_plan: Any) -> SlicedPlan:
                 f"{max_elements:,}, and no index is left to slice (convolution and grouped indices cannot be)",
                 token=spec,
             )
-        best: tuple[tuple[bool, float, int], str, int, Plan] | None = None
+        best: tuple[tuple[bool, float, float], str, int, Plan] | None = None
         for index in options_here:
             for pieces in _divisors(int(diagram.size(index))):  # type: ignore[arg-type]
                 trial = make_plan(_chunked(diagram, {**sliced, index: pieces}), optimize=path, **options)
                 if fits(trial) or pieces == diagram.size(index):
-                    total = math.prod([*sliced.values(), pieces])
-                    key = (not fits(trial), float(trial.flops) * total, _new_memory(trial))
+                    total = float(trial.flops) * math.prod([*sliced.values(), pieces])
+                    # a cut that fits: the fewest FLOPs in all; none fits yet: the least memory left
+                    memory = float(_new_memory(trial))
+                    key = (False, total, memory) if fits(trial) else (True, memory, total)
                     if best is None or key < best[0]:
                         best = (key, index, pieces, trial)
                     break

@@ -53,14 +53,7 @@ def mps(sites: int, bond: int = 2, phys: int = 2, periodic: bool = False) -> Dia
         >>> mps(3).to_spec()
         'A1: p1 b1, A2: b1 p2 b2, A3: b2 p3 -> p1 p2 p3'
     """
-    _positive(sites=sites, bond=bond, phys=phys)
-    if sites < (3 if periodic else 2):
-        raise TnvizError(f"sites={sites}: an MPS needs at least {3 if periodic else 2}", token=str(sites))
-    ops = _chain("A", sites, [[f"p{k}"] for k in range(1, sites + 1)], "b", periodic)
-    out = " ".join(f"p{k}" for k in range(1, sites + 1))
-    sizes = {f"p{k}": phys for k in range(1, sites + 1)}
-    sizes.update({f"b{k}": bond for k in range(1, sites + periodic)})
-    return _bound(", ".join(ops) + " -> " + out, sizes)
+    return _matrix_product("an MPS", "A", "b", "p", sites, bond, phys, periodic)
 
 
 def mpo(sites: int, bond: int = 2, phys: int = 2, periodic: bool = False) -> Diagram:
@@ -70,13 +63,22 @@ def mpo(sites: int, bond: int = 2, phys: int = 2, periodic: bool = False) -> Dia
         >>> mpo(2).to_spec()
         'W1: p1 q1 w1, W2: w1 p2 q2 -> p1 p2 q1 q2'
     """
+    return _matrix_product("an MPO", "W", "w", "pq", sites, bond, phys, periodic)
+
+
+def _matrix_product(
+    what: str, tensor: str, bond_name: str, legs: str, sites: int, bond: int, phys: int, periodic: bool
+) -> Diagram:
+    """A chain (or ring) of tensors ``{tensor}k``, each with the physical legs ``{leg}k`` for
+    every letter of ``legs`` and bonds ``{bond_name}k`` to its neighbours."""
     _positive(sites=sites, bond=bond, phys=phys)
     if sites < (3 if periodic else 2):
-        raise TnvizError(f"sites={sites}: an MPO needs at least {3 if periodic else 2}", token=str(sites))
-    ops = _chain("W", sites, [[f"p{k}", f"q{k}"] for k in range(1, sites + 1)], "w", periodic)
-    out = " ".join([f"p{k}" for k in range(1, sites + 1)] + [f"q{k}" for k in range(1, sites + 1)])
-    sizes = {f"{leg}{k}": phys for k in range(1, sites + 1) for leg in "pq"}
-    sizes.update({f"w{k}": bond for k in range(1, sites + periodic)})
+        raise TnvizError(f"sites={sites}: {what} needs at least {3 if periodic else 2}", token=str(sites))
+    site_legs = [[f"{leg}{k}" for leg in legs] for k in range(1, sites + 1)]
+    ops = _chain(tensor, sites, site_legs, bond_name, periodic)
+    out = " ".join(f"{leg}{k}" for leg in legs for k in range(1, sites + 1))
+    sizes = {f"{leg}{k}": phys for k in range(1, sites + 1) for leg in legs}
+    sizes.update({f"{bond_name}{k}": bond for k in range(1, sites + periodic)})
     return _bound(", ".join(ops) + " -> " + out, sizes)
 
 

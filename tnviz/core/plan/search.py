@@ -498,9 +498,7 @@ def choose_tree(problem: Problem, optimize: Optimize) -> Tree:
     tree = _auto_tree(problem, problem.full)
     if exact_work(problem.n) <= EXACT_BUDGET and tree is not None:
         return tree
-    candidates = [t for t in (tree,) if t is not None]
-    if problem.n <= SMALL_NETWORK:
-        candidates += [naive] + [t for t in (reconstruct_tree(problem),) if t is not None]
+    candidates = _quick_trees(problem, tree, naive)
     if not candidates:
         return naive
     best = min(candidates, key=lambda t: (tree_cost(problem, t, 1), tree_cost(problem, t)))
@@ -524,8 +522,17 @@ def _hyper(problem: Problem, settings: Hyper) -> Tree:
         tree = optimal_tree(problem, problem.full)[1]
         return tree if tree is not None else left_to_right_tree(range(problem.n))
     naive = left_to_right_tree(range(problem.n))
-    start = [t for t in (_auto_tree(problem, problem.full), naive) if t is not None]
-    if problem.n <= SMALL_NETWORK:
-        start += [t for t in (reconstruct_tree(problem),) if t is not None]
+    start = _quick_trees(problem, _auto_tree(problem, problem.full), naive)
+    if naive not in start:
+        start.insert(1 if start else 0, naive)
     tree = hyper_tree(problem, problem.full, settings, start)
     return tree if tree is not None else naive
+
+
+def _quick_trees(problem: Problem, own: Tree | None, naive: Tree) -> list[Tree]:
+    """The trees "auto" weighs beyond the exact search: its own search's, and on small networks
+    left-to-right and reconstruct-first too."""
+    trees = [t for t in (own,) if t is not None]
+    if problem.n <= SMALL_NETWORK:
+        trees += [naive] + [t for t in (reconstruct_tree(problem),) if t is not None]
+    return trees

@@ -42,6 +42,9 @@ class SlicedPlan:
             ``slices`` the number of pieces in all.
         flops: FLOPs of all pieces; ``extra_flops`` what slicing adds to ``full.flops``.
         peak_elements: inputs, the output being assembled, and one piece's intermediates.
+
+    Everything else (``inputs``, ``itemsize``, ``output_shape``, ``tree``, ``approach``, …) is the
+    unsliced plan's.
     """
 
     def __init__(self, full: Plan, piece: Plan, sliced: tuple[tuple[str, int], ...]) -> None:
@@ -53,14 +56,6 @@ class SlicedPlan:
         self.flops = piece.flops * self.slices
         self.extra_flops = self.flops - full.flops
         self.steps = piece.steps
-        self.inputs = full.inputs
-        self.itemsize = full.itemsize
-        self.optimize = full.optimize
-        self.objective = full.objective
-        self.layout = full.layout
-        self.output_shape = full.output_shape
-        self.output_indices = full.output_indices
-        self.input_elements = full.input_elements
         self.largest_intermediate = piece.largest_intermediate
         output = math.prod(full.output_shape)
         self.peak_elements = full.input_elements + output + (piece.peak_elements - piece.input_elements)

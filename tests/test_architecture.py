@@ -18,7 +18,7 @@ ALLOWED = {
     "nn": {"core", "execute", "errors", "tables"},
     "compression": {"core", "nn", "execute", "render", "errors", "tables", "provenance"},
     "experiments": {"core", "nn", "execute", "render", "compression", "errors", "tables", "provenance"},
-    "widgets": {"core", "execute", "render", "nn", "compression", "errors", "tables"},
+    "widgets": {"core", "execute", "render", "nn", "compression", "gallery", "errors", "tables"},
     "gallery": {"core"},
     "paper_layers": {"core"},
     "templates": {"core"},

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tnviz.core import Diagram, Hyper, Plan
+from tnviz.core.einsum_source import from_einsum
 from tnviz.errors import TnvizError
 
 __all__ = [
@@ -18,6 +19,9 @@ __all__ = [
     "TnvizError",
     "einsum",
     "contract_expression",
+    "from_einsum",
+    "from_tensorly",
+    "from_quimb",
     "TensorNetwork",
     "compress",
     "distill",
@@ -33,6 +37,8 @@ _LAZY = {
     "compress": "tnviz.compression.surgery",
     "distill": "tnviz.compression.distill",
     "set_memory_budget": "tnviz.execute.memory",
+    "from_tensorly": "tnviz.execute.from_objects",
+    "from_quimb": "tnviz.execute.from_objects",
 }
 
 

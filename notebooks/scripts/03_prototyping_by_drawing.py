@@ -8,7 +8,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -220,6 +220,31 @@ print("output shape:", tuple(layer(torch.randn(8, 16, 12, 12)).shape))
 typed
 
 # %% [markdown]
+# ## Templates, files and a gradient at a click
+# The **template** menu under the canvas inserts a ready-made network — an MPS, MPO, PEPS, tree,
+# MERA, a layer of any of the eleven formats, or one of the paper's modules — and its two numbers
+# (length and bond dimension or rank) rebuild it until you edit the drawing. **⤓ Save .json**
+# downloads the drawing (diagram, sizes, where each tensor sits, which are inputs);
+# **Open .json** reads one back, as `editor.save(path)` and `editor.load(path)` do from Python.
+# In **∂ grad** mode a click on a tensor shows its gradient diagram beside the picture, with what
+# contracting it costs. Here the same steps as method calls: an mTT layer from the menu, the
+# gradient of its first core, and the drawing saved and reopened in a second editor.
+
+# %%
+import tempfile
+from pathlib import Path
+
+workbench = DiagramEditor()
+workbench.insert_template("layer: mtt", 16, 2)
+workbench.show_gradient("T1")
+saved = Path(tempfile.mkdtemp()) / "mtt.json"
+workbench.save(str(saved))
+reopened = DiagramEditor()
+reopened.load(str(saved))
+print("reopened equal:", reopened.diagram == workbench.diagram, "| inputs:", reopened.inputs)
+workbench
+
+# %% [markdown]
 # ## What we showed
 # - A CP layer (three factors on one hyperedge), a tensor-ring and a tensor-train layer drawn
 #   with the mouse alone — or, click for click, with the editor's methods.
@@ -228,3 +253,5 @@ typed
 # - `to_module()` turns a drawing into a trainable `TensorNetwork` whose inputs are the tensors
 #   marked as inputs; each of the three layers was trained to fit a map of its own structure.
 # - A typed spec draws itself, keeps its convolution options, and can be edited on from there.
+# - Templates insert and resize ready-made networks, drawings save and open as `.json`, and a
+#   click in **∂ grad** mode shows a tensor's gradient diagram and its cost.

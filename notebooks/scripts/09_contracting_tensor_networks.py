@@ -25,8 +25,10 @@
 # physicists draw (a matrix product state, a projected entangled pair state and a tree tensor
 # network) from `tnviz.templates`, contract their norms ⟨ψ|ψ⟩, draw each plan as its
 # contraction tree, and set tnviz's paths beside opt_einsum's and cotengra's on the same
-# networks. Then: what to do when a plan does not fit in memory (slicing), and how to pay for
-# planning once when a network is contracted many times (compiled expressions).
+# networks. Then: what to do when a plan does not fit in memory (slicing), how to pay for
+# planning once when a network is contracted many times (compiled expressions), a contraction
+# played step by step, and networks brought in from einsum, tensorly and quimb and written out as
+# code.
 
 # %%
 import math
@@ -221,6 +223,65 @@ per_call_expr = (time.perf_counter() - start) / 20
 print(f"per call: tnviz.einsum {per_call_einsum * 1e3:.2f} ms, compiled expression {per_call_expr * 1e3:.2f} ms")
 
 # %% [markdown]
+# ## A contraction played step by step
+#
+# `ContractionPlayer` plays a plan on the drawing: the two tensors of the next step in green, then
+# merged into the intermediate `T1`, `T2`, … where they stood, with that step's FLOPs and size and
+# the running totals. Beside it, the same norm contracted left to right: the ket is multiplied out
+# first — all 2⁶ amplitudes of the state — before the bra meets it, so its intermediates grow
+# where the planner's stay at bond × bond. Press ▶ or drag the slider; "beside" picks another
+# order (opt_einsum's own path among them).
+
+# %%
+from tnviz.widgets import ContractionPlayer
+
+player = ContractionPlayer(chain, compare="left-to-right")
+player
+
+# %%
+for name, plan_played in player.plans.items():
+    print(f"{name:>14}: {plan_played.flops:>9,} FLOPs, peak {plan_played.peak_elements:>7,} elements")
+
+# %% [markdown]
+# ## Code in and out
+#
+# A network you already have comes in as a diagram: `tnviz.from_einsum` reads an einsum call —
+# numpy's, torch's, or opt_einsum's with its path — naming the tensors as the call does;
+# `tnviz.from_tensorly` takes a CP, Tucker, tensor-train or tensor-ring tensor with its values;
+# `tnviz.from_quimb` a quimb network (with the `quimb` extra). Any diagram goes out as code that
+# needs no tnviz: `to_einsum()`, `to_torch_source()` and `to_quimb_source()`.
+
+# %%
+source = 'opt_einsum.contract("ab,bc,cd->ad", A, B, C, optimize=[(0, 1), (0, 1)])'
+read, their_path = tnviz.from_einsum(source, (64, 64), (64, 64), (64, 2), with_path=True)
+print(read.to_spec(compact=False), "| their path", their_path)
+print(f"their path: {read.plan(optimize=their_path).flops:,} FLOPs; tnviz's: {read.plan().flops:,} FLOPs")
+print(read.to_einsum())
+
+# %%
+import numpy as np
+from tensorly.decomposition import parafac
+
+rng = np.random.default_rng(0)
+cube = np.einsum("ir,jr,kr->ijk", *(rng.standard_normal((n, 4)) for n in (6, 7, 8)))  # rank 4 …
+cube += 0.01 * rng.standard_normal(cube.shape)  # … plus a little noise
+factorized = tnviz.from_tensorly(parafac(cube, rank=4, init="random", random_state=0))
+print(f"CP of rank 4: relative error {np.linalg.norm(factorized().detach().numpy() - cube) / np.linalg.norm(cube):.3f}")
+factorized.diagram
+
+# %%
+import importlib.util
+
+if importlib.util.find_spec("quimb"):
+    import quimb.tensor as qtn
+
+    state = tnviz.from_quimb(qtn.MPS_rand_state(5, bond_dim=3, seed=0))
+    print(state.diagram.to_spec())
+else:
+    print("quimb is not installed (pip install 'tnviz[quimb]'); the quimb code below runs where it is")
+print(norm(mps(3, bond=2)).to_quimb_source())
+
+# %% [markdown]
 # ## What we showed
 #
 # - `tnviz.templates` builds MPS, MPO, PEPS, tree networks and layers as diagrams, and `norm`
@@ -231,3 +292,6 @@ print(f"per call: tnviz.einsum {per_call_einsum * 1e3:.2f} ms, compiled expressi
 #   `optimize="hyper"` searches harder; the table sets both beside opt_einsum and cotengra.
 # - A plan that does not fit in memory runs sliced; a network contracted many times is compiled
 #   once.
+# - `ContractionPlayer` plays a plan step by step beside another order; `from_einsum`,
+#   `from_tensorly` and `from_quimb` bring networks in, `to_einsum`, `to_torch_source` and
+#   `to_quimb_source` take them out.

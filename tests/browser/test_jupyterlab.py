@@ -1,4 +1,4 @@
-"""All five widgets in a real JupyterLab in headless Chromium (Debian's chromium, driven by
+"""All six widgets in a real JupyterLab in headless Chromium (Debian's chromium, driven by
 Playwright), used as a person would: keyboard on sliders, clicks on buttons and points, the
 DiagramEditor drawn with the mouse alone. Any browser console error or page error fails the
 test that caused it. Screenshots go to the test's folder, and to docs/screenshots when
@@ -60,6 +60,10 @@ dashboard""",
     'run = dashboard.run(student, teacher, train, test, schedule="e2e", epochs=200, lr=2e-3, batch_size=64)',
     """tradeoff = TradeoffExplorer(teacher, train, test, formats=("tk",), rates=(0.1,), epochs=1, batch_size=128)
 tradeoff""",
+    """from tnviz.templates import mps, norm
+from tnviz.widgets import ContractionPlayer
+player = ContractionPlayer(norm(mps(5, bond=4)))
+player""",
     "editor = DiagramEditor()\neditor",
     '''def train_one_step(editor):
     """One SGD step of the module built from the drawing."""
@@ -300,6 +304,40 @@ def _edit(p, locator, text: str) -> None:
     box.press("Enter")
 
 
+def test_contraction_player_plays_to_its_end_then_compares_with_opt_einsum(page):
+    p = page.page
+    player = p.locator(".tn-contraction-player")
+    player.scroll_into_view_if_needed()
+    p.wait_for_selector("img.tn-player-picture", timeout=60_000)
+    captions = p.locator(".tn-player-caption")
+    assert captions.count() == 2 and "auto: next" in captions.first.inner_text()
+    first = p.locator("img.tn-player-picture").first.get_attribute("src")
+    player.locator(".tn-player-play button").first.click()  # ▶, as a user plays it
+    p.wait_for_function(
+        "(old) => document.querySelector('img.tn-player-picture').getAttribute('src') !== old", arg=first
+    )
+    p.wait_for_function(
+        "() => document.querySelector('.tn-player-caption').innerText.includes('done in 9 steps')", timeout=60_000
+    )
+    p.wait_for_function(  # the figures follow the caption (each is its own widget message)
+        "() => document.querySelector('.tn-player-figures').innerText.includes('(100 %)')", timeout=30_000
+    )
+    figures = p.locator(".tn-player-figures").first.inner_text()
+    assert "9 of 9" in figures, figures
+    page.screenshot(player, "contraction_player.png")
+    _press(p, ".tn-player-step .noUi-handle", "ArrowLeft", 5)  # back to step 4, by keyboard
+    p.wait_for_function("() => document.querySelector('.tn-player-figures').innerText.includes('4 of 9')")
+    p.wait_for_function(
+        "() => document.querySelectorAll('.tn-player-figures')[1].innerText.includes('4 of 9')", timeout=30_000
+    )
+    page.screenshot(player, "contraction_player_step4.png")
+    player.locator(".tn-player-compare select").select_option("opt_einsum")
+    p.wait_for_function(
+        "() => [...document.querySelectorAll('.tn-player-caption')].some(c => c.innerText.startsWith('opt_einsum'))",
+        timeout=30_000,
+    )
+
+
 def test_diagram_editor_draws_cp_with_the_mouse_alone_then_trains_it(page):
     p = page.page
     canvas = p.locator(".tn-canvas")
@@ -343,6 +381,11 @@ def test_diagram_editor_draws_cp_with_the_mouse_alone_then_trains_it(page):
     assert _spec(p) == "A: i r, B: j r, C: k r -> i j k"
     assert p.locator(".tn-editor-message").inner_text() == ""
     p.wait_for_selector(".tn-editor-picture svg", timeout=20_000)
+    p.click(".tn-mode-grad")
+    p.mouse.click(*b)  # B's gradient diagram beside the picture, with its cost
+    p.wait_for_selector(".tn-editor-gradient svg", timeout=20_000)
+    gradient = p.locator(".tn-editor-gradient").inner_text()
+    assert "∂L/∂B" in gradient and "dB: j r" in gradient and "FLOPs" in gradient, gradient
     page.screenshot(page.output_of(".tn-canvas"), "diagram_editor.png")
 
     # build the module and train one step: type into the last cell, as a user would
@@ -354,3 +397,33 @@ def test_diagram_editor_draws_cp_with_the_mouse_alone_then_trains_it(page):
     p.wait_for_selector(".jp-OutputArea-output >> text=trained one step", timeout=60_000)
     out = p.locator(".jp-OutputArea-output", has_text="trained one step").inner_text()
     assert "TensorNetwork 'A: i r, B: j r, C: k r -> i j k'" in out, out
+
+
+def test_diagram_editor_template_resized_saved_and_reopened(page):
+    p = page.page
+    editor = page.output_of(".tn-canvas")
+    editor.scroll_into_view_if_needed()
+    p.locator(".tn-editor-template select").select_option("MPS")
+    size = p.locator(".tn-editor-template-size input")
+    size.fill("5")
+    size.press("Enter")
+    p.click(".tn-editor-insert")
+    chain5 = "A1: p1 b1, A2: b1 p2 b2, A3: b2 p3 b3, A4: b3 p4 b4, A5: b4 p5 -> p1 p2 p3 p4 p5"
+    _wait_spec(p, chain5)
+    size.fill("6")  # resized after insertion: the chain grows by one site
+    size.press("Enter")
+    _wait_spec(p, chain5.replace("A5: b4 p5 -> p1 p2 p3 p4 p5", "A5: b4 p5 b5, A6: b5 p6 -> p1 p2 p3 p4 p5 p6"))
+    saved_spec = _spec(p)
+    with p.expect_download() as download:  # the link, clicked as a user saves
+        p.click(".tn-editor-download a")
+    path = page.shots.parent / "drawing.json"
+    download.value.save_as(path)
+    assert '"format": "tnviz.drawing"' in path.read_text()
+    p.locator(".tn-editor-template select").select_option("PEPS")
+    p.click(".tn-editor-insert")
+    p.wait_for_function("() => document.querySelector('.tn-editor-spec').innerText.startsWith('A1_1')")
+    with p.expect_file_chooser() as chooser:  # reopened from the file, as a user picks it
+        p.click(".tn-editor-upload")
+    chooser.value.set_files(str(path))
+    _wait_spec(p, saved_spec)
+    page.screenshot(editor, "diagram_editor_template.png")

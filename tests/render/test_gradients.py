@@ -65,3 +65,62 @@ def test_a_tucker_core_named_g_leaves_the_upstream_another_name():
     assert not any(t.get_color() == "#b00" for ax in fig.axes for t in ax.texts)  # no panel refused
     bp = tucker.backward_plan()
     assert set(bp.gradients) == {"X", "U", "G", "V"}
+
+
+def _notebook_08_diagrams():
+    """The diagrams notebook 08 draws with draw_gradients, as it builds them."""
+    import torch
+
+    from tnviz.nn import TensorialConv2d
+
+    layers = {
+        "cp": (TensorialConv2d(8, 8, 3, padding=1, bias=False, format="cp", rank=4), (2, 8, 6, 6)),
+        "mtt": (TensorialConv2d(8, 8, 3, padding=1, bias=False, format="mtt", rank=2), (2, 8, 6, 6)),
+        "strided_cp": (TensorialConv2d(8, 8, 3, padding=1, stride=2, bias=False, format="cp", rank=4), (2, 8, 7, 7)),
+    }
+    torch.manual_seed(0)
+    return {
+        "contraction": tnviz.Diagram.parse("A: i j k, B: k l -> i j l", sizes={"i": 4, "j": 3, "k": 5, "l": 2}),
+        "outer": tnviz.Diagram.parse("A: i b, B: j b -> i j b", sizes={"i": 4, "j": 3, "b": 5}),
+        "conv": tnviz.Diagram.parse(
+            "X: b s x, K: t s x -> b t x | x", sizes={"X": (2, 3, 9), "K": (4, 3, 3)}, padding=1, stride=2
+        ),
+        "hub": tnviz.Diagram.parse("A: i r, B: j r, C: k r -> i j k", sizes={"i": 4, "j": 3, "k": 5, "r": 2}),
+        **{name: layer.diagram.bind(shapes={"X": shape}) for name, (layer, shape) in layers.items()},
+    }
+
+
+def _seen(fig):
+    """Collisions of each drawn panel as the user sees it: its labels at the size drawn."""
+    from tnviz.render.collisions import collisions
+    from tnviz.render.mpl import drawn_text_scale
+
+    return {
+        title: collisions(scene, text_scale=drawn_text_scale(ax, scene))
+        for ax, (title, scene) in zip(fig.axes, fig.panels)
+        if not isinstance(scene, str)
+    }
+
+
+def test_every_panel_notebook_08_draws_is_free_of_collisions_as_seen():
+    for name, diagram in _notebook_08_diagrams().items():
+        seen = _seen(draw_gradients(diagram))
+        assert len(seen) == len(diagram.tensor_names) + 1, name
+        for title, found in seen.items():
+            assert found.total == 0, f"{name} {title}:\n{found}"
+
+
+def test_a_panel_is_never_drawn_smaller_than_its_labels_were_placed_for():
+    """In every gallery figure's gradients the labels drawn are no larger against the drawing
+    than the label placement measured, so a panel shows no collision its scene does not have."""
+    from tnviz.gallery import FIGURES
+    from tnviz.render.collisions import collisions
+    from tnviz.render.mpl import drawn_text_scale
+
+    for name, make in FIGURES.items():
+        fig = draw_gradients(make())
+        for ax, (title, scene) in zip(fig.axes, fig.panels):
+            if isinstance(scene, str):
+                continue
+            assert drawn_text_scale(ax, scene) <= 1.0 + 1e-9, f"{name} {title}"
+            assert collisions(scene, text_scale=drawn_text_scale(ax, scene)) == collisions(scene), f"{name} {title}"

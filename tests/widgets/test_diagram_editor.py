@@ -14,6 +14,7 @@ from tnviz.render import collisions
 from tnviz.render.scene import build_scene, make_style
 from tnviz.widgets import DiagramEditor
 from tnviz.widgets.diagram_editor import PIXELS_PER_UNIT
+from tnviz.widgets.editor_templates import TEMPLATES, build_template
 
 
 def click(editor, **message):
@@ -339,3 +340,114 @@ def test_notebook_03s_cp_instructions_give_its_spec():
     assert click(editor, action="edit_tensor", tensor="X", text="X: b (s1 s2)") == ""
     assert editor.spec == "X: b (s1 s2), A: s1 r, B: s2 r, C: r t -> b t"
     assert editor.to_module()(torch.randn(32, 64)).shape == (32, 16)
+
+
+def test_a_diagram_from_code_in_or_a_template_opens_in_the_editor():
+    from tnviz.templates import mps
+
+    read = tnviz.from_einsum('np.einsum("bs,st,tk->bk", X, A, B)', (8, 4), (4, 3), (3, 5))
+    editor = DiagramEditor(read, inputs=("X",))
+    assert editor.spec == "X: b s, A: s t, B: t k -> b k"
+    assert editor.diagram == read and editor.inputs == ("X",)
+    assert editor.to_module()(torch.randn(8, 4)).shape == (8, 5)
+    chain = mps(4, bond=3)
+    editor.set_spec(chain)
+    assert editor.diagram == chain
+    conv = tnviz.Diagram.parse("X: b s x, K: t s x -> b t x | x", sizes={"b": 1, "s": 2, "t": 3, "x": (9, 3)})
+    editor.set_spec(conv, padding=1)
+    assert editor.diagram.options["x"].padding == (1, 1) and editor.diagram.size("x", "X") == 9
+
+
+def test_a_click_in_grad_mode_shows_the_gradient_diagram_and_its_cost():
+    editor = DiagramEditor("X: b s, A: s r, B: r t -> b t", sizes={"b": 4, "s": 8, "r": 2, "t": 8}, inputs=("X",))
+    click(editor, action="gradient", tensor="A")
+    grad = editor.diagram.grad("A")
+    shown = editor.gradient.value
+    assert editor.gradient_of == "A" and "∂L/∂A" in shown and "<svg" in shown
+    assert f"{grad.plan().flops:,} FLOPs" in shown and "dA: s r" in shown
+    editor.set_size("r", 3)  # it follows the drawing
+    assert f"{editor.diagram.grad('A').plan().flops:,} FLOPs" in editor.gradient.value
+    click(editor, action="gradient", tensor="A")  # a second click hides it
+    assert editor.gradient_of is None and editor.gradient.value == ""
+    click(editor, action="gradient", tensor="B")
+    editor.delete_tensor("B")  # gone: nothing to show
+    assert editor.gradient.value == ""
+    with pytest.raises(TnvizError, match="'Q'"):
+        editor.show_gradient("Q")
+
+
+def test_a_gradient_the_spec_language_cannot_write_says_why():
+    d = tnviz.Diagram.parse(
+        "X: b s x, K: t s x -> b t x | x",
+        sizes={"b": 1, "s": 2, "t": 3, "x": (9, 3)},
+        padding=1,
+        padding_mode="reflect",
+    )
+    editor = DiagramEditor(d, inputs=("X",))
+    editor.show_gradient("X")
+    assert "tn-error" in editor.gradient.value and "reflect" in editor.gradient.value
+
+
+@pytest.mark.parametrize("name", list(TEMPLATES))
+def test_every_template_inserts_as_a_valid_drawing(name):
+    editor = DiagramEditor()
+    editor.insert_template(name)
+    assert editor.message == "" and editor.diagram is not None
+    assert editor.diagram.to_spec(compact=False) == build_template(name).to_spec(compact=False)
+    assert editor.inputs == TEMPLATES[name].inputs
+
+
+def test_a_template_resizes_until_edited_and_resizing_undoes():
+    editor = DiagramEditor()
+    editor.template_box.value = "MPS"
+    editor.template_size.value, editor.template_bond.value = 4, 3
+    editor._insert_chosen()
+    assert editor.tensor_names == ("A1", "A2", "A3", "A4") and editor.diagram.size("b1") == 3
+    editor.template_size.value = 6
+    editor.template_bond.value = 5
+    assert editor.tensor_names[-1] == "A6" and editor.diagram.size("b1") == 5
+    editor.undo()
+    assert editor.diagram.size("b1") == 3 and editor.tensor_names[-1] == "A6"
+    editor.rename("A1", "Z")  # edited: the numbers no longer rebuild it
+    editor.template_size.value = 3
+    assert editor.tensor_names[0] == "Z" and len(editor.tensor_names) == 6
+
+
+def test_a_drawing_saved_and_loaded_keeps_diagram_positions_and_inputs(tmp_path):
+    editor = DiagramEditor("X: b s x, K: t s x -> b t x | x", sizes={"b": 2, "s": 3, "t": 4, "x": (9, 3)}, padding=1)
+    editor.set_role("X", "input")
+    editor.move("K", 123.0, 45.0)
+    path = tmp_path / "drawing.json"
+    editor.save(str(path))
+    other = DiagramEditor()
+    other.load(str(path))
+    assert other.diagram == editor.diagram and other.inputs == ("X",)
+    assert (other._tensor("K")["x"], other._tensor("K")["y"]) == (123.0, 45.0)
+    assert tnviz.Diagram.load(str(path)) == editor.diagram  # Python reads the editor's file too
+    other.undo()  # opening a file is one undoable step
+    assert other.diagram is None or other.spec != editor.spec
+    # the download link holds the same file
+    import base64
+
+    href = editor.download.value.split("base64,")[1].split('"')[0]
+    assert base64.b64decode(href).decode() == editor.to_json()
+    # an upload, as the browser sends it
+    fresh = DiagramEditor()
+    fresh._uploaded({"new": ({"name": "drawing.json", "content": memoryview(path.read_bytes())},)})
+    assert fresh.diagram == editor.diagram
+
+
+def test_a_file_of_another_version_or_a_broken_one_is_refused_by_name(tmp_path):
+    import json
+
+    editor = DiagramEditor("A: i j, B: j k -> i k")
+    data = json.loads(editor.to_json())
+    data["version"] = 99
+    with pytest.raises(TnvizError, match="version 99"):
+        editor.load_json(json.dumps(data))
+    data["version"] = 1
+    data["positions"] = {"Q": [1, 2]}
+    with pytest.raises(TnvizError, match="'Q'"):
+        editor.load_json(json.dumps(data))
+    editor._uploaded({"new": ({"name": "x.json", "content": memoryview(b"{not json")},)})
+    assert "bad JSON" in editor.canvas.message and editor.spec == "A: i j, B: j k -> i k"

@@ -553,6 +553,12 @@ class Diagram:
 
         return to_torch_source(self, inputs, class_name, optimize)
 
+    def to_quimb_source(self, sizes: Mapping[str, Any] | None = None, optimize: Optimize = "auto") -> str:
+        """quimb code building and contracting this network; see :func:`tnviz.render.code.to_quimb_source`."""
+        from tnviz.render.code import to_quimb_source
+
+        return to_quimb_source(self, sizes, optimize)
+
     def to_dot(self, **style: Any) -> str:
         """Graphviz DOT source (no graphviz needed to produce it)."""
         from tnviz.render import to_dot
@@ -580,8 +586,8 @@ class Diagram:
 
     @classmethod
     def load(cls, path: str) -> Diagram:
-        """Read a diagram saved as ``.json`` (:meth:`save`); a file of another version is refused
-        with a message that names it.
+        """Read a diagram saved as ``.json`` (:meth:`save`, or the editor's drawing of one); a file
+        of another version is refused with a message that names it.
 
         Example:
             >>> import tempfile, os
@@ -597,8 +603,10 @@ class Diagram:
                 text = fh.read(MAX_JSON_CHARS + 1)
         except OSError as err:
             raise TnvizError(f"cannot read {path!r}: {err.strerror or err}", token=str(path)) from None
-        try:
-            return cls.from_json(text)
+        from tnviz.core.serialize import drawing_from_json
+
+        try:  # a diagram, or the editor's drawing of one
+            return drawing_from_json(text).diagram
         except TnvizError as err:
             raise TnvizError(f"{path}: {err.message}", token=err.token) from None
 

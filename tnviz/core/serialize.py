@@ -1,7 +1,11 @@
-"""Read a Diagram back from its plain-data (JSON) form, strictly: data only, unknown fields refused."""
+"""Read a Diagram back from its plain-data (JSON) form, strictly: data only, unknown fields refused.
+A drawing (the editor's file: the diagram, where each tensor sits and which are inputs) wraps it."""
 
 from __future__ import annotations
 
+import json
+import math
+from dataclasses import dataclass
 from typing import Any
 
 from tnviz.core.conv_options import check_positive
@@ -9,7 +13,18 @@ from tnviz.core.diagram import JSON_FORMAT, JSON_VERSION, Diagram
 from tnviz.core.spec import modes_text
 from tnviz.errors import TnvizError
 
-__all__ = ["diagram_from_dict", "check_nesting", "MAX_JSON_CHARS", "MAX_DEPTH", "MAX_TENSORS"]
+__all__ = [
+    "diagram_from_dict",
+    "check_nesting",
+    "Drawing",
+    "drawing_to_json",
+    "drawing_from_json",
+    "MAX_JSON_CHARS",
+    "MAX_DEPTH",
+    "MAX_TENSORS",
+    "DRAWING_FORMAT",
+    "DRAWING_VERSION",
+]
 
 MAX_JSON_CHARS = 1_000_000  # a diagram of 1,000 tensors is ~100 kB
 MAX_DEPTH = 8  # a diagram's JSON nests 5 deep; deeper is not ours
@@ -117,3 +132,81 @@ def diagram_from_dict(data: Any) -> Diagram:
             lengths[(tensor, index)] = check_positive(value, f"length of {index!r} in {tensor!r}", str(index))
     # bind() checks the sizes against each other and the convolution lengths.
     return Diagram(diagram.spec, {}, lengths, diagram.options).bind(sizes)
+
+
+DRAWING_FORMAT = "tnviz.drawing"
+DRAWING_VERSION = 1
+_DRAWING_FIELDS = {"format", "version", "diagram", "positions", "inputs"}
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """A diagram as drawn: the Diagram, each tensor's position (canvas pixels, y down) and the
+    tensors marked as inputs."""
+
+    diagram: Diagram
+    positions: dict[str, tuple[float, float]]
+    inputs: tuple[str, ...]
+
+
+def drawing_to_json(drawing: Drawing) -> str:
+    """The drawing as versioned JSON (:func:`drawing_from_json` reads it back)."""
+    return json.dumps(
+        {
+            "format": DRAWING_FORMAT,
+            "version": DRAWING_VERSION,
+            "diagram": drawing.diagram.to_dict(),
+            "positions": {name: [float(x), float(y)] for name, (x, y) in drawing.positions.items()},
+            "inputs": list(drawing.inputs),
+        },
+        indent=2,
+    )
+
+
+def drawing_from_json(text: str | bytes | bytearray) -> Drawing:
+    """Read a drawing, or a plain diagram file (then no positions, no inputs), strictly: a file of
+    another version is refused naming that version.
+
+    Example:
+        >>> d = Diagram.parse("A: i j, B: j k -> i k", sizes={"i": 2, "j": 3, "k": 4})
+        >>> back = drawing_from_json(drawing_to_json(Drawing(d, {"A": (10, 20), "B": (90, 20)}, ("A",))))
+        >>> back.diagram == d, back.positions["B"], back.inputs
+        (True, (90.0, 20.0), ('A',))
+    """
+    if not isinstance(text, (str, bytes, bytearray)):
+        raise TnvizError(f"not a tnviz drawing: expected JSON text, got {type(text).__name__}", token="text")
+    _require(len(text) <= MAX_JSON_CHARS, f"{len(text):,} characters; at most {MAX_JSON_CHARS:,} are read", "text")
+    check_nesting(text)
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
+        raise TnvizError(f"not a tnviz diagram: bad JSON ({err})", token=str(text)[:40]) from None
+    if isinstance(data, dict) and data.get("format") != DRAWING_FORMAT:
+        return Drawing(diagram_from_dict(data), {}, ())
+    _require(isinstance(data, dict), "expected a JSON object", type(data).__name__)
+    unknown = set(data) - _DRAWING_FIELDS
+    _require(not unknown, f"unknown field(s) {sorted(unknown)} in a drawing", str(sorted(unknown)))
+    version = data.get("version")
+    _require(
+        version == DRAWING_VERSION,
+        f"a drawing of version {version!r}; this tnviz reads version {DRAWING_VERSION}",
+        str(version),
+    )
+    diagram = diagram_from_dict(data.get("diagram"))
+    names = set(diagram.tensor_names)
+    positions = data.get("positions", {})
+    _require(isinstance(positions, dict), "'positions' must be an object", "positions")
+    placed: dict[str, tuple[float, float]] = {}
+    for name, point in positions.items():
+        _require(name in names, f"a position for {name!r}, which is not a tensor of the diagram", str(name))
+        _require(
+            isinstance(point, list)
+            and len(point) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in point),
+            f"position of {name!r} must be [x, y], got {point!r}",
+            str(name),
+        )
+        placed[name] = (float(point[0]), float(point[1]))
+    inputs = data.get("inputs", [])
+    _require(isinstance(inputs, list) and all(i in names for i in inputs), "'inputs' must name tensors", "inputs")
+    return Drawing(diagram, placed, tuple(inputs))

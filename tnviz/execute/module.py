@@ -226,7 +226,8 @@ class TensorNetwork(nn.Module):
         """What a plan is chosen for: shapes, dtype, device, memory format, grad mode. Plain
         Python values, so that the module pickles and torch.compile guards on them."""
         shapes = tuple(_ints(t.shape) for t in inputs)
-        first = inputs[0]
+        # a network of parameters alone (inputs=()) runs in its parameters' dtype and device
+        first = inputs[0] if inputs else next(iter(self.weights.values()))
         return (shapes, str(first.dtype), str(first.device), _layout(first), self._cost_basis(inputs))
 
     def _cost_basis(self, inputs: Sequence[torch.Tensor]) -> str:

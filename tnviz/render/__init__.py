@@ -30,6 +30,7 @@ __all__ = [
     "to_svg",
     "to_tikz",
     "save",
+    "save_bytes",
     "notebook_svg",
     "collisions",
     "Collisions",
@@ -55,7 +56,7 @@ class GraphvizDrawing:
     def save(self, path: str) -> None:
         fmt = os.path.splitext(path)[1].lstrip(".").lower()
         data = self.dot.encode() if fmt == "dot" else render_dot(self.dot, fmt)
-        _write(path, data)
+        save_bytes(path, data)
 
 
 def _scene(diagram: Diagram, style: dict[str, Any]):
@@ -130,19 +131,19 @@ def save(diagram: Diagram, path: str, **style: Any) -> None:
     """
     fmt = os.path.splitext(path)[1].lstrip(".").lower()
     if fmt == "json":
-        _write(path, (diagram.to_json(indent=2) + "\n").encode())
+        save_bytes(path, (diagram.to_json(indent=2) + "\n").encode())
     elif fmt == "dot":
-        _write(path, to_dot(diagram, **style).encode())
+        save_bytes(path, to_dot(diagram, **style).encode())
     elif fmt == "tex":
-        _write(path, to_tikz(diagram, **style).encode())
+        save_bytes(path, to_tikz(diagram, **style).encode())
     elif fmt in IMAGE_FORMATS:
         if graphviz_available():
-            _write(path, render_dot(to_dot(diagram, **style), fmt))
+            save_bytes(path, render_dot(to_dot(diagram, **style), fmt))
         else:
             fig = draw(diagram, "matplotlib", **style)
             buffer = io.BytesIO()
             savefig(fig, buffer, format=fmt, dpi=150)
-            _write(path, buffer.getvalue())
+            save_bytes(path, buffer.getvalue())
     else:
         raise TnvizError(f"unknown file type {fmt!r}; expected json, svg, png, pdf, tex or dot", token=fmt or path)
 
@@ -166,8 +167,8 @@ def notebook_svg(diagram: Diagram) -> str:
     return to_svg(diagram, "matplotlib")
 
 
-def _write(path: str, data: bytes) -> None:
-    """Write atomically: a reader never sees half a file."""
+def save_bytes(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: a reader never sees half a file."""
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "wb") as fh:
         fh.write(data)

@@ -1,6 +1,6 @@
 """Code out: a Diagram written as Python that runs without tnviz — an opt_einsum call with the
-plan's path, or a stand-alone PyTorch ``nn.Module`` whose forward follows the plan step by step
-with ``torch.einsum``.
+plan's path, a stand-alone PyTorch ``nn.Module`` whose forward follows the plan step by step
+with ``torch.einsum``, or quimb code building the network and contracting it along the plan.
 
 Convolution diagrams are refused for now (naming the index): their steps are ``F.conv`` calls
 with the padding and cropping the executor works out, not yet written as source.
@@ -15,11 +15,11 @@ from typing import Any
 from tnviz.core.diagram import Diagram, default_inputs
 from tnviz.errors import TnvizError
 
-__all__ = ["to_einsum", "to_torch_source"]
+__all__ = ["to_einsum", "to_torch_source", "to_quimb_source"]
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # Names the generated code itself uses: an input named so gets another parameter name.
-_RESERVED = {"self", "torch", "nn", "opt_einsum"}
+_RESERVED = {"self", "torch", "nn", "opt_einsum", "np", "qtn", "rng", "tn", "result"}
 
 
 def _usable(name: str) -> bool:
@@ -82,6 +82,61 @@ def to_einsum(diagram: Diagram, sizes: Any = None, optimize: Any = "auto") -> st
     call = f'opt_einsum.contract("{eq}", {", ".join(args)}, optimize={plan.path})'
     grouped = any(len(m) > 1 for m in d.output.modes)
     return f"{call}.reshape({_output_shape(d)})" if grouped else call
+
+
+def to_quimb_source(diagram: Diagram, sizes: Any = None, optimize: Any = "auto") -> str:
+    """quimb code building the network (one ``qtn.Tensor`` per tensor, random values to replace
+    with yours, the tensor's name as its tag) and contracting it along the plan's path.
+
+    Args:
+        diagram: a Diagram without convolution or a repeated index within one tensor (quimb's
+            tensors hold each index once); grouped modes become their indices.
+        sizes: sizes to bind first; optimize: as for :meth:`Diagram.plan`.
+
+    Returns:
+        Python source that imports numpy and quimb only; ``result`` holds the output (a
+        ``qtn.Tensor``, or a number for a scalar output).
+
+    Example:
+        >>> src = to_quimb_source(Diagram.parse("A: i j, B: j k -> i k", sizes={"i": 2, "j": 3, "k": 4}))
+        >>> print(src.splitlines()[-1])
+        result = tn.contract(output_inds=("i", "k"), optimize=[(0, 1)])
+    """
+    _check(diagram, "to_quimb_source")
+    plan = diagram.plan(sizes, optimize=optimize)
+    d = plan.diagram
+    for op in d.tensors:
+        if not _usable(op.name):
+            raise TnvizError(f"tensor {op.name!r} cannot be a Python variable in the code; rename it", token=op.name)
+        repeated = [i for i in op.indices if op.indices.count(i) > 1]
+        if repeated:
+            raise TnvizError(
+                f"tensor {op.name!r} holds index {repeated[0]!r} twice; a quimb tensor holds each index once",
+                token=repeated[0],
+            )
+    lines = [
+        f'"""{diagram.to_spec()}',
+        "",
+        f'Written by tnviz (Diagram.to_quimb_source): {plan.flops:,} FLOPs along the path below."""',
+        "",
+        "import numpy as np",
+        "import quimb.tensor as qtn",
+        "",
+        "rng = np.random.default_rng(0)",
+    ]
+    for op in d.tensors:
+        shape = ", ".join(str(d.size(i, op.name)) for i in op.indices)
+        inds = ", ".join(f'"{i}"' for i in op.indices)
+        lines.append(
+            f"{op.name} = qtn.Tensor(rng.standard_normal(({shape}{',' if len(op.indices) == 1 else ''})), "
+            f'inds=({inds}{"," if len(op.indices) == 1 else ""}), tags={{"{op.name}"}})'
+        )
+    output = ", ".join(f'"{i}"' for i in d.output.indices) + ("," if len(d.output.indices) == 1 else "")
+    lines.append(f"tn = qtn.TensorNetwork([{', '.join(d.tensor_names)}])")
+    lines.append(f"result = tn.contract(output_inds=({output}), optimize={plan.path})")
+    if any(len(m) > 1 for m in d.output.modes):
+        lines.append(f"result = result.data.reshape({_output_shape(d)})  # the output's grouped modes")
+    return "\n".join(lines) + "\n"
 
 
 def _flat_argument(d: Diagram, name: str, expr: str) -> str:

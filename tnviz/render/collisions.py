@@ -112,11 +112,15 @@ class Collisions:
         return html_table(("kind", "count"), rows) + (f"<ul>{listed}</ul>" if listed else "")
 
 
-def collisions(scene_or_diagram: Scene | Diagram, **style: Any) -> Collisions:
+def collisions(scene_or_diagram: Scene | Diagram, text_scale: float = 1.0, **style: Any) -> Collisions:
     """Count the collisions in a drawing.
 
     Args:
         scene_or_diagram: a :class:`~tnviz.render.scene.Scene`, or a Diagram drawn with ``style``.
+        text_scale: how much larger the text is drawn than the scene assumes, relative to the
+            drawing (:func:`tnviz.render.mpl.drawn_text_scale` of an Axes): a panel drawn smaller
+            with text of the same point size has labels larger against its lines and circles —
+            what the user sees is counted.
         **style: options of :class:`~tnviz.render.scene.Style` (only with a Diagram).
 
     Returns:
@@ -133,7 +137,7 @@ def collisions(scene_or_diagram: Scene | Diagram, **style: Any) -> Collisions:
             f"collisions takes a Diagram or a Scene, got {type(scene_or_diagram).__name__}",
             token=type(scene_or_diagram).__name__,
         )
-    return Collisions(tuple(_find(scene)))
+    return Collisions(tuple(_find(scene, text_scale)))
 
 
 def _chain_ends(lines: list[Line]) -> list[frozenset[str]]:
@@ -204,7 +208,13 @@ def _runs_along(a: Line, b: Line) -> bool:
     return close > 1 and (close - 1) * length / (len(ALONG_SAMPLES) - 1) >= ALONG_LENGTH
 
 
-def _find(scene: Scene) -> Iterable[tuple[str, str]]:
+def _scaled(box: tuple[float, float, float, float], scale: float) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = box
+    cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, scale * (x1 - x0) / 2, scale * (y1 - y0) / 2
+    return cx - hw, cy - hh, cx + hw, cy + hh
+
+
+def _find(scene: Scene, text_scale: float = 1.0) -> Iterable[tuple[str, str]]:
     shapes = [s for s in scene.shapes if s.kind != "bend"]
     lines = list(scene.lines)
     ends = _chain_ends(lines)
@@ -236,7 +246,7 @@ def _find(scene: Scene) -> Iterable[tuple[str, str]]:
             if _runs_along(a, b) or _runs_along(b, a):
                 yield "leg_along_edge", f"{_line_name(a, ends[k], scene)} along {_line_name(b, ends[j], scene)}"
     # Labels against labels, shapes and lines (the bars that end stubs too).
-    boxes = [_label_box(lb.x, lb.y, lb.text) for lb in scene.labels]
+    boxes = [_scaled(_label_box(lb.x, lb.y, lb.text), text_scale) for lb in scene.labels]
     bars = stub_bars(scene)
     bar_owner = [ln for ln in lines if ln.kind == "stub"]
     label_grid: Grid[int] = Grid()

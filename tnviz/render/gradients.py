@@ -12,6 +12,9 @@ from tnviz.render.scene import build_scene, make_style
 
 __all__ = ["draw_gradients"]
 
+MAX_WIDTH = 15.0  # inches the panels may take side by side
+TITLE_INCHES = 0.3  # room above each panel for its title
+
 
 def draw_gradients(
     diagram: Diagram,
@@ -34,7 +37,8 @@ def draw_gradients(
 
     Returns:
         A :class:`tnviz.render.mpl.DiagramFigure` (it shows itself in a notebook); ``fig.axes``
-        holds the panels, the forward diagram first.
+        holds the panels, the forward diagram first, and ``fig.panels`` their ``(title, scene)``
+        (a refusal's message in place of a scene).
 
     Example:
         >>> fig = draw_gradients(Diagram.parse("A: i j, B: j k -> i k"))
@@ -42,7 +46,7 @@ def draw_gradients(
         3
     """
     from tnviz.core.grad import free_upstream_name
-    from tnviz.render.mpl import DiagramFigure, draw_matplotlib
+    from tnviz.render.mpl import DiagramFigure, draw_matplotlib, natural_size
 
     upstream = upstream or free_upstream_name(diagram)
     names = list(diagram.tensor_names if tensors is None else tensors)
@@ -57,17 +61,33 @@ def draw_gradients(
             panels.append((f"∂L/∂{name}", err.message))
     columns = max(1, min(columns, len(panels)))
     rows = -(-len(panels) // columns)
-    fig = DiagramFigure(figsize=(3.6 * columns, 3.0 * rows))
-    for k, (title, item) in enumerate(panels):
-        ax = fig.add_subplot(rows, columns, k + 1)
+    drawn: list[tuple[str, Any]] = []
+    for title, item in panels:
+        if isinstance(item, str):
+            drawn.append((title, item))
+            continue
+        # G green, and the kernels of ones that stand for it on an index the output sums
+        standing = tuple(t for t in item.tensor_names if t not in diagram.tensor_names)
+        panel_style = {"highlight": standing} if item is not diagram else {}
+        drawn.append((title, build_scene(item, make_style({**style, **panel_style}))))
+    # Each panel gets the room its largest neighbour needs at its natural size (the scale its
+    # labels were placed for), the whole capped in width; text shrinks with a panel drawn smaller.
+    sizes = [natural_size(scene) for _, scene in drawn if not isinstance(scene, str)] or [(3.0, 2.5)]
+    cell_w, cell_h = max(2.4, max(w for w, _ in sizes)), max(1.8, max(h for _, h in sizes))
+    shrink = min(1.0, MAX_WIDTH / (columns * cell_w))
+    cell_w, cell_h = cell_w * shrink, cell_h * shrink
+    width, height = columns * cell_w, rows * (cell_h + TITLE_INCHES)
+    fig = DiagramFigure(figsize=(width, height))
+    fig.panels = drawn
+    for k, (title, item) in enumerate(drawn):
+        row, col = divmod(k, columns)
+        bottom = (rows - 1 - row) * (cell_h + TITLE_INCHES) / height
+        ax = fig.add_axes((col * cell_w / width, bottom, cell_w / width, cell_h / height))
         if isinstance(item, str):
             ax.text(0.5, 0.5, "\n".join(textwrap.wrap(item, 38)), ha="center", va="center", fontsize=8, color="#b00")
             ax.axis("off")
         else:
-            # G green, and the kernels of ones that stand for it on an index the output sums
-            standing = tuple(t for t in item.tensor_names if t not in diagram.tensor_names)
-            panel_style = {"highlight": standing} if item is not diagram else {}
-            draw_matplotlib(build_scene(item, make_style({**style, **panel_style})), ax=ax)
+            draw_matplotlib(item, ax=ax)
         ax.set_title(title, fontsize=10)
     fig.ax = fig.axes[0]
     return fig

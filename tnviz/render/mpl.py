@@ -11,11 +11,12 @@ from matplotlib.figure import Figure
 from tnviz.render.rendering_lock import savefig
 from tnviz.render.scene import COLORS, Scene
 
-__all__ = ["draw_matplotlib", "DiagramFigure"]
+__all__ = ["draw_matplotlib", "DiagramFigure", "drawn_text_scale", "natural_size"]
 
 
-INCHES_PER_UNIT = 0.85
+INCHES_PER_UNIT = 0.85  # the scale the scene's label boxes assume (LABEL_CHAR: 9 pt text at ~60 pt per unit)
 MAX_INCHES = 12.0
+LABEL_POINTS, TENSOR_POINTS, TITLE_POINTS = 8.0, 10.0, 11.0
 
 
 class DiagramFigure(Figure):
@@ -66,12 +67,15 @@ def draw_matplotlib(scene: Scene, ax: Any = None) -> Figure:
 
     x0, y0, x1, y1 = scene.bounds()
     if ax is None:
-        w, h = (x1 - x0) * INCHES_PER_UNIT, (y1 - y0) * INCHES_PER_UNIT
+        w, h = natural_size(scene)
         scale = min(1.0, MAX_INCHES / max(w, h))
         fig = DiagramFigure(figsize=(max(1.5, w * scale), max(1.2, h * scale)))  # no pyplot: nothing is shown
         ax = fig.ax = fig.add_axes((0, 0, 1, 1))
     else:
         fig = ax.figure
+    # Text shrinks with the drawing (never grows): drawn smaller than its natural size, a diagram
+    # keeps the room the label placement measured around each label.
+    text = min(1.0, _points_per_unit(ax, scene) / (INCHES_PER_UNIT * 72))
     for ln in scene.lines:
         color = COLORS["conv"] if ln.kind == "conv" else COLORS["edge"]
         ax.plot([ln.x1, ln.x2], [ln.y1, ln.y2], color=color, linewidth=ln.width, solid_capstyle="butt", zorder=1)
@@ -87,19 +91,46 @@ def draw_matplotlib(scene: Scene, ax: Any = None) -> Figure:
                 Circle((s.x, s.y), s.radius, facecolor="white", edgecolor=COLORS["conv"], linewidth=1.5, zorder=3)
             )
             size = 13 if len(s.text) == 1 else 8
-            ax.text(s.x, s.y - 0.01, s.text, ha="center", va="center", color=COLORS["conv"], fontsize=size, zorder=4)
+            ax.text(
+                s.x, s.y - 0.01, s.text, ha="center", va="center", color=COLORS["conv"], fontsize=size * text, zorder=4
+            )
         else:
             ax.add_patch(
                 Circle((s.x, s.y), s.radius, facecolor=COLORS[s.kind], edgecolor="#333333", linewidth=1.2, zorder=3)
             )
-            ax.text(s.x, s.y, s.text, ha="center", va="center", fontsize=10, zorder=4)
+            ax.text(s.x, s.y, s.text, ha="center", va="center", fontsize=TENSOR_POINTS * text, zorder=4)
     for lb in scene.labels:
         color = COLORS["step"] if lb.kind == "step" else COLORS["label"]
-        ax.text(lb.x, lb.y, lb.text, ha="center", va="center", fontsize=8, color=color, zorder=5)
+        ax.text(lb.x, lb.y, lb.text, ha="center", va="center", fontsize=LABEL_POINTS * text, color=color, zorder=5)
     if scene.title:
-        ax.text((x0 + x1) / 2, y1 - 0.2, scene.title, ha="center", va="center", fontsize=11, weight="bold")
+        ax.text(
+            (x0 + x1) / 2, y1 - 0.2, scene.title, ha="center", va="center", fontsize=TITLE_POINTS * text, weight="bold"
+        )
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_aspect("equal")
     ax.axis("off")
     return fig
+
+
+def natural_size(scene: Scene) -> tuple[float, float]:
+    """The inches a scene takes at the scale its label boxes were measured for."""
+    x0, y0, x1, y1 = scene.bounds()
+    return (x1 - x0) * INCHES_PER_UNIT, (y1 - y0) * INCHES_PER_UNIT
+
+
+def _points_per_unit(ax: Any, scene: Scene) -> float:
+    """Points per layout unit once ``scene`` fills ``ax`` (equal aspect: the tighter direction)."""
+    x0, y0, x1, y1 = scene.bounds()
+    box = ax.get_position()
+    width, height = ax.figure.get_size_inches()
+    return min(box.width * width * 72 / max(x1 - x0, 1e-9), box.height * height * 72 / max(y1 - y0, 1e-9))
+
+
+def drawn_text_scale(ax: Any, scene: Scene) -> float:
+    """How large the labels drawn in ``ax`` are against the drawing, relative to what the scene's
+    label boxes assume (1: as measured; 2: twice as large, so boxes that just clear would overlap)
+    — for :func:`tnviz.render.collisions.collisions` to count what the user sees."""
+    sizes = [t.get_fontsize() for t in ax.texts if t.get_text() in {lb.text for lb in scene.labels}]
+    drawn = max(sizes) if sizes else LABEL_POINTS
+    return (drawn / LABEL_POINTS) * (INCHES_PER_UNIT * 72) / _points_per_unit(ax, scene)

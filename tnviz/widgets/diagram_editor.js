@@ -9,9 +9,10 @@ const MODES = [
   ["conv", "∗ conv", "click an edge: convolution on/off"],
   ["output", "output", "click an index: in/out of the output"],
   ["role", "role", "click a tensor: input (blue) / parameter (orange)"],
+  ["grad", "∂ grad", "click a tensor: its gradient diagram beside the picture (again: hide it)"],
   ["delete", "delete", "click a tensor or an index"],
 ];
-const COLORS = { input: "#9ecae1", parameter: "#fdd49e", edge: "#333333", conv: "#d62728" };
+const COLORS = { input: "#9ecae1", parameter: "#fdd49e", tensor: "#e5e5e5", edge: "#333333", conv: "#d62728" };
 const NS = "http://www.w3.org/2000/svg";
 
 function el(tag, attrs, parent) {
@@ -140,6 +141,10 @@ function render({ model, el: host }) {
   }
 
   function label(x, y, text, index, anchor) {
+    // kept inside the canvas: a leg at the edge keeps its label readable (about 7 px a character)
+    const half = 3.6 * String(text).length + 2;
+    x = Math.min(Math.max(x, half), W - half);
+    y = Math.min(Math.max(y, 12), H - 4);
     const node = el("text", { x, y, "font-size": 12, "text-anchor": anchor || "middle", class: "tn-edge-label", fill: "#222" }, svg);
     node.textContent = text;
     node.dataset.index = index;
@@ -208,8 +213,11 @@ function render({ model, el: host }) {
         label(lx + (e.out ? 15 + LEG / 2 + 12 : 28) * ux, ly + (e.out ? 15 + LEG / 2 + 12 : 28) * uy + 4, text, e.index);
       }
     }
+    // with no input marked every tensor is a plain one, grey, as the picture below draws it
+    const anyInput = ts.some(t => t.role === "input");
     for (const t of ts) {
-      const c = el("circle", { cx: t.x, cy: t.y, r: R, fill: COLORS[t.role] || COLORS.parameter, stroke: "#333", "stroke-width": 1.5, class: "tn-tensor tn-role-" + t.role }, svg);
+      const fill = anyInput ? COLORS[t.role] || COLORS.parameter : COLORS.tensor;
+      const c = el("circle", { cx: t.x, cy: t.y, r: R, fill, stroke: "#333", "stroke-width": 1.5, class: "tn-tensor tn-role-" + t.role }, svg);
       c.dataset.name = t.name;
       const name = el("text", { x: t.x, y: t.y + 5, "text-anchor": "middle", "font-size": 14, "pointer-events": "none", class: "tn-tensor-name" }, svg);
       name.textContent = t.name;
@@ -323,6 +331,7 @@ function render({ model, el: host }) {
     else if (mode === "conv" && target.index) send({ action: "conv", index: target.index });
     else if (mode === "output" && target.index) send({ action: "output", index: target.index });
     else if (mode === "role" && target.tensor) send({ action: "role", tensor: target.tensor });
+    else if (mode === "grad" && target.tensor) send({ action: "gradient", tensor: target.tensor });
     else if (mode === "delete" && target.tensor) send({ action: "delete_tensor", tensor: target.tensor });
     else if (mode === "delete" && target.index) send({ action: "delete_index", index: target.index });
   });

@@ -9,6 +9,7 @@ redo cover both, and the spec is always derived from one state.
 
 from __future__ import annotations
 
+import base64
 import copy
 import html
 import math
@@ -22,10 +23,12 @@ import ipywidgets as W
 import traitlets
 
 from tnviz.core.diagram import Diagram
+from tnviz.core.serialize import Drawing, drawing_from_json, drawing_to_json
 from tnviz.core.spec import modes_text, parse_spec
 from tnviz.errors import TnvizError
 from tnviz.render.layout import drawing_graph
 from tnviz.widgets._common import diagram_svg, error_html
+from tnviz.widgets.editor_templates import TEMPLATES, build_template
 
 __all__ = ["DiagramEditor", "EditorCanvas", "ROLES"]
 
@@ -80,19 +83,22 @@ class DiagramEditor(W.VBox):
     open leg. Other modes act on a click: **move** (drag a tensor), **∗ conv** (an edge becomes
     a convolution and back), **output** (an index in or out of the output: open leg ↔ summed
     stub, edge ↔ partial outer product), **role** (a tensor is the input, in blue, or a
-    parameter, in orange: the renderer's colours), **delete** (a tensor or an index). Double-click
-    a tensor to rename it or reorder and group its indices (``X: b (s1 s2) x y``), an index's
-    label to rename or resize it (``r=6``; a convolution ``x=32:3`` is signal:kernel length),
-    empty space to edit the output (``-> b (t1 t2) x y``). Undo and redo (buttons, Ctrl+Z /
+    parameter, in orange — all grey while none is an input: the renderer's colours), **∂ grad**
+    (a tensor's gradient diagram beside the picture, with its cost; a second click hides it),
+    **delete** (a tensor or an index). Double-click a tensor to rename it or reorder and group its
+    indices (``X: b (s1 s2) x y``), an index's label to rename or resize it (``r=6``; a
+    convolution ``x=32:3`` is signal:kernel length), empty space to edit the output
+    (``-> b (t1 t2) x y``). Undo and redo (buttons, Ctrl+Z /
     Ctrl+Y) cover everything.
 
     Every mouse action is one of this class's methods (``add_tensor``, ``connect``, ``join``,
     ``add_leg``, ``set_conv``, ``set_output``, ``set_role``, ``delete``, ``move``, ``rename``,
-    ``set_modes``, ``set_output_modes``, ``set_size``, ``undo``, ``redo``), so a script draws the
-    same way.
+    ``set_modes``, ``set_output_modes``, ``set_size``, ``show_gradient``, ``undo``, ``redo``), so a
+    script draws the same way.
 
     Args:
-        spec: a spec to start from (typed specs keep their convolution options).
+        spec: a spec or a Diagram to start from (a template's, or one read by
+            ``tnviz.from_einsum``; its sizes and convolution options are kept).
         sizes: sizes for ``spec``, in any form :meth:`Diagram.parse` accepts.
         inputs: the tensors that are inputs (the rest are parameters).
         default_size: the size of a new index.
@@ -117,7 +123,7 @@ class DiagramEditor(W.VBox):
 
     def __init__(
         self,
-        spec: str | None = None,
+        spec: str | Diagram | None = None,
         sizes: Mapping[str, Any] | None = None,
         inputs: Sequence[str] | None = None,
         default_size: int = 4,
@@ -167,16 +173,45 @@ class DiagramEditor(W.VBox):
         self.picture.add_class("tn-editor-picture")
         self.spec_label = W.HTML()
         self.spec_label.add_class("tn-editor-spec")
+        self.gradient_of: str | None = None
+        self.gradient = W.HTML(layout=W.Layout(max_width="100%"))
+        self.gradient.add_class("tn-editor-gradient")
         self._syncing = False
         self.canvas.on_msg(self._on_action)
+        self._template: tuple[str, str] | None = None  # (template, the spec it drew) while unedited
+        self.template_box = W.Dropdown(description="template", options=list(TEMPLATES), layout=W.Layout(width="300px"))
+        self.template_size = W.BoundedIntText(min=1, max=64, layout=W.Layout(width="150px"))
+        self.template_bond = W.BoundedIntText(min=1, max=1024, layout=W.Layout(width="150px"))
+        self.insert_button = W.Button(description="Insert")
+        self.insert_button.on_click(lambda _: self._guarded(self._insert_chosen))
+        self.template_box.observe(lambda _: self._show_template_numbers(), names="value")
+        for box in (self.template_size, self.template_bond):
+            box.observe(lambda _: self._resize_template(), names="value")
+        self.upload = W.FileUpload(accept=".json", multiple=False, description="Open .json")
+        self.upload.observe(self._uploaded, names="value")
+        self.download = W.HTML()
+        for widget, css in (
+            (self.template_box, "template"),
+            (self.template_size, "template-size"),
+            (self.template_bond, "template-bond"),
+            (self.insert_button, "insert"),
+            (self.upload, "upload"),
+            (self.download, "download"),
+        ):
+            widget.add_class(f"tn-editor-{css}")
+        self._show_template_numbers()
+        wrap = W.Layout(flex_flow="row wrap")
         controls = W.VBox(
             [
-                W.HBox([self.spec_box, self.draw_button]),
-                W.HBox([self.index_box, self.size_box, self.ksize_box]),
+                W.HBox([self.spec_box, self.draw_button], layout=wrap),
+                W.HBox([self.index_box, self.size_box, self.ksize_box], layout=wrap),
+                W.HBox([self.template_box, self.template_size, self.template_bond, self.insert_button], layout=wrap),
+                W.HBox([self.upload, self.download], layout=wrap),
             ]
         )
         side = W.VBox([self.spec_label, self.cost], layout=W.Layout(max_width="520px"))
-        super().__init__([W.HBox([self.canvas, side]), controls, self.picture])
+        pictures = W.HBox([self.picture, self.gradient], layout=W.Layout(flex_flow="row wrap", width="100%"))
+        super().__init__([W.HBox([self.canvas, side], layout=W.Layout(flex_flow="row wrap")), controls, pictures])
         if spec:
             self.set_spec(spec, sizes=sizes, inputs=inputs, **conv_options)
             self._undo.clear()  # the starting drawing is where undo stops
@@ -624,16 +659,22 @@ class DiagramEditor(W.VBox):
 
     def set_spec(
         self,
-        spec: str,
+        spec: str | Diagram,
         sizes: Mapping[str, Any] | None = None,
         inputs: Sequence[str] | None = None,
         **conv_options: Any,
     ) -> None:
-        """Draw a typed spec (positions from tnviz's layout, in the picture's orientation).
-        Sizes and convolution options are kept; ``inputs`` marks input tensors."""
+        """Draw a typed spec or a Diagram — one from a template or code in (``tnviz.from_einsum``,
+        ``from_tensorly(…).diagram``) — with positions from tnviz's layout, in the picture's
+        orientation. Sizes and convolution options are kept; ``inputs`` marks input tensors."""
         from tnviz.render.layout import layout
 
-        diagram = Diagram.parse(spec, sizes=sizes, **conv_options)
+        if isinstance(spec, Diagram):
+            diagram = spec.bind(sizes) if sizes else spec
+            diagram = diagram.with_options(**conv_options) if conv_options else diagram
+            spec = diagram.to_spec()
+        else:
+            diagram = Diagram.parse(spec, sizes=sizes, **conv_options)
         if diagram.has_ellipsis:
             raise TnvizError("the editor draws named indices; write out what '...' stands for", token="...")
         inputs = self._check_inputs(inputs, diagram.tensor_names)
@@ -769,6 +810,7 @@ class DiagramEditor(W.VBox):
             self.index_box.value = current if current in indices else (indices[-1] if indices else None)
             self._syncing = False
         self._show_index({"new": self.index_box.value})
+        self._show_download()
         if self.diagram is None:
             self.spec_label.value = error_html(self.message)
             self.cost.value = self.picture.value = ""
@@ -789,6 +831,39 @@ class DiagramEditor(W.VBox):
             self.picture.value = diagram_svg(self.diagram, **self.picture_style())
         except TnvizError as err:
             self.picture.value = error_html(err.message)
+        self._show_gradient()
+
+    def show_gradient(self, tensor: str | None) -> None:
+        """Show the gradient diagram of ``tensor`` (:meth:`Diagram.grad`) beside the picture, with
+        what contracting it costs against the forward pass; None hides it. What a click in the
+        canvas's **∂ grad** mode does. It follows the drawing until that tensor is gone."""
+        if tensor is not None and tensor not in self.tensor_names:
+            raise TnvizError(
+                f"no tensor {tensor!r} to take the gradient of; expected one of {', '.join(self.tensor_names)}",
+                token=str(tensor),
+            )
+        self.gradient_of = tensor
+        self._show_gradient()
+
+    def _show_gradient(self) -> None:
+        from tnviz.core.grad import free_upstream_name
+
+        name = self.gradient_of
+        if name is None or self.diagram is None or name not in self.diagram.tensor_names:
+            self.gradient.value = ""
+            return
+        upstream = free_upstream_name(self.diagram)
+        try:
+            grad = self.diagram.grad(name, upstream)
+            flops = f"{grad.plan().flops:,} FLOPs (the forward pass: {self.diagram.plan().flops:,})"
+            svg = diagram_svg(grad, highlight=[upstream], inputs=[upstream])
+        except TnvizError as err:
+            self.gradient.value = f"<b>∂L/∂{html.escape(name)}</b>" + error_html(err.message)
+            return
+        self.gradient.value = (
+            f"<b>∂L/∂{html.escape(name)}</b>: <code>{html.escape(grad.to_spec())}</code><br>{flops}; "
+            f"{html.escape(upstream)} (green) is the loss's gradient with respect to the output{svg}"
+        )
 
     def hub_offsets(self) -> dict[str, tuple[float, float]]:
         """Where each index with two or more holders meets, relative to its holders' centroid
@@ -838,6 +913,92 @@ class DiagramEditor(W.VBox):
             )
         return pinned
 
+    # --- templates and files ---------------------------------------------------------------------
+    def insert_template(self, name: str, size: int | None = None, bond: int | None = None) -> None:
+        """Replace the drawing by a template (:data:`~tnviz.widgets.editor_templates.TEMPLATES`):
+        an MPS, MPO, PEPS, tree, MERA, a layer of any format or a module of the paper, built with
+        ``size`` (its length: sites, side, levels or channels) and ``bond`` (bond dimension or
+        rank). Until the drawing is edited, changing the menu's numbers rebuilds it (undoable)."""
+        diagram = build_template(name, size, bond)
+        self.set_spec(diagram, inputs=TEMPLATES[name].inputs)
+        self._template = (name, self.spec)
+
+    def _insert_chosen(self) -> None:
+        self.insert_template(self.template_box.value, self.template_size.value, self.template_bond.value)
+
+    def _show_template_numbers(self) -> None:
+        entry = TEMPLATES[self.template_box.value]
+        self._syncing = True
+        for box, label, value in (
+            (self.template_size, entry.size_label, entry.size),
+            (self.template_bond, entry.bond_label, entry.bond),
+        ):
+            box.description = label or ""
+            box.value = max(value, 1)
+            box.layout.display = None if label else "none"
+        self._syncing = False
+
+    def _resize_template(self) -> None:
+        if self._syncing or self._template is None or self._template != (self.template_box.value, self.spec):
+            return  # no template inserted, another chosen, or the drawing edited since
+        self._guarded(self._insert_chosen)
+
+    def to_drawing(self) -> Drawing:
+        """The drawing: the diagram, each tensor's canvas position and the inputs."""
+        if self.diagram is None:
+            raise TnvizError(f"the drawing is not a valid diagram yet: {self.message}", token="diagram")
+        return Drawing(self.diagram, {t["name"]: (t["x"], t["y"]) for t in self._tensors}, self.inputs)
+
+    def to_json(self) -> str:
+        """The drawing as versioned JSON (what the download link holds; :meth:`load_json` reads it)."""
+        return drawing_to_json(self.to_drawing())
+
+    def load_json(self, text: str | bytes) -> None:
+        """Open a drawing saved by :meth:`to_json` (or a diagram saved by ``Diagram.save``: then
+        tnviz's layout places it); undoable."""
+        drawing = drawing_from_json(text)
+        self.set_spec(drawing.diagram, inputs=drawing.inputs)
+        for t in self._tensors:
+            if t["name"] in drawing.positions:
+                t["x"], t["y"] = drawing.positions[t["name"]]
+        self._refresh()
+
+    def save(self, path: str) -> None:
+        """Write the drawing to ``path`` (JSON, atomically)."""
+        from tnviz.render import save_bytes
+
+        save_bytes(path, (self.to_json() + "\n").encode())
+
+    def load(self, path: str) -> None:
+        """Open the drawing (or diagram) in the JSON file ``path``."""
+        from tnviz.core.serialize import MAX_JSON_CHARS
+
+        try:
+            with open(path, "rb") as fh:
+                text = fh.read(MAX_JSON_CHARS + 1)
+        except OSError as err:
+            raise TnvizError(f"cannot read {path!r}: {err.strerror or err}", token=str(path)) from None
+        self.load_json(text)
+
+    def _uploaded(self, change: dict) -> None:
+        files = change["new"]
+        if not files:
+            return
+        content = files[0]["content"]
+        self._guarded(self.load_json, bytes(content))
+        self.upload.value = ()
+
+    def _show_download(self) -> None:
+        if self.diagram is None:
+            self.download.value = '<span style="color:#888">save: the drawing is not a valid diagram yet</span>'
+            return
+        data = base64.b64encode(self.to_json().encode()).decode()
+        self.download.value = (
+            f'<a download="diagram.json" href="data:application/json;base64,{data}" '
+            'style="padding:4px 10px;border:1px solid #bbb;border-radius:2px;text-decoration:none">'
+            "⤓ Save .json</a>"
+        )
+
     # --- the controls under the canvas ----------------------------------------------------------
     def _show_index(self, change: dict) -> None:
         index = change["new"]
@@ -872,6 +1033,9 @@ class DiagramEditor(W.VBox):
             "conv": lambda: self.set_conv(content["index"]),
             "output": lambda: self.set_output(content["index"]),
             "role": lambda: self.set_role(content["tensor"]),
+            "gradient": lambda: self.show_gradient(
+                None if content["tensor"] == self.gradient_of else content["tensor"]
+            ),
             "move": lambda: self.move(content["tensor"], content["x"], content["y"]),
             "delete": lambda: self.delete(content["name"]),
             "delete_tensor": lambda: self.delete_tensor(content["tensor"]),

@@ -14,7 +14,22 @@ from tnviz.core.plan.search import Tree, left_to_right_tree, merges, reconstruct
 if TYPE_CHECKING:
     from tnviz.core.diagram import Diagram
 
-__all__ = ["Plan", "approach_label"]
+__all__ = ["Plan", "approach_label", "live_elements"]
+
+
+def live_elements(input_elements: int, steps: Sequence[Step]) -> list[tuple[int, int]]:
+    """``(during, after)`` for each step: the elements alive while it runs (the inputs, the
+    intermediates not yet consumed and its result) and once its operands are freed (an input
+    is never freed: the caller holds it)."""
+    live, alive, out = input_elements, {}, []
+    for step in steps:
+        live += step.size
+        during = live
+        for op in step.operands:
+            live -= alive.pop(op, 0)
+        alive[step.result] = step.size
+        out.append((during, live))
+    return out
 
 
 class Plan:
@@ -83,18 +98,10 @@ class Plan:
         self.input_cost = input_cost + _unary_flops(steps)
         self.approach = approach_label(problem, tree)
         input_sizes = [math.prod(s for s in diagram.shape(t)) for t in diagram.tensor_names]  # type: ignore[misc]
-        live = sum(input_sizes)
-        alive: dict[int, int] = {}
-        peak = live
-        for step in steps:
-            live += step.size
-            peak = max(peak, live)
-            for op in step.operands:
-                live -= alive.pop(op, 0)
-            alive[step.result] = step.size
-        self.peak_elements = peak
-        self.largest_intermediate = max([0] + [s.size for s in steps])
         self.input_elements = sum(input_sizes)
+        during = [d for d, _ in live_elements(self.input_elements, steps)]
+        self.peak_elements = max([self.input_elements, *during])
+        self.largest_intermediate = max([0] + [s.size for s in steps])
 
     # -- the comparisons, computed when first asked for -----------------------------
     def _release(self) -> None:

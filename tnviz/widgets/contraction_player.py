@@ -1,0 +1,220 @@
+"""ContractionPlayer: a contraction plan played step by step on the drawing, beside another plan."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import Any
+
+import ipywidgets as W
+
+from tnviz.core.diagram import Diagram, default_inputs
+from tnviz.core.playback import Frame, frames
+from tnviz.errors import TnvizError
+from tnviz.widgets._common import error_html, figure_png, html_table
+
+__all__ = ["ContractionPlayer", "COMPARISONS"]
+
+# What the second panel can play: tnviz's searches, and opt_einsum's own path.
+COMPARISONS = ("none", "left-to-right", "greedy", "hyper", "reconstruct", "opt_einsum")
+
+
+class ContractionPlayer(W.VBox):
+    """Play a diagram's contraction plan one step at a time: the two operands of the next step
+    in green on the drawing, then merged into the intermediate ``T{k}`` where they stood; each
+    step's FLOPs and result size and the running totals (FLOPs so far, elements alive, peak) —
+    beside a second plan (left-to-right by default) played in step, to show why the order matters.
+
+    Args:
+        diagram: a Diagram or spec; sizes must be bound (or given by ``sizes``).
+        sizes: sizes to bind, in any form :meth:`Diagram.parse` accepts.
+        optimize: the first plan's setting (as :meth:`Diagram.plan`).
+        compare: the second plan: one of :data:`COMPARISONS` (``"opt_einsum"``:
+            ``opt_einsum.contract_path``'s path, for diagrams without convolution; ``"none"``:
+            one panel).
+
+    Attributes (read them in tests): ``plans`` (name → Plan), ``frames`` (name → list of
+    :class:`~tnviz.core.playback.Frame`), ``step`` (the slider: steps taken), ``last_steps``
+    (name → the step count each plan has), ``message``.
+
+    CSS classes: ``tn-contraction-player`` (the whole), ``tn-player-step`` (the slider),
+    ``tn-player-play``, ``tn-player-compare`` (the dropdown), ``tn-player-error``,
+    ``tn-player-panel`` (one per plan, holding ``tn-player-caption``, ``tn-player-picture`` and
+    ``tn-player-figures``).
+
+    Example:
+        >>> from tnviz.templates import mps, norm
+        >>> player = ContractionPlayer(norm(mps(5, bond=4)))
+        >>> player.step.value = player.step.max  # played to its end
+        >>> player.frames["auto"][-1].diagram.tensor_names
+        ('T9',)
+    """
+
+    def __init__(
+        self,
+        diagram: Diagram | str,
+        sizes: Mapping[str, Any] | None = None,
+        optimize: Any = "auto",
+        compare: str = "left-to-right",
+    ) -> None:
+        diagram = Diagram.parse(diagram) if isinstance(diagram, str) else diagram
+        if not isinstance(diagram, Diagram):
+            raise TnvizError(f"expected a Diagram or a spec, got {type(diagram).__name__}", token="diagram")
+        self.diagram = diagram.bind(sizes) if sizes else diagram
+        if not self.diagram.is_bound:
+            raise TnvizError("bind the sizes first (sizes=…): a plan is made for sizes", token="sizes")
+        self.optimize = optimize
+        self.plans: dict[str, Any] = {}
+        self.frames: dict[str, list[Frame]] = {}
+        self.message = ""
+        self._pictures: dict[tuple[str, int], bytes] = {}
+        self._extents: dict[str, tuple] = {}
+        self._positions = _base_positions(self.diagram)
+        self.step = W.IntSlider(value=0, min=0, max=1, description="step", continuous_update=True)
+        self.play = W.Play(value=0, min=0, max=1, interval=1200, description="play")
+        W.jslink((self.play, "value"), (self.step, "value"))
+        self.compare_box = W.Dropdown(description="beside", options=COMPARISONS, value=_checked(compare))
+        self.panels = W.HBox(layout=W.Layout(flex_flow="row wrap", width="100%"))
+        self.error_label = W.HTML()
+        for widget, name in (
+            (self.step, "step"),
+            (self.play, "play"),
+            (self.compare_box, "compare"),
+            (self.error_label, "error"),
+        ):
+            widget.add_class(f"tn-player-{name}")
+        controls = W.HBox([self.play, self.step, self.compare_box], layout=W.Layout(flex_flow="row wrap"))
+        super().__init__([controls, self.error_label, self.panels])
+        self.add_class("tn-contraction-player")
+        self._panels: dict[str, tuple[W.HTML, W.Image, W.HTML]] = {}
+        self._set_plans(compare)
+        self.step.observe(lambda _: self._show(), names="value")
+        self.compare_box.observe(lambda change: self._set_plans(change["new"]), names="value")
+
+    # --- plans ------------------------------------------------------------------------------
+    def _set_plans(self, compare: str) -> None:
+        self.plans = {
+            "auto" if self.optimize == "auto" else str(self.optimize): self.diagram.plan(optimize=self.optimize)
+        }
+        self.message = ""
+        if compare != "none":
+            try:
+                self.plans[compare] = _comparison_plan(self.diagram, compare)
+            except TnvizError as err:
+                self.message = f"{compare}: {err.message}"
+        self.frames = {name: frames(plan) for name, plan in self.plans.items()}
+        self.last_steps = {name: len(f) - 1 for name, f in self.frames.items()}
+        longest = max(self.last_steps.values())
+        self.step.max = self.play.max = max(longest, 1)
+        self.step.value = min(self.step.value, longest)
+        children = []
+        self._panels = {}
+        for name in self.plans:
+            caption = W.HTML()
+            caption.add_class("tn-player-caption")
+            picture = W.Image(format="png", layout=W.Layout(max_width="100%", height="auto"))
+            picture.add_class("tn-player-picture")
+            figures = W.HTML()
+            figures.add_class("tn-player-figures")
+            panel = W.VBox(
+                [caption, picture, figures], layout=W.Layout(flex="1 1 360px", min_width="300px", max_width="620px")
+            )
+            panel.add_class("tn-player-panel")
+            self._panels[name] = (caption, picture, figures)
+            children.append(panel)
+        self.panels.children = children
+        self.error_label.value = error_html(self.message) if self.message else ""
+        self._show()
+
+    # --- one frame --------------------------------------------------------------------------
+    def _show(self) -> None:
+        for name, (caption, picture, figures) in self._panels.items():
+            frame = self.frames[name][min(self.step.value, self.last_steps[name])]
+            plan = self.plans[name]
+            if frame.following is None:
+                text = f"{name}: done in {frame.done} steps, {plan.flops:,} FLOPs"
+            else:
+                text = f"{name}: next {' · '.join(frame.following_operands)} (in green)"
+            caption.value = f"<b>{html.escape(text)}</b>"
+            picture.value = self._picture(name, frame)
+            figures.value = self._figures(name, frame)
+
+    def _picture(self, name: str, frame: Frame) -> bytes:
+        key = (name, frame.done)
+        if key not in self._pictures:
+            from tnviz.render import draw
+
+            plan = self.plans[name]
+            pinned = {t: _centre([self._positions[m] for m in members]) for t, members in frame.members.items()}
+            inputs = [t for t, members in frame.members.items() if set(members) & set(plan.inputs)]
+            fig = draw(frame.diagram, pinned=pinned, highlight=frame.following_operands, inputs=inputs)
+            if frame.done == 0:  # every later frame keeps this one's extent: the picture never jumps
+                self._extents[name] = (tuple(fig.get_size_inches()), fig.ax.get_xlim(), fig.ax.get_ylim())
+            elif name not in self._extents:
+                self._picture(name, self.frames[name][0])
+            size, xlim, ylim = self._extents[name]
+            fig.set_size_inches(*size)
+            fig.ax.set_xlim(*xlim)
+            fig.ax.set_ylim(*ylim)
+            self._pictures[key] = figure_png(fig, tight=False)
+        return self._pictures[key]
+
+    def _figures(self, name: str, frame: Frame) -> str:
+        plan = self.plans[name]
+        total = max(plan.flops, 1)
+        rows = []
+        if frame.step is not None:
+            before = self.frames[name][frame.done - 1].following_operands
+            made = f"{frame.result} = {' · '.join(before)}"
+            rows.append(("step", f"{frame.done} of {len(plan.steps)}: {made}"))
+            rows.append(("its FLOPs", f"{frame.step.flops:,}"))
+            held = " ".join(frame.step.indices) or "a scalar"
+            rows.append(("its result", f"{frame.step.size:,} element{'s' * (frame.step.size != 1)} ({held})"))
+        else:
+            rows.append(("step", f"0 of {len(plan.steps)}: the network as drawn"))
+        rows += [
+            ("FLOPs so far", f"{frame.flops_done:,} of {plan.flops:,} ({100 * frame.flops_done / total:.0f} %)"),
+            ("alive now", f"{frame.live_elements:,} elements"),
+            ("peak so far", f"{frame.peak_elements:,} elements (plan's peak {plan.peak_elements:,})"),
+        ]
+        return html_table(["", html.escape(name)], rows, css_class="tn-table")
+
+
+def _checked(compare: str) -> str:
+    if compare not in COMPARISONS:
+        raise TnvizError(f"compare={compare!r}; expected one of {', '.join(COMPARISONS)}", token=str(compare))
+    return compare
+
+
+def _comparison_plan(diagram: Diagram, compare: str) -> Any:
+    if compare != "opt_einsum":
+        return diagram.plan(optimize=compare)
+    return diagram.plan(optimize=_opt_einsum_path(diagram))
+
+
+def _opt_einsum_path(diagram: Diagram) -> list[tuple[int, ...]]:
+    """opt_einsum's own path for the diagram (its default ``"auto"``), as tnviz plans it."""
+    import opt_einsum
+
+    if diagram.conv:
+        raise TnvizError(f"opt_einsum has no convolution; index {diagram.conv[0]!r} is one", token=diagram.conv[0])
+    flat = diagram.plan(optimize="left-to-right").diagram  # the ellipsis expanded, groups kept
+    symbol = {i: opt_einsum.get_symbol(k) for k, i in enumerate(flat.index_names)}
+    terms = ["".join(symbol[i] for i in op.indices) for op in flat.tensors]
+    shapes = [tuple(flat.size(i, op.name) for i in op.indices) for op in flat.tensors]
+    eq = ",".join(terms) + "->" + "".join(symbol[i] for i in flat.output.indices)
+    path, _ = opt_einsum.contract_path(eq, *shapes, shapes=True)
+    return [tuple(step) for step in path]
+
+
+def _base_positions(diagram: Diagram) -> dict[str, tuple[float, float]]:
+    """Where each tensor sits in the drawing of the whole network (every frame pins its
+    tensors there, an intermediate at the centre of what it merged)."""
+    from tnviz.render.layout import layout
+
+    positions = layout(diagram, inputs=default_inputs(diagram)).positions
+    return {name: positions[name] for name in diagram.tensor_names}
+
+
+def _centre(points: list[tuple[float, float]]) -> tuple[float, float]:
+    return (sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points))

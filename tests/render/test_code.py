@@ -18,6 +18,20 @@ CASES = [
     # names the generated code could clash with: a step's result, the torch module
     ("X: b i, A: i j, _t4: b k, B: k j -> b j", {"i": 3, "j": 2, "k": 2}, ("X", "_t4")),
     ("torch: b i, A: i j -> b j", {"i": 3, "j": 2}, ("torch",)),
+    # what einsum cannot write: the engine's program, recorded for the inputs' shapes
+    (
+        "X: b s x y, A: r s, Kx: r x, Ky: r y, C: r t -> b t x y | x y",
+        {"X": (2, 4, 8, 8), "r": 3, "t": 5, "Kx": (3, 3), "Ky": (3, 3)},
+        ("X",),
+    ),
+    ("X: b s x, K: t s x -> b t x | x", {"X": (3, 2, 11), "K": (4, 2, 3)}, ("X",), {"padding": 1, "stride": 2}),
+    (
+        "X: b s x, K: t s x -> b t x | x",
+        {"X": (3, 2, 11), "K": (4, 2, 3)},
+        ("X", "K"),
+        {"padding_mode": "circular", "padding": 1},
+    ),
+    ("X: b i, A: i j -> b j k", {"X": (2, 3), "j": 4, "k": 2}, ("X",)),  # a broadcast output
 ]
 
 RUNNER = """
@@ -38,9 +52,10 @@ torch.save({"y": y.detach(), "grads": [t.grad for t in inputs], "params": {k: p.
 """
 
 
-@pytest.mark.parametrize("spec,sizes,inputs", CASES, ids=[c[0] for c in CASES])
-def test_the_generated_module_runs_without_tnviz_and_matches(spec, sizes, inputs, tmp_path):
-    d = Diagram.parse(spec, sizes=sizes)
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_the_generated_module_runs_without_tnviz_and_matches(case, tmp_path):
+    spec, sizes, inputs, *options = case
+    d = Diagram.parse(spec, sizes=sizes, **(options[0] if options else {}))
     source = d.to_torch_source(inputs=inputs)
     assert "tnviz" not in source.split('"""')[-1]  # nothing below the docstring mentions it
     (tmp_path / "generated.py").write_text(source)
@@ -95,7 +110,9 @@ def test_the_einsum_call_follows_the_plan_and_gives_the_value():
     "make,token",
     [
         (lambda: Diagram.parse("bsx,tsx->btx|x").to_einsum(), "convolution index 'x'"),
-        (lambda: Diagram.parse("X: b i, A: i j -> b j k", sizes={"i": 2, "j": 2, "k": 2}).to_torch_source(), "'k'"),
+        # a broadcast output: the engine's program, recorded for the input's shape, which must be bound
+        (lambda: Diagram.parse("X: b i, A: i j -> b j k", sizes={"i": 2, "j": 2, "k": 2}).to_torch_source(), "'X'"),
+        (lambda: Diagram.parse("X: b s x, K: t s x -> b t x | x").to_torch_source(), "input 'X' has unbound"),
         (lambda: Diagram.parse("X: b i, A: i j -> b j", sizes={"i": 2, "j": 2}).to_torch_source(class_name="1x"), "1x"),
         (lambda: Diagram.parse("X: b i, A: i j -> b j", sizes={"i": 2}).to_torch_source(), "'A' has unbound"),
         (lambda: Diagram.parse("X: b i, A: i -> b", sizes={"i": 2}).to_torch_source(class_name="class"), "class"),

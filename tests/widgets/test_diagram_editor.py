@@ -451,3 +451,25 @@ def test_a_file_of_another_version_or_a_broken_one_is_refused_by_name(tmp_path):
         editor.load_json(json.dumps(data))
     editor._uploaded({"new": ({"name": "x.json", "content": memoryview(b"{not json")},)})
     assert "bad JSON" in editor.canvas.message and editor.spec == "A: i j, B: j k -> i k"
+
+
+def test_the_code_menu_writes_the_drawing_in_each_language_and_follows_it():
+    editor = DiagramEditor("X: b s, A: s r, B: r t -> b t", sizes={"b": 4, "s": 8, "r": 2, "t": 8}, inputs=("X",))
+    expected = {
+        "torch module": editor.diagram.to_torch_source(inputs=("X",)),
+        "opt_einsum call": editor.diagram.to_einsum(),
+        "quimb": editor.diagram.to_quimb_source(),
+        "TikZ": editor.diagram.to_tikz(inputs=("X",)),
+    }
+    for target, text in expected.items():
+        editor.code_box.value = target
+        assert editor.code.value == text and editor.code.layout.display is None
+    editor.code_box.value = "opt_einsum call"
+    editor.set_size("r", 3)  # the code follows the drawing
+    assert editor.code.value == editor.diagram.to_einsum()
+    editor.set_conv("s")  # what a target cannot write is said, in the box
+    assert editor.code.value.startswith("# opt_einsum call not written") and "'s'" in editor.code.value
+    editor.code_box.value = "none"
+    assert editor.code.layout.display == "none"
+    with pytest.raises(TnvizError, match="'rust'"):
+        editor.code_text("rust")

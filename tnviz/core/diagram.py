@@ -548,9 +548,16 @@ class Diagram:
         return to_einsum(self, sizes, optimize)
 
     def to_torch_source(self, inputs: Any = None, class_name: str = "Network", optimize: Optimize = "auto") -> str:
-        """A stand-alone PyTorch module's source; see :func:`tnviz.render.code.to_torch_source`."""
-        from tnviz.render.code import to_torch_source
+        """A stand-alone PyTorch module's source (it needs torch only): the plan's steps as
+        ``torch.einsum`` calls (:func:`tnviz.render.code.to_torch_source`), or — with a
+        convolution, a broadcast or a diagonal output — the engine's compiled program recorded
+        for the inputs' bound shapes (:func:`tnviz.execute.traced_source.to_traced_torch_source`)."""
+        from tnviz.render.code import einsum_cannot_write, to_torch_source
 
+        if einsum_cannot_write(self) is not None and not self.has_ellipsis:
+            from tnviz.execute.traced_source import to_traced_torch_source
+
+            return to_traced_torch_source(self, inputs, class_name, optimize)
         return to_torch_source(self, inputs, class_name, optimize)
 
     def to_quimb_source(self, sizes: Mapping[str, Any] | None = None, optimize: Optimize = "auto") -> str:

@@ -2,8 +2,9 @@
 plan's path, a stand-alone PyTorch ``nn.Module`` whose forward follows the plan step by step
 with ``torch.einsum``, or quimb code building the network and contracting it along the plan.
 
-Convolution diagrams are refused for now (naming the index): their steps are ``F.conv`` calls
-with the padding and cropping the executor works out, not yet written as source.
+What einsum cannot write — a convolution, a broadcast or a diagonal output — is refused here by
+name; ``Diagram.to_torch_source`` then writes the engine's own program, recorded for the input
+shapes (:mod:`tnviz.execute.traced_source`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from tnviz.core.diagram import Diagram, default_inputs
 from tnviz.errors import TnvizError
 
-__all__ = ["to_einsum", "to_torch_source", "to_quimb_source"]
+__all__ = ["to_einsum", "to_torch_source", "to_quimb_source", "einsum_cannot_write"]
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # Names the generated code itself uses: an input named so gets another parameter name.
@@ -29,6 +30,17 @@ def _usable(name: str) -> bool:
         and name not in _RESERVED
         and not re.fullmatch(r"_t\d+|_y", name)
     )
+
+
+def einsum_cannot_write(diagram: Diagram) -> str | None:
+    """The index that keeps ``diagram``'s steps from being einsum calls (a convolution, a
+    broadcast or diagonal output), or None."""
+    if diagram.conv:
+        return diagram.conv[0]
+    output = diagram.output.indices
+    held = {i for op in diagram.tensors for i in op.indices}
+    odd = [i for i in output if i not in held or output.count(i) > 1]
+    return odd[0] if odd else None
 
 
 def _check(diagram: Diagram, what: str) -> None:

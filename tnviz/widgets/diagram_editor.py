@@ -30,6 +30,9 @@ from tnviz.render.layout import drawing_graph
 from tnviz.widgets._common import diagram_svg, error_html
 from tnviz.widgets.editor_templates import TEMPLATES, build_template
 
+# What the "code" menu writes the drawing as (render/code.py and the TikZ painter)
+CODE_TARGETS = ("none", "torch module", "opt_einsum call", "quimb", "TikZ")
+
 __all__ = ["DiagramEditor", "EditorCanvas", "ROLES"]
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -187,6 +190,9 @@ class DiagramEditor(W.VBox):
         self.template_box.observe(lambda _: self._show_template_numbers(), names="value")
         for box in (self.template_size, self.template_bond):
             box.observe(lambda _: self._resize_template(), names="value")
+        self.code_box = W.Dropdown(description="code", options=list(CODE_TARGETS), layout=W.Layout(width="260px"))
+        self.code_box.observe(lambda _: self._show_code(), names="value")
+        self.code = W.Textarea(layout=W.Layout(width="100%", height="220px", display="none"))
         self.upload = W.FileUpload(accept=".json", multiple=False, description="Open .json")
         self.upload.observe(self._uploaded, names="value")
         self.download = W.HTML()
@@ -197,6 +203,8 @@ class DiagramEditor(W.VBox):
             (self.insert_button, "insert"),
             (self.upload, "upload"),
             (self.download, "download"),
+            (self.code_box, "code-target"),
+            (self.code, "code"),
         ):
             widget.add_class(f"tn-editor-{css}")
         self._show_template_numbers()
@@ -206,7 +214,8 @@ class DiagramEditor(W.VBox):
                 W.HBox([self.spec_box, self.draw_button], layout=wrap),
                 W.HBox([self.index_box, self.size_box, self.ksize_box], layout=wrap),
                 W.HBox([self.template_box, self.template_size, self.template_bond, self.insert_button], layout=wrap),
-                W.HBox([self.upload, self.download], layout=wrap),
+                W.HBox([self.upload, self.download, self.code_box], layout=wrap),
+                self.code,
             ]
         )
         side = W.VBox([self.spec_label, self.cost], layout=W.Layout(max_width="520px"))
@@ -811,6 +820,7 @@ class DiagramEditor(W.VBox):
             self._syncing = False
         self._show_index({"new": self.index_box.value})
         self._show_download()
+        self._show_code()
         if self.diagram is None:
             self.spec_label.value = error_html(self.message)
             self.cost.value = self.picture.value = ""
@@ -987,6 +997,33 @@ class DiagramEditor(W.VBox):
         content = files[0]["content"]
         self._guarded(self.load_json, bytes(content))
         self.upload.value = ()
+
+    def code_text(self, target: str) -> str:
+        """The drawing as code: ``"torch module"`` (:meth:`Diagram.to_torch_source`, the marked
+        inputs as ``forward``'s), ``"opt_einsum call"``, ``"quimb"`` or ``"TikZ"``."""
+        if target not in CODE_TARGETS or target == "none":
+            raise TnvizError(
+                f"code target {target!r}; expected one of {', '.join(CODE_TARGETS[1:])}", token=str(target)
+            )
+        if self.diagram is None:
+            raise TnvizError(f"the drawing is not a valid diagram yet: {self.message}", token="diagram")
+        if target == "torch module":
+            return self.diagram.to_torch_source(inputs=self.inputs or None)
+        if target == "opt_einsum call":
+            return self.diagram.to_einsum()
+        if target == "quimb":
+            return self.diagram.to_quimb_source()
+        return self.diagram.to_tikz(inputs=self.inputs)
+
+    def _show_code(self) -> None:
+        target = self.code_box.value
+        self.code.layout.display = "none" if target == "none" else None
+        if target == "none":
+            return
+        try:
+            self.code.value = self.code_text(target)
+        except TnvizError as err:
+            self.code.value = f"# {target} not written: {err.message}"
 
     def _show_download(self) -> None:
         if self.diagram is None:

@@ -12,7 +12,7 @@ from tnviz.render.scene import build_scene, make_style
 
 __all__ = ["draw_gradients"]
 
-MAX_WIDTH = 15.0  # inches the panels may take side by side
+MAX_WIDTH = 9.5  # inches the panels may take side by side: a notebook cell's width at 100 dpi
 TITLE_INCHES = 0.3  # room above each panel for its title
 
 
@@ -20,7 +20,7 @@ def draw_gradients(
     diagram: Diagram,
     tensors: Sequence[str] | None = None,
     upstream: str | None = None,
-    columns: int = 3,
+    columns: int | None = None,
     **style: Any,
 ) -> Any:
     """Draw ``diagram`` and, beside it, the gradient diagram of each tensor (:meth:`Diagram.grad`),
@@ -32,7 +32,8 @@ def draw_gradients(
         tensors: whose gradients to draw (default: every tensor).
         upstream: the name of the loss's gradient with respect to the output (default ``G``, or
             another free name when ``G`` is taken, as by a Tucker core).
-        columns: panels per row.
+        columns: panels per row (default: as many as fit ``MAX_WIDTH`` at 80 % or more of their
+            natural size, the scale their labels were placed for).
         **style: drawing options (:class:`tnviz.render.scene.Style`), applied to every panel.
 
     Returns:
@@ -59,8 +60,6 @@ def draw_gradients(
             panels.append((f"∂L/∂{name}", diagram.grad(name, upstream)))
         except TnvizError as err:
             panels.append((f"∂L/∂{name}", err.message))
-    columns = max(1, min(columns, len(panels)))
-    rows = -(-len(panels) // columns)
     drawn: list[tuple[str, Any]] = []
     for title, item in panels:
         if isinstance(item, str):
@@ -74,6 +73,10 @@ def draw_gradients(
     # labels were placed for), the whole capped in width; text shrinks with a panel drawn smaller.
     sizes = [natural_size(scene) for _, scene in drawn if not isinstance(scene, str)] or [(3.0, 2.5)]
     cell_w, cell_h = max(2.4, max(w for w, _ in sizes)), max(1.8, max(h for _, h in sizes))
+    if columns is None:  # as many as fit with their text at no less than 80 % of its size
+        columns = int(MAX_WIDTH // (0.8 * cell_w))
+    columns = max(1, min(columns, len(drawn)))
+    rows = -(-len(drawn) // columns)
     shrink = min(1.0, MAX_WIDTH / (columns * cell_w))
     cell_w, cell_h = cell_w * shrink, cell_h * shrink
     width, height = columns * cell_w, rows * (cell_h + TITLE_INCHES)

@@ -54,7 +54,7 @@ def test_opt_einsums_symbols_beyond_the_letters_are_read():
     "call,match",
     [
         (lambda: from_einsum('np.einsum("ab,bc->ac", A, B, optimize=[(0, 2)])'), r"path step \(0, 2\)"),
-        (lambda: from_einsum('np.einsum("ab,bc,cd->ad", A, B, C, optimize=[(0, 1)])'), "leaves 2 operands"),
+        (lambda: from_einsum('np.einsum("ab,bc,cd->ad", A, B, C, optimize=[(0, 1)])'), "the path leaves 2 tensors"),
         (lambda: from_einsum("np.einsum(A, [0, 1], B, [1, 2])"), "interleaved form"),
         (lambda: from_einsum("np.einsum('ab,bc->ac', A, B"), "cannot read"),
         (lambda: from_einsum("ab,bc->ac", (2, 3)), "1 shapes for 2 operands"),
@@ -67,3 +67,33 @@ def test_opt_einsums_symbols_beyond_the_letters_are_read():
 def test_bad_input_is_refused_by_name(call, match):
     with pytest.raises(TnvizError, match=match):
         call()
+
+
+@pytest.mark.parametrize(
+    "spec,sizes",
+    [
+        ("W: i j -> j i", {"i": 2, "j": 3}),  # one tensor: the path [(0,)]
+        ("A: i j, B: j k, C: k (l m) -> i (l m)", {"i": 3, "j": 4, "k": 5, "l": 2, "m": 3}),  # reshapes
+    ],
+)
+def test_what_to_einsum_writes_reads_back_and_plans_along_its_path(spec, sizes):
+    d = Diagram.parse(spec, sizes=sizes)
+    source = d.to_einsum()
+    read, path = from_einsum(source, with_path=True)
+    assert read.tensor_names == d.tensor_names and path == d.plan().path
+    flat = d.plan().diagram
+    read = read.bind(shapes={op.name: [flat.size(i, op.name) for i in op.indices] for op in flat.tensors})
+    assert read.plan(optimize=path).flops == d.plan().flops
+
+
+def test_a_named_spec_with_groups_is_an_equation_and_keeps_its_names():
+    d = from_einsum("Left: (i j) k, Right: k -> i j")
+    assert d.tensor_names == ("Left", "Right") and d.tensor("Left").modes == (("i", "j"), ("k",))
+
+
+def test_a_name_the_spec_cannot_hold_is_replaced_or_refused():
+    assert from_einsum("np.einsum('ij,jk', Ψ, B)").tensor_names == ("A", "B")  # not ASCII: a default name
+    with pytest.raises(TnvizError, match="tensor name 1"):
+        from_einsum("ab,bc->ac", names=[1, "Y"])
+    with pytest.raises(TnvizError, match="shape of 'A' is 3"):
+        from_einsum("ab,bc->ac", 3, 4)

@@ -45,9 +45,11 @@ def test_a_convolution_stays_one_while_two_tensors_hold_it_and_the_signal_stays_
     assert played[-1].diagram.conv == ()
 
 
-def test_a_sliced_plan_plays_as_the_plan_of_one_piece():
+def test_a_sliced_plan_plays_as_its_unsliced_plan():
     d = norm(mps(6, bond=8))
     unsliced = d.plan()
     plan = d.plan(max_memory=(unsliced.peak_elements - unsliced.input_elements) * 4 // 2)
     assert hasattr(plan, "full")
-    assert len(frames(plan)) == len(plan.full.steps) + 1
+    played = frames(plan)
+    assert len(played) == len(plan.full.steps) + 1
+    assert played[-1].flops_done == plan.full.flops and max(f.peak_elements for f in played) == plan.full.peak_elements

@@ -36,3 +36,26 @@ def test_another_version_or_a_missing_file_is_refused_by_name(tmp_path):
         Diagram.load(str(tmp_path / "missing.json"))
     with pytest.raises(TnvizError, match="unknown file type 'txt'; expected json"):
         Diagram.parse("ab,bc->ac").save(str(tmp_path / "d.txt"))
+
+
+def test_a_drawing_file_is_read_strictly_its_version_first():
+    import json
+
+    import pytest
+
+    from tnviz import Diagram, TnvizError
+    from tnviz.core.serialize import Drawing, drawing_from_json, drawing_to_json
+
+    d = Diagram.parse("A: i j, B: j k -> i k", sizes={"i": 2, "j": 3, "k": 4})
+    good = json.loads(drawing_to_json(Drawing(d, {"A": (1.0, 2.0)}, ("A",))))
+    for change, message in (
+        ({"version": 2, "layers": []}, "version 2"),  # a newer file with a field this reader lacks
+        ({"version": True}, "version True"),
+        ({"version": 1.0}, "version 1.0"),
+        ({"inputs": [[1]]}, "'inputs' must name tensors"),
+        ({"inputs": ["A", "A"]}, "names a tensor twice"),
+        ({"positions": {"A": [1.0, float("nan")]}}, "position of 'A'"),
+    ):
+        with pytest.raises(TnvizError, match=message):
+            drawing_from_json(json.dumps({**good, **change}))
+    assert drawing_from_json(json.dumps(good)).inputs == ("A",)

@@ -73,7 +73,7 @@ def test_a_quimb_network_with_a_hyperedge_and_chosen_outputs():
     ]
     tn = qtn.TensorNetwork(tensors)
     net = from_quimb(tn, output_inds=["c", "a", "b"])
-    assert net.diagram.to_spec() == "left: a e1, T2: b e1, T3: c e1 -> c a b"
+    assert net.diagram.to_spec() == "left: a e1, T1: b e1, T2: c e1 -> c a b"
     assert net.diagram.roles["e1"] == "hyperedge"
     expected = tn.contract(output_inds=["c", "a", "b"]).data
     torch.testing.assert_close(net(), torch.from_numpy(np.asarray(expected)))
@@ -106,3 +106,25 @@ def test_an_unknown_output_index_is_refused():
     tn = qtn.TensorNetwork([qtn.Tensor(np.ones((2, 2)), inds=("a", "b"))])
     with pytest.raises(TnvizError, match="'z' is on no tensor"):
         from_quimb(tn, output_inds=["z"])
+
+
+def test_names_quimb_gives_that_the_spec_cannot_hold_become_usable_ones_never_clashing():
+    qtn = pytest.importorskip("quimb.tensor")
+    a = qtn.Tensor(np.ones((2, 3), dtype=np.float32), inds=("a", "b"), tags={"T2"})  # a tag like a fresh name
+    b = qtn.Tensor(np.ones((3, 4)), inds=("b", "ψ"))  # no tag of its own, a Greek index
+    c = qtn.Tensor(np.ones(4, dtype=np.complex64), inds=("ψ",), tags={"Ψ"})  # three dtypes
+    net = from_quimb(qtn.TensorNetwork([a, b, c]))
+    assert net.diagram.to_spec() == "T2: a b, T1: b e1, T3: e1 -> a"
+    assert net().dtype == torch.complex128
+    torch.testing.assert_close(net(), torch.full((2,), 12.0, dtype=torch.complex128))
+    grid = qtn.PEPS.rand(2, 2, bond_dim=2, seed=0)  # "I0,0" and "k0,0": punctuation cleaned
+    assert from_quimb(grid).diagram.tensor_names == ("I0_0", "I0_1", "I1_0", "I1_1")
+
+
+def test_integer_values_become_float_parameters():
+    from tensorly.cp_tensor import CPTensor
+
+    cp = CPTensor((np.ones(2, dtype=np.int64), [np.ones((3, 2), dtype=np.int64), np.ones((4, 2), dtype=np.int64)]))
+    net = from_tensorly(cp)
+    assert net().dtype == torch.get_default_dtype()
+    torch.testing.assert_close(net(), torch.full((3, 4), 2.0))

@@ -61,3 +61,20 @@ def test_opt_einsum_beside_a_convolution_says_why_not():
 def test_bad_input_is_refused(make, match):
     with pytest.raises(TnvizError, match=match):
         make()
+
+
+def test_opt_einsums_path_beside_a_broadcast_output_and_a_setting_beside_itself():
+    d = Diagram.parse("A: i r, B: r k -> i k j", sizes={"i": 3, "r": 2, "k": 4, "j": 2})
+    player = ContractionPlayer(d, compare="opt_einsum")
+    assert player.message == "" and list(player.plans) == ["auto", "opt_einsum"]
+    twice = ContractionPlayer(norm(mps(4)), optimize="greedy", compare="greedy")
+    assert list(twice.plans) == ["greedy", "greedy (beside)"] and len(twice.panels.children) == 2
+
+
+def test_every_frame_is_drawn_at_the_first_ones_scale():
+    player = ContractionPlayer(norm(mps(12)), compare="none")
+    seen = set()
+    for k in range(player.step.max + 1):
+        player.step.value = k
+        seen.add(_size(player._panels["auto"][1].value))
+    assert len(seen) == 1

@@ -473,3 +473,24 @@ def test_the_code_menu_writes_the_drawing_in_each_language_and_follows_it():
     assert editor.code.layout.display == "none"
     with pytest.raises(TnvizError, match="'rust'"):
         editor.code_text("rust")
+
+
+def test_a_template_keeps_to_its_limits_and_the_menu_shows_what_was_inserted():
+    editor = DiagramEditor()
+    editor.insert_template("MPS", 6, 3)
+    assert (editor.template_box.value, editor.template_size.value, editor.template_bond.value) == ("MPS", 6, 3)
+    editor.template_bond.value = 4  # only the bond changes: still six sites
+    assert len(editor.tensor_names) == 6 and editor.diagram.size("b1") == 4
+    editor.set_size("b1", 7)  # an edit that leaves the spec's text alone still ends the resizing
+    editor.template_size.value = 5
+    assert len(editor.tensor_names) == 6 and editor.diagram.size("b1") == 7
+    with pytest.raises(TnvizError, match="levels=20: expected an int from 1 to 5"):
+        build_template("tree (TTN)", 20)  # 2^20 leaves: refused before anything is built
+    editor.template_box.value = "tree (TTN)"
+    assert editor.template_size.max == 5
+
+
+def test_a_broadcast_output_draws_after_a_move():
+    editor = DiagramEditor("A: i, B: k -> i j k", sizes={"i": 2, "j": 3, "k": 2})
+    editor.move("A", 100, 100)  # the picture now keeps the canvas's places: j has no holder to follow
+    assert editor.message == "" and "<svg" in editor.picture.value

@@ -603,19 +603,9 @@ class Diagram:
             >>> Diagram.load(path).sizes
             {'j': 3}
         """
-        from tnviz.core.serialize import MAX_JSON_CHARS
+        from tnviz.core.serialize import read_drawing
 
-        try:
-            with open(path, "rb") as fh:
-                text = fh.read(MAX_JSON_CHARS + 1)
-        except OSError as err:
-            raise TnvizError(f"cannot read {path!r}: {err.strerror or err}", token=str(path)) from None
-        from tnviz.core.serialize import drawing_from_json
-
-        try:  # a diagram, or the editor's drawing of one
-            return drawing_from_json(text).diagram
-        except TnvizError as err:
-            raise TnvizError(f"{path}: {err.message}", token=err.token) from None
+        return read_drawing(path).diagram  # a diagram, or the editor's drawing of one
 
     def _repr_svg_(self) -> str:
         from tnviz.render import notebook_svg

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from tnviz.core.diagram import Diagram
-from tnviz.core.spec import Spec, default_names, parse_spec
+from tnviz.core.plan.search import path_tree
+from tnviz.core.spec import Spec, default_names, is_name, parse_spec
 from tnviz.errors import TnvizError
 
 __all__ = ["from_einsum", "read_einsum_call"]
@@ -60,16 +61,27 @@ def from_einsum(
             token=str(len(chosen)),
             spec=equation,
         )
-    spec = _renamed(spec, chosen or [None] * count)
+    if chosen or not any(":" in part for part in equation.split("->")[0].split(",")):
+        spec = _renamed(spec, chosen or [None] * count)  # a named spec keeps its own names
     diagram = Diagram.from_spec(spec)
     if path is not None:
-        _check_path(path, count, equation)
+        try:  # the planner's own reading of a path: what it accepts here, d.plan(optimize=path) runs
+            path_tree(count, path)
+        except TnvizError as err:
+            raise err.with_context(spec=equation) from None
     if shapes:
         if len(shapes) != count:
             raise TnvizError(
                 f"{len(shapes)} shapes for {count} operands of {equation!r}", token=str(len(shapes)), spec=equation
             )
-        given = {op.name: tuple(getattr(s, "shape", s)) for op, s in zip(spec.operands, shapes)}
+        given = {}
+        for op, shape in zip(spec.operands, shapes):
+            try:
+                given[op.name] = tuple(int(n) for n in getattr(shape, "shape", shape))
+            except (TypeError, ValueError):
+                raise TnvizError(
+                    f"shape of {op.name!r} is {shape!r}; expected a tuple of ints or an array", token=op.name
+                ) from None
         diagram = diagram.bind(shapes=given)
     return (diagram, path) if with_path else diagram
 
@@ -82,6 +94,11 @@ def read_einsum_call(source: str) -> tuple[str, list[str | None], Path | None]:
     text = source.strip()
     if "(" not in text:
         return text, [], None
+    try:  # a named spec with grouped modes, "A: (i j) k, …", is an equation too
+        parse_spec(text)
+        return text, [], None
+    except TnvizError:
+        pass
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as err:
@@ -89,6 +106,8 @@ def read_einsum_call(source: str) -> tuple[str, list[str | None], Path | None]:
             f"cannot read {text!r} as Python: {err.msg}", token=text[max((err.offset or 1) - 1, 0) :][:20] or text
         ) from None
     call = tree.body
+    while _is_reshape(call) and isinstance(call.func.value, ast.Call):  # to_einsum's "….reshape(…)"
+        call = call.func.value
     if not isinstance(call, ast.Call):
         raise TnvizError(f"expected an einsum call such as np.einsum('ij,jk', A, B); got {text!r}", token=text[:20])
     if not call.args or not (isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str)):
@@ -100,7 +119,7 @@ def read_einsum_call(source: str) -> tuple[str, list[str | None], Path | None]:
     operands = call.args[1:]
     if len(operands) == 1 and isinstance(operands[0], (ast.List, ast.Tuple)):  # torch.einsum(eq, [A, B])
         operands = operands[0].elts
-    names = [arg.id if isinstance(arg, ast.Name) else None for arg in operands]
+    names = [_argument_name(arg) for arg in operands]
     path = None
     for keyword in call.keywords:
         if keyword.arg == "optimize" and isinstance(keyword.value, (ast.List, ast.Tuple)):
@@ -116,6 +135,17 @@ def read_einsum_call(source: str) -> tuple[str, list[str | None], Path | None]:
     return call.args[0].value, names, path
 
 
+def _is_reshape(node: ast.AST) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "reshape"
+
+
+def _argument_name(node: ast.AST) -> str | None:
+    """A plain name, or the name a ``name.reshape(…)`` argument reshapes; else None."""
+    while _is_reshape(node):
+        node = node.func.value  # type: ignore[attr-defined]
+    return node.id if isinstance(node, ast.Name) and is_name(node.id) else None
+
+
 def _renamed(spec: Spec, names: Sequence[str | None]) -> Spec:
     """The spec with its operands named: a given name once (a tensor used twice gets ``A_2``),
     the rest A, B, … not yet taken."""
@@ -125,8 +155,8 @@ def _renamed(spec: Spec, names: Sequence[str | None]) -> Spec:
         if name is None:
             chosen.append(None)
             continue
-        if not name.isidentifier():
-            raise TnvizError(f"tensor name {name!r} is not an identifier", token=name)
+        if not is_name(name):
+            raise TnvizError(f"tensor name {name!r} is not an identifier (ASCII letters, digits, _)", token=str(name))
         unique, k = name, 1
         while unique in taken:
             k += 1
@@ -138,25 +168,3 @@ def _renamed(spec: Spec, names: Sequence[str | None]) -> Spec:
         dataclasses.replace(op, name=next(fresh) if name is None else name) for op, name in zip(spec.operands, chosen)
     )
     return dataclasses.replace(spec, operands=operands)
-
-
-def _check_path(path: Path, count: int, equation: str) -> None:
-    """A path of position tuples in the shrinking operand list, ending with one operand."""
-    left = count
-    for step in path:
-        if (
-            not isinstance(step, tuple)
-            or not step
-            or any(isinstance(p, bool) or not isinstance(p, int) or not 0 <= p < left for p in step)
-            or len(set(step)) != len(step)
-        ):
-            raise TnvizError(
-                f"path step {step!r}: expected distinct positions below {left} (operands left)",
-                token=repr(step),
-                spec=equation,
-            )
-        left -= len(step) - 1
-    if left != 1 and path:
-        raise TnvizError(
-            f"the path leaves {left} operands of {equation!r}; expected one", token=repr(path[-1]), spec=equation
-        )

@@ -50,13 +50,15 @@ class Frame:
 
 def frames(plan: Plan) -> list[Frame]:
     """Every frame of ``plan``, from the network as drawn to the output (``len(plan.steps) + 1``).
+    A sliced plan (:class:`~tnviz.core.plan.slicing.SlicedPlan`) is played as its unsliced plan,
+    whose steps each piece runs: its figures are the unsliced plan's.
 
     Example:
         >>> d = Diagram.parse("A: i j, B: j k, C: k l -> i l", sizes={"i": 2, "j": 3, "k": 4, "l": 5})
         >>> [f.diagram.to_spec(compact=False) for f in frames(d.plan(optimize="left-to-right"))]
         ['A: i j, B: j k, C: k l -> i l', 'T1: i k, C: k l -> i l', 'T2: i l -> i l']
     """
-    if hasattr(plan, "full"):  # a sliced plan plays as the plan each piece runs
+    if hasattr(plan, "full"):  # a sliced plan runs these steps once per piece: played unsliced
         plan = plan.full
     source = plan.diagram
     if source.has_ellipsis:

@@ -19,6 +19,7 @@ __all__ = [
     "Drawing",
     "drawing_to_json",
     "drawing_from_json",
+    "read_drawing",
     "MAX_JSON_CHARS",
     "MAX_DEPTH",
     "MAX_TENSORS",
@@ -163,6 +164,19 @@ def drawing_to_json(drawing: Drawing) -> str:
     )
 
 
+def read_drawing(path: str) -> Drawing:
+    """The drawing (or plain diagram) in the JSON file ``path``; an error names the path."""
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read(MAX_JSON_CHARS + 1)  # one more than is read: an oversized file is refused
+    except OSError as err:
+        raise TnvizError(f"cannot read {path!r}: {err.strerror or err}", token=str(path)) from None
+    try:
+        return drawing_from_json(text)
+    except TnvizError as err:
+        raise TnvizError(f"{path}: {err.message}", token=err.token) from None
+
+
 def drawing_from_json(text: str | bytes | bytearray) -> Drawing:
     """Read a drawing, or a plain diagram file (then no positions, no inputs), strictly: a file of
     another version is refused naming that version.
@@ -184,14 +198,14 @@ def drawing_from_json(text: str | bytes | bytearray) -> Drawing:
     if isinstance(data, dict) and data.get("format") != DRAWING_FORMAT:
         return Drawing(diagram_from_dict(data), {}, ())
     _require(isinstance(data, dict), "expected a JSON object", type(data).__name__)
-    unknown = set(data) - _DRAWING_FIELDS
-    _require(not unknown, f"unknown field(s) {sorted(unknown)} in a drawing", str(sorted(unknown)))
-    version = data.get("version")
+    version = data.get("version")  # first: a newer file may hold fields this reader does not know
     _require(
-        version == DRAWING_VERSION,
+        type(version) is int and version == DRAWING_VERSION,
         f"a drawing of version {version!r}; this tnviz reads version {DRAWING_VERSION}",
         str(version),
     )
+    unknown = set(data) - _DRAWING_FIELDS
+    _require(not unknown, f"unknown field(s) {sorted(unknown)} in a drawing", str(sorted(unknown)))
     diagram = diagram_from_dict(data.get("diagram"))
     names = set(diagram.tensor_names)
     positions = data.get("positions", {})
@@ -208,5 +222,10 @@ def drawing_from_json(text: str | bytes | bytearray) -> Drawing:
         )
         placed[name] = (float(point[0]), float(point[1]))
     inputs = data.get("inputs", [])
-    _require(isinstance(inputs, list) and all(i in names for i in inputs), "'inputs' must name tensors", "inputs")
+    _require(
+        isinstance(inputs, list) and all(isinstance(i, str) and i in names for i in inputs),
+        f"'inputs' must name tensors of the diagram, got {inputs!r}",
+        "inputs",
+    )
+    _require(len(set(inputs)) == len(inputs), f"'inputs' names a tensor twice: {inputs!r}", "inputs")
     return Drawing(diagram, placed, tuple(inputs))

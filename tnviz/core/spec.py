@@ -54,6 +54,7 @@ __all__ = [
     "format_spec",
     "modes_text",
     "default_names",
+    "is_name",
     "expand_ellipsis",
     "ELLIPSIS",
     "MAX_CONV_INDICES",
@@ -103,6 +104,11 @@ class Spec:
     operands: tuple[Operand, ...]
     output: Operand
     conv: tuple[str, ...]
+
+
+def is_name(text: object) -> bool:
+    """Whether ``text`` can name a tensor or an index in the named form (an ASCII identifier)."""
+    return isinstance(text, str) and bool(_IDENT.match(text))
 
 
 def default_names(count: int, taken: set[str] = frozenset()) -> list[str]:

@@ -8,6 +8,8 @@ read or changed: the values are taken as arrays whatever backend made them.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 import torch
 
 from tnviz.core.diagram import Diagram
+from tnviz.core.spec import is_name
 from tnviz.errors import TnvizError
 from tnviz.execute.module import TensorNetwork
 
@@ -36,8 +39,9 @@ def _tensor(value: Any, what: str) -> torch.Tensor:
 def _network(spec: str, values: dict[str, torch.Tensor]) -> TensorNetwork:
     """The network of ``spec`` (every tensor a parameter) holding ``values``."""
     shapes = {name: tuple(v.shape) for name, v in values.items()}
-    dtypes = {v.dtype for v in values.values()}
-    dtype = torch.promote_types(*dtypes) if len(dtypes) > 1 else dtypes.pop()
+    dtype = functools.reduce(torch.promote_types, [v.dtype for v in values.values()])
+    if not (dtype.is_floating_point or dtype.is_complex):  # integer or bool values: parameters are floats
+        dtype = torch.get_default_dtype()
     diagram = Diagram.parse(spec, sizes=shapes)
     net = TensorNetwork(diagram, inputs=(), dtype=dtype)
     with torch.no_grad():
@@ -109,10 +113,11 @@ def from_quimb(network: Any, output_inds: Sequence[str] | None = None) -> Tensor
 
     Args:
         network: a ``quimb.tensor.TensorNetwork``. Each tensor is named by a tag only it has
-            (``I0``, …) where one is an identifier, else ``T1, T2, …``; an index keeps its
-            quimb name where that is an identifier not starting with ``_`` (quimb's generated
-            bond names become ``e1, e2, …``).
-        output_inds: the open indices, in order (default: quimb's ``outer_inds()``).
+            (``I0``; ``I0,0`` becomes ``I0_0``), else ``T1, T2, …``; an index keeps its quimb
+            name where that is an ASCII identifier (``k0,0`` becomes ``k0_0``), and quimb's
+            generated bond names (``_…``) become ``e1, e2, …``.
+        output_inds: the open indices, in order (default: those held by one tensor, in the order
+            the tensors hold them — the order ``network.contract()`` gives them).
 
     Returns:
         A :class:`TensorNetwork` with no inputs: ``net()`` equals
@@ -139,26 +144,34 @@ def from_quimb(network: Any, output_inds: Sequence[str] | None = None) -> Tensor
     for index in outer:
         if index not in held:
             raise TnvizError(f"output index {index!r} is on no tensor of the network", token=str(index))
-    index_name = _index_names(list(held))
+    index_name = _usable_names(list(held), "e")
     tag_count = Counter(tag for t in tensors for tag in t.tags)
-    names: list[str] = []
-    for k, t in enumerate(tensors, 1):
-        own = [tag for tag in t.tags if tag_count[tag] == 1 and isinstance(tag, str) and tag.isidentifier()]
-        names.append(own[0] if own and own[0] not in names else f"T{k}")
+    # a tag only this tensor has names it; a tensor without one gets a fresh T…
+    keys = [next((tag for tag in t.tags if tag_count[tag] == 1), object()) for t in tensors]
+    tensor_name = _usable_names(keys, "T")
+    names = [tensor_name[key] for key in keys]
     ops = [f"{name}: " + " ".join(index_name[i] for i in t.inds) for name, t in zip(names, tensors)]
     spec = ", ".join(ops) + " -> " + " ".join(index_name[i] for i in outer)
     return _network(spec, {name: _tensor(t.data, name) for name, t in zip(names, tensors)})
 
 
-def _index_names(indices: list[Any]) -> dict[Any, str]:
-    """quimb's index names as tnviz index names: kept where usable, else ``e1, e2, …``."""
-    kept = {i: i for i in indices if isinstance(i, str) and i.isidentifier() and not i.startswith("_")}
-    fresh, k = {}, 0
-    for index in indices:
-        if index in kept:
+def _usable_names(names: list[Any], fresh: str) -> dict[Any, str]:
+    """quimb's names as tnviz names: kept where they are ASCII identifiers not starting with ``_``
+    (quimb's generated bond names do), cleaned where only punctuation is in the way (``k0,0`` →
+    ``k0_0``), else ``{fresh}1, {fresh}2, …``; never two alike."""
+    chosen: dict[Any, str] = {}
+    for name in names:
+        text = name if isinstance(name, str) else "_"
+        if not text.startswith("_"):
+            text = re.sub(r"\W", "_", text) if not is_name(text) else text
+            if is_name(text) and not text.startswith("_") and text not in chosen.values():
+                chosen[name] = text
+    k = 0
+    for name in names:
+        if name in chosen:
             continue
         k += 1
-        while f"e{k}" in kept.values():
+        while f"{fresh}{k}" in chosen.values():
             k += 1
-        fresh[index] = f"e{k}"
-    return {**kept, **fresh}
+        chosen[name] = f"{fresh}{k}"
+    return chosen

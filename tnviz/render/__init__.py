@@ -74,7 +74,8 @@ def draw(diagram: Diagram, backend: str | None = None, **style: Any) -> Any:
             :class:`GraphvizDrawing`) or ``"tikz"`` (returns the LaTeX source).
         **style: options of :class:`~tnviz.render.scene.Style`: ``labels``, ``sizes``,
             ``edge_width`` (``"log"``/``"fixed"``), ``title``, ``plan``, ``inputs``, ``pinned``;
-            with matplotlib also ``ax``.
+            with matplotlib also ``ax`` and ``extent`` (``(x0, y0, x1, y1)``: the part of the
+            plane to frame, so that several pictures share one scale).
 
     Returns:
         The backend's object.
@@ -87,12 +88,12 @@ def draw(diagram: Diagram, backend: str | None = None, **style: Any) -> Any:
     backend = backend or "matplotlib"
     if backend not in BACKENDS:
         raise TnvizError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}", token=backend)
-    ax = style.pop("ax", None)
+    ax, extent = style.pop("ax", None), style.pop("extent", None)
     scene = _scene(diagram, style)
     if backend == "matplotlib":
         from tnviz.render.mpl import draw_matplotlib
 
-        return draw_matplotlib(scene, ax=ax)
+        return draw_matplotlib(scene, ax=ax, extent=extent)
     if backend == "graphviz":
         return GraphvizDrawing(_scene_to_dot(scene))
     return _scene_to_tikz(scene)

@@ -20,14 +20,16 @@ __all__ = ["to_einsum", "to_torch_source", "to_quimb_source", "einsum_cannot_wri
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # Names the generated code itself uses: an input named so gets another parameter name.
-_RESERVED = {"self", "torch", "nn", "opt_einsum", "np", "qtn", "rng", "tn", "result"}
+_RESERVED = {"self", "torch", "nn", "opt_einsum"}
+_QUIMB_RESERVED = {"np", "qtn", "rng", "tn", "result"}  # what the quimb code names besides the tensors
 
 
-def _usable(name: str) -> bool:
+def _usable(name: str, reserved: frozenset[str] | set[str] = frozenset()) -> bool:
     return (
         name.isidentifier()
         and not keyword.iskeyword(name)
         and name not in _RESERVED
+        and name not in reserved
         and not re.fullmatch(r"_t\d+|_y", name)
     )
 
@@ -118,7 +120,7 @@ def to_quimb_source(diagram: Diagram, sizes: Any = None, optimize: Any = "auto")
     plan = diagram.plan(sizes, optimize=optimize)
     d = plan.diagram
     for op in d.tensors:
-        if not _usable(op.name):
+        if not _usable(op.name, _QUIMB_RESERVED):
             raise TnvizError(f"tensor {op.name!r} cannot be a Python variable in the code; rename it", token=op.name)
         repeated = [i for i in op.indices if op.indices.count(i) > 1]
         if repeated:

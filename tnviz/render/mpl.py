@@ -53,21 +53,23 @@ class DiagramFigure(Figure):
         return buffer.getvalue()
 
 
-def draw_matplotlib(scene: Scene, ax: Any = None) -> Figure:
+def draw_matplotlib(scene: Scene, ax: Any = None, extent: tuple[float, float, float, float] | None = None) -> Figure:
     """Draw a scene with matplotlib.
 
     Args:
         scene: from :func:`tnviz.render.scene.build_scene`.
         ax: an existing Axes to draw into, or None for a new figure.
+        extent: ``(x0, y0, x1, y1)``, the part of the plane to frame instead of the scene's own
+            bounds: pictures of a sequence keep one size and one scale, text included.
 
     Returns:
         The Figure: a new :class:`DiagramFigure` (its Axes is ``.ax``), or ``ax.figure``.
     """
     from matplotlib.patches import Circle
 
-    x0, y0, x1, y1 = scene.bounds()
+    x0, y0, x1, y1 = bounds = _framed(scene, extent)
     if ax is None:
-        w, h = natural_size(scene)
+        w, h = (x1 - x0) * INCHES_PER_UNIT, (y1 - y0) * INCHES_PER_UNIT
         scale = min(1.0, MAX_INCHES / max(w, h))
         fig = DiagramFigure(figsize=(max(1.5, w * scale), max(1.2, h * scale)))  # no pyplot: nothing is shown
         ax = fig.ax = fig.add_axes((0, 0, 1, 1))
@@ -75,7 +77,7 @@ def draw_matplotlib(scene: Scene, ax: Any = None) -> Figure:
         fig = ax.figure
     # Text shrinks with the drawing (never grows): drawn smaller than its natural size, a diagram
     # keeps the room the label placement measured around each label.
-    text = min(1.0, _points_per_unit(ax, scene) / (INCHES_PER_UNIT * 72))
+    text = min(1.0, _points_per_unit(ax, bounds) / (INCHES_PER_UNIT * 72))
     for ln in scene.lines:
         color = COLORS["conv"] if ln.kind == "conv" else COLORS["edge"]
         ax.plot([ln.x1, ln.x2], [ln.y1, ln.y2], color=color, linewidth=ln.width, solid_capstyle="butt", zorder=1)
@@ -119,9 +121,13 @@ def natural_size(scene: Scene) -> tuple[float, float]:
     return (x1 - x0) * INCHES_PER_UNIT, (y1 - y0) * INCHES_PER_UNIT
 
 
-def _points_per_unit(ax: Any, scene: Scene) -> float:
-    """Points per layout unit once ``scene`` fills ``ax`` (equal aspect: the tighter direction)."""
-    x0, y0, x1, y1 = scene.bounds()
+def _framed(scene: Scene, extent: tuple[float, float, float, float] | None) -> tuple[float, float, float, float]:
+    return scene.bounds() if extent is None else extent
+
+
+def _points_per_unit(ax: Any, bounds: tuple[float, float, float, float]) -> float:
+    """Points per layout unit once ``bounds`` fill ``ax`` (equal aspect: the tighter direction)."""
+    x0, y0, x1, y1 = bounds
     box = ax.get_position()
     width, height = ax.figure.get_size_inches()
     return min(box.width * width * 72 / max(x1 - x0, 1e-9), box.height * height * 72 / max(y1 - y0, 1e-9))
@@ -133,4 +139,5 @@ def drawn_text_scale(ax: Any, scene: Scene) -> float:
     — for :func:`tnviz.render.collisions.collisions` to count what the user sees."""
     sizes = [t.get_fontsize() for t in ax.texts if t.get_text() in {lb.text for lb in scene.labels}]
     drawn = max(sizes) if sizes else LABEL_POINTS
-    return (drawn / LABEL_POINTS) * (INCHES_PER_UNIT * 72) / _points_per_unit(ax, scene)
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    return (drawn / LABEL_POINTS) * (INCHES_PER_UNIT * 72) / _points_per_unit(ax, (x0, y0, x1, y1))

@@ -15,6 +15,7 @@ from tnviz.widgets._common import error_html, figure_png, html_table
 
 __all__ = ["ContractionPlayer", "COMPARISONS"]
 
+MARGIN = 0.5  # layout units around the whole network's picture, for the frames after it
 # What the second panel can play: tnviz's searches, and opt_einsum's own path.
 COMPARISONS = ("none", "left-to-right", "greedy", "hyper", "reconstruct", "opt_einsum")
 
@@ -68,7 +69,7 @@ class ContractionPlayer(W.VBox):
         self.frames: dict[str, list[Frame]] = {}
         self.message = ""
         self._pictures: dict[tuple[str, int], bytes] = {}
-        self._extents: dict[str, tuple] = {}
+        self._extents: dict[str, tuple[float, float, float, float]] = {}
         self._positions = _base_positions(self.diagram)
         self.step = W.IntSlider(value=0, min=0, max=1, description="step", continuous_update=True)
         self.play = W.Play(value=0, min=0, max=1, interval=1200, description="play")
@@ -98,8 +99,9 @@ class ContractionPlayer(W.VBox):
         }
         self.message = ""
         if compare != "none":
+            second = compare if compare not in self.plans else f"{compare} (beside)"
             try:
-                self.plans[compare] = _comparison_plan(self.diagram, compare)
+                self.plans[second] = _comparison_plan(self.diagram, compare)
             except TnvizError as err:
                 self.message = f"{compare}: {err.message}"
         self.frames = {name: frames(plan) for name, plan in self.plans.items()}
@@ -145,19 +147,27 @@ class ContractionPlayer(W.VBox):
             from tnviz.render import draw
 
             plan = self.plans[name]
-            pinned = {t: _centre([self._positions[m] for m in members]) for t, members in frame.members.items()}
+            pinned = self._pinned(frame)
             inputs = [t for t, members in frame.members.items() if set(members) & set(plan.inputs)]
-            fig = draw(frame.diagram, pinned=pinned, highlight=frame.following_operands, inputs=inputs)
-            if frame.done == 0:  # every later frame keeps this one's extent: the picture never jumps
-                self._extents[name] = (tuple(fig.get_size_inches()), fig.ax.get_xlim(), fig.ax.get_ylim())
-            elif name not in self._extents:
-                self._picture(name, self.frames[name][0])
-            size, xlim, ylim = self._extents[name]
-            fig.set_size_inches(*size)
-            fig.ax.set_xlim(*xlim)
-            fig.ax.set_ylim(*ylim)
+            if name not in self._extents:  # every frame framed as the first: one size, one scale
+                first = self.frames[name][0]
+                whole = draw(first.diagram, pinned=self._pinned(first), inputs=list(self.plans[name].inputs))
+                (x0, x1), (y0, y1) = whole.ax.get_xlim(), whole.ax.get_ylim()
+                # room for an intermediate's legs and labels where it sits on the hull
+                self._extents[name] = (x0 - MARGIN, y0 - MARGIN, x1 + MARGIN, y1 + MARGIN)
+            fig = draw(
+                frame.diagram,
+                pinned=pinned,
+                highlight=frame.following_operands,
+                inputs=inputs,
+                extent=self._extents[name],
+            )
             self._pictures[key] = figure_png(fig, tight=False)
         return self._pictures[key]
+
+    def _pinned(self, frame: Frame) -> dict[str, tuple[float, float]]:
+        """Each tensor where it stands in the whole network; an intermediate at the centre of what it merged."""
+        return {t: _centre([self._positions[m] for m in members]) for t, members in frame.members.items()}
 
     def _figures(self, name: str, frame: Frame) -> str:
         plan = self.plans[name]
@@ -202,7 +212,11 @@ def _opt_einsum_path(diagram: Diagram) -> list[tuple[int, ...]]:
     symbol = {i: opt_einsum.get_symbol(k) for k, i in enumerate(flat.index_names)}
     terms = ["".join(symbol[i] for i in op.indices) for op in flat.tensors]
     shapes = [tuple(flat.size(i, op.name) for i in op.indices) for op in flat.tensors]
-    eq = ",".join(terms) + "->" + "".join(symbol[i] for i in flat.output.indices)
+    # the order concerns the operands: an output index none holds (broadcast) or one repeated
+    # (a diagonal) is made after the last step, as tnviz runs it
+    held = {i for op in flat.tensors for i in op.indices}
+    kept = [i for i in dict.fromkeys(flat.output.indices) if i in held]
+    eq = ",".join(terms) + "->" + "".join(symbol[i] for i in kept)
     path, _ = opt_einsum.contract_path(eq, *shapes, shapes=True)
     return [tuple(step) for step in path]
 

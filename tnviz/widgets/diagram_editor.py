@@ -23,7 +23,7 @@ import ipywidgets as W
 import traitlets
 
 from tnviz.core.diagram import Diagram
-from tnviz.core.serialize import Drawing, drawing_from_json, drawing_to_json
+from tnviz.core.serialize import Drawing, drawing_from_json, drawing_to_json, read_drawing
 from tnviz.core.spec import modes_text, parse_spec
 from tnviz.errors import TnvizError
 from tnviz.render.layout import drawing_graph
@@ -181,7 +181,7 @@ class DiagramEditor(W.VBox):
         self.gradient.add_class("tn-editor-gradient")
         self._syncing = False
         self.canvas.on_msg(self._on_action)
-        self._template: tuple[str, str] | None = None  # (template, the spec it drew) while unedited
+        self._template: tuple[str, Any] | None = None  # (template, the state it drew) while unedited
         self.template_box = W.Dropdown(description="template", options=list(TEMPLATES), layout=W.Layout(width="300px"))
         self.template_size = W.BoundedIntText(min=1, max=64, layout=W.Layout(width="150px"))
         self.template_bond = W.BoundedIntText(min=1, max=1024, layout=W.Layout(width="150px"))
@@ -916,6 +916,8 @@ class DiagramEditor(W.VBox):
             if index is None or vertex in at:
                 continue
             holders = list(dict.fromkeys(self._holders(index)))
+            if not holders:  # a broadcast output index: no tensor to place it by, the layout does
+                continue
             ox, oy = offsets.get(index, (0.0, 0.0))
             pinned[vertex] = (
                 sum(at[h][0] for h in holders) / len(holders) + ox / PIXELS_PER_UNIT,
@@ -931,26 +933,34 @@ class DiagramEditor(W.VBox):
         rank). Until the drawing is edited, changing the menu's numbers rebuilds it (undoable)."""
         diagram = build_template(name, size, bond)
         self.set_spec(diagram, inputs=TEMPLATES[name].inputs)
-        self._template = (name, self.spec)
+        entry = TEMPLATES[name]
+        self._syncing = True  # the menu shows what was inserted
+        self.template_box.value = name
+        self._show_template_numbers()
+        self.template_size.value = entry.size if size is None else size
+        self.template_bond.value = entry.bond if bond is None else bond
+        self._syncing = False
+        self._template = (name, self._snapshot())
 
     def _insert_chosen(self) -> None:
         self.insert_template(self.template_box.value, self.template_size.value, self.template_bond.value)
 
     def _show_template_numbers(self) -> None:
         entry = TEMPLATES[self.template_box.value]
-        self._syncing = True
-        for box, label, value in (
-            (self.template_size, entry.size_label, entry.size),
-            (self.template_bond, entry.bond_label, entry.bond),
+        syncing, self._syncing = self._syncing, True
+        for box, label, value, top in (
+            (self.template_size, entry.size_label, entry.size, entry.size_max),
+            (self.template_bond, entry.bond_label, entry.bond, entry.bond_max),
         ):
             box.description = label or ""
+            box.max = max(top, 1)
             box.value = max(value, 1)
             box.layout.display = None if label else "none"
-        self._syncing = False
+        self._syncing = syncing
 
     def _resize_template(self) -> None:
-        if self._syncing or self._template is None or self._template != (self.template_box.value, self.spec):
-            return  # no template inserted, another chosen, or the drawing edited since
+        if self._syncing or self._template is None or self._template != (self.template_box.value, self._snapshot()):
+            return  # no template inserted, another chosen, or the drawing edited (sizes, places) since
         self._guarded(self._insert_chosen)
 
     def to_drawing(self) -> Drawing:
@@ -966,7 +976,9 @@ class DiagramEditor(W.VBox):
     def load_json(self, text: str | bytes) -> None:
         """Open a drawing saved by :meth:`to_json` (or a diagram saved by ``Diagram.save``: then
         tnviz's layout places it); undoable."""
-        drawing = drawing_from_json(text)
+        self._open(drawing_from_json(text))
+
+    def _open(self, drawing: Drawing) -> None:
         self.set_spec(drawing.diagram, inputs=drawing.inputs)
         for t in self._tensors:
             if t["name"] in drawing.positions:
@@ -981,14 +993,7 @@ class DiagramEditor(W.VBox):
 
     def load(self, path: str) -> None:
         """Open the drawing (or diagram) in the JSON file ``path``."""
-        from tnviz.core.serialize import MAX_JSON_CHARS
-
-        try:
-            with open(path, "rb") as fh:
-                text = fh.read(MAX_JSON_CHARS + 1)
-        except OSError as err:
-            raise TnvizError(f"cannot read {path!r}: {err.strerror or err}", token=str(path)) from None
-        self.load_json(text)
+        self._open(read_drawing(path))
 
     def _uploaded(self, change: dict) -> None:
         files = change["new"]

@@ -367,28 +367,29 @@ def reconstruct_tree(problem: Problem) -> Tree | None:
     return tree if tree_cost(problem, tree) < INF else None
 
 
-def path_tree(problem: Problem, path: Sequence[Sequence[int]]) -> Tree:
-    """Turn an opt_einsum-style path (positions in a shrinking list) into a tree."""
-    current: list[Tree] = list(range(problem.n))
+def path_tree(n: int, path: Sequence[Sequence[int]]) -> Tree:
+    """Turn an opt_einsum-style path over ``n`` operands (positions in a shrinking list) into a
+    tree. A one-position step ``(k,)`` (opt_einsum's for a tensor contracted alone, as
+    ``Plan.path`` writes a one-tensor plan) moves that operand to the end and merges nothing."""
+    current: list[Tree] = list(range(n))
     for step in path:
         if (
             not isinstance(step, (tuple, list))
-            or len(step) != 2
+            or len(step) not in (1, 2)
             or not all(
                 isinstance(p, numbers.Integral) and not isinstance(p, bool) and 0 <= p < len(current) for p in step
             )
-            or step[0] == step[1]
+            or len(set(step)) != len(step)
         ):
             raise TnvizError(
-                f"bad path step {step!r}; expected a pair of distinct positions below {len(current)}", token=repr(step)
+                f"bad path step {step!r}; expected a pair of distinct positions below {len(current)} (or one position)",
+                token=repr(step),
             )
-        x, y = int(step[0]), int(step[1])
-        merged = (current[x], current[y])
-        current = [t for k, t in enumerate(current) if k not in (x, y)] + [merged]
+        picked = [current[int(p)] for p in step]
+        merged = picked[0] if len(picked) == 1 else (picked[0], picked[1])
+        current = [t for k, t in enumerate(current) if k not in {int(p) for p in step}] + [merged]
     if len(current) != 1:
-        raise TnvizError(
-            f"the path leaves {len(current)} tensors; expected it to merge all {problem.n}", token=repr(path)
-        )
+        raise TnvizError(f"the path leaves {len(current)} tensors; expected it to merge all {n}", token=repr(path))
     return current[0]
 
 
@@ -460,7 +461,7 @@ def choose_tree(problem: Problem, optimize: Optimize) -> Tree:
     if isinstance(optimize, Hyper) or optimize == "hyper":
         return _hyper(problem, optimize if isinstance(optimize, Hyper) else Hyper())
     if isinstance(optimize, (list, tuple)):
-        tree = path_tree(problem, optimize)
+        tree = path_tree(problem.n, optimize)
         _check_tree(problem, tree)
         return tree
     if not isinstance(optimize, str) or optimize not in SEARCHES:

@@ -494,3 +494,36 @@ def test_a_broadcast_output_draws_after_a_move():
     editor = DiagramEditor("A: i, B: k -> i j k", sizes={"i": 2, "j": 3, "k": 2})
     editor.move("A", 100, 100)  # the picture now keeps the canvas's places: j has no holder to follow
     assert editor.message == "" and "<svg" in editor.picture.value
+
+
+def test_padding_and_stride_are_set_from_the_boxes_of_a_convolution_index():
+    editor = DiagramEditor("X: b s x, K: t s x -> b t x | x", sizes={"b": 1, "s": 2, "t": 3, "x": (9, 3)})
+    editor.index_box.value = "x"
+    assert editor.size_box.description == "signal" and editor.padding_box.layout.display is None
+    editor.padding_box.value = 1
+    editor.stride_box.value = 2
+    assert editor.diagram.options["x"].padding == (1, 1) and editor.diagram.options["x"].stride == 2
+    assert editor.diagram.output_shape == (1, 3, 5)  # (9 + 2 - 3) // 2 + 1
+    editor.undo()
+    assert editor.diagram.options["x"].stride == 1
+    editor.index_box.value = "s"  # not a convolution: no kernel, padding or stride to set
+    assert editor.size_box.description == "size" and editor.padding_box.layout.display == "none"
+    with pytest.raises(TnvizError, match="'s' is not a convolution"):
+        editor.set_conv_options("s", padding=1)
+
+
+def test_the_empty_canvas_and_a_bare_tensor_get_a_hint_not_an_error():
+    editor = DiagramEditor()
+    assert "tn-error" not in editor.spec_label.value and "Click the canvas" in editor.hint.value
+    editor.add_tensor()
+    assert "A: no index yet" in editor.hint.value and editor.spec_label.value == "<code>A: -&gt;</code>"
+    editor.add_leg("A")
+    assert editor.hint.value == ""
+
+
+def test_a_control_that_sets_a_value_it_already_has_does_not_end_the_resizing():
+    editor = DiagramEditor()
+    editor.insert_template("MPS", 5, 2)
+    editor.set_size("p5", 2)  # what a box echoing its own value does: nothing the user sees changes
+    editor.template_size.value = 6
+    assert editor.tensor_names[-1] == "A6"

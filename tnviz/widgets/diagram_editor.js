@@ -222,6 +222,10 @@ function render({ model, el: host }) {
       const name = el("text", { x: t.x, y: t.y + 5, "text-anchor": "middle", "font-size": 14, "pointer-events": "none", class: "tn-tensor-name" }, svg);
       name.textContent = t.name;
     }
+    if (!ts.length) {  // the empty canvas says how to start
+      const hint = el("text", { x: W / 2, y: H / 2, "text-anchor": "middle", "font-size": 14, fill: "#888", "pointer-events": "none", class: "tn-canvas-hint" }, svg);
+      hint.textContent = "click to add a tensor · drag from it to connect";
+    }
     status.textContent = model.get("message") || "";
     paintButtons();
   }

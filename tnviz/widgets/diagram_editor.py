@@ -22,6 +22,7 @@ import anywidget
 import ipywidgets as W
 import traitlets
 
+from tnviz.core.conv_options import ConvOptions, resolve_options
 from tnviz.core.diagram import Diagram
 from tnviz.core.serialize import Drawing, drawing_from_json, drawing_to_json, read_drawing
 from tnviz.core.spec import modes_text, parse_spec
@@ -30,6 +31,7 @@ from tnviz.render.layout import drawing_graph
 from tnviz.widgets._common import diagram_svg, error_html
 from tnviz.widgets.editor_templates import TEMPLATES, build_template
 
+EMPTY_HINT = "Click the canvas to add a tensor, or type a spec below, or insert a template."
 # What the "code" menu writes the drawing as (render/code.py and the TikZ painter)
 CODE_TARGETS = ("none", "torch module", "opt_einsum call", "quimb", "TikZ")
 
@@ -167,15 +169,21 @@ class DiagramEditor(W.VBox):
         self.index_box = W.Dropdown(description="index", options=[], layout=W.Layout(width="160px"))
         self.size_box = W.BoundedIntText(value=default_size, min=1, max=1 << 20, description="size")
         self.ksize_box = W.BoundedIntText(value=DEFAULT_KERNEL, min=1, max=1 << 20, description="kernel")
+        self.padding_box = W.BoundedIntText(value=0, min=0, max=1 << 10, description="padding")
+        self.stride_box = W.BoundedIntText(value=1, min=1, max=1 << 10, description="stride")
         self.index_box.observe(self._show_index, names="value")
         for box in (self.size_box, self.ksize_box):
             box.observe(self._edit_size, names="value")
+        for box in (self.padding_box, self.stride_box):
+            box.observe(self._edit_conv_options, names="value")
         self.cost = W.HTML()
         self.cost.add_class("tn-editor-cost")
         self.picture = W.HTML()
         self.picture.add_class("tn-editor-picture")
         self.spec_label = W.HTML()
         self.spec_label.add_class("tn-editor-spec")
+        self.hint = W.HTML()
+        self.hint.add_class("tn-editor-hint")
         self.gradient_of: str | None = None
         self.gradient = W.HTML(layout=W.Layout(max_width="100%"))
         self.gradient.add_class("tn-editor-gradient")
@@ -187,7 +195,7 @@ class DiagramEditor(W.VBox):
         self.template_bond = W.BoundedIntText(min=1, max=1024, layout=W.Layout(width="150px"))
         self.insert_button = W.Button(description="Insert")
         self.insert_button.on_click(lambda _: self._guarded(self._insert_chosen))
-        self.template_box.observe(lambda _: self._show_template_numbers(), names="value")
+        self.template_box.observe(lambda _: self._show_template_numbers(), names="value")  # its defaults
         for box in (self.template_size, self.template_bond):
             box.observe(lambda _: self._resize_template(), names="value")
         self.code_box = W.Dropdown(description="code", options=list(CODE_TARGETS), layout=W.Layout(width="260px"))
@@ -205,6 +213,8 @@ class DiagramEditor(W.VBox):
             (self.download, "download"),
             (self.code_box, "code-target"),
             (self.code, "code"),
+            (self.padding_box, "padding"),
+            (self.stride_box, "stride"),
         ):
             widget.add_class(f"tn-editor-{css}")
         self._show_template_numbers()
@@ -213,12 +223,13 @@ class DiagramEditor(W.VBox):
             [
                 W.HBox([self.spec_box, self.draw_button], layout=wrap),
                 W.HBox([self.index_box, self.size_box, self.ksize_box], layout=wrap),
+                W.HBox([self.padding_box, self.stride_box], layout=wrap),
                 W.HBox([self.template_box, self.template_size, self.template_bond, self.insert_button], layout=wrap),
                 W.HBox([self.upload, self.download, self.code_box], layout=wrap),
                 self.code,
             ]
         )
-        side = W.VBox([self.spec_label, self.cost], layout=W.Layout(max_width="520px"))
+        side = W.VBox([self.spec_label, self.hint, self.cost], layout=W.Layout(max_width="520px"))
         pictures = W.HBox([self.picture, self.gradient], layout=W.Layout(flex_flow="row wrap", width="100%"))
         super().__init__([W.HBox([self.canvas, side], layout=W.Layout(flex_flow="row wrap")), controls, pictures])
         if spec:
@@ -821,6 +832,16 @@ class DiagramEditor(W.VBox):
         self._show_index({"new": self.index_box.value})
         self._show_download()
         self._show_code()
+        bare = [t["name"] for t in self._tensors if not t["modes"]]
+        hint = ""
+        if not self._tensors:  # nothing drawn yet: how to start, not an error
+            hint = EMPTY_HINT
+        elif bare:  # a click that added a tensor: say what it is and how to go on
+            hint = f"{', '.join(bare)}: no index yet (a scalar); drag from it onto a tensor, an edge or empty space"
+        self.hint.value = f'<span style="color:#666">{html.escape(hint)}</span>' if hint else ""
+        if not self._tensors:
+            self.spec_label.value = self.cost.value = self.picture.value = ""
+            return
         if self.diagram is None:
             self.spec_label.value = error_html(self.message)
             self.cost.value = self.picture.value = ""
@@ -934,13 +955,20 @@ class DiagramEditor(W.VBox):
         diagram = build_template(name, size, bond)
         self.set_spec(diagram, inputs=TEMPLATES[name].inputs)
         entry = TEMPLATES[name]
-        self._syncing = True  # the menu shows what was inserted
-        self.template_box.value = name
-        self._show_template_numbers()
-        self.template_size.value = entry.size if size is None else size
-        self.template_bond.value = entry.bond if bond is None else bond
+        self._syncing = True  # the menu shows what was inserted; values already shown are left
+        if self.template_box.value != name:  # alone, so that no box flickers through a default
+            self.template_box.value = name
+        for box, given, default in ((self.template_size, size, entry.size), (self.template_bond, bond, entry.bond)):
+            value = max(default if given is None else given, 1)
+            if box.value != value:
+                box.value = value
         self._syncing = False
-        self._template = (name, self._snapshot())
+        self._template = (name, self._drawn())
+
+    def _drawn(self) -> tuple:
+        """What the user sees: the bound diagram (sizes and options included), places and roles —
+        a control that sets a value it already has changes none of it."""
+        return (self.diagram, self._positions(), self.inputs)
 
     def _insert_chosen(self) -> None:
         self.insert_template(self.template_box.value, self.template_size.value, self.template_bond.value)
@@ -959,7 +987,7 @@ class DiagramEditor(W.VBox):
         self._syncing = syncing
 
     def _resize_template(self) -> None:
-        if self._syncing or self._template is None or self._template != (self.template_box.value, self._snapshot()):
+        if self._syncing or self._template is None or self._template != (self.template_box.value, self._drawn()):
             return  # no template inserted, another chosen, or the drawing edited (sizes, places) since
         self._guarded(self._insert_chosen)
 
@@ -1044,18 +1072,41 @@ class DiagramEditor(W.VBox):
     # --- the controls under the canvas ----------------------------------------------------------
     def _show_index(self, change: dict) -> None:
         index = change["new"]
+        conv = self._indices.get(index, False)
+        for box in (self.ksize_box, self.padding_box, self.stride_box):  # a convolution's alone
+            box.layout.display = None if conv else "none"
         if index not in self._indices:
-            self.ksize_box.layout.display = "none"
             return
-        conv = self._indices[index]
         self._syncing = True
+        # a convolution's label x=16:3 reads signal:kernel; the boxes say so
+        self.size_box.description = "signal" if conv else "size"
         if conv:
             self.size_box.value = self.signal_sizes.get(index, DEFAULT_SIGNAL)
             self.ksize_box.value = self.kernel_sizes.get(index, DEFAULT_KERNEL)
+            opts = self.options.get(index, ConvOptions())
+            self.padding_box.value = opts.padding[0] if isinstance(opts.padding, tuple) else 0
+            self.stride_box.value = opts.stride
         else:
             self.size_box.value = self.sizes.get(index, self.default_size)
-        self.ksize_box.layout.display = None if conv else "none"  # kernel lengths belong to convolutions only
         self._syncing = False
+
+    def set_conv_options(self, index: str, padding: int | None = None, stride: int | None = None) -> None:
+        """Set a convolution index's padding (on both sides) and stride, as ``F.conv``'s (undoable)."""
+        self._index(index)
+        if not self._indices[index]:
+            raise TnvizError(f"{index!r} is not a convolution: it has no padding or stride", token=index)
+        given = {"padding": {index: padding} if padding is not None else None}
+        given["stride"] = {index: stride} if stride is not None else None
+        options = resolve_options((index,), {index: self.options.get(index, ConvOptions())}, given)
+        self._edit()
+        self.options[index] = options[index]
+        self._refresh()
+
+    def _edit_conv_options(self, change: dict) -> None:
+        index = self.index_box.value
+        if self._syncing or not self._indices.get(index, False):
+            return
+        self._guarded(self.set_conv_options, index, self.padding_box.value, self.stride_box.value)
 
     def _edit_size(self, change: dict) -> None:
         index = self.index_box.value

@@ -427,3 +427,25 @@ def test_diagram_editor_template_resized_saved_and_reopened(page):
     chooser.value.set_files(str(path))
     _wait_spec(p, saved_spec)
     page.screenshot(editor, "diagram_editor_template.png")
+
+
+def test_the_widgets_fit_a_narrow_window(page):
+    """At 700 px (a notebook area of about 350 px) nothing overlaps and nothing runs off the right."""
+    p = page.page
+    p.set_viewport_size({"width": 700, "height": 2000})
+    try:
+        time.sleep(1.5)  # JupyterLab lays the notebook out again
+        controls = p.locator(".tn-rank-format").first.bounding_box()
+        figures = p.locator(".tn-rank-figures").first.bounding_box()
+        overlap = not (
+            figures["y"] >= controls["y"] + controls["height"] or figures["x"] >= controls["x"] + controls["width"]
+        )
+        assert not overlap, (controls, figures)
+        for selector in (".tn-canvas", ".tn-editor-picture svg", "img.tn-player-picture"):
+            item = p.locator(selector).first
+            item.scroll_into_view_if_needed()
+            box = item.bounding_box()
+            area = p.locator(".jp-OutputArea-output", has=p.locator(selector)).first.bounding_box()
+            assert box["x"] + box["width"] <= area["x"] + area["width"] + 1, (selector, box, area)
+    finally:
+        p.set_viewport_size({"width": 1400, "height": 2000})

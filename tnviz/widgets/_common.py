@@ -16,10 +16,11 @@ __all__ = ["diagram_svg", "figure_png", "html_table", "report_html", "warning_ht
 
 
 def diagram_svg(diagram: Any, **style: Any) -> str:
-    """SVG text for a diagram (graphviz when present, else matplotlib)."""
+    """SVG text for a diagram (graphviz when present, else matplotlib), scaled down to fit a
+    narrow output area (its viewBox keeps the drawing whole) and never up."""
     from tnviz.render import to_svg
 
-    return to_svg(diagram, **style)
+    return to_svg(diagram, **style).replace("<svg ", '<svg style="max-width:100%;height:auto" ', 1)
 
 
 def figure_png(fig: Any, tight: bool = True) -> bytes:

@@ -42,6 +42,7 @@ function render({ model, el: host }) {
   root.className = "tn-editor";
   const bar = document.createElement("div");
   bar.className = "tn-toolbar";
+  bar.style.cssText = "display:flex;flex-wrap:wrap;row-gap:4px";  // a narrow area wraps the buttons
   const buttons = {};
   for (const [m, label, help] of MODES) {
     const b = document.createElement("button");
@@ -65,7 +66,11 @@ function render({ model, el: host }) {
   status.style.cssText = "color:#b00;min-height:1.2em;font-size:12px";
   const wrap = document.createElement("div");
   wrap.style.position = "relative";
-  const svg = el("svg", { width: W, height: H, class: "tn-canvas", tabindex: 0 });
+  // scaled down in a narrow output area (viewBox), so that every point stays in canvas units
+  const svg = el("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, class: "tn-canvas", tabindex: 0 });
+  svg.style.maxWidth = "100%";
+  svg.style.height = "auto";
+  svg.style.boxSizing = "border-box";  // the border inside the 100 %
   svg.style.border = "1px solid #bbb";
   svg.style.background = "#fff";
   svg.style.outline = "none";
@@ -86,7 +91,7 @@ function render({ model, el: host }) {
   const send = msg => model.send(msg);
   function point(evt) {
     const r = svg.getBoundingClientRect();
-    return [evt.clientX - r.left, evt.clientY - r.top];
+    return [((evt.clientX - r.left) * W) / (r.width || W), ((evt.clientY - r.top) * H) / (r.height || H)];
   }
   function tensorAt(x, y) {
     return tensors().find(t => (t.x - x) ** 2 + (t.y - y) ** 2 <= R * R * 1.4);
@@ -235,7 +240,8 @@ function render({ model, el: host }) {
     const box = document.createElement("input");
     box.className = "tn-edit-box";
     box.value = value;
-    box.style.cssText = `position:absolute;left:${Math.min(x, W - 200)}px;top:${Math.max(0, y - 12)}px;width:190px;font:13px monospace;z-index:10`;
+    const k = svg.getBoundingClientRect().width / W || 1;  // canvas units to pixels, if scaled down
+    box.style.cssText = `position:absolute;left:${Math.max(0, Math.min(x * k, W * k - 200))}px;top:${Math.max(0, y * k - 12)}px;width:190px;font:13px monospace;z-index:10`;
     wrap.appendChild(box);
     box.focus();
     box.select();

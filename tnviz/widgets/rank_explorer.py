@@ -120,8 +120,12 @@ class RankExplorer(W.VBox):
         self._syncing = False
         inputs = [self.in_box, self.out_box, self.kernel_box, self.format_box, self.order_slider, self.mode]
         inputs += [self.rate_slider, self.rank_slider]
-        figures = W.VBox([self.warning_label, self.figures, self.error_label])
-        super().__init__([W.HBox([W.VBox(inputs), figures]), self.picture])
+        figures = W.VBox(
+            [self.warning_label, self.figures, self.error_label], layout=W.Layout(min_width="0", overflow="auto")
+        )
+        # side by side where there is room, the figures under the controls where there is not
+        top = W.HBox([W.VBox(inputs, layout=W.Layout(flex="0 0 auto")), figures], layout=W.Layout(flex_flow="row wrap"))
+        super().__init__([top, self.picture])
         self.add_class("tn-rank-explorer")
         for w in inputs:
             w.observe(self._changed, names="value")

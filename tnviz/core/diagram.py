@@ -403,23 +403,9 @@ class Diagram:
         Raises:
             TnvizError: malformed JSON, unknown fields, or a diagram that does not validate.
         """
-        from tnviz.core.serialize import MAX_JSON_CHARS, check_nesting, diagram_from_dict
+        from tnviz.core.serialize import diagram_from_dict, load_json_text
 
-        if not isinstance(text, (str, bytes, bytearray)):
-            raise TnvizError(
-                f"not a tnviz diagram: expected JSON text, got {type(text).__name__}", token=type(text).__name__
-            )
-        if len(text) > MAX_JSON_CHARS:
-            raise TnvizError(
-                f"not a tnviz diagram: {len(text):,} characters; at most {MAX_JSON_CHARS:,} are read",
-                token=str(text)[:40],
-            )
-        check_nesting(text)
-        try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, TypeError, RecursionError) as err:
-            excerpt = str(text)[:40]
-            raise TnvizError(f"not a tnviz diagram: bad JSON ({err}) in {excerpt!r}", token=excerpt) from None
+        data = load_json_text(text)
         return diagram_from_dict(data)
 
     def __repr__(self) -> str:

@@ -20,6 +20,7 @@ __all__ = [
     "drawing_to_json",
     "drawing_from_json",
     "read_drawing",
+    "load_json_text",
     "MAX_JSON_CHARS",
     "MAX_DEPTH",
     "MAX_TENSORS",
@@ -164,6 +165,25 @@ def drawing_to_json(drawing: Drawing) -> str:
     )
 
 
+def load_json_text(text: Any) -> Any:
+    """JSON text parsed as data (never evaluated), within ``MAX_JSON_CHARS`` and ``MAX_DEPTH``."""
+    if not isinstance(text, (str, bytes, bytearray)):
+        raise TnvizError(
+            f"not a tnviz diagram: expected JSON text, got {type(text).__name__}", token=type(text).__name__
+        )
+    if len(text) > MAX_JSON_CHARS:
+        raise TnvizError(
+            f"not a tnviz diagram: {len(text):,} characters; at most {MAX_JSON_CHARS:,} are read",
+            token=str(text)[:40],
+        )
+    check_nesting(text)
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, RecursionError) as err:
+        excerpt = str(text)[:40]
+        raise TnvizError(f"not a tnviz diagram: bad JSON ({err}) in {excerpt!r}", token=excerpt) from None
+
+
 def read_drawing(path: str) -> Drawing:
     """The drawing (or plain diagram) in the JSON file ``path``; an error names the path."""
     try:
@@ -187,14 +207,7 @@ def drawing_from_json(text: str | bytes | bytearray) -> Drawing:
         >>> back.diagram == d, back.positions["B"], back.inputs
         (True, (90.0, 20.0), ('A',))
     """
-    if not isinstance(text, (str, bytes, bytearray)):
-        raise TnvizError(f"not a tnviz drawing: expected JSON text, got {type(text).__name__}", token="text")
-    _require(len(text) <= MAX_JSON_CHARS, f"{len(text):,} characters; at most {MAX_JSON_CHARS:,} are read", "text")
-    check_nesting(text)
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
-        raise TnvizError(f"not a tnviz diagram: bad JSON ({err})", token=str(text)[:40]) from None
+    data = load_json_text(text)
     if isinstance(data, dict) and data.get("format") != DRAWING_FORMAT:
         return Drawing(diagram_from_dict(data), {}, ())
     _require(isinstance(data, dict), "expected a JSON object", type(data).__name__)

@@ -108,6 +108,12 @@ def peps(rows: int, cols: int, bond: int = 2, phys: int = 2) -> Diagram:
     return _bound(", ".join(ops) + " -> " + " ".join(out), sizes)
 
 
+def _levels(what: str, levels: int, bond: int, phys: int) -> None:
+    _positive(levels=levels, bond=bond, phys=phys)
+    if levels < 2:
+        raise TnvizError(f"levels={levels}: {what} needs at least 2 levels", token=str(levels))
+
+
 def ttn(levels: int, bond: int = 2, phys: int = 2) -> Diagram:
     """A binary tree tensor network with ``2**levels`` physical legs: the leaves ``T{levels}_k``
     hold two physical legs each, every node a bond ``b{level}_{k}`` to its parent, the root
@@ -117,9 +123,7 @@ def ttn(levels: int, bond: int = 2, phys: int = 2) -> Diagram:
         >>> ttn(2).to_spec()
         'T1_1: b2_1 b2_2, T2_1: p1 p2 b2_1, T2_2: p3 p4 b2_2 -> p1 p2 p3 p4'
     """
-    _positive(levels=levels, bond=bond, phys=phys)
-    if levels < 2:
-        raise TnvizError(f"levels={levels}: a tree needs at least 2 levels", token=str(levels))
+    _levels("a tree", levels, bond, phys)
     ops = ["T1_1: b2_1 b2_2"]
     sizes = {}
     for level in range(2, levels + 1):
@@ -145,9 +149,7 @@ def mera(levels: int, bond: int = 2, phys: int = 2) -> Diagram:
         >>> mera(2).to_spec()
         'U1_1: p2 p3 u1_2 u1_3, W1_1: p1 u1_2 a1_1, W1_2: u1_3 p4 a1_2, T: a1_1 a1_2 -> p1 p2 p3 p4'
     """
-    _positive(levels=levels, bond=bond, phys=phys)
-    if levels < 2:
-        raise TnvizError(f"levels={levels}: a MERA needs at least 2 levels", token=str(levels))
+    _levels("a MERA", levels, bond, phys)
     legs = [f"p{k}" for k in range(1, 2**levels + 1)]
     sizes = {leg: phys for leg in legs}
     ops = []

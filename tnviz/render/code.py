@@ -46,21 +46,18 @@ def einsum_cannot_write(diagram: Diagram) -> str | None:
 
 
 def _check(diagram: Diagram, what: str) -> None:
-    if diagram.conv:
+    index = einsum_cannot_write(diagram)
+    if index in diagram.conv:
         raise TnvizError(
-            f"{what} writes einsum steps only; convolution index {diagram.conv[0]!r} needs F.conv "
+            f"{what} writes einsum steps only; convolution index {index!r} needs F.conv "
             "(run it with tnviz.TensorNetwork)",
-            token=diagram.conv[0],
+            token=index,
         )
     if diagram.has_ellipsis:
         raise TnvizError(f"{what} needs the shapes: bind the '...' first", token="...")
-    output = diagram.output.indices
-    held = {i for op in diagram.tensors for i in op.indices}
-    odd = [i for i in output if i not in held or output.count(i) > 1]
-    if odd:
-        raise TnvizError(
-            f"{what} cannot write output index {odd[0]!r} (a broadcast or diagonal output) yet", token=odd[0]
-        )
+    if index is None:
+        return
+    raise TnvizError(f"{what} cannot write output index {index!r} (a broadcast or diagonal output) yet", token=index)
 
 
 def _letters(names: list[str]) -> dict[str, str]:

@@ -69,7 +69,7 @@ def draw_matplotlib(scene: Scene, ax: Any = None, extent: tuple[float, float, fl
 
     x0, y0, x1, y1 = bounds = _framed(scene, extent)
     if ax is None:
-        w, h = (x1 - x0) * INCHES_PER_UNIT, (y1 - y0) * INCHES_PER_UNIT
+        w, h = _inches(bounds)
         scale = min(1.0, MAX_INCHES / max(w, h))
         fig = DiagramFigure(figsize=(max(1.5, w * scale), max(1.2, h * scale)))  # no pyplot: nothing is shown
         ax = fig.ax = fig.add_axes((0, 0, 1, 1))
@@ -117,7 +117,11 @@ def draw_matplotlib(scene: Scene, ax: Any = None, extent: tuple[float, float, fl
 
 def natural_size(scene: Scene) -> tuple[float, float]:
     """The inches a scene takes at the scale its label boxes were measured for."""
-    x0, y0, x1, y1 = scene.bounds()
+    return _inches(scene.bounds())
+
+
+def _inches(bounds: tuple[float, float, float, float]) -> tuple[float, float]:
+    x0, y0, x1, y1 = bounds
     return (x1 - x0) * INCHES_PER_UNIT, (y1 - y0) * INCHES_PER_UNIT
 
 

@@ -12,7 +12,23 @@ from typing import Any
 from tnviz.render.rendering_lock import RENDER_LOCK
 from tnviz.tables import html_table  # the one aligned table, re-exported for the widgets
 
-__all__ = ["diagram_svg", "figure_png", "html_table", "report_html", "warning_html", "error_html", "LatestOnly"]
+__all__ = [
+    "add_classes",
+    "diagram_svg",
+    "figure_png",
+    "html_table",
+    "report_html",
+    "warning_html",
+    "error_html",
+    "LatestOnly",
+]
+
+
+def add_classes(prefix: str, parts: Any) -> None:
+    """Give each ``(widget, name)`` the CSS class ``{prefix}{name}``, by which a browser test or a
+    user's stylesheet finds it."""
+    for widget, name in parts:
+        widget.add_class(f"{prefix}{name}")
 
 
 def diagram_svg(diagram: Any, **style: Any) -> str:

@@ -9,9 +9,10 @@ from typing import Any
 import ipywidgets as W
 
 from tnviz.core.diagram import Diagram, default_inputs
+from tnviz.core.plan import opt_einsum_path
 from tnviz.core.playback import Frame, frames
 from tnviz.errors import TnvizError
-from tnviz.widgets._common import error_html, figure_png, html_table
+from tnviz.widgets._common import add_classes, error_html, figure_png, html_table
 
 __all__ = ["ContractionPlayer", "COMPARISONS"]
 
@@ -77,13 +78,15 @@ class ContractionPlayer(W.VBox):
         self.compare_box = W.Dropdown(description="beside", options=COMPARISONS, value=_checked(compare))
         self.panels = W.HBox(layout=W.Layout(flex_flow="row wrap", width="100%"))
         self.error_label = W.HTML()
-        for widget, name in (
-            (self.step, "step"),
-            (self.play, "play"),
-            (self.compare_box, "compare"),
-            (self.error_label, "error"),
-        ):
-            widget.add_class(f"tn-player-{name}")
+        add_classes(
+            "tn-player-",
+            (
+                (self.step, "step"),
+                (self.play, "play"),
+                (self.compare_box, "compare"),
+                (self.error_label, "error"),
+            ),
+        )
         controls = W.HBox([self.play, self.step, self.compare_box], layout=W.Layout(flex_flow="row wrap"))
         super().__init__([controls, self.error_label, self.panels])
         self.add_class("tn-contraction-player")
@@ -145,14 +148,15 @@ class ContractionPlayer(W.VBox):
         key = (name, frame.done)
         if key not in self._pictures:
             from tnviz.render import draw
+            from tnviz.render.scene import build_scene, make_style
 
             plan = self.plans[name]
             pinned = self._pinned(frame)
             inputs = [t for t, members in frame.members.items() if set(members) & set(plan.inputs)]
             if name not in self._extents:  # every frame framed as the first: one size, one scale
                 first = self.frames[name][0]
-                whole = draw(first.diagram, pinned=self._pinned(first), inputs=list(self.plans[name].inputs))
-                (x0, x1), (y0, y1) = whole.ax.get_xlim(), whole.ax.get_ylim()
+                style = make_style({"pinned": self._pinned(first), "inputs": list(self.plans[name].inputs)})
+                x0, y0, x1, y1 = build_scene(first.diagram, style).bounds()  # laid out, not drawn
                 # room for an intermediate's legs and labels where it sits on the hull
                 self._extents[name] = (x0 - MARGIN, y0 - MARGIN, x1 + MARGIN, y1 + MARGIN)
             fig = draw(
@@ -199,26 +203,7 @@ def _checked(compare: str) -> str:
 def _comparison_plan(diagram: Diagram, compare: str) -> Any:
     if compare != "opt_einsum":
         return diagram.plan(optimize=compare)
-    return diagram.plan(optimize=_opt_einsum_path(diagram))
-
-
-def _opt_einsum_path(diagram: Diagram) -> list[tuple[int, ...]]:
-    """opt_einsum's own path for the diagram (its default ``"auto"``), as tnviz plans it."""
-    import opt_einsum
-
-    if diagram.conv:
-        raise TnvizError(f"opt_einsum has no convolution; index {diagram.conv[0]!r} is one", token=diagram.conv[0])
-    flat = diagram.plan(optimize="left-to-right").diagram  # the ellipsis expanded, groups kept
-    symbol = {i: opt_einsum.get_symbol(k) for k, i in enumerate(flat.index_names)}
-    terms = ["".join(symbol[i] for i in op.indices) for op in flat.tensors]
-    shapes = [tuple(flat.size(i, op.name) for i in op.indices) for op in flat.tensors]
-    # the order concerns the operands: an output index none holds (broadcast) or one repeated
-    # (a diagonal) is made after the last step, as tnviz runs it
-    held = {i for op in flat.tensors for i in op.indices}
-    kept = [i for i in dict.fromkeys(flat.output.indices) if i in held]
-    eq = ",".join(terms) + "->" + "".join(symbol[i] for i in kept)
-    path, _ = opt_einsum.contract_path(eq, *shapes, shapes=True)
-    return [tuple(step) for step in path]
+    return diagram.plan(optimize=opt_einsum_path(diagram))
 
 
 def _base_positions(diagram: Diagram) -> dict[str, tuple[float, float]]:

@@ -10,7 +10,7 @@ import ipywidgets as W
 import numpy as np
 
 from tnviz.errors import TnvizError
-from tnviz.widgets._common import error_html, figure_png, warning_html
+from tnviz.widgets._common import add_classes, error_html, figure_png, warning_html
 
 __all__ = ["DecompositionExplorer", "sample_image", "decompose", "decomposition_params", "max_rank", "DECOMPOSITIONS"]
 
@@ -216,16 +216,18 @@ class DecompositionExplorer(W.VBox):
         self.current: tuple[str, int, float] | None = None
         self.last_update_ms = 0.0
         self._syncing = False
-        for widget, name in (
-            (self, "explorer"),
-            (self.rank_slider, "slider"),
-            (self.format_box, "format"),
-            (self.label, "label"),
-            (self.warning_label, "warning"),
-            (self.images, "images"),
-            (self.curve_plot, "curves"),
-        ):
-            widget.add_class(f"tn-decomposition-{name}")
+        add_classes(
+            "tn-decomposition-",
+            (
+                (self, "explorer"),
+                (self.rank_slider, "slider"),
+                (self.format_box, "format"),
+                (self.label, "label"),
+                (self.warning_label, "warning"),
+                (self.images, "images"),
+                (self.curve_plot, "curves"),
+            ),
+        )
         controls = W.HBox([self.format_box, self.rank_slider], layout=W.Layout(flex_flow="row wrap", width="100%"))
         super().__init__([controls, self.warning_label, self.label, W.HBox([self.images, self.curve_plot])])
         self.format_box.observe(self._format_changed, names="value")

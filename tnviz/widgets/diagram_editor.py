@@ -28,7 +28,7 @@ from tnviz.core.serialize import Drawing, drawing_from_json, drawing_to_json, re
 from tnviz.core.spec import modes_text, parse_spec
 from tnviz.errors import TnvizError
 from tnviz.render.layout import drawing_graph
-from tnviz.widgets._common import diagram_svg, error_html
+from tnviz.widgets._common import add_classes, diagram_svg, error_html
 from tnviz.widgets.editor_templates import TEMPLATES, build_template
 
 EMPTY_HINT = "Click the canvas to add a tensor, or type a spec below, or insert a template."
@@ -204,19 +204,21 @@ class DiagramEditor(W.VBox):
         self.upload = W.FileUpload(accept=".json", multiple=False, description="Open .json")
         self.upload.observe(self._uploaded, names="value")
         self.download = W.HTML()
-        for widget, css in (
-            (self.template_box, "template"),
-            (self.template_size, "template-size"),
-            (self.template_bond, "template-bond"),
-            (self.insert_button, "insert"),
-            (self.upload, "upload"),
-            (self.download, "download"),
-            (self.code_box, "code-target"),
-            (self.code, "code"),
-            (self.padding_box, "padding"),
-            (self.stride_box, "stride"),
-        ):
-            widget.add_class(f"tn-editor-{css}")
+        add_classes(
+            "tn-editor-",
+            (
+                (self.template_box, "template"),
+                (self.template_size, "template-size"),
+                (self.template_bond, "template-bond"),
+                (self.insert_button, "insert"),
+                (self.upload, "upload"),
+                (self.download, "download"),
+                (self.code_box, "code-target"),
+                (self.code, "code"),
+                (self.padding_box, "padding"),
+                (self.stride_box, "stride"),
+            ),
+        )
         self._show_template_numbers()
         wrap = W.Layout(flex_flow="row wrap")
         controls = W.VBox(

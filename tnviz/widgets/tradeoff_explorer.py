@@ -13,7 +13,7 @@ import anywidget
 import ipywidgets as W
 import traitlets
 
-from tnviz.widgets._common import diagram_svg, error_html, html_table, report_html
+from tnviz.widgets._common import add_classes, diagram_svg, error_html, html_table, report_html
 
 __all__ = ["TradeoffExplorer", "TradeoffPoint", "TradeoffPlot"]
 
@@ -159,15 +159,17 @@ class TradeoffExplorer(W.VBox):
         self.stop_button.on_click(lambda _: self.stop())
         self.chooser.observe(lambda c: self.select(c["new"]), names="value")
         self.plot.observe(lambda c: self.select(c["new"] if c["new"] >= 0 else None), names="selected")
-        for widget, name in (
-            (self, "explorer"),
-            (self.start_button, "run"),
-            (self.stop_button, "stop"),
-            (self.status, "status"),
-            (self.chooser, "chooser"),
-            (self.details, "details"),
-        ):
-            widget.add_class(f"tn-tradeoff-{name}")
+        add_classes(
+            "tn-tradeoff-",
+            (
+                (self, "explorer"),
+                (self.start_button, "run"),
+                (self.stop_button, "stop"),
+                (self.status, "status"),
+                (self.chooser, "chooser"),
+                (self.details, "details"),
+            ),
+        )
         super().__init__(
             [W.HBox([self.start_button, self.stop_button, self.status]), self.plot, self.chooser, self.details]
         )

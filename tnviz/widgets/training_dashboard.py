@@ -9,7 +9,7 @@ from typing import Any
 
 import ipywidgets as W
 
-from tnviz.widgets._common import error_html, figure_png, report_html
+from tnviz.widgets._common import add_classes, error_html, figure_png, report_html
 
 __all__ = ["TrainingDashboard"]
 
@@ -54,15 +54,17 @@ class TrainingDashboard(W.VBox):
         self.plot.layout.display = "none"  # no broken-image icon before the first curves
         self.table = W.HTML(report_html(report))
         super().__init__([W.HBox([self.title, self.progress, self.stop_button, self.status]), self.plot, self.table])
-        for widget, name in (
-            (self, "dashboard"),
-            (self.stop_button, "dashboard-stop"),
-            (self.status, "dashboard-status"),
-            (self.progress, "dashboard-progress"),
-            (self.plot, "dashboard-plot"),
-            (self.table, "dashboard-table"),
-        ):
-            widget.add_class(f"tn-{name}")
+        add_classes(
+            "tn-",
+            (
+                (self, "dashboard"),
+                (self.stop_button, "dashboard-stop"),
+                (self.status, "dashboard-status"),
+                (self.progress, "dashboard-progress"),
+                (self.plot, "dashboard-plot"),
+                (self.table, "dashboard-table"),
+            ),
+        )
 
     # --- distill callbacks -------------------------------------------------------------
     def on_start(self, info: dict) -> None:

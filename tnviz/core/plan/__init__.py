@@ -20,7 +20,7 @@ from tnviz.core.optimize import Optimize
 from tnviz.core.plan.lower import Step, lower
 from tnviz.core.plan.model import LAYOUTS, OBJECTIVES, ConvDim, Problem
 from tnviz.core.plan.report import Plan
-from tnviz.core.plan.search import EXACT_BUDGET, GREEDY_BUDGET, choose_tree, tree_cost
+from tnviz.core.plan.search import EXACT_BUDGET, GREEDY_BUDGET, choose_tree, opt_einsum_tree, tree_cost, tree_path
 from tnviz.errors import TnvizError
 
 if TYPE_CHECKING:  # the planner takes a Diagram and never builds one: no import cycle
@@ -32,6 +32,7 @@ __all__ = [
     "Plan",
     "Problem",
     "make_plan",
+    "opt_einsum_path",
     "OBJECTIVES",
     "LAYOUTS",
     "EXACT_BUDGET",
@@ -84,3 +85,22 @@ def make_plan(
         raise TnvizError("no legal evaluation order found for this diagram", token=diagram.to_spec())
     steps, final_id, final_order = lower(problem, tree)
     return Plan(diagram, steps, (final_id, final_order), problem, tree, optimize, itemsize)
+
+
+def opt_einsum_path(diagram: Diagram) -> list[tuple[int, int]]:
+    """opt_einsum's own path (its ``"auto"`` search) for a bound diagram without convolution, in
+    the form ``Diagram.plan(optimize=path)`` takes — to set tnviz's order beside opt_einsum's.
+
+    Example:
+        >>> from tnviz.core.diagram import Diagram
+        >>> opt_einsum_path(Diagram.parse("ij,jk,kl->il", sizes=dict.fromkeys("ijkl", 4)))
+        [(0, 1), (0, 1)]
+    """
+    if diagram.conv:
+        raise TnvizError(f"opt_einsum has no convolution; index {diagram.conv[0]!r} is one", token=diagram.conv[0])
+    names = diagram.tensor_names
+    problem = Problem(diagram.plan(optimize="left-to-right").diagram, names[:1], "flops", "contiguous")
+    tree = opt_einsum_tree(problem, problem.full)
+    if tree is None:
+        raise TnvizError("opt_einsum's path has a step that is not a pair", token=diagram.to_spec())
+    return tree_path(tree, problem.n)

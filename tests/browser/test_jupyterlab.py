@@ -205,6 +205,15 @@ def test_rank_explorer_format_and_slider(page):
     text = figures.inner_text()
     assert "of 36,864" in text and "objective" in text.lower(), text
     page.screenshot(p.locator(".tn-rank-explorer"), "rank_explorer.png")
+    # a format whose bound is above the first one drawn (cp's 275): End reaches it (noUiSlider keeps
+    # the range a slider was first drawn with for its Home and End keys, so the explorer draws a new one)
+    p.locator(".tn-rank-format select").select_option("mcp")
+    p.wait_for_function("() => /rate ≤ 1\\s+646/.test(document.querySelector('.tn-rank-figures').innerText)")
+    _press(p, ".tn-rank-slider .noUi-handle", "End", 1)
+    p.wait_for_function(
+        "() => { const m = document.querySelector('.tn-rank-figures').innerText.match(/rate ≤ 1\\s+(\\d+)/);"
+        " return m && document.querySelector('.tn-rank-slider .widget-readout').innerText === m[1]; }"
+    )
 
 
 def test_decomposition_explorer_rank_change(page):

@@ -44,6 +44,17 @@ def test_the_comparison_can_change_and_opt_einsums_path_is_played():
     assert player.last_steps["opt_einsum"] == len(player.plans["opt_einsum"].steps)
 
 
+def test_the_step_slider_shown_is_the_one_played_and_linked():
+    player = ContractionPlayer(norm(mps(4, bond=3)))
+    shown = [player]
+    for widget in shown:
+        shown.extend(getattr(widget, "children", ()))
+    assert player.step in shown and player.step.max == player.play.max == 7
+    assert player._link.target == (player.step, "value") and player._link.source == (player.play, "value")
+    player.step.value = 7
+    assert "done in 7 steps" in player._panels["auto"][0].value
+
+
 def test_opt_einsum_beside_a_convolution_says_why_not():
     d = Diagram.parse("X: b s x, K: t s x -> b t x | x", sizes={"b": 1, "s": 2, "t": 3, "x": (9, 3)})
     player = ContractionPlayer(d, compare="opt_einsum")

@@ -177,6 +177,36 @@ def test_rank_slider_bound_follows_the_format_and_lowers_the_value():
     assert explorer.achieved_rate <= 1
 
 
+def _shown(widget):
+    """Every widget in ``widget``'s displayed tree."""
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from _shown(child)
+
+
+def test_a_slider_whose_bound_moves_is_drawn_anew_so_its_end_key_reaches_the_new_bound():
+    # noUiSlider (ipywidgets' slider) keeps the range it was first drawn with for Home and End
+    explorer = RankExplorer(64, 64, 3, format="mtk", rank=2)
+    old = explorer.rank_slider
+    explorer.format_box.value = "cp"
+    new = explorer.rank_slider
+    assert new is not old and (new.min, new.max) == (1, 275) and new.value == 2
+    assert new in list(_shown(explorer)) and old not in list(_shown(explorer))
+    assert "tn-rank-slider" in new._dom_classes and new.layout is old.layout
+    new.value = 275  # the new slider drives the explorer
+    assert explorer.ranks == {"r": 275}
+    explorer.order_slider.value = 3  # no move of the bound: the same slider
+    assert explorer.rank_slider is new
+
+    decomposition = DecompositionExplorer(format="cp", rank=4, ranks=(1, 4))
+    old = decomposition.rank_slider
+    decomposition.format_box.value = "tr"
+    new = decomposition.rank_slider
+    assert new is not old and new.max == decomposition.max_rank and new in list(_shown(decomposition))
+    new.value = 2
+    assert decomposition.label.value.startswith("tr rank 2:")
+
+
 def test_a_rate_the_format_cannot_reach_shows_its_error_and_no_other_formats_diagram():
     explorer = RankExplorer(64, 64, 3, format="mtk", rate=10**-2.5)  # the slider's least rate
     assert "mtk" in explorer.svg

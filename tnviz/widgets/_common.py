@@ -21,6 +21,7 @@ __all__ = [
     "warning_html",
     "error_html",
     "LatestOnly",
+    "rebounded",
 ]
 
 
@@ -29,6 +30,36 @@ def add_classes(prefix: str, parts: Any) -> None:
     user's stylesheet finds it."""
     for widget, name in parts:
         widget.add_class(f"{prefix}{name}")
+
+
+def rebounded(slider: Any, parent: Any, low: int, high: int) -> Any:
+    """``slider`` with the bounds ``low..high``: the same slider where they are its bounds already,
+    else a new one, the same in all else, put in its place among ``parent``'s children (the caller
+    observes the new one; the old one is closed).
+
+    Why not ``slider.max = high``: ipywidgets draws a slider with noUiSlider, whose Home and End
+    keys keep the range the slider was first drawn with (its ``updateOptions`` does not renew it:
+    End on a rank slider whose bound rose from 33 to 275 stopped at 33)."""
+    import ipywidgets as W
+
+    if (slider.min, slider.max) == (low, high):
+        return slider
+    fresh = W.IntSlider(
+        value=min(max(slider.value, low), high),
+        min=low,
+        max=high,
+        step=slider.step,
+        description=slider.description,
+        continuous_update=slider.continuous_update,
+        disabled=slider.disabled,
+        readout=slider.readout,
+        layout=slider.layout,
+        style=slider.style,
+    )
+    fresh._dom_classes = slider._dom_classes
+    parent.children = tuple(fresh if child is slider else child for child in parent.children)
+    slider.close()
+    return fresh
 
 
 def diagram_svg(diagram: Any, **style: Any) -> str:

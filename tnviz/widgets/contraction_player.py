@@ -12,7 +12,7 @@ from tnviz.core.diagram import Diagram, default_inputs
 from tnviz.core.plan import opt_einsum_path
 from tnviz.core.playback import Frame, frames
 from tnviz.errors import TnvizError
-from tnviz.widgets._common import add_classes, error_html, figure_png, html_table
+from tnviz.widgets._common import add_classes, error_html, figure_png, html_table, rebounded
 
 __all__ = ["ContractionPlayer", "COMPARISONS"]
 
@@ -74,7 +74,7 @@ class ContractionPlayer(W.VBox):
         self._positions = _base_positions(self.diagram)
         self.step = W.IntSlider(value=0, min=0, max=1, description="step", continuous_update=True)
         self.play = W.Play(value=0, min=0, max=1, interval=1200, description="play")
-        W.jslink((self.play, "value"), (self.step, "value"))
+        self._link = W.jslink((self.play, "value"), (self.step, "value"))
         self.compare_box = W.Dropdown(description="beside", options=COMPARISONS, value=_checked(compare))
         self.panels = W.HBox(layout=W.Layout(flex_flow="row wrap", width="100%"))
         self.error_label = W.HTML()
@@ -87,12 +87,12 @@ class ContractionPlayer(W.VBox):
                 (self.error_label, "error"),
             ),
         )
-        controls = W.HBox([self.play, self.step, self.compare_box], layout=W.Layout(flex_flow="row wrap"))
-        super().__init__([controls, self.error_label, self.panels])
+        self._controls = W.HBox([self.play, self.step, self.compare_box], layout=W.Layout(flex_flow="row wrap"))
+        super().__init__([self._controls, self.error_label, self.panels])
         self.add_class("tn-contraction-player")
         self._panels: dict[str, tuple[W.HTML, W.Image, W.HTML]] = {}
+        self.step.observe(self._step_changed, names="value")
         self._set_plans(compare)
-        self.step.observe(lambda _: self._show(), names="value")
         self.compare_box.observe(lambda change: self._set_plans(change["new"]), names="value")
 
     # --- plans ------------------------------------------------------------------------------
@@ -110,8 +110,6 @@ class ContractionPlayer(W.VBox):
         self.frames = {name: frames(plan) for name, plan in self.plans.items()}
         self.last_steps = {name: len(f) - 1 for name, f in self.frames.items()}
         longest = max(self.last_steps.values())
-        self.step.max = self.play.max = max(longest, 1)
-        self.step.value = min(self.step.value, longest)
         children = []
         self._panels = {}
         for name in self.plans:
@@ -129,6 +127,21 @@ class ContractionPlayer(W.VBox):
             children.append(panel)
         self.panels.children = children
         self.error_label.value = error_html(self.message) if self.message else ""
+        self._bound_steps(max(longest, 1))  # after the panels: a lowered step shows the new plans
+        self._show()
+
+    def _bound_steps(self, last: int) -> None:
+        """The step slider and the play button end at ``last`` (a new slider where that moved)."""
+        slider = rebounded(self.step, self._controls, 0, last)
+        self.play.max = last
+        if slider is not self.step:
+            self._link.close()
+            self.step = slider
+            self.play.value = slider.value
+            self._link = W.jslink((self.play, "value"), (slider, "value"))
+            slider.observe(self._step_changed, names="value")
+
+    def _step_changed(self, change: dict) -> None:
         self._show()
 
     # --- one frame --------------------------------------------------------------------------

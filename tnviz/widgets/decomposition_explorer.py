@@ -10,7 +10,7 @@ import ipywidgets as W
 import numpy as np
 
 from tnviz.errors import TnvizError
-from tnviz.widgets._common import add_classes, error_html, figure_png, warning_html
+from tnviz.widgets._common import add_classes, error_html, figure_png, rebounded, warning_html
 
 __all__ = ["DecompositionExplorer", "sample_image", "decompose", "decomposition_params", "max_rank", "DECOMPOSITIONS"]
 
@@ -215,7 +215,6 @@ class DecompositionExplorer(W.VBox):
         self.curves: dict[str, list[tuple[int, float]]] = {}
         self.current: tuple[str, int, float] | None = None
         self.last_update_ms = 0.0
-        self._syncing = False
         add_classes(
             "tn-decomposition-",
             (
@@ -228,21 +227,25 @@ class DecompositionExplorer(W.VBox):
                 (self.curve_plot, "curves"),
             ),
         )
-        controls = W.HBox([self.format_box, self.rank_slider], layout=W.Layout(flex_flow="row wrap", width="100%"))
-        super().__init__([controls, self.warning_label, self.label, W.HBox([self.images, self.curve_plot])])
+        self._controls = W.HBox(
+            [self.format_box, self.rank_slider], layout=W.Layout(flex_flow="row wrap", width="100%")
+        )
+        super().__init__([self._controls, self.warning_label, self.label, W.HBox([self.images, self.curve_plot])])
         self.format_box.observe(self._format_changed, names="value")
-        self.rank_slider.observe(lambda c: None if self._syncing else self.update(), names="value")
+        self.rank_slider.observe(self._rank_changed, names="value")
         self._compute_curves()
         self.update()
 
     def _format_changed(self, change: dict) -> None:
         """A new format: the slider's bound follows (the value lowered with it), then redraw."""
         self.max_rank = max_rank(self.tensor.shape, change["new"])
-        self._syncing = True
-        try:
-            self.rank_slider.max = max(1, self.max_rank or 1)
-        finally:
-            self._syncing = False
+        slider = rebounded(self.rank_slider, self._controls, 1, max(1, self.max_rank or 1))
+        if slider is not self.rank_slider:
+            self.rank_slider = slider
+            slider.observe(self._rank_changed, names="value")
+        self.update()
+
+    def _rank_changed(self, change: dict) -> None:
         self.update()
 
     def _error(self, approx: np.ndarray) -> float:

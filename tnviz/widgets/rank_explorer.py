@@ -10,7 +10,7 @@ import ipywidgets as W
 from tnviz.core.formats import DEFAULT_FORMAT, FORMATS, LayerConfig, ranks_for_rate
 from tnviz.errors import TnvizError
 from tnviz.nn.pricing import LayerPrice, max_rank_within, price_layer
-from tnviz.widgets._common import LatestOnly, diagram_svg, error_html, html_table, warning_html
+from tnviz.widgets._common import LatestOnly, diagram_svg, error_html, html_table, rebounded, warning_html
 
 __all__ = ["RankExplorer"]
 
@@ -117,14 +117,14 @@ class RankExplorer(W.VBox):
         self.error: float | None = None
         self.last_update_ms = 0.0
         self._error_worker = LatestOnly()
-        self._syncing = False
         inputs = [self.in_box, self.out_box, self.kernel_box, self.format_box, self.order_slider, self.mode]
         inputs += [self.rate_slider, self.rank_slider]
         figures = W.VBox(
             [self.warning_label, self.figures, self.error_label], layout=W.Layout(min_width="0", overflow="auto")
         )
         # side by side where there is room, the figures under the controls where there is not
-        top = W.HBox([W.VBox(inputs, layout=W.Layout(flex="0 0 auto")), figures], layout=W.Layout(flex_flow="row wrap"))
+        self._inputs = W.VBox(inputs, layout=W.Layout(flex="0 0 auto"))
+        top = W.HBox([self._inputs, figures], layout=W.Layout(flex_flow="row wrap"))
         super().__init__([top, self.picture])
         self.add_class("tn-rank-explorer")
         for w in inputs:
@@ -132,8 +132,7 @@ class RankExplorer(W.VBox):
         self.update()
 
     def _changed(self, change: Any) -> None:
-        if not self._syncing:  # not while update() itself moves a slider's bound
-            self.update()
+        self.update()
 
     def _config(self) -> LayerConfig:
         kernel = self.kernels[self.kernel_box.value]
@@ -146,12 +145,10 @@ class RankExplorer(W.VBox):
         except TnvizError:
             self.max_rank = None  # the configuration itself is refused: update() shows why
         top = self.max_rank if self.max_rank is not None else max(128, self.rank_slider.value)
-        if top != self.rank_slider.max:
-            self._syncing = True
-            try:
-                self.rank_slider.max = top  # ipywidgets lowers the value with the bound
-            finally:
-                self._syncing = False
+        slider = rebounded(self.rank_slider, self._inputs, 1, top)  # the value lowered with the bound
+        if slider is not self.rank_slider:
+            self.rank_slider = slider
+            slider.observe(self._changed, names="value")
 
     def update(self) -> None:
         """Recompute and redraw (called on every control change)."""

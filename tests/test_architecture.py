@@ -12,7 +12,7 @@ ALLOWED = {
     "errors": set(),
     "tables": set(),
     "provenance": set(),
-    "core": {"errors"},
+    "core": {"errors", "tables"},
     "execute": {"core", "errors"},
     "render": {"core", "errors", "tables"},
     "nn": {"core", "execute", "errors", "tables"},

@@ -15,7 +15,10 @@ __all__ = ["text_table", "html_table"]
 # A cell that reads as a number: 1,072 / 0.0981 / -3e-05 / 2,416.7 M / 93.00 % / 1.2k / 242.4M
 _NUMBER = re.compile(r"^[-+−]?(\d[\d,]*)?(\.\d+)?([eE][-+]?\d+)?\s*(%|[kMG]|×)?$")
 _EMPTY = ("", "—", "-", "nan", "None")
-_CELL = "padding:2px 10px;border-bottom:1px solid #e0e0e0;white-space:nowrap;"
+# Numbers never break; headers and text break at spaces, so a table narrows to the output area
+# before it overflows (an auto-layout table is as wide as its content, at least as its longest word).
+_CELL = "padding:2px 10px;border-bottom:1px solid #e0e0e0;"
+_NOWRAP = "white-space:nowrap;"
 
 
 def text_table(head: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "  ") -> str:
@@ -42,7 +45,9 @@ def html_table(
 ) -> str:
     """An aligned HTML table: ``<thead>`` of ``<th>``, ``<tbody>`` of ``<td>``, every cell
     escaped; number columns (every non-empty cell a number) right-aligned, header included,
-    with tabular digits, so headers sit over their columns whatever the page's CSS.
+    with tabular digits, so headers sit over their columns whatever the page's CSS. In a narrow
+    output area headers and text cells wrap at their spaces (numbers never), and what still does
+    not fit scrolls inside the table's own box (class ``tn-table-box``) instead of being cut.
 
     Args:
         head: the column names, or None for a table without a header row (key/value lists).
@@ -71,9 +76,11 @@ def html_table(
         align = "right" if numeric[k] else "left"
         weight = "font-weight:600;border-bottom:1px solid #888;" if header else ""
         kind = "tn-num" if numeric[k] else "tn-text"
-        return f' class="{kind}" style="{_CELL}text-align:{align};{weight}"'
+        wrap = _NOWRAP if numeric[k] and not header else ""
+        return f' class="{kind}" style="{_CELL}{wrap}text-align:{align};{weight}"'
 
     parts = [
+        '<div class="tn-table-box" style="max-width:100%;overflow-x:auto">'
         f'<table class="{html.escape(css_class)}" style="border-collapse:collapse;'
         'font-variant-numeric:tabular-nums;margin:4px 0">'
     ]
@@ -88,5 +95,5 @@ def html_table(
     parts.append("<tbody>")
     for r in cells:
         parts.append("<tr>" + "".join(f"<td{style(k)}>{html.escape(c)}</td>" for k, c in enumerate(r)) + "</tr>")
-    parts.append("</tbody></table>")
+    parts.append("</tbody></table></div>")
     return "".join(parts)

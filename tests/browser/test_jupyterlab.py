@@ -60,6 +60,13 @@ dashboard""",
     'run = dashboard.run(student, teacher, train, test, schedule="e2e", epochs=200, lr=2e-3, batch_size=64)',
     """tradeoff = TradeoffExplorer(teacher, train, test, formats=("tk",), rates=(0.1,), epochs=1, batch_size=128)
 tradeoff""",
+    """from tnviz.widgets.tradeoff_explorer import TradeoffPlot
+stack = TradeoffPlot(formats=["cp", "tk"], points=[
+    {"index": 0, "format": "cp", "rate": 0.1, "x": 10.0, "y": 90.0, "label": "cp @ 0.1"},
+    {"index": 1, "format": "tk", "rate": 0.1, "x": 10.0, "y": 90.0, "label": "tk @ 0.1"},
+    {"index": 2, "format": "tk", "rate": 0.2, "x": 20.0, "y": 95.0, "label": "tk @ 0.2"}])
+stack.add_class("tn-stack")
+stack""",
     """from tnviz.templates import mps, norm
 from tnviz.widgets import ContractionPlayer
 player = ContractionPlayer(norm(mps(5, bond=4)))
@@ -279,7 +286,51 @@ def test_tradeoff_explorer_point_appears_and_a_click_shows_its_diagrams(page):
     p.wait_for_function("() => document.querySelector('.tn-tradeoff-details').innerText.includes('tk')")
     p.wait_for_selector(".tn-tradeoff-details svg", timeout=30_000)  # its layer diagrams
     assert "FLOPs" in details.inner_text() and "—" not in p.locator(".tn-tradeoff-summary").inner_text()
+    chooser = p.locator(".tn-tradeoff-chooser select")
+    assert (
+        chooser.evaluate("s => s.options[0].text.replace(/\\u00a0/g, ' ')") == "choose one of 1 point"
+    )  # never a blank dropdown
     page.screenshot(p.locator(".tn-tradeoff-explorer"), "tradeoff_explorer.png")
+    # the sweep grows from its boxes: Run is enabled again for what is new; Clear drops the point
+    rates = p.locator(".tn-tradeoff-rates input")
+    rates.fill("0.1, 0.2")
+    rates.press("Enter")
+    p.wait_for_function("() => document.querySelector('.tn-tradeoff-status').innerText === '1 student to train'")
+    assert p.locator("button.tn-tradeoff-run").is_enabled()
+    p.click("button.tn-tradeoff-clear")
+    p.wait_for_function("() => document.querySelector('.tn-tradeoff-status').innerText === '2 students to train'")
+    p.wait_for_selector(".tn-tradeoff-explorer .tn-tradeoff-empty")
+    assert chooser.evaluate("s => s.options[s.selectedIndex].text.replace(/\\u00a0/g, ' ')") == "no point yet"
+
+
+def test_tradeoff_plot_reaches_every_point_of_a_stack(page):
+    """Two points at one place: a click picks the nearest, the next click on it the other one."""
+    p = page.page
+    plot = p.locator(".tn-stack")
+    plot.scroll_into_view_if_needed()
+    stacked = plot.locator("circle.tn-tradeoff-point[data-index='1']")
+    box = stacked.bounding_box()
+    centre = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+    def chosen_after_click(x, y):
+        before = plot.locator(".tn-tradeoff-selected").count() and plot.locator(".tn-tradeoff-selected").get_attribute(
+            "data-index"
+        )
+        p.mouse.click(x, y)
+        p.wait_for_function(
+            "([root, old]) => { const s = document.querySelector(root + ' .tn-tradeoff-selected');"
+            " return s && s.getAttribute('data-index') !== old; }",
+            arg=[".tn-stack", before or ""],
+        )
+        return plot.locator(".tn-tradeoff-selected").get_attribute("data-index")
+
+    first = chosen_after_click(*centre)
+    second = chosen_after_click(*centre)
+    assert {first, second} == {"0", "1"}
+    assert chosen_after_click(*centre) == first  # round the stack again
+    lone = plot.locator("circle.tn-tradeoff-point[data-index='2']").bounding_box()
+    # 7 px beside the lone point (outside its 5.5 px circle): the nearest point is still picked
+    assert chosen_after_click(lone["x"] + lone["width"] / 2 + 7, lone["y"] + lone["height"] / 2) == "2"
 
 
 def _drag(p, a, b) -> None:

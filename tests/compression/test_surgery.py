@@ -38,7 +38,12 @@ def test_default_compression_keeps_the_first_conv_and_last_linear_dense():
     text = str(report)
     assert "conv2" in text and "fc1" in text and "compressed layers keep" in text and "whole model" in text
     html = report._repr_html_()
-    assert html.startswith('<table class="tn-table"') and "<thead>" in html and 'class="tn-num"' in html
+    assert (
+        html.startswith('<div class="tn-table-box"')
+        and '<table class="tn-table"' in html
+        and "<thead>" in html
+        and 'class="tn-num"' in html
+    )
     assert student(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     # On a batch, the student follows the teacher: the relative output error is 0.87 here;
     # students of unrelated factors are off by 1.26 or more (measured over three seeds).

@@ -262,7 +262,7 @@ def test_backward_plan_prices_each_gradient_and_names_the_refused():
     assert bp.backward_flops == 2 * d.plan().flops  # two matrix products of the same size
     text = str(bp)
     assert "d/dA" in text and "backward / forward FLOPs: 2.00" in text
-    assert "<table>" in bp._repr_html_()
+    assert "<thead>" in bp._repr_html_() and "× forward" in bp._repr_html_()
     trace = tnviz.Diagram.parse("A: i i, B: i, G: i -> ", sizes={"i": 3})  # 'G' is taken: another name
     bp = trace.backward_plan()
     assert not bp.refused and set(bp.gradients) == {"A", "B", "G"}  # a trace's gradient: a diagonal output

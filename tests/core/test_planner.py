@@ -244,7 +244,7 @@ def test_plan_figures_and_table():
     text = str(plan)
     for word in ("Spec:", "FLOPs", "Peak memory", "Largest intermediate", "conv2d", "step"):
         assert word in text
-    assert "<table>" in plan._repr_html_()
+    assert plan._repr_html_().count("<table ") == 2 and "<thead>" in plan._repr_html_()
 
 
 def test_conv_step_flops_match_F_conv2d_count():

@@ -138,7 +138,12 @@ def test_cost_table_prices_every_format_and_rate():
     # In a notebook (04's bare cost_table(...)): the aligned table, number columns right-aligned
     # under their headers.
     html = table._repr_html_()
-    assert html.startswith('<table class="tn-table"') and "<thead>" in html and escape(table._title()) in html
+    assert (
+        html.startswith('<div class="tn-table-box"')
+        and '<table class="tn-table"' in html
+        and "<thead>" in html
+        and escape(table._title()) in html
+    )
     heads = [h.split(">")[0] for h in html.split("<th ")[1:]]
     assert ["text-align:right" in h for h in heads] == [False, True, False, True, True, True, True, False]
 

@@ -20,7 +20,12 @@ def test_price_prints_its_figures_and_objective():
     for part in ("1,072 of 36,864", price.approach, "objective 'time'", "r=8", "FLOPs"):
         assert part in text
     table = price._repr_html_()
-    assert table.startswith('<table class="tn-table"') and "<tbody>" in table and "1,072 of 36,864" in table
+    assert (
+        table.startswith('<div class="tn-table-box"')
+        and '<table class="tn-table"' in table
+        and "<tbody>" in table
+        and "1,072 of 36,864" in table
+    )
 
 
 def test_rate_and_rank_give_the_same_price():

@@ -170,7 +170,11 @@ def test_collisions_prints_a_table_and_takes_a_diagram_or_a_scene():
     text = str(found)
     assert "edge_through_tensor" in text and "total" in text and "through tensor 'C'" in text
     html = found._repr_html_()
-    assert html.startswith('<table class="tn-table"') and "through tensor &#x27;C&#x27;" in html
+    assert (
+        html.startswith('<div class="tn-table-box"')
+        and '<table class="tn-table"' in html
+        and "through tensor &#x27;C&#x27;" in html
+    )
     assert html.count('<td class="tn-num"') == len(KINDS) + 1  # the counts and the total, right-aligned
     assert isinstance(found, Collisions) and found.total == 1
     d = Diagram.parse("A: i r, B: j r, C: k r -> i j k", sizes={"i": 2, "j": 3, "k": 4, "r": 5})

@@ -259,6 +259,15 @@ def test_html_table_aligns_headers_and_numbers():
     assert html_table(None, [("<b>", "1")]).count("&lt;b&gt;") == 1 and "<th " not in html_table(None, [("a", "1")])
 
 
+def test_decomposition_explorer_says_it_is_decomposing_before_it_does():
+    explorer = DecompositionExplorer(format="cp", rank=4, ranks=(1, 4))
+    labels = []
+    explorer.label.observe(lambda c: labels.append(c["new"]), names="value")
+    explorer.rank_slider.value = 60
+    assert labels[0] == "<i>cp rank 60: decomposing…</i>" and labels[-1].startswith("cp rank 60: ")
+    assert not explorer.rank_slider.continuous_update  # no queue of decompositions while dragging
+
+
 def test_decomposition_explorer_bounds_marks_and_warns():
     import numpy as np
 
@@ -345,7 +354,7 @@ def test_tradeoff_click_on_a_point_shows_it(monkeypatch):
     assert details.count("tn-tradeoff-layer") == 2 and "conv2" in details and "fc1" in details and "<svg" in details
     assert "b=32" in details  # the layer diagrams carry the example input's sizes
     explorer.plot.selected = -1
-    assert explorer.details.value == "" and explorer.chooser.value is None
+    assert explorer.details.value == "" and explorer.chooser.value == -1  # its "choose one of 4 points" entry
 
 
 def test_tradeoff_stopped_student_is_not_a_point(monkeypatch):
@@ -412,6 +421,48 @@ def test_tradeoff_stop_while_running_says_stopping_then_stopped(monkeypatch):
     assert len(seen) == 1 and seen[0].startswith("stopping after the current training step")
     assert explorer.status.value.startswith("stopped") and not explorer.running
     assert " 1 student," in explorer.status.value or " 0 students," in explorer.status.value  # no "1 students"
+
+
+def test_tradeoff_sweep_grows_from_its_boxes_and_clear_runs_it_again(monkeypatch):
+    explorer, calls = _fake_explorer(monkeypatch, lambda e, n: _FakeResult())
+    assert explorer.chooser.options == (("no point yet", -1),) and explorer.chooser.value == -1
+    assert explorer.clear_button.disabled  # nothing to clear
+    explorer.run(background=False)
+    assert explorer.start_button.disabled and not explorer.clear_button.disabled  # done: nothing left
+    assert explorer.chooser.options[0] == ("choose one of 4 points", -1) and explorer.chooser.value == -1
+    explorer.rates_box.value = "0.1, 0.2, 0.05"  # one more rate: two more students
+    assert explorer.rates == (0.1, 0.2, 0.05) and not explorer.start_button.disabled
+    assert explorer.status.value == "2 students to train"
+    explorer.formats_box.value = "tk, cp, tt"
+    assert explorer.plot.formats == ["tk", "cp", "tt"] and explorer.status.value == "5 students to train"
+    explorer.run(background=False)
+    assert len(explorer.points) == 9 and len(calls) == 9
+    explorer.formats_box.value = "tt"  # the earlier points stay, each format with its own colour
+    assert explorer.plot.formats == ["tt", "tk", "cp"] and explorer.start_button.disabled
+    explorer.plot.selected = 1
+    explorer.clear_button.click()
+    assert explorer.points == [] and explorer.selected is None and explorer.details.value == ""
+    assert explorer.chooser.options == (("no point yet", -1),) and explorer.plot.points == []
+    assert explorer.status.value == "3 students to train" and not explorer.start_button.disabled
+    explorer.run(background=False)
+    assert [(p.format, p.rate) for p in explorer.points] == [("tt", 0.1), ("tt", 0.2), ("tt", 0.05)]
+
+
+@pytest.mark.parametrize(
+    "box, text, token",
+    [("formats_box", "tk, nope", "nope"), ("formats_box", "dense", "dense"), ("formats_box", " , ", "formats"),
+     ("rates_box", "0.1, x", "x"), ("rates_box", "0", "0"), ("rates_box", "1.5", "1.5")],
+)  # fmt: skip
+def test_tradeoff_a_bad_sweep_box_says_why_and_keeps_the_sweep(monkeypatch, box, text, token):
+    explorer, _ = _fake_explorer(monkeypatch, lambda e, n: _FakeResult())
+    before = (explorer.formats, explorer.rates)
+    getattr(explorer, box).value = text
+    assert "tn-error" in explorer.status.value and token in explorer.status.value
+    assert (explorer.formats, explorer.rates) == before and explorer.start_button.disabled
+    with pytest.raises(TnvizError) as err:
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        TradeoffExplorer(LeNet5(), None, None, **{box.split("_")[0]: items}, example_input=torch.zeros(1))
+    assert err.value.token == token
 
 
 def test_tradeoff_example_input_comes_from_a_subset_itself():

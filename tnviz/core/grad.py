@@ -248,20 +248,9 @@ class BackwardPlan:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        import html
+        from tnviz.tables import html_table
 
-        columns = (("pass", "left"), ("FLOPs", "right"), ("× forward", "right"), ("approach", "left"))
-        head = "".join(f"<th style='text-align:{a}'>{h}</th>" for h, a in columns)
-        body = "".join(
-            "<tr>"
-            + "".join(
-                f"<td style='text-align:{a}'>{html.escape(c)}</td>"
-                for c, a in zip(r, ("left", "right", "right", "left"))
-            )
-            + "</tr>"
-            for r in self.rows()
-        )
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        return html_table(("pass", "FLOPs", "× forward", "approach"), self.rows())
 
     def __repr__(self) -> str:
         return f"<BackwardPlan: forward {self.forward.flops:,} FLOPs, backward {self.backward_flops:,} FLOPs>"

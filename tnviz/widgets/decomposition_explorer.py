@@ -203,6 +203,7 @@ class DecompositionExplorer(W.VBox):
             min=1,
             max=top,
             description="rank",
+            continuous_update=False,  # a decomposition per value dragged over would queue up (0.5 s each)
             layout=W.Layout(min_width="340px", flex="1 1 400px"),
         )
         self.images = W.Image(format="png")
@@ -257,6 +258,8 @@ class DecompositionExplorer(W.VBox):
 
         started = time.perf_counter()
         fmt, rank = self.format_box.value, self.rank_slider.value
+        # shown at once (widget messages leave while the kernel computes): not the last rank's figures
+        self.label.value = f"<i>{fmt} rank {rank}: decomposing…</i>"
         try:
             approx, self.params = decompose(self.tensor, fmt, rank)
         except TnvizError as err:

@@ -13,11 +13,14 @@ import anywidget
 import ipywidgets as W
 import traitlets
 
+from tnviz.errors import TnvizError
 from tnviz.widgets._common import add_classes, diagram_svg, error_html, html_table, report_html
 
 __all__ = ["TradeoffExplorer", "TradeoffPoint", "TradeoffPlot"]
 
 EXAMPLE_BATCH = 32  # inputs of the test set the FLOPs are counted for
+NO_POINT = "no point yet"  # the chooser's first entry, value NONE: never a blank dropdown
+NONE = -1  # that entry's value (ipywidgets shows a Dropdown whose value is None as blank)
 
 
 @dataclass
@@ -96,7 +99,10 @@ class TradeoffExplorer(W.VBox):
     and after **Stop**, which keeps the finished points; a student stopped mid-training is
     dropped, and Run trains it again). **Stop** is enabled while a sweep runs. When the sweep
     is done nothing is left to train (a failed point would fail again: it is listed in
-    ``failures``), so both are disabled.
+    ``failures``), so both are disabled, until the sweep grows: the **formats** and **rates**
+    boxes (comma-separated; editable while no sweep runs) add what is new to train, and **Clear**
+    drops every point so that Run trains the whole sweep again (after a change of
+    ``distill_kwargs``, say).
 
     Args:
         teacher, train, test: the trained network and its data.
@@ -108,9 +114,10 @@ class TradeoffExplorer(W.VBox):
 
     Attributes: ``points`` (:class:`TradeoffPoint` s), ``failures``, ``running``, ``selected`` (the shown
     point or None), ``plot`` (:class:`TradeoffPlot`), ``chooser``, ``details``, ``status``,
-    ``start_button``, ``stop_button``.
+    ``start_button``, ``stop_button``, ``clear_button``, ``formats_box``, ``rates_box``.
 
     CSS classes: ``tn-tradeoff-explorer``, ``tn-tradeoff-run``, ``tn-tradeoff-stop``,
+    ``tn-tradeoff-clear``, ``tn-tradeoff-formats``, ``tn-tradeoff-rates``,
     ``tn-tradeoff-status``, ``tn-tradeoff-chooser``, ``tn-tradeoff-details`` (holds
     ``table.tn-table`` and ``.tn-tradeoff-layer`` diagrams); the plot's as :class:`TradeoffPlot`.
 
@@ -133,7 +140,7 @@ class TradeoffExplorer(W.VBox):
         **distill_kwargs: Any,
     ) -> None:
         self.teacher, self.train, self.test = teacher, train, test
-        self.formats, self.rates = tuple(formats), tuple(rates)
+        self.formats, self.rates = _checked_formats(formats), _checked_rates(rates)
         self.distill_kwargs = {"schedule": "e2e", "epochs": 2, "progress": False, **distill_kwargs}
         self.compress_kwargs = dict(compress_kwargs or {})
         self.example_input = example_input if example_input is not None else _example_batch(test, EXAMPLE_BATCH)
@@ -150,14 +157,21 @@ class TradeoffExplorer(W.VBox):
         self._choosing = threading.RLock()
         self._syncing = False  # set and read only by the thread holding _choosing
         self.plot = TradeoffPlot(formats=list(self.formats))
-        self.chooser = W.Dropdown(options=[], description="point")
+        self.chooser = W.Dropdown(options=[(NO_POINT, NONE)], value=NONE, description="point")
         self.details = W.HTML()
         self.status = W.HTML(f"{_students(len(self.formats) * len(self.rates))} to train")
         self.start_button = W.Button(description="Run sweep", icon="play")
         self.start_button.on_click(lambda _: self.run())
         self.stop_button = W.Button(description="Stop", icon="stop", button_style="danger", disabled=True)
         self.stop_button.on_click(lambda _: self.stop())
-        self.chooser.observe(lambda c: self.select(c["new"]), names="value")
+        self.clear_button = W.Button(description="Clear", icon="trash", tooltip="drop every point and failure")
+        self.clear_button.on_click(lambda _: self.clear())
+        self.formats_box = W.Text(value=", ".join(self.formats), description="formats", continuous_update=False)
+        self.rates_box = W.Text(value=", ".join(f"{r:g}" for r in self.rates), description="rates",
+                                continuous_update=False)  # fmt: skip
+        self.formats_box.observe(lambda _: self._sweep_edited(), names="value")
+        self.rates_box.observe(lambda _: self._sweep_edited(), names="value")
+        self.chooser.observe(lambda c: self.select(None if c["new"] == NONE else c["new"]), names="value")
         self.plot.observe(lambda c: self.select(c["new"] if c["new"] >= 0 else None), names="selected")
         add_classes(
             "tn-tradeoff-",
@@ -165,14 +179,18 @@ class TradeoffExplorer(W.VBox):
                 (self, "explorer"),
                 (self.start_button, "run"),
                 (self.stop_button, "stop"),
+                (self.clear_button, "clear"),
+                (self.formats_box, "formats"),
+                (self.rates_box, "rates"),
                 (self.status, "status"),
                 (self.chooser, "chooser"),
                 (self.details, "details"),
             ),
         )
-        super().__init__(
-            [W.HBox([self.start_button, self.stop_button, self.status]), self.plot, self.chooser, self.details]
-        )
+        wrap = W.Layout(flex_flow="row wrap")
+        buttons = W.HBox([self.start_button, self.stop_button, self.clear_button, self.status], layout=wrap)
+        sweep = W.HBox([self.formats_box, self.rates_box], layout=wrap)
+        super().__init__([sweep, buttons, self.plot, self.chooser, self.details])
         self._set_buttons(running=False)
         self.redraw()
 
@@ -185,6 +203,43 @@ class TradeoffExplorer(W.VBox):
     def _set_buttons(self, running: bool) -> None:
         self.start_button.disabled = running or not self.todo()
         self.stop_button.disabled = not running
+        self.clear_button.disabled = running or not (self.points or self._failed)
+        self.formats_box.disabled = self.rates_box.disabled = running
+
+    def _sweep_edited(self) -> None:
+        """The formats or rates box changed: the sweep follows, or the status says why not."""
+        with self._state:
+            if self._running:  # the boxes are disabled meanwhile; a change from code waits its turn
+                return
+            try:
+                formats = _checked_formats(_items(self.formats_box.value))
+                rates = _checked_rates(_items(self.rates_box.value))
+            except (TnvizError, ValueError) as err:
+                self.status.value = error_html(getattr(err, "message", str(err)))
+                self.start_button.disabled = True
+                return
+            self.formats, self.rates = formats, rates
+            self.plot.formats = self._plotted_formats()
+            self.status.value = f"{_students(len(self.todo()))} to train"
+            self._set_buttons(running=False)
+
+    def _plotted_formats(self) -> list[str]:
+        """The sweep's formats, then those of points trained before the sweep was edited (one colour each)."""
+        extra = [p.format for p in self.points if p.format not in self.formats]
+        return list(dict.fromkeys([*self.formats, *extra]))
+
+    def clear(self) -> None:
+        """Drop every point and failure (not while a sweep runs): Run trains the whole sweep again."""
+        with self._state:
+            if self._running:
+                return
+            self.points, self.failures, self._failed = [], [], set()
+            self.select(None)
+            self._refresh_chooser()
+            self.plot.formats = self._plotted_formats()
+            self.redraw()
+            self.status.value = f"{_students(len(self.todo()))} to train"
+            self._set_buttons(running=False)
 
     def run(self, background: bool = True) -> threading.Thread | None:
         """Start the sweep (in a background thread unless ``background=False``); a second call
@@ -240,7 +295,6 @@ class TradeoffExplorer(W.VBox):
 
     def _sweep(self) -> None:
         from tnviz.compression import distill
-        from tnviz.errors import TnvizError
 
         todo = self.todo()
         stopped = False
@@ -312,7 +366,8 @@ class TradeoffExplorer(W.VBox):
             keep = self.chooser.value
             self._syncing = True
             try:
-                self.chooser.options = [(p.label, i) for i, p in enumerate(self.points)]
+                first = (f"choose one of {_points(len(self.points))}", NONE) if self.points else (NO_POINT, NONE)
+                self.chooser.options = [first, *((p.label, i) for i, p in enumerate(self.points))]
                 self.chooser.value = keep  # ipywidgets resets the value with new options
             finally:
                 self._syncing = False
@@ -335,7 +390,7 @@ class TradeoffExplorer(W.VBox):
             self._syncing = True
             try:
                 self.plot.selected = -1 if index is None else index
-                self.chooser.value = index
+                self.chooser.value = NONE if index is None else index
             finally:
                 self._syncing = False
             self.show(index)
@@ -380,6 +435,42 @@ class TradeoffExplorer(W.VBox):
 
 def _students(n: int) -> str:
     return f"{n} student" if n == 1 else f"{n} students"
+
+
+def _points(n: int) -> str:
+    return f"{n} point" if n == 1 else f"{n} points"
+
+
+def _items(text: str) -> list[str]:
+    return [item.strip() for item in text.replace(";", ",").split(",") if item.strip()]
+
+
+def _checked_formats(formats: Sequence[str]) -> tuple[str, ...]:
+    from tnviz.core.formats import FORMATS
+
+    names = tuple(dict.fromkeys(str(f) for f in formats))
+    if not names:
+        raise TnvizError("formats: name at least one format", token="formats")
+    for name in names:
+        if name not in FORMATS or name == "dense":
+            known = ", ".join(f for f in FORMATS if f != "dense")
+            raise TnvizError(f"formats: unknown format {name!r}; expected some of {known}", token=name)
+    return names
+
+
+def _checked_rates(rates: Sequence[Any]) -> tuple[float, ...]:
+    checked = []
+    for rate in rates:
+        try:
+            value = float(rate)
+        except (TypeError, ValueError):
+            raise TnvizError(f"rates: {rate!r} is not a number; expected rates in (0, 1]", token=str(rate)) from None
+        if not 0 < value <= 1:
+            raise TnvizError(f"rates: {rate!r} is outside (0, 1]", token=str(rate))
+        checked.append(value)
+    if not checked:
+        raise TnvizError("rates: give at least one rate in (0, 1]", token="rates")
+    return tuple(dict.fromkeys(checked))
 
 
 def _example_batch(data: Any, n: int) -> Any:

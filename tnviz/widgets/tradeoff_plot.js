@@ -32,9 +32,12 @@ function render({ model, el: host }) {
   svg.style.maxWidth = "100%";
   root.appendChild(svg);
   host.appendChild(root);
+  const HIT = 10, STACK = 4;  // px: how near a click must be, and how near points count as one stack
+  let placed = [];  // each drawn point's index and position, for the click
 
   function draw() {
     while (svg.firstChild) svg.removeChild(svg.firstChild);
+    placed = [];
     const points = model.get("points") || [];
     const formats = model.get("formats") || [];
     const selected = model.get("selected");
@@ -82,7 +85,9 @@ function render({ model, el: host }) {
       svg.appendChild(el("circle", { cx: M.left + pw + 16, cy: ly - 4, r: 4, fill: color }));
       svg.appendChild(el("text", { x: M.left + pw + 26, y: ly, "font-size": 11, class: "tn-tradeoff-legend" }, fmt));
     });
-    for (const p of points) {
+    // the chosen point last, so that it is drawn over any point it overlaps
+    const order = points.filter(p => p.index !== selected).concat(points.filter(p => p.index === selected));
+    for (const p of order) {
       const k = Math.max(0, formats.indexOf(p.format));
       const on = p.index === selected;
       const c = el("circle", {
@@ -93,13 +98,27 @@ function render({ model, el: host }) {
       });
       c.style.cursor = "pointer";
       c.appendChild(el("title", {}, p.label));
-      c.addEventListener("click", () => {
-        model.set("selected", p.index);
-        model.save_changes();
-      });
       svg.appendChild(c);
     }
+    placed = points.map(p => ({ index: p.index, x: sx(p.x), y: sy(p.y) }));
   }
+
+  // A click picks the point nearest to it, not the topmost circle under it; a click on a stack of
+  // points (within STACK px of each other, e.g. two formats with one accuracy) whose nearest is
+  // the chosen one picks the next of the stack, so every point of it can be reached.
+  svg.addEventListener("click", event => {
+    const matrix = svg.getScreenCTM();
+    if (!matrix) return;
+    const at = new DOMPoint(event.clientX, event.clientY).matrixTransform(matrix.inverse());
+    const near = placed.map(p => ({ ...p, d: Math.hypot(p.x - at.x, p.y - at.y) }))
+      .filter(p => p.d <= HIT).sort((a, b) => a.d - b.d || a.index - b.index);
+    if (!near.length) return;
+    const stack = near.filter(p => Math.hypot(p.x - near[0].x, p.y - near[0].y) <= STACK);
+    const current = stack.findIndex(p => p.index === model.get("selected"));
+    const chosen = current >= 0 ? stack[(current + 1) % stack.length] : near[0];
+    model.set("selected", chosen.index);
+    model.save_changes();
+  });
   draw();
   for (const name of ["points", "formats", "selected", "empty_text"]) model.on("change:" + name, draw);
 }

@@ -241,23 +241,18 @@ class Plan:
         )
 
     def _repr_html_(self) -> str:
-        import html
+        from tnviz.tables import html_table
 
-        head = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-            f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
-            for k, v in (
-                ("Spec", self.diagram.to_spec()),
-                ("Approach", self.approach),
-                ("FLOPs", f"{_human(self.flops)}{_exact(self.flops)}"),
-                ("Left-to-right FLOPs", _human(self.left_to_right_flops)),
-                ("Reconstruct FLOPs", "—" if self.reconstruct_flops is None else _human(self.reconstruct_flops)),
-                ("Peak memory", f"{_human(self.peak_elements)} elements"),
-            )
+        summary = (
+            ("Spec", self.diagram.to_spec()),
+            ("Approach", self.approach),
+            ("FLOPs", f"{_human(self.flops)}{_exact(self.flops)}"),
+            ("Left-to-right FLOPs", _human(self.left_to_right_flops)),
+            ("Reconstruct FLOPs", "—" if self.reconstruct_flops is None else _human(self.reconstruct_flops)),
+            ("Peak memory", f"{_human(self.peak_elements)} elements"),
         )
-        cols = ("step", "operands", "operation", "result indices", "shape", "FLOPs")
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in self._rows())
-        return f"<table>{head}</table><table><tr>{''.join(f'<th>{c}</th>' for c in cols)}</tr>{body}</table>"
+        columns = ("step", "operands", "operation", "result indices", "shape", "FLOPs")
+        return html_table(None, summary, numeric=(False, False)) + html_table(columns, self._rows())
 
 
 def _human(n: float) -> str:

@@ -34,7 +34,7 @@ import torch
 from tensorly.decomposition import parafac, tensor_train
 
 import tnviz
-from tnviz import Diagram
+from tnviz.render import draw_many
 from tnviz.render.mpl import DiagramFigure
 from tnviz.widgets import DecompositionExplorer
 
@@ -54,9 +54,7 @@ specs = {
 }
 for name, spec in specs.items():
     print(f"{name:7s} {spec}")
-fig = DiagramFigure(figsize=(14, 3.6), layout="constrained")  # one figure, four axes: fig.axes
-for ax, (name, spec) in zip(fig.subplots(1, 4), specs.items()):
-    Diagram.parse(spec).draw(ax=ax, title=name)
+fig = draw_many(specs)  # one figure, a panel each, every one at the size its labels were placed for
 assert len(fig.axes) == 4 and fig.ax is fig.axes[0]  # fig.ax: the first (CP's)
 fig
 

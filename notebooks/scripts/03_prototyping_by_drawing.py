@@ -78,7 +78,8 @@ def fit(editor, steps=STEPS):
 # ## A CP layer: three factors on one hub
 #
 # A linear map from 64 = 8·8 features to 16, its weight a CP decomposition of rank 6:
-# `X: b (s1 s2), A: s1 r, B: s2 r, C: t r -> b t`. In the canvas below:
+# `X: b (s1 s2), A: s1 r, B: s2 r, C: r t -> b t` (each tensor's indices in the order you draw them). In the
+# canvas below:
 #
 # 1. **draw** mode: click four spots — X at the left, A above the middle, B below it, C at the
 #    right. Double-click each and type its name (`X`, `A`, `B`, `C`).
@@ -115,7 +116,8 @@ cp_errors = fit(cp_editor)
 # %% [markdown]
 # ## A tensor-ring layer: four cores in a ring
 #
-# `X: b (s1 s2), G1: r4 s1 r1, G2: r1 s2 r2, G3: r2 t1 r3, G4: r3 t2 r4 -> b (t1 t2)`:
+# `X: b (s1 s2), G1: r4 s1 r1, G2: r1 r2 s2, G3: r2 r3 t1, G4: r3 r4 t2 -> b (t1 t2)` (G1's order typed, the
+# others' as drawn):
 #
 # 1. **draw**: click five spots — X at the left, then G1 (top), G2 (bottom), G3 (bottom right),
 #    G4 (top right); name them by double-clicking.
@@ -153,7 +155,7 @@ tr_errors = fit(tr_editor)
 # %% [markdown]
 # ## A tensor-train layer: two cores in a chain
 #
-# `X: b (s1 s2), G1: s1 t1 r, G2: r s2 t2 -> b (t1 t2)`:
+# `X: b (s1 s2), G1: s1 t1 r, G2: s2 r t2 -> b (t1 t2)` (G1's order typed, G2's as drawn):
 #
 # 1. **draw**: click X at the left, G1 above right of it, G2 below right; name them.
 # 2. Drag X onto G1 (`s1=8`), X onto G2 (`s2=8`), G1 onto G2 (`r=4`).
@@ -191,7 +193,7 @@ tt_errors = fit(tt_editor)
 # relative error falls by orders of magnitude.
 
 # %%
-fig = DiagramFigure(figsize=(6, 3.2))  # a matplotlib Figure that shows itself as a cell's last expression
+fig = DiagramFigure(figsize=(6, 3.2), layout="constrained")  # a Figure that shows itself as a cell's last expression
 ax = fig.add_subplot()
 for label, errors in (("CP", cp_errors), ("tensor ring", tr_errors), ("tensor train", tt_errors)):
     ax.semilogy(errors, label=label)

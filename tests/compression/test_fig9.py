@@ -120,12 +120,41 @@ def test_plot_fig9_writes_a_png_from_a_curves_file(tmp_path, seeds):
     assert (tmp_path / "fig9_test_error.png").read_bytes()[:4] == b"\x89PNG"
     fig = fig9_figure(_curves_file(seeds))
     assert fig._repr_png_()[:4] == b"\x89PNG"  # a DiagramFigure: a notebook shows it
-    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == ["NN-TT (tt)", "TNN-mTT (mtt)"]
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["NN-TT (tt)", "TNN-mTT (mtt)"]
     assert len(fig.axes[0].collections) == (2 if len(seeds) > 1 else 0)  # a band per schedule with seeds to spread
     assert len(fig.axes[0].patches) == 2  # Seq-KD's two block phases, shaded
+    # the phases named above each frame (not on the points), one legend under the panels naming the shading
+    tops = panels[0].child_axes  # the secondary x axis on top
+    assert [t.get_text() for t in tops[0].get_xticklabels()] == ["conv2", "fc1", "fine-tune"]
+    assert not [t for t in panels[0].texts if t.get_text() in ("conv2", "fc1", "fine-tune")]
+    assert all(ax.get_legend() is None for ax in fig.axes) and len(fig.legends) == 1
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[:2] == ["Seq-KD", "E2E-KD"] and any("block phases (shaded)" in t for t in legend)
+    assert any("lowest to highest of 2 seeds" in t for t in legend) == (len(seeds) > 1)
     with pytest.raises(TnvizError, match="no curve at rate 0.05"):
         fig9_figure(_curves_file(seeds), rate=0.05)
     assert _main(["plot-fig9", str(tmp_path / "missing.json")]) == 2
+
+
+def test_the_accuracy_figure_shares_one_scale_and_draws_the_teacher():
+    from pathlib import Path
+
+    from tnviz.experiments.report import results_figure
+
+    root = Path(__file__).resolve().parents[2]
+    data = json.loads((root / "docs" / "lenet5_mnist" / "results.json").read_text())  # the committed run
+    fig = results_figure(data)
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(panels) == 4 and len({ax.get_ylim() for ax in panels}) == 1  # heights compare across panels
+    teacher = 100 * sum(data["teacher_acc"].values()) / len(data["teacher_acc"])
+    for ax in panels:
+        lines = [line for line in ax.get_lines() if line.get_label().startswith("teacher")]
+        assert len(lines) == 1 and lines[0].get_ydata()[0] == pytest.approx(teacher)
+        assert ax.get_legend() is None  # one legend, under the panels
+        tops = [seg[:, 1].max() for bars in ax.collections for seg in bars.get_segments()]
+        assert tops and max(tops) <= 100 + 1e-9  # intervals clipped at 100 %
+    assert len(fig.legends) == 1 and "clipped at 100 %" in fig.legends[0].get_title().get_text()
 
 
 def test_fig9_markdown_tabulates_mean_and_range_per_epoch():

@@ -162,6 +162,7 @@ def fig9_figure(data: dict, rate: float | None = None):
     against epoch, Seq-KD against E2E-KD, one panel per format at ``rate`` (default: the lowest,
     the highest compression), the mean over seeds with a band from the lowest to the highest.
     Returns a :class:`tnviz.render.mpl.DiagramFigure` (a notebook shows it as a PNG)."""
+    from matplotlib.patches import Patch
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     from tnviz.render.mpl import DiagramFigure
@@ -178,7 +179,7 @@ def fig9_figure(data: dict, rate: float | None = None):
     formats = [f for f in formats if any(c["format"] == f and c["target_rate"] == rate for c in curves)]
     cols = min(4, len(formats))
     rows_n = (len(formats) + cols - 1) // cols
-    fig = DiagramFigure(figsize=(3.4 * cols, 3.0 * rows_n + 0.6))
+    fig = DiagramFigure(figsize=(3.4 * cols, 3.0 * rows_n + 1.0))
     axes = fig.subplots(rows_n, cols, squeeze=False, sharey=True).ravel()
     colors = {"blockwise+e2e": "C0", "e2e": "C3"}
     n_seeds = len({c["seed"] for c in curves if c["target_rate"] == rate})
@@ -193,12 +194,14 @@ def fig9_figure(data: dict, rate: float | None = None):
             if len(v["seeds"]) > 1:
                 low, high = [min(e) for e in v["errors"]], [max(e) for e in v["errors"]]
                 ax.fill_between(v["epochs"], low, high, color=colors[schedule], alpha=0.18, linewidth=0)
-            if schedule == "blockwise+e2e":  # Seq-KD's phases: shaded block phases, named at the top
-                for k, (phase, a, b) in enumerate(_phase_spans(v["epochs"], v["phases"])):
+            if schedule == "blockwise+e2e":  # Seq-KD's phases: block phases shaded, each named above the frame
+                spans = _phase_spans(v["epochs"], v["phases"])
+                for k, (phase, a, b) in enumerate(spans):
                     if phase.startswith("block"):
                         ax.axvspan(a - 1, b, color="0.5", alpha=0.07 + 0.06 * (k % 2), linewidth=0)
-                    ax.text((a - 1 + b) / 2, 0.97, phase.replace("block ", ""), transform=ax.get_xaxis_transform(),
-                            ha="center", va="top", fontsize=7, color="0.35")  # fmt: skip
+                top = ax.secondary_xaxis("top")  # outside the data: never on a point or a line
+                top.set_xticks([(a - 1 + b) / 2 for _, a, b in spans], [p.replace("block ", "") for p, _, _ in spans])
+                top.tick_params(length=0, labelsize=7, labelcolor="0.35", pad=1)
         ax.set_title(f"{PAPER_NAMES.get(fmt, fmt)} ({fmt})", fontsize=10)
         ax.set_yscale("log")
         ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
@@ -210,14 +213,21 @@ def fig9_figure(data: dict, rate: float | None = None):
         ax.set_ylabel("test error (%)")
     for ax in axes[len(formats) :]:
         ax.set_visible(False)
-    axes[0].legend(fontsize=8, loc="center right")
-    band = f"mean of {n_seeds} seeds, band: lowest to highest" if n_seeds > 1 else "one seed"
+    # one legend for every panel, under them (in a panel it covered the curves), the shading named
+    handles, labels = axes[0].get_legend_handles_labels()
+    handles.append(Patch(color="0.5", alpha=0.16, linewidth=0))
+    labels.append("Seq-KD's block phases (shaded): one layer trained to match the teacher's block")
+    if n_seeds > 1:
+        handles.append(Patch(color=colors["blockwise+e2e"], alpha=0.18, linewidth=0))
+        labels.append(f"bands (in each curve's colour): lowest to highest of {n_seeds} seeds")
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    band = f"mean of {n_seeds} seeds" if n_seeds > 1 else "one seed"
     fig.suptitle(
         f"LeNet-5 / MNIST at rate {100 * rate:g} %: test error after each epoch, Seq-KD vs E2E-KD ({band}; "
         "epoch 0: the decomposed student)",
         fontsize=10,
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.45 / (3.0 * rows_n + 1.0), 1, 1))  # the legend's rows at the bottom
     return fig
 
 

@@ -4,6 +4,7 @@ from the file): ``results.md``, the README's results section and the accuracy-ag
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from tnviz.core.formats import FORMATS
 from tnviz.experiments.claims import (
@@ -18,7 +19,7 @@ from tnviz.experiments.claims import (
 from tnviz.experiments.fig9 import fig9_selection, fig9_tables
 from tnviz.provenance import mean_ci
 
-__all__ = ["results_markdown", "readme_section", "plot_results"]
+__all__ = ["results_markdown", "readme_section", "plot_results", "results_figure"]
 
 
 def _fmt_cell(cell: dict | None) -> str:
@@ -168,7 +169,14 @@ def readme_section(data: dict) -> str:
 
 
 def plot_results(data: dict, path: Path) -> None:
-    """Accuracy against rate per format, one panel per schedule, with the 95 % intervals."""
+    """Write :func:`results_figure` to ``path`` (PNG)."""
+    results_figure(data).savefig(path, dpi=110)
+
+
+def results_figure(data: dict) -> Any:
+    """Accuracy against rate per format, one panel per schedule (and init), on one accuracy
+    scale, with the 95 % intervals (clipped at 100 %) and the teachers' mean accuracy; a
+    matplotlib Figure."""
     from matplotlib.figure import Figure
 
     settings = data["provenance"]["settings"]
@@ -177,8 +185,10 @@ def plot_results(data: dict, path: Path) -> None:
     panels = list(dict.fromkeys((s, init_for(s, i)) for s in settings["schedules"] for i in inits))
     cols = 2 if len(panels) > 1 else 1
     rows_n = (len(panels) + cols - 1) // cols
-    fig = Figure(figsize=(6 * cols, 4 * rows_n))
-    axes = fig.subplots(rows_n, cols, squeeze=False).ravel()
+    fig = Figure(figsize=(6 * cols, 4 * rows_n + 0.6))
+    # one y scale for every panel, so that heights compare across schedules and inits
+    axes = fig.subplots(rows_n, cols, squeeze=False, sharey=True).ravel()
+    teachers = [100 * float(a) for a in (data.get("teacher_acc") or {}).values()]
     for ax, (schedule, init) in zip(axes, panels):
         for k, fmt in enumerate(settings["formats"]):
             cells = [(c["target_rate"], c) for c in data["cells"]
@@ -189,15 +199,24 @@ def plot_results(data: dict, path: Path) -> None:
             xs = [100 * r for r, _ in cells]
             ys = [c["mean"] for _, c in cells]
             errs = [c["ci95"] or 0 for _, c in cells]
+            above = [min(e, max(0.0, 100 - y)) for y, e in zip(ys, errs)]  # no accuracy above 100 %
             style = "-o" if FORMATS[fmt].reshaped else "--s"
-            ax.errorbar(xs, ys, yerr=errs, fmt=style, color=f"C{k}", capsize=3, label=PAPER_NAMES.get(fmt, fmt))
+            ax.errorbar(xs, ys, yerr=[errs, above], fmt=style, color=f"C{k}", capsize=3,
+                        label=PAPER_NAMES.get(fmt, fmt))  # fmt: skip
+        if teachers:
+            label = f"teacher (mean of {len(teachers)} seeds)" if len(teachers) > 1 else "teacher"
+            ax.axhline(sum(teachers) / len(teachers), color="k", linestyle=":", linewidth=1.2, label=label)
         title = SCHEDULE_NAMES[schedule] + (f", {init} init" if len(inits) > 1 and schedule != "scratch" else "")
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("rate (% of the compressed layers' parameters)")
-        ax.set_ylabel("test accuracy (%)")
         ax.grid(alpha=0.3)
+    for ax in axes[::cols]:
+        ax.set_ylabel("test accuracy (%)")
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
-    axes[0].legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    handles, labels = axes[0].get_legend_handles_labels()
+    # under the panels (in one it covered points); the intervals named
+    fig.legend(handles, labels, loc="lower center", ncol=min(5, len(labels)), fontsize=8, frameon=False,
+               title="bars: 95 % interval of the mean over seeds, clipped at 100 %", title_fontsize=8)  # fmt: skip
+    fig.tight_layout(rect=(0, 0.75 / (4 * rows_n + 0.6), 1, 1))
+    return fig

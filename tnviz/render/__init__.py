@@ -17,6 +17,7 @@ from tnviz.render.collisions import Collisions, collisions
 from tnviz.render.dot import IMAGE_FORMATS, graphviz_available, render_dot
 from tnviz.render.dot import to_dot as _scene_to_dot
 from tnviz.render.gradients import draw_gradients
+from tnviz.render.panels import draw_many
 from tnviz.render.plan_tree import draw_plan
 from tnviz.render.rendering_lock import savefig
 from tnviz.render.scene import build_scene, make_style
@@ -24,6 +25,7 @@ from tnviz.render.tikz import to_tikz as _scene_to_tikz
 
 __all__ = [
     "draw_gradients",
+    "draw_many",
     "draw_plan",
     "draw",
     "to_dot",

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Sequence
 from typing import Any
 
 from tnviz.core.diagram import Diagram
 from tnviz.errors import TnvizError
+from tnviz.render.panels import grid_of_panels
 from tnviz.render.scene import build_scene, make_style
 
 __all__ = ["draw_gradients"]
-
-MAX_WIDTH = 9.5  # inches the panels may take side by side: a notebook cell's width at 100 dpi
-TITLE_INCHES = 0.3  # room above each panel for its title
 
 
 def draw_gradients(
@@ -32,7 +29,7 @@ def draw_gradients(
         tensors: whose gradients to draw (default: every tensor).
         upstream: the name of the loss's gradient with respect to the output (default ``G``, or
             another free name when ``G`` is taken, as by a Tucker core).
-        columns: panels per row (default: as many as fit ``MAX_WIDTH`` at 80 % or more of their
+        columns: panels per row (default: as many as fit ``panels.MAX_WIDTH`` at 80 % or more of their
             natural size, the scale their labels were placed for).
         **style: drawing options (:class:`tnviz.render.scene.Style`), applied to every panel.
 
@@ -47,7 +44,6 @@ def draw_gradients(
         3
     """
     from tnviz.core.grad import free_upstream_name
-    from tnviz.render.mpl import DiagramFigure, draw_matplotlib, natural_size
 
     upstream = upstream or free_upstream_name(diagram)
     names = list(diagram.tensor_names if tensors is None else tensors)
@@ -69,28 +65,4 @@ def draw_gradients(
         standing = tuple(t for t in item.tensor_names if t not in diagram.tensor_names)
         panel_style = {"highlight": standing} if item is not diagram else {}
         drawn.append((title, build_scene(item, make_style({**style, **panel_style}))))
-    # Each panel gets the room its largest neighbour needs at its natural size (the scale its
-    # labels were placed for), the whole capped in width; text shrinks with a panel drawn smaller.
-    sizes = [natural_size(scene) for _, scene in drawn if not isinstance(scene, str)] or [(3.0, 2.5)]
-    cell_w, cell_h = max(2.4, max(w for w, _ in sizes)), max(1.8, max(h for _, h in sizes))
-    if columns is None:  # as many as fit with their text at no less than 80 % of its size
-        columns = int(MAX_WIDTH // (0.8 * cell_w))
-    columns = max(1, min(columns, len(drawn)))
-    rows = -(-len(drawn) // columns)
-    shrink = min(1.0, MAX_WIDTH / (columns * cell_w))
-    cell_w, cell_h = cell_w * shrink, cell_h * shrink
-    width, height = columns * cell_w, rows * (cell_h + TITLE_INCHES)
-    fig = DiagramFigure(figsize=(width, height))
-    fig.panels = drawn
-    for k, (title, item) in enumerate(drawn):
-        row, col = divmod(k, columns)
-        bottom = (rows - 1 - row) * (cell_h + TITLE_INCHES) / height
-        ax = fig.add_axes((col * cell_w / width, bottom, cell_w / width, cell_h / height))
-        if isinstance(item, str):
-            ax.text(0.5, 0.5, "\n".join(textwrap.wrap(item, 38)), ha="center", va="center", fontsize=8, color="#b00")
-            ax.axis("off")
-        else:
-            draw_matplotlib(item, ax=ax)
-        ax.set_title(title, fontsize=10)
-    fig.ax = fig.axes[0]
-    return fig
+    return grid_of_panels(drawn, columns)

@@ -9,7 +9,8 @@ The files: ``benchmarks/results/planner.json`` (``benchmarks/planner.py``),
 ``benchmarks/results/paths.json`` (``benchmarks/paths.py``),
 ``benchmarks/results/slicing.json`` (``benchmarks/slicing.py``),
 ``benchmarks/results/grad_refusals.json`` (``benchmarks/grad_refusals.py``),
-``benchmarks/results/engine.json`` (``benchmarks/engine.py``) and
+``benchmarks/results/engine.json`` (``benchmarks/engine.py``),
+``benchmarks/results/main_job.json`` (``benchmarks/main_job.py``: the README's main job, timed) and
 ``docs/lenet5_mnist/results.json`` (``tnviz reproduce lenet5-mnist --out docs/lenet5_mnist``) and
 ``docs/lenet5_mnist/fig9_curves.json`` (the per-epoch test errors of a ``reproduce`` run, its
 ``fig9_curves.json``; ``python -m tnviz.experiments.fig9 plot-fig9 FILE`` draws the figure),
@@ -52,6 +53,7 @@ def generate_readme(text: str) -> str:
     import engine
     import expressions
     import grad_refusals
+    import main_job
     import paths
     import planner
     import slicing
@@ -75,6 +77,8 @@ def generate_readme(text: str) -> str:
     text = replace_section(text, "engine-benchmark", engine.table(engine_data) + "\n\n" + describe(engine_data))
     lenet = _load(LENET / "results.json")
     text = replace_section(text, "lenet5-results", readme_section(lenet) + "\n\n" + describe(lenet))
+    main = _load(HERE / "results" / "main_job.json")
+    text = replace_section(text, "main-job", main_job.sentence(main) + " " + describe(main))
     return text
 
 

@@ -537,7 +537,7 @@ def test_an_idle_dashboard_says_so_and_counts_epochs_of_their_total(monkeypatch)
     assert dash.status.value == "nothing is running" and not dash.stop_event.is_set()
     drawn = []
     monkeypatch.setattr(module, "figure_png", lambda fig: drawn.append(fig) or b"\x89PNG")
-    dash.on_start({"epochs": 3, "mode": "blockwise", "phases": ["block conv2", "fine-tune"]})
+    dash.on_start({"epochs": 3, "schedule": "blockwise", "phases": ["block conv2", "fine-tune"]})
     assert dash.progress.description == "epoch 1/3" and dash.running
     dash.on_step({"phase": "block conv2", "step": 1, "steps": 2, "loss": 0.5, "global_epoch": 1})
     dash.on_epoch({"global_epoch": 1, "train_acc": 0.5, "test_acc": 0.4})

@@ -43,10 +43,9 @@ from tnviz.compression.checkpoint import load_checkpoint, load_state_into, save_
 from tnviz.compression.training_state import preserved_state
 from tnviz.errors import TnvizError
 
-__all__ = ["distill", "evaluate", "DistillResult", "Phase", "StopTraining", "SCHEDULES", "MODES"]
+__all__ = ["distill", "evaluate", "DistillResult", "Phase", "StopTraining", "SCHEDULES"]
 
 SCHEDULES = ("seq", "e2e", "scratch")
-MODES = SCHEDULES  # the earlier name
 _KIND = "tnviz-distill"
 _VERSION = 1
 EXIT_BARRIER_SECONDS = 60  # how long a rank waits at exit for the others (see _end_process_group)
@@ -484,7 +483,6 @@ class _Run:
         start_phase, start_epoch, opt_state = self.resume_point()
         info = {
             "schedule": self.s.schedule,
-            "mode": self.s.schedule,  # the earlier key, for callbacks written against it
             "phases": [p.name for p in self.phases],
             "epochs": self.total_epochs,
             "rank": self.rank,

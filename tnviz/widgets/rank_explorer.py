@@ -31,8 +31,7 @@ class RankExplorer(W.VBox):
 
     Args:
         in_channels, out_channels, kernel_size: the layer; ``kernel_size`` as in ``nn.Conv2d``
-            (3 or (3, 3)), None for Linear (``kernel="3×3"``, a ``KERNELS`` key, is the earlier
-            spelling).
+            (3 or (3, 3)), or a ``KERNELS`` key such as ``"3×3"``; None for Linear.
         format, rate, rank, order: the starting choice (``rank`` switches to rank mode).
         input_size, batch: the input the FLOPs are counted for.
         pretrained: an ``nn.Conv2d``/``nn.Linear`` whose decomposition error is shown (computed
@@ -64,10 +63,7 @@ class RankExplorer(W.VBox):
         input_size: int = 32,
         batch: int = 32,
         pretrained: Any = None,
-        kernel: str | None = None,
     ) -> None:
-        if kernel is not None:  # the earlier spelling: a KERNELS key such as "3×3"
-            kernel_size = kernel
         kernel = _kernel_name(kernel_size)
         self.pretrained = pretrained
         self.kernels = dict(KERNELS)

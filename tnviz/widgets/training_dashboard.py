@@ -72,7 +72,7 @@ class TrainingDashboard(W.VBox):
         self._total_epochs = max(1, info.get("epochs", 1))
         self.progress.max = self._total_epochs
         self.progress.description = f"epoch 1/{self._total_epochs}"
-        self.status.value = f"{info.get('mode')}: {', '.join(info.get('phases', []))}"
+        self.status.value = f"{info.get('schedule')}: {', '.join(info.get('phases', []))}"
 
     def on_step(self, metrics: dict) -> bool:
         self.steps.append(metrics)

@@ -501,7 +501,8 @@ def test_the_widgets_fit_a_narrow_window(page):
             figures["y"] >= controls["y"] + controls["height"] or figures["x"] >= controls["x"] + controls["width"]
         )
         assert not overlap, (controls, figures)
-        for selector in (".tn-canvas", ".tn-editor-picture svg", "img.tn-player-picture"):
+        for selector in (".tn-canvas", ".tn-editor-picture svg", "img.tn-player-picture", ".tn-tradeoff-rates",
+                         ".tn-tradeoff-explorer svg.tn-tradeoff-plot", ".tn-decomposition-slider"):  # fmt: skip
             item = p.locator(selector).first
             item.scroll_into_view_if_needed()
             box = item.bounding_box()

@@ -204,7 +204,7 @@ class DecompositionExplorer(W.VBox):
             max=top,
             description="rank",
             continuous_update=False,  # a decomposition per value dragged over would queue up (0.5 s each)
-            layout=W.Layout(min_width="340px", flex="1 1 400px"),
+            layout=W.Layout(min_width="280px", flex="1 1 400px"),  # 280: a 700 px window still fits it
         )
         self.images = W.Image(format="png")
         self.curve_plot = W.Image(format="png")

@@ -527,3 +527,31 @@ def test_a_control_that_sets_a_value_it_already_has_does_not_end_the_resizing():
     editor.set_size("p5", 2)  # what a box echoing its own value does: nothing the user sees changes
     editor.template_size.value = 6
     assert editor.tensor_names[-1] == "A6"
+
+
+def test_the_editor_model_is_plain_python_and_draws_alone():
+    """The drawing's state and actions (EditorModel) need no widget: the DiagramEditor extends them."""
+    import ast
+    from pathlib import Path
+
+    from tnviz.widgets.editor_model import EditorModel
+
+    source = Path(EditorModel.__module__.replace(".", "/") + ".py")
+    tree = ast.parse((Path(__file__).resolve().parents[2] / source).read_text())
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert not imported & {"ipywidgets", "anywidget", "traitlets"}, imported
+    model = EditorModel(default_size=3)
+    for name in "ABC":
+        model.add_tensor(name)
+    hub = model.connect("A", "B", "r")
+    model.join("C", hub)
+    for name, leg in zip("ABC", "ijk"):
+        model.add_leg(name, leg)
+    assert model.spec == "A: r i, B: r j, C: r k -> i j k" and model.diagram.sizes["r"] == 3
+    model.undo()
+    assert model.spec == "A: r i, B: r j, C: r -> i j"
+    model.redo()
+    again = EditorModel()
+    again.load_json(model.to_json())
+    assert again.spec == model.spec and again.to_drawing().positions == model.to_drawing().positions

@@ -1,10 +1,12 @@
 """DiagramEditor: draw any diagram of the spec language with the mouse; get its spec, cost,
 picture and trainable module.
 
-The drawing's state lives here, in Python: the canvas (``diagram_editor.js``) only shows it and
-sends what the mouse did as actions (``add_tensor``, ``connect``, ``join``, …), which run the
-same public methods a script or a test calls. So every click has a Python equivalent, undo and
-redo cover both, and the spec is always derived from one state.
+The drawing's state lives in Python, in :class:`~tnviz.widgets.editor_model.EditorModel`, which
+this widget extends with the canvas, the controls and the pictures: the canvas
+(``diagram_editor.js``) only shows the state and sends what the mouse did as actions
+(``add_tensor``, ``connect``, ``join``, …), which run the same public methods a script or a test
+calls. So every click has a Python equivalent, undo and redo cover both, and the spec is always
+derived from one state.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import copy
 import html
 import math
 import pathlib
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,30 +23,20 @@ import anywidget
 import ipywidgets as W
 import traitlets
 
-from tnviz.core.conv_options import ConvOptions, resolve_options
+from tnviz.core.conv_options import ConvOptions
 from tnviz.core.diagram import Diagram
-from tnviz.core.serialize import Drawing, drawing_from_json, drawing_to_json, read_drawing
-from tnviz.core.spec import modes_text, parse_spec
 from tnviz.errors import TnvizError
 from tnviz.render.layout import drawing_graph
 from tnviz.widgets._common import add_classes, diagram_svg, error_html
+from tnviz.widgets.editor_model import DEFAULT_KERNEL, DEFAULT_SIGNAL, PIXELS_PER_UNIT, ROLES, EditorModel
 from tnviz.widgets.editor_templates import TEMPLATES, build_template
 
 EMPTY_HINT = "Click the canvas to add a tensor, or type a spec below, or insert a template."
 # What the "code" menu writes the drawing as (render/code.py and the TikZ painter)
 CODE_TARGETS = ("none", "torch module", "opt_einsum call", "quimb", "TikZ")
 
-__all__ = ["DiagramEditor", "EditorCanvas", "ROLES"]
+__all__ = ["DiagramEditor", "EditorCanvas", "ROLES", "PIXELS_PER_UNIT"]
 
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-CANVAS = (560, 360)
-#: canvas pixels per layout unit: the picture under the canvas is drawn at the canvas's positions
-PIXELS_PER_UNIT = 70.0
-ROLES = ("input", "parameter")
-TENSOR_LETTERS = "ABCDEFGHKLMNPQRSTUVWYZ"
-INDEX_LETTERS = "ijklmnpqrsuvw"
-DEFAULT_SIGNAL, DEFAULT_KERNEL = 16, 3
-HISTORY = 200
 #: pixels between hubs of indices that join the same tensors
 HUB_SPREAD = 34.0
 
@@ -68,17 +59,7 @@ class EditorCanvas(anywidget.AnyWidget):
     can_redo = traitlets.Bool(False).tag(sync=True)
 
 
-def _next_name(used: set[str], letters: str) -> str:
-    for c in letters:
-        if c not in used:
-            return c
-    k = 1
-    while f"{letters[0]}{k}" in used:
-        k += 1
-    return f"{letters[0]}{k}"
-
-
-class DiagramEditor(W.VBox):
+class DiagramEditor(EditorModel, W.VBox):
     """Draw a diagram with the mouse, or type its spec; both stay in step.
 
     Mouse (toolbar mode **draw**): click empty space to add a tensor; drag from a tensor onto
@@ -134,27 +115,11 @@ class DiagramEditor(W.VBox):
         default_size: int = 4,
         **conv_options: Any,
     ) -> None:
-        if not isinstance(default_size, int) or isinstance(default_size, bool) or default_size < 1:
-            raise TnvizError(f"default_size must be a positive integer, got {default_size!r}", token="default_size")
+        # the model's state first (the controls below read it), the widget's children at the end
+        EditorModel.__init__(self, default_size)
         if not spec and (sizes or inputs or conv_options):
             raise TnvizError("sizes, inputs and convolution options go with a spec; give spec= too", token="spec")
         self.canvas = EditorCanvas()
-        self.default_size = default_size
-        self.sizes: dict[str, int] = {}
-        self.kernel_sizes: dict[str, int] = {}
-        self.signal_sizes: dict[str, int] = {}
-        self.options: dict[str, Any] = {}
-        self.diagram: Diagram | None = None
-        self.spec = ""
-        self.message = ""
-        self._tensors: list[dict[str, Any]] = []  # {name, x, y, role, modes}
-        self._indices: dict[str, bool] = {}  # index -> is a convolution (insertion order = drawing order)
-        self._output: list[list[str]] = []
-        self._typed: tuple | None = None  # (spec, positions) as set_spec drew them
-        self._output_name = ""  # a typed spec's output name ("-> Y: …"), kept
-        self._conv_put_in_output: set[str] = set()  # convolutions that set_conv put in the output
-        self._undo: list[dict[str, Any]] = []
-        self._redo: list[dict[str, Any]] = []
 
         self.spec_box = W.Text(
             placeholder="type a spec, e.g. A: i r, B: j r, C: k r -> i j k",
@@ -233,7 +198,7 @@ class DiagramEditor(W.VBox):
         )
         side = W.VBox([self.spec_label, self.hint, self.cost], layout=W.Layout(max_width="520px"))
         pictures = W.HBox([self.picture, self.gradient], layout=W.Layout(flex_flow="row wrap", width="100%"))
-        super().__init__([W.HBox([self.canvas, side], layout=W.Layout(flex_flow="row wrap")), controls, pictures])
+        W.VBox.__init__(self, [W.HBox([self.canvas, side], layout=W.Layout(flex_flow="row wrap")), controls, pictures])
         if spec:
             self.set_spec(spec, sizes=sizes, inputs=inputs, **conv_options)
             self._undo.clear()  # the starting drawing is where undo stops
@@ -248,70 +213,6 @@ class DiagramEditor(W.VBox):
     def __repr__(self) -> str:  # what a viewer without the widget's state shows
         return f"DiagramEditor({self.spec!r})" if self.spec else f"DiagramEditor(<not a valid diagram: {self.message}>)"
 
-    # --- the state ------------------------------------------------------------------------------
-    @property
-    def inputs(self) -> tuple[str, ...]:
-        """The tensors marked as inputs, in drawing order."""
-        return tuple(t["name"] for t in self._tensors if t["role"] == "input")
-
-    @property
-    def tensor_names(self) -> tuple[str, ...]:
-        return tuple(t["name"] for t in self._tensors)
-
-    @property
-    def index_names(self) -> tuple[str, ...]:
-        return tuple(self._indices)
-
-    def _tensor(self, name: str) -> dict[str, Any]:
-        for t in self._tensors:
-            if t["name"] == name:
-                return t
-        raise TnvizError(
-            f"no tensor {name!r} in the drawing; it has {', '.join(self.tensor_names) or 'none'}", token=str(name)
-        )
-
-    def _index(self, index: str) -> str:
-        if index not in self._indices:
-            raise TnvizError(
-                f"no index {index!r} in the drawing; it has {', '.join(self._indices) or 'none'}", token=str(index)
-            )
-        return index
-
-    def _holders(self, index: str) -> list[str]:
-        return [t["name"] for t in self._tensors for m in t["modes"] for i in m if i == index]
-
-    def _in_output(self, index: str) -> bool:
-        return any(index in m for m in self._output)
-
-    def _snapshot(self) -> dict[str, Any]:
-        return copy.deepcopy(
-            {
-                "tensors": self._tensors,
-                "indices": self._indices,
-                "output": self._output,
-                "sizes": self.sizes,
-                "kernel_sizes": self.kernel_sizes,
-                "signal_sizes": self.signal_sizes,
-                "options": self.options,
-                "conv_put_in_output": self._conv_put_in_output,
-                "output_name": self._output_name,
-            }
-        )
-
-    def _restore(self, state: dict[str, Any]) -> None:
-        state = copy.deepcopy(state)
-        self._tensors, self._indices, self._output = state["tensors"], state["indices"], state["output"]
-        self.sizes, self.kernel_sizes, self.signal_sizes = state["sizes"], state["kernel_sizes"], state["signal_sizes"]
-        self.options = state["options"]
-        self._conv_put_in_output = state["conv_put_in_output"]
-        self._output_name = state["output_name"]
-
-    def _edit(self) -> None:
-        """Record the state before a change, for undo."""
-        self._undo.append(self._snapshot())
-        del self._undo[:-HISTORY]
-        self._redo.clear()
-
     def _guarded(self, action: Any, *args: Any, **kwargs: Any) -> Any:
         """Run an action from the UI: a refused one shows its message instead of raising into the void."""
         try:
@@ -322,478 +223,28 @@ class DiagramEditor(W.VBox):
         self.canvas.message = ""
         return result
 
-    # --- mouse actions, as methods -------------------------------------------------------------
-    def add_tensor(
-        self, name: str | None = None, x: float | None = None, y: float | None = None, role: str = "parameter"
-    ) -> str:
-        """Add a tensor (a click on empty space in draw mode); returns its name."""
-        name = name or _next_name(set(self.tensor_names), TENSOR_LETTERS)
-        self._check_new_name(name, "tensor")
-        if role not in ROLES:
-            raise TnvizError(f"role {role!r} is not one of {', '.join(ROLES)}", token=str(role))
-        if x is None or y is None:
-            x, y = self._free_spot()
-        x, y = self._coordinates(x, y)
-        self._edit()
-        self._tensors.append({"name": name, "x": float(x), "y": float(y), "role": role, "modes": []})
-        self._refresh()
-        return name
-
-    def _free_spot(self) -> tuple[float, float]:
-        """The first spot of a grid over the canvas with no tensor near it (else the least crowded)."""
-        spots = [(90.0 + 125 * i, 70.0 + 110 * j) for j in range(3) for i in range(4)]
-
-        def crowd(p: tuple[float, float]) -> float:
-            return min((math.hypot(p[0] - t["x"], p[1] - t["y"]) for t in self._tensors), default=1e9)
-
-        return max(spots, key=lambda p: (min(crowd(p), 60.0), -spots.index(p)))
-
-    @staticmethod
-    def _coordinates(x: Any, y: Any) -> tuple[float, float]:
-        for what, value in (("x", x), ("y", y)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise TnvizError(f"{what} must be a finite number of pixels, got {value!r}", token=what)
-        return float(x), float(y)
-
-    def connect(self, a: str, b: str, index: str | None = None) -> str:
-        """A new index shared by ``a`` and ``b`` (a drag from one to the other; ``a == b`` is a
-        trace, a loop on the tensor); returns the index name."""
-        ta, tb = self._tensor(a), self._tensor(b)
-        index = index or self._fresh_index()
-        self._check_new_name(index, "index")
-        self._edit()
-        self._indices[index] = False
-        ta["modes"].append([index])
-        tb["modes"].append([index])
-        self._refresh()
-        return index
-
-    def join(self, tensor: str, index: str) -> None:
-        """``tensor`` holds ``index`` too (a drag from the tensor dropped onto the index's edge,
-        label or dot): a third holder makes a hyperedge; an open leg becomes an edge."""
-        t = self._tensor(tensor)
-        self._index(index)
-        if tensor in self._holders(index):
-            raise TnvizError(
-                f"{tensor} already holds {index!r}; drag {tensor} onto itself for a trace", token=str(index)
-            )
-        self._edit()
-        t["modes"].append([index])
-        self._refresh()
-
-    def add_leg(self, tensor: str, index: str | None = None, output: bool = True) -> str:
-        """A new index held by ``tensor`` alone: an open leg (in the output) or, with
-        ``output=False``, a summed one (a stub). A drag from a tensor onto empty space."""
-        t = self._tensor(tensor)
-        index = index or self._fresh_index()
-        self._check_new_name(index, "index")
-        self._edit()
-        self._indices[index] = False
-        t["modes"].append([index])
-        if output:
-            self._output.append([index])
-        self._refresh()
-        return index
-
-    def set_conv(self, index: str, conv: bool | None = None) -> None:
-        """Make ``index`` a convolution (``conv=None`` toggles). A new convolution joins the output,
-        as a convolution layer's spatial index does; ``set_output`` takes it out again."""
-        self._index(index)
-        conv = (not self._indices[index]) if conv is None else bool(conv)
-        if conv == self._indices[index]:
-            return
-        self._edit()
-        self._indices[index] = conv
-        if conv and not self._in_output(index):
-            self._output.append([index])
-            self._conv_put_in_output.add(index)
-        elif not conv and index in self._conv_put_in_output:  # turning it off undoes what turning it on did
-            self._output = [m2 for m2 in ([i for i in m if i != index] for m in self._output) if m2]
-        if not conv:
-            self._conv_put_in_output.discard(index)
-        self._refresh()
-
-    def set_output(self, index: str, output: bool | None = None) -> None:
-        """Put ``index`` in the output or take it out (``None`` toggles)."""
-        self._index(index)
-        output = (not self._in_output(index)) if output is None else bool(output)
-        if output == self._in_output(index):
-            return
-        self._edit()
-        self._conv_put_in_output.discard(index)
-        if output:
-            self._output.append([index])
-        else:
-            self._output = [[i for i in m if i != index] for m in self._output]
-            self._output = [m for m in self._output if m]
-        self._refresh()
-
-    def set_role(self, tensor: str, role: str | None = None) -> None:
-        """Mark ``tensor`` as an input or a parameter (``None`` toggles)."""
-        t = self._tensor(tensor)
-        role = role or ("parameter" if t["role"] == "input" else "input")
-        if role not in ROLES:
-            raise TnvizError(f"role {role!r} is not one of {', '.join(ROLES)}", token=str(role))
-        if role == t["role"]:
-            return
-        self._edit()
-        t["role"] = role
-        self._refresh()
-
-    def move(self, tensor: str, x: float, y: float) -> None:
-        """Move a tensor on the canvas (pixels, y down)."""
-        t = self._tensor(tensor)
-        x, y = self._coordinates(x, y)
-        if (x, y) == (t["x"], t["y"]):
-            return
-        self._edit()
-        t["x"], t["y"] = x, y
-        self._refresh()
-
-    def delete(self, name: str) -> None:
-        """Delete a tensor or an index, whichever ``name`` names (see :meth:`delete_tensor`,
-        :meth:`delete_index`)."""
-        if name in self.tensor_names and name in self._indices:
-            raise TnvizError(f"{name!r} names both a tensor and an index; use delete_tensor or delete_index",
-                             token=name)  # fmt: skip
-        if name in self._indices:
-            self.delete_index(name)
-        elif name in self.tensor_names:
-            self.delete_tensor(name)
-        else:
-            raise TnvizError(f"nothing named {name!r} in the drawing", token=str(name))
-
-    def delete_tensor(self, name: str) -> None:
-        """Delete a tensor; the indices nothing else holds go with it."""
-        self._tensor(name)
-        self._edit()
-        self._tensors = [t for t in self._tensors if t["name"] != name]
-        for index in [i for i in self._indices if not self._holders(i)]:
-            self._drop_index(index)
-        self._refresh()
-
-    def delete_index(self, index: str) -> None:
-        """Delete an index from every tensor that holds it and from the output."""
-        self._index(index)
-        self._edit()
-        self._drop_index(index)
-        self._refresh()
-
-    def _drop_index(self, index: str) -> None:
-        del self._indices[index]
-        for t in self._tensors:
-            t["modes"] = [m2 for m2 in ([i for i in m if i != index] for m in t["modes"]) if m2]
-        self._output = [m2 for m2 in ([i for i in m if i != index] for m in self._output) if m2]
-        for table in (self.sizes, self.kernel_sizes, self.signal_sizes, self.options):
-            table.pop(index, None)
-        self._conv_put_in_output.discard(index)
-
-    def rename(self, old: str, new: str) -> None:
-        """Rename a tensor or an index (whichever ``old`` names)."""
-        if old in self.tensor_names and old in self._indices:
-            raise TnvizError(f"{old!r} names both a tensor and an index; use rename_tensor or rename_index", token=old)
-        if old in self._indices:
-            self.rename_index(old, new)
-        else:
-            self.rename_tensor(old, new)
-
-    def rename_tensor(self, old: str, new: str) -> None:
-        """Rename tensor ``old`` to ``new`` (an identifier no tensor or index uses)."""
-        t = self._tensor(old)
-        if new == old:
-            return
-        self._check_new_name(new, "tensor")
-        self._edit()
-        t["name"] = new
-        self._refresh()
-
-    def rename_index(self, old: str, new: str) -> None:
-        """Rename index ``old`` to ``new`` everywhere (its sizes and convolution options follow)."""
-        self._index(old)
-        if new == old:
-            return
-        self._check_new_name(new, "index")
-        self._edit()
-        self._rename_index(old, new)
-        self._refresh()
-
-    def _rename_index(self, old: str, new: str) -> None:
-        self._indices = {(new if i == old else i): c for i, c in self._indices.items()}
-        for t in self._tensors:
-            t["modes"] = [[new if i == old else i for i in m] for m in t["modes"]]
-        self._output = [[new if i == old else i for i in m] for m in self._output]
-        for table in (self.sizes, self.kernel_sizes, self.signal_sizes, self.options):
-            if old in table:
-                table[new] = table.pop(old)
-        if old in self._conv_put_in_output:
-            self._conv_put_in_output.discard(old)
-            self._conv_put_in_output.add(new)
-
-    def set_modes(self, tensor: str, text: str) -> None:
-        """Reorder and group a tensor's indices, as written in a spec: ``"b (s1 s2) x y"``.
-        ``"NewName: …"`` renames it too. The indices must be the ones it holds."""
-        t = self._tensor(tensor)
-        held = sorted(i for m in t["modes"] for i in m)
-        word = text.strip()
-        if ":" not in word and _IDENT.match(word) and word not in held:  # a bare name renames
-            self.rename_tensor(tensor, word)
-            return
-        name, modes = self._parse_modes(text, tensor)
-        if sorted(i for m in modes for i in m) != held:
-            raise TnvizError(
-                f"{text!r} must list the indices {tensor} holds, each once per occurrence: {' '.join(held) or 'none'}",
-                token=text,
-            )
-        if name != tensor:
-            self._check_new_name(name, "tensor")
-        self._edit()
-        t["name"], t["modes"] = name, modes
-        self._refresh()
-
-    def set_output_modes(self, text: str) -> None:
-        """Order and group the output's indices, as after ``->`` in a spec: ``"b (t1 t2) x y"``.
-        Indices named here join the output; the others leave it. ``"Y: b t"`` names the output too."""
-        text = text.strip().removeprefix("->").strip()
-        name = self._output_name
-        if ":" in text:
-            name, text = (part.strip() for part in text.split(":", 1))
-            if name and not _IDENT.match(name):
-                raise TnvizError(f"output name {name!r} is not an identifier", token=name)
-        _, modes = self._parse_modes(text, "T")
-        seen: set[str] = set()
-        for i in (i for m in modes for i in m):
-            self._index(i)
-            if i in seen:
-                raise TnvizError(f"the output holds {i!r} twice; an output index appears once", token=i)
-            seen.add(i)
-        self._edit()
-        self._output, self._output_name = modes, name
-        self._refresh()
-
-    def _parse_modes(self, text: str, name: str) -> tuple[str, list[list[str]]]:
-        body = text.strip()
-        if ":" in body:
-            name, body = (part.strip() for part in body.split(":", 1))
-        try:
-            parsed = parse_spec(f"{name}: {body} -> ")
-        except TnvizError as err:
-            raise TnvizError(f"cannot read {text!r}: {err.message}", token=text) from None
-        return (name, [list(m) for m in parsed.operands[0].modes])
-
-    def set_size(self, index: str, size: int, kernel: int | None = None) -> None:
-        """Set an index's size; for a convolution, ``size`` is the signal's length and
-        ``kernel`` the kernels' length."""
-        self._index(index)
-        for what, value in (("size", size), ("kernel", kernel)):
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                raise TnvizError(f"{what} of {index!r} must be a positive integer, got {value!r}", token=index)
-        if kernel is not None and not self._indices[index]:
-            raise TnvizError(f"{index!r} is not a convolution: it has no kernel length", token=index)
-        self._edit()
-        self._set_size(index, size, kernel)
-        self._refresh()
-
-    def _set_size(self, index: str, size: int, kernel: int | None) -> None:
-        if self._indices[index]:
-            self.signal_sizes[index] = size
-            if kernel is not None:
-                self.kernel_sizes[index] = kernel
-        else:
-            self.sizes[index] = size
-
-    def clear(self) -> None:
-        """Empty the canvas (undoable)."""
-        if not self._tensors:
-            return
-        self._edit()
-        self._tensors, self._indices, self._output, self._output_name = [], {}, [], ""
-        self.sizes, self.kernel_sizes, self.signal_sizes, self.options = {}, {}, {}, {}
-        self._conv_put_in_output = set()
-        self._refresh()
-
-    def undo(self) -> None:
-        """Undo the last change (of the mouse or a method)."""
-        if self._undo:
-            self._redo.append(self._snapshot())
-            self._restore(self._undo.pop())
-            self._refresh()
-
-    def redo(self) -> None:
-        """Redo what ``undo`` undid."""
-        if self._redo:
-            self._undo.append(self._snapshot())
-            self._restore(self._redo.pop())
-            self._refresh()
-
-    def _fresh_index(self) -> str:
-        return _next_name(set(self._indices) | set(self.tensor_names), INDEX_LETTERS)
-
-    def _check_new_name(self, name: str, what: str) -> None:
-        if not isinstance(name, str) or not _IDENT.match(name):
-            raise TnvizError(f"{what} name {name!r} is not an identifier (a letter or _, then letters, digits, _)",
-                             token=str(name))  # fmt: skip
-        if name in self.tensor_names or name in self._indices:
-            kind = "tensor" if name in self.tensor_names else "index"
-            raise TnvizError(f"the drawing already has a {kind} named {name!r}", token=name)
-
-    # --- the spec, both ways --------------------------------------------------------------------
-    def build_spec(self) -> str:
-        """The spec of the drawing (raises TnvizError while it is not a valid one)."""
-        if not self._tensors:
-            raise TnvizError("the canvas is empty: add a tensor", token="")
-        # Inputs first: a convolution's signal is its first holder in the spec, and the signal is
-        # the input (a parameter drawn before the input must not become the signal).
-        ordered = [t for t in self._tensors if t["role"] == "input"] + [
-            t for t in self._tensors if t["role"] != "input"
-        ]
-        operands = ", ".join(f"{t['name']}: {modes_text(t['modes'])}".rstrip() for t in ordered)
-        head = f"{self._output_name}: " if self._output_name else ""
-        spec = f"{operands} -> {head}{modes_text(self._output)}".rstrip()
-        conv = [i for i, c in self._indices.items() if c]
-        if conv:
-            spec += " | " + " ".join(conv)
-        return spec
-
-    def _bound_diagram(self, spec: str) -> Diagram:
-        parsed = Diagram.parse(spec)
-        options = {c: o for c, o in self.options.items() if c in parsed.conv}
-        diagram = Diagram(parsed.spec, options=options)
-        conv = set(diagram.conv)
-        sizes: dict[str, Any] = {i: self.sizes.get(i, self.default_size) for i in diagram.index_names if i not in conv}
-        if not conv:
-            return diagram.bind(sizes)
-        shapes = {}  # a convolution's lengths differ by holder: signal first, then kernels
-        for name in diagram.tensor_names:
-            shape = []
-            for mode in diagram.tensor(name).modes:
-                length = 1
-                for i in mode:
-                    if i in conv:
-                        if diagram.holders(i)[0] == name:
-                            length *= self.signal_sizes.get(i, DEFAULT_SIGNAL)
-                        else:
-                            length *= self.kernel_sizes.get(i, DEFAULT_KERNEL)
-                    else:
-                        length *= sizes[i]
-                shape.append(length)
-            shapes[name] = tuple(shape)
-        return diagram.bind({k: v for k, v in sizes.items()}, shapes=shapes)
-
     def set_spec(
         self,
         spec: str | Diagram,
         sizes: Mapping[str, Any] | None = None,
         inputs: Sequence[str] | None = None,
         **conv_options: Any,
-    ) -> None:
-        """Draw a typed spec or a Diagram — one from a template or code in (``tnviz.from_einsum``,
-        ``from_tensorly(…).diagram``) — with positions from tnviz's layout, in the picture's
-        orientation. Sizes and convolution options are kept; ``inputs`` marks input tensors."""
-        from tnviz.render.layout import layout
-
-        if isinstance(spec, Diagram):
-            diagram = spec.bind(sizes) if sizes else spec
-            diagram = diagram.with_options(**conv_options) if conv_options else diagram
-            spec = diagram.to_spec()
-        else:
-            diagram = Diagram.parse(spec, sizes=sizes, **conv_options)
-        if diagram.has_ellipsis:
-            raise TnvizError("the editor draws named indices; write out what '...' stands for", token="...")
-        inputs = self._check_inputs(inputs, diagram.tensor_names)
-        for t in inputs or ():
-            if t not in diagram.tensor_names:
-                raise TnvizError(f"inputs names {t!r}, which is not a tensor of {spec!r}", token=str(t))
-        lay = layout(diagram)
-        pts = [lay.positions[n] for n in diagram.tensor_names]
-        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-        cx, cy = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2
-        span_x, span_y = max(max(xs) - min(xs), 1e-9), max(max(ys) - min(ys), 1e-9)
-        # a margin for legs and their labels (about 85 px) on every side
-        scale = min((CANVAS[0] - 190) / span_x, (CANVAS[1] - 190) / span_y, PIXELS_PER_UNIT)
-        self._edit()
-        self._tensors = [
-            {
-                "name": op.name,
-                "x": CANVAS[0] / 2 + scale * (p[0] - cx),
-                "y": CANVAS[1] / 2 - scale * (p[1] - cy),  # layout's y points up, the canvas's down
-                "role": "input" if op.name in (inputs or ()) else "parameter",
-                "modes": [list(m) for m in op.modes],
-            }
-            for op, p in zip(diagram.tensors, pts)
-        ]
-        conv = set(diagram.conv)
-        self._indices = {i: i in conv for i in diagram.index_names}
-        self._output = [list(m) for m in diagram.output.modes]
-        self._output_name = diagram.output.name if diagram.output.name != "out" else ""
-        self.options = dict(diagram.options)
-        self._conv_put_in_output = set()
-        self.sizes = {i: n for i, n in diagram.sizes.items() if i not in conv}
-        self.signal_sizes, self.kernel_sizes = {}, {}
-        for (tensor, index), n in diagram.conv_sizes.items():
-            if tensor == diagram.holders(index)[0]:
-                self.signal_sizes[index] = n
-            else:
-                self.kernel_sizes[index] = n
-        self._syncing = True
-        self.spec_box.value = spec
+    ) -> str:
+        text = super().set_spec(spec, sizes, inputs, **conv_options)
+        self._syncing = True  # the spec box shows what was drawn, without drawing it again
+        self.spec_box.value = text
         self._syncing = False
-        self._typed = None
-        self._refresh()
-        self._typed = (self.spec, self._positions())
         self._show()
+        return text
 
-    @staticmethod
-    def _check_inputs(inputs: Any, names: Sequence[str]) -> tuple[str, ...]:
-        if inputs is None:
-            return ()
-        if not isinstance(inputs, (tuple, list)) or not all(isinstance(n, str) for n in inputs):
-            raise TnvizError(f"inputs must be a tuple of tensor names such as ('X',), got {inputs!r}", token="inputs")
-        return tuple(inputs)
+    set_spec.__doc__ = EditorModel.set_spec.__doc__
 
-    def _positions(self) -> tuple:
-        return tuple((t["name"], t["x"], t["y"]) for t in self._tensors)
-
-    def to_module(self, inputs: Sequence[str] | None = None) -> Any:
-        """A trainable :class:`tnviz.TensorNetwork` of the drawing: its inputs are ``inputs``, or
-        else the tensors marked as inputs; the other tensors are its parameters.
-
-        Raises:
-            TnvizError: the drawing is not a valid diagram, or nothing says which tensors are inputs.
-        """
-        from tnviz.execute.module import TensorNetwork
-
-        if self.diagram is None:
-            raise TnvizError(f"the drawing is not a valid diagram yet: {self.message}", token="diagram")
-        if inputs is None:
-            if not self.inputs:
-                raise TnvizError(
-                    "no tensor is marked as an input: mark one in role mode (click it: it turns blue) "
-                    "or pass inputs=(...); inputs=() makes a module whose tensors are all parameters",
-                    token="inputs",
-                )
-            inputs = self.inputs
-        inputs = self._check_inputs(inputs, self.tensor_names)
-        for name in inputs:
-            if name not in self.tensor_names:
-                raise TnvizError(f"inputs names {name!r}, which is not a tensor of the drawing", token=str(name))
-        # Only the parameters' sizes are fixed: what the inputs alone hold (a batch index, a
-        # signal's length) comes from the tensors given to forward.
-        structure = Diagram(self.diagram.spec, options=self.diagram.options)
-        shapes = {n: self.diagram.shape(n) for n in self.tensor_names if n not in inputs}
-        return TensorNetwork(structure.bind(shapes=shapes), inputs=inputs)
-
-    # --- from the state to what is shown --------------------------------------------------------
     def _refresh(self) -> None:
-        try:
-            spec = self.build_spec()
-            diagram = self._bound_diagram(spec)
-        except TnvizError as err:
-            self.diagram, self.spec, self.message = None, "", err.message
-        else:
-            self.diagram, self.spec, self.message = diagram, spec, ""
+        super()._refresh()
         self._push_canvas()
         self._show()
 
+    # --- from the state to what is shown --------------------------------------------------------
     def _push_canvas(self) -> None:
         edges = []
         offsets = self.hub_offsets()
@@ -948,7 +399,7 @@ class DiagramEditor(W.VBox):
             )
         return pinned
 
-    # --- templates and files ---------------------------------------------------------------------
+    # --- templates, files and code --------------------------------------------------------------
     def insert_template(self, name: str, size: int | None = None, bond: int | None = None) -> None:
         """Replace the drawing by a template (:data:`~tnviz.widgets.editor_templates.TEMPLATES`):
         an MPS, MPO, PEPS, tree, MERA, a layer of any format or a module of the paper, built with
@@ -992,38 +443,6 @@ class DiagramEditor(W.VBox):
         if self._syncing or self._template is None or self._template != (self.template_box.value, self._drawn()):
             return  # no template inserted, another chosen, or the drawing edited (sizes, places) since
         self._guarded(self._insert_chosen)
-
-    def to_drawing(self) -> Drawing:
-        """The drawing: the diagram, each tensor's canvas position and the inputs."""
-        if self.diagram is None:
-            raise TnvizError(f"the drawing is not a valid diagram yet: {self.message}", token="diagram")
-        return Drawing(self.diagram, {t["name"]: (t["x"], t["y"]) for t in self._tensors}, self.inputs)
-
-    def to_json(self) -> str:
-        """The drawing as versioned JSON (what the download link holds; :meth:`load_json` reads it)."""
-        return drawing_to_json(self.to_drawing())
-
-    def load_json(self, text: str | bytes) -> None:
-        """Open a drawing saved by :meth:`to_json` (or a diagram saved by ``Diagram.save``: then
-        tnviz's layout places it); undoable."""
-        self._open(drawing_from_json(text))
-
-    def _open(self, drawing: Drawing) -> None:
-        self.set_spec(drawing.diagram, inputs=drawing.inputs)
-        for t in self._tensors:
-            if t["name"] in drawing.positions:
-                t["x"], t["y"] = drawing.positions[t["name"]]
-        self._refresh()
-
-    def save(self, path: str) -> None:
-        """Write the drawing to ``path`` (JSON, atomically)."""
-        from tnviz.render import save_bytes
-
-        save_bytes(path, (self.to_json() + "\n").encode())
-
-    def load(self, path: str) -> None:
-        """Open the drawing (or diagram) in the JSON file ``path``."""
-        self._open(read_drawing(path))
 
     def _uploaded(self, change: dict) -> None:
         files = change["new"]
@@ -1092,18 +511,6 @@ class DiagramEditor(W.VBox):
             self.size_box.value = self.sizes.get(index, self.default_size)
         self._syncing = False
 
-    def set_conv_options(self, index: str, padding: int | None = None, stride: int | None = None) -> None:
-        """Set a convolution index's padding (on both sides) and stride, as ``F.conv``'s (undoable)."""
-        self._index(index)
-        if not self._indices[index]:
-            raise TnvizError(f"{index!r} is not a convolution: it has no padding or stride", token=index)
-        given = {"padding": {index: padding} if padding is not None else None}
-        given["stride"] = {index: stride} if stride is not None else None
-        options = resolve_options((index,), {index: self.options.get(index, ConvOptions())}, given)
-        self._edit()
-        self.options[index] = options[index]
-        self._refresh()
-
     def _edit_conv_options(self, change: dict) -> None:
         index = self.index_box.value
         if self._syncing or not self._indices.get(index, False):
@@ -1151,27 +558,3 @@ class DiagramEditor(W.VBox):
             return
         if action == "move":  # the canvas moved the circle itself; make sure it shows the final state
             self._push_canvas()
-
-    def _edit_index_text(self, index: str, text: str) -> None:
-        """``r``, ``r=6`` or (a convolution) ``x=32:3``: rename and/or resize an index in place,
-        as one change (one undo step); nothing changes when any part is refused."""
-        self._index(index)
-        m = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:=\s*(\d+)\s*(?::\s*(\d+))?)?\s*", text)
-        if not m:
-            raise TnvizError(f"cannot read {text!r}: expected name, name=size or, for a convolution, name=size:kernel",
-                             token=text)  # fmt: skip
-        name, size, kernel = m.group(1), m.group(2), m.group(3)
-        if name != index:
-            self._check_new_name(name, "index")
-        if kernel is not None and not self._indices[index]:
-            raise TnvizError(f"{index!r} is not a convolution: it has no kernel length", token=index)
-        if size is not None and int(size) < 1:
-            raise TnvizError(f"size of {index!r} must be a positive integer, got {size}", token=index)
-        if kernel is not None and int(kernel) < 1:
-            raise TnvizError(f"kernel of {index!r} must be a positive integer, got {kernel}", token=index)
-        self._edit()
-        if name != index:
-            self._rename_index(index, name)
-        if size is not None:
-            self._set_size(name, int(size), int(kernel) if kernel else None)
-        self._refresh()

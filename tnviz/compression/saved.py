@@ -10,7 +10,8 @@ from typing import Any
 from torch import nn
 
 from tnviz.compression.checkpoint import load_checkpoint, load_state_into, save_atomic, write_text_atomic
-from tnviz.compression.surgery import CompressionReport, layer_settings, rebuild
+from tnviz.compression.report import CompressionReport
+from tnviz.compression.surgery import layer_settings, rebuild
 from tnviz.compression.user_model import load_user_model
 from tnviz.errors import TnvizError
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import string
 from typing import TextIO
 
 __all__ = ["run_demo"]
@@ -12,11 +11,11 @@ def _dense_kernel(spec: str, params: list) -> object:
     """Reconstruct the F.conv2d weight with plain ``torch.einsum`` (independent of tnviz's executor)."""
     import torch
 
-    from tnviz.core.spec import parse_spec
+    from tnviz.core.spec import einsum_letters, parse_spec
     from tnviz.paper_layers import kernel_spec
 
     parsed = parse_spec(kernel_spec(spec))
-    letters = dict(zip(dict.fromkeys(i for op in parsed.operands for i in op.indices), string.ascii_letters))
+    letters = einsum_letters(list(dict.fromkeys(i for op in parsed.operands for i in op.indices)))
     eq = ",".join("".join(letters[i] for i in op.indices) for op in parsed.operands)
     eq += "->" + "".join(letters[i] for i in parsed.output.indices)
     flat = torch.einsum(eq, *params)

@@ -509,3 +509,13 @@ def test_round_trip_property(spec):
     printed = format_spec(spec)
     assert parse_spec(printed) == spec, printed
     assert parse_spec(format_spec(spec, compact=False)) == spec
+
+
+def test_einsum_letters_are_torchs_52_and_the_53rd_index_is_named():
+    from tnviz.core.spec import EINSUM_LETTERS, einsum_letters
+
+    names = [f"i{k}" for k in range(53)]
+    assert einsum_letters(names[:52]) == dict(zip(names, EINSUM_LETTERS)) and len(EINSUM_LETTERS) == 52
+    with pytest.raises(TnvizError, match="a step with 53 indices; torch.einsum takes at most 52") as err:
+        einsum_letters(names, "a step")
+    assert err.value.token == "i52"

@@ -42,6 +42,7 @@ The parser knows syntax only; roles and sizes live in :mod:`tnviz.core.diagram`.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -58,10 +59,14 @@ __all__ = [
     "expand_ellipsis",
     "ELLIPSIS",
     "MAX_CONV_INDICES",
+    "EINSUM_LETTERS",
+    "einsum_letters",
 ]
 
 MAX_CONV_INDICES = 3  # F.conv1d/2d/3d: a step convolves at most three indices at once
 ELLIPSIS = "..."  # the ellipsis, kept as the one-index mode (ELLIPSIS,) until expand_ellipsis
+
+EINSUM_LETTERS = string.ascii_letters  # what torch.einsum's equations may use: 52 letters
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _NAME_PREFIX = re.compile(r"\s*([^\s:,()|]+)\s*:")
@@ -757,3 +762,21 @@ def format_spec(spec: Spec, compact: bool | None = None) -> str:
     if spec.conv:
         text += " | " + " ".join(spec.conv)
     return text
+
+
+def einsum_letters(names: Sequence[str], what: str = "an equation") -> dict[str, str]:
+    """A torch.einsum letter for each of ``names`` (distinct index names), in order.
+
+    Raises:
+        TnvizError: past the 52 letters torch.einsum takes, naming the first index without one.
+
+    Example:
+        >>> einsum_letters(["r", "s1"])
+        {'r': 'a', 's1': 'b'}
+    """
+    if len(names) > len(EINSUM_LETTERS):
+        raise TnvizError(
+            f"{what} with {len(names)} indices; torch.einsum takes at most {len(EINSUM_LETTERS)}",
+            token=names[len(EINSUM_LETTERS)],
+        )
+    return dict(zip(names, EINSUM_LETTERS))

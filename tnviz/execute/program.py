@@ -33,12 +33,11 @@ import torch
 import torch.nn.functional as F
 
 from tnviz.core.plan import Plan, Step
-from tnviz.errors import TnvizError
+from tnviz.core.spec import einsum_letters
 from tnviz.execute.memory import plan_within_budget
 
 __all__ = ["Program", "KernelCache", "compile_plan", "run_plan", "memory_format_of"]
 
-_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _PAD_MODE = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
 
@@ -110,11 +109,7 @@ class _Pairwise:
 def _einsum_call(step: Step) -> _Pairwise:
     (a, b), (ia, ib) = step.operands, step.operand_indices
     names = list(dict.fromkeys(ia + ib))
-    if len(names) > len(_LETTERS):
-        raise TnvizError(
-            f"a step joins {len(names)} indices; torch.einsum takes at most {len(_LETTERS)}", token=names[-1]
-        )
-    letter = {i: _LETTERS[k] for k, i in enumerate(names)}
+    letter = einsum_letters(names, "a step")
     eq = (
         f"{''.join(letter[i] for i in ia)},{''.join(letter[i] for i in ib)}->{''.join(letter[i] for i in step.indices)}"
     )
@@ -192,12 +187,7 @@ def _sum_op(step: Step) -> Callable[[torch.Tensor], torch.Tensor]:
     """One tensor's unary step: its diagonals (a repeated index) and its summed indices."""
     (ia,) = step.operand_indices
     if len(set(ia)) < len(ia):
-        if len(set(ia)) > len(_LETTERS):
-            raise TnvizError(
-                f"a diagonal of a tensor with {len(set(ia))} indices; torch.einsum takes at most {len(_LETTERS)}",
-                token=ia[-1],
-            )
-        letter = {i: _LETTERS[k] for k, i in enumerate(dict.fromkeys(ia))}
+        letter = einsum_letters(list(dict.fromkeys(ia)), "a diagonal of a tensor")
         eq = f"{''.join(letter[i] for i in ia)}->{''.join(letter[i] for i in step.indices)}"
         return lambda x: torch.einsum(eq, x)
     dims = tuple(ia.index(i) for i in step.summed)

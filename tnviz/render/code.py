@@ -14,11 +14,11 @@ import re
 from typing import Any
 
 from tnviz.core.diagram import Diagram, default_inputs
+from tnviz.core.spec import einsum_letters
 from tnviz.errors import TnvizError
 
 __all__ = ["to_einsum", "to_torch_source", "to_quimb_source", "einsum_cannot_write"]
 
-_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # Names the generated code itself uses: an input named so gets another parameter name.
 _RESERVED = {"self", "torch", "nn", "opt_einsum"}
 _QUIMB_RESERVED = {"np", "qtn", "rng", "tn", "result"}  # what the quimb code names besides the tensors
@@ -61,9 +61,7 @@ def _check(diagram: Diagram, what: str) -> None:
 
 
 def _letters(names: list[str]) -> dict[str, str]:
-    if len(names) > len(_LETTERS):
-        raise TnvizError(f"{len(names)} indices; torch.einsum takes at most {len(_LETTERS)}", token=names[-1])
-    return {n: _LETTERS[k] for k, n in enumerate(names)}
+    return einsum_letters(names, "a diagram")
 
 
 def to_einsum(diagram: Diagram, sizes: Any = None, optimize: Any = "auto") -> str:

@@ -207,23 +207,9 @@ def compress(
         _, teacher_out, run_order = record_layers(
             model, hookable, calib.inputs, outputs=True, memory=calibration_memory
         )
-    layers = []
     bar = _progress_bar(len(planned), None if decomposed else estimated) if progress else None
-    for c, dense, new in planned:
-        if bar is not None:
-            bar.set_description(c.name)
-            bar.update()
-        if init != "random" and not decomposed:
-            try:
-                decompose_into(new, dense)
-            except TnvizError as err:  # the layer's name, so a user knows which one
-                raise TnvizError(f"layer {c.name!r} ({c.kind}): {err.message}", token=c.name) from None
-        error = new.reconstruction_error if init != "random" else None
-        new.train(dense.training)
-        _install(student, modules, aliases, c, new)
-        layers.append(_layer_report(c, new, dense, modules, shapes, error))
-    if bar is not None:
-        bar.close()
+    decompose = init != "random" and not decomposed
+    layers = _install_planned(student, planned, modules, aliases, shapes, decompose, init != "random", bar)
     notes: list[str] = []
     if calib is not None:
         layers, note = _calibrate(
@@ -233,14 +219,8 @@ def compress(
         notes.append(note)
     count = lambda m: sum(p.numel() for p in m.parameters())
     kept = in_model_order(model, kept)
-    model_rate = count(student) / max(1, count(model))
-    if rate is not None and budget == "layer" and model_rate > 1.5 * rate and kept:
-        largest = max(kept, key=lambda k: k.params)
-        notes.append(
-            f"the whole model keeps {model_rate:.3f} of its parameters against the {rate:g} asked of each compressed "
-            f"layer: the modules kept as they were hold {sum(k.params for k in kept):,} (the largest, "
-            f"{largest.name or 'the model'}: {largest.params:,}, {largest.reason})"
-        )
+    if rate is not None and budget == "layer":
+        notes += _kept_note(count(student) / max(1, count(model)), rate, kept)
     latency = relative_latency(student, model, example_input) if example_input is not None else None
     flops_rate = model_flops(student, example_input) / max(1, original_flops) if original_flops is not None else None
     report = CompressionReport(
@@ -248,6 +228,39 @@ def compress(
         flops_rate, estimated, time.perf_counter() - started if estimated is not None else None,
     )  # fmt: skip
     return Compressed(student, report)
+
+
+def _install_planned(student, planned, modules, aliases, shapes, decompose, measured, bar) -> list[LayerReport]:
+    """Each planned layer decomposed from its dense one (``decompose``), put in the student in
+    its place (every alias of it), and reported (its reconstruction error where ``measured``)."""
+    layers = []
+    for c, dense, new in planned:
+        if bar is not None:
+            bar.set_description(c.name)
+            bar.update()
+        if decompose:
+            try:
+                decompose_into(new, dense)
+            except TnvizError as err:  # the layer's name, so a user knows which one
+                raise TnvizError(f"layer {c.name!r} ({c.kind}): {err.message}", token=c.name) from None
+        new.train(dense.training)
+        _install(student, modules, aliases, c, new)
+        layers.append(_layer_report(c, new, dense, modules, shapes, new.reconstruction_error if measured else None))
+    if bar is not None:
+        bar.close()
+    return layers
+
+
+def _kept_note(model_rate: float, rate: float, kept: Sequence[KeptModule]) -> list[str]:
+    """Why the whole model keeps much more than ``rate`` asked of each layer: what stayed dense."""
+    if model_rate <= 1.5 * rate or not kept:
+        return []
+    largest = max(kept, key=lambda k: k.params)
+    return [
+        f"the whole model keeps {model_rate:.3f} of its parameters against the {rate:g} asked of each compressed "
+        f"layer: the modules kept as they were hold {sum(k.params for k in kept):,} (the largest, "
+        f"{largest.name or 'the model'}: {largest.params:,}, {largest.reason})"
+    ]
 
 
 def _check_arguments(model, init, fit_steps, rate, rank, budget, example_input, format) -> None:

@@ -3,7 +3,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tnviz import Diagram, TnvizError
-from tnviz.core.spec import ELLIPSIS, Operand, Spec, default_names, expand_ellipsis, format_spec, parse_spec
+from tnviz.core.ellipsis import expand_ellipsis
+from tnviz.core.spec import ELLIPSIS, Operand, Spec, default_names, format_spec, parse_spec
 
 
 def test_named_and_compact_forms_agree():

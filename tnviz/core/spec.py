@@ -28,7 +28,7 @@ Rules:
   result along it (``"A: i -> i j"``); its size must be bound.
 * **Ellipsis.** ``...`` stands for leading/any batch dimensions, at most once per tensor
   (``"...ij,...jk->...ik"``), not in a group nor after ``|``. It is kept as the mode
-  ``(ELLIPSIS,)``; :func:`expand_ellipsis` replaces it by fresh indices once the shapes
+  ``(ELLIPSIS,)``; :func:`~tnviz.core.ellipsis.expand_ellipsis` replaces it by fresh indices once the shapes
   are known (numpy broadcasting, as ``torch.einsum``).
 * **Implicit output.** Without ``->`` the output is numpy's: ``...`` first when some input
   has it, then the indices that occur exactly once in the inputs (repeats within an
@@ -56,7 +56,6 @@ __all__ = [
     "modes_text",
     "default_names",
     "is_name",
-    "expand_ellipsis",
     "ELLIPSIS",
     "MAX_CONV_INDICES",
     "EINSUM_LETTERS",
@@ -64,7 +63,7 @@ __all__ = [
 ]
 
 MAX_CONV_INDICES = 3  # F.conv1d/2d/3d: a step convolves at most three indices at once
-ELLIPSIS = "..."  # the ellipsis, kept as the one-index mode (ELLIPSIS,) until expand_ellipsis
+ELLIPSIS = "..."  # the ellipsis, kept as the one-index mode (ELLIPSIS,) until core.ellipsis expands it
 
 EINSUM_LETTERS = string.ascii_letters  # what torch.einsum's equations may use: 52 letters
 
@@ -587,110 +586,6 @@ def parse_spec(text: str) -> Spec:
     output, output_positions = _parse_output(text, arrow, main_end, ops, named)
     conv = _parse_conv(text, bar, ops, op_positions, output, output_positions, named) if bar >= 0 else ()
     return Spec(tuple(ops), output, conv)
-
-
-def _fresh_prefix(spec: Spec, names: Sequence[str]) -> str:
-    """A prefix ``_e`` (``__e``, ...) such that no ``prefix + name`` is an index of the spec."""
-    used = {i for op in (*spec.operands, spec.output) for i in op.indices} | set(spec.conv)
-    prefix = "_e"
-    while any(prefix + n in used for n in names):
-        prefix = "_" + prefix
-    return prefix
-
-
-def expand_ellipsis(spec: Spec, shapes: Sequence[Sequence[int]]) -> Spec:
-    """Replace every ``...`` by fresh indices, given each operand's shape (``torch.einsum``'s rules).
-
-    An operand's ``...`` covers ``ndim - (its other modes)`` dimensions. The ellipsis
-    dimensions of all operands are aligned from the right and broadcast (numpy); the
-    output's ``...`` covers the broadcast shape. Broadcast position ``p`` (counted from the
-    left) becomes the index ``_e{p}``; an operand whose dimension there has size 1 while
-    another's is larger gets a private index ``_e{p}_{name}`` instead (a size-1 index,
-    summed). Should ``_e...`` clash with the spec's own indices, the prefix grows
-    underscores (``__e0``). When the output has no ``...`` the ellipsis indices are summed.
-
-    Args:
-        spec: a parsed spec.
-        shapes: one shape (a sequence of ints) per operand.
-
-    Returns:
-        The spec without ``...``; ``spec`` itself when it has no ellipsis.
-
-    Raises:
-        TnvizError: when the number of shapes is wrong, an operand has fewer dimensions
-            than its named modes, or ellipsis sizes do not broadcast.
-
-    Example:
-        >>> s = expand_ellipsis(parse_spec("...ij,...jk->...ik"), [(5, 2, 3), (3, 4)])
-        >>> format_spec(s)
-        'A: _e0 i j, B: j k -> _e0 i k'
-    """
-    if not any(op.has_ellipsis for op in spec.operands):
-        return spec
-    if len(shapes) != len(spec.operands):
-        raise TnvizError(
-            f"{len(shapes)} shape(s) for {len(spec.operands)} operand(s); expected one shape per operand",
-            token=str(len(shapes)),
-            shapes=shapes,
-        )
-    dims: list[tuple[int, ...]] = []
-    for op, shape in zip(spec.operands, shapes):
-        shape = tuple(int(d) for d in shape)
-        if not op.has_ellipsis:
-            dims.append(())
-            continue
-        others = len(op.modes) - 1
-        count = len(shape) - others
-        if count < 0:
-            raise TnvizError(
-                f"tensor {op.name!r} has shape {shape} ({len(shape)} dimension(s)) but its modes "
-                f"{_format_modes(op.modes, False)!r} name {others} besides '...'; "
-                f"expected at least {others} dimension(s)",
-                token=op.name,
-                shapes=shapes,
-            )
-        at = op.modes.index(_ELLIPSIS_MODE)
-        dims.append(shape[at : at + count])
-    width = max(len(d) for d in dims)
-    sizes: list[int] = []
-    for p in range(width):
-        holders = [(op, d[p - width + len(d)]) for op, d in zip(spec.operands, dims) if p >= width - len(d)]
-        size, owner = 1, None
-        for op, n in holders:
-            if n == 1:
-                continue
-            if owner is not None and n != size:
-                raise TnvizError(
-                    f"ellipsis dimensions do not broadcast: tensor {owner.name!r} has size {size} and tensor "
-                    f"{op.name!r} size {n} at broadcast position {p} (of {width}, counted from the left); "
-                    "expected equal sizes or 1",
-                    token=op.name,
-                    shapes=shapes,
-                )
-            size, owner = n, op
-        sizes.append(size)
-    wanted = [str(p) for p in range(width)]
-    wanted += [f"{p}_{op.name}" for op in spec.operands for p in range(width)]
-    prefix = _fresh_prefix(spec, wanted)
-    shared = tuple((f"{prefix}{p}",) for p in range(width))
-
-    def expand(op: Operand, own: tuple[int, ...]) -> Operand:
-        if not op.has_ellipsis:
-            return op
-        first = width - len(own)
-        names = tuple(
-            (f"{prefix}{first + j}_{op.name}",) if n == 1 and sizes[first + j] > 1 else shared[first + j]
-            for j, n in enumerate(own)
-        )
-        at = op.modes.index(_ELLIPSIS_MODE)
-        return Operand(op.name, op.modes[:at] + names + op.modes[at + 1 :])
-
-    operands = tuple(expand(op, d) for op, d in zip(spec.operands, dims))
-    output = spec.output
-    if output.has_ellipsis:
-        at = output.modes.index(_ELLIPSIS_MODE)
-        output = Operand(output.name, output.modes[:at] + shared + output.modes[at + 1 :])
-    return Spec(operands, output, spec.conv)
 
 
 def _compact_index(index: str) -> bool:

@@ -172,7 +172,7 @@ def _ellipsis_signature(shapes: tuple[tuple[int, ...], ...]) -> tuple[tuple[int,
 @functools.lru_cache(maxsize=256)
 def _expanded(diagram: Diagram, shapes: tuple[tuple[int, ...], ...]) -> Diagram:
     """``diagram`` with ``...`` replaced for these shapes (cached, so its plan cache lives on)."""
-    from tnviz.core.spec import expand_ellipsis
+    from tnviz.core.ellipsis import expand_ellipsis
 
     spec = expand_ellipsis(diagram.spec, shapes)
     return Diagram(spec, diagram.sizes, diagram.conv_sizes, diagram.options)

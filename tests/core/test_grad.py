@@ -85,6 +85,10 @@ CONV_OPTIONS = [
     {"padding": 2, "padding_mode": "circular", "stride": 2},
     {"padding": 1, "padding_mode": "reflect"},
     {"padding": 1, "padding_mode": "replicate"},
+    {"padding": {"x": (2, 1)}, "padding_mode": "circular", "stride": 2},  # the signal's gradient folds it back
+    {"padding": {"x": (0, 2)}, "padding_mode": "reflect", "dilation": 2},
+    {"padding": 2, "padding_mode": "replicate", "stride": 3},
+    {"padding": 1, "padding_mode": "reflect", "upsample": 2},  # a fold before the upsampling's adjoint: refused
     {"padding": 1, "upsample": 2},
     {"padding": 1, "flip": True, "stride": 2},
     {"padding": {"x": (-1, 2)}},
@@ -97,9 +101,7 @@ def test_convolution_gradients_against_autograd(options, name):
     sizes = {"b": 2, "s": 3, "t": 2, "X": (2, 3, 11), "K": (2, 3, 3)}
     diagram = tnviz.Diagram.parse("X: b s x, K: t s x -> b t x | x", sizes=sizes, **options)
     expected_refusal = (name == "K" and options.get("flip")) or (
-        name == "X"
-        and options.get("padding_mode", "zeros") != "zeros"
-        and not (options.get("padding_mode") == "circular" and "stride" not in options)
+        name == "X" and options.get("padding_mode", "zeros") != "zeros" and options.get("upsample", 1) != 1
     )
     if expected_refusal:
         with pytest.raises(TnvizError, match="flipped kernel|adjoint of that padding"):
@@ -314,3 +316,32 @@ def test_kernel_dilation_spaces_one_kernel_and_round_trips():
         d.with_options(kernel_dilation={"K1": 0})
     with pytest.raises(TnvizError, match="must map kernel names to dilations"):
         d.with_options(kernel_dilation={"x": 2.5})
+
+
+@pytest.mark.parametrize("mode", ["circular", "reflect", "replicate"])
+def test_a_fold_is_the_adjoint_of_its_padding_and_round_trips(mode):
+    """fold=(mode, left, right) adds each padded entry back onto its source: <pad(x), y> = <x, fold(y)>."""
+    torch.manual_seed(0)
+    x, y = torch.randn(2, 3, 7, dtype=torch.float64), torch.randn(2, 3, 10, dtype=torch.float64)
+    padded = torch.nn.functional.pad(x, (2, 1), mode=mode)
+    one = tnviz.Diagram.parse("Y: b s x, I: x -> b s x | x", fold={"x": (mode, 2, 1)})  # I: a kernel of length 1
+    folded = tnviz.einsum(one, y, torch.ones(1, dtype=torch.float64))
+    assert folded.shape == x.shape
+    assert torch.allclose((padded * y).sum(), (x * folded).sum())
+    back = tnviz.Diagram.from_json(one.to_json())
+    assert back.options["x"].fold == (mode, 2, 1) and back == one
+    from tnviz.render.scene import build_scene, make_style
+
+    assert f"fold {mode} 2,1" in " ".join(lb.text for lb in build_scene(one, make_style({})).labels)
+
+
+@pytest.mark.parametrize(
+    "fold, message",
+    [(("zeros", 1, 1), "bad fold"), (("circular", -1, 1), "bad fold"), (("reflect", 1), "bad fold"),
+     ("circular", "bad fold")],
+)  # fmt: skip
+def test_a_bad_fold_is_refused_by_name(fold, message):
+    with pytest.raises(TnvizError, match=message):
+        tnviz.Diagram.parse("Y: b x, I: x -> b x | x", fold={"x": fold})
+    with pytest.raises(TnvizError, match="fold on index 'x' needs stride 1"):
+        tnviz.Diagram.parse("Y: b x, I: x -> b x | x", fold={"x": ("circular", 1, 1)}, stride=2)

@@ -381,11 +381,16 @@ def test_a_gradient_the_spec_language_cannot_write_says_why():
         "X: b s x, K: t s x -> b t x | x",
         sizes={"b": 1, "s": 2, "t": 3, "x": (9, 3)},
         padding=1,
-        padding_mode="reflect",
+        flip=True,
     )
     editor = DiagramEditor(d, inputs=("X",))
+    editor.show_gradient("K")  # a flipped kernel's own gradient needs the signal reversed
+    assert "tn-error" in editor.gradient.value and "flipped kernel" in editor.gradient.value
+    editor.show_gradient("X")  # reflect padding's adjoint, a fold, is written
+    d = d.with_options(flip=False, padding_mode="reflect")
+    editor.set_spec(d, inputs=("X",))
     editor.show_gradient("X")
-    assert "tn-error" in editor.gradient.value and "reflect" in editor.gradient.value
+    assert "tn-error" not in editor.gradient.value and "fold reflect 1,1" in editor.gradient.value
 
 
 @pytest.mark.parametrize("name", list(TEMPLATES))

@@ -26,7 +26,7 @@ __all__ = [
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
-_OPTION_NAMES = ("padding", "stride", "dilation", "padding_mode", "flip", "upsample", "kernel_dilation")
+_OPTION_NAMES = ("padding", "stride", "dilation", "padding_mode", "flip", "upsample", "kernel_dilation", "fold")
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,11 @@ class ConvOptions:
     true convolution); ``upsample`` inserts ``upsample - 1`` zeros between the signal's entries
     before padding (the transpose of a stride); ``kernel_dilation`` gives named kernels their own
     spacing instead of ``dilation`` (``(("G", 2),)``: G's taps 2 apart), so that a strided
-    convolution's upstream gradient can join its kernels.
+    convolution's upstream gradient can join its kernels; ``fold`` (``("circular", left,
+    right)``, also ``"reflect"`` or ``"replicate"``) reads the output as a signal padded by
+    ``(left, right)`` in that mode and adds each padded entry back onto the entry it copies,
+    ``left + right`` shorter: the adjoint of that padding, which a signal's gradient through it
+    needs (stride 1 only: the fold comes before any stride).
     """
 
     padding: tuple[int, int] | str = (0, 0)
@@ -49,6 +53,7 @@ class ConvOptions:
     flip: bool = False
     upsample: int = 1
     kernel_dilation: tuple[tuple[str, int], ...] = ()
+    fold: tuple[str, int, int] | None = None
 
     def is_default(self) -> bool:
         return self == ConvOptions()
@@ -82,7 +87,11 @@ class ConvOptions:
         reach = self.reach(list(zip(names, kernel_lengths)))
         left, right = self.pads_for_reach(reach)
         signal = (signal_length - 1) * self.upsample + 1
-        return (signal + left + right - reach - 1) // self.stride + 1
+        return (signal + left + right - reach - 1 - self.folded()) // self.stride + 1
+
+    def folded(self) -> int:
+        """How much shorter the fold makes the output (0 without one)."""
+        return 0 if self.fold is None else self.fold[1] + self.fold[2]
 
 
 def is_int(value: object) -> bool:
@@ -140,6 +149,15 @@ def _normalize_option(name: str, value: object, index: str) -> Any:
         return tuple(sorted(checked.items()))
     if name in ("stride", "dilation"):
         return int(check_positive(value, f"{name} for index {index!r}", repr(value)))
+    if name == "fold":
+        ok = isinstance(value, (tuple, list)) and len(value) == 3 and value[0] in PADDING_MODES[1:]
+        if not ok or not all(is_int(v) and v >= 0 for v in value[1:]):  # type: ignore[index]
+            raise TnvizError(
+                f"bad fold {value!r} for index {index!r}; expected (mode, left, right) with mode one of "
+                f"{', '.join(PADDING_MODES[1:])} and left, right ≥ 0",
+                token=repr(value),
+            )
+        return (str(value[0]), int(value[1]), int(value[2]))  # type: ignore[index]
     if value not in PADDING_MODES:
         raise TnvizError(
             f"bad padding_mode {value!r} for index {index!r}; expected one of {', '.join(PADDING_MODES)}",
@@ -188,6 +206,9 @@ def resolve_options(
             fields[index][key] = _normalize_option(key, v, index)
     result = {c: ConvOptions(**f) for c, f in fields.items()}
     for c, opts in result.items():
+        if opts.fold is not None and opts.stride != 1:
+            raise TnvizError(f"fold on index {c!r} needs stride 1 (it comes before any stride), got stride "
+                             f"{opts.stride}", token="fold")  # fmt: skip
         if opts.padding == "same" and opts.stride != 1:
             raise TnvizError(
                 f"padding='same' on index {c!r} needs stride 1 (as in PyTorch), got stride {opts.stride}", token="same"

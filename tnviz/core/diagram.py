@@ -388,6 +388,7 @@ class Diagram:
                     **({"flip": True} if o.flip else {}),
                     **({"upsample": o.upsample} if o.upsample != 1 else {}),
                     **({"kernel_dilation": dict(o.kernel_dilation)} if o.kernel_dilation else {}),
+                    **({"fold": list(o.fold)} if o.fold is not None else {}),
                 }
                 for c, o in self._options.items()
             },

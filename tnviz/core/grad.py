@@ -152,17 +152,24 @@ def gradient_diagram(diagram: Diagram, name: str, upstream: str = "G") -> Diagra
             # stride): G is periodic too, so the adjoint is a circular correlation of G.
             n_sig = lengths[signal]
             circular = opts.padding_mode == "circular" and opts.stride == 1 and opts.upsample == 1 and n_out == n_sig
+            fold = None
             if opts.padding_mode != "zeros" and (left, right) != (0, 0) and not circular:
-                raise _refuse(
-                    f"the signal's gradient through padding_mode={opts.padding_mode!r} on {c!r} needs the adjoint "
-                    "of that padding (a fold), which the spec language cannot write yet",
-                    opts.padding_mode,
-                )
+                if opts.upsample != 1:
+                    raise _refuse(
+                        f"the signal's gradient through padding_mode={opts.padding_mode!r} on the upsampled {c!r} "
+                        "needs the adjoint of that padding (a fold) before the upsampling's, which the spec "
+                        "language cannot write yet",
+                        opts.padding_mode,
+                    )
+                # the gradient of the padded signal, then each padded entry added back onto its source
+                fold = (opts.padding_mode, left, right)
             reach = opts.reach([(t, lengths[t]) for t in kernels])
             grown = (n_out - 1) * opts.stride + 1  # type: ignore[operator]
             pad_left = reach - left
             # the right side makes the strided output exactly the signal's length
             pad_right = (n_sig - 1) * opts.upsample - (grown + pad_left - reach - 1)  # type: ignore[operator]
+            if fold is not None:  # the whole padded extent, which the fold brings back to the signal's length
+                pad_left, pad_right = pad_left + left, pad_right + right
             options[c] = ConvOptions(
                 padding=(pad_left, pad_right),
                 stride=opts.upsample,
@@ -171,6 +178,7 @@ def gradient_diagram(diagram: Diagram, name: str, upstream: str = "G") -> Diagra
                 flip=not opts.flip,
                 padding_mode="circular" if circular else "zeros",
                 kernel_dilation=opts.kernel_dilation,
+                fold=fold,
             )
             signal_of.append(c)
     g = Operand(upstream, out.modes)

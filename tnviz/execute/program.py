@@ -244,7 +244,9 @@ def _conv_step(step: Step, bias_layout: tuple | None) -> _Pairwise:
     )
     drop = tuple(len(out_shape) - len(dims) + k for k, d in enumerate(dims) if d.index not in step.indices)
     conv = _CONV[len(dims)]
-    fuses = not step.groups and not drop and bias_layout == (step.batch, step.out_channels, spatial)
+    folds = [(2 + k, d.length, _fold_sources(d.fold, d.length)) for k, d in enumerate(dims) if d.fold is not None]
+    # a bias added before the fold would be folded too
+    fuses = not step.groups and not drop and not folds and bias_layout == (step.batch, step.out_channels, spatial)
 
     if not cin * g:  # F.conv refuses zero channels; the sum over none is zero
 
@@ -270,7 +272,8 @@ def _conv_step(step: Step, bias_layout: tuple | None) -> _Pairwise:
     # it stays channels_last (tr at rate 0.1, fwd+bwd on channels_last: 0.80 → 0.42 of dense).
     n_outer = len_in[step.batch[0]] if step.batch else 1
     grouped_shape = (n_outer, nb // n_outer * g * cin, *in_shape[2:])
-    regroup = nb // n_outer if len(step.batch) > 1 and g == 1 and not upsample and not pads_by_mode and not crop else 1
+    plain = not upsample and not pads_by_mode and not crop and not folds
+    regroup = nb // n_outer if len(step.batch) > 1 and g == 1 and plain else 1
 
     def main(x: torch.Tensor, w: torch.Tensor, bias: Any) -> torch.Tensor:
         if in_perm is not None:
@@ -295,12 +298,32 @@ def _conv_step(step: Step, bias_layout: tuple | None) -> _Pairwise:
         if crop:
             x = F.pad(x, crop)  # negative: crops
         y = conv(x, w, bias, stride, padding, dilation, g)
+        for dim, length, sources in folds:  # each padded entry added back onto the entry it copies
+            shape = list(y.shape)
+            shape[dim] = length
+            y = y.new_zeros(shape).index_add(dim, sources.to(y.device), y)
         y = _as_shape(y, out_shape)
         if drop:
             y = y.sum(dim=drop)
         return y
 
     return _Pairwise(inp_id, wgt_id, prepare, main, fuses)
+
+
+def _fold_sources(fold: tuple[str, int, int], length: int) -> torch.Tensor:
+    """For each entry of a signal of ``length`` padded by ``fold = (mode, left, right)``, the
+    entry it copies (F.pad's modes): adding each onto its source is the padding's adjoint."""
+    mode, left, right = fold
+    inner = list(range(length))
+    if mode == "circular":
+        before = [(q - left) % length for q in range(left)]
+        after = [j % length for j in range(right)]
+    elif mode == "reflect":
+        before = [left - q for q in range(left)]
+        after = [length - 2 - j for j in range(right)]
+    else:  # replicate
+        before, after = [0] * left, [length - 1] * right
+    return torch.tensor(before + inner + after, dtype=torch.long)
 
 
 def _output_embedding(plan: Plan) -> Callable[[torch.Tensor], torch.Tensor] | None:

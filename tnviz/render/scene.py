@@ -145,6 +145,13 @@ def _spacing_text(diagram: Diagram, index: str, tensor: str | None) -> str:
     return f" dil {spacing}" if spacing > 1 else ""
 
 
+def _fold_text(diagram: Diagram, index: str) -> str:
+    """ " fold reflect 2,1" on a convolution's output leg when the output folds a padding back
+    (:attr:`ConvOptions.fold`, the adjoint of that padding in a signal's gradient)."""
+    fold = diagram.options[index].fold if index in diagram.conv else None
+    return f" fold {fold[0]} {fold[1]},{fold[2]}" if fold is not None else ""
+
+
 def _size_text(diagram: Diagram, index: str, tensor: str | None) -> str:
     size = diagram.size(index, tensor) if index in diagram.conv and tensor else diagram.size(index)
     return f"={size}" if size is not None else ""
@@ -228,6 +235,7 @@ def build_scene(diagram: Diagram, style: Style) -> Scene:
         kind = "leg" if leg.kind == "open" else "stub"
         tensor = None if leg.node.startswith("#") or leg.kind == "open" else leg.node
         text = (leg.index + (_size_text(diagram, leg.index, tensor) if style.sizes else "")) if style.labels else ""
+        text += _fold_text(diagram, leg.index) if text and leg.kind == "open" else ""
         width = _width(diagram, leg.index, style)
         scene.lines.append(Line(*start, *end, kind, width, leg.index, text, leg.node, None, steps.get(leg.index)))
         if leg.kind == "stub":

@@ -187,6 +187,7 @@ class _Builder:
                             p.conv_length(s, i),
                             opts.upsample if first else 1,
                             opts.flip,
+                            opts.fold if last else None,
                         )
                     )
                 else:

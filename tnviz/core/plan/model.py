@@ -106,6 +106,7 @@ class ConvDim:
     length: int
     upsample: int = 1  # zeros inserted into the signal before padding (first step only)
     flip: bool = False  # the kernel reversed along this index (a true convolution)
+    fold: tuple[str, int, int] | None = None  # the adjoint of a padding, after the last kernel (ConvOptions.fold)
 
 
 def as_float(count: int) -> float:
@@ -215,9 +216,17 @@ class Problem:
         if not ks:
             return n
         length = (n - 1) * opts.upsample + 1 + left + right - sum((v - 1) * d for v, d in ks)
-        if len(ks) == len(kernels):
-            length = (length - 1) // opts.stride + 1
+        if len(ks) == len(kernels):  # the last kernel: the fold, then the stride
+            length = (length - opts.folded() - 1) // opts.stride + 1
         return length
+
+    def _folded(self, s: int, c: str) -> int:
+        """The entries along ``c`` that the step making subset ``s`` computes and then folds away:
+        the fold's, at the step that applies the last kernel to the signal (stride 1 there)."""
+        sig, kernels, _, opts, _ = self.conv_info[c]
+        if opts.fold is None or not s >> sig & 1 or not all(s >> k & 1 for k, _ in kernels):
+            return 0
+        return opts.folded()
 
     def _kept(self, s: int, candidates: int, inside: int) -> int:
         """Of the index bits ``candidates`` (held by subset ``s``), those still needed outside
@@ -279,7 +288,7 @@ class Problem:
                     signal_side = side
                     out_len = self.conv_length(s, c)
                     kernel = lb[c] if side == 1 else la[c]
-                    macs *= out_len * kernel
+                    macs *= (out_len + self._folded(s, c)) * kernel  # a fold's entries are computed too
                     taps *= kernel
                     if not ks >> bit & 1:
                         extra += ss * out_len

@@ -170,6 +170,8 @@ class Plan:
                             extra += f" stride={d.stride}"
                         if d.dilation != 1:
                             extra += f" dil={d.dilation}"
+                        if d.fold is not None:
+                            extra += f" fold={d.fold[0]}{d.fold[1:]}"
                     parts.append(f"{d.index}{'*' if d.operation == 'correlate' else '(full)'}{extra}")
                 ndim = len(step.conv)
                 op = f"conv{ndim}d " + " ".join(parts)

@@ -25,7 +25,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE.parent / "tests" / "core"))
 
 REASONS = {
-    "adjoint of that padding": "the adjoint of a padding (a fold)",
+    "adjoint of that padding": "a padding's adjoint (a fold) before an upsampling's",
     "flipped kernel": "a flipped kernel's own gradient",
     "whose flip would reverse": "G flipped with the kernels",
     "different tensors first": "one tensor the signal of one index and a kernel of another",

@@ -23,7 +23,7 @@ from typing import Any
 
 from tnviz.core.conv_options import ConvOptions
 from tnviz.core.diagram import Diagram
-from tnviz.core.spec import Operand, Spec
+from tnviz.core.spec import Operand, Spec, first_free_name
 from tnviz.errors import TnvizError
 
 __all__ = ["gradient_diagram", "backward_plan", "BackwardPlan", "free_upstream_name"]
@@ -31,14 +31,7 @@ __all__ = ["gradient_diagram", "backward_plan", "BackwardPlan", "free_upstream_n
 
 def free_upstream_name(diagram: Diagram) -> str:
     """``G``, or the first of dY, dOut, G_, G1, G2, … that names no tensor or index of ``diagram``."""
-    taken = set(diagram.tensor_names) | set(diagram.index_names)
-    for name in ("G", "dY", "dOut", "G_"):
-        if name not in taken:
-            return name
-    k = 1
-    while f"G{k}" in taken:
-        k += 1
-    return f"G{k}"
+    return first_free_name(("G", "dY", "dOut", "G_"), set(diagram.tensor_names) | set(diagram.index_names))
 
 
 def _free_name(base: str, diagram: Diagram, upstream: str, taken: Any) -> str:

@@ -55,6 +55,7 @@ __all__ = [
     "format_spec",
     "modes_text",
     "default_names",
+    "first_free_name",
     "is_name",
     "ELLIPSIS",
     "MAX_CONV_INDICES",
@@ -113,6 +114,22 @@ class Spec:
 def is_name(text: object) -> bool:
     """Whether ``text`` can name a tensor or an index in the named form (an ASCII identifier)."""
     return isinstance(text, str) and bool(_IDENT.match(text))
+
+
+def first_free_name(candidates: Sequence[str], taken: set[str] | frozenset[str]) -> str:
+    """The first of ``candidates`` not in ``taken``, else the first candidate numbered: ``G1``, ``G2``, ….
+
+    Example:
+        >>> first_free_name(("G", "dY"), {"G"}), first_free_name("ij", {"i", "j", "i1"})
+        ('dY', 'i2')
+    """
+    for name in candidates:
+        if name not in taken:
+            return name
+    k = 1
+    while f"{candidates[0]}{k}" in taken:
+        k += 1
+    return f"{candidates[0]}{k}"
 
 
 def default_names(count: int, taken: set[str] = frozenset()) -> list[str]:

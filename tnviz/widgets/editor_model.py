@@ -20,7 +20,7 @@ from typing import Any
 from tnviz.core.conv_options import ConvOptions, resolve_options
 from tnviz.core.diagram import Diagram
 from tnviz.core.serialize import Drawing, drawing_from_json, drawing_to_json, read_drawing
-from tnviz.core.spec import modes_text, parse_spec
+from tnviz.core.spec import first_free_name, modes_text, parse_spec
 from tnviz.errors import TnvizError
 
 __all__ = ["EditorModel", "ROLES"]
@@ -34,16 +34,6 @@ TENSOR_LETTERS = "ABCDEFGHKLMNPQRSTUVWYZ"
 INDEX_LETTERS = "ijklmnpqrsuvw"
 DEFAULT_SIGNAL, DEFAULT_KERNEL = 16, 3
 HISTORY = 200
-
-
-def _next_name(used: set[str], letters: str) -> str:
-    for c in letters:
-        if c not in used:
-            return c
-    k = 1
-    while f"{letters[0]}{k}" in used:
-        k += 1
-    return f"{letters[0]}{k}"
 
 
 class EditorModel:
@@ -153,7 +143,7 @@ class EditorModel:
         self, name: str | None = None, x: float | None = None, y: float | None = None, role: str = "parameter"
     ) -> str:
         """Add a tensor (a click on empty space in draw mode); returns its name."""
-        name = name or _next_name(set(self.tensor_names), TENSOR_LETTERS)
+        name = name or first_free_name(TENSOR_LETTERS, set(self.tensor_names))
         self._check_new_name(name, "tensor")
         if role not in ROLES:
             raise TnvizError(f"role {role!r} is not one of {', '.join(ROLES)}", token=str(role))
@@ -488,7 +478,7 @@ class EditorModel:
             self._refresh()
 
     def _fresh_index(self) -> str:
-        return _next_name(set(self._indices) | set(self.tensor_names), INDEX_LETTERS)
+        return first_free_name(INDEX_LETTERS, set(self._indices) | set(self.tensor_names))
 
     def _check_new_name(self, name: str, what: str) -> None:
         if not isinstance(name, str) or not _IDENT.match(name):

@@ -345,3 +345,13 @@ def test_a_bad_fold_is_refused_by_name(fold, message):
         tnviz.Diagram.parse("Y: b x, I: x -> b x | x", fold={"x": fold})
     with pytest.raises(TnvizError, match="fold on index 'x' needs stride 1"):
         tnviz.Diagram.parse("Y: b x, I: x -> b x | x", fold={"x": ("circular", 1, 1)}, stride=2)
+
+
+def test_a_fold_is_checked_against_its_output_and_a_folds_own_gradient_refused():
+    spec = "Y: b x, I: x -> b x | x"
+    one = tnviz.Diagram.parse(spec, sizes={"b": 2, "x": (4, 1)}, fold=("reflect", 1, 1))  # (mode, l, r): every index
+    assert one.options["x"].fold == ("reflect", 1, 1) and one.output_shape == (2, 2)
+    with pytest.raises(TnvizError, match="fold .* pads more than its output of length 1"):
+        tnviz.Diagram.parse(spec, sizes={"b": 2, "x": (4, 1)}, fold={"x": ("reflect", 2, 1)})
+    with pytest.raises(TnvizError, match="the gradient through the fold on 'x'"):
+        one.grad("I")

@@ -465,6 +465,21 @@ def test_tradeoff_a_bad_sweep_box_says_why_and_keeps_the_sweep(monkeypatch, box,
     assert err.value.token == token
 
 
+def test_tradeoff_boxes_keep_rates_exact_and_an_edit_during_a_sweep_counts_at_its_end(monkeypatch):
+    def edit_at_first(explorer, n):
+        if n == 1:
+            explorer.rates_box.value = "0.1, 0.2, 0.3"  # from code, while the sweep runs
+        return _FakeResult()
+
+    explorer, calls = _fake_explorer(monkeypatch, edit_at_first)
+    explorer.run(background=False)
+    assert len(calls) == 4 and explorer.rates == (0.1, 0.2, 0.3) and explorer.status.value == "2 students to train"
+    third = TradeoffExplorer(LeNet5(), None, None, formats=("tk",), rates=(1 / 3,), example_input=torch.zeros(1))
+    assert third.rates_box.value == repr(1 / 3)  # read back, the same rate: nothing trained twice
+    third.formats_box.value = "tk, cp"
+    assert third.rates == (1 / 3,)
+
+
 def test_tradeoff_example_input_comes_from_a_subset_itself():
     from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 

@@ -181,6 +181,8 @@ def resolve_options(
             continue
         if key == "kernel_dilation" and isinstance(value, Mapping) and all(is_int(v) for v in value.values()):
             per_index = {c: value for c in conv}  # {kernel: dilation} for every convolution index
+        elif key == "fold" and isinstance(value, (tuple, list)) and value and isinstance(value[0], str):
+            per_index = {c: value for c in conv}  # (mode, left, right) for every convolution index
         elif isinstance(value, Mapping):
             per_index = dict(value)
         elif isinstance(value, (tuple, list)):

@@ -197,6 +197,15 @@ class Diagram:
                     f"{opts.padding_mode!r} and signal length {lens[0]}; expected at most {limit}",
                     token=c,
                 )
+            if opts.fold is not None:  # the folded output is the padded signal: the same limits
+                mode, fl, fr = opts.fold
+                most = length - 1 if mode == "reflect" else length
+                if max(fl, fr) > most:
+                    raise TnvizError(
+                        f"fold {opts.fold} on index {c!r} pads more than its output of length {length} can hold "
+                        f"in mode {mode!r}; expected at most {most} a side",
+                        token=c,
+                    )
 
     @property
     def has_ellipsis(self) -> bool:

@@ -86,6 +86,12 @@ def gradient_diagram(diagram: Diagram, name: str, upstream: str = "G") -> Diagra
     for c in diagram.conv:
         holders = diagram.holders(c)
         opts = diagram.options[c]
+        if opts.fold is not None:
+            raise _refuse(
+                f"the gradient through the fold on {c!r} (a gradient's own gradient) needs that padding again, "
+                "which is not written yet",
+                c,
+            )
         lengths = {t: diagram.size(c, t) for t in holders}
         if None in lengths.values():
             raise _refuse(f"the gradient through convolution {c!r} needs its lengths: bind the sizes first", c)

@@ -53,6 +53,10 @@ def rebounded(slider: Any, parent: Any, low: int, high: int) -> Any:
         continuous_update=slider.continuous_update,
         disabled=slider.disabled,
         readout=slider.readout,
+        readout_format=slider.readout_format,
+        orientation=slider.orientation,
+        behavior=slider.behavior,
+        tooltip=slider.tooltip,
         layout=slider.layout,
         style=slider.style,
     )

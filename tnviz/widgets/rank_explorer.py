@@ -140,7 +140,7 @@ class RankExplorer(W.VBox):
             self.max_rank = max_rank_within(fmt, config)
         except TnvizError:
             self.max_rank = None  # the configuration itself is refused: update() shows why
-        top = self.max_rank if self.max_rank is not None else max(128, self.rank_slider.value)
+        top = self.max_rank if self.max_rank is not None else self.rank_slider.max  # refused: the bound stays
         slider = rebounded(self.rank_slider, self._inputs, 1, top)  # the value lowered with the bound
         if slider is not self.rank_slider:
             self.rank_slider = slider

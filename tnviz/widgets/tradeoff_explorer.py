@@ -150,6 +150,7 @@ class TradeoffExplorer(W.VBox):
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
         self._running = False  # a sweep is under way (in a thread or in the foreground)
+        self._edited_while_running = False
         self._state = threading.RLock()  # _running, and the status it goes with
         # The plot's and the dropdown's choice are changed together, under this lock; while the
         # thread holding it changes them, their observers (run by that same thread) must not
@@ -167,7 +168,8 @@ class TradeoffExplorer(W.VBox):
         self.clear_button = W.Button(description="Clear", icon="trash", tooltip="drop every point and failure")
         self.clear_button.on_click(lambda _: self.clear())
         self.formats_box = W.Text(value=", ".join(self.formats), description="formats", continuous_update=False)
-        self.rates_box = W.Text(value=", ".join(f"{r:g}" for r in self.rates), description="rates",
+        # repr: a rate read back is the rate trained, not a rounding of it
+        self.rates_box = W.Text(value=", ".join(repr(r) for r in self.rates), description="rates",
                                 continuous_update=False)  # fmt: skip
         self.formats_box.observe(lambda _: self._sweep_edited(), names="value")
         self.rates_box.observe(lambda _: self._sweep_edited(), names="value")
@@ -209,7 +211,8 @@ class TradeoffExplorer(W.VBox):
     def _sweep_edited(self) -> None:
         """The formats or rates box changed: the sweep follows, or the status says why not."""
         with self._state:
-            if self._running:  # the boxes are disabled meanwhile; a change from code waits its turn
+            if self._running:  # the boxes are disabled meanwhile; a change from code applies at the end
+                self._edited_while_running = True
                 return
             try:
                 formats = _checked_formats(_items(self.formats_box.value))
@@ -236,10 +239,8 @@ class TradeoffExplorer(W.VBox):
             self.points, self.failures, self._failed = [], [], set()
             self.select(None)
             self._refresh_chooser()
-            self.plot.formats = self._plotted_formats()
             self.redraw()
-            self.status.value = f"{_students(len(self.todo()))} to train"
-            self._set_buttons(running=False)
+            self._sweep_edited()  # the status and buttons as the boxes stand (an error in them stays shown)
 
     def run(self, background: bool = True) -> threading.Thread | None:
         """Start the sweep (in a background thread unless ``background=False``); a second call
@@ -344,6 +345,9 @@ class TradeoffExplorer(W.VBox):
             self.status.value = status
             self._running = False
             self._set_buttons(running=False)
+            if self._edited_while_running:  # the boxes changed from code during the sweep: now they count
+                self._edited_while_running = False
+                self._sweep_edited()
 
     # --- the plot and the chosen point -----------------------------------------------------
     def redraw(self) -> None:

@@ -32,7 +32,7 @@ function render({ model, el: host }) {
   svg.style.maxWidth = "100%";
   root.appendChild(svg);
   host.appendChild(root);
-  const HIT = 10, STACK = 4;  // px: how near a click must be, and how near points count as one stack
+  const HIT = 10, STACK = 4;  // viewBox units (px at full size): how near a click must be; points one stack
   let placed = [];  // each drawn point's index and position, for the click
 
   function draw() {

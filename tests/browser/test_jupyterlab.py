@@ -273,14 +273,15 @@ def test_tradeoff_explorer_point_appears_and_a_click_shows_its_diagrams(page):
     run = p.locator("button.tn-tradeoff-run")
     run.scroll_into_view_if_needed()
     run.click()
-    p.wait_for_selector("circle.tn-tradeoff-point", timeout=180_000)
+    # the explorer's own plot: the page holds a second TradeoffPlot (the stack test's)
+    p.wait_for_selector(".tn-tradeoff-explorer circle.tn-tradeoff-point", timeout=180_000)
     p.wait_for_function(
         "() => document.querySelector('button.tn-tradeoff-run').disabled && "
         "document.querySelector('button.tn-tradeoff-stop').disabled",
         timeout=60_000,
     )  # the sweep is done: nothing left to run or stop
     details = p.locator(".tn-tradeoff-details")
-    point = p.locator("circle.tn-tradeoff-point").first
+    point = p.locator(".tn-tradeoff-explorer circle.tn-tradeoff-point").first
     assert point.get_attribute("data-format") == "tk"
     point.click()
     p.wait_for_function("() => document.querySelector('.tn-tradeoff-details').innerText.includes('tk')")

@@ -172,3 +172,23 @@ def test_cp_als_keeps_a_close_over_complete_fit_and_fits_zeros():
     assert cp_als_module._cp_fit(Y, cp_als_module.cp_als(Y, 40, 500, 0)) < 1e-8
     zero = cp_als_module.cp_als(np.zeros((4, 5, 6)), 3, 100, 0)
     assert [f.shape for f in zero.factors] == [(4, 1), (5, 1), (6, 1)] and not any(f.any() for f in zero.factors)
+
+
+def test_balancing_a_component_of_extreme_scales_keeps_it():
+    """An over-complete ALS fit can leave a component at 1e153 on one factor and 1e-152 on
+    another (seen on an AMD EPYC's BLAS): its squared norms overflow; balanced works in logs."""
+    import numpy as np
+    from tensorly.cp_tensor import CPTensor, cp_to_tensor
+
+    from tnviz.nn.decomposers.cp_als import balanced
+
+    rng = np.random.default_rng(0)
+    factors = [rng.standard_normal((n, 2)) for n in (9, 4, 16)]
+    factors[0][:, 1] *= 1e153
+    factors[2][:, 1] *= 1e-152
+    cp = CPTensor((np.ones(2), factors))
+    out = balanced(cp)
+    assert all(np.isfinite(f).all() for f in out.factors)
+    assert np.allclose(cp_to_tensor(out), cp_to_tensor(cp), rtol=1e-12, atol=0)
+    norms = np.stack([np.linalg.norm(f, axis=0) for f in out.factors])
+    assert np.allclose(norms, norms[0])  # every factor holds the same share of each component

@@ -242,10 +242,15 @@ def balanced(cp):
 
     factors = [f.copy() for f in cp.factors]
     factors[0] = factors[0] * cp.weights
-    norms = np.stack([np.linalg.norm(f, axis=0) for f in factors])  # (N, R)
-    live = (norms > 0).all(axis=0)
-    share = np.ones_like(norms)
-    share[:, live] = np.exp(np.log(norms[:, live]).mean(axis=0)) / norms[:, live]
+    # In logs: an over-complete fit can leave a component at 1e153 on one factor and 1e-152 on
+    # another (their product finite), whose squared norms overflow and underflow.
+    scales = np.stack([np.abs(f).max(axis=0) for f in factors])  # (N, R)
+    live = (scales > 0).all(axis=0)
+    logs = np.zeros_like(scales)
+    for k, f in enumerate(factors):
+        logs[k, live] = np.log(scales[k, live]) + np.log(np.linalg.norm(f[:, live] / scales[k, live], axis=0))
+    share = np.ones_like(scales)
+    share[:, live] = np.exp(logs[:, live].mean(axis=0) - logs[:, live])
     return CPTensor((np.ones(factors[0].shape[1]), [f * share[k] for k, f in enumerate(factors)]))
 
 

@@ -216,7 +216,9 @@ def results_figure(data: dict) -> Any:
         ax.set_visible(False)
     handles, labels = axes[0].get_legend_handles_labels()
     # under the panels (in one it covered points); the intervals named
+    intervals = any(c.get("ci95") for c in data["cells"])  # one seed: no interval to draw
+    title = "bars: 95 % interval of the mean over seeds, clipped at 100 %" if intervals else "one seed: no intervals"
     fig.legend(handles, labels, loc="lower center", ncol=min(5, len(labels)), fontsize=8, frameon=False,
-               title="bars: 95 % interval of the mean over seeds, clipped at 100 %", title_fontsize=8)  # fmt: skip
+               title=title, title_fontsize=8)  # fmt: skip
     fig.tight_layout(rect=(0, 0.75 / (4 * rows_n + 0.6), 1, 1))
     return fig

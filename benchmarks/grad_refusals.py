@@ -25,11 +25,8 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE.parent / "tests" / "core"))
 
 REASONS = {
-    "adjoint of that padding": "a padding's adjoint (a fold) before an upsampling's",
-    "flipped kernel": "a flipped kernel's own gradient",
-    "whose flip would reverse": "G flipped with the kernels",
+    "fold of a cropped padding": "a fold of a padding cropped on one side (a signal read backwards)",
     "different tensors first": "one tensor the signal of one index and a kernel of another",
-    "summed after convolving": "a convolution index the output sums",
 }
 
 

@@ -53,3 +53,23 @@ def test_a_sliced_plan_plays_as_its_unsliced_plan():
     played = frames(plan)
     assert len(played) == len(plan.full.steps) + 1
     assert played[-1].flops_done == plan.full.flops and max(f.peak_elements for f in played) == plan.full.peak_elements
+
+
+def test_a_gradient_whose_options_name_tensors_plays_to_its_end():
+    """G's own spacing (kernel_dilation) and holders read backwards (flip) name tensors that
+    merge as the plan goes: each frame keeps the names still standing."""
+    d = Diagram.parse(
+        "X: b s x, A: s r, K: r x, B: t r -> b t x | x",
+        sizes={"b": 2, "s": 3, "r": 2, "t": 2, "X": (2, 3, 11), "K": (2, 3)},
+        flip=True,
+        stride=2,
+    )
+    for name in d.tensor_names:
+        grad = d.grad(name)
+        played = frames(grad.plan())
+        assert len(played) == len(grad.plan().steps) + 1
+        for frame in played:
+            for c, opts in frame.diagram.options.items():
+                holders = frame.diagram.holders(c)
+                assert {t for t, _ in opts.kernel_dilation} <= set(holders[1:])
+                assert opts.flip in (True, False) or set(opts.flip) <= set(holders)

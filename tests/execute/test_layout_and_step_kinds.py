@@ -9,7 +9,7 @@ from torch import nn
 from torch._prims_common import suggest_memory_format
 
 from tnviz import Diagram, TensorNetwork
-from tnviz.execute.program import memory_format_of
+from tnviz.execute.steps import memory_format_of
 from tnviz.nn import TensorialConv2d
 
 CL = torch.channels_last

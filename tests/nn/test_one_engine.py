@@ -13,7 +13,8 @@ from tnviz import Diagram, TensorNetwork, TnvizError
 from tnviz.core.formats import FORMATS
 from tnviz.core.plan import model
 from tnviz.execute import module as module_mod
-from tnviz.execute.program import KernelCache, Program
+from tnviz.execute.kernel_cache import KernelCache
+from tnviz.execute.program import Program
 from tnviz.nn import TensorialConv1d, TensorialConv2d, TensorialConv3d, TensorialLinear
 
 D = torch.float64

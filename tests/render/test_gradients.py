@@ -18,14 +18,24 @@ def test_each_tensor_gets_a_panel_with_g_highlighted():
 
 
 def test_a_refused_gradient_gets_a_panel_that_says_why():
-    flipped = tnviz.Diagram.parse(
-        "X: b s x, A: s r, K: r x, B: t r -> b t x | x",
-        sizes={"b": 2, "s": 3, "r": 2, "t": 2, "X": (2, 3, 8), "K": (2, 3)},
-        stride=2,
-        flip=True,
+    folding = tnviz.Diagram.parse(  # a gradient's own gradient through a fold is not written yet
+        "Y: b x, K: x -> b x | x", sizes={"Y": (2, 9), "K": (3,)}, fold=("reflect", 1, 1)
     )
-    fig = draw_gradients(flipped)
-    assert "does not hold convolution" in fig.axes[2].texts[0].get_text().replace("\n", " ")
+    fig = draw_gradients(folding)
+    assert "gradient through the fold" in fig.axes[2].texts[0].get_text().replace("\n", " ")
+
+
+def test_a_holder_read_backwards_is_labelled_on_its_edge():
+    flipped = tnviz.Diagram.parse(
+        "X: b s x, K: t s x -> b t x | x", sizes={"b": 2, "s": 3, "t": 2, "X": (2, 3, 11), "K": (2, 3, 3)}, flip=True
+    )
+    grad = flipped.grad("K")  # the signal and G read backwards: the kernel's gradient reversed
+    assert grad.options["x"].flip == ("G", "X")
+    scene = build_scene(grad, make_style({}))
+    labels = {ln.u if not ln.u.startswith("#") else ln.v: ln.text for ln in scene.lines if ln.index == "x" and ln.text}
+    assert labels["X"] == "x=11 rev" and labels["G"].endswith(" rev")
+    assert next(s.text for s in scene.shapes if s.kind == "conv") == "∗"  # named holders: no ⊛
+    assert next(s.text for s in build_scene(flipped, make_style({})).shapes if s.kind == "conv") == "⊛"
 
 
 def test_a_kernel_with_its_own_spacing_is_labelled_on_its_edge():

@@ -384,8 +384,12 @@ def test_a_gradient_the_spec_language_cannot_write_says_why():
         flip=True,
     )
     editor = DiagramEditor(d, inputs=("X",))
-    editor.show_gradient("K")  # a flipped kernel's own gradient needs the signal reversed
-    assert "tn-error" in editor.gradient.value and "flipped kernel" in editor.gradient.value
+    editor.show_gradient("K")  # a flipped kernel's own gradient: the signal and G read backwards
+    assert "tn-error" not in editor.gradient.value and "rev" in editor.gradient.value
+    editor.set_spec(d.with_options(flip=False, fold=("reflect", 1, 1)), inputs=("X",))
+    editor.show_gradient("K")  # a gradient's own gradient through a fold is not written yet
+    assert "tn-error" in editor.gradient.value and "gradient through the fold" in editor.gradient.value
+    editor.set_spec(d, inputs=("X",))
     editor.show_gradient("X")  # reflect padding's adjoint, a fold, is written
     d = d.with_options(flip=False, padding_mode="reflect")
     editor.set_spec(d, inputs=("X",))

@@ -20,7 +20,7 @@ __all__ = [
     "check_positive",
     "is_int",
     "resolve_options",
-    "check_kernel_dilation",
+    "check_holder_names",
 ]
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -36,21 +36,23 @@ class ConvOptions:
     ``padding`` is ``(left, right)`` or ``"same"`` (resolved once kernel sizes are known); a
     negative side crops. Three options beyond PyTorch's, which the gradients of convolutions
     need (:meth:`Diagram.grad`): ``flip`` correlates with the kernels reversed along the index (a
-    true convolution); ``upsample`` inserts ``upsample - 1`` zeros between the signal's entries
+    true convolution), or, given holders' names (``("X", "G")``), with those tensors reversed —
+    the signal among them (a flipped convolution's kernel gradients read the signal backwards);
+    ``upsample`` inserts ``upsample - 1`` zeros between the signal's entries
     before padding (the transpose of a stride); ``kernel_dilation`` gives named kernels their own
     spacing instead of ``dilation`` (``(("G", 2),)``: G's taps 2 apart), so that a strided
     convolution's upstream gradient can join its kernels; ``fold`` (``("circular", left,
     right)``, also ``"reflect"`` or ``"replicate"``) reads the output as a signal padded by
     ``(left, right)`` in that mode and adds each padded entry back onto the entry it copies,
     ``left + right`` shorter: the adjoint of that padding, which a signal's gradient through it
-    needs (stride 1 only: the fold comes before any stride).
+    needs (the fold comes before the stride).
     """
 
     padding: tuple[int, int] | str = (0, 0)
     stride: int = 1
     dilation: int = 1
     padding_mode: str = "zeros"
-    flip: bool = False
+    flip: bool | tuple[str, ...] = False
     upsample: int = 1
     kernel_dilation: tuple[tuple[str, int], ...] = ()
     fold: tuple[str, int, int] | None = None
@@ -64,6 +66,13 @@ class ConvOptions:
             if name == kernel:
                 return value
         return self.dilation
+
+    def reversed_holders(self, holders: Sequence[str]) -> frozenset[str]:
+        """The holders of this index (signal first) read backwards: every kernel for
+        ``flip=True``, the named ones for a tuple."""
+        if self.flip is True:
+            return frozenset(holders[1:])
+        return frozenset(self.flip or ())
 
     def reach(self, kernels: Sequence[tuple[str, int]]) -> int:
         """How far the combined kernels reach beyond one entry: Σ dilation·(length - 1) over
@@ -125,9 +134,16 @@ def _normalize_option(name: str, value: object, index: str) -> Any:
             token=repr(value),
         )
     if name == "flip":
-        if not isinstance(value, bool):
-            raise TnvizError(f"flip for index {index!r} must be True or False, got {value!r}", token=repr(value))
-        return value
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            value = (value,)
+        if isinstance(value, (tuple, list, set, frozenset)) and all(isinstance(v, str) for v in value):
+            return tuple(sorted(set(value))) or False
+        raise TnvizError(
+            f"flip for index {index!r} must be True, False or the names of tensors holding it, got {value!r}",
+            token=repr(value),
+        )
     if name == "upsample":
         return int(check_positive(value, f"upsample for index {index!r}", repr(value)))
     if name == "kernel_dilation":
@@ -183,6 +199,8 @@ def resolve_options(
             per_index = {c: value for c in conv}  # {kernel: dilation} for every convolution index
         elif key == "fold" and isinstance(value, (tuple, list)) and value and isinstance(value[0], str):
             per_index = {c: value for c in conv}  # (mode, left, right) for every convolution index
+        elif key == "flip" and isinstance(value, (str, tuple, list)) and all(isinstance(v, str) for v in value):
+            per_index = {c: value for c in conv}  # holders' names (never index names) for every index
         elif isinstance(value, Mapping):
             per_index = dict(value)
         elif isinstance(value, (tuple, list)):
@@ -208,9 +226,6 @@ def resolve_options(
             fields[index][key] = _normalize_option(key, v, index)
     result = {c: ConvOptions(**f) for c, f in fields.items()}
     for c, opts in result.items():
-        if opts.fold is not None and opts.stride != 1:
-            raise TnvizError(f"fold on index {c!r} needs stride 1 (it comes before any stride), got stride "
-                             f"{opts.stride}", token="fold")  # fmt: skip
         if opts.padding == "same" and opts.stride != 1:
             raise TnvizError(
                 f"padding='same' on index {c!r} needs stride 1 (as in PyTorch), got stride {opts.stride}", token="same"
@@ -218,8 +233,17 @@ def resolve_options(
     return result
 
 
-def check_kernel_dilation(spec: Spec, index: str, opts: ConvOptions) -> None:
+def check_holder_names(spec: Spec, index: str, opts: ConvOptions) -> None:
+    """``kernel_dilation`` names kernels of ``index``, a tuple ``flip`` holders of it."""
     holders = [op.name for op in spec.operands if index in op.indices]
+    if isinstance(opts.flip, tuple):
+        for name in opts.flip:
+            if name not in holders:
+                raise TnvizError(
+                    f"flip names {name!r}, which does not hold convolution index {index!r}; expected some of "
+                    f"{', '.join(holders) or '(none)'}",
+                    token=name,
+                )
     for name, _ in opts.kernel_dilation:
         if name not in holders[1:]:
             raise TnvizError(

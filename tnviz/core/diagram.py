@@ -14,7 +14,7 @@ from typing import Any
 from tnviz.core.binding import resolve_sizes
 from tnviz.core.conv_options import (
     ConvOptions,
-    check_kernel_dilation,
+    check_holder_names,
     is_int,
     resolve_options,
 )
@@ -80,8 +80,8 @@ class Diagram:
         self._conv_sizes = dict(conv_sizes or {})
         self._options = {c: (options or {}).get(c, ConvOptions()) for c in spec.conv}
         for c, opts in self._options.items():
-            if opts.kernel_dilation:
-                check_kernel_dilation(spec, c, opts)
+            if opts.kernel_dilation or isinstance(opts.flip, tuple):
+                check_holder_names(spec, c, opts)
         self._plans: dict[Any, Plan] = {}
         self._hash: int | None = None
         self._holders: dict[str, tuple[str, ...]] | None = None  # structure, computed once (big networks)
@@ -199,6 +199,8 @@ class Diagram:
                 )
             if opts.fold is not None:  # the folded output is the padded signal: the same limits
                 mode, fl, fr = opts.fold
+                reach = opts.reach(list(zip(holders[1:], lens[1:])))
+                length = upsampled + left + right - reach - fl - fr  # folded, before the stride
                 most = length - 1 if mode == "reflect" else length
                 if max(fl, fr) > most:
                     raise TnvizError(
@@ -394,7 +396,7 @@ class Diagram:
                     "stride": o.stride,
                     "dilation": o.dilation,
                     "padding_mode": o.padding_mode,
-                    **({"flip": True} if o.flip else {}),
+                    **({"flip": o.flip if o.flip is True else list(o.flip)} if o.flip else {}),
                     **({"upsample": o.upsample} if o.upsample != 1 else {}),
                     **({"kernel_dilation": dict(o.kernel_dilation)} if o.kernel_dilation else {}),
                     **({"fold": list(o.fold)} if o.fold is not None else {}),
@@ -463,11 +465,15 @@ class Diagram:
             sums a convolution index that ``name`` holds, a tensor ``ones_{index}`` of ones (the
             output's length along it) stands for ``G`` on that index: its values are ones.
 
+            With convolution lengths unbound, a :class:`~tnviz.core.grad.PendingGradient`:
+            the same tensors and output, its options written when it is bound (by
+            ``tnviz.einsum`` from the tensors' shapes).
+
         Raises:
-            TnvizError: what the spec language cannot write yet (a convolution's signal padded
-                other than with zeros, a flipped convolution seen from a tensor off it, a flipped
-                kernel's own gradient), named. A trace's gradient is a diagonal output
-                (``-> dA: i i``), an index only ``name`` sums a broadcast one.
+            TnvizError: what the spec language cannot write yet (a signal read backwards whose
+                swapped padding crops a reflect, replicate or circular side; a gradient through a
+                fold), named. A trace's gradient is a diagonal output (``-> dA: i i``), an index
+                only ``name`` sums a broadcast one.
 
         Example:
             >>> Diagram.parse("A: i j, B: j k -> i k").grad("B").to_spec()

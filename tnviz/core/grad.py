@@ -19,6 +19,8 @@ What the spec language cannot write yet is refused with a :class:`TnvizError` na
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from typing import Any
 
 from tnviz.core.conv_options import ConvOptions
@@ -26,7 +28,7 @@ from tnviz.core.diagram import Diagram
 from tnviz.core.spec import Operand, Spec, first_free_name
 from tnviz.errors import TnvizError
 
-__all__ = ["gradient_diagram", "backward_plan", "BackwardPlan", "free_upstream_name"]
+__all__ = ["gradient_diagram", "backward_plan", "BackwardPlan", "PendingGradient", "free_upstream_name"]
 
 
 def free_upstream_name(diagram: Diagram) -> str:
@@ -59,6 +61,128 @@ def _with_spacing(options: ConvOptions, spacing: dict[str, int]) -> ConvOptions:
     return ConvOptions(**{**options.__dict__, "dilation": common, "kernel_dilation": own})
 
 
+@dataclasses.dataclass
+class _Index:
+    """One convolution index of the forward as its gradients see it: the holders' lengths, the
+    padding and the holders read backwards, normalised so that the signal is read forwards.
+
+    A forward that reads its signal backwards is the reversal of one that does not:
+    corr(S⃖, K; l, r) = rev(corr(S, K⃖; r - u, l)), u the unused tail, every holder toggled; its
+    upstream gradient is then G read backwards (``g_backwards``).
+    """
+
+    opts: ConvOptions
+    signal: str
+    kernels: list[str]
+    lengths: dict[str, int]
+    n_out: int
+    left: int
+    right: int
+    padded: int
+    backwards: set[str]
+    g_backwards: bool
+
+    @classmethod
+    def of(cls, diagram: Diagram, c: str) -> _Index:
+        holders = diagram.holders(c)
+        opts = diagram.options[c]
+        lengths = {t: int(diagram.size(c, t)) for t in holders}  # type: ignore[arg-type]
+        signal, kernels = holders[0], list(holders[1:])
+        n_out = int(diagram.size(c))  # type: ignore[arg-type]
+        reach = opts.reach([(t, lengths[t]) for t in kernels])
+        left, right = opts.pads_for_reach(reach)
+        padded = (lengths[signal] - 1) * opts.upsample + 1 + left + right
+        backwards = set(opts.reversed_holders(holders))
+        g_backwards = signal in backwards
+        if g_backwards:
+            unused = padded - 1 - reach - opts.stride * (n_out - 1)
+            backwards = set(holders) - backwards
+            left, right, padded = right - unused, left, padded - unused
+        return cls(opts, signal, kernels, lengths, n_out, left, right, padded, backwards, g_backwards)
+
+    def reach(self, kernels: list[str]) -> int:
+        return self.opts.reach([(t, self.lengths[t]) for t in kernels])
+
+
+def _off_the_index(ix: _Index, upstream: str) -> tuple[ConvOptions, set[str]]:
+    """A tensor off a convolution index the output keeps: Σ_o G[o] Σ_k Ŝ[o·s + Σ k·d] Π K[k] —
+    G joins the kernels with its taps ``stride`` apart, the index summed after convolving. The
+    far side is cropped where the forward's stride left the signal's tail unused, so that
+    exactly one position remains."""
+    opts = ix.opts
+    unused = ix.padded - ix.reach(ix.kernels) - opts.stride * (ix.n_out - 1) - 1
+    written = _with_spacing(
+        ConvOptions(padding=(ix.left, ix.right - unused), padding_mode=opts.padding_mode, upsample=opts.upsample),
+        {**{t: opts.dilation_of(t) for t in ix.kernels}, upstream: opts.stride},
+    )
+    return written, ix.backwards | ({upstream} if ix.g_backwards else set())
+
+
+def _kernel_gradient(ix: _Index, name: str, carrier: str, upstream: str) -> tuple[ConvOptions, set[str]]:
+    """Kernel ``name``: Σ_j G[j] Ŝ[j·s + k·d + Σ k'·d'] Π K'[k'] — G (or the ones standing for it)
+    and the other kernels K' are the kernels, G's taps ``stride`` apart; the output strided by
+    the target's dilation and the far side cropped so that exactly len(K) values come out."""
+    opts = ix.opts
+    own = opts.dilation_of(name)
+    rest = [t for t in ix.kernels if t != name]
+    spacing = {carrier: opts.stride, **{t: opts.dilation_of(t) for t in rest}}
+    reach = ix.reach(rest) + opts.stride * (ix.n_out - 1)
+    natural = (ix.padded - reach - 1) // own + 1
+    pads = (ix.left, ix.right - (natural - ix.lengths[name]) * own)
+    read = (ix.backwards & set(rest)) | ({carrier} if ix.g_backwards and carrier == upstream else set())
+    if name in ix.backwards:
+        # the forward reads this kernel backwards: its gradient is the one above reversed, every
+        # holder of that correlation read backwards instead (the identity of :class:`_Index`)
+        tail = (ix.padded - reach - 1) % own
+        pads = (pads[1] - tail, pads[0])
+        read = {ix.signal, carrier, *rest} - read
+    written = _with_spacing(
+        ConvOptions(padding=pads, stride=own, padding_mode=opts.padding_mode, upsample=opts.upsample), spacing
+    )
+    return written, read
+
+
+def _signal_gradient(ix: _Index, c: str, upstream: str) -> tuple[ConvOptions, set[str]]:
+    """The signal: ``dS[x] = Σ_k G↑[x·u + P + k·d] flip(K)[k]`` — G with ``stride - 1`` zeros
+    inserted, correlated with the kernels reversed (a true convolution), strided by the
+    forward's upsampling; through a reflect, replicate or circular padding, over the whole
+    padded extent and then folded back (before that stride)."""
+    opts = ix.opts
+    left, right = ix.left, ix.right
+    n_sig = ix.lengths[ix.signal]
+    # Circular padding with the output as long as the signal (the usual "same" case, no stride):
+    # G is periodic too, so the adjoint is a circular correlation of G.
+    circular = opts.padding_mode == "circular" and opts.stride == 1 and opts.upsample == 1 and ix.n_out == n_sig
+    fold = None
+    if opts.padding_mode != "zeros" and (left, right) != (0, 0) and not circular:
+        if min(left, right) < 0:
+            raise _refuse(
+                f"the signal's gradient through padding_mode={opts.padding_mode!r} on {c!r}, read backwards "
+                f"with a side cropped ({left}, {right}), needs a fold of a cropped padding, which the spec "
+                "language cannot write yet",
+                opts.padding_mode,
+            )
+        fold = (opts.padding_mode, left, right)
+    reach = ix.reach(ix.kernels)
+    grown = (ix.n_out - 1) * opts.stride + 1
+    pad_left = reach - left
+    # the right side makes the strided output exactly the signal's length
+    pad_right = (n_sig - 1) * opts.upsample - (grown + pad_left - reach - 1)
+    if fold is not None:  # the whole padded extent, which the fold brings back to the signal's length
+        pad_left, pad_right = pad_left + left, pad_right + right
+    written = ConvOptions(
+        padding=(pad_left, pad_right),
+        stride=opts.upsample,
+        dilation=opts.dilation,
+        upsample=opts.stride,
+        padding_mode="circular" if circular else "zeros",
+        kernel_dilation=opts.kernel_dilation,
+        fold=fold,
+    )
+    # a true convolution: the kernels the forward read forwards are read backwards here
+    return written, (set(ix.kernels) - ix.backwards) | ({upstream} if ix.g_backwards else set())
+
+
 def gradient_diagram(diagram: Diagram, name: str, upstream: str = "G") -> Diagram:
     """The diagram of d(loss)/d(``name``) given ``upstream``, the loss's gradient w.r.t. the output.
 
@@ -70,125 +194,84 @@ def gradient_diagram(diagram: Diagram, name: str, upstream: str = "G") -> Diagra
         raise _refuse(f"the upstream gradient's name {upstream!r} is taken; pass upstream='...'", str(upstream))
     if diagram.has_ellipsis:
         raise _refuse("the gradient of a diagram with '...' needs its shapes: bind them first", "...")
-    target = diagram.tensor(name)
-    others = [op for op in diagram.tensors if op.name != name]
-    out = diagram.output
-    out_indices = set(out.indices)
+    out_indices = set(diagram.output.indices)
     # A target holding an index twice (a trace or diagonal) gets a diagonal gradient, and one
     # summing an index alone a gradient constant along it: the output ``d{name}`` takes the
     # target's modes as they stand, which the named form writes as a diagonal output
     # ("-> dA: i i") and a broadcast one (an output index held by no tensor, its size bound).
-    conv = set(diagram.conv)
     options: dict[str, ConvOptions] = {}
     ones: dict[str, str] = {}  # convolution index the output sums: its kernel of ones
     ones_length: dict[str, int] = {}
     signal_of: list[str] = []  # convolution indices whose signal is the target
+    read_backwards: dict[str, set[str]] = {}  # the gradient's holders of each index read backwards
+    pending = False  # some convolution lengths unbound: the options once bound (PendingGradient)
     for c in diagram.conv:
         holders = diagram.holders(c)
-        opts = diagram.options[c]
-        if opts.fold is not None:
+        if diagram.options[c].fold is not None:
             raise _refuse(
                 f"the gradient through the fold on {c!r} (a gradient's own gradient) needs that padding again, "
                 "which is not written yet",
                 c,
             )
-        lengths = {t: diagram.size(c, t) for t in holders}
-        if None in lengths.values():
-            raise _refuse(f"the gradient through convolution {c!r} needs its lengths: bind the sizes first", c)
-        n_out = diagram.size(c)
-        signal, kernels = holders[0], holders[1:]
-        left, right = opts.pads_for_reach(opts.reach([(t, lengths[t]) for t in kernels]))  # type: ignore[misc]
-        padded = (lengths[signal] - 1) * opts.upsample + 1 + left + right  # type: ignore[operator]
-        own = {t: opts.dilation_of(t) for t in kernels}
-        if name not in holders:
-            if c not in out_indices:
-                options[c] = opts  # summed after convolving in the forward too: the same convolution
-                continue
-            if opts.flip:
-                raise _refuse(
-                    f"{name} does not hold convolution index {c!r}, whose flip would reverse the upstream gradient "
-                    f"{upstream} too as one more kernel, which the spec language cannot write yet",
-                    c,
-                )
-            # Σ_o G[o] Σ_k Ŝ[o·s + Σ k·d] Π K[k]: G joins the kernels with its taps ``stride`` apart,
-            # and the index is summed after convolving. The far side is cropped where the forward's
-            # stride left the signal's tail unused, so that exactly one position remains.
-            reach = opts.reach([(t, lengths[t]) for t in kernels]) + opts.stride * (n_out - 1)  # type: ignore[operator]
-            unused = padded - reach - 1
-            options[c] = _with_spacing(
-                ConvOptions(padding=(left, right - unused), padding_mode=opts.padding_mode, upsample=opts.upsample),
-                {**own, upstream: opts.stride},
-            )
+        if name not in holders and c not in out_indices:
+            options[c] = diagram.options[c]  # summed after convolving in the forward too: the same convolution
             continue
         # The output sums c after convolving: its upstream along c is all ones (every output position
         # counted once), a kernel of ones ``ones_c`` of the output's length standing where G would.
         carrier = upstream
-        if c not in out_indices:
+        if name in holders and c not in out_indices:
             carrier = ones[c] = _free_name(f"ones_{c}", diagram, upstream, ones.values())
-            ones_length[c] = n_out  # type: ignore[assignment]
-        if name != signal:
-            if opts.flip:
-                raise _refuse(f"the gradient of a flipped kernel (flip=True on {c!r}) is not written yet", c)
-            # Σ_j G[j] Ŝ[j·s + k·d + Σ k'·d'] Π K'[k']: G and the other kernels K' are the kernels,
-            # G's taps ``stride`` apart; the output strided by the target's dilation and the far
-            # side cropped so that exactly len(K) values come out.
-            rest = [t for t in kernels if t != name]
-            spacing = {carrier: opts.stride, **{t: own[t] for t in rest}}
-            reach = opts.reach([(t, lengths[t]) for t in rest]) + opts.stride * (n_out - 1)  # type: ignore[operator]
-            natural = (padded - reach - 1) // own[name] + 1
-            excess = natural - lengths[name]  # type: ignore[operator]
-            options[c] = _with_spacing(
-                ConvOptions(
-                    padding=(left, right - excess * own[name]),
-                    stride=own[name],
-                    padding_mode=opts.padding_mode,
-                    upsample=opts.upsample,
-                ),
-                spacing,
-            )
-        else:
-            # Circular padding with the output as long as the signal (the usual "same" case, no
-            # stride): G is periodic too, so the adjoint is a circular correlation of G.
-            n_sig = lengths[signal]
-            circular = opts.padding_mode == "circular" and opts.stride == 1 and opts.upsample == 1 and n_out == n_sig
-            fold = None
-            if opts.padding_mode != "zeros" and (left, right) != (0, 0) and not circular:
-                if opts.upsample != 1:
-                    raise _refuse(
-                        f"the signal's gradient through padding_mode={opts.padding_mode!r} on the upsampled {c!r} "
-                        "needs the adjoint of that padding (a fold) before the upsampling's, which the spec "
-                        "language cannot write yet",
-                        opts.padding_mode,
-                    )
-                # the gradient of the padded signal, then each padded entry added back onto its source
-                fold = (opts.padding_mode, left, right)
-            reach = opts.reach([(t, lengths[t]) for t in kernels])
-            grown = (n_out - 1) * opts.stride + 1  # type: ignore[operator]
-            pad_left = reach - left
-            # the right side makes the strided output exactly the signal's length
-            pad_right = (n_sig - 1) * opts.upsample - (grown + pad_left - reach - 1)  # type: ignore[operator]
-            if fold is not None:  # the whole padded extent, which the fold brings back to the signal's length
-                pad_left, pad_right = pad_left + left, pad_right + right
-            options[c] = ConvOptions(
-                padding=(pad_left, pad_right),
-                stride=opts.upsample,
-                dilation=opts.dilation,
-                upsample=opts.stride,
-                flip=not opts.flip,
-                padding_mode="circular" if circular else "zeros",
-                kernel_dilation=opts.kernel_dilation,
-                fold=fold,
-            )
+        if name == holders[0]:
             signal_of.append(c)
-    g = Operand(upstream, out.modes)
+        if any(diagram.size(c, t) is None for t in holders):
+            pending = True
+            continue
+        ix = _Index.of(diagram, c)
+        if carrier != upstream:
+            ones_length[c] = ix.n_out
+        if name not in holders:
+            options[c], read_backwards[c] = _off_the_index(ix, upstream)
+        elif name != ix.signal:
+            options[c], read_backwards[c] = _kernel_gradient(ix, name, carrier, upstream)
+        else:
+            options[c], read_backwards[c] = _signal_gradient(ix, c, upstream)
+    operands = _operands(diagram, name, upstream, ones, signal_of)
+    output = Operand(f"d{name}" if f"d{name}" not in diagram.tensor_names else "out", diagram.tensor(name).modes)
+    spec = Spec(tuple(operands), output, diagram.conv)
+    if pending:
+        return PendingGradient(spec, diagram, name, upstream)
+    for c, read in read_backwards.items():
+        grad_kernels = [op.name for op in operands if c in op.indices][1:]
+        flip = True if read and read == set(grad_kernels) else tuple(sorted(read)) or False
+        options[c] = dataclasses.replace(options[c], flip=flip)
+    result = Diagram(spec, options=options)
+    # sizes: every plain index as in the forward; G shaped like the output; each tensor's own shape
+    shapes = {}
+    for op in operands:
+        shape = diagram.shape(op.name) if op.name in diagram.tensor_names else None
+        if shape is not None and all(v is not None for v in shape):
+            shapes[op.name] = tuple(shape)
+    if all(v is not None for v in diagram.output_shape):
+        shapes[upstream] = tuple(diagram.output_shape)
+    for c, n in ones.items():
+        shapes[n] = (ones_length[c],)
+    sizes = {i: n for i, n in diagram.sizes.items() if i in result.index_names}
+    if not sizes and not shapes:
+        return result
+    return result.bind(sizes, shapes=shapes)
+
+
+def _operands(diagram: Diagram, name: str, upstream: str, ones: dict[str, str], signal_of: list[str]) -> list[Operand]:
+    """The gradient's tensors: the others, ``upstream`` with the output's modes and the kernels of
+    ones. A convolution's signal is its first holder: G (or the ones standing for it) leads when
+    it takes the signal's place."""
+    g = Operand(upstream, diagram.output.modes)
     kernels_of_ones = [Operand(n, ((c,),)) for c, n in ones.items()]
-    # A convolution's signal is its first holder: G (or the ones standing for it) leads when it
-    # takes the signal's place.
     leading = [op for op in [g, *kernels_of_ones] if signal_of and any(c in op.indices for c in signal_of)]
     if signal_of and not leading:
         leading = [g]
     trailing = [op for op in [g, *kernels_of_ones] if op not in leading]
-    operands = leading + others + trailing
+    operands = leading + [op for op in diagram.tensors if op.name != name] + trailing
     carriers = {upstream, *ones.values()}
     for c in diagram.conv:
         if c not in signal_of:
@@ -199,23 +282,127 @@ def gradient_diagram(diagram: Diagram, name: str, upstream: str = "G") -> Diagra
                     "different tensors first",
                     c,
                 )
-    output = Operand(f"d{name}" if f"d{name}" not in diagram.tensor_names else "out", target.modes)
-    spec = Spec(tuple(operands), output, tuple(c for c in diagram.conv if c in conv))
-    result = Diagram(spec, options=options)
-    # sizes: every plain index as in the forward; G shaped like the output; each tensor's own shape
-    shapes = {}
-    for op in others:
-        shape = diagram.shape(op.name)
-        if all(v is not None for v in shape):
-            shapes[op.name] = tuple(shape)
-    if all(v is not None for v in diagram.output_shape):
-        shapes[upstream] = tuple(diagram.output_shape)
-    for c, n in ones.items():
-        shapes[n] = (ones_length[c],)
-    sizes = {i: n for i, n in diagram.sizes.items() if i in result.index_names}
-    if not sizes and not shapes:
-        return result
-    return result.bind(sizes, shapes=shapes)
+    return operands
+
+
+class PendingGradient(Diagram):
+    """The gradient of a diagram whose convolution lengths are not bound yet.
+
+    Its tensors and output are :meth:`Diagram.grad`'s; its convolution options (paddings, crops,
+    strides, flips) depend on the lengths, so they are written when it is bound — by
+    ``tnviz.einsum`` from the tensors' shapes, or by :meth:`bind` — which returns the gradient
+    diagram of the forward bound to those lengths. The target's lengths come from ``G``'s (or
+    ``ones_…``'s) and the other tensors'; where a stride leaves them open, pass the target's
+    shape: ``bind(shapes={"K": (4, 3, 3)})``.
+    """
+
+    __slots__ = ("forward", "target", "upstream")
+
+    def __init__(self, spec: Spec, forward: Diagram, target: str, upstream: str) -> None:
+        held = {i for op in (*spec.operands, spec.output) for i in op.indices}
+        sizes = {i: n for i, n in forward.sizes.items() if i in held and i not in forward.conv}
+        super().__init__(spec, sizes)
+        self.forward, self.target, self.upstream = forward, target, upstream
+
+    def _key(self) -> tuple:
+        return ("pending gradient", self.forward._key(), self.target, self.upstream)
+
+    def __repr__(self) -> str:
+        return (
+            f"<PendingGradient {self.to_spec()!r}: d/d{self.target} of {self.forward.to_spec()!r}, "
+            "its convolution options written when its lengths are bound>"
+        )
+
+    def with_options(self, **conv_options: Any) -> Diagram:
+        raise _refuse("a pending gradient's convolution options come from its lengths: bind them first", self.target)
+
+    def to_dict(self) -> dict[str, Any]:
+        raise _refuse("a pending gradient's convolution options come from its lengths: bind them first", self.target)
+
+    def bind(self, sizes: Any = None, *, shapes: Any = None) -> Diagram:
+        """The gradient diagram of the forward bound to these lengths (then bound to them)."""
+        given = dict(shapes or {})
+        index_sizes: dict[str, Any] = {}
+        for key, value in (sizes or {}).items():
+            (given if key in self.tensor_names or key == self.target else index_sizes)[key] = value
+        target_shape = given.pop(self.target, None)
+        forward = self.forward
+        out_lengths = self._output_lengths(given, index_sizes)
+        others = {n: v for n, v in given.items() if n in forward.tensor_names}
+        plain = {i: v for i, v in index_sizes.items() if i not in forward.conv}
+        if target_shape is None:
+            target_shape = self._target_shape(forward.bind(plain, shapes=others), out_lengths)
+        bound = forward.bind(plain, shapes={**others, self.target: tuple(target_shape)})
+        return gradient_diagram(bound, self.target, self.upstream).bind(index_sizes or None, shapes=given)
+
+    def _output_lengths(self, given: dict[str, Any], index_sizes: dict[str, Any]) -> dict[str, int]:
+        """Each convolution index's output length, read off G's shape or ones_…'s; G's other
+        lengths go to ``index_sizes``."""
+        lengths: dict[str, int] = {}
+        upstream = given.get(self.upstream)
+        if upstream is not None:
+            modes = self.forward.output.modes
+            if len(upstream) != len(modes):
+                raise _refuse(
+                    f"{self.upstream} has shape {tuple(upstream)}; expected {len(modes)} dimensions (the output's)",
+                    self.upstream,
+                )
+            for mode, n in zip(modes, upstream):
+                if len(mode) == 1 and mode[0] in self.forward.conv:
+                    lengths[mode[0]] = int(n)
+                elif len(mode) == 1:
+                    index_sizes.setdefault(mode[0], int(n))
+        for op in self.tensors:
+            if op.name.startswith("ones_") and op.name in given and op.name not in self.forward.tensor_names:
+                lengths[op.indices[0]] = int(given[op.name][0])
+        return lengths
+
+    def _target_shape(self, partial: Diagram, out_lengths: dict[str, int]) -> tuple[int, ...]:
+        """The target's shape: its other sizes from ``partial``, its convolution lengths the one
+        that gives each index its output length."""
+        target = self.forward.tensor(self.target)
+        shape = []
+        for mode in target.modes:
+            if len(mode) == 1 and mode[0] in self.forward.conv:
+                shape.append(self._conv_length(partial, mode[0], out_lengths))
+                continue
+            sizes = [partial.size(i) for i in mode]
+            if None in sizes:
+                missing = mode[sizes.index(None)]
+                raise _refuse(
+                    f"the size of index {missing!r} of {self.target} cannot be read from the gradient's tensors; "
+                    f"pass sizes={{{self.target!r}: shape}}",
+                    missing,
+                )
+            shape.append(math.prod(sizes))  # type: ignore[arg-type]
+        return tuple(shape)
+
+    def _conv_length(self, partial: Diagram, c: str, out_lengths: dict[str, int]) -> int:
+        holders = partial.holders(c)
+        opts = partial.options[c]
+        known = {t: partial.size(c, t) for t in holders if t != self.target}
+        if c not in out_lengths or None in known.values():
+            raise _refuse(
+                f"the length of {self.target} along {c!r} cannot be read from the gradient's tensors; "
+                f"pass sizes={{{self.target!r}: shape}}",
+                c,
+            )
+        wanted = out_lengths[c]
+
+        def output(length: int) -> int:
+            lens = {**known, self.target: length}
+            return opts.output_length(lens[holders[0]], [lens[t] for t in holders[1:]], holders[1:])  # type: ignore[arg-type]
+
+        longest = max(known.values(), default=1) * max(opts.upsample, 1) + wanted * opts.stride + 64  # type: ignore[operator]
+        fits = [n for n in range(1, longest + 1) if output(n) == wanted]
+        if len(fits) != 1:
+            options = "no length" if not fits else f"any of {', '.join(map(str, fits))}"
+            raise _refuse(
+                f"the length of {self.target} along {c!r} is not fixed by the gradient's tensors ({options} gives "
+                f"an output of {wanted}); pass sizes={{{self.target!r}: shape}}",
+                c,
+            )
+        return fits[0]
 
 
 class BackwardPlan:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from tnviz.core.diagram import Diagram
 from tnviz.core.plan import Plan, Step
@@ -121,7 +122,7 @@ def _frame(
     # a convolution stays one while two tensors left hold it; then it has been convolved
     conv = tuple(c for c in source.conv if held.get(c, 0) >= 2)
     spec = Spec(ops, dataclasses.replace(source.output), conv)
-    diagram = Diagram(spec, options={c: source.options[c] for c in conv})
+    diagram = Diagram(spec, options={c: _frame_options(source.options[c], ops, c) for c in conv})
     diagram = _with_sizes(diagram, source, conv)
     following = plan.steps[done] if done < len(plan.steps) else None
     return Frame(
@@ -136,6 +137,15 @@ def _frame(
         live_elements=live,
         peak_elements=peak,
     )
+
+
+def _frame_options(opts: Any, ops: tuple[Operand, ...], c: str) -> Any:
+    """``opts`` for a frame: what names tensors (a kernel's own spacing, holders read backwards)
+    kept for the tensors still standing; a merged one is drawn with the options alone."""
+    holders = [op.name for op in ops if c in op.indices]
+    spacing = tuple((t, d) for t, d in opts.kernel_dilation if t in holders[1:])
+    flip = opts.flip if not isinstance(opts.flip, tuple) else tuple(t for t in opts.flip if t in holders) or False
+    return dataclasses.replace(opts, kernel_dilation=spacing, flip=flip)
 
 
 def _with_sizes(diagram: Diagram, source: Diagram, conv: tuple[str, ...]) -> Diagram:

@@ -18,8 +18,10 @@ from tnviz.core.optimize import LAYER_SETTINGS, LayerOptimize
 from tnviz.core.plan import Plan
 from tnviz.errors import TnvizError
 from tnviz.execute.einsum import as_diagram, plan_for
+from tnviz.execute.kernel_cache import KernelCache
 from tnviz.execute.memory import plan_within_budget
-from tnviz.execute.program import KernelCache, Program, memory_format_of, program_for
+from tnviz.execute.program import Program, program_for
+from tnviz.execute.steps import memory_format_of
 
 __all__ = ["TensorNetwork"]
 
@@ -51,7 +53,7 @@ class TensorNetwork(nn.Module):
     The plan for an input signature is made on the first call with it and kept (so compile
     or trace after one eager call: the plans are then made before the compiled region). With
     no gradient recorded, what depends on the parameters alone is cached until their values
-    change (see :class:`~tnviz.execute.program.KernelCache`). A channels_last input gives a
+    change (see :class:`~tnviz.execute.kernel_cache.KernelCache`). A channels_last input gives a
     channels_last output.
 
     Example:

@@ -129,11 +129,12 @@ class Scene:
 
 def _marker(diagram: Diagram, index: str) -> str:
     """A convolution's marker: ∗ (correlation, PyTorch's convolution), ⊛ with flipped kernels
-    (a true convolution), then ↑u when the signal is upsampled; "" for a hyperedge's dot."""
+    (a true convolution; holders named by ``flip`` are marked "rev" on their edges instead),
+    then ↑u when the signal is upsampled; "" for a hyperedge's dot."""
     if index not in diagram.conv:
         return ""
     opts = diagram.options[index]
-    return ("⊛" if opts.flip else "∗") + (f"↑{opts.upsample}" if opts.upsample > 1 else "")
+    return ("⊛" if opts.flip is True else "∗") + (f"↑{opts.upsample}" if opts.upsample > 1 else "")
 
 
 def _spacing_text(diagram: Diagram, index: str, tensor: str | None) -> str:
@@ -143,6 +144,14 @@ def _spacing_text(diagram: Diagram, index: str, tensor: str | None) -> str:
         return ""
     spacing = diagram.options[index].dilation_of(tensor)
     return f" dil {spacing}" if spacing > 1 else ""
+
+
+def _reversed_text(diagram: Diagram, index: str, tensor: str | None) -> str:
+    """ " rev" on a holder's convolution edge when ``flip`` names it (read backwards along it)."""
+    if index not in diagram.conv or tensor is None:
+        return ""
+    flip = diagram.options[index].flip
+    return " rev" if isinstance(flip, tuple) and tensor in flip else ""
 
 
 def _fold_text(diagram: Diagram, index: str) -> str:
@@ -218,7 +227,7 @@ def build_scene(diagram: Diagram, style: Style) -> Scene:
         kind = "conv" if index in diagram.conv else "edge"
         tensor = u if not u.startswith("#") else (v if not v.startswith("#") else None)
         text = (index + (_size_text(diagram, index, tensor) if style.sizes else "")) if style.labels else ""
-        text += _spacing_text(diagram, index, tensor) if text else ""
+        text += (_spacing_text(diagram, index, tensor) + _reversed_text(diagram, index, tensor)) if text else ""
         if u.startswith("~"):
             text = ""  # a bent edge is labelled once, on its first segment
         line = Line(*seg, kind, _width(diagram, index, style), index, text, u, v, steps.get(index))

@@ -186,7 +186,7 @@ class _Builder:
                             p.subset(wgt)[1][i],
                             p.conv_length(s, i),
                             opts.upsample if first else 1,
-                            opts.flip,
+                            opts.flip is True,  # named holders are reversed as they are read (Program)
                             opts.fold if last else None,
                         )
                     )

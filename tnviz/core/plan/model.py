@@ -221,12 +221,15 @@ class Problem:
         return length
 
     def _folded(self, s: int, c: str) -> int:
-        """The entries along ``c`` that the step making subset ``s`` computes and then folds away:
-        the fold's, at the step that applies the last kernel to the signal (stride 1 there)."""
-        sig, kernels, _, opts, _ = self.conv_info[c]
+        """The entries along ``c`` that the step making subset ``s`` computes and then folds or
+        strides away: at the step that applies the last kernel to the signal, a fold's is computed
+        at stride 1 (the fold comes before the stride)."""
+        sig, kernels, n, opts, (left, right) = self.conv_info[c]
         if opts.fold is None or not s >> sig & 1 or not all(s >> k & 1 for k, _ in kernels):
             return 0
-        return opts.folded()
+        dil = self.kernel_dilation[c]
+        computed = (n - 1) * opts.upsample + 1 + left + right - sum((v - 1) * dil[k] for k, v in kernels)
+        return computed - self.conv_length(s, c)
 
     def _kept(self, s: int, candidates: int, inside: int) -> int:
         """Of the index bits ``candidates`` (held by subset ``s``), those still needed outside

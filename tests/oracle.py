@@ -14,7 +14,7 @@ import itertools
 import torch
 
 import tnviz
-from tnviz.core.spec import parse_spec
+from tnviz.core.spec_parser import parse_spec
 
 LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 

@@ -11,7 +11,8 @@ def _dense_kernel(spec: str, params: list) -> object:
     """Reconstruct the F.conv2d weight with plain ``torch.einsum`` (independent of tnviz's executor)."""
     import torch
 
-    from tnviz.core.spec import einsum_letters, parse_spec
+    from tnviz.core.spec import einsum_letters
+    from tnviz.core.spec_parser import parse_spec
     from tnviz.paper_layers import kernel_spec
 
     parsed = parse_spec(kernel_spec(spec))

@@ -173,7 +173,7 @@ def _chain_path(names: list[str], chain: list[str]) -> list[tuple[int, int]]:
 @pytest.mark.parametrize("groups", [1, 2])
 def test_reconstruct_flop_formula_equals_the_planned_chain(name, kernel, lengths, order, groups):
     from tnviz.core.formats import flop_count
-    from tnviz.core.spec import parse_spec
+    from tnviz.core.spec_parser import parse_spec
 
     shape = LayerConfig(24, 16, kernel, groups=groups, order=order)
     built = build_layer(name, shape, 2)

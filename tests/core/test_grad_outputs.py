@@ -7,7 +7,8 @@ import torch
 from oracle import against_autograd
 
 import tnviz
-from tnviz.core.spec import format_spec, parse_spec
+from tnviz.core.spec import format_spec
+from tnviz.core.spec_parser import parse_spec
 from tnviz.errors import TnvizError
 
 

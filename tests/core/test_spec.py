@@ -4,7 +4,8 @@ from hypothesis import strategies as st
 
 from tnviz import Diagram, TnvizError
 from tnviz.core.ellipsis import expand_ellipsis
-from tnviz.core.spec import ELLIPSIS, Operand, Spec, default_names, format_spec, parse_spec
+from tnviz.core.spec import ELLIPSIS, Operand, Spec, default_names, format_spec
+from tnviz.core.spec_parser import parse_spec
 
 
 def test_named_and_compact_forms_agree():

@@ -21,7 +21,8 @@ from tnviz.core.conv_options import (
 from tnviz.core.ellipsis import expand_ellipsis
 from tnviz.core.optimize import Optimize
 from tnviz.core.plan import Plan, make_plan
-from tnviz.core.spec import ELLIPSIS, Operand, Spec, format_spec, parse_spec
+from tnviz.core.spec import ELLIPSIS, Operand, Spec, format_spec
+from tnviz.core.spec_parser import parse_spec
 from tnviz.errors import TnvizError
 
 __all__ = ["Diagram", "Index", "ROLES", "default_inputs"]

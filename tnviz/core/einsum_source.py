@@ -12,7 +12,8 @@ from typing import Any
 
 from tnviz.core.diagram import Diagram
 from tnviz.core.plan.search import path_tree
-from tnviz.core.spec import Spec, default_names, is_name, parse_spec
+from tnviz.core.spec import Spec, default_names, is_name
+from tnviz.core.spec_parser import parse_spec
 from tnviz.errors import TnvizError
 
 __all__ = ["from_einsum", "read_einsum_call"]

@@ -43,7 +43,8 @@ def expand_ellipsis(spec: Spec, shapes: Sequence[Sequence[int]]) -> Spec:
             than its named modes, or ellipsis sizes do not broadcast.
 
     Example:
-        >>> from tnviz.core.spec import format_spec, parse_spec
+        >>> from tnviz.core.spec import format_spec
+        >>> from tnviz.core.spec_parser import parse_spec
         >>> s = expand_ellipsis(parse_spec("...ij,...jk->...ik"), [(5, 2, 3), (3, 4)])
         >>> format_spec(s)
         'A: _e0 i j, B: j k -> _e0 i k'

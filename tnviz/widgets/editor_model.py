@@ -20,7 +20,8 @@ from typing import Any
 from tnviz.core.conv_options import ConvOptions, resolve_options
 from tnviz.core.diagram import Diagram
 from tnviz.core.serialize import Drawing, drawing_from_json, drawing_to_json, read_drawing
-from tnviz.core.spec import first_free_name, modes_text, parse_spec
+from tnviz.core.spec import first_free_name, modes_text
+from tnviz.core.spec_parser import parse_spec
 from tnviz.errors import TnvizError
 
 __all__ = ["EditorModel", "ROLES"]

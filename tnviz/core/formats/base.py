@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 
-from tnviz.core.spec import Operand, Spec, format_spec, parse_spec
+from tnviz.core.spec import Operand, Spec, format_spec
+from tnviz.core.spec_parser import parse_spec
 from tnviz.errors import TnvizError
 
 __all__ = [

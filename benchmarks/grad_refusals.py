@@ -25,7 +25,6 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE.parent / "tests" / "core"))
 
 REASONS = {
-    "fold of a cropped padding": "a fold of a padding cropped on one side (a signal read backwards)",
     "different tensors first": "one tensor the signal of one index and a kernel of another",
 }
 

@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import tnviz
 from tnviz.compression import LeNet5
-from tnviz.compression.surgery import fit_to_teacher
+from tnviz.compression.calibrate import fit_to_teacher
 from tnviz.errors import TnvizError
 
 from .helpers import reproduce_on_small_digits, small_mnist, state_equal

@@ -11,9 +11,7 @@ from oracle import against_autograd as _against_autograd
 import tnviz
 from tnviz.errors import TnvizError
 
-REFUSALS = (  # traces/diagonals, lone sums, flips and folds before upsampling are written now
-    "fold of a cropped padding",  # a signal read backwards whose padding, swapped, crops one side
-)
+REFUSALS = ()  # traces, diagonals, lone sums, flips, folds, crops: every gradient of a forward is written
 
 
 def _roles(diagram, name):
@@ -434,3 +432,44 @@ def test_named_holders_are_read_backwards_as_f_conv_would_see_them(flip):
     torch.testing.assert_close(tnviz.einsum(d, x, k), expected)
     again = tnviz.Diagram.from_json(d.to_json())
     assert again == d and again.options["x"].flip == tuple(sorted(flip))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"flip": ("X",)},  # the output sums x: ones stand for G, read backwards with the signal
+        {"padding_mode": "reflect", "stride": 2, "flip": ("X",)},  # the swapped padding crops a side
+        {"padding": {"x": (-1, 2)}, "padding_mode": "reflect"},  # a cropped side needs no fold
+        {"padding": {"x": (2, -1)}, "padding_mode": "circular", "stride": 3, "flip": ("K", "X")},
+    ],
+    ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()),
+)
+def test_crops_and_summed_outputs_read_backwards_are_written(options):
+    out = "b t" if options == {"flip": ("X",)} else "b t x"
+    d = tnviz.Diagram.parse(
+        f"X: b s x, K: t s x -> {out} | x", sizes={"b": 2, "s": 3, "t": 2, "X": (2, 3, 10), "K": (2, 3, 3)}, **options
+    )
+    for name in d.tensor_names:
+        _against_autograd(d, name, 6)
+
+
+def test_a_pending_gradient_finds_lengths_far_out_and_refuses_a_broadcast():
+    torch.manual_seed(0)
+    for options, shapes, name in [
+        ({"dilation": 20}, {"X": (2, 81), "K": (5,)}, "X"),  # the kernel reaches 80 entries
+        ({"padding": 100}, {"X": (2, 5), "K": (150,)}, "K"),  # the padding is most of the signal
+    ]:
+        d = tnviz.Diagram.parse("X: b x, K: x -> b x | x", **options)
+        values = {t: torch.randn(s, dtype=torch.float64, requires_grad=True) for t, s in shapes.items()}
+        y = tnviz.einsum(d, values["X"], values["K"])
+        g = torch.randn(y.shape, dtype=torch.float64)
+        (y * g).sum().backward()
+        pending = d.grad(name)
+        given = {"G": g, **{t: v.detach() for t, v in values.items()}}
+        got = tnviz.einsum(pending, *[given[t] for t in pending.tensor_names])
+        torch.testing.assert_close(got, values[name].grad)
+    flipped = tnviz.Diagram.parse("X: b s x, K: t s x -> b t x | x", padding={"x": (2, 0)}, flip=("X",))
+    with pytest.raises(TnvizError, match="sizes disagree for index 'b'"):  # not broadcast into a wrong answer
+        tnviz.einsum(flipped.grad("K"), torch.randn(1, 3, 11), torch.randn(2, 4, 11))
+    with pytest.raises(TnvizError, match="shape of tensor 'G' must be a tuple of ints"):
+        flipped.grad("K").bind(shapes={"G": 5})

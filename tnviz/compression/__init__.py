@@ -3,13 +3,14 @@
 (The package is ``tnviz.compression`` so that ``tnviz.compress`` can be the function.)
 """
 
+from tnviz.compression.calibrate import fit_to_teacher
 from tnviz.compression.checkpoint import load_checkpoint, save_atomic
 from tnviz.compression.data import load_cifar10, load_dataset, load_image_folder, load_mnist, load_npz, mnist_offline
 from tnviz.compression.distill import DistillResult, StopTraining, distill, evaluate
 from tnviz.compression.models import LeNet5, build_model, resnet18, resnet20, resnet32
-from tnviz.compression.report import CompressionReport
+from tnviz.compression.report import Compressed, CompressionReport
 from tnviz.compression.saved import load_compressed, save_compressed
-from tnviz.compression.surgery import Compressed, compress, compressible_layers, fit_to_teacher
+from tnviz.compression.surgery import compress, compressible_layers
 
 __all__ = [
     "compress",

@@ -26,17 +26,29 @@ Design choices (and why):
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 from torch import nn
 
+from tnviz.compression.report import Compressed, LayerReport
 from tnviz.compression.training_state import preserved_state
 from tnviz.errors import TnvizError
 
-__all__ = ["CalibrationSet", "calibration_inputs", "record_layers", "fit_layer", "output_error", "weight_error"]
+__all__ = [
+    "CalibrationSet",
+    "calibration_inputs",
+    "record_layers",
+    "fit_layer",
+    "output_error",
+    "weight_error",
+    "calibrate_layers",
+    "fit_to_teacher",
+]
 
 # The defaults compress() uses: enough samples for a layer's outputs to pin its few thousand
 # factor entries down, and few enough steps for a LeNet-5 layer to fit in about a second.
@@ -238,3 +250,90 @@ def fit_layer(layer: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = D
     for p in params:
         p.grad = None
     return time.perf_counter() - started, after
+
+
+def fit_to_teacher(
+    compressed: Compressed,
+    teacher: nn.Module,
+    calibration: Any,
+    *,
+    calibration_samples: int = DEFAULT_SAMPLES,
+    fit_steps: int = DEFAULT_STEPS,
+    calibration_memory: int = DEFAULT_MEMORY,
+) -> Compressed:
+    """Data-aware initialisation of a student :func:`compress` decomposed from ``teacher``: a copy
+    whose compressed layers are fitted to the teacher layers' outputs, exactly what
+    ``compress(teacher, ..., init="activations", calibration=...)`` returns, without decomposing
+    again (so that one decomposition serves both initialisations).
+
+    Example:
+        >>> decomposed = compress(teacher, format="mtt", rate=0.05)  # doctest: +SKIP
+        >>> fitted, report = fit_to_teacher(decomposed, teacher, images)  # doctest: +SKIP
+    """
+    if not isinstance(compressed, Compressed):
+        raise TnvizError(
+            f"fit_to_teacher takes what compress returns, (model, report), got {type(compressed).__name__}",
+            token=type(compressed).__name__,
+        )
+    student, report = compressed
+    if report.init != "decompose":
+        raise TnvizError(
+            f"fit_to_teacher starts from a decomposed student (init='decompose'), got init={report.init!r}",
+            token=report.init,
+        )
+    if not isinstance(fit_steps, int) or isinstance(fit_steps, bool) or fit_steps < 0:
+        raise TnvizError(f"fit_steps must be a non-negative integer, got {fit_steps!r}", token=repr(fit_steps))
+    calib = calibration_inputs(calibration, calibration_samples)
+    student = copy.deepcopy(student)
+    layers, note = calibrate_layers(
+        teacher, student, report.layers, calib, True, fit_steps, calibration_memory, calibration_samples, None
+    )
+    return Compressed(student, replace(report, layers=tuple(layers), init="activations", notes=(note,)))
+
+
+def calibrate_layers(
+    teacher: nn.Module,
+    student: nn.Module,
+    layers: Sequence[LayerReport],
+    calib: Any,
+    fit: bool,
+    fit_steps: int,
+    memory: int,
+    samples: int,
+    recorded: tuple | None,
+) -> tuple[list[LayerReport], str]:
+    """The layer reports with output errors (and, with ``fit``, the layers fitted first), and the note."""
+    # torch's attention reads its projections' weights and calls neither module: no hook sees them
+    names = [r.name for r in layers if r.attention is None]
+    if recorded is None:
+        _, teacher_out, run_order = record_layers(teacher, names, calib.inputs, outputs=True, memory=memory)
+    else:
+        teacher_out, run_order = recorded
+    built = {n: student.get_submodule(n) for n in names}
+    fitted: dict[str, float] = {}
+    if fit:
+        # In the order the teacher runs them, each layer fitted on the inputs the student (with
+        # the layers before it already fitted) gives it: it can make up for their error.
+        for name in run_order:
+            student_in, _, _ = record_layers(student, [name], calib.inputs, outputs=False, memory=memory)
+            fitted[name], _ = fit_layer(built[name], student_in[name], teacher_out[name], fit_steps)
+    # The output error inside the student: each layer on the inputs the student gives it,
+    # against the teacher layer's outputs (what the rest of the network then sees).
+    student_in, _, _ = record_layers(student, names, calib.inputs, outputs=False, memory=memory)
+    out = [
+        replace(
+            r,
+            error=weight_error(built[r.name], teacher.get_submodule(r.name)) if fit else r.error,
+            output_error=output_error(built[r.name], student_in[r.name], teacher_out[r.name]),
+            fit_seconds=fitted.get(r.name),
+        )
+        if r.name in built
+        else r
+        for r in layers
+    ]
+    note = (
+        f"output errors on {len(calib.inputs)} calibration samples"
+        + (f" (capped at calibration_samples={samples}; more were given)" if calib.capped else "")
+        + (f"; each layer fitted by at most {fit_steps} L-BFGS steps" if fit else "")
+    )
+    return out, note

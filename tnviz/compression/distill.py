@@ -28,8 +28,7 @@ import math
 import os
 import sys
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from tnviz.compression.checkpoint import load_checkpoint, load_state_into, save_atomic
+from tnviz.compression.training_epoch import StopTraining, agree, call_back, set_trainable, train_epoch
 from tnviz.compression.training_state import preserved_state
 from tnviz.errors import TnvizError
 
@@ -49,11 +49,6 @@ SCHEDULES = ("seq", "e2e", "scratch")
 _KIND = "tnviz-distill"
 _VERSION = 1
 EXIT_BARRIER_SECONDS = 60  # how long a rank waits at exit for the others (see _end_process_group)
-
-
-class StopTraining(Exception):
-    """Raise from a callback to end the run after the current step (the checkpoint stays at
-    the last finished epoch)."""
 
 
 @dataclass(frozen=True)
@@ -124,39 +119,6 @@ def evaluate(model: nn.Module, data: Dataset, batch_size: int = 1000, device: An
     return correct / max(n, 1), loss / max(n, 1)
 
 
-class _BlockDone(Exception):
-    """Raised by a hook once the block's output is in hand: the rest of the forward is skipped."""
-
-
-class _Capture:
-    """Forward hooks that keep the outputs of named submodules (and, with ``stop``, end the
-    forward pass there)."""
-
-    def __init__(self, model: nn.Module, names: Sequence[str], stop: bool = False) -> None:
-        self.outputs: dict[str, torch.Tensor] = {}
-        self.stop = stop
-        modules = dict(model.named_modules())
-        self.handles = [modules[n].register_forward_hook(self._hook(n)) for n in names]
-
-    def _hook(self, name: str):
-        def hook(module, args, out) -> None:
-            self.outputs[name] = out
-            if self.stop:
-                raise _BlockDone
-
-        return hook
-
-    def run(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
-        try:
-            return model(x)
-        except _BlockDone:
-            return None
-
-    def close(self) -> None:
-        for h in self.handles:
-            h.remove()
-
-
 def _distributed() -> tuple[int, int]:
     """(rank, world size); starts the process group under torchrun."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -200,23 +162,6 @@ def _config(schedule, phases, lr, batch_size, temperature, alpha, seed, world) -
         "seed": int(seed),
         "world_size": int(world),
     }
-
-
-def _call(callbacks: Sequence[Any], event: str, payload: Any) -> bool:
-    """Run one event on every callback; False if one asks to stop."""
-    go_on = True
-    for cb in callbacks:
-        fn = getattr(cb, event, None)
-        if fn is None and event == "on_epoch" and callable(cb) and not hasattr(cb, "on_step"):
-            fn = cb  # a plain function is an epoch callback
-        if fn is None:
-            continue
-        try:
-            if fn(payload) is False:
-                go_on = False
-        except StopTraining:
-            go_on = False
-    return go_on
 
 
 def distill(
@@ -435,7 +380,7 @@ class _Run:
     def run_phase(self, p_index: int, first: int, opt_state: dict | None, frozen: set[int], bar) -> bool:
         """The phase's epochs from ``first``; False when the run stops."""
         s, phase, student, world, device = self.s, self.phases[p_index], self.student, self.world, self.device
-        trainable = _set_trainable(student, phase, frozen)
+        trainable = set_trainable(student, phase, frozen)
         if not trainable:
             raise TnvizError(f"phase {phase.name!r} has no trainable parameter", token=phase.name)
         model = student
@@ -449,10 +394,10 @@ class _Run:
             optimizer.load_state_dict(opt_state["optimizer"])
             scheduler.load_state_dict(opt_state["scheduler"])
         for epoch in range(first, phase.epochs):
-            if _agree(self.halted(), world, device):
+            if agree(self.halted(), world, device):
                 return False
             global_epoch = len(self.result.history)
-            metrics, ok = _train_epoch(
+            metrics, ok = train_epoch(
                 model, student, self.teacher, self.train, phase, optimizer, scheduler, device, self.callbacks,
                 self.halted, seed=s.seed, global_epoch=global_epoch, batch_size=phase_batch,
                 temperature=s.temperature, alpha=s.alpha, features=s.features, feature_weight=s.feature_weight,
@@ -471,7 +416,7 @@ class _Run:
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix({k: round(v, 4) for k, v in metrics.items() if k in ("train_loss", "test_acc")})
-            if _agree(not _call(self.callbacks, "on_epoch", dict(metrics)), world, device):
+            if agree(not call_back(self.callbacks, "on_epoch", dict(metrics)), world, device):
                 return False
         return True
 
@@ -488,7 +433,7 @@ class _Run:
             "rank": self.rank,
             "world": self.world,
         }
-        _call(self.callbacks, "on_start", info)
+        call_back(self.callbacks, "on_start", info)
         bar = None
         if self.progress and self.rank == 0:
             from tqdm.auto import tqdm
@@ -524,137 +469,5 @@ class _Run:
             restore.close()
             if bar is not None:
                 bar.close()
-            _call(self.callbacks, "on_end", result)
+            call_back(self.callbacks, "on_end", result)
         return result
-
-
-def _agree(flag: bool, world: int, device: torch.device) -> bool:
-    """True if ``flag`` is set on any process (under DDP every rank must stop together, or the
-    others wait for it forever in the next all-reduce)."""
-    if world <= 1:
-        return flag
-    value = torch.tensor([1.0 if flag else 0.0], device=device)
-    torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.MAX)
-    return bool(value.item())
-
-
-def _first_non_finite(model: nn.Module, x: torch.Tensor) -> str:
-    """Where NaN/Inf enters: the input, a parameter, or the first module whose output has it."""
-    if not torch.isfinite(x).all():
-        return "the input batch holds NaN or Inf"
-    for name, p in model.named_parameters():
-        if not torch.isfinite(p).all():
-            return f"parameter {name} holds NaN or Inf"
-    found: list[str] = []
-
-    def hook(name: str):
-        def check(module, args, out) -> None:
-            if not found and isinstance(out, torch.Tensor) and not torch.isfinite(out).all():
-                found.append(name)
-
-        return check
-
-    handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules() if n]
-    try:
-        with torch.no_grad():
-            model(x)
-    except _BlockDone:  # a block phase's capture hook ends the pass early: what ran was checked
-        pass
-    finally:
-        for h in handles:
-            h.remove()
-    return (
-        f"NaN or Inf first appears in the output of layer {found[0]!r}" if found else "the outputs overflow in the loss"
-    )
-
-
-def _set_trainable(student: nn.Module, phase: Phase, frozen: set[int]) -> list[nn.Parameter]:
-    """The phase's parameters (never those the user froze), in train mode; the rest frozen."""
-    scope = student if phase.block is None else student.get_submodule(phase.block)
-    chosen = {id(p) for p in scope.parameters()} - frozen
-    for p in student.parameters():
-        p.requires_grad_(id(p) in chosen)
-    if phase.block is None:
-        student.train()
-    else:
-        student.eval()  # earlier blocks (and their batch norms) stay as they are
-        scope.train()
-    return [p for p in student.parameters() if id(p) in chosen]
-
-
-def _train_epoch(
-    model, student, teacher, train, phase, optimizer, scheduler, device, callbacks, halted: Callable[[], bool], *,
-    seed, global_epoch, batch_size, temperature, alpha, features, feature_weight, rank, world,
-) -> tuple[dict, bool]:  # fmt: skip
-    torch.manual_seed(seed * 1000 + global_epoch)  # data augmentation and dropout, reproducibly
-    generator = torch.Generator().manual_seed(seed * 1000 + global_epoch)
-    if world > 1:
-        from torch.utils.data.distributed import DistributedSampler
-
-        sampler = DistributedSampler(train, num_replicas=world, rank=rank, shuffle=True, seed=seed)
-        sampler.set_epoch(global_epoch)
-        loader = DataLoader(train, batch_size=batch_size, sampler=sampler)
-    else:
-        loader = DataLoader(train, batch_size=batch_size, shuffle=True, generator=generator)
-    watched = [phase.block] if phase.loss == "block" else list(features) if feature_weight else []
-    # A block's loss needs the networks only up to the block; DDP needs whole forward passes.
-    early = phase.loss == "block" and world == 1
-    s_cap = _Capture(student, watched, stop=early)
-    t_cap = _Capture(teacher, watched, stop=early) if teacher is not None else None
-    total_loss, correct, seen, started = 0.0, 0, 0, time.perf_counter()
-    steps = len(loader)
-    try:
-        for step, (x, y) in enumerate(loader):
-            x, y = x.to(device), y.to(device)
-            if teacher is not None and phase.loss != "ce":
-                with torch.no_grad():
-                    t_out = t_cap.run(teacher, x)
-            out = s_cap.run(model, x)
-            if phase.loss == "block":
-                loss = F.mse_loss(s_cap.outputs[phase.block], t_cap.outputs[phase.block])
-            elif phase.loss == "ce":
-                loss = F.cross_entropy(out, y)
-            else:
-                T = temperature
-                kd = F.kl_div(
-                    F.log_softmax(out / T, 1), F.log_softmax(t_out / T, 1), log_target=True, reduction="batchmean"
-                )
-                loss = alpha * T * T * kd + (1 - alpha) * F.cross_entropy(out, y)
-                for f in watched:
-                    loss = loss + feature_weight * F.mse_loss(s_cap.outputs[f], t_cap.outputs[f])
-            if _agree(not bool(torch.isfinite(loss)), world, device):  # before backward's all-reduce
-                if torch.isfinite(loss):
-                    raise TnvizError(
-                        f"the loss became NaN or Inf on another process in phase {phase.name!r}", token=phase.name
-                    )
-                where = _first_non_finite(student, x)
-                raise TnvizError(
-                    f"the loss became {float(loss.detach())} in phase {phase.name!r} at step {step + 1}; "
-                    f"{where}; lower the learning rate (the checkpoint keeps the last good epoch)",
-                    token=phase.name,
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            n = len(y)
-            total_loss += float(loss.detach()) * n
-            if out is not None:
-                correct += int((out.argmax(1) == y).sum())
-            seen += n
-            step_metrics = {"phase": phase.name, "step": step + 1, "steps": steps, "loss": float(loss.detach()),
-                            "global_epoch": global_epoch + 1, "lr": scheduler.get_last_lr()[0]}  # fmt: skip
-            if _agree(not _call(callbacks, "on_step", step_metrics) or halted(), world, device):
-                return {}, False
-    finally:
-        s_cap.close()
-        if t_cap is not None:
-            t_cap.close()
-    metrics = {
-        "train_loss": total_loss / max(seen, 1),
-        "train_acc": None if early else correct / max(seen, 1),
-        "seconds": time.perf_counter() - started,
-        "test_acc": None,
-        "test_loss": None,
-    }
-    return metrics, True

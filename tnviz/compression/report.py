@@ -4,7 +4,9 @@ parameters, FLOPs, time and errors, and what the whole model kept and became."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
+
+from torch import nn
 
 from tnviz.compression.inventory import KeptModule
 from tnviz.nn.pricing import LayerPrice
@@ -234,3 +236,10 @@ class CompressionReport:
         if self.kept:
             html += html_table(*self.kept_table())
         return html
+
+
+class Compressed(NamedTuple):
+    """``(model, report)`` as returned by :func:`compress`."""
+
+    model: nn.Module
+    report: CompressionReport

@@ -5,8 +5,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Sequence
-from dataclasses import replace
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 from torch import nn
@@ -16,15 +15,13 @@ from tnviz.compression.calibrate import (
     DEFAULT_MEMORY,
     DEFAULT_SAMPLES,
     DEFAULT_STEPS,
+    calibrate_layers,
     calibration_inputs,
-    fit_layer,
-    output_error,
     record_layers,
-    weight_error,
 )
 from tnviz.compression.inventory import Candidate, KeptModule, in_model_order, inventory, select
 from tnviz.compression.latency import fastest, model_flops, relative_latency, seconds
-from tnviz.compression.report import CompressionReport, LayerReport
+from tnviz.compression.report import Compressed, CompressionReport, LayerReport
 from tnviz.compression.training_state import preserved_state
 from tnviz.core.formats import DEFAULT_FORMAT, FORMATS
 from tnviz.errors import TnvizError
@@ -38,20 +35,12 @@ AUTO_FORMAT = "auto"  # format="auto": per layer, the fastest format at the rate
 __all__ = [
     "AUTO_FORMAT",
     "compress",
-    "fit_to_teacher",
-    "Compressed",
     "KeptModule",
     "compressible_layers",
-    "layer_settings",
-    "rebuild",
+    "modules_and_aliases",
+    "install_layer",
+    "dense_of",
 ]
-
-
-class Compressed(NamedTuple):
-    """``(model, report)`` as returned by :func:`compress`."""
-
-    model: nn.Module
-    report: CompressionReport
 
 
 def compressible_layers(model: nn.Module) -> list[str]:
@@ -174,7 +163,7 @@ def compress(
     started = time.perf_counter()
     chosen, kept = select(model, skip, include)
     student = copy.deepcopy(model)
-    modules, aliases = _modules_and_aliases(student)
+    modules, aliases = modules_and_aliases(student)
     hooked = [_hooked(c) for c in chosen]
     shapes = _input_shapes(model, hooked, example_input) if example_input is not None else {}
     # Every layer's shape and ranks first, nothing decomposed yet: a layer no rank fits stays
@@ -212,7 +201,7 @@ def compress(
     layers = _install_planned(student, planned, modules, aliases, shapes, decompose, init != "random", bar)
     notes: list[str] = []
     if calib is not None:
-        layers, note = _calibrate(
+        layers, note = calibrate_layers(
             model, student, layers, calib, init == "activations", fit_steps, calibration_memory,
             calibration_samples, (teacher_out, run_order),
         )  # fmt: skip
@@ -244,7 +233,7 @@ def _install_planned(student, planned, modules, aliases, shapes, decompose, meas
             except TnvizError as err:  # the layer's name, so a user knows which one
                 raise TnvizError(f"layer {c.name!r} ({c.kind}): {err.message}", token=c.name) from None
         new.train(dense.training)
-        _install(student, modules, aliases, c, new)
+        install_layer(student, modules, aliases, c, new)
         layers.append(_layer_report(c, new, dense, modules, shapes, new.reconstruction_error if measured else None))
     if bar is not None:
         bar.close()
@@ -301,7 +290,7 @@ def _plan_layers(
     planned: list[tuple[Candidate, nn.Module, Any]] = []
     refused: list[tuple[Candidate, str]] = []
     for c in chosen:
-        dense = _dense_of(modules[c.module_name], c)
+        dense = dense_of(modules[c.module_name], c)
         try:
             # the budget's largest setting for a whole-model budget: what the memory check weighs
             layer_rate = max(GRID) if budget != "layer" else rate
@@ -486,7 +475,7 @@ def _progress_bar(total: int, estimated: float | None):
     return tqdm(total=total, unit="layer", leave=False, postfix=postfix)
 
 
-def _modules_and_aliases(model: nn.Module) -> tuple[dict[str, nn.Module], dict[int, list[str]]]:
+def modules_and_aliases(model: nn.Module) -> tuple[dict[str, nn.Module], dict[int, list[str]]]:
     """The modules by name, and every name each module is registered under."""
     aliases: dict[int, list[str]] = {}
     for alias, module in model.named_modules(remove_duplicate=False):
@@ -494,7 +483,7 @@ def _modules_and_aliases(model: nn.Module) -> tuple[dict[str, nn.Module], dict[i
     return dict(model.named_modules()), aliases
 
 
-def _install(student: nn.Module, modules: dict, aliases: dict, c: Candidate, layer: nn.Module) -> None:
+def install_layer(student: nn.Module, modules: dict, aliases: dict, c: Candidate, layer: nn.Module) -> None:
     """Put the tensorial ``layer`` where ``c`` was, under every name the module has (a module
     registered twice is one layer); an attention's projection goes into a copy of its attention."""
     original = modules[c.module_name]
@@ -503,53 +492,7 @@ def _install(student: nn.Module, modules: dict, aliases: dict, c: Candidate, lay
         _replace(student, alias, replacement)
 
 
-def layer_settings(student: nn.Module, report: CompressionReport) -> dict[str, dict[str, Any]]:
-    """What rebuilds each compressed layer of ``student`` (by the report's names): its format,
-    ranks, order and channel factors — plain data, as :func:`rebuild` takes it."""
-    out = {}
-    for r in report.layers:
-        c = Candidate(r.name, r.kind, r.dense_params, r.attention)
-        module = student.get_submodule(c.module_name)
-        layer = module.in_proj if c.is_projection else module
-        config = layer.config
-        out[r.name] = {
-            "format": layer.format,
-            "ranks": dict(layer.ranks),
-            "order": config.order,
-            "in_factors": list(config.in_factors) if config.in_factors else None,
-            "out_factors": list(config.out_factors) if config.out_factors else None,
-        }
-    return out
-
-
-def rebuild(model: nn.Module, settings: dict[str, dict[str, Any]]) -> nn.Module:
-    """A copy of ``model`` (the uncompressed architecture) with the layers named in ``settings``
-    (:func:`layer_settings`) in their formats and ranks, ready for ``load_state_dict``."""
-    if not isinstance(settings, dict):
-        raise TnvizError("the layer settings must be a dict of layer name → settings", token=type(settings).__name__)
-    student = copy.deepcopy(model)
-    modules, aliases = _modules_and_aliases(student)
-    candidates = {c.name: c for c in inventory(student)[0]}
-    for name, setting in settings.items():
-        c = candidates.get(name)
-        if c is None:
-            raise TnvizError(
-                f"the compressed model has layer {name!r}, which this model has not (its layers: "
-                f"{', '.join(list(candidates)[:8])}{', …' if len(candidates) > 8 else ''})",
-                token=name,
-            )
-        dense = _dense_of(modules[c.module_name], c)
-        try:
-            kwargs = {k: setting[k] for k in ("order", "in_factors", "out_factors") if setting.get(k) is not None}
-            layer = tensorial_class(dense)._like(dense, setting["format"], None, setting["ranks"], **kwargs)
-        except (KeyError, TypeError) as err:
-            raise TnvizError(f"layer {name!r}: malformed settings {setting!r} ({err})", token=name) from None
-        layer.train(dense.training)
-        _install(student, modules, aliases, c, layer)
-    return student
-
-
-def _dense_of(module: nn.Module, candidate: Candidate) -> nn.Module:
+def dense_of(module: nn.Module, candidate: Candidate) -> nn.Module:
     """The Linear/Conv whose weight is decomposed: the layer, or a Linear holding an attention's
     packed input projection."""
     return as_linear(module.in_proj_weight.detach()) if candidate.is_projection else module
@@ -600,9 +543,9 @@ def _flops_left_alone(model: nn.Module, example_input: Any, planned: list, cost)
     products the counter sees (an encoder's attention: 1.05 M FLOPs counted as it was, 1.49 M
     compressed)."""
     placeholder = copy.deepcopy(model)
-    modules, aliases = _modules_and_aliases(placeholder)
+    modules, aliases = modules_and_aliases(placeholder)
     for c, _, layer in planned:
-        _install(placeholder, modules, aliases, c, copy.deepcopy(layer))
+        install_layer(placeholder, modules, aliases, c, copy.deepcopy(layer))
     return model_flops(placeholder, example_input) - sum(cost(layer, c) for c, _, layer in planned)
 
 
@@ -640,90 +583,3 @@ def _check_decomposition_memory(planned: Sequence[tuple[Candidate, nn.Module, An
             f"budget); nothing was decomposed. Lower rate= or leave it out with skip={c.name!r}",
             token=c.name,
         )
-
-
-def fit_to_teacher(
-    compressed: Compressed,
-    teacher: nn.Module,
-    calibration: Any,
-    *,
-    calibration_samples: int = DEFAULT_SAMPLES,
-    fit_steps: int = DEFAULT_STEPS,
-    calibration_memory: int = DEFAULT_MEMORY,
-) -> Compressed:
-    """Data-aware initialisation of a student :func:`compress` decomposed from ``teacher``: a copy
-    whose compressed layers are fitted to the teacher layers' outputs, exactly what
-    ``compress(teacher, ..., init="activations", calibration=...)`` returns, without decomposing
-    again (so that one decomposition serves both initialisations).
-
-    Example:
-        >>> decomposed = compress(teacher, format="mtt", rate=0.05)  # doctest: +SKIP
-        >>> fitted, report = fit_to_teacher(decomposed, teacher, images)  # doctest: +SKIP
-    """
-    if not isinstance(compressed, Compressed):
-        raise TnvizError(
-            f"fit_to_teacher takes what compress returns, (model, report), got {type(compressed).__name__}",
-            token=type(compressed).__name__,
-        )
-    student, report = compressed
-    if report.init != "decompose":
-        raise TnvizError(
-            f"fit_to_teacher starts from a decomposed student (init='decompose'), got init={report.init!r}",
-            token=report.init,
-        )
-    if not isinstance(fit_steps, int) or isinstance(fit_steps, bool) or fit_steps < 0:
-        raise TnvizError(f"fit_steps must be a non-negative integer, got {fit_steps!r}", token=repr(fit_steps))
-    calib = calibration_inputs(calibration, calibration_samples)
-    student = copy.deepcopy(student)
-    layers, note = _calibrate(
-        teacher, student, report.layers, calib, True, fit_steps, calibration_memory, calibration_samples, None
-    )
-    return Compressed(student, replace(report, layers=tuple(layers), init="activations", notes=(note,)))
-
-
-def _calibrate(
-    teacher: nn.Module,
-    student: nn.Module,
-    layers: Sequence[LayerReport],
-    calib: Any,
-    fit: bool,
-    fit_steps: int,
-    memory: int,
-    samples: int,
-    recorded: tuple | None,
-) -> tuple[list[LayerReport], str]:
-    """The layer reports with output errors (and, with ``fit``, the layers fitted first), and the note."""
-    # torch's attention reads its projections' weights and calls neither module: no hook sees them
-    names = [r.name for r in layers if r.attention is None]
-    if recorded is None:
-        _, teacher_out, run_order = record_layers(teacher, names, calib.inputs, outputs=True, memory=memory)
-    else:
-        teacher_out, run_order = recorded
-    built = {n: student.get_submodule(n) for n in names}
-    fitted: dict[str, float] = {}
-    if fit:
-        # In the order the teacher runs them, each layer fitted on the inputs the student (with
-        # the layers before it already fitted) gives it: it can make up for their error.
-        for name in run_order:
-            student_in, _, _ = record_layers(student, [name], calib.inputs, outputs=False, memory=memory)
-            fitted[name], _ = fit_layer(built[name], student_in[name], teacher_out[name], fit_steps)
-    # The output error inside the student: each layer on the inputs the student gives it,
-    # against the teacher layer's outputs (what the rest of the network then sees).
-    student_in, _, _ = record_layers(student, names, calib.inputs, outputs=False, memory=memory)
-    out = [
-        replace(
-            r,
-            error=weight_error(built[r.name], teacher.get_submodule(r.name)) if fit else r.error,
-            output_error=output_error(built[r.name], student_in[r.name], teacher_out[r.name]),
-            fit_seconds=fitted.get(r.name),
-        )
-        if r.name in built
-        else r
-        for r in layers
-    ]
-    note = (
-        f"output errors on {len(calib.inputs)} calibration samples"
-        + (f" (capped at calibration_samples={samples}; more were given)" if calib.capped else "")
-        + (f"; each layer fitted by at most {fit_steps} L-BFGS steps" if fit else "")
-    )
-    return out, note

@@ -14,7 +14,7 @@ from tnviz.errors import TnvizError
 if TYPE_CHECKING:
     from tnviz.core.diagram import Diagram
 
-__all__ = ["resolve_sizes"]
+__all__ = ["resolve_sizes", "check_conv_lengths"]
 
 
 def resolve_sizes(
@@ -134,3 +134,42 @@ def _infer_group_members(sizes: dict[str, int], groups: list[tuple[tuple[str, ..
             f"{name!r} (size {extent}); give all but one of them in sizes=",
             token=unknown[0],
         )
+
+
+def check_conv_lengths(diagram: Diagram) -> None:
+    """Refuse a convolution whose (padded) signal is shorter than its kernels, or whose
+    padding is too large for its padding mode."""
+    for c in diagram.conv:
+        length = diagram.size(c)
+        if length is None:
+            continue
+        holders = diagram.holders(c)
+        lens = [diagram.conv_sizes[(t, c)] for t in holders]
+        opts = diagram.options[c]
+        if length < 1:
+            raise TnvizError(
+                f"convolution index {c!r} has an output length {length} < 1: signal {holders[0]!r} has "
+                f"length {lens[0]}, kernels {lens[1:]}, with {opts}; expected a kernel that fits "
+                "the (padded) signal",
+                token=c,
+            )
+        left, right = opts.pads_for_reach(opts.reach(list(zip(holders[1:], lens[1:]))))
+        upsampled = (lens[0] - 1) * opts.upsample + 1
+        limit = upsampled - 1 if opts.padding_mode == "reflect" else upsampled
+        if opts.padding_mode != "zeros" and max(left, right) > limit:
+            raise TnvizError(
+                f"padding {max(left, right)} on index {c!r} is too large for padding_mode="
+                f"{opts.padding_mode!r} and signal length {lens[0]}; expected at most {limit}",
+                token=c,
+            )
+        if opts.fold is not None:  # the folded output is the padded signal: the same limits
+            mode, fl, fr = opts.fold
+            reach = opts.reach(list(zip(holders[1:], lens[1:])))
+            length = upsampled + left + right - reach - fl - fr  # folded, before the stride
+            most = length - 1 if mode == "reflect" else length
+            if max(fl, fr) > most:
+                raise TnvizError(
+                    f"fold {opts.fold} on index {c!r} pads more than its output of length {length} can hold "
+                    f"in mode {mode!r}; expected at most {most} a side",
+                    token=c,
+                )

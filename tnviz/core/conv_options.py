@@ -67,6 +67,19 @@ class ConvOptions:
                 return value
         return self.dilation
 
+    def as_data(self) -> dict[str, Any]:
+        """Plain data (the JSON form): padding, stride, dilation and mode always, the rest when set."""
+        return {
+            "padding": self.padding if isinstance(self.padding, str) else list(self.padding),
+            "stride": self.stride,
+            "dilation": self.dilation,
+            "padding_mode": self.padding_mode,
+            **({"flip": self.flip if self.flip is True else list(self.flip)} if self.flip else {}),
+            **({"upsample": self.upsample} if self.upsample != 1 else {}),
+            **({"kernel_dilation": dict(self.kernel_dilation)} if self.kernel_dilation else {}),
+            **({"fold": list(self.fold)} if self.fold is not None else {}),
+        }
+
     def reversed_holders(self, holders: Sequence[str]) -> frozenset[str]:
         """The holders of this index (signal first) read backwards: every kernel for
         ``flip=True``, the named ones for a tuple."""

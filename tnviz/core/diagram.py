@@ -11,17 +11,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tnviz.core.binding import resolve_sizes
+from tnviz.core.binding import check_conv_lengths, resolve_sizes
 from tnviz.core.conv_options import (
     ConvOptions,
     check_holder_names,
-    is_int,
     resolve_options,
 )
-from tnviz.core.ellipsis import expand_ellipsis
+from tnviz.core.diagram_outputs import DiagramOutputs
+from tnviz.core.ellipsis import expand_with_shapes
 from tnviz.core.optimize import Optimize
 from tnviz.core.plan import Plan, make_plan
-from tnviz.core.spec import ELLIPSIS, Operand, Spec, format_spec
+from tnviz.core.spec import Operand, Spec, format_spec
 from tnviz.core.spec_parser import parse_spec
 from tnviz.errors import TnvizError
 
@@ -55,7 +55,7 @@ class Index:
     sizes: Mapping[str, int | None]
 
 
-class Diagram:
+class Diagram(DiagramOutputs):
     """A tensor-network diagram: the single source of truth that is drawn, priced and run.
 
     Build one with :meth:`Diagram.parse`. Sizes may be bound at parse time or later with
@@ -153,62 +153,11 @@ class Diagram:
                 raise TnvizError(
                     f"sizes names {key!r}, which is neither an index nor a tensor of this diagram", token=str(key)
                 )
-        if self.has_ellipsis:
-            with_ellipsis = [op.name for op in self.tensors if op.has_ellipsis]
-            missing = [n for n in with_ellipsis if n not in tensor_shapes]
-            if missing and len(missing) < len(with_ellipsis):
-                raise TnvizError(
-                    f"the ellipsis '...' stands for dimensions known only from the tensors' shapes; "
-                    f"give the shape of {', '.join(map(repr, missing))} too (or pass tensors to tnviz.einsum)",
-                    token=ELLIPSIS,
-                )
-            for name, shape in tensor_shapes.items():
-                if not isinstance(shape, (tuple, list)) or not all(is_int(v) for v in shape):
-                    raise TnvizError(f"shape of tensor {name!r} must be a tuple of ints, got {shape!r}", token=name)
-            if not missing:  # every '...' is known: expand, then bind as usual
-                shapes = [tuple(tensor_shapes.get(op.name, (1,) * len(op.modes))) for op in self.tensors]
-                expanded = expand_ellipsis(self._spec, shapes)
-                plain = Diagram(expanded, self._sizes, self._conv_sizes, self._options)
-                return _bound(plain, index_sizes, tensor_shapes)
+        expanded = expand_with_shapes(self._spec, tensor_shapes) if self.has_ellipsis else None
+        if expanded is not None:  # every '...' is known: expand, then bind as usual
+            plain = Diagram(expanded, self._sizes, self._conv_sizes, self._options)
+            return _bound(plain, index_sizes, tensor_shapes)
         return _bound(self, index_sizes, tensor_shapes)
-
-    def _check_conv_lengths(self) -> None:
-        """Refuse a convolution whose (padded) signal is shorter than its kernels, or whose
-        padding is too large for its padding mode."""
-        for c in self.conv:
-            length = self._conv_output_length(c)
-            if length is None:
-                continue
-            holders = self.holders(c)
-            lens = [self._conv_sizes[(t, c)] for t in holders]
-            opts = self.options[c]
-            if length < 1:
-                raise TnvizError(
-                    f"convolution index {c!r} has an output length {length} < 1: signal {holders[0]!r} has "
-                    f"length {lens[0]}, kernels {lens[1:]}, with {opts}; expected a kernel that fits "
-                    "the (padded) signal",
-                    token=c,
-                )
-            left, right = opts.pads_for_reach(opts.reach(list(zip(holders[1:], lens[1:]))))
-            upsampled = (lens[0] - 1) * opts.upsample + 1
-            limit = upsampled - 1 if opts.padding_mode == "reflect" else upsampled
-            if opts.padding_mode != "zeros" and max(left, right) > limit:
-                raise TnvizError(
-                    f"padding {max(left, right)} on index {c!r} is too large for padding_mode="
-                    f"{opts.padding_mode!r} and signal length {lens[0]}; expected at most {limit}",
-                    token=c,
-                )
-            if opts.fold is not None:  # the folded output is the padded signal: the same limits
-                mode, fl, fr = opts.fold
-                reach = opts.reach(list(zip(holders[1:], lens[1:])))
-                length = upsampled + left + right - reach - fl - fr  # folded, before the stride
-                most = length - 1 if mode == "reflect" else length
-                if max(fl, fr) > most:
-                    raise TnvizError(
-                        f"fold {opts.fold} on index {c!r} pads more than its output of length {length} can hold "
-                        f"in mode {mode!r}; expected at most {most} a side",
-                        token=c,
-                    )
 
     @property
     def has_ellipsis(self) -> bool:
@@ -391,19 +340,7 @@ class Diagram:
             "conv": list(self.conv),
             "sizes": dict(self._sizes),
             "conv_sizes": conv_sizes,
-            "options": {
-                c: {
-                    "padding": o.padding if isinstance(o.padding, str) else list(o.padding),
-                    "stride": o.stride,
-                    "dilation": o.dilation,
-                    "padding_mode": o.padding_mode,
-                    **({"flip": o.flip if o.flip is True else list(o.flip)} if o.flip else {}),
-                    **({"upsample": o.upsample} if o.upsample != 1 else {}),
-                    **({"kernel_dilation": dict(o.kernel_dilation)} if o.kernel_dilation else {}),
-                    **({"fold": list(o.fold)} if o.fold is not None else {}),
-                }
-                for c, o in self._options.items()
-            },
+            "options": {c: o.as_data() for c, o in self._options.items()},
         }
 
     def to_json(self, indent: int | None = None) -> str:
@@ -471,9 +408,8 @@ class Diagram:
             ``tnviz.einsum`` from the tensors' shapes).
 
         Raises:
-            TnvizError: what the spec language cannot write yet (a signal read backwards whose
-                swapped padding crops a reflect, replicate or circular side; a gradient through a
-                fold), named. A trace's gradient is a diagonal output (``-> dA: i i``), an index
+            TnvizError: what the spec language cannot write yet (a gradient through a fold, a
+                gradient's own), named. A trace's gradient is a diagonal output (``-> dA: i i``), an index
                 only ``name`` sums a broadcast one.
 
         Example:
@@ -535,66 +471,6 @@ class Diagram:
             shapes = tuple(bound.shape(name) for name in bound.tensor_names)
         return contract_expression(self, *shapes, sizes=sizes, optimize=optimize)
 
-    def draw(self, backend: str | None = None, **style: Any) -> Any:
-        """Draw the diagram; see :func:`tnviz.render.draw`.
-
-        With matplotlib (the default) it returns a Figure that a notebook displays as the last
-        expression of a cell; its Axes is ``fig.ax`` (``fig, ax = d.draw()`` unpacks too).
-        """
-        from tnviz.render import draw
-
-        return draw(self, backend, **style)
-
-    def to_einsum(self, sizes: Mapping[str, Any] | None = None, optimize: Optimize = "auto") -> str:
-        """An ``opt_einsum.contract`` call with this plan's path; see :func:`tnviz.render.code.to_einsum`."""
-        from tnviz.render.code import to_einsum
-
-        return to_einsum(self, sizes, optimize)
-
-    def to_torch_source(self, inputs: Any = None, class_name: str = "Network", optimize: Optimize = "auto") -> str:
-        """A stand-alone PyTorch module's source (it needs torch only): the plan's steps as
-        ``torch.einsum`` calls (:func:`tnviz.render.code.to_torch_source`), or — with a
-        convolution, a broadcast or a diagonal output — the engine's compiled program recorded
-        for the inputs' bound shapes (:func:`tnviz.execute.traced_source.to_traced_torch_source`)."""
-        from tnviz.render.code import einsum_cannot_write, to_torch_source
-
-        if einsum_cannot_write(self) is not None and not self.has_ellipsis:
-            from tnviz.execute.traced_source import to_traced_torch_source
-
-            return to_traced_torch_source(self, inputs, class_name, optimize)
-        return to_torch_source(self, inputs, class_name, optimize)
-
-    def to_quimb_source(self, sizes: Mapping[str, Any] | None = None, optimize: Optimize = "auto") -> str:
-        """quimb code building and contracting this network; see :func:`tnviz.render.code.to_quimb_source`."""
-        from tnviz.render.code import to_quimb_source
-
-        return to_quimb_source(self, sizes, optimize)
-
-    def to_dot(self, **style: Any) -> str:
-        """Graphviz DOT source (no graphviz needed to produce it)."""
-        from tnviz.render import to_dot
-
-        return to_dot(self, **style)
-
-    def to_svg(self, backend: str | None = None, **style: Any) -> str:
-        """SVG text, through graphviz when present, else matplotlib."""
-        from tnviz.render import to_svg
-
-        return to_svg(self, backend, **style)
-
-    def to_tikz(self, **style: Any) -> str:
-        """A standalone LaTeX (TikZ) document drawing the diagram."""
-        from tnviz.render import to_tikz
-
-        return to_tikz(self, **style)
-
-    def save(self, path: str, **style: Any) -> None:
-        """Write ``path`` by its extension: ``.json`` the diagram itself (versioned, read back by
-        :meth:`load`), or a drawing: svg, png, pdf, tex or dot."""
-        from tnviz.render import save
-
-        save(self, path, **style)
-
     @classmethod
     def load(cls, path: str) -> Diagram:
         """Read a diagram saved as ``.json`` (:meth:`save`, or the editor's drawing of one); a file
@@ -610,11 +486,6 @@ class Diagram:
         from tnviz.core.serialize import read_drawing
 
         return read_drawing(path).diagram  # a diagram, or the editor's drawing of one
-
-    def _repr_svg_(self) -> str:
-        from tnviz.render import notebook_svg
-
-        return notebook_svg(self)
 
     # ----------------------------------------------------------------- planning
     def plan(
@@ -716,5 +587,5 @@ def _hashable(value: Any) -> Any:
 def _bound(diagram: Diagram, index_sizes: Mapping[str, Any], shapes: Mapping[str, Any]) -> Diagram:
     sizes, conv_sizes = resolve_sizes(diagram, index_sizes, shapes)
     bound = Diagram(diagram.spec, sizes, conv_sizes, diagram.options)
-    bound._check_conv_lengths()
+    check_conv_lengths(bound)
     return bound

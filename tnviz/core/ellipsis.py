@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+from tnviz.core.conv_options import is_int
 from tnviz.core.spec import ELLIPSIS, Operand, Spec, modes_text
 from tnviz.errors import TnvizError
 
-__all__ = ["expand_ellipsis"]
+__all__ = ["expand_ellipsis", "expand_with_shapes"]
 
 
 def _fresh_prefix(spec: Spec, names: Sequence[str]) -> str:
@@ -115,3 +117,22 @@ def expand_ellipsis(spec: Spec, shapes: Sequence[Sequence[int]]) -> Spec:
         at = output.modes.index((ELLIPSIS,))
         output = Operand(output.name, output.modes[:at] + shared + output.modes[at + 1 :])
     return Spec(operands, output, spec.conv)
+
+
+def expand_with_shapes(spec: Spec, shapes: Mapping[str, Any]) -> Spec | None:
+    """``spec`` with every ``...`` expanded when each tensor holding one has a shape in ``shapes``
+    (``{tensor: shape}``), else None; some but not all of them given is refused, naming the rest."""
+    with_ellipsis = [op.name for op in spec.operands if op.has_ellipsis]
+    missing = [n for n in with_ellipsis if n not in shapes]
+    if missing and len(missing) < len(with_ellipsis):
+        raise TnvizError(
+            f"the ellipsis '...' stands for dimensions known only from the tensors' shapes; "
+            f"give the shape of {', '.join(map(repr, missing))} too (or pass tensors to tnviz.einsum)",
+            token=ELLIPSIS,
+        )
+    for name, shape in shapes.items():
+        if not isinstance(shape, (tuple, list)) or not all(is_int(v) for v in shape):
+            raise TnvizError(f"shape of tensor {name!r} must be a tuple of ints, got {shape!r}", token=name)
+    if missing:
+        return None
+    return expand_ellipsis(spec, [tuple(shapes.get(op.name, (1,) * len(op.modes))) for op in spec.operands])

@@ -19,11 +19,13 @@ What the spec language cannot write yet is refused with a :class:`TnvizError` na
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
+from collections.abc import Mapping
 from typing import Any
 
-from tnviz.core.conv_options import ConvOptions
+from tnviz.core.conv_options import ConvOptions, is_int
 from tnviz.core.diagram import Diagram
 from tnviz.core.spec import Operand, Spec, first_free_name
 from tnviz.errors import TnvizError
@@ -142,7 +144,7 @@ def _kernel_gradient(ix: _Index, name: str, carrier: str, upstream: str) -> tupl
     return written, read
 
 
-def _signal_gradient(ix: _Index, c: str, upstream: str) -> tuple[ConvOptions, set[str]]:
+def _signal_gradient(ix: _Index, carrier: str) -> tuple[ConvOptions, set[str]]:
     """The signal: ``dS[x] = Σ_k G↑[x·u + P + k·d] flip(K)[k]`` — G with ``stride - 1`` zeros
     inserted, correlated with the kernels reversed (a true convolution), strided by the
     forward's upsampling; through a reflect, replicate or circular padding, over the whole
@@ -153,23 +155,18 @@ def _signal_gradient(ix: _Index, c: str, upstream: str) -> tuple[ConvOptions, se
     # Circular padding with the output as long as the signal (the usual "same" case, no stride):
     # G is periodic too, so the adjoint is a circular correlation of G.
     circular = opts.padding_mode == "circular" and opts.stride == 1 and opts.upsample == 1 and ix.n_out == n_sig
+    # The padded sides (a cropped one is never read: the correlation below is zero there)
+    grow = (max(left, 0), max(right, 0))
     fold = None
-    if opts.padding_mode != "zeros" and (left, right) != (0, 0) and not circular:
-        if min(left, right) < 0:
-            raise _refuse(
-                f"the signal's gradient through padding_mode={opts.padding_mode!r} on {c!r}, read backwards "
-                f"with a side cropped ({left}, {right}), needs a fold of a cropped padding, which the spec "
-                "language cannot write yet",
-                opts.padding_mode,
-            )
-        fold = (opts.padding_mode, left, right)
+    if opts.padding_mode != "zeros" and grow != (0, 0) and not circular:
+        fold = (opts.padding_mode, *grow)
     reach = ix.reach(ix.kernels)
     grown = (ix.n_out - 1) * opts.stride + 1
     pad_left = reach - left
     # the right side makes the strided output exactly the signal's length
     pad_right = (n_sig - 1) * opts.upsample - (grown + pad_left - reach - 1)
     if fold is not None:  # the whole padded extent, which the fold brings back to the signal's length
-        pad_left, pad_right = pad_left + left, pad_right + right
+        pad_left, pad_right = pad_left + grow[0], pad_right + grow[1]
     written = ConvOptions(
         padding=(pad_left, pad_right),
         stride=opts.upsample,
@@ -180,7 +177,7 @@ def _signal_gradient(ix: _Index, c: str, upstream: str) -> tuple[ConvOptions, se
         fold=fold,
     )
     # a true convolution: the kernels the forward read forwards are read backwards here
-    return written, (set(ix.kernels) - ix.backwards) | ({upstream} if ix.g_backwards else set())
+    return written, (set(ix.kernels) - ix.backwards) | ({carrier} if ix.g_backwards else set())
 
 
 def gradient_diagram(diagram: Diagram, name: str, upstream: str = "G") -> Diagram:
@@ -234,7 +231,7 @@ def gradient_diagram(diagram: Diagram, name: str, upstream: str = "G") -> Diagra
         elif name != ix.signal:
             options[c], read_backwards[c] = _kernel_gradient(ix, name, carrier, upstream)
         else:
-            options[c], read_backwards[c] = _signal_gradient(ix, c, upstream)
+            options[c], read_backwards[c] = _signal_gradient(ix, carrier)
     operands = _operands(diagram, name, upstream, ones, signal_of)
     output = Operand(f"d{name}" if f"d{name}" not in diagram.tensor_names else "out", diagram.tensor(name).modes)
     spec = Spec(tuple(operands), output, diagram.conv)
@@ -296,13 +293,14 @@ class PendingGradient(Diagram):
     shape: ``bind(shapes={"K": (4, 3, 3)})``.
     """
 
-    __slots__ = ("forward", "target", "upstream")
+    __slots__ = ("forward", "target", "upstream", "_written")
 
     def __init__(self, spec: Spec, forward: Diagram, target: str, upstream: str) -> None:
         held = {i for op in (*spec.operands, spec.output) for i in op.indices}
         sizes = {i: n for i, n in forward.sizes.items() if i in held and i not in forward.conv}
         super().__init__(spec, sizes)
         self.forward, self.target, self.upstream = forward, target, upstream
+        self._written: dict[Any, Diagram] = {}  # by the sizes bound: a second run plans nothing anew
 
     def _key(self) -> tuple:
         return ("pending gradient", self.forward._key(), self.target, self.upstream)
@@ -321,10 +319,25 @@ class PendingGradient(Diagram):
 
     def bind(self, sizes: Any = None, *, shapes: Any = None) -> Diagram:
         """The gradient diagram of the forward bound to these lengths (then bound to them)."""
+        if sizes is not None and not isinstance(sizes, Mapping):
+            raise _refuse(f"sizes must be a dict, got {type(sizes).__name__}", "sizes")
         given = dict(shapes or {})
         index_sizes: dict[str, Any] = {}
         for key, value in (sizes or {}).items():
             (given if key in self.tensor_names or key == self.target else index_sizes)[key] = value
+        for name, shape in given.items():
+            if not isinstance(shape, (tuple, list)) or not all(is_int(v) and v >= 0 for v in shape):
+                raise _refuse(f"shape of tensor {name!r} must be a tuple of ints, got {shape!r}", str(name))
+        given = {name: tuple(int(v) for v in shape) for name, shape in given.items()}
+        key = (tuple(sorted((k, repr(v)) for k, v in (sizes or {}).items())), tuple(sorted(given.items())))
+        if key in self._written:
+            return self._written[key]
+        if len(self._written) >= 16:  # bounded, as a Diagram's plan cache is
+            del self._written[next(iter(self._written))]
+        self._written[key] = written = self._write(dict(given), index_sizes)
+        return written
+
+    def _write(self, given: dict[str, Any], index_sizes: dict[str, Any]) -> Diagram:
         target_shape = given.pop(self.target, None)
         forward = self.forward
         out_lengths = self._output_lengths(given, index_sizes)
@@ -393,10 +406,18 @@ class PendingGradient(Diagram):
             lens = {**known, self.target: length}
             return opts.output_length(lens[holders[0]], [lens[t] for t in holders[1:]], holders[1:])  # type: ignore[arg-type]
 
-        longest = max(known.values(), default=1) * max(opts.upsample, 1) + wanted * opts.stride + 64  # type: ignore[operator]
-        fits = [n for n in range(1, longest + 1) if output(n) == wanted]
+        # The output grows with the signal's length and shrinks with a kernel's: the lengths that
+        # give ``wanted`` are one run of a range long enough for any padding, dilation and stride.
+        pads = sum(abs(v) for v in opts.padding) if isinstance(opts.padding, tuple) else 0
+        reach = sum(opts.dilation_of(t) * (n - 1) for t, n in known.items() if t != holders[0])  # type: ignore[operator]
+        longest = max(known.values(), default=1) * opts.upsample + pads + reach + wanted * opts.stride + 64  # type: ignore[operator]
+        lengths = range(1, longest + 1)
+        sign = 1 if self.target == holders[0] else -1
+        first = bisect.bisect_left(lengths, sign * wanted, key=lambda n: sign * output(n))
+        fits = lengths[first : bisect.bisect_right(lengths, sign * wanted, key=lambda n: sign * output(n))]
         if len(fits) != 1:
-            options = "no length" if not fits else f"any of {', '.join(map(str, fits))}"
+            shown = ", ".join(map(str, fits[:6])) + (", …" if len(fits) > 6 else "")
+            options = "no length" if not fits else f"any of {shown}"
             raise _refuse(
                 f"the length of {self.target} along {c!r} is not fixed by the gradient's tensors ({options} gives "
                 f"an output of {wanted}); pass sizes={{{self.target!r}: shape}}",

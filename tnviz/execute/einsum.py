@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from tnviz.core.diagram import Diagram
+from tnviz.core.grad import PendingGradient
 from tnviz.core.optimize import Optimize
 from tnviz.core.spec import modes_text
 from tnviz.errors import TnvizError
@@ -119,6 +120,9 @@ def plan_for(
         optimize = optimize.tolist()
     if sizes is not None and not isinstance(sizes, Mapping):
         raise TnvizError(f"sizes must be a dict, got {type(sizes).__name__}", token="sizes")
+    if isinstance(diagram, PendingGradient):  # its options come with the lengths: bound before broadcasting
+        diagram = diagram.bind(sizes, shapes=dict(zip(diagram.tensor_names, shapes)))
+        sizes = None
     if diagram.has_ellipsis:
         diagram = _expanded(diagram, _ellipsis_signature(shapes))
     if broadcast:

@@ -21,6 +21,29 @@ __all__ = ["to_traced_torch_source"]
 _TAKEN = {"self", "torch", "nn", "device"}  # names the written source uses itself
 
 
+def _recorded(net: TensorNetwork, inputs: Sequence[str], shapes: dict[str, tuple[int, ...]]) -> str:
+    """``net``'s program recorded op by op (``make_fx``) as the source of a function
+    ``_program(*inputs, *weights)``."""
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    params = list(net.weights)
+
+    def program(*tensors: torch.Tensor) -> torch.Tensor:
+        given, values = tensors[: len(inputs)], tensors[len(inputs) :]
+        weights = {f"weights.{n}": v for n, v in zip(params, values)}
+        return torch.func.functional_call(net, weights, given)
+
+    examples = [torch.zeros(shapes[n], dtype=torch.float64) for n in inputs]
+    examples += [p.detach().clone().requires_grad_(True) for p in net.weights.values()]
+    graph = make_fx(program, tracing_mode="real")(*examples)
+    graph.graph.eliminate_dead_code()
+    graph.recompile()
+    constants = [n.target for n in graph.graph.nodes if n.op == "get_attr"]
+    if constants:
+        raise TnvizError(f"the program holds a constant tensor ({constants[0]}) that source cannot carry", token="X")
+    return graph.code.strip().replace("def forward(self, ", "def _program(", 1)
+
+
 def to_traced_torch_source(
     diagram: Diagram, inputs: Sequence[str] | None = None, class_name: str = "Network", optimize: Any = "auto"
 ) -> str:
@@ -36,8 +59,6 @@ def to_traced_torch_source(
         Python source; the parameters live in ``self.weights`` as in :class:`TensorNetwork`, so
         ``module.load_state_dict(network.state_dict())`` carries values over.
     """
-    from torch.fx.experimental.proxy_tensor import make_fx
-
     inputs = tuple(inputs) if inputs else default_inputs(diagram)
     if not class_name.isidentifier() or keyword.iskeyword(class_name):
         raise TnvizError(f"class_name {class_name!r} is not a usable Python identifier", token=class_name)
@@ -56,20 +77,7 @@ def to_traced_torch_source(
     params = list(net.weights)
     shapes = {name: tuple(int(s) for s in diagram.shape(name)) for name in inputs}
 
-    def program(*tensors: torch.Tensor) -> torch.Tensor:
-        given, values = tensors[: len(inputs)], tensors[len(inputs) :]
-        weights = {f"weights.{n}": v for n, v in zip(params, values)}
-        return torch.func.functional_call(net, weights, given)
-
-    examples = [torch.zeros(shapes[n], dtype=torch.float64) for n in inputs]
-    examples += [p.detach().clone().requires_grad_(True) for p in net.weights.values()]
-    graph = make_fx(program, tracing_mode="real")(*examples)
-    graph.graph.eliminate_dead_code()
-    graph.recompile()
-    constants = [n.target for n in graph.graph.nodes if n.op == "get_attr"]
-    if constants:
-        raise TnvizError(f"the program holds a constant tensor ({constants[0]}) that source cannot carry", token="X")
-    body = graph.code.strip().replace("def forward(self, ", "def _program(", 1)
+    body = _recorded(net, inputs, shapes)
     # an input keeps its name where it can be a parameter name (not one the source itself uses)
     arguments = [
         n

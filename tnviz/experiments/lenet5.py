@@ -8,7 +8,7 @@ student is trained under each schedule — block-wise KD only, block-wise KD the
 trained from scratch. With ``inits=("decompose", "activations")`` (``--inits``) every student
 is trained twice, from the weight decomposition and from the data-aware initialisation (the
 decomposition fitted to the teacher's layer outputs on a seeded sample of the split's training
-images, :func:`~tnviz.compression.surgery.fit_to_teacher`); each row records its init, weight
+images, :func:`~tnviz.compression.calibrate.fit_to_teacher`); each row records its init, weight
 and output errors and accuracy right after initialisation, and ``results.md`` gets the
 initialisation table and the claims per init. The results folder receives ``results.json`` (every run, the summary
 with 95 % confidence intervals over seeds, the claims as the code states them, and the
@@ -37,11 +37,12 @@ from pathlib import Path
 
 import torch
 
+from tnviz.compression.calibrate import fit_to_teacher
 from tnviz.compression.checkpoint import load_checkpoint, load_state_into, save_atomic, write_text_atomic
 from tnviz.compression.data import mnist_offline
 from tnviz.compression.distill import distill, evaluate
 from tnviz.compression.models import LeNet5
-from tnviz.compression.surgery import compress, fit_to_teacher
+from tnviz.compression.surgery import compress
 from tnviz.errors import TnvizError
 from tnviz.experiments.claims import (
     PAPER_NAMES,

@@ -211,6 +211,20 @@ def _formula_values(
     )
 
 
+def _grid(name: str, shape: LayerConfig, rates: Sequence[float], ranks: Sequence[int] | None) -> list[tuple]:
+    """(rate, ranks) of each row of format ``name``: one per rate a rank fits, or per rank given
+    (``dense``: one row, no ranks)."""
+    if ranks is not None:
+        return [(0, None)] if name == "dense" else [(0, R) for R in ranks]
+    grid = []
+    for rate in rates:
+        try:
+            grid.append((rate, ranks_for_rate(name, shape, rate)))
+        except TnvizError:
+            continue  # no rank fits this budget
+    return grid
+
+
 def cost_table(
     in_channels: int,
     out_channels: int,
@@ -276,18 +290,7 @@ def cost_table(
     for name in formats:
         if name not in FORMATS:
             raise TnvizError(f"unknown format {name!r}; expected one of {', '.join(FORMATS)}", token=str(name))
-        if ranks is None:
-            grid = []
-            for rate in rates:
-                try:
-                    grid.append((rate, ranks_for_rate(name, shape, rate)))
-                except TnvizError:
-                    continue  # no rank fits this budget
-        elif name == "dense":
-            grid = [(0, None)]
-        else:
-            grid = [(0, R) for R in ranks]
-        for rate, rank in grid:
+        for rate, rank in _grid(name, shape, rates, ranks):
             p = price(name, rank)
             extra = _formula_values(name, shape, x_shape, padding, order, p) if formulas else (None, None, None)
             rows.append(

@@ -165,6 +165,13 @@ def price_layer(
     if not isinstance(format, str):
         given = {"config": config, "rank": rank, "rate": rate, "order": order, "conv_options": conv_options}
         return _price_module(format, input_shape, input_size, batch, objective, given, optimize)
+    return _price_format(
+        format, config, rank, rate, order, input_shape, input_size, batch, conv_options, optimize, objective
+    )
+
+
+def _price_format(format, config, rank, rate, order, input_shape, input_size, batch, conv_options, optimize, objective):
+    """:func:`price_layer` of a format by name (its arguments checked there but these)."""
     if not isinstance(config, LayerConfig):
         raise TnvizError(
             f"price_layer needs config= (a LayerConfig), got {type(config).__name__}", token=type(config).__name__

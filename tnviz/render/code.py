@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from tnviz.core.diagram import Diagram, default_inputs
@@ -199,8 +200,6 @@ def to_torch_source(diagram: Diagram, inputs: Any = None, class_name: str = "Net
     # an unbound batch planned at length 2: its length does not change which steps are einsums
     probe = {n: tuple(2 if s is None else s for s in shapes[n]) for n in inputs if None in shapes[n]}
     plan = (diagram.bind(shapes=probe) if probe else diagram).plan(optimize=optimize, inputs=inputs)
-    d = plan.diagram
-    letter = _letters(list(d.index_names))
     lines = [
         f'"""{class_name}: {diagram.to_spec()}',
         "",
@@ -225,6 +224,18 @@ def to_torch_source(diagram: Diagram, inputs: Any = None, class_name: str = "Net
     renamed = [f"{a} is {n!r}" for n, a in argument.items() if a != n]
     if renamed:
         lines.append(f'        """{", ".join(renamed)} (its name is not a usable Python identifier)."""')
+    lines += _einsum_steps(plan, inputs, argument)
+    lines += ["        return _y", ""]
+    return "\n".join(lines)
+
+
+def _einsum_steps(plan: Any, inputs: Sequence[str], argument: dict[str, str]) -> list[str]:
+    """``forward``'s lines: each input split into its indices, each parameter flattened, the
+    plan's steps as ``torch.einsum`` calls, the result permuted and its groups merged into ``_y``."""
+    d = plan.diagram
+    names = d.tensor_names
+    letter = _letters(list(d.index_names))
+    lines: list[str] = []
     slot = {}
     for k, name in enumerate(names):
         if name in inputs:  # its other dimensions as given: the batch's length may change
@@ -247,8 +258,7 @@ def to_torch_source(diagram: Diagram, inputs: Any = None, class_name: str = "Net
         lines.append(f"        _y = {final}")
     if any(len(m) > 1 for m in d.output.modes):
         lines.append(f"        _y = _y.reshape({_merged_shape(d)})")
-    lines += ["        return _y", ""]
-    return "\n".join(lines)
+    return lines
 
 
 def _split_modes(d: Diagram, name: str, expr: str) -> str:

@@ -37,6 +37,27 @@ def _tree(plan: Any) -> tuple[dict[int, tuple[int, int]], dict[int, Any], int]:
     return children, step_of, root
 
 
+def _places(children: dict, root: int) -> tuple[dict[int, float], dict[int, int]]:
+    """Each node's x and height: leaves left to right in the tree's order, a node above its
+    children's middle, one level above the higher of them."""
+    x: dict[int, float] = {}
+    height: dict[int, int] = {}
+    leaves = 0
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if node not in children:
+            x[node], height[node] = float(leaves), 0
+            leaves += 1
+        elif done:
+            a, b = children[node]
+            x[node] = (x[a] + x[b]) / 2
+            height[node] = 1 + max(height[a], height[b])
+        else:
+            stack += [(node, True), (children[node][1], False), (children[node][0], False)]
+    return x, height
+
+
 def draw_plan(plan: Any, ax: Any = None, title: str | None = None) -> Any:
     """Draw a plan's contraction tree.
 
@@ -63,21 +84,8 @@ def draw_plan(plan: Any, ax: Any = None, title: str | None = None) -> Any:
         raise TnvizError(f"expected a Plan, got {type(plan).__name__}", token=type(plan).__name__)
     names = plan.diagram.tensor_names
     children, step_of, root = _tree(plan)
-    x: dict[int, float] = {}
-    height: dict[int, int] = {}
-    order = 0
-    stack = [(root, False)]
-    while stack:  # leaves left to right in the tree's order; a node above its children's middle
-        node, done = stack.pop()
-        if node not in children:
-            x[node], height[node] = float(order), 0
-            order += 1
-        elif done:
-            a, b = children[node]
-            x[node] = (x[a] + x[b]) / 2
-            height[node] = 1 + max(height[a], height[b])
-        else:
-            stack += [(node, True), (children[node][1], False), (children[node][0], False)]
+    x, height = _places(children, root)
+    order = sum(1 for n in x if n not in children)
     if ax is None:
         fig = DiagramFigure(figsize=(min(14.0, 1.5 + 0.35 * order), 4.5))
         ax = fig.ax = fig.add_axes((0.04, 0.12, 0.86, 0.78))

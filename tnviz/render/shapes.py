@@ -176,6 +176,27 @@ def force_positions(
 SPARSE_FROM = 40
 
 
+def _pivots(adj: Mapping[str, list[str]], vertices: Sequence[str], pivots: int) -> tuple[list[str], list[dict]]:
+    """Up to ``pivots`` vertices spread by max-min distance (a peripheral one first), and each
+    one's graph distances."""
+    order = {v: k for k, v in enumerate(vertices)}
+    first = _bfs(adj, vertices[0])
+    current = max(vertices, key=lambda v: (first.get(v, -1), -order[v]))  # a peripheral vertex
+    centres: list[str] = []
+    rows: list[dict[str, int]] = []
+    nearest = {v: math.inf for v in vertices}
+    for _ in range(min(pivots, len(vertices))):
+        row = _bfs(adj, current)
+        centres.append(current)
+        rows.append(row)
+        for v in vertices:
+            nearest[v] = min(nearest[v], row.get(v, math.inf))
+        current = max(vertices, key=lambda v: (nearest[v], -order[v]))  # the farthest from all so far
+        if nearest[current] == 0:
+            break
+    return centres, rows
+
+
 def _sparse_stress(
     adj: Mapping[str, list[str]],
     vertices: Sequence[str],
@@ -188,21 +209,7 @@ def _sparse_stress(
     by max-min distance, each standing for the vertices nearest it), not from every vertex, so
     that a sweep costs O(n) rather than O(n²)."""
     n = len(vertices)
-    order = {v: k for k, v in enumerate(vertices)}
-    first = _bfs(adj, vertices[0])
-    current = max(vertices, key=lambda v: (first.get(v, -1), -order[v]))  # a peripheral vertex
-    centres: list[str] = []
-    rows: list[dict[str, int]] = []
-    nearest = {v: math.inf for v in vertices}
-    for _ in range(min(pivots, n)):
-        row = _bfs(adj, current)
-        centres.append(current)
-        rows.append(row)
-        for v in vertices:
-            nearest[v] = min(nearest[v], row.get(v, math.inf))
-        current = max(vertices, key=lambda v: (nearest[v], -order[v]))  # the farthest from all so far
-        if nearest[current] == 0:
-            break
+    centres, rows = _pivots(adj, vertices, pivots)
     far = 1 + max((d for row in rows for d in row.values()), default=1)
     region: list[list[int]] = [[] for _ in rows]  # each pivot's own vertices, by distance from it
     for v in vertices:

@@ -28,7 +28,8 @@ from tnviz.core.diagram import Diagram
 from tnviz.errors import TnvizError
 from tnviz.render.layout import drawing_graph
 from tnviz.widgets._common import add_classes, diagram_svg, error_html
-from tnviz.widgets.editor_model import DEFAULT_KERNEL, DEFAULT_SIGNAL, PIXELS_PER_UNIT, ROLES, EditorModel
+from tnviz.widgets.editor_model import ROLES, EditorModel
+from tnviz.widgets.editor_spec import DEFAULT_KERNEL, DEFAULT_SIGNAL, PIXELS_PER_UNIT
 from tnviz.widgets.editor_templates import TEMPLATES, build_template
 
 EMPTY_HINT = "Click the canvas to add a tensor, or type a spec below, or insert a template."

@@ -4,15 +4,13 @@ A drawing is tensors (a name, a canvas position in pixels, a role, its modes) an
 a convolution or not, in drawing order), the output's modes, the sizes and convolution options,
 and an undo history. Every mouse action of the editor is one of :class:`EditorModel`'s methods,
 so a script, a test and the canvas draw the same way; the spec and the bound :class:`Diagram`
-are derived from the state after every change (``_refresh``). The widget
-(:class:`~tnviz.widgets.diagram_editor.DiagramEditor`) adds the canvas, the controls and the
-pictures on top.
+are derived from the state after every change (``_refresh``, by :mod:`~tnviz.widgets.editor_spec`).
+The widget (:class:`~tnviz.widgets.diagram_editor.DiagramEditor`) adds the canvas and controls.
 """
 
 from __future__ import annotations
 
 import copy
-import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -20,20 +18,24 @@ from typing import Any
 from tnviz.core.conv_options import ConvOptions, resolve_options
 from tnviz.core.diagram import Diagram
 from tnviz.core.serialize import Drawing, drawing_from_json, drawing_to_json, read_drawing
-from tnviz.core.spec import first_free_name, modes_text
+from tnviz.core.spec import first_free_name, is_name
 from tnviz.core.spec_parser import parse_spec
 from tnviz.errors import TnvizError
+from tnviz.widgets.editor_spec import (
+    bound_diagram,
+    canvas_point,
+    canvas_positions,
+    checked_inputs,
+    conv_lengths,
+    free_spot,
+    spec_text,
+)
 
 __all__ = ["EditorModel", "ROLES"]
 
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-CANVAS = (560, 360)
-#: canvas pixels per layout unit: the picture under the canvas is drawn at the canvas's positions
-PIXELS_PER_UNIT = 70.0
 ROLES = ("input", "parameter")
 TENSOR_LETTERS = "ABCDEFGHKLMNPQRSTUVWYZ"
 INDEX_LETTERS = "ijklmnpqrsuvw"
-DEFAULT_SIGNAL, DEFAULT_KERNEL = 16, 3
 HISTORY = 200
 
 
@@ -149,28 +151,12 @@ class EditorModel:
         if role not in ROLES:
             raise TnvizError(f"role {role!r} is not one of {', '.join(ROLES)}", token=str(role))
         if x is None or y is None:
-            x, y = self._free_spot()
-        x, y = self._coordinates(x, y)
+            x, y = free_spot([(t["x"], t["y"]) for t in self._tensors])
+        x, y = canvas_point(x, y)
         self._edit()
         self._tensors.append({"name": name, "x": float(x), "y": float(y), "role": role, "modes": []})
         self._refresh()
         return name
-
-    def _free_spot(self) -> tuple[float, float]:
-        """The first spot of a grid over the canvas with no tensor near it (else the least crowded)."""
-        spots = [(90.0 + 125 * i, 70.0 + 110 * j) for j in range(3) for i in range(4)]
-
-        def crowd(p: tuple[float, float]) -> float:
-            return min((math.hypot(p[0] - t["x"], p[1] - t["y"]) for t in self._tensors), default=1e9)
-
-        return max(spots, key=lambda p: (min(crowd(p), 60.0), -spots.index(p)))
-
-    @staticmethod
-    def _coordinates(x: Any, y: Any) -> tuple[float, float]:
-        for what, value in (("x", x), ("y", y)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise TnvizError(f"{what} must be a finite number of pixels, got {value!r}", token=what)
-        return float(x), float(y)
 
     def connect(self, a: str, b: str, index: str | None = None) -> str:
         """A new index shared by ``a`` and ``b`` (a drag from one to the other; ``a == b`` is a
@@ -260,7 +246,7 @@ class EditorModel:
     def move(self, tensor: str, x: float, y: float) -> None:
         """Move a tensor on the canvas (pixels, y down)."""
         t = self._tensor(tensor)
-        x, y = self._coordinates(x, y)
+        x, y = canvas_point(x, y)
         if (x, y) == (t["x"], t["y"]):
             return
         self._edit()
@@ -352,7 +338,7 @@ class EditorModel:
         t = self._tensor(tensor)
         held = sorted(i for m in t["modes"] for i in m)
         word = text.strip()
-        if ":" not in word and _IDENT.match(word) and word not in held:  # a bare name renames
+        if ":" not in word and is_name(word) and word not in held:  # a bare name renames
             self.rename_tensor(tensor, word)
             return
         name, modes = self._parse_modes(text, tensor)
@@ -374,7 +360,7 @@ class EditorModel:
         name = self._output_name
         if ":" in text:
             name, text = (part.strip() for part in text.split(":", 1))
-            if name and not _IDENT.match(name):
+            if name and not is_name(name):
                 raise TnvizError(f"output name {name!r} is not an identifier", token=name)
         _, modes = self._parse_modes(text, "T")
         seen: set[str] = set()
@@ -482,7 +468,7 @@ class EditorModel:
         return first_free_name(INDEX_LETTERS, set(self._indices) | set(self.tensor_names))
 
     def _check_new_name(self, name: str, what: str) -> None:
-        if not isinstance(name, str) or not _IDENT.match(name):
+        if not isinstance(name, str) or not is_name(name):
             raise TnvizError(f"{what} name {name!r} is not an identifier (a letter or _, then letters, digits, _)",
                              token=str(name))  # fmt: skip
         if name in self.tensor_names or name in self._indices:
@@ -492,45 +478,8 @@ class EditorModel:
     # --- the spec, both ways --------------------------------------------------------------------
     def build_spec(self) -> str:
         """The spec of the drawing (raises TnvizError while it is not a valid one)."""
-        if not self._tensors:
-            raise TnvizError("the canvas is empty: add a tensor", token="")
-        # Inputs first: a convolution's signal is its first holder in the spec, and the signal is
-        # the input (a parameter drawn before the input must not become the signal).
-        ordered = [t for t in self._tensors if t["role"] == "input"] + [
-            t for t in self._tensors if t["role"] != "input"
-        ]
-        operands = ", ".join(f"{t['name']}: {modes_text(t['modes'])}".rstrip() for t in ordered)
-        head = f"{self._output_name}: " if self._output_name else ""
-        spec = f"{operands} -> {head}{modes_text(self._output)}".rstrip()
         conv = [i for i, c in self._indices.items() if c]
-        if conv:
-            spec += " | " + " ".join(conv)
-        return spec
-
-    def _bound_diagram(self, spec: str) -> Diagram:
-        parsed = Diagram.parse(spec)
-        options = {c: o for c, o in self.options.items() if c in parsed.conv}
-        diagram = Diagram(parsed.spec, options=options)
-        conv = set(diagram.conv)
-        sizes: dict[str, Any] = {i: self.sizes.get(i, self.default_size) for i in diagram.index_names if i not in conv}
-        if not conv:
-            return diagram.bind(sizes)
-        shapes = {}  # a convolution's lengths differ by holder: signal first, then kernels
-        for name in diagram.tensor_names:
-            shape = []
-            for mode in diagram.tensor(name).modes:
-                length = 1
-                for i in mode:
-                    if i in conv:
-                        if diagram.holders(i)[0] == name:
-                            length *= self.signal_sizes.get(i, DEFAULT_SIGNAL)
-                        else:
-                            length *= self.kernel_sizes.get(i, DEFAULT_KERNEL)
-                    else:
-                        length *= sizes[i]
-                shape.append(length)
-            shapes[name] = tuple(shape)
-        return diagram.bind({k: v for k, v in sizes.items()}, shapes=shapes)
+        return spec_text(self._tensors, self._output, self._output_name, conv)
 
     def set_spec(
         self,
@@ -542,8 +491,6 @@ class EditorModel:
         """Draw a typed spec or a Diagram — one from a template or code in (``tnviz.from_einsum``,
         ``from_tensorly(…).diagram``) — with positions from tnviz's layout, in the picture's
         orientation. Sizes and convolution options are kept; ``inputs`` marks input tensors."""
-        from tnviz.render.layout import layout
-
         if isinstance(spec, Diagram):
             diagram = spec.bind(sizes) if sizes else spec
             diagram = diagram.with_options(**conv_options) if conv_options else diagram
@@ -552,23 +499,14 @@ class EditorModel:
             diagram = Diagram.parse(spec, sizes=sizes, **conv_options)
         if diagram.has_ellipsis:
             raise TnvizError("the editor draws named indices; write out what '...' stands for", token="...")
-        inputs = self._check_inputs(inputs, diagram.tensor_names)
-        for t in inputs or ():
-            if t not in diagram.tensor_names:
-                raise TnvizError(f"inputs names {t!r}, which is not a tensor of {spec!r}", token=str(t))
-        lay = layout(diagram)
-        pts = [lay.positions[n] for n in diagram.tensor_names]
-        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-        cx, cy = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2
-        span_x, span_y = max(max(xs) - min(xs), 1e-9), max(max(ys) - min(ys), 1e-9)
-        # a margin for legs and their labels (about 85 px) on every side
-        scale = min((CANVAS[0] - 190) / span_x, (CANVAS[1] - 190) / span_y, PIXELS_PER_UNIT)
+        inputs = checked_inputs(inputs, diagram.tensor_names, repr(spec))
+        pts = canvas_positions(diagram)
         self._edit()
         self._tensors = [
             {
                 "name": op.name,
-                "x": CANVAS[0] / 2 + scale * (p[0] - cx),
-                "y": CANVAS[1] / 2 - scale * (p[1] - cy),  # layout's y points up, the canvas's down
+                "x": p[0],
+                "y": p[1],
                 "role": "input" if op.name in (inputs or ()) else "parameter",
                 "modes": [list(m) for m in op.modes],
             }
@@ -581,24 +519,11 @@ class EditorModel:
         self.options = dict(diagram.options)
         self._conv_put_in_output = set()
         self.sizes = {i: n for i, n in diagram.sizes.items() if i not in conv}
-        self.signal_sizes, self.kernel_sizes = {}, {}
-        for (tensor, index), n in diagram.conv_sizes.items():
-            if tensor == diagram.holders(index)[0]:
-                self.signal_sizes[index] = n
-            else:
-                self.kernel_sizes[index] = n
+        self.signal_sizes, self.kernel_sizes = conv_lengths(diagram)
         self._typed = None
         self._refresh()
         self._typed = (self.spec, self._positions())
         return spec
-
-    @staticmethod
-    def _check_inputs(inputs: Any, names: Sequence[str]) -> tuple[str, ...]:
-        if inputs is None:
-            return ()
-        if not isinstance(inputs, (tuple, list)) or not all(isinstance(n, str) for n in inputs):
-            raise TnvizError(f"inputs must be a tuple of tensor names such as ('X',), got {inputs!r}", token="inputs")
-        return tuple(inputs)
 
     def _positions(self) -> tuple:
         return tuple((t["name"], t["x"], t["y"]) for t in self._tensors)
@@ -622,10 +547,7 @@ class EditorModel:
                     token="inputs",
                 )
             inputs = self.inputs
-        inputs = self._check_inputs(inputs, self.tensor_names)
-        for name in inputs:
-            if name not in self.tensor_names:
-                raise TnvizError(f"inputs names {name!r}, which is not a tensor of the drawing", token=str(name))
+        inputs = checked_inputs(inputs, self.tensor_names, "the drawing")
         # Only the parameters' sizes are fixed: what the inputs alone hold (a batch index, a
         # signal's length) comes from the tensors given to forward.
         structure = Diagram(self.diagram.spec, options=self.diagram.options)
@@ -636,7 +558,9 @@ class EditorModel:
         """The spec and the bound diagram from the state, after every change (a view shows them)."""
         try:
             spec = self.build_spec()
-            diagram = self._bound_diagram(spec)
+            diagram = bound_diagram(
+                spec, self.options, self.sizes, self.signal_sizes, self.kernel_sizes, self.default_size
+            )
         except TnvizError as err:
             self.diagram, self.spec, self.message = None, "", err.message
         else:

@@ -128,32 +128,28 @@ class _Builder:
         shared = set_a & set_b
         shared_conv = [c for c in p.conv if c in shared]
         if not shared_conv:
-            # The larger operand (by elements; more indices break a tie) keeps its order, so that
-            # the executor contracts its channel block in place (F.linear / a 1×1 convolution): by
-            # index count, "X: b s" against "U: B s p" gave "B b p", a 1024-channel convolution over
-            # U (Linear btd at rate 0.05 1.28× the order "b B p" runs in, two F.linear calls).
-            a_first = (p.subset(a)[2], len(oa)) >= (p.subset(b)[2], len(ob))
-            order = _einsum_order(oa, ob, keep, a_first)
-            if s == p.full:  # the last step writes the output's order: no permuted copy after it
-                wanted = tuple(i for i in dict.fromkeys(p.diagram.output.indices) if i in keep)
-                if sorted(wanted) == sorted(order):
-                    order = wanted
-            shape = tuple(self.length(s, i) for i in order)
-            summed = tuple(i for i in oa if i in shared and i not in keep)
-            step = Step(
-                "einsum",
-                (ia, ib),
-                self.next_id,
-                (oa, ob),
-                (self.shapes[ia], self.shapes[ib]),
-                order,
-                shape,
-                int(flops),
-                summed,
-            )
-            return s, self._new(step), order
+            return self._einsum_step(a, ia, oa, b, ib, ob, s, keep, flops, shared)
+        return self._conv_step(a, ia, oa, b, ib, ob, s, keep, flops, shared_conv)
 
-        # Convolution step: the side holding the signals is F.conv's input.
+    def _einsum_step(self, a, ia, oa, b, ib, ob, s, keep, flops, shared):
+        """A pairwise contraction or partial outer product (no shared convolution index)."""
+        p = self.p
+        # The larger operand (by elements; more indices break a tie) keeps its order, so that
+        # the executor contracts its channel block in place (F.linear / a 1×1 convolution): by
+        # index count, "X: b s" against "U: B s p" gave "B b p", a 1024-channel convolution over
+        # U (Linear btd at rate 0.05 1.28× the order "b B p" runs in, two F.linear calls).
+        a_first = (p.subset(a)[2], len(oa)) >= (p.subset(b)[2], len(ob))
+        order = _einsum_order(oa, ob, keep, a_first)
+        if s == p.full:  # the last step writes the output's order: no permuted copy after it
+            wanted = tuple(i for i in dict.fromkeys(p.diagram.output.indices) if i in keep)
+            if sorted(wanted) == sorted(order):
+                order = wanted
+        summed = tuple(i for i in oa if i in shared and i not in keep)
+        return self._pairwise("einsum", s, (ia, ib), (oa, ob), order, flops, summed)
+
+    def _conv_step(self, a, ia, oa, b, ib, ob, s, keep, flops, shared_conv):
+        """A pairwise step with convolution: the side holding the signals is F.conv's input."""
+        p = self.p
         sig_a = any(a >> p.conv_info[c][0] & 1 for c in shared_conv)
         sig_b = any(b >> p.conv_info[c][0] & 1 for c in shared_conv)
         if sig_a or (not sig_b and p.subset(a)[2] >= p.subset(b)[2]):
@@ -203,24 +199,24 @@ class _Builder:
                 n = self.length(inp, i)
                 dims.append(ConvDim(i, "pass", (0, 0), "zeros", 1, 1, 1, n))
         order = batch + groups + cout + tuple(d.index for d in dims if d.index in keep)
-        shape = tuple(self.length(s, i) for i in order)
         summed = cin + tuple(d.index for d in dims if d.index not in keep)
+        conv = dict(conv=tuple(dims), input_side=side, groups=groups, batch=batch, in_channels=cin, out_channels=cout)
+        return self._pairwise("conv", s, (ia, ib), (oa, ob), order, flops, summed, **conv)
+
+    def _pairwise(self, kind, s, ids, indices, order, flops, summed, **conv):
+        """Record the step that makes subset ``s`` from the operands ``ids`` (their index orders
+        ``indices``), its result in ``order``: (subset, result id, order)."""
         step = Step(
-            "conv",
-            (ia, ib),
-            self.next_id,
-            (oa, ob),
-            (self.shapes[ia], self.shapes[ib]),
-            order,
-            shape,
-            int(flops),
-            summed,
-            tuple(dims),
-            side,
-            groups,
-            batch,
-            cin,
-            cout,
+            kind=kind,
+            operands=ids,
+            result=self.next_id,
+            operand_indices=indices,
+            operand_shapes=tuple(self.shapes[i] for i in ids),
+            indices=order,
+            shape=tuple(self.length(s, i) for i in order),
+            flops=int(flops),
+            summed=summed,
+            **conv,
         )
         return s, self._new(step), order
 

@@ -269,7 +269,6 @@ def cp_als(X: np.ndarray, rank: int, n_iter_max: int, seed: int):
     The first run stops after ``CP_WORK`` multiply-adds or ``CP_RUN_SECONDS`` (or, on a large tensor
     far from a fit, once its error creeps: ``CP_CREEP``), and nothing runs past ``CP_SECONDS`` after
     it began, so no decomposition hangs on a large tensor."""
-    import torch
     from tensorly.cp_tensor import CPTensor
 
     parafac = tensorly_functions()[0]
@@ -292,62 +291,7 @@ def cp_als(X: np.ndarray, rank: int, n_iter_max: int, seed: int):
     for r in sorted(ranks, reverse=True):
         if overall is not None and time.perf_counter() - began > CP_SECONDS:
             break  # the lower ranks are tried within CP_SECONDS of the start: each is a run of its own
-        best, best_fit = None, np.inf
-        deadline = time.perf_counter() + CP_SECONDS
-        sweeps = CP_POLISH_SWEEPS
-        for init, state in starts:
-            if best is not None and (time.perf_counter() > deadline or best_fit > CP_PROMISING):
-                break  # restarts only for a tensor the first run fits closely (see CP_PROMISING)
-            first = init == "svd"  # the SVD start is tensorly's first run; a failed one is not repeated
-            iterations = [0]
-            try:
-                with warnings.catch_warnings():
-                    # tensorly's SVD start warns, then fills the columns beyond a mode's size at
-                    # random: the documented behaviour we rely on, not news for the user.
-                    warnings.filterwarnings("ignore", message="Trying to compute SVD with n_eigenvecs")
-                    # the first run is tensorly's CP-ALS with its defaults (what tensorly-torch runs),
-                    # in our torch sweeps; a restart is tensorly's own, with a line search, further
-                    stop = time.perf_counter() + CP_RUN_SECONDS if first else deadline
-                    callback = _stopper(
-                        stop,
-                        iterations,
-                        creep=CP_CREEP if first and X.size * r >= CP_CREEP_WORK else 0.0,
-                        above=overall_fit if first else np.inf,
-                    )
-                    if first:
-                        iterations_allowed = max(10, int(CP_WORK // (X.ndim * X.size * r)))
-                        cp = _first_cp_run(X, r, min(n_iter_max, iterations_allowed), state, callback)
-                    else:
-                        cp = _parafac_in_torch(
-                            parafac,
-                            X,
-                            r,
-                            n_iter_max=n_iter_max,
-                            init=init,
-                            tol=1e-12,
-                            random_state=state,
-                            linesearch=True,
-                            callback=callback,
-                        )
-                if not _finite(cp):
-                    continue
-                first_fit = _cp_fit(X, cp) if first else 0.0
-                if first_fit >= overall_fit:
-                    break  # a lower rank screened out (CP_SCREEN): no polish, no restarts
-                if first_fit > CP_PROMISING:
-                    # not low-rank: more ALS buys little, so as many sweeps as the run took iterations
-                    sweeps = min(CP_POLISH_SWEEPS, max(1, round(CP_REFINE * iterations[0])))
-                polished = _cp_polish(X, cp, sweeps, deadline)
-                cp = polished if _finite(polished) else cp
-            except (ValueError, np.linalg.LinAlgError, torch.linalg.LinAlgError):
-                continue
-            if not _finite(cp):
-                continue
-            fit = _cp_fit(X, cp)
-            if fit < best_fit:
-                best, best_fit = cp, fit
-            if best_fit <= EXACT_FIT:
-                break
+        best, best_fit = _best_at_rank(parafac, X, r, starts, n_iter_max, overall_fit)
         if overall is not None and not (best is not None and best_fit < overall_fit):
             break  # a lower rank that does not beat the higher one: the ranks below it will not either
         if best is not None and best_fit < overall_fit:
@@ -361,6 +305,71 @@ def cp_als(X: np.ndarray, rank: int, n_iter_max: int, seed: int):
     if overall is not None:
         return balanced(overall)
     _raise_diverged(rank, X.shape)
+
+
+def _best_at_rank(parafac, X: np.ndarray, r: int, starts: list, n_iter_max: int, overall_fit: float):
+    """(CP, relative error) of the best start at rank ``r`` (None, inf if none works): the SVD
+    start as tensorly's first run, then random restarts only while the first fit is promising,
+    each polished; a first fit no better than ``overall_fit`` (a higher rank's) ends it there."""
+    import torch
+
+    best, best_fit = None, np.inf
+    deadline = time.perf_counter() + CP_SECONDS
+    sweeps = CP_POLISH_SWEEPS
+    for init, state in starts:
+        if best is not None and (time.perf_counter() > deadline or best_fit > CP_PROMISING):
+            break  # restarts only for a tensor the first run fits closely (see CP_PROMISING)
+        first = init == "svd"  # the SVD start is tensorly's first run; a failed one is not repeated
+        iterations = [0]
+        try:
+            with warnings.catch_warnings():
+                # tensorly's SVD start warns, then fills the columns beyond a mode's size at
+                # random: the documented behaviour we rely on, not news for the user.
+                warnings.filterwarnings("ignore", message="Trying to compute SVD with n_eigenvecs")
+                # the first run is tensorly's CP-ALS with its defaults (what tensorly-torch runs),
+                # in our torch sweeps; a restart is tensorly's own, with a line search, further
+                stop = time.perf_counter() + CP_RUN_SECONDS if first else deadline
+                callback = _stopper(
+                    stop,
+                    iterations,
+                    creep=CP_CREEP if first and X.size * r >= CP_CREEP_WORK else 0.0,
+                    above=overall_fit if first else np.inf,
+                )
+                if first:
+                    iterations_allowed = max(10, int(CP_WORK // (X.ndim * X.size * r)))
+                    cp = _first_cp_run(X, r, min(n_iter_max, iterations_allowed), state, callback)
+                else:
+                    cp = _parafac_in_torch(
+                        parafac,
+                        X,
+                        r,
+                        n_iter_max=n_iter_max,
+                        init=init,
+                        tol=1e-12,
+                        random_state=state,
+                        linesearch=True,
+                        callback=callback,
+                    )
+            if not _finite(cp):
+                continue
+            first_fit = _cp_fit(X, cp) if first else 0.0
+            if first_fit >= overall_fit:
+                break  # a lower rank screened out (CP_SCREEN): no polish, no restarts
+            if first_fit > CP_PROMISING:
+                # not low-rank: more ALS buys little, so as many sweeps as the run took iterations
+                sweeps = min(CP_POLISH_SWEEPS, max(1, round(CP_REFINE * iterations[0])))
+            polished = _cp_polish(X, cp, sweeps, deadline)
+            cp = polished if _finite(polished) else cp
+        except (ValueError, np.linalg.LinAlgError, torch.linalg.LinAlgError):
+            continue
+        if not _finite(cp):
+            continue
+        fit = _cp_fit(X, cp)
+        if fit < best_fit:
+            best, best_fit = cp, fit
+        if best_fit <= EXACT_FIT:
+            break
+    return best, best_fit
 
 
 def _parafac_in_torch(parafac, X: np.ndarray, rank: int, **options):

@@ -193,7 +193,7 @@ def test_random_plans_run_sliced_match_reference(problem):
     """Any plan sliced to half its intermediates' memory (where slicing can fit it) gives the
     reference's value and gradients; where it cannot, the refusal says why."""
     from tnviz.core.plan.slicing import SlicedPlan
-    from tnviz.execute.program import program_for
+    from tnviz.execute.runner import program_for
 
     spec, shapes, sizes, options, optimize, seed = problem
     d = tnviz.Diagram.parse(spec, sizes=sizes, **options)

@@ -9,7 +9,7 @@ from tests.oracle import reference
 from tnviz import Diagram, TnvizError
 from tnviz.core.plan.slicing import SlicedPlan, sliceable
 from tnviz.execute.memory import set_memory_budget
-from tnviz.execute.program import program_for
+from tnviz.execute.runner import program_for
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from tnviz.compression.inventory import KeptModule
 from tnviz.nn.pricing import LayerPrice
 from tnviz.tables import html_table, text_table
 
-__all__ = ["LayerReport", "CompressionReport"]
+__all__ = ["LayerReport", "CompressionReport", "Compressed"]
 
 
 @dataclass(frozen=True)

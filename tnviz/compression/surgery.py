@@ -505,12 +505,12 @@ def _budget_costs(budget: str, shapes: dict, planned: list):
     the dense layer's it replaces. An attention's packed projection is timed as a Linear on the
     attention's input."""
     if budget == "latency":
-        dense_of = {c.name: dense for c, dense, _ in planned}
+        dense_by_name = {c.name: dense for c, dense, _ in planned}
         example = {c.name: _example_for(dense, shapes[_hooked(c)][0]) for c, dense, _ in planned}
         dense_seconds = {c.name: seconds(dense, example[c.name]) for c, dense, _ in planned}
 
         def cost(layer, c: Candidate) -> float:
-            return relative_latency(layer, dense_of[c.name], example[c.name]) * dense_seconds[c.name]
+            return relative_latency(layer, dense_by_name[c.name], example[c.name]) * dense_seconds[c.name]
 
         def dense_cost(layer, c: Candidate) -> float:
             return dense_seconds[c.name]

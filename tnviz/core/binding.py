@@ -139,13 +139,14 @@ def _infer_group_members(sizes: dict[str, int], groups: list[tuple[tuple[str, ..
 def check_conv_lengths(diagram: Diagram) -> None:
     """Refuse a convolution whose (padded) signal is shorter than its kernels, or whose
     padding is too large for its padding mode."""
+    conv_sizes, options = diagram.conv_sizes, diagram.options  # copies: read once
     for c in diagram.conv:
         length = diagram.size(c)
         if length is None:
             continue
         holders = diagram.holders(c)
-        lens = [diagram.conv_sizes[(t, c)] for t in holders]
-        opts = diagram.options[c]
+        lens = [conv_sizes[(t, c)] for t in holders]
+        opts = options[c]
         if length < 1:
             raise TnvizError(
                 f"convolution index {c!r} has an output length {length} < 1: signal {holders[0]!r} has "

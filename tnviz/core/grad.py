@@ -321,6 +321,9 @@ class PendingGradient(Diagram):
         """The gradient diagram of the forward bound to these lengths (then bound to them)."""
         if sizes is not None and not isinstance(sizes, Mapping):
             raise _refuse(f"sizes must be a dict, got {type(sizes).__name__}", "sizes")
+        for key in [*(sizes or {}), *(shapes or {})]:
+            if not isinstance(key, str):
+                raise _refuse(f"sizes and shapes are keyed by index and tensor names, got {key!r}", repr(key))
         given = dict(shapes or {})
         index_sizes: dict[str, Any] = {}
         for key, value in (sizes or {}).items():

@@ -13,7 +13,7 @@ from tnviz.core.grad import PendingGradient
 from tnviz.core.optimize import Optimize
 from tnviz.core.spec import modes_text
 from tnviz.errors import TnvizError
-from tnviz.execute.program import run_plan
+from tnviz.execute.runner import run_plan
 
 __all__ = ["einsum", "as_diagram", "plan_for"]
 

@@ -21,7 +21,8 @@ from tnviz.core.plan import Plan
 from tnviz.errors import TnvizError
 from tnviz.execute.einsum import as_diagram, plan_for
 from tnviz.execute.memory import plan_within_budget
-from tnviz.execute.program import Program, program_for
+from tnviz.execute.program import Program
+from tnviz.execute.runner import program_for
 
 __all__ = ["ContractExpression", "contract_expression"]
 

@@ -20,7 +20,8 @@ from tnviz.errors import TnvizError
 from tnviz.execute.einsum import as_diagram, plan_for
 from tnviz.execute.kernel_cache import KernelCache
 from tnviz.execute.memory import plan_within_budget
-from tnviz.execute.program import Program, program_for
+from tnviz.execute.program import Program
+from tnviz.execute.runner import program_for
 from tnviz.execute.steps import memory_format_of
 
 __all__ = ["TensorNetwork"]

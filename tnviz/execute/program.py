@@ -23,7 +23,6 @@ layer and a network drawn by hand alike:
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,10 +31,9 @@ import torch
 
 from tnviz.core.plan import Plan
 from tnviz.execute.kernel_cache import KernelCache
-from tnviz.execute.memory import plan_within_budget
 from tnviz.execute.steps import as_shape, compile_pairwise, permutation, sum_step
 
-__all__ = ["Program", "compile_plan", "run_plan"]
+__all__ = ["Program"]
 
 
 def _reversed_dims(diagram: Any, name: str, indices: Sequence[str]) -> tuple[int, ...]:
@@ -222,42 +220,3 @@ def _free_lists(ops: Sequence[_Op], final: int, keep: Sequence[int]) -> list[tup
             last_use[slot] = k
     kept = {final, *keep}
     return [tuple(s for s, k in last_use.items() if k == n and s not in kept) for n in range(len(ops))]
-
-
-def compile_plan(plan: Plan) -> Program:
-    """Build the :class:`Program` that runs ``plan`` on its input tensors."""
-    return Program(plan)
-
-
-# Compiled programs, one per plan, kept here rather than on the (core, report-only) Plan; a
-# plan that is dropped from its diagram's cache takes its program with it.
-_PROGRAMS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-
-
-def program_for(plan: Any) -> Any:
-    """The compiled program of ``plan`` (compiled on first use): a :class:`Program`, or for a
-    sliced plan a :class:`~tnviz.execute.sliced.SlicedProgram`."""
-    program = _PROGRAMS.get(plan)
-    if program is None:
-        from tnviz.core.plan.slicing import SlicedPlan
-
-        if isinstance(plan, SlicedPlan):
-            from tnviz.execute.sliced import SlicedProgram
-
-            program = _PROGRAMS[plan] = SlicedProgram(plan)
-        else:
-            program = _PROGRAMS[plan] = Program(plan)
-    return program
-
-
-def run_plan(
-    plan: Plan, tensors: Sequence[torch.Tensor], bias: torch.Tensor | None = None, cache: KernelCache | None = None
-) -> torch.Tensor:
-    """Run ``plan`` on ``tensors`` (compiling it on first use), plus ``bias`` along the
-    output's channel mode; ``cache`` as for :class:`Program`. A plan whose intermediates exceed
-    the memory budget runs sliced (in pieces) where that fits, else is refused before running."""
-    if tensors:
-        fitted = plan_within_budget(plan, tensors[0].element_size(), tensors[0].device)
-        if fitted is not plan:
-            return program_for(fitted)(tensors, bias, None)
-    return program_for(plan)(tensors, bias, cache)

@@ -6,6 +6,7 @@ them in the plan's order."""
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -339,13 +340,14 @@ def _folded(y: torch.Tensor, folds: Sequence[tuple[int, tuple[str, int, int], in
     for dim, fold, step in folds:
         shape = list(y.shape)
         shape[dim] -= fold[1] + fold[2]
-        y = y.new_zeros(shape).index_add(dim, _fold_sources(fold, shape[dim]).to(y.device), y)
+        y = y.new_zeros(shape).index_add(dim, _fold_sources(fold, shape[dim], y.device), y)
         if step > 1:
             y = y[(slice(None),) * dim + (slice(None, None, step),)]
     return y
 
 
-def _fold_sources(fold: tuple[str, int, int], length: int) -> torch.Tensor:
+@functools.lru_cache(maxsize=64)
+def _fold_sources(fold: tuple[str, int, int], length: int, device: torch.device) -> torch.Tensor:
     """For each entry of a signal of ``length`` padded by ``fold = (mode, left, right)``, the
     entry it copies (F.pad's modes): adding each onto its source is the padding's adjoint."""
     mode, left, right = fold
@@ -358,7 +360,7 @@ def _fold_sources(fold: tuple[str, int, int], length: int) -> torch.Tensor:
         after = [length - 2 - j for j in range(right)]
     else:  # replicate
         before, after = [0] * left, [length - 1] * right
-    return torch.tensor(before + inner + after, dtype=torch.long)
+    return torch.tensor(before + inner + after, dtype=torch.long, device=device)
 
 
 def compile_pairwise(step: Step, bias_layout: tuple | None) -> Pairwise:

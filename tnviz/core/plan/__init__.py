@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING
 from tnviz.core.optimize import Optimize
 from tnviz.core.plan.lower import Step, lower
 from tnviz.core.plan.model import LAYOUTS, OBJECTIVES, ConvDim, Problem
+from tnviz.core.plan.policy import choose_tree
 from tnviz.core.plan.report import Plan
-from tnviz.core.plan.search import EXACT_BUDGET, GREEDY_BUDGET, choose_tree, opt_einsum_tree, tree_cost, tree_path
+from tnviz.core.plan.search import EXACT_BUDGET, GREEDY_BUDGET, opt_einsum_tree, tree_cost, tree_path
 from tnviz.errors import TnvizError
 
 if TYPE_CHECKING:  # the planner takes a Diagram and never builds one: no import cycle

@@ -3,9 +3,12 @@
 import re
 from pathlib import Path
 
+import pytest
+
 DOC = Path(__file__).resolve().parents[1] / "docs" / "pytorch.md"
 
 
+@pytest.mark.slow  # seconds: the fast loop leaves it to CI
 def test_every_snippet_of_the_pytorch_page_runs(tmp_path, monkeypatch):
     import tensorly
 

@@ -18,6 +18,7 @@ from tnviz.compression.data import (
 from tnviz.errors import TnvizError
 
 
+@pytest.mark.slow  # seconds: the fast loop leaves it to CI
 def test_offline_mnist_is_a_fixed_balanced_split_of_real_digits():
     train, test = mnist_offline()
     assert (len(train), len(test)) == (4000, 1000)

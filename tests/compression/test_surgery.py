@@ -83,6 +83,7 @@ def test_patterns_select_layers_and_bad_ones_are_named():
         tnviz.compress("lenet", format="cp", rate=0.1)
 
 
+@pytest.mark.slow  # seconds: the fast loop leaves it to CI
 def test_compressed_models_save_and_load_as_data(tmp_path):
     student, report = tnviz.compress(LeNet5(), format="mcp", rate=0.05)
     path = save_compressed(student, report, tmp_path / "m.pt", model="lenet5")

@@ -5,6 +5,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from tnviz.core.plan import model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +49,7 @@ def test_the_planners_constants_are_the_calibration_results_medians():
     assert data["provenance"]["commit"] and data["provenance"]["machine"]["cores"]
 
 
+@pytest.mark.slow  # seconds: the fast loop leaves it to CI
 def test_the_fit_recovers_constants_from_times_the_model_itself_predicts():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import calibrate

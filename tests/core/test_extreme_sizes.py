@@ -28,6 +28,7 @@ def test_a_plan_on_26_indices_of_2_to_the_40_prints_its_exact_counts():
         check_plan_memory(plan, itemsize=2)
 
 
+@pytest.mark.slow  # seconds: the fast loop leaves it to CI
 def test_einsum_on_204_vectors_with_a_four_index_output_refuses_by_memory():
     """2,048⁴ output elements (64 TiB of float32): the memory check's TnvizError, with its estimate."""
     vectors = [torch.ones(2048) for _ in range(204)]

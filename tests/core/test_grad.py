@@ -416,6 +416,10 @@ def test_a_pending_gradient_says_what_it_waits_for():
         g.with_options(stride=2)
     with pytest.raises(TnvizError, match="bind them first"):
         g.to_json()
+    with pytest.raises(TnvizError, match="keyed by index and tensor names, got 1"):
+        g.bind({1: 3})
+    with pytest.raises(TnvizError, match="sizes must be a dict"):
+        g.bind([1, 2])
     written = g.bind(shapes={"X": (2, 3, 9), "G": (2, 4, 9)})
     assert written == d.bind(shapes={"X": (2, 3, 9), "K": (4, 3, 3)}).grad("K")
 

@@ -145,6 +145,7 @@ def check_against_opt_einsum(spec: str, sizes: dict[str, int]) -> None:
 
 
 @pytest.mark.parametrize("spec,sizes", CONTRACTIONS)
+@pytest.mark.slow  # seconds: the fast loop leaves it to CI
 def test_contraction_optimum_matches_opt_einsum(spec, sizes):
     check_against_opt_einsum(spec, sizes)
 

@@ -52,6 +52,7 @@ def test_a_tensorly_tensor_on_torch_values_keeps_them(data):
     torch.testing.assert_close(net(), factors[0] @ factors[1].T)
 
 
+@pytest.mark.slow  # seconds: the fast loop leaves it to CI
 def test_a_quimb_mps_becomes_a_network_with_its_tags_and_indices():
     qtn = pytest.importorskip("quimb.tensor")  # the 'quimb' extra; CI installs it
     mps = qtn.MPS_rand_state(5, bond_dim=3, seed=0)

@@ -12,6 +12,7 @@ def _restore_budget():
     set_memory_budget(None)
 
 
+@pytest.mark.slow  # seconds: the fast loop leaves it to CI
 def test_a_plan_needing_far_more_than_the_machine_has_is_refused_before_allocating():
     a, b = torch.randn(100_000, 1_000), torch.randn(100_000, 1_000)  # the outer product: 3.6e4 TB
     with pytest.raises(TnvizError, match=r"needs about [0-9.]+ GiB .* more than the memory budget"):
@@ -80,6 +81,7 @@ print((plan.peak_elements - plan.input_elements) * 4, after - before)
 """
 
 
+@pytest.mark.slow  # seconds: the fast loop leaves it to CI
 def test_the_memory_estimate_matches_the_measured_peak():
     # A plan whose one intermediate is 1 GiB: the guard's estimate of the new memory (peak
     # less inputs) against the growth of the process's peak resident memory while it runs.

@@ -2,6 +2,7 @@
 
 import string
 
+import pytest
 import torch
 from fuzzing import bounded
 from hypothesis import given
@@ -130,12 +131,14 @@ def check_problem(problem, device: str = "cpu") -> None:
 
 
 # Each example under a time limit (fuzzing.bounded): a hang fails the example, not the CI run.
+@pytest.mark.slow  # seconds: the fast loop leaves it to CI
 @given(random_problems())
 @bounded(30)
 def test_random_specs_match_reference(problem):
     check_problem(problem)
 
 
+@pytest.mark.slow  # seconds: the fast loop leaves it to CI
 @given(random_problems())
 @bounded(30)
 def test_spec_and_json_round_trip(problem):
@@ -187,6 +190,7 @@ def test_regression_conv_backward_with_a_strided_weight_view():
     check_problem(problem)
 
 
+@pytest.mark.slow  # seconds: the fast loop leaves it to CI
 @given(random_problems())
 @bounded(30)
 def test_random_plans_run_sliced_match_reference(problem):

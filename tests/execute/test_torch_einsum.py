@@ -138,6 +138,7 @@ def equations(draw):
 
 
 @given(equations(), st.integers(0, 2**31 - 1))
+@pytest.mark.slow  # seconds: the fast loop leaves it to CI
 def test_random_equations_agree_with_torch(problem, seed):
     eq, shapes = problem
     generator = torch.Generator().manual_seed(seed)

@@ -59,6 +59,7 @@ def test_compress_and_the_decomposition_explorer_under_the_pytorch_backend(pytor
     assert tensorly.get_backend() == "pytorch"
 
 
+@pytest.mark.slow  # seconds: the fast loop leaves it to CI
 def test_importing_tnviz_changes_no_backend():
     code = (
         "import tensorly; tensorly.set_backend('pytorch'); import tnviz, tnviz.nn, tnviz.compression, tnviz.widgets; "

@@ -53,6 +53,7 @@ torch.save({"y": y.detach(), "grads": [t.grad for t in inputs], "params": {k: p.
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.slow  # seconds: the fast loop leaves it to CI
 def test_the_generated_module_runs_without_tnviz_and_matches(case, tmp_path):
     spec, sizes, inputs, *options = case
     d = Diagram.parse(spec, sizes=sizes, **(options[0] if options else {}))
@@ -146,6 +147,7 @@ np.savez(sys.argv[2], result=data, **values)
         ("A: i j, B: j i ->", {"i": 3, "j": 4}),  # a scalar
     ],
 )
+@pytest.mark.slow  # seconds: the fast loop leaves it to CI
 def test_the_quimb_code_runs_without_tnviz_and_matches(spec, sizes, tmp_path):
     pytest.importorskip("quimb")  # the 'quimb' extra; CI installs it, where a skip fails the run
     import numpy as np

@@ -1,5 +1,7 @@
 """Gradient diagrams drawn beside their diagram; the new convolution options drawn distinctly."""
 
+import pytest
+
 import tnviz
 from tnviz.render import draw_gradients
 from tnviz.render.scene import build_scene, make_style
@@ -112,6 +114,7 @@ def _seen(fig):
     }
 
 
+@pytest.mark.slow  # seconds: the fast loop leaves it to CI
 def test_every_panel_notebook_08_draws_is_free_of_collisions_as_seen():
     for name, diagram in _notebook_08_diagrams().items():
         seen = _seen(draw_gradients(diagram))
@@ -120,6 +123,7 @@ def test_every_panel_notebook_08_draws_is_free_of_collisions_as_seen():
             assert found.total == 0, f"{name} {title}:\n{found}"
 
 
+@pytest.mark.slow  # seconds: the fast loop leaves it to CI
 def test_a_panel_is_never_drawn_smaller_than_its_labels_were_placed_for():
     """In every gallery figure's gradients the labels drawn are no larger against the drawing
     than the label placement measured, so a panel shows no collision its scene does not have."""

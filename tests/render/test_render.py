@@ -130,6 +130,7 @@ def test_tikz_is_standalone_and_compiles_where_pdflatex_exists(tmp_path):
     assert (tmp_path / "d.pdf").stat().st_size > 1000
 
 
+@pytest.mark.slow  # seconds: the fast loop leaves it to CI
 def test_every_gallery_figure_renders_with_every_backend_without_warnings(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")

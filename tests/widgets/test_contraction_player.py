@@ -14,6 +14,7 @@ def _size(png: bytes) -> tuple[int, int]:
     return Image.open(io.BytesIO(png)).size
 
 
+@pytest.mark.slow  # seconds: the fast loop leaves it to CI
 def test_playing_to_the_end_shows_each_step_and_the_totals():
     d = norm(mps(5, bond=4))
     player = ContractionPlayer(d)
@@ -82,6 +83,7 @@ def test_opt_einsums_path_beside_a_broadcast_output_and_a_setting_beside_itself(
     assert list(twice.plans) == ["greedy", "greedy (beside)"] and len(twice.panels.children) == 2
 
 
+@pytest.mark.slow  # seconds: the fast loop leaves it to CI
 def test_every_frame_is_drawn_at_the_first_ones_scale():
     player = ContractionPlayer(norm(mps(12)), compare="none")
     seen = set()

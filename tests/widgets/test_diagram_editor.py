@@ -210,6 +210,7 @@ def _random_drawing(rng):
     return editor
 
 
+@pytest.mark.slow  # seconds: the fast loop leaves it to CI
 def test_pictures_of_mouse_drawings_keep_the_canvas_arrangement_with_few_collisions():
     """Reported, not only asserted: the collisions in the pictures of 40 seeded random mouse
     drawings, whose tensors sit wherever they were clicked."""

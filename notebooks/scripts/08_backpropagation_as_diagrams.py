@@ -8,7 +8,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -24,7 +24,8 @@
 # tensors is again a tensor diagram — the network with that tensor cut out and the output's
 # gradient `G` plugged in where the output was — and to derive with it the backward rule of each
 # primitive operation of the paper's Fig. 3: contraction, partial outer product and convolution,
-# whose signal gradient turns out to be a *transposed* convolution. Every rule is checked
+# whose signal gradient turns out to be a *transposed* convolution (and a true convolution's
+# kernel gradient, which reads the signal backwards). Every rule is checked
 # against PyTorch's autograd in float64. Then the gradients of the CP and mTT convolutional
 # layers, what the backward pass costs, and an exercise: predict a gradient diagram yourself.
 
@@ -149,6 +150,34 @@ draw_gradients(conv)
 
 # %%
 print(conv.backward_plan())
+
+# %% [markdown]
+# ## A true convolution, and gradients before the sizes are known
+#
+# With `flip=True` the forward is a true convolution, `Y[o] = Σₖ X̂[2o + k] K[2 − k]` — the
+# signal's gradient above is one. Its kernel's gradient needs one more fact: **reading every
+# holder of a correlation backwards reverses its output** (with the padding swapped). So
+# `∂L/∂K` is the unflipped rule with the signal *and* `G` read backwards; the spec language
+# writes that as `flip=("G", "X")`, drawn `rev` on those two edges.
+#
+# A gradient also needs the lengths (the paddings and crops that make `G` line up). `d.grad` of a
+# diagram whose lengths are not bound returns a *pending* gradient: its tensors now, its options
+# written when it runs — `tnviz.einsum` reads the lengths off the tensors it is given. Where the
+# stride leaves a length open, it says so, and `sizes=` settles it.
+
+# %%
+true_conv = conv.with_options(flip=True)
+check_gradients(true_conv, values)
+print("∂L/∂K reads backwards:", true_conv.grad("K").options["x"].flip)
+unbound = Diagram.parse("X: b s x, K: t s x -> b t x | x", padding=1, stride=2)
+pending = unbound.grad("X")  # no sizes yet: the options are written when it runs
+try:
+    tnviz.einsum(pending, G, values["K"])
+except tnviz.TnvizError as err:  # at stride 2, a signal of 9 or of 10 gives 5 outputs
+    print("refused:", err.message)
+dX_pending = tnviz.einsum(pending, G, values["K"], sizes={"X": (2, 3, 9)})
+print(f"pending ∂L/∂X: {pending.to_spec()}, max |pending − bound| = {(dX_pending - dX).abs().max().item():.1e}")
+draw_gradients(true_conv)
 
 # %% [markdown]
 # ## The gradients of a CP convolutional layer
@@ -323,6 +352,8 @@ draw_gradients(hub, tensors=["B"])
 #   gradient diagram costs about one forward, so the dense layer's backward is 2× its forward,
 #   while independent diagrams for n factors cost about n× (autograd shares intermediates and
 #   stays near 2×: `docs/backward.md`).
+# - A true convolution (`flip=True`): the kernel's gradient reads the signal and `G` backwards
+#   (`rev`); a diagram without sizes gives a pending gradient that binds when it runs.
 # - With stride 2, a tensor that misses a strided index (all four CP factors) gets `G` as one more
 #   kernel with its taps 2 apart (`kernel_dilation`, drawn `dil 2`), checked against autograd.
 # - CP's `∂L/∂B` is `A: i r, C: k r, G: i j k -> dB: j r`, the MTTKRP of CP-ALS.

@@ -192,7 +192,7 @@ print(f"the plan needs {need:,} bytes for its intermediates; allowed {need // 4:
 print(sliced)
 
 # %%
-from tnviz.execute.program import program_for
+from tnviz.execute.runner import program_for
 
 grid_values = random_values(peps(4, 4, bond=3))
 print(f"sliced: {program_for(sliced)(grid_values + grid_values).item():.12f}")

@@ -33,7 +33,7 @@ RATES = (0.05, 0.2)
 
 
 def one(fmt: str, module: nn.Module, rate: float) -> dict:
-    from tnviz.nn.decompose import from_dense
+    from tnviz.nn import from_dense
     from tnviz.nn.decomposers import WORKS
     from tnviz.nn.decomposers.common import PricedAs
     from tnviz.nn.layers import tensorial_class

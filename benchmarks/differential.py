@@ -3,8 +3,8 @@
 Every role (free, summed, contraction, hyperedge, partial outer product, convolution), groups,
 multi-kernel convolutions, strides, dilations, all four padding modes and every planner
 setting; forward values and gradients (a random upstream gradient) must match to 1e-9/1e-8.
-The generator and the check are the test suite's (``tests/execute/test_properties.py``); this
-runs many more examples, on CPU and, when there is one, on CUDA.
+The generator and the check are the test suite's (``random_problems`` in ``tests/fuzzing.py``,
+``check_problem`` in ``tests/oracle.py``); this runs many more examples, on CPU and, when there is one, on CUDA.
 
 Run: ``python benchmarks/differential.py [--examples 5000] [--device cpu|cuda|all] [--seed 0]``.
 Prints how many diagrams were tried and how many had each feature; exits 1 on a mismatch
@@ -20,11 +20,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "execute")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import torch  # noqa: E402
+from fuzzing import random_problems  # noqa: E402
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
-from test_properties import check_problem, random_problems  # noqa: E402
+from oracle import check_problem  # noqa: E402
 
 
 def cross_check(device: str, examples: int, seed_value: int) -> collections.Counter:

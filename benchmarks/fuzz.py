@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "execute")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from fuzzing import json_documents, specs  # noqa: E402
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
@@ -113,7 +113,7 @@ def main() -> int:
     def fuzz_json(text):
         json_or_refuse(text)
 
-    from test_properties import random_problems
+    from fuzzing import random_problems
 
     @seed(args.seed)
     @settings(

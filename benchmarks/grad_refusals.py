@@ -1,6 +1,6 @@
 """How many gradients of random convolution diagrams are still refused, by reason.
 
-Diagrams from the test suite's generator (``tests/core/test_grad.py::_random_conv_diagram``: a
+Diagrams from the test suite's generator (``tests/random_diagrams.py``: a
 signal, one to three kernels on one convolution index chained by rank indices, factors off the
 convolution, random padding, stride, dilation, padding mode, upsampling and flips, the index kept
 or summed by the output). For each tensor of each diagram: ``Diagram.grad`` run by
@@ -22,7 +22,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
-sys.path.insert(0, str(HERE.parent / "tests" / "core"))
 
 REASONS = {
     "different tensors first": "one tensor the signal of one index and a kernel of another",
@@ -38,7 +37,7 @@ def main() -> None:
 
     import torch  # noqa: F401  (versions in the provenance)
     from oracle import against_autograd
-    from test_grad import _random_conv_diagram
+    from random_diagrams import random_conv_diagram
 
     import tnviz
     from tnviz.provenance import write_results
@@ -46,7 +45,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     written, refused, built = 0, collections.Counter(), 0
     while built < args.diagrams:
-        spec, sizes, options = _random_conv_diagram(rng)
+        spec, sizes, options = random_conv_diagram(rng)
         try:
             diagram = tnviz.Diagram.parse(spec, sizes=sizes, **options)
         except tnviz.TnvizError:

@@ -14,6 +14,16 @@ try:
 except ImportError:  # hypothesis is a test dependency; the import error surfaces in the tests
     pass
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Under pytest-xdist each worker has a core of its own; torch's default of one thread per core
+    # would put two workers' threads on each core and slow both.
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+
 
 @pytest.fixture(autouse=True)
 def _seed():

@@ -1,10 +1,12 @@
-"""Strategies shared by the fuzz tests and ``benchmarks/fuzz.py``: text near valid specs and JSON;
-and a per-example time limit, so that a hanging example fails instead of stalling CI."""
+"""Strategies shared by the fuzz and property tests and ``benchmarks/fuzz.py``/``differential.py``:
+text near valid specs and JSON, random problems mixing every index role; and a per-example time
+limit, so that a hanging example fails instead of stalling CI."""
 
 import contextlib
 import faulthandler
 import functools
 import signal
+import string
 import sys
 import threading
 
@@ -113,3 +115,103 @@ def bounded(seconds: float):
         return run
 
     return wrap
+
+
+MODES = ["zeros", "circular", "replicate", "reflect"]
+
+
+@st.composite
+def random_problems(draw):
+    """A random spec with free, summed, contraction, hyperedge, batch and convolution
+    indices, optional groups, conv options, and matching sizes."""
+    n_ops = draw(st.integers(1, 4))
+    names = list(string.ascii_lowercase)
+    draw(st.randoms()).shuffle(names)
+    indices = {}
+    n_idx = draw(st.integers(1, 5))
+    for k in range(n_idx):
+        holders = draw(st.lists(st.integers(0, n_ops - 1), min_size=1, max_size=n_ops, unique=True))
+        indices[names[k]] = {"holders": sorted(holders), "out": draw(st.booleans()), "size": draw(st.integers(1, 3))}
+    conv = []
+    if n_ops >= 2:
+        for k in range(draw(st.integers(0, 2))):
+            c = names[n_idx + k]
+            holders = sorted(draw(st.lists(st.integers(0, n_ops - 1), min_size=2, max_size=min(3, n_ops), unique=True)))
+            lengths = [draw(st.integers(3, 8))] + [draw(st.integers(1, 3)) for _ in holders[1:]]
+            indices[c] = {"holders": holders, "out": draw(st.booleans()), "lengths": lengths}
+            conv.append(c)
+    for k in range(n_ops):  # every operand holds at least one index
+        if not any(k in v["holders"] for v in indices.values()):
+            indices[names[20 + k]] = {"holders": [k], "out": draw(st.booleans()), "size": draw(st.integers(1, 3))}
+    options = {"padding": {}, "stride": {}, "dilation": {}, "padding_mode": {}}
+    for c in conv:
+        info = indices[c]
+        n, ks = info["lengths"][0], info["lengths"][1:]
+        ktot = sum(ks) - len(ks) + 1
+        dil = draw(st.integers(1, 2))
+        stride = draw(st.integers(1, 2))
+        mode = draw(st.sampled_from(MODES))
+        limit = n - 1 if mode == "reflect" else n
+        pad = draw(st.one_of(st.integers(0, min(2, limit)), st.just("same") if stride == 1 else st.just(0)))
+        if pad == "same":
+            total = dil * (ktot - 1)
+            if total - total // 2 > limit:
+                pad = 0
+        left = right = 0 if pad == "same" else pad
+        if pad == "same":
+            left, right = (dil * (ktot - 1)) // 2, dil * (ktot - 1) - (dil * (ktot - 1)) // 2
+        if n + left + right - dil * (ktot - 1) < 1:
+            dil = 1
+            if n + left + right - (ktot - 1) < 1:
+                info["lengths"] = [ktot + 2] + ks
+        options["padding"][c], options["stride"][c], options["dilation"][c] = pad, stride, dil
+        options["padding_mode"][c] = mode
+    # Operand and output index orders; occasional groups of two adjacent non-conv indices.
+    rnd = draw(st.randoms())
+    ops = []
+    for k in range(n_ops):
+        held = [i for i, v in indices.items() if k in v["holders"]]
+        rnd.shuffle(held)
+        ops.append(held)
+    out = [i for i, v in indices.items() if v["out"]]
+    rnd.shuffle(out)
+
+    def modes(held):
+        result, pos = [], 0
+        while pos < len(held):
+            if pos + 1 < len(held) and held[pos] not in conv and held[pos + 1] not in conv and rnd.random() < 0.3:
+                result.append((held[pos], held[pos + 1]))
+                pos += 2
+            else:
+                result.append((held[pos],))
+                pos += 1
+        return result
+
+    op_modes = [modes(h) for h in ops]
+    out_modes = modes(out)
+    compact = draw(st.booleans())
+    sep = "" if compact else " "
+
+    def text(ms):
+        return sep.join(m[0] if len(m) == 1 else "(" + sep.join(m) + ")" for m in ms)
+
+    if compact:
+        spec = ",".join(text(m) for m in op_modes) + "->" + text(out_modes)
+    else:
+        spec = ", ".join(f"T{k}: {text(m)}" for k, m in enumerate(op_modes)) + " -> " + text(out_modes)
+    if conv:
+        spec += "|" + sep.join(conv) if compact else " | " + " ".join(conv)
+    shapes = []
+    for k, ms in enumerate(op_modes):
+        shape = []
+        for m in ms:
+            size = 1
+            for i in m:
+                v = indices[i]
+                size *= v["size"] if "size" in v else v["lengths"][v["holders"].index(k)]
+            shape.append(size)
+        shapes.append(tuple(shape))
+    sizes = {i: v["size"] for i, v in indices.items() if "size" in v}
+    optimize = draw(st.sampled_from(["auto", "left-to-right", "reconstruct", "greedy", "optimal"]))
+    seed = draw(st.integers(0, 2**16))
+    return spec, shapes, sizes, options if conv else {}, optimize, seed

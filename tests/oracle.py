@@ -144,3 +144,22 @@ def against_autograd(diagram, name, rng_seed=0):
     assert g.output_shape == tuple(diagram.shape(name)) and g.tensor_names[-1 if name != g.tensor_names[0] else 0]
     torch.testing.assert_close(got, values[name].grad, rtol=1e-10, atol=1e-12)
     return g
+
+
+def check_problem(problem, device: str = "cpu") -> None:
+    """tnviz against the float64 oracle, forward and backward (a random upstream gradient)."""
+    spec, shapes, sizes, options, optimize, seed = problem
+    g = torch.Generator().manual_seed(seed)
+    tensors = [torch.randn(s, dtype=torch.float64, generator=g).to(device).requires_grad_() for s in shapes]
+    got = tnviz.einsum(spec, *tensors, sizes=sizes, optimize=optimize, **options)
+    refs = [t.detach().cpu().requires_grad_() for t in tensors]
+    want = reference(spec, *refs, sizes=sizes, **options)
+    assert got.shape == want.shape, (spec, got.shape, want.shape)
+    assert torch.allclose(got.detach().cpu(), want.detach(), atol=1e-9, rtol=1e-9), spec
+    upstream = torch.randn(want.shape, dtype=torch.float64, generator=g)
+    grads = torch.autograd.grad((got * upstream.to(device)).sum(), tensors, allow_unused=True)
+    want_grads = torch.autograd.grad((want * upstream).sum(), refs, allow_unused=True)
+    for k, (a, b) in enumerate(zip(grads, want_grads)):
+        a = torch.zeros_like(refs[k]) if a is None else a.cpu()
+        b = torch.zeros_like(refs[k]) if b is None else b
+        assert torch.allclose(a, b, atol=1e-8, rtol=1e-8), (spec, "gradient of operand", k)

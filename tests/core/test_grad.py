@@ -7,6 +7,7 @@ import random
 import pytest
 import torch
 from oracle import against_autograd as _against_autograd
+from random_diagrams import random_conv_diagram
 
 import tnviz
 from tnviz.errors import TnvizError
@@ -165,44 +166,11 @@ def test_factors_off_a_strided_or_dilated_convolution_get_g_as_a_spaced_kernel(o
             assert g.options["x"].dilation_of("G") == stride
 
 
-def _random_conv_diagram(rng):
-    """A signal X and one to three kernels on x (chained by rank indices, some with a factor
-    holding no convolution index), with random padding, stride, dilation and padding mode."""
-    n_kernels = rng.randint(1, 3)
-    ranks = [f"r{k}" for k in range(n_kernels + 1)]
-    sizes = {"b": 2, "s": rng.randint(1, 3), "t": rng.randint(1, 3), **{r: rng.randint(1, 3) for r in ranks}}
-    operands = ["X: b s x"]
-    left = "s" if rng.random() < 0.5 else ranks[0]
-    if left != "s":
-        operands.append(f"A: s {left}")
-    for k in range(n_kernels):
-        right = "t" if k == n_kernels - 1 and rng.random() < 0.5 else ranks[k + 1]
-        operands.append(f"K{k}: {left} {right} x")
-        left = right
-    if left != "t":
-        operands.append(f"B: {left} t")
-    sizes["x"] = (rng.randint(7, 13), *[rng.randint(1, 3) for _ in range(n_kernels)])  # signal, then kernels
-    out = "b t x" if rng.random() < 0.85 else "b t"
-    stride = rng.choice([1, 1, 2, 3])
-    padding = rng.choice([0, 1, 2, (0, 2), (2, 1)] + (["same"] if stride == 1 else []))
-    options = {
-        "padding": {"x": padding},
-        "stride": stride,
-        "dilation": rng.choice([1, 1, 2]),
-        "padding_mode": rng.choice(["zeros"] * 6 + ["circular", "reflect", "replicate"]),
-    }
-    if rng.random() < 0.1:
-        options["upsample"] = 2
-    if rng.random() < 0.05:
-        options["flip"] = True
-    return ", ".join(operands) + f" -> {out} | x", sizes, options
-
-
 def test_random_convolution_diagrams_every_tensor_against_autograd():
     rng, flips = random.Random(1), random.Random(2)
     checked, refused, built = collections.Counter(), collections.Counter(), 0
     while built < 40:
-        spec, sizes, options = _random_conv_diagram(rng)
+        spec, sizes, options = random_conv_diagram(rng)
         if flips.random() < 0.3:  # holders read backwards, the signal among them or not
             holders = [op.split(":")[0] for op in spec.split(" -> ")[0].split(", ") if op.endswith(" x")]
             options["flip"] = tuple(flips.sample(holders, flips.randint(1, len(holders))))
@@ -379,7 +347,7 @@ def test_an_unbound_diagram_has_a_gradient_that_binds_when_it_runs():
     rng = random.Random(3)
     counts, built = collections.Counter(), 0
     while built < 25:
-        spec, sizes, options = _random_conv_diagram(rng)
+        spec, sizes, options = random_conv_diagram(rng)
         try:
             bound = tnviz.Diagram.parse(spec, sizes=sizes, **options)
         except TnvizError:

@@ -7,7 +7,7 @@ import pytest
 from opt_einsum.testing import rand_equation
 
 from tnviz import Diagram, TnvizError
-from tnviz.core.diagram import default_inputs
+from tnviz.core.inputs import default_inputs
 from tnviz.core.plan import Problem
 from tnviz.core.plan.search import EXACT_BUDGET, GREEDY_BUDGET, exact_work
 from tnviz.render.layout import drawn_inputs

@@ -306,8 +306,10 @@ def test_bad_constructor_arguments_are_refused():
         DiagramEditor(default_size=0)
     with pytest.raises(TnvizError, match="go with a spec"):
         DiagramEditor(inputs=("X",))
-    with pytest.raises(TnvizError, match="tuple of tensor names"):
+    # one name may be given bare, as everywhere inputs= is taken (tnviz.core.inputs.checked_inputs)
+    with pytest.raises(TnvizError, match="inputs names 'AB', which is not a tensor of 'A: i, B: i ->'"):
         DiagramEditor("A: i, B: i ->", inputs="AB")
+    assert DiagramEditor("A: i, B: i ->", inputs="B").inputs == ("B",)
     editor = DiagramEditor("A: i, B: i ->")
     with pytest.raises(TnvizError, match="tuple of tensor names"):
         editor.to_module(inputs=3)

@@ -17,6 +17,13 @@ if TYPE_CHECKING:
 __all__ = ["resolve_sizes", "check_conv_lengths"]
 
 
+def checked_shape(name: str, shape: Any) -> tuple[int, ...]:
+    """A tensor's shape as a user gave it, as a tuple of ints (a TnvizError naming the tensor else)."""
+    if not isinstance(shape, (tuple, list)) or not all(is_int(v) and v >= 0 for v in shape):
+        raise TnvizError(f"shape of tensor {name!r} must be a tuple of ints, got {shape!r}", token=str(name))
+    return tuple(int(v) for v in shape)
+
+
 def resolve_sizes(
     diagram: Diagram, index_sizes: Mapping[str, Any], shapes: Mapping[str, Any]
 ) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
@@ -70,8 +77,7 @@ def resolve_sizes(
     groups: list[tuple[tuple[str, ...], int, str]] = []
     for name, shape in shapes.items():
         op = diagram.tensor(name)
-        if not isinstance(shape, (tuple, list)) or not all(is_int(s) for s in shape):
-            raise TnvizError(f"shape of tensor {name!r} must be a tuple of ints, got {shape!r}", token=name)
+        shape = checked_shape(name, shape)
         if len(shape) != len(op.modes):
             raise TnvizError(
                 f"tensor {name!r} has {len(shape)} dimensions {tuple(shape)}; expected {len(op.modes)} "

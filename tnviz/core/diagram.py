@@ -19,13 +19,15 @@ from tnviz.core.conv_options import (
 )
 from tnviz.core.diagram_outputs import DiagramOutputs
 from tnviz.core.ellipsis import expand_with_shapes
+from tnviz.core.inputs import default_inputs
 from tnviz.core.optimize import Optimize
 from tnviz.core.plan import Plan, make_plan
+from tnviz.core.plan.slicing import slice_plan
 from tnviz.core.spec import Operand, Spec, format_spec
 from tnviz.core.spec_parser import parse_spec
 from tnviz.errors import TnvizError
 
-__all__ = ["Diagram", "Index", "ROLES", "default_inputs"]
+__all__ = ["Diagram", "Index", "ROLES"]
 
 ROLES = ("free", "summed", "contraction", "hyperedge", "batch", "convolution")
 JSON_FORMAT = "tnviz.diagram"
@@ -514,7 +516,7 @@ class Diagram(DiagramOutputs):
                 position pairs, opt_einsum style. ``tnviz.einsum`` and ``TensorNetwork`` plan
                 with the same policy, so the plan printed is the plan run.
             inputs: names of the activation tensors (default:
-                :func:`default_inputs` — ``X`` if present, else the first tensor); used by
+                :func:`~tnviz.core.inputs.default_inputs` — ``X`` if present, else the first tensor); used by
                 ``"reconstruct"`` and to label strategies.
             itemsize: bytes per element, for the memory figures.
             objective: ``"time"`` (default) minimises estimated run time — FLOPs over their
@@ -554,8 +556,6 @@ class Diagram(DiagramOutputs):
         ):
             raise TnvizError(f"max_memory={max_memory!r}: expected a positive number of bytes", token=repr(max_memory))
         if max_memory is not None:
-            from tnviz.core.plan.slicing import slice_plan
-
             plan = self.plan(sizes, inputs=inputs, **settings)  # type: ignore[arg-type]
             if (plan.peak_elements - plan.input_elements) * itemsize > max_memory:
                 plan = slice_plan(plan, max_memory // itemsize, make_plan)  # type: ignore[assignment]
@@ -565,15 +565,6 @@ class Diagram(DiagramOutputs):
             del self._plans[next(iter(self._plans))]
         self._plans[key] = plan
         return plan
-
-
-def default_inputs(diagram: Diagram) -> tuple[str, ...]:
-    """The activation tensors when none are named: ``("X",)`` if the diagram has a tensor
-    ``X``, else its first tensor. One rule for the planner (which uses inputs for
-    ``optimize="reconstruct"`` and the approach it names), ``TensorNetwork`` (whose other tensors
-    become parameters) and the drawings."""
-    names = diagram.tensor_names
-    return ("X",) if "X" in names else names[:1]
 
 
 def _hashable(value: Any) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tnviz.core.conv_options import is_int
+from tnviz.core.binding import checked_shape
 from tnviz.core.spec import ELLIPSIS, Operand, Spec, modes_text
 from tnviz.errors import TnvizError
 
@@ -131,8 +131,7 @@ def expand_with_shapes(spec: Spec, shapes: Mapping[str, Any]) -> Spec | None:
             token=ELLIPSIS,
         )
     for name, shape in shapes.items():
-        if not isinstance(shape, (tuple, list)) or not all(is_int(v) for v in shape):
-            raise TnvizError(f"shape of tensor {name!r} must be a tuple of ints, got {shape!r}", token=name)
+        checked_shape(name, shape)
     if missing:
         return None
     return expand_ellipsis(spec, [tuple(shapes.get(op.name, (1,) * len(op.modes))) for op in spec.operands])

@@ -25,7 +25,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from tnviz.core.conv_options import ConvOptions, is_int
+from tnviz.core.binding import checked_shape
+from tnviz.core.conv_options import ConvOptions
 from tnviz.core.diagram import Diagram
 from tnviz.core.spec import Operand, Spec, first_free_name
 from tnviz.errors import TnvizError
@@ -328,11 +329,10 @@ class PendingGradient(Diagram):
         index_sizes: dict[str, Any] = {}
         for key, value in (sizes or {}).items():
             (given if key in self.tensor_names or key == self.target else index_sizes)[key] = value
-        for name, shape in given.items():
-            if not isinstance(shape, (tuple, list)) or not all(is_int(v) and v >= 0 for v in shape):
-                raise _refuse(f"shape of tensor {name!r} must be a tuple of ints, got {shape!r}", str(name))
-        given = {name: tuple(int(v) for v in shape) for name, shape in given.items()}
-        key = (tuple(sorted((k, repr(v)) for k, v in (sizes or {}).items())), tuple(sorted(given.items())))
+        given = {name: checked_shape(name, shape) for name, shape in given.items()}
+        # a list and a tuple of the same lengths are one key; repr keeps any value a user passes hashable
+        written_sizes = ((k, repr(tuple(v) if isinstance(v, list) else v)) for k, v in (sizes or {}).items())
+        key = (tuple(sorted(written_sizes)), tuple(sorted(given.items())))
         if key in self._written:
             return self._written[key]
         if len(self._written) >= 16:  # bounded, as a Diagram's plan cache is

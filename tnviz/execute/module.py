@@ -13,7 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from tnviz.core.diagram import Diagram, default_inputs
+from tnviz.core.diagram import Diagram
+from tnviz.core.inputs import checked_inputs, default_inputs
 from tnviz.core.optimize import LAYER_SETTINGS, LayerOptimize
 from tnviz.core.plan import Plan
 from tnviz.errors import TnvizError
@@ -78,17 +79,7 @@ class TensorNetwork(nn.Module):
         super().__init__()
         diagram = as_diagram(diagram)
         names = diagram.tensor_names
-        if inputs is None:
-            inputs = default_inputs(diagram)
-        if isinstance(inputs, str):
-            inputs = (inputs,)
-        for name in inputs:
-            if name not in names:
-                raise TnvizError(
-                    f"inputs names {name!r}, not a tensor of the diagram; expected one of {', '.join(names)}",
-                    token=name,
-                    spec=diagram.to_spec(),
-                )
+        inputs = default_inputs(diagram) if inputs is None else checked_inputs(inputs, names)
         _check_setting(optimize)
         self.diagram = diagram
         self.inputs = tuple(inputs)

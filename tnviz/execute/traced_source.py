@@ -12,7 +12,8 @@ from typing import Any
 
 import torch
 
-from tnviz.core.diagram import Diagram, default_inputs
+from tnviz.core.diagram import Diagram
+from tnviz.core.inputs import checked_inputs, default_inputs
 from tnviz.errors import TnvizError
 from tnviz.execute.module import TensorNetwork
 
@@ -59,14 +60,10 @@ def to_traced_torch_source(
         Python source; the parameters live in ``self.weights`` as in :class:`TensorNetwork`, so
         ``module.load_state_dict(network.state_dict())`` carries values over.
     """
-    inputs = tuple(inputs) if inputs else default_inputs(diagram)
+    inputs = checked_inputs(inputs, diagram.tensor_names) if inputs else default_inputs(diagram)
     if not class_name.isidentifier() or keyword.iskeyword(class_name):
         raise TnvizError(f"class_name {class_name!r} is not a usable Python identifier", token=class_name)
     for name in inputs:
-        if name not in diagram.tensor_names:
-            raise TnvizError(
-                f"inputs names {name!r}, not a tensor; expected one of {', '.join(diagram.tensor_names)}", token=name
-            )
         if None in diagram.shape(name):
             raise TnvizError(
                 f"input {name!r} has unbound sizes; a convolution's module is written for its input shapes: "

@@ -2,7 +2,6 @@
 
 from tnviz.nn.attention import TensorialMultiheadAttention
 from tnviz.nn.costs import CostTable, cost_table
-from tnviz.nn.decompose import from_dense
 from tnviz.nn.layers import (
     TENSORIAL_LAYERS,
     TensorialConv1d,
@@ -11,6 +10,7 @@ from tnviz.nn.layers import (
     TensorialLayer,
     TensorialLinear,
     dense_base,
+    from_dense,
     tensorial_class,
 )
 from tnviz.nn.pricing import LayerPrice, price_layer

@@ -1,4 +1,4 @@
-"""``from_dense``: initialise a tensorial layer by decomposing a pretrained weight.
+"""Initialise a tensorial layer by decomposing a pretrained weight (what ``from_dense`` runs).
 
 The decomposition itself is the format's decomposer (:mod:`tnviz.nn.decomposers`, one file
 per format: CP-ALS, Tucker/HOOI, TT-SVD, TR-SVD and block-term fits on tensorly's NumPy
@@ -13,20 +13,20 @@ import json
 import math
 import time
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
-from tnviz.core.formats import DEFAULT_FORMAT
 from tnviz.errors import TnvizError
 from tnviz.nn.decomposers import BONDS, WORKS, decomposer_for
 from tnviz.nn.decomposers.common import PricedAs, numpy_backend
-from tnviz.nn.layers import TensorialLayer, tensorial_class
+
+if TYPE_CHECKING:  # layers calls decompose_into; a layer is only read here
+    from tnviz.nn.layers import TensorialLayer
 
 __all__ = [
-    "from_dense",
     "decompose_into",
     "decomposition_bytes",
     "decomposition_limit",
@@ -35,52 +35,6 @@ __all__ = [
 ]
 
 MEMORY_LIMIT_BYTES = 4 * 2**30  # refuse decompositions whose working set would pass this
-
-
-def from_dense(
-    module: nn.Module,
-    format: str = DEFAULT_FORMAT,
-    rate: float | None = None,
-    rank: Any = None,
-    order: int = 3,
-    n_iter_max: int = 200,
-    random_state: int = 0,
-    **layer_kwargs: Any,
-) -> TensorialLayer:
-    """A tensorial layer whose factors decompose ``module``'s weight: the function form of
-    ``TensorialLinear/Conv1d/2d/3d.from_dense``, picking the class from the module's type.
-
-    Args:
-        module: an ``nn.Linear`` or ``nn.Conv1d/2d/3d`` (its stride, padding, dilation,
-            groups, padding_mode and bias are kept).
-        format, rate, rank, order: as for the tensorial layers.
-        n_iter_max, random_state: for the iterative decompositions (CP-ALS, HOOI).
-        **layer_kwargs: further layer arguments (``in_factors``, ``optimize``, ``init``, ...).
-
-    Returns:
-        The layer, with ``reconstruction_error`` = ‖W − Ŵ‖ / ‖W‖ set on it.
-
-    Raises:
-        TnvizError: an unsupported module, or a decomposition that would need more than
-            ``MEMORY_LIMIT_BYTES``.
-
-    Example:
-        >>> conv = nn.Conv2d(16, 16, 3, padding=1)
-        >>> layer = from_dense(conv, format="tk", rate=0.5)
-        >>> round(layer.reconstruction_error, 2) < 1
-        True
-    """
-    cls = tensorial_class(module)
-    return cls.from_dense(
-        module,
-        format,
-        rate,
-        rank,
-        n_iter_max=n_iter_max,
-        random_state=random_state,
-        order=order,
-        **layer_kwargs,
-    )
 
 
 def decompose_into(layer: TensorialLayer, module: nn.Module, n_iter_max: int = 200, random_state: int = 0) -> None:

@@ -17,6 +17,7 @@ from tnviz.core.formats import DEFAULT_FORMAT, BuiltLayer, LayerConfig, get_form
 from tnviz.core.optimize import LayerOptimize
 from tnviz.errors import TnvizError
 from tnviz.execute.module import TensorNetwork, _ints
+from tnviz.nn.decompose import decompose_into
 
 __all__ = [
     "TensorialLayer",
@@ -26,6 +27,7 @@ __all__ = [
     "TensorialConv3d",
     "TENSORIAL_LAYERS",
     "tensorial_class",
+    "from_dense",
 ]
 
 
@@ -213,8 +215,6 @@ class TensorialLayer(TensorNetwork):
         layer = cls._like(module, format, rate, rank, **layer_kwargs)
         if init == "random":
             return layer
-        from tnviz.nn.decompose import decompose_into
-
         decompose_into(layer, module, n_iter_max, random_state)
         return layer
 
@@ -437,3 +437,50 @@ def tensorial_class(module: nn.Module) -> type[TensorialLayer]:
             token=type(module).__name__,
         )
     return TENSORIAL_LAYERS[base]
+
+
+def from_dense(
+    module: nn.Module,
+    format: str = DEFAULT_FORMAT,
+    rate: float | None = None,
+    rank: Any = None,
+    order: int = 3,
+    n_iter_max: int = 200,
+    random_state: int = 0,
+    **layer_kwargs: Any,
+) -> TensorialLayer:
+    """A tensorial layer whose factors decompose ``module``'s weight: the function form of
+    ``TensorialLinear/Conv1d/2d/3d.from_dense``, picking the class from the module's type.
+
+    Args:
+        module: an ``nn.Linear`` or ``nn.Conv1d/2d/3d`` (its stride, padding, dilation,
+            groups, padding_mode and bias are kept).
+        format, rate, rank, order: as for the tensorial layers.
+        n_iter_max, random_state: for the iterative decompositions (CP-ALS, HOOI).
+        **layer_kwargs: further layer arguments (``in_factors``, ``optimize``, ``init``, ...).
+
+    Returns:
+        The layer, with ``reconstruction_error`` = ‖W − Ŵ‖ / ‖W‖ set on it.
+
+    Raises:
+        TnvizError: an unsupported module, or a decomposition that would need more than
+            ``MEMORY_LIMIT_BYTES``.
+
+    Example:
+        >>> from torch import nn
+        >>> conv = nn.Conv2d(16, 16, 3, padding=1)
+        >>> layer = from_dense(conv, format="tk", rate=0.5)
+        >>> round(layer.reconstruction_error, 2) < 1
+        True
+    """
+    cls = tensorial_class(module)
+    return cls.from_dense(
+        module,
+        format,
+        rate,
+        rank,
+        n_iter_max=n_iter_max,
+        random_state=random_state,
+        order=order,
+        **layer_kwargs,
+    )

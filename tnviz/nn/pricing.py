@@ -22,6 +22,7 @@ from tnviz.core.formats import LayerConfig, get_format
 from tnviz.core.optimize import LayerOptimize
 from tnviz.core.plan import OBJECTIVES
 from tnviz.errors import TnvizError
+from tnviz.nn.layers import TensorialLayer
 from tnviz.tables import html_table, text_table
 
 __all__ = ["price_layer", "LayerPrice", "EXECUTION_OBJECTIVE", "max_rank_within"]
@@ -316,8 +317,6 @@ def _price_module(
     optimize: LayerOptimize,
 ) -> LayerPrice:
     """The price of a built tensorial layer: its own diagram and planner setting."""
-    from tnviz.nn.layers import TensorialLayer
-
     if not isinstance(layer, TensorialLayer):
         raise TnvizError(
             f"price_layer takes a format name or a tensorial layer, got {type(layer).__name__}",

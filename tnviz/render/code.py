@@ -14,7 +14,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from tnviz.core.diagram import Diagram, default_inputs
+from tnviz.core.diagram import Diagram
+from tnviz.core.inputs import checked_inputs, default_inputs
 from tnviz.core.spec import einsum_letters
 from tnviz.errors import TnvizError
 
@@ -186,10 +187,7 @@ def to_torch_source(diagram: Diagram, inputs: Any = None, class_name: str = "Net
     """
     _check(diagram, "to_torch_source")
     names = diagram.tensor_names
-    inputs = tuple(inputs) if inputs else default_inputs(diagram)
-    for name in inputs:
-        if name not in names:
-            raise TnvizError(f"inputs names {name!r}, not a tensor; expected one of {', '.join(names)}", token=name)
+    inputs = checked_inputs(inputs, names) if inputs else default_inputs(diagram)
     if not _usable(class_name):
         raise TnvizError(f"class_name {class_name!r} is not a usable Python identifier", token=class_name)
     params = [n for n in names if n not in inputs]

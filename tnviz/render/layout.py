@@ -27,7 +27,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from tnviz.core.diagram import Diagram, default_inputs
+from tnviz.core.diagram import Diagram
+from tnviz.core.inputs import checked_inputs, default_inputs
 from tnviz.errors import TnvizError
 from tnviz.render.clearance import (
     LABEL_ROOM,
@@ -358,12 +359,7 @@ def layout(
         ok = isinstance(point, (tuple, list)) and len(point) == 2
         if not ok or not all(isinstance(c, (int, float)) and math.isfinite(c) for c in point):
             raise TnvizError(f"pinned position of {name!r} must be (x, y), got {point!r}", token=name)
-    inputs = drawn_inputs(diagram) if inputs is None else tuple(inputs)
-    for name in inputs:
-        if name not in diagram.tensor_names:
-            raise TnvizError(
-                f"inputs names {name!r}, not a tensor; expected one of {', '.join(diagram.tensor_names)}", token=name
-            )
+    inputs = drawn_inputs(diagram) if inputs is None else checked_inputs(inputs, diagram.tensor_names)
     adj = adjacency(vertices, edges)
     if inputs and len(diagram.tensors) > len(inputs) and not pinned:
         kind = "layer"

@@ -8,7 +8,8 @@ from typing import Any
 
 import ipywidgets as W
 
-from tnviz.core.diagram import Diagram, default_inputs
+from tnviz.core.diagram import Diagram
+from tnviz.core.inputs import default_inputs
 from tnviz.core.plan import opt_einsum_path
 from tnviz.core.playback import Frame, frames
 from tnviz.errors import TnvizError

@@ -17,6 +17,7 @@ from typing import Any
 
 from tnviz.core.conv_options import ConvOptions, resolve_options
 from tnviz.core.diagram import Diagram
+from tnviz.core.inputs import checked_inputs
 from tnviz.core.serialize import Drawing, drawing_from_json, drawing_to_json, read_drawing
 from tnviz.core.spec import first_free_name, is_name
 from tnviz.core.spec_parser import parse_spec
@@ -25,7 +26,6 @@ from tnviz.widgets.editor_spec import (
     bound_diagram,
     canvas_point,
     canvas_positions,
-    checked_inputs,
     conv_lengths,
     free_spot,
     spec_text,
@@ -499,7 +499,7 @@ class EditorModel:
             diagram = Diagram.parse(spec, sizes=sizes, **conv_options)
         if diagram.has_ellipsis:
             raise TnvizError("the editor draws named indices; write out what '...' stands for", token="...")
-        inputs = checked_inputs(inputs, diagram.tensor_names, repr(spec))
+        inputs = () if inputs is None else checked_inputs(inputs, diagram.tensor_names, repr(spec))
         pts = canvas_positions(diagram)
         self._edit()
         self._tensors = [

@@ -19,7 +19,6 @@ __all__ = [
     "bound_diagram",
     "canvas_positions",
     "conv_lengths",
-    "checked_inputs",
     "free_spot",
     "canvas_point",
     "CANVAS",
@@ -104,19 +103,6 @@ def conv_lengths(diagram: Diagram) -> tuple[dict[str, int], dict[str, int]]:
     for (tensor, index), n in diagram.conv_sizes.items():
         (signal if tensor == diagram.holders(index)[0] else kernel)[index] = n
     return signal, kernel
-
-
-def checked_inputs(inputs: Any, names: Sequence[str], where: str) -> tuple[str, ...]:
-    """``inputs`` as a tuple of tensor names of ``names`` (None: none), else a TnvizError naming
-    the bad one and ``where`` it was looked for."""
-    if inputs is None:
-        return ()
-    if not isinstance(inputs, (tuple, list)) or not all(isinstance(n, str) for n in inputs):
-        raise TnvizError(f"inputs must be a tuple of tensor names such as ('X',), got {inputs!r}", token="inputs")
-    for name in inputs:
-        if name not in names:
-            raise TnvizError(f"inputs names {name!r}, which is not a tensor of {where}", token=str(name))
-    return tuple(inputs)
 
 
 def free_spot(taken: Sequence[tuple[float, float]]) -> tuple[float, float]:

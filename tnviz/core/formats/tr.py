@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tnviz.core.formats.base import Format
-from tnviz.core.formats.tt import train_left_to_right_flops, train_operands, train_reconstruct_flops
+from tnviz.core.formats.tt import train_left_to_right_flops, train_operands, train_params, train_reconstruct_flops
 
 
 class TensorRing(Format):
@@ -21,10 +21,7 @@ class TensorRing(Format):
         return train_operands(config, ranks, ring=True)
 
     def count_params(self, config, ranks, s_f, t_f):
-        H, n = config.kernel_size, len(config.kernel_size)
-        r = [ranks[f"r{k}"] for k in range(0, n + 2)]  # r0 closes the ring
-        body = sum(r[i + 1] * H[i] * r[i + 2] for i in range(n))
-        return r[0] * config.in_channels * r[1] + body + r[-1] * config.out_channels * r[0]
+        return train_params(config, ranks, ring=True)
 
     def reconstruct_flops(self, built, H):
         return train_reconstruct_flops(built, H, built.ranks["r0"])

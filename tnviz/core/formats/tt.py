@@ -19,6 +19,16 @@ def train_operands(config, ranks, ring: bool):
     return ops, sizes, {f"G{k}": (i,) for k, i in enumerate(sp, 1)}
 
 
+def train_params(config, ranks, ring: bool) -> int:
+    """Parameters of the train's cores: S·r1, r_k·H_k·r_k+1 per kernel axis, r_last·T; in a ring the
+    first and last cores also hold r0, which closes the last core onto the first."""
+    n = len(config.kernel_size)
+    r0 = ranks["r0"] if ring else 1
+    r = [ranks[f"r{k}"] for k in range(1, n + 2)]
+    body = sum(r[i] * config.kernel_size[i] * r[i + 1] for i in range(n))
+    return r0 * config.in_channels * r[0] + body + r[-1] * config.out_channels * r0
+
+
 def train_reconstruct_flops(built, H, r0: int) -> int:
     r, S, T, n = built.ranks, built.sizes["s"], built.sizes["t"], len(H)
     ranks = [r[f"r{k}"] for k in range(1, n + 2)]
@@ -48,10 +58,7 @@ class TensorTrain(Format):
         return train_operands(config, ranks, ring=False)
 
     def count_params(self, config, ranks, s_f, t_f):
-        H, n = config.kernel_size, len(config.kernel_size)
-        r = [ranks[f"r{k}"] for k in range(1, n + 2)]
-        body = sum(r[i] * H[i] * r[i + 1] for i in range(n))
-        return config.in_channels * r[0] + body + r[-1] * config.out_channels
+        return train_params(config, ranks, ring=False)
 
     def reconstruct_flops(self, built, H):
         return train_reconstruct_flops(built, H, 1)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from tnviz.core.inputs import checked_inputs
 from tnviz.core.optimize import Optimize
 from tnviz.core.plan.lower import Step, lower
 from tnviz.core.plan.model import LAYOUTS, OBJECTIVES, ConvDim, Problem
@@ -50,7 +51,7 @@ def make_plan(
     layout: str = "contiguous",
 ) -> Plan:
     """Plan a bound diagram (use :meth:`Diagram.plan`, which caches and names the ``inputs``
-    when none are given: :func:`~tnviz.core.diagram.default_inputs`, the same rule the drawing
+    when none are given: :func:`~tnviz.core.inputs.default_inputs`, the same rule the drawing
     and ``TensorNetwork`` use)."""
     if objective not in OBJECTIVES:
         raise TnvizError(
@@ -73,13 +74,7 @@ def make_plan(
             "give them in sizes= or pass tensors",
             token=unknown[0] if unknown else missing[0],
         )
-    names = diagram.tensor_names
-    inputs = tuple(inputs)
-    for name in inputs:
-        if name not in names:
-            raise TnvizError(
-                f"inputs names {name!r}, not a tensor of this diagram; expected one of {', '.join(names)}", token=name
-            )
+    inputs = checked_inputs(inputs, diagram.tensor_names)
     problem = Problem(diagram, inputs, objective, layout)
     tree = choose_tree(problem, optimize)
     if tree_cost(problem, tree) == float("inf"):

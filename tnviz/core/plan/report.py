@@ -10,6 +10,7 @@ from tnviz.core.optimize import Optimize
 from tnviz.core.plan.lower import Step
 from tnviz.core.plan.model import INF, Problem
 from tnviz.core.plan.search import Tree, left_to_right_tree, merges, reconstruct_tree, tree_cost, tree_path
+from tnviz.tables import html_table
 
 if TYPE_CHECKING:
     from tnviz.core.diagram import Diagram
@@ -41,7 +42,7 @@ class Plan:
     Attributes:
         diagram: the bound Diagram it plans.
         steps: the :class:`Step` s in execution order.
-        inputs: the activation tensors (see :func:`tnviz.core.diagram.default_inputs`).
+        inputs: the activation tensors (see :func:`tnviz.core.inputs.default_inputs`).
         flops: total FLOPs (sums included).
         left_to_right_flops: FLOPs of plain left-to-right pairwise evaluation (computed on
             first use).
@@ -243,8 +244,6 @@ class Plan:
         )
 
     def _repr_html_(self) -> str:
-        from tnviz.tables import html_table
-
         summary = (
             ("Spec", self.diagram.to_spec()),
             ("Approach", self.approach),

@@ -113,10 +113,10 @@ def sliceable(diagram: Diagram) -> tuple[str, ...]:
 
 def _chunked(diagram: Diagram, sliced: dict[str, int]) -> Diagram:
     """``diagram`` with each sliced index at its chunk's length."""
-    from tnviz.core.diagram import Diagram as _Diagram
-
     sizes = {**diagram.sizes, **{i: int(diagram.size(i)) // p for i, p in sliced.items()}}  # type: ignore[arg-type]
-    return _Diagram(diagram.spec, sizes, diagram.conv_sizes, diagram.options)
+    # a plan's diagram is a bound plain Diagram (a pending gradient binds into one first); its own
+    # class builds the chunk, so that this module needs no import of diagram.py, which imports it
+    return type(diagram)(diagram.spec, sizes, diagram.conv_sizes, diagram.options)
 
 
 def _divisors(n: int) -> list[int]:

@@ -7,7 +7,7 @@ Standard library only. A Diagram is immutable: :meth:`Diagram.bind` and
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ from tnviz.core.conv_options import (
 )
 from tnviz.core.diagram_outputs import DiagramOutputs
 from tnviz.core.ellipsis import expand_with_shapes
-from tnviz.core.inputs import default_inputs
+from tnviz.core.inputs import checked_inputs, default_inputs
 from tnviz.core.optimize import Optimize
 from tnviz.core.plan import Plan, make_plan
 from tnviz.core.plan.slicing import slice_plan
@@ -495,7 +495,7 @@ class Diagram(DiagramOutputs):
         sizes: Mapping[str, Any] | None = None,
         *,
         optimize: Optimize = "auto",
-        inputs: tuple[str, ...] | None = None,
+        inputs: str | Sequence[str] | None = None,
         itemsize: int = 4,
         objective: str = "time",
         layout: str = "contiguous",
@@ -515,9 +515,9 @@ class Diagram(DiagramOutputs):
                 non-input tensors first, then the inputs), or an explicit path: a list of
                 position pairs, opt_einsum style. ``tnviz.einsum`` and ``TensorNetwork`` plan
                 with the same policy, so the plan printed is the plan run.
-            inputs: names of the activation tensors (default:
-                :func:`~tnviz.core.inputs.default_inputs` — ``X`` if present, else the first tensor); used by
-                ``"reconstruct"`` and to label strategies.
+            inputs: the activation tensors, a name or a sequence of names (default:
+                :func:`~tnviz.core.inputs.default_inputs` — ``X`` if present, else the first
+                tensor); used by ``"reconstruct"`` and to name the plan's approach.
             itemsize: bytes per element, for the memory figures.
             objective: ``"time"`` (default) minimises estimated run time — FLOPs over their
                 efficiency plus memory traffic; ``"flops"`` minimises FLOPs alone.
@@ -536,6 +536,8 @@ class Diagram(DiagramOutputs):
             >>> print(Diagram.parse("ij,jk,kl->il").plan({"i": 8, "j": 8, "k": 8, "l": 2}, objective="flops").flops)
             512
         """
+        if inputs:  # checked before it keys the cache; one tensor may be named bare
+            inputs = checked_inputs(inputs, self.tensor_names)
         key = (
             _hashable(sizes),
             _hashable(optimize),
@@ -549,7 +551,7 @@ class Diagram(DiagramOutputs):
         if cached is not None:
             return cached
         bound = self.bind(sizes) if sizes else self
-        chosen = tuple(inputs) if inputs else default_inputs(bound)
+        chosen = inputs or default_inputs(bound)
         settings = dict(optimize=optimize, itemsize=itemsize, objective=objective, layout=layout)
         if max_memory is not None and (
             isinstance(max_memory, bool) or not isinstance(max_memory, (int, float)) or not max_memory > 0

@@ -30,7 +30,9 @@ def checked_inputs(inputs: Any, names: Sequence[str], where: str = "the diagram"
         inputs = (inputs,)
     if not isinstance(inputs, (tuple, list)) or not all(isinstance(n, str) for n in inputs):
         raise TnvizError(f"inputs must be a tuple of tensor names such as ('X',), got {inputs!r}", token="inputs")
-    for name in inputs:
+    for k, name in enumerate(inputs):
+        if name in inputs[:k]:
+            raise TnvizError(f"inputs names {name!r} twice; each input tensor is passed once", token=name)
         if name not in names:
             raise TnvizError(
                 f"inputs names {name!r}, which is not a tensor of {where}; expected one of {', '.join(names)}",

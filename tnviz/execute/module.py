@@ -41,7 +41,7 @@ class TensorNetwork(nn.Module):
         diagram: a :class:`Diagram` or a spec string. Every parameter tensor's sizes must
             be bound (``Diagram.parse(spec, sizes=...)``).
         inputs: names of the tensors passed to ``forward``, in that order. Default:
-            :func:`~tnviz.core.diagram.default_inputs`: ``("X",)``
+            :func:`~tnviz.core.inputs.default_inputs`: ``("X",)``
             when the diagram has a tensor ``X``, else its first tensor.
         bias: add a learnable bias along the output's mode 1 (its channels, as ``torch.nn``'s
             layers do), fused into the last ``F.linear``/``F.conv`` call where it can be.
@@ -79,7 +79,10 @@ class TensorNetwork(nn.Module):
         super().__init__()
         diagram = as_diagram(diagram)
         names = diagram.tensor_names
-        inputs = default_inputs(diagram) if inputs is None else checked_inputs(inputs, names)
+        try:
+            inputs = default_inputs(diagram) if inputs is None else checked_inputs(inputs, names)
+        except TnvizError as err:
+            raise err.with_context(spec=diagram.to_spec()) from None
         _check_setting(optimize)
         self.diagram = diagram
         self.inputs = tuple(inputs)

@@ -464,7 +464,7 @@ def from_dense(
 
     Raises:
         TnvizError: an unsupported module, or a decomposition that would need more than
-            ``MEMORY_LIMIT_BYTES``.
+            ``tnviz.nn.decompose.MEMORY_LIMIT_BYTES``.
 
     Example:
         >>> from torch import nn

@@ -173,7 +173,7 @@ def to_torch_source(diagram: Diagram, inputs: Any = None, class_name: str = "Net
 
     Args:
         diagram: a bound Diagram without convolution (every parameter's shape known).
-        inputs: the tensors ``forward`` takes (default: :func:`~tnviz.core.diagram.default_inputs`).
+        inputs: the tensors ``forward`` takes (default: :func:`~tnviz.core.inputs.default_inputs`).
         class_name: the class's name.
         optimize: as for :meth:`Diagram.plan`.
 

@@ -389,7 +389,7 @@ def layout(
 
 def drawn_inputs(diagram: Diagram) -> tuple[str, ...]:
     """The tensors drawn as inputs when none are named: the planner's inputs
-    (:func:`~tnviz.core.diagram.default_inputs`) for a diagram that looks like a layer (it has
+    (:func:`~tnviz.core.inputs.default_inputs`) for a diagram that looks like a layer (it has
     a tensor ``X`` or convolves), none for a plain tensor network, which is drawn as a network
     of equal tensors."""
     if "X" in diagram.tensor_names or diagram.conv:

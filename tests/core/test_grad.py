@@ -443,5 +443,5 @@ def test_a_pending_gradient_finds_lengths_far_out_and_refuses_a_broadcast():
     flipped = tnviz.Diagram.parse("X: b s x, K: t s x -> b t x | x", padding={"x": (2, 0)}, flip=("X",))
     with pytest.raises(TnvizError, match="sizes disagree for index 'b'"):  # not broadcast into a wrong answer
         tnviz.einsum(flipped.grad("K"), torch.randn(1, 3, 11), torch.randn(2, 4, 11))
-    with pytest.raises(TnvizError, match="shape of tensor 'G' must be a tuple of ints"):
+    with pytest.raises(TnvizError, match="shape of tensor 'G' must be a tuple of non-negative ints"):
         flipped.grad("K").bind(shapes={"G": 5})

@@ -5,6 +5,7 @@ import torch
 
 import tnviz
 from tnviz.errors import TnvizError
+from tnviz.execute.traced_source import to_traced_torch_source
 from tnviz.render.code import to_torch_source
 from tnviz.render.layout import layout
 
@@ -21,12 +22,15 @@ def test_a_bare_name_is_one_input_everywhere():
     d = _diagram()
     assert d.plan(inputs="X1") is d.plan(inputs=("X1",))  # one cache entry
     assert d.plan(inputs="X1").inputs == ("X1",)
-    assert layout(d, inputs="X1").positions.keys() == {"X1", "W", "X"}
-    fig = d.draw(inputs="X1")
-    assert fig is not None
+    assert d.plan(inputs=()).inputs == ("X",)  # () is the default here, as None
+    as_layer = layout(d, inputs="X1")
+    assert as_layer.kind == "layer" and as_layer.positions == layout(d, inputs=("X1",)).positions
+    assert as_layer.positions != layout(d, inputs=("X",)).positions  # a different input, a different picture
+    assert d.to_tikz(inputs="X1") == d.to_tikz(inputs=("X1",)) != d.to_tikz(inputs=("X",))  # the scene's path
     network = tnviz.TensorNetwork(d, inputs="X1")
     assert network.inputs == ("X1",) and set(network.weights) == {"W", "X"}
     assert "def forward(self, X1)" in to_torch_source(d, inputs="X1")
+    assert "def forward(self, X)" in to_torch_source(d, inputs=())  # () is the default here too
     x = torch.randn(2, 3)
     assert torch.allclose(network(x), torch.einsum("ij,jk,kl->il", x, network.weights["W"], network.weights["X"]))
 
@@ -38,6 +42,8 @@ def test_a_bare_name_is_one_input_everywhere():
         (("X1", "X1"), "inputs names 'X1' twice", "X1"),
         (3, "inputs must be a tuple of tensor names", "inputs"),
         (("X1", 2), "inputs must be a tuple of tensor names", "inputs"),
+        (0, "inputs must be a tuple of tensor names", "inputs"),  # falsy, still not names
+        ("", "inputs names '', which is not a tensor", ""),
     ],
 )
 def test_bad_inputs_are_refused_alike_by_each_entry_point(inputs, message, token):
@@ -47,6 +53,8 @@ def test_bad_inputs_are_refused_alike_by_each_entry_point(inputs, message, token
         "layout": lambda: layout(d, inputs=inputs),
         "TensorNetwork": lambda: tnviz.TensorNetwork(d, inputs=inputs),
         "to_torch_source": lambda: to_torch_source(d, inputs=inputs),
+        "to_traced_torch_source": lambda: to_traced_torch_source(d, inputs=inputs),
+        "draw": lambda: d.to_tikz(inputs=inputs),
     }
     for where, call in calls.items():
         with pytest.raises(TnvizError) as info:
@@ -57,11 +65,20 @@ def test_bad_inputs_are_refused_alike_by_each_entry_point(inputs, message, token
     assert info.value.spec == d.to_spec()  # the module names the diagram it was given
 
 
-def test_a_negative_length_is_refused_by_its_index():
+def test_a_negative_or_fractional_length_is_refused_by_its_tensor_everywhere():
     d = tnviz.Diagram.parse("X: i j, W: j k -> i k")
-    with pytest.raises(TnvizError) as info:
-        d.bind(shapes={"W": (-1, 4)})
-    assert info.value.token == "j" and "non-negative" in info.value.message
-    with pytest.raises(TnvizError, match="shape of tensor 'W' must be a tuple of ints") as info:
-        d.bind(shapes={"W": (3.5, 4)})
-    assert info.value.token == "W"
+    ellipsis = tnviz.Diagram.parse("X: ... i, W: i j -> ... j")
+    pending = tnviz.Diagram.parse("X: b s x, K: t s x -> b t x | x").grad("X")
+    calls = {  # (the tensor whose shape is given, how)
+        "bind": ("W", lambda shape: d.bind(shapes={"W": shape})),
+        "ellipsis": ("W", lambda shape: ellipsis.bind(shapes={"W": shape, "X": (2, 3)})),
+        "pending gradient": ("K", lambda shape: pending.bind(shapes={"K": shape, "G": (2, 4, 5)})),
+    }
+    for where, (name, call) in calls.items():
+        for shape in [(-1, 3, 2), (3.5, 3, 2)]:
+            with pytest.raises(
+                TnvizError, match=f"shape of tensor '{name}' must be a tuple of non-negative ints"
+            ) as info:
+                call(shape)
+            assert info.value.token == name, where
+    assert pending.bind(shapes={"K": (4, 3, 2), "G": (2, 4, 5)}).is_bound  # the same call with a good shape

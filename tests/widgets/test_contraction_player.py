@@ -91,3 +91,17 @@ def test_every_frame_is_drawn_at_the_first_ones_scale():
         player.step.value = k
         seen.add(_size(player._panels["auto"][1].value))
     assert len(seen) == 1
+
+
+def test_play_stops_at_the_last_step_so_a_step_back_stays_back():
+    # The Play button would stop only at its next tick after the last step; a key press back
+    # before then was played forward again (seen in the browser test under load).
+    player = ContractionPlayer(norm(mps(4, bond=3)), compare="none")
+    last = player.step.max
+    player.play.playing = True
+    player.step.value = last - 1
+    assert player.play.playing  # still playing before the end
+    player.step.value = last
+    assert not player.play.playing
+    player.step.value = last - 2  # a step back after the end is not undone
+    assert player.step.value == last - 2 and not player.play.playing

@@ -18,10 +18,11 @@ __all__ = ["resolve_sizes", "check_conv_lengths"]
 
 
 def checked_shape(name: str, shape: Any) -> tuple[int, ...]:
-    """A tensor's shape as a user gave it, as a tuple of ints (a TnvizError naming the tensor else);
-    a negative length is refused where it is bound, naming its index."""
-    if not isinstance(shape, (tuple, list)) or not all(is_int(v) for v in shape):
-        raise TnvizError(f"shape of tensor {name!r} must be a tuple of ints, got {shape!r}", token=str(name))
+    """A tensor's shape as a user gave it, as a tuple of ints (a TnvizError naming the tensor else)."""
+    if not isinstance(shape, (tuple, list)) or not all(is_int(v) and v >= 0 for v in shape):
+        raise TnvizError(
+            f"shape of tensor {name!r} must be a tuple of non-negative ints, got {shape!r}", token=str(name)
+        )
     return tuple(int(v) for v in shape)
 
 

@@ -515,7 +515,7 @@ class Diagram(DiagramOutputs):
                 non-input tensors first, then the inputs), or an explicit path: a list of
                 position pairs, opt_einsum style. ``tnviz.einsum`` and ``TensorNetwork`` plan
                 with the same policy, so the plan printed is the plan run.
-            inputs: the activation tensors, a name or a sequence of names (default:
+            inputs: the activation tensors, a name or a sequence of names (None or ``()``:
                 :func:`~tnviz.core.inputs.default_inputs` — ``X`` if present, else the first
                 tensor); used by ``"reconstruct"`` and to name the plan's approach.
             itemsize: bytes per element, for the memory figures.
@@ -536,7 +536,7 @@ class Diagram(DiagramOutputs):
             >>> print(Diagram.parse("ij,jk,kl->il").plan({"i": 8, "j": 8, "k": 8, "l": 2}, objective="flops").flops)
             512
         """
-        if inputs:  # checked before it keys the cache; one tensor may be named bare
+        if inputs is not None:  # checked before it keys the cache; one tensor may be named bare
             inputs = checked_inputs(inputs, self.tensor_names)
         key = (
             _hashable(sizes),

@@ -330,9 +330,6 @@ class PendingGradient(Diagram):
         for key, value in (sizes or {}).items():
             (given if key in self.tensor_names or key == self.target else index_sizes)[key] = value
         given = {name: checked_shape(name, shape) for name, shape in given.items()}
-        for name, shape in given.items():  # the target's lengths are solved for, never bound: checked here
-            if any(v < 0 for v in shape):
-                raise _refuse(f"shape of tensor {name!r} has a negative length: {shape}", str(name))
         # a list and a tuple of the same lengths are one key; repr keeps any value a user passes hashable
         written_sizes = ((k, repr(tuple(v) if isinstance(v, list) else v)) for k, v in (sizes or {}).items())
         key = (tuple(sorted(written_sizes)), tuple(sorted(given.items())))

@@ -341,8 +341,9 @@ def layout(
     Args:
         diagram: the diagram.
         pinned: ``{vertex: (x, y)}`` to keep; tensors by name, junctions as ``"#index"``.
-        inputs: activation tensors (drawn on the left of a layer); by default ``X`` if
-            present, else the first tensor when the diagram convolves.
+        inputs: activation tensors (drawn on the left of a layer), a name or a sequence of
+            names; None: ``X`` if present, else the first tensor when the diagram convolves;
+            ``()``: none.
 
     Returns:
         A :class:`Layout`; ``layout.positions`` are the positions used (pinned included).

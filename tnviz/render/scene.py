@@ -44,8 +44,8 @@ class Style:
         title: a title above the picture, or None.
         plan: a :class:`~tnviz.core.plan.Plan` whose step numbers are overlaid on the
             indices each step sums, or None.
-        inputs: tensors drawn as inputs (default: ``X``, or the first tensor of a
-            convolving diagram).
+        inputs: tensors drawn as inputs, a name or a sequence of names (None: ``X``, or the
+            first tensor of a convolving diagram; ``()``: none).
         pinned: ``{vertex: (x, y)}`` positions to keep.
         highlight: tensors drawn in green, as the upstream gradient ``G`` of a gradient diagram.
     """

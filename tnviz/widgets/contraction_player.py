@@ -143,6 +143,10 @@ class ContractionPlayer(W.VBox):
             slider.observe(self._step_changed, names="value")
 
     def _step_changed(self, change: dict) -> None:
+        if change["new"] >= self.step.max and self.play.playing:
+            # Stopped here, before the last frame is sent: the Play button would otherwise stop only
+            # at its next tick, and a step taken back before then (a key, a drag) would play on.
+            self.play.playing = False
         self._show()
 
     # --- one frame --------------------------------------------------------------------------

@@ -237,6 +237,34 @@ def layer_results() -> dict[str, dict]:
     return out
 
 
+def engine_ab_markdown() -> list[str]:
+    """docs/layers.md's sections from benchmarks/engine_ab.py's results files (none without them)."""
+    import engine_ab
+
+    from tnviz.provenance import describe
+
+    lines = []
+    for allocator, title in ALLOCATOR_TITLES.items():
+        path = engine_ab.results_path(allocator)
+        if not path.exists():
+            continue
+        data = _load(path)
+        lines += [
+            f"## Against the previous engine, side by side, with {title}",
+            "",
+            f"Generated from `{path.relative_to(ROOT)}`, which `benchmarks/engine_ab.py` writes. Each",
+            "built-in layer on the one engine over the same layer on the hand-written engine it replaced",
+            f"(commit `{engine_ab.BEFORE}`, imported beside it as `{engine_ab.RENAMED}`), built with the same",
+            "arguments and weights and timed as an alternating pair in one process over",
+            f"{engine_ab.ROUNDS}× the rounds; median and interquartile range over processes; below 1 is faster now.",
+            "",
+            engine_ab.table(data),
+            describe(data),
+            "",
+        ]
+    return lines
+
+
 def layers_markdown(runs: dict[str, dict]) -> str:
     """docs/layers.md: the layer benchmark's tables and provenance, one section per allocator."""
     import layers
@@ -280,15 +308,17 @@ def layers_markdown(runs: dict[str, dict]) -> str:
     ]
     for allocator, data in runs.items():
         lines += [f"## Targets, with {ALLOCATOR_TITLES[allocator]}", "", layers.targets(data), ""]
+    lines += engine_ab_markdown()
     for allocator, data in runs.items():
         before = layers.results_path(allocator, before=True)
         if before.exists():
             old = _load(before)
             lines += [
-                f"## Against the previous engine, with {ALLOCATOR_TITLES[allocator]}",
+                f"## Against the previous engine, two separate runs, with {ALLOCATOR_TITLES[allocator]}",
                 "",
                 f"Each cell: (layer / dense now) over (layer / dense in `{before.relative_to(ROOT)}`, the",
-                f"hand-written engine: {describe(old)}); below 1 is faster now.",
+                f"hand-written engine: {describe(old)}); below 1 is faster now. A ratio of two ratios from",
+                "two runs, one cell from one run each: the side-by-side section above is the one that settles it.",
                 "",
                 layers.compare(data, old),
                 "",

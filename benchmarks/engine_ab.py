@@ -25,7 +25,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import io
+import math
 import re
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -169,7 +171,19 @@ def slower(data: dict, limit: float = 1.05) -> tuple[list[str], list[str], int]:
 def table(data: dict) -> str:
     """The summary and a table per layer kind of now / before (median and interquartile range)."""
     above, surely, total = slower(data)
+    medians = [
+        _median(row[f])
+        for kind in ("linear", "conv")
+        for row in data["results"][kind].values()
+        for f, _ in CELLS
+        if f in row
+    ]
+    geomean = math.exp(sum(math.log(m) for m in medians) / len(medians))
     lines = [
+        f"Over all {total} cells: geometric mean {geomean:.3f}, median {statistics.median(medians):.3f}; "
+        f"more than 5 % faster: {sum(m < 0.95 for m in medians)}, within 5 %: "
+        f"{sum(0.95 <= m <= 1.05 for m in medians)}.",
+        "",
         f"{len(above)} of {total} cells have a median more than 5 % slower than before"
         + (": " + ", ".join(above) if above else "")
         + f"; {len(surely)} of them with the whole interquartile range above 1.05"

@@ -107,6 +107,7 @@ def _results() -> dict:
 def test_the_table_counts_slower_cells_and_those_surely_slower():
     text = engine_ab.table(_results())
     assert text.startswith(
+        "Over all 6 cells: geometric mean 0.948, median 1.000; more than 5 % faster: 2, within 5 %: 2.\n\n"
         "2 of 6 cells have a median more than 5 % slower than before: linear cp 0.1 fwd+bwd 1.08 (1.06–1.10), "
         "conv tt 0.1 fwd+bwd 1.07 (1.00–1.20); 1 of them with the whole interquartile range above 1.05: "
         "linear cp 0.1 fwd+bwd 1.08 (1.06–1.10)."

@@ -8,6 +8,7 @@ import time
 import torch
 
 __all__ = [
+    "rounds_for",
     "sync",
     "step",
     "interleaved",
@@ -52,15 +53,24 @@ def step(module, x, grad):
     return run
 
 
+def rounds_for(repeats: int, functions: int) -> int:
+    """``repeats`` rounded up to a multiple of ``functions``: with the order rotated each round,
+    every function then runs first equally often (an odd count of rounds for a pair would let
+    the first function lead once more, in every process alike, and tilt the median)."""
+    return -(-repeats // functions) * functions
+
+
 def timed_rounds(fns: dict, repeats: int, device: str) -> list[dict]:
     """Each round times every function back to back, in a rotating order: ``[{key: seconds}]``
-    (after two warm-up calls each). Rotating the order means whatever runs right after a heavy
-    function (caches and the allocator disturbed) is a different one each round."""
+    (after two warm-up calls each), over ``rounds_for(repeats, len(fns))`` rounds. Rotating the
+    order means whatever runs right after a heavy function (caches and the allocator disturbed)
+    is a different one each round, and each function leads as often as the others."""
     for fn in fns.values():
         for _ in range(2):
             fn()
     sync(device)
     keys, out = list(fns), []
+    repeats = rounds_for(repeats, len(keys))
     cuda = str(device).startswith("cuda")
     for round_ in range(repeats):
         times = {}

@@ -16,7 +16,7 @@ Cells, as in ``benchmarks/layers.py``: Linear 1024→1024, batch 1024; Conv2d 64
 1, batch 32 on 32×32 (NCHW and channels_last); ``fwd+bwd`` (a fixed upstream gradient, the input
 needing its gradient) and ``fwd`` (under ``torch.no_grad``), every format at every rate::
 
-    python benchmarks/engine_ab.py --repeats 3 --processes 5     # about 18 minutes on 2 CPU threads
+    python benchmarks/engine_ab.py --repeats 3 --processes 5     # about 15 minutes on 2 CPU threads
     python benchmarks/docs.py layers                               # docs/layers.md
 """
 

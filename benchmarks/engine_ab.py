@@ -36,7 +36,7 @@ import tokenize
 from pathlib import Path
 
 import torch
-from layers import CL, FORMATS, infer
+from layers import CL, FORMATS, fields_of, infer, now_before_head
 from timing import ALLOCATORS, add_process_arguments, interleaved, loaded_allocator, rounds_for, run_benchmark, step
 
 HERE = Path(__file__).resolve().parent
@@ -217,14 +217,9 @@ def table(data: dict) -> str:
     ]
     if mismatched:
         lines += [f"Not the same ranks or weights in both engines: {', '.join(mismatched)}.", ""]
-    for kind, title in (("linear", "Linear"), ("conv", "Conv2d")):
-        fields = [(f, t) for f, t in CELLS if kind == "conv" or not f.endswith("_cl")]
-        lines += [
-            f"#### {title}: now / before",
-            "",
-            "| format | rate | ranks | " + " | ".join(t for _, t in fields) + " |",
-            "|---" * (3 + len(fields)) + "|",
-        ]
+    for kind in ("linear", "conv"):
+        fields = fields_of(kind, CELLS)
+        lines += now_before_head(kind, fields, ranks=True)
         for key, row in data["results"][kind].items():
             name, rate = key.split()
             if "refused" in row:

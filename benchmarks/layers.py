@@ -303,20 +303,28 @@ def results_path(allocator: str, before: bool = False) -> Path:
 COMPARED = (("train", "fwd+bwd"), ("infer", "fwd"), ("train_cl", "fwd+bwd channels_last"), ("infer_cl", "fwd cl"))
 
 
+def now_before_head(kind: str, fields: list[tuple[str, str]], ranks: bool = False) -> list[str]:
+    """The heading and header rows of a now / before table of one layer kind (``"linear"`` or
+    ``"conv"``) with columns ``fields`` (field, title), and the ranks after the rate."""
+    columns = ["format", "rate", *(["ranks"] if ranks else []), *(t for _, t in fields)]
+    title = {"linear": "Linear", "conv": "Conv2d"}[kind]
+    return [f"#### {title}: now / before", "", "| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
+
+
+def fields_of(kind: str, cells) -> list[tuple[str, str]]:
+    """The (field, title) columns of ``cells`` a layer kind has: channels_last ones for Conv2d only."""
+    return [(f, t) for f, t in cells if kind == "conv" or not f.endswith("_cl")]
+
+
 def compare(now: dict, before: dict) -> str:
     """Each cell's ratio to dense now over the same ratio in ``before`` (both medians): below 1
     is faster than before. A table per layer kind, and a summary line."""
     lines = []
     slower = []
     total = 0
-    for kind, title in (("linear", "Linear"), ("conv", "Conv2d")):
-        fields = [(f, t) for f, t in COMPARED if kind == "conv" or not f.endswith("_cl")]
-        lines += [
-            f"#### {title}: now / before",
-            "",
-            "| format | rate | " + " | ".join(t for _, t in fields) + " |",
-            "|---" * (2 + len(fields)) + "|",
-        ]
+    for kind in ("linear", "conv"):
+        fields = fields_of(kind, COMPARED)
+        lines += now_before_head(kind, fields)
         for key, row in now["results"][kind].items():
             old = before["results"][kind].get(key, {})
             if "refused" in row or "refused" in old:

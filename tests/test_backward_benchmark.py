@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fake_results import fake_provenance
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -28,15 +29,9 @@ def _fake_results() -> dict:
         "backward_over_forward": 3.5,
     }
     return {
-        "provenance": {
-            "commit": "0123456789abcdef",
-            "dirty": False,
-            "date": "2025-01-01T00:00:00+00:00",
-            "versions": {"python": "3.11", "torch": "2.x"},
-            "machine": {"cpu": "a CPU", "cores": 2, "torch_threads": 2},
-            "command": "backward.py",
-            "settings": {"repeats": 5, "processes": 3, "threads": 2, "device": "cpu", "rate": 0.1},
-        },
+        "provenance": fake_provenance(
+            "backward.py", {"repeats": 5, "processes": 3, "threads": 2, "device": "cpu", "rate": 0.1}
+        ),
         "results": {
             "flops": {"conv": {"cp": flops}},
             "times": {

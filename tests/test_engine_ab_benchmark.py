@@ -9,6 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import engine_ab  # noqa: E402
+from fake_results import fake_provenance  # noqa: E402
 
 
 def test_every_reference_to_the_package_is_renamed_and_no_other_name():
@@ -83,15 +84,7 @@ def _results() -> dict:
         return {"median": m, "q25": a, "q75": b, "n": 3}
 
     return {
-        "provenance": {
-            "commit": "0123456789abcdef",
-            "dirty": False,
-            "date": "2025-01-01T00:00:00+00:00",
-            "versions": {"python": "3.11", "torch": "2.x"},
-            "machine": {"cpu": "a CPU", "cores": 2, "torch_threads": 2},
-            "command": "engine_ab.py",
-            "settings": {"repeats": 3, "processes": 3},
-        },
+        "provenance": fake_provenance("engine_ab.py", {"repeats": 3, "processes": 3}),
         "results": {
             "allocator": "system",
             "linear": {

@@ -19,7 +19,7 @@ from tnviz.core.conv_options import (
 )
 from tnviz.core.diagram_outputs import DiagramOutputs
 from tnviz.core.ellipsis import expand_with_shapes
-from tnviz.core.inputs import checked_inputs, default_inputs
+from tnviz.core.inputs import inputs_or_default
 from tnviz.core.optimize import Optimize
 from tnviz.core.plan import Plan, make_plan
 from tnviz.core.plan.slicing import slice_plan
@@ -536,12 +536,11 @@ class Diagram(DiagramOutputs):
             >>> print(Diagram.parse("ij,jk,kl->il").plan({"i": 8, "j": 8, "k": 8, "l": 2}, objective="flops").flops)
             512
         """
-        if inputs is not None:  # checked before it keys the cache; one tensor may be named bare
-            inputs = checked_inputs(inputs, self.tensor_names)
+        inputs = inputs_or_default(inputs, self)  # checked before it keys the cache; one tensor may be named bare
         key = (
             _hashable(sizes),
             _hashable(optimize),
-            tuple(inputs) if inputs else None,
+            inputs,
             itemsize,
             objective,
             layout,
@@ -551,7 +550,6 @@ class Diagram(DiagramOutputs):
         if cached is not None:
             return cached
         bound = self.bind(sizes) if sizes else self
-        chosen = inputs or default_inputs(bound)
         settings = dict(optimize=optimize, itemsize=itemsize, objective=objective, layout=layout)
         if max_memory is not None and (
             isinstance(max_memory, bool) or not isinstance(max_memory, (int, float)) or not max_memory > 0
@@ -562,7 +560,7 @@ class Diagram(DiagramOutputs):
             if (plan.peak_elements - plan.input_elements) * itemsize > max_memory:
                 plan = slice_plan(plan, max_memory // itemsize, make_plan)  # type: ignore[assignment]
         else:
-            plan = make_plan(bound, inputs=chosen, **settings)  # type: ignore[arg-type]
+            plan = make_plan(bound, inputs=inputs, **settings)  # type: ignore[arg-type]
         if len(self._plans) >= _PLAN_CACHE_SIZE:  # bounded: input shapes may vary without end
             del self._plans[next(iter(self._plans))]
         self._plans[key] = plan

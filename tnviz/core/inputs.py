@@ -10,7 +10,7 @@ from tnviz.errors import TnvizError
 if TYPE_CHECKING:
     from tnviz.core.diagram import Diagram
 
-__all__ = ["default_inputs", "checked_inputs"]
+__all__ = ["default_inputs", "checked_inputs", "inputs_or_default"]
 
 
 def default_inputs(diagram: Diagram) -> tuple[str, ...]:
@@ -39,3 +39,9 @@ def checked_inputs(inputs: Any, names: Sequence[str], where: str = "the diagram"
                 token=name,
             )
     return tuple(inputs)
+
+
+def inputs_or_default(inputs: Any, diagram: Diagram) -> tuple[str, ...]:
+    """The inputs a plan or generated code uses: ``inputs`` checked (:func:`checked_inputs`), or
+    :func:`default_inputs` where they are None or ``()``."""
+    return (checked_inputs(inputs, diagram.tensor_names) if inputs is not None else ()) or default_inputs(diagram)

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from tnviz.core.diagram import Diagram
-from tnviz.core.inputs import checked_inputs, default_inputs
+from tnviz.core.inputs import inputs_or_default
 from tnviz.errors import TnvizError
 from tnviz.execute.module import TensorNetwork
 
@@ -60,7 +60,7 @@ def to_traced_torch_source(
         Python source; the parameters live in ``self.weights`` as in :class:`TensorNetwork`, so
         ``module.load_state_dict(network.state_dict())`` carries values over.
     """
-    inputs = (checked_inputs(inputs, diagram.tensor_names) if inputs is not None else ()) or default_inputs(diagram)
+    inputs = inputs_or_default(inputs, diagram)
     if not class_name.isidentifier() or keyword.iskeyword(class_name):
         raise TnvizError(f"class_name {class_name!r} is not a usable Python identifier", token=class_name)
     for name in inputs:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tnviz.core.diagram import Diagram
-from tnviz.core.inputs import checked_inputs, default_inputs
+from tnviz.core.inputs import inputs_or_default
 from tnviz.core.spec import einsum_letters
 from tnviz.errors import TnvizError
 
@@ -187,7 +187,7 @@ def to_torch_source(diagram: Diagram, inputs: Any = None, class_name: str = "Net
     """
     _check(diagram, "to_torch_source")
     names = diagram.tensor_names
-    inputs = (checked_inputs(inputs, names) if inputs is not None else ()) or default_inputs(diagram)
+    inputs = inputs_or_default(inputs, diagram)
     if not _usable(class_name):
         raise TnvizError(f"class_name {class_name!r} is not a usable Python identifier", token=class_name)
     params = [n for n in names if n not in inputs]

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from tnviz.core.diagram import Diagram
 from tnviz.core.inputs import checked_inputs, default_inputs
@@ -360,7 +361,7 @@ def layout(
         ok = isinstance(point, (tuple, list)) and len(point) == 2
         if not ok or not all(isinstance(c, (int, float)) and math.isfinite(c) for c in point):
             raise TnvizError(f"pinned position of {name!r} must be (x, y), got {point!r}", token=name)
-    inputs = drawn_inputs(diagram) if inputs is None else checked_inputs(inputs, diagram.tensor_names)
+    inputs = drawn_inputs(diagram, inputs)
     adj = adjacency(vertices, edges)
     if inputs and len(diagram.tensors) > len(inputs) and not pinned:
         kind = "layer"
@@ -388,11 +389,14 @@ def layout(
     return Layout(kind, pos, edges, leg_objects, junctions)
 
 
-def drawn_inputs(diagram: Diagram) -> tuple[str, ...]:
-    """The tensors drawn as inputs when none are named: the planner's inputs
+def drawn_inputs(diagram: Diagram, inputs: Any = None) -> tuple[str, ...]:
+    """The tensors drawn as inputs: ``inputs`` checked (:func:`~tnviz.core.inputs.checked_inputs`;
+    ``()``: none) or, when None, the planner's inputs
     (:func:`~tnviz.core.inputs.default_inputs`) for a diagram that looks like a layer (it has
     a tensor ``X`` or convolves), none for a plain tensor network, which is drawn as a network
     of equal tensors."""
+    if inputs is not None:
+        return checked_inputs(inputs, diagram.tensor_names)
     if "X" in diagram.tensor_names or diagram.conv:
         return default_inputs(diagram)
     return ()

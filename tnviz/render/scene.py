@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tnviz.core.diagram import Diagram
-from tnviz.core.inputs import checked_inputs
 from tnviz.errors import TnvizError
 from tnviz.render.clearance import CONV_RADIUS, DOT_RADIUS, LEG_LENGTH, TENSOR_RADIUS
 from tnviz.render.geometry import Grid
@@ -184,7 +183,7 @@ def _width(diagram: Diagram, index: str, style: Style) -> float:
 
 def build_scene(diagram: Diagram, style: Style) -> Scene:
     """Lay out ``diagram`` and turn it into shapes, lines and labels."""
-    inputs = checked_inputs(style.inputs, diagram.tensor_names) if style.inputs is not None else drawn_inputs(diagram)
+    inputs = drawn_inputs(diagram, style.inputs)
     lay = layout(diagram, pinned=style.pinned, inputs=inputs)
     scene = Scene(lay, title=style.title)
     radius: dict[str, float] = {}

@@ -3,7 +3,8 @@ measured step times, not typed in code.
 
 The objective prices a step as ``FLOPs / efficiency + memory`` (FLOP equivalents), where
 ``efficiency = K / (K + REDUCTION_HALF) · W / (W + WIDTH_HALF)`` for the K channels a call sums
-over (a convolution's input channels per group, its kernel taps apart) and a width W (the
+over (a convolution's input channels per group, its kernel taps apart on NCHW; on channels_last
+its channels times its taps) and a width W (the
 narrower operand's own extent: a convolution's output channels, 1 for a depthwise kernel), and
 ``memory = (MEMORY_WEIGHT + REORDER_WEIGHT) · elements + LARGE_RESULT_WEIGHT · result`` for the
 elements of its operands and result. REORDER_WEIGHT counts only for a convolution with a spatial
@@ -34,6 +35,15 @@ a user has; ``--allocator`` as in ``benchmarks/layers.py``).
 
     python benchmarks/calibrate.py --processes 3      # benchmarks/results/calibration.json
     python benchmarks/calibrate.py --write            # ... and tnviz/core/plan/calibration.json
+    python benchmarks/calibrate.py --refit --write    # the results file's timings fitted again
+
+``--refit`` fits the constants again, as the model now counts the calls, to the times already in
+the results file (each call's median over its processes), and records the commit that did it
+beside the timings' own provenance: a change of the model that those timings can answer, answered
+without the machine they were measured on. Counting a kernel's taps in K on channels_last was
+such a change (the Intel Xeon's timings of 36e42b3; a re-calibration on a 2-core AMD EPYC instead
+gave constants that spread 1.4–9.6 over its 5 processes, REORDER_WEIGHT for one, and plans that ran
+slower than the hand-written engine in 27 of ``benchmarks/engine_ab.py``'s 240 cells, against 5).
 
 ``--write`` writes the medians into the package (``tnviz/core/plan/calibration.json``), which the
 planner reads at import; a test checks that file against the results file.
@@ -53,6 +63,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from timing import ALLOCATORS, add_process_arguments, loaded_allocator, run_benchmark
+
+from tnviz.provenance import provenance, write_json
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -220,11 +232,15 @@ def _depthwise(row: dict) -> bool:
 
 
 def _columns(rows: list[dict]) -> dict[str, np.ndarray]:
+    """The calls' counts as the planner prices them: on channels_last a convolution's K counts its
+    kernel's taps as well as its channels (``Problem.step_cost``)."""
     c = {
         k: np.array([float(r[k]) for r in rows]) for k in ("flops", "elements", "result", "reduction", "width", "taps")
     }
     c["nchw"] = np.array([r["layout"] != CL for r in rows])
     c["reordered"] = c["nchw"] & (c["taps"] > 1)
+    depthwise = (c["reduction"] == 1) & (c["width"] == 1)  # priced apart, for one tap
+    c["reduction"] = np.where(~c["nchw"] & ~depthwise, c["reduction"] * c["taps"], c["reduction"])
     return c
 
 
@@ -319,21 +335,43 @@ def measure(args) -> dict:
     gemm = max(r["flops"] / r["seconds"] for r in rows if r["name"].startswith("linear 1024x1024x1024"))
     for r in rows:
         r["flop_equivalents"] = r["seconds"] * gemm
+    return {
+        "allocator": loaded_allocator(),
+        **fit_all(rows),
+        "gemm_gflops": gemm / 1e9,
+        "workloads": {r["name"]: {"seconds": r["seconds"], "flop_equivalents": r["flop_equivalents"]} for r in rows},
+    }
+
+
+def fit_all(rows: list[dict]) -> dict:
+    """Every constant, with its fit's rms log error, from timed calls (their ``flop_equivalents``)."""
     constants, error = fit([r for r in rows if not _depthwise(r)])
     depthwise = {lay: [r for r in rows if r["layout"] == lay and _depthwise(r)] for lay in ("contiguous", CL)}
     half_dw, error_dw = fit_depthwise(depthwise["contiguous"], constants)
     half_cl, error_cl = fit_depthwise(depthwise[CL], constants)
     return {
-        "allocator": loaded_allocator(),
         **constants,
         "rms_log_error": error,
         "depthwise_half": half_dw,
         "rms_log_error_depthwise": error_dw,
         "depthwise_channels_last_half": half_cl,
         "rms_log_error_depthwise_channels_last": error_cl,
-        "gemm_gflops": gemm / 1e9,
-        "workloads": {r["name"]: {"seconds": r["seconds"], "flop_equivalents": r["flop_equivalents"]} for r in rows},
     }
+
+
+def refit(data: dict) -> dict:
+    """The constants fitted again, as the model now counts the calls, to a results file's timings
+    (each call's median time over its processes): a change of the model that the calls already
+    timed can answer, answered without the machine they were timed on."""
+    stored = data["results"]["workloads"]
+    rows = []
+    for w in _workloads():  # their tensors are made, never run
+        if w.name not in stored:
+            raise SystemExit(f"{w.name!r} was not timed in this results file: measure again (without --refit)")
+        row = {**w._asdict(), "flop_equivalents": _median(stored[w.name]["flop_equivalents"])}
+        del row["run"]
+        rows.append(row)
+    return fit_all(rows)
 
 
 def table(data: dict) -> str:
@@ -344,9 +382,12 @@ def table(data: dict) -> str:
             return f"{value['median']:.3g} ({value['q25']:.3g}–{value['q75']:.3g})"
         return f"{value:.3g}"
 
+    head = "value (median, IQR over processes)"
+    if "refit" in data:
+        head = f"value (refitted to the median times: `{data['refit']['command']}`)"
     return "\n".join(
         [
-            "| constant | value (median, IQR over processes) |",
+            f"| constant | {head} |",
             "|---|---|",
             f"| MEMORY_WEIGHT | {cell(r['memory_weight'])} |",
             f"| REORDER_WEIGHT | {cell(r['reorder_weight'])} |",
@@ -376,8 +417,11 @@ def package_constants(data: dict) -> dict:
     from tnviz.provenance import package_header
 
     r = data["results"]
+    header = package_header(data, "python benchmarks/calibrate.py --write", str(RESULTS.relative_to(ROOT)))
+    if "refit" in data:
+        header["provenance"] += f" Refitted at commit `{data['refit']['commit'][:10]}`: `{data['refit']['command']}`."
     return {
-        **package_header(data, "python benchmarks/calibrate.py --write", str(RESULTS.relative_to(ROOT))),
+        **header,
         "memory_weight": round(_median(r["memory_weight"]), 2),
         "reorder_weight": round(_median(r["reorder_weight"]), 2),
         "large_result": int(_median(r["large_result"])),
@@ -397,9 +441,19 @@ def main() -> None:
     parser.add_argument("--allocator", choices=list(ALLOCATORS), default="system", help="the workers' C allocator")
     parser.add_argument("--write", action="store_true", help="also write the constants into the package")
     parser.add_argument("--write-only", action="store_true", help="write the package file from the results file")
+    parser.add_argument(
+        "--refit", action="store_true", help="fit the results file's timings again, as the model now counts them"
+    )
     add_process_arguments(parser, RESULTS)
     args = parser.parse_args()
-    if not args.write_only:
+    if args.refit:
+        data = json.loads(args.out.read_text())
+        data["results"].update(refit(data))
+        made = provenance()
+        data["refit"] = {k: made[k] for k in ("commit", "dirty", "date", "versions", "command")}
+        write_json(args.out, data)
+        print(table(data))
+    elif not args.write_only:
         run_benchmark(__file__, args, measure, table, keep=("allocator",))
     if (args.write or args.write_only) and not args.worker:
         constants = package_constants(json.loads(RESULTS.read_text()))

@@ -135,10 +135,15 @@ def mean_ci_text(values: list[float], digits: int = 4) -> str:
 
 def write_results(path: Path, results: Any, settings: dict[str, Any] | None = None) -> Path:
     """Write ``{"provenance": ..., "results": ...}`` as JSON to ``path`` (atomically)."""
+    settings = {k: portable(v) if isinstance(v, str) else v for k, v in (settings or {}).items()}
+    return write_json(path, {"provenance": provenance(settings), "results": results})
+
+
+def write_json(path: Path, data: Any) -> Path:
+    """Write ``data`` as JSON to ``path`` atomically: a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    settings = {k: portable(v) if isinstance(v, str) else v for k, v in (settings or {}).items()}
-    tmp.write_text(json.dumps({"provenance": provenance(settings), "results": results}, indent=1) + "\n")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
     os.replace(tmp, path)
     return path
 

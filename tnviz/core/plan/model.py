@@ -66,7 +66,8 @@ def _calibration() -> dict:
 # far below peak where the channels K it sums over are few (a convolution over 4 input channels,
 # a depthwise one: K = 1) or where its narrower side W is thin (a convolution with 4 output
 # channels, a depthwise kernel: W = 1), so its FLOPs are divided by
-# K / (K + REDUCTION_HALF) · W / (W + WIDTH_HALF). All are fitted on measured calls of the
+# K / (K + REDUCTION_HALF) · W / (W + WIDTH_HALF) — on channels_last, K counts the kernel's taps
+# too (Problem.step_cost). All are fitted on measured calls of the
 # kinds the executor makes, never typed in. A depthwise step (K = W = 1) is priced apart: its
 # time hardly moves with its kernel's taps (27 channels, 32×32, batch 32, forward + backward
 # here: 3×1 7.1 ms, 3×3 6.3 ms on NCHW; 1.30 and 1.49 ms on channels_last), so its FLOPs are
@@ -309,14 +310,23 @@ class Problem:
         if not self.by_time:
             return flops, flops
         # The channels the call sums over (a convolution's input channels, its kernel taps
-        # apart: oneDNN vectorises over channels) and its narrower side (what only one operand
-        # holds: a convolution's output channels, a depthwise kernel's 1): a thin F.conv or
-        # GEMM runs far below peak.
+        # apart on NCHW, where oneDNN vectorises over channel blocks) and its narrower side (what
+        # only one operand holds: a convolution's output channels, a depthwise kernel's 1): a thin
+        # F.conv or GEMM runs far below peak.
         reduction = max(1, self.static_prod(shared & ~ks & ~self.conv_mask))
         width = max(1, min(self.static_prod(ka & ~kb & ~self.conv_mask), self.static_prod(kb & ~ka & ~self.conv_mask)))
+        channels_last = s & self.channels_last_mask
         if reduction == 1 and width == 1:  # depthwise: priced for one tap
-            half = DEPTHWISE_CHANNELS_LAST_HALF if s & self.channels_last_mask else DEPTHWISE_HALF
+            half = DEPTHWISE_CHANNELS_LAST_HALF if channels_last else DEPTHWISE_HALF
             return flops, as_float(flops // taps) * (1 + half) + self._memory(s, sa, sb, ss, taps)
+        if channels_last:
+            # A thin convolution's time grows far slower than its taps (5 channels, batch 160, on
+            # the calibration's Intel Xeon: a 3×3 kernel 1.52× a 3×1 one on NCHW, 1.69× on
+            # channels_last, not 3×). On NCHW the reorder term carries that; on channels_last,
+            # which has none, the taps count as channels summed (each pixel's channels lie
+            # together, and oneDNN sums taps and channels in one loop there). See
+            # benchmarks/calibrate.py for what it does to the fit.
+            reduction *= taps
         efficiency = reduction / (reduction + REDUCTION_HALF) * width / (width + WIDTH_HALF)
         return flops, as_float(flops) / efficiency + self._memory(s, sa, sb, ss, taps)
 

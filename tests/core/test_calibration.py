@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tnviz import Diagram
 from tnviz.core.plan import model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +34,9 @@ def test_the_planners_constants_are_the_calibration_results_medians():
         assert getattr(model, constant.upper()) == packaged[constant], constant
     results = data["results"]
     assert results["allocator"] == "system"  # what a user has
+    # measured, each constant is a spread over processes; refitted (--refit), one value fitted to
+    # the median times, with the commit that refitted it
+    refitted = "refit" in data
     for constant in (
         "memory_weight",
         "reorder_weight",
@@ -43,10 +47,42 @@ def test_the_planners_constants_are_the_calibration_results_medians():
         "depthwise_half",
         "depthwise_channels_last_half",
     ):
-        spread = results[constant]
-        assert spread["q25"] <= spread["median"] <= spread["q75"]
+        value = results[constant]
+        if refitted:
+            assert isinstance(value, float), constant
+        else:
+            assert value["q25"] <= value["median"] <= value["q75"], constant
+    if refitted:
+        assert data["refit"]["commit"] and "--refit" in data["refit"]["command"]
+        assert f"Refitted at commit `{data['refit']['commit'][:10]}`" in packaged["provenance"]
     assert len(results["workloads"]) >= 15
     assert data["provenance"]["commit"] and data["provenance"]["machine"]["cores"]
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+@pytest.mark.parametrize("kernel", [(3, 1), (3, 3)])
+def test_the_planner_prices_a_convolution_as_the_calibration_fits_it(layout, kernel):
+    """One model in two places: a thin convolution's price in the planner is calibrate.predict's
+    for the same call, so the constants fitted there mean the same here — on channels_last its K
+    counts the kernel's taps (5 channels × 9 taps for a 3×3 kernel), on NCHW its channels alone."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import calibrate
+
+    d = Diagram.parse("X: b c x y, K: c d x y -> b d x y | x y")
+    sizes = {"X": (160, 5, 32, 32), "K": (5, 5, *kernel)}
+    plan = d.plan(sizes, layout=layout)
+    (step,) = plan.steps
+    elements = 160 * 5 * 32 * 32 + 5 * 5 * kernel[0] * kernel[1] + step.size
+    row = {"flops": plan.flops, "elements": elements, "result": step.size, "reduction": 5, "width": 5}
+    row.update(taps=kernel[0] * kernel[1], layout=layout)
+    columns = calibrate._columns([row])
+    assert columns["reduction"][0] == (5 * row["taps"] if layout == "channels_last" else 5)
+    constants = {name.lower(): getattr(model, name) for name in CONSTANTS}
+    assert plan.cost == pytest.approx(float(calibrate.predict(columns, constants)[0]), rel=1e-9)
+
+
+CONSTANTS = ("MEMORY_WEIGHT", "REORDER_WEIGHT", "LARGE_RESULT", "LARGE_RESULT_CHANNELS_LAST", "LARGE_RESULT_WEIGHT")
+CONSTANTS += ("REDUCTION_HALF", "WIDTH_HALF")
 
 
 @pytest.mark.slow  # seconds: the fast loop leaves it to CI
@@ -80,3 +116,40 @@ def test_the_fit_recovers_constants_from_times_the_model_itself_predicts():
         r["flop_equivalents"] = float(predicted)
     half, error = calibrate.fit_depthwise(depthwise, truth)
     assert abs(half / 90.0 - 1) < 0.1 and error < 0.02
+
+
+@pytest.mark.slow  # seconds: the fast loop leaves it to CI
+def test_a_refit_recovers_the_constants_from_stored_median_times():
+    """calibrate.py --refit reads each call's median time from a results file and fits it again:
+    on times the model itself predicts, it finds the constants that predicted them, depthwise
+    halves included."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import calibrate
+
+    truth = {
+        "memory_weight": 40.0,
+        "reorder_weight": 60.0,
+        "large_result": 2**22,
+        "large_result_channels_last": 2**23,
+        "large_result_weight": 500.0,
+        "reduction_half": 5.0,
+        "width_half": 8.0,
+    }
+    halves = {"contiguous": 50.0, "channels_last": 4.0}
+    workloads = {}
+    for w in calibrate._workloads():
+        row = {**w._asdict(), "run": None}
+        columns = calibrate._columns([row])
+        if calibrate._depthwise(row):
+            time = calibrate.predict_depthwise(columns, truth, halves[w.layout])[0]
+        else:
+            time = calibrate.predict(columns, truth)[0]
+        workloads[w.name] = {"flop_equivalents": {"median": float(time), "q25": 0.0, "q75": 0.0, "n": 5}}
+    fitted = calibrate.refit({"results": {"workloads": workloads}})
+    assert fitted["rms_log_error"] < 0.02
+    for name in ("memory_weight", "reorder_weight", "large_result_weight", "reduction_half", "width_half"):
+        assert fitted[name] == pytest.approx(truth[name], rel=0.1), name
+    assert fitted["depthwise_half"] == pytest.approx(50.0, rel=0.1)
+    assert fitted["depthwise_channels_last_half"] == pytest.approx(4.0, rel=0.1)
+    with pytest.raises(SystemExit, match="measure again"):
+        calibrate.refit({"results": {"workloads": dict(list(workloads.items())[1:])}})

@@ -199,6 +199,18 @@ def test_a_depthwise_step_on_a_channels_last_activation_is_priced_with_that_layo
         d.plan(sizes, layout="nhwc")
 
 
+def test_tr_joins_its_spatial_cores_on_channels_last_as_on_nchw():
+    """On channels_last a convolution's taps count in the channels it sums, so a thin 3×3 kernel
+    is priced far below a 3×1 and a 1×3 one after the other, as it runs: tr at rate 0.1 joins its
+    two spatial cores into one kernel first on either layout (applied one by one on channels_last,
+    it ran 1.10–1.20× the hand-written engine's time, benchmarks/engine_ab.py)."""
+    layer = TensorialConv2d(64, 64, 3, padding=1, bias=False, format="tr", rate=0.1)
+    x = torch.randn(32, 64, 32, 32)
+    for x_in in (x, x.contiguous(memory_format=torch.channels_last)):
+        convs = [s for s in layer.plan(x_in).steps if s.kind == "conv"]
+        assert [sum(d.operation == "correlate" for d in s.conv) for s in convs] == [2], str(layer.plan(x_in))
+
+
 def test_measure_times_once_per_input_signature(monkeypatch):
     torch.manual_seed(3)
     layer = TensorialConv2d(8, 8, 3, padding=1, format="cp", rank=3, optimize="measure")

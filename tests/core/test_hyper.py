@@ -79,7 +79,8 @@ def test_hyper_plans_convolutions_legally_and_computes_the_same_result():
     shapes = {"X": tuple(x.shape), "C": tuple(kernel.shape)}
     shapes.update({f"T{k}": tuple(f.shape) for k, f in enumerate(factors, 1)})
     bound = d.bind(shapes=shapes)
-    assert bound.plan(optimize=Hyper(trials=8)).flops <= bound.plan().flops
+    # both minimise the "time" objective, not FLOPs (Hyper's plan may do a few more FLOPs: 128 more here)
+    assert bound.plan(optimize=Hyper(trials=8)).cost <= bound.plan().cost
 
 
 def test_reconfiguration_never_makes_a_tree_worse():

@@ -140,9 +140,11 @@ class _Builder:
         # U (Linear btd at rate 0.05 1.28× the order "b B p" runs in, two F.linear calls).
         a_first = (p.subset(a)[2], len(oa)) >= (p.subset(b)[2], len(ob))
         order = _einsum_order(oa, ob, keep, a_first)
-        if s == p.full:  # the last step writes the output's order: no permuted copy after it
+        if s == p.full:  # the last step writes the output's order, where that costs nothing
             wanted = tuple(i for i in dict.fromkeys(p.diagram.output.indices) if i in keep)
-            if sorted(wanted) == sorted(order):
+            if sorted(wanted) == sorted(order) and (
+                _contracts_in_place(wanted, oa, ob) or not _contracts_in_place(order, oa, ob)
+            ):
                 order = wanted
         summed = tuple(i for i in oa if i in shared and i not in keep)
         return self._pairwise("einsum", s, (ia, ib), (oa, ob), order, flops, summed)
@@ -219,6 +221,32 @@ class _Builder:
             **conv,
         )
         return s, self._new(step), order
+
+
+def _contracts_in_place(result: Sequence[str], oa: Sequence[str], ob: Sequence[str]) -> bool:
+    """Whether the executor runs a contraction with this result order in place: one operand laid out
+    as (outer, contracted block, inner) and the result as (outer, the other's indices in any order,
+    inner) is an ``F.linear`` or a 1×1 convolution over that block, with no permuted copy of either
+    side (``tnviz.execute.steps._channel_contraction``). Writing the output's order where that breaks
+    this form costs the step torch.einsum's permuted copies: Conv mtk at rate 0.1, last step
+    "b t3 q1 q2 x y, q2 t2 q1 t1", forward + backward, 1.16× the hand-written engine's time written
+    as "b t1 t2 t3 x y", 1.04× written as "b t3 t2 t1 x y" and permuted after (benchmarks/engine_ab.py)."""
+    for big, small in ((oa, ob), (ob, oa)):
+        shared = set(big) & set(small)
+        if not shared or shared & set(result):
+            continue
+        at = [k for k, i in enumerate(big) if i in shared]
+        if at[-1] - at[0] + 1 != len(at):
+            continue
+        outer, inner = tuple(big[: at[0]]), tuple(big[at[-1] + 1 :])
+        middle = tuple(result[len(outer) : len(result) - len(inner)])
+        if (
+            tuple(result[: len(outer)]) == outer
+            and tuple(result[len(result) - len(inner) :]) == inner
+            and sorted(middle) == sorted(i for i in small if i not in shared)
+        ):
+            return True
+    return False
 
 
 def _einsum_order(oa: Sequence[str], ob: Sequence[str], keep: set[str], a_first: bool) -> tuple[str, ...]:

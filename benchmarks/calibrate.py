@@ -419,7 +419,9 @@ def package_constants(data: dict) -> dict:
     r = data["results"]
     header = package_header(data, "python benchmarks/calibrate.py --write", str(RESULTS.relative_to(ROOT)))
     if "refit" in data:
-        header["provenance"] += f" Refitted at commit `{data['refit']['commit'][:10]}`: `{data['refit']['command']}`."
+        record = data["refit"]
+        dirty = " (uncommitted changes)" if record.get("dirty") else ""
+        header["provenance"] += f" Refitted at commit `{record['commit'][:10]}`{dirty}: `{record['command']}`."
     return {
         **header,
         "memory_weight": round(_median(r["memory_weight"]), 2),
@@ -456,7 +458,7 @@ def main() -> None:
     elif not args.write_only:
         run_benchmark(__file__, args, measure, table, keep=("allocator",))
     if (args.write or args.write_only) and not args.worker:
-        constants = package_constants(json.loads(RESULTS.read_text()))
+        constants = package_constants(json.loads(args.out.read_text()))
         PACKAGE_FILE.write_text(json.dumps(constants, indent=2) + "\n")
         print(f"wrote {PACKAGE_FILE.relative_to(ROOT)}: {constants}")
 

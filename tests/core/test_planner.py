@@ -263,8 +263,9 @@ def test_conv_step_flops_match_F_conv2d_count():
         ("Y: b c x y, W: c u v -> b v u x y", {"Y": (2, 4, 5, 5), "W": (4, 3, 6)}, "b v u x y"),
         # it would move Y's own u: Y's order kept, contracted in place, the result permuted after
         ("Y: b u c x y, W: c v -> b v u x y", {"Y": (2, 3, 4, 5, 5), "W": (4, 6)}, "b u v x y"),
-        # neither order contracts in place (c and d are not one block of Y): the output's order
-        ("Y: c b d x, W: c d v -> v b x", {"Y": (3, 2, 4, 5), "W": (3, 4, 6)}, "v b x"),
+        # neither order contracts in place (c and d are not one block of Y): the output's order,
+        # not the natural "v b x"
+        ("Y: c b d x, W: c d v -> b v x", {"Y": (3, 2, 4, 5), "W": (3, 4, 6)}, "b v x"),
     ],
 )
 def test_the_last_step_writes_the_outputs_order_only_where_it_still_contracts_in_place(spec, shapes, last):

@@ -218,3 +218,29 @@ def test_a_compressed_resnet_compiles_in_one_graph_and_trains_without_recompilin
     reference.load_state_dict(student.state_dict())
     with torch.no_grad():
         assert torch.allclose(compiled(x), reference(x), rtol=1e-4, atol=1e-5)
+
+
+def test_a_parametrized_or_pruned_factor_is_read_as_torch_reads_it():
+    """torch.nn.utils.parametrize (orthogonal, weight_norm) and prune move a parameter out of
+    ParameterDict._parameters; forward then reads each factor as ``weights[name]`` gives it."""
+    from torch.nn.utils import parametrize, prune
+
+    torch.manual_seed(0)
+    layer = TensorialConv2d(4, 6, 3, padding=1, format="cp", rank=3, dtype=torch.float64)
+    x = torch.randn(2, 4, 5, 5, dtype=torch.float64)
+    name = next(iter(layer.weights))
+    doubled = copy.deepcopy(layer)
+    with torch.no_grad():
+        doubled.weights[name].mul_(2)
+
+    class Twice(nn.Module):
+        def forward(self, w: torch.Tensor) -> torch.Tensor:
+            return 2 * w
+
+    parametrized = copy.deepcopy(layer)
+    parametrize.register_parametrization(parametrized.weights, name, Twice())
+    torch.testing.assert_close(parametrized(x), doubled(x))
+    pruned = copy.deepcopy(doubled)
+    prune.identity(pruned.weights, name)  # the factor becomes name_orig × a mask of ones
+    assert name not in pruned.weights._parameters
+    torch.testing.assert_close(pruned(x), doubled(x))

@@ -216,8 +216,14 @@ class TensorNetwork(nn.Module):
         """The parameter tensors by name, as forward reads them. ``ParameterDict``'s own access
         goes through ``Module.__getattr__`` once per name — 5 µs for a layer of two factors, read
         three times a call, a fifth of a small layer's Python overhead; its ``_parameters`` is what
-        that access reads, tensors swapped in by ``functional_call`` included."""
-        return self.weights._parameters  # type: ignore[return-value]
+        that access reads, tensors swapped in by ``functional_call`` included. Where a name is no
+        longer there — a parametrization (``torch.nn.utils.parametrize``, ``weight_norm``) or
+        ``torch.nn.utils.prune`` moved it — each is read as ``weights[name]`` reads it."""
+        weights = self.weights
+        params = weights._parameters
+        if type(weights) is nn.ParameterDict and all(name in params for name in weights):
+            return params  # type: ignore[return-value]
+        return {name: weights[name] for name in weights}
 
     def _records_grad(self, inputs: Sequence[torch.Tensor], params: Iterable[torch.Tensor]) -> bool:
         if not torch.is_grad_enabled():

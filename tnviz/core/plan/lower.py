@@ -233,8 +233,8 @@ def _contracts_in_place(result: Sequence[str], oa: Sequence[str], ob: Sequence[s
     as "b t1 t2 t3 x y", 1.04× written as "b t3 t2 t1 x y" and permuted after (benchmarks/engine_ab.py)."""
     for big, small in ((oa, ob), (ob, oa)):
         shared = set(big) & set(small)
-        if not shared or shared & set(result):
-            continue
+        if not shared or shared & set(result) or len(set(big)) != len(big) or len(set(small)) != len(small):
+            continue  # nothing contracted, a batch index, or a diagonal: not in place
         at = [k for k, i in enumerate(big) if i in shared]
         if at[-1] - at[0] + 1 != len(at):
             continue

@@ -235,11 +235,12 @@ class TensorNetwork(nn.Module):
             or (bias is not None and bias.requires_grad)
         )
 
-    def _signature(self, inputs: Sequence[torch.Tensor]) -> tuple:
+    def _signature(self, inputs: Sequence[torch.Tensor], params: dict[str, torch.Tensor] | None = None) -> tuple:
         """What a plan is chosen for: shapes, dtype, device, memory format, grad mode. Plain
-        Python values, so that the module pickles and torch.compile guards on them."""
+        Python values, so that the module pickles and torch.compile guards on them. ``params``:
+        :meth:`_parameter_tensors`, where the caller has read them already."""
         shapes = tuple(_ints(t.shape) for t in inputs)
-        params = self._parameter_tensors()
+        params = self._parameter_tensors() if params is None else params
         # a network of parameters alone (inputs=()) runs in its parameters' dtype and device
         first = inputs[0] if inputs else next(iter(params.values()))
         return (shapes, str(first.dtype), str(first.device), _layout(first), self._cost_basis(inputs, params))
@@ -301,12 +302,12 @@ class TensorNetwork(nn.Module):
     # -- running -------------------------------------------------------------------------
     def _run_network(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         """The network on ``inputs`` plus the bias: the plan chosen for their signature."""
-        key = self._signature(inputs)
+        params = self._parameter_tensors()
+        key = self._signature(inputs, params)
         if torch.compiler.is_compiling():
             _prepare_in_compile(self._registry_id, key)  # planned outside the traced code
         entry = self._programs.get(key)
         given = dict(zip(self.inputs, inputs))
-        params = self._parameter_tensors()
         tensors = [given[n] if n in given else params[n] for n in self._order]
         if entry is None:
             entry = self._prepare(key, inputs)

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from tnviz.core.plan import Step
+from tnviz.core.plan.lower import channel_block
 from tnviz.core.spec import einsum_letters
 
 __all__ = ["Pairwise", "compile_pairwise", "sum_step", "as_shape", "permutation", "memory_format_of"]
@@ -109,19 +110,10 @@ def _channel_contraction(step: Step, big: int, bias_layout: tuple | None) -> Pai
     Returns None when the step does not have that shape.
     """
     ob, os_ = step.operand_indices[big], step.operand_indices[1 - big]
-    shared = set(ob) & set(os_)
-    if not shared or shared & set(step.indices):
-        return None  # nothing contracted, or a partial outer product (batch) index
-    if len(set(ob)) != len(ob) or len(set(os_)) != len(os_):
-        return None  # a diagonal
-    positions = [ob.index(i) for i in ob if i in shared]
-    start, stop = positions[0], positions[-1] + 1
-    if stop - start != len(positions):
-        return None  # channels not one block
-    outer, channels, inner = ob[:start], ob[start:stop], ob[stop:]
-    new = step.indices[len(outer) : len(step.indices) - len(inner)]  # the small side's, in any order
-    if step.indices != outer + new + inner or sorted(new) != sorted(i for i in os_ if i not in shared):
+    block = channel_block(ob, os_, step.indices)  # the lowering's own test of this form
+    if block is None:
         return None
+    outer, channels, inner, new = block  # new: the small side's indices, in any order
     shape_big = dict(zip(ob, step.operand_shapes[big]))
     shape_small = dict(zip(os_, step.operand_shapes[1 - big]))
     n_outer = math.prod([shape_big[i] for i in outer])

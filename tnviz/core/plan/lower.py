@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from tnviz.core.plan.model import ConvDim, Problem, bits, unique
 from tnviz.core.plan.search import Tree, postorder
 
-__all__ = ["Step", "lower"]
+__all__ = ["Step", "lower", "channel_block"]
 
 
 @dataclass(frozen=True)
@@ -223,30 +223,35 @@ class _Builder:
         return s, self._new(step), order
 
 
+def channel_block(
+    big: Sequence[str], small: Sequence[str], result: Sequence[str]
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None:
+    """(outer, channels, inner, new) where a pairwise contraction runs in place: ``big`` laid out as
+    (outer, a block of the channels both hold, inner) and ``result`` as (outer, ``small``'s other
+    indices in any order — ``new`` —, inner): an ``F.linear`` or a 1×1 convolution over that block,
+    with no permuted copy of ``big`` or of the result (``tnviz.execute.steps``). None otherwise:
+    nothing contracted, an index both hold kept (a batch index), a diagonal, the channels not one
+    block, or another result order."""
+    shared = set(big) & set(small)
+    if not shared or shared & set(result) or len(set(big)) != len(big) or len(set(small)) != len(small):
+        return None
+    at = [k for k, i in enumerate(big) if i in shared]
+    if at[-1] - at[0] + 1 != len(at):
+        return None
+    outer, channels, inner = tuple(big[: at[0]]), tuple(big[at[0] : at[-1] + 1]), tuple(big[at[-1] + 1 :])
+    new = tuple(result[len(outer) : len(result) - len(inner)])
+    if tuple(result) != outer + new + inner or sorted(new) != sorted(i for i in small if i not in shared):
+        return None
+    return outer, channels, inner, new
+
+
 def _contracts_in_place(result: Sequence[str], oa: Sequence[str], ob: Sequence[str]) -> bool:
-    """Whether the executor runs a contraction with this result order in place: one operand laid out
-    as (outer, contracted block, inner) and the result as (outer, the other's indices in any order,
-    inner) is an ``F.linear`` or a 1×1 convolution over that block, with no permuted copy of either
-    side (``tnviz.execute.steps._channel_contraction``). Writing the output's order where that breaks
-    this form costs the step torch.einsum's permuted copies: Conv mtk at rate 0.1, last step
+    """Whether the executor runs a contraction with this result order in place, either operand as
+    the large one (:func:`channel_block`). Writing the output's order where that breaks this form
+    costs the step torch.einsum's permuted copies: Conv mtk at rate 0.1, last step
     "b t3 q1 q2 x y, q2 t2 q1 t1", forward + backward, 1.16× the hand-written engine's time written
     as "b t1 t2 t3 x y", 1.04× written as "b t3 t2 t1 x y" and permuted after (benchmarks/engine_ab.py)."""
-    for big, small in ((oa, ob), (ob, oa)):
-        shared = set(big) & set(small)
-        if not shared or shared & set(result) or len(set(big)) != len(big) or len(set(small)) != len(small):
-            continue  # nothing contracted, a batch index, or a diagonal: not in place
-        at = [k for k, i in enumerate(big) if i in shared]
-        if at[-1] - at[0] + 1 != len(at):
-            continue
-        outer, inner = tuple(big[: at[0]]), tuple(big[at[-1] + 1 :])
-        middle = tuple(result[len(outer) : len(result) - len(inner)])
-        if (
-            tuple(result[: len(outer)]) == outer
-            and tuple(result[len(result) - len(inner) :]) == inner
-            and sorted(middle) == sorted(i for i in small if i not in shared)
-        ):
-            return True
-    return False
+    return channel_block(oa, ob, result) is not None or channel_block(ob, oa, result) is not None
 
 
 def _einsum_order(oa: Sequence[str], ob: Sequence[str], keep: set[str], a_first: bool) -> tuple[str, ...]:

@@ -267,6 +267,29 @@ def engine_ab_markdown() -> list[str]:
     return lines
 
 
+def drawn_bias_markdown() -> list[str]:
+    """docs/layers.md's section from benchmarks/drawn_bias.py's results file (none without it)."""
+    import drawn_bias
+
+    from tnviz.provenance import describe
+
+    if not drawn_bias.RESULTS.exists():
+        return []
+    data = _load(drawn_bias.RESULTS)
+    return [
+        "## The drawn network against the built-in layer, with a bias",
+        "",
+        f"Generated from `{drawn_bias.RESULTS.relative_to(ROOT)}` (`benchmarks/drawn_bias.py`): the `drawn /",
+        "built-in` pairs of the tables below, with `bias=True` on both (the same values). Median and",
+        "interquartile range over processes.",
+        "",
+        drawn_bias.table(data),
+        "",
+        describe(data),
+        "",
+    ]
+
+
 def layers_markdown(runs: dict[str, dict]) -> str:
     """docs/layers.md: the layer benchmark's tables and provenance, one section per allocator."""
     import layers
@@ -310,6 +333,7 @@ def layers_markdown(runs: dict[str, dict]) -> str:
     ]
     for allocator, data in runs.items():
         lines += [f"## Targets, with {ALLOCATOR_TITLES[allocator]}", "", layers.targets(data), ""]
+    lines += drawn_bias_markdown()
     lines += engine_ab_markdown()
     for allocator, data in runs.items():
         before = layers.results_path(allocator, before=True)
@@ -321,6 +345,7 @@ def layers_markdown(runs: dict[str, dict]) -> str:
                 f"Each cell: (layer / dense now) over (layer / dense in `{before.relative_to(ROOT)}`, the",
                 f"hand-written engine: {describe(old)}); below 1 is faster now. A ratio of two ratios from",
                 "two runs, one cell from one run each: the side-by-side section above is the one that settles it.",
+                *_other_machine(data, old),
                 "",
                 layers.compare(data, old),
                 "",
@@ -330,6 +355,18 @@ def layers_markdown(runs: dict[str, dict]) -> str:
         table = "#" + table if table.startswith("### ") else table
         lines += [f"## With {ALLOCATOR_TITLES[allocator]}", "", table, "", describe(data), ""]
     return "\n".join(lines)
+
+
+def _other_machine(now: dict, before: dict) -> list[str]:
+    """A warning line when ``before`` was measured on another CPU than ``now``: each ratio is over
+    its own machine's dense layer, yet cache sizes and memory bandwidth move the two sides apart."""
+    cpus = [run["provenance"]["machine"]["cpu"] for run in (now, before)]
+    if cpus[0] == cpus[1]:
+        return []
+    return [
+        f"**The two runs were on different machines** (now: {cpus[0]}; before: {cpus[1]}), so these",
+        "cells compare the machines as much as the engines.",
+    ]
 
 
 def main() -> int:

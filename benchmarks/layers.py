@@ -380,6 +380,14 @@ def twin_gap(data: dict) -> float:
     return max(gaps)
 
 
+def verdict(found: list[tuple[str, float]], limit: float) -> str:
+    """A target's result: the worst of ``found`` (label, median ratio) and the cells above ``limit``."""
+    misses = [f"{k} {v:.2f}" for k, v in found if v > limit]
+    worst = max((v for _, v in found), default=float("nan"))
+    head = f"worst {worst:.2f}; " + (f"{len(misses)} of {len(found)} cells above {limit}: " if misses else "")
+    return head + (", ".join(misses) if misses else f"all {len(found)} cells ≤ {limit}")
+
+
 def targets(data: dict) -> str:
     """The issue's targets read off a results file: one line each, with the cells that miss."""
     r = data["results"]
@@ -391,12 +399,6 @@ def targets(data: dict) -> str:
             if name in formats and field in row and (rates is None or float(rate) in rates):
                 out.append((f"{name} {rate}", _median(row[field])))
         return out
-
-    def verdict(found, limit):
-        misses = [f"{k} {v:.2f}" for k, v in found if v > limit]
-        worst = max((v for _, v in found), default=float("nan"))
-        head = f"worst {worst:.2f}; " + (f"{len(misses)} of {len(found)} cells above {limit}: " if misses else "")
-        return head + (", ".join(misses) if misses else f"all {len(found)} cells ≤ {limit}")
 
     lines = ["| target | result |", "|---|---|"]
     for kind, title in (("linear", "Linear"), ("conv", "Conv")):

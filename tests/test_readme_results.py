@@ -64,3 +64,12 @@ def test_the_readmes_first_example_runs_as_written():
         "weights.Kx",
         "weights.Ky",
     ]
+
+
+def test_a_comparison_of_runs_on_two_machines_says_so():
+    def run(cpu):
+        return {"provenance": {"machine": {"cpu": cpu}}}
+
+    assert docs._other_machine(run("AMD EPYC"), run("AMD EPYC")) == []
+    (warning, *_) = docs._other_machine(run("AMD EPYC"), run("Intel Xeon"))
+    assert "different machines" in warning and "now: AMD EPYC" in warning and "before: Intel Xeon" in warning

@@ -1,0 +1,136 @@
+"""The drawn network against the built-in layer with a bias: issue 22's "with and without bias".
+
+``benchmarks/layers.py`` times a ``tnviz.TensorNetwork`` of each format's diagram against the
+built-in layer without a bias (its ``drawn / built-in`` columns). This script times the same
+pairs with a bias (``bias=True`` on both, the same values), which the executor fuses into the
+last ``F.linear`` / ``F.conv`` call or adds after: every format at every rate, Linear 1024→1024
+(batch 1024) and Conv2d 64→64 3×3 (batch 32 on 32×32, NCHW and channels_last), forward +
+backward and forward alone, each pair alternating over ``layers.DRAWN_ROUNDS``× the rounds.
+``--processes`` separate processes give each ratio's median and interquartile range, written
+with the provenance to ``benchmarks/results/drawn-bias.json``; ``benchmarks/docs.py layers``
+puts its table and target line into ``docs/layers.md``.
+
+    python benchmarks/drawn_bias.py --repeats 5 --processes 2    # about 15 minutes on 2 CPU threads
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import layers
+import torch
+from timing import add_process_arguments, run_benchmark, step
+
+from tnviz import TnvizError
+from tnviz.nn import TensorialConv2d, TensorialLinear
+
+RESULTS = Path(__file__).resolve().parent / "results" / "drawn-bias.json"
+FIELDS = (("train", "fwd+bwd"), ("infer", "fwd"), ("train_cl", "fwd+bwd cl"), ("infer_cl", "fwd cl"))
+
+
+def _pairs(layer, x, g, x_cl, g_cl, args) -> dict:
+    """The drawn network's time over the built-in layer's, each field a pair timed alone."""
+    net = layers.drawn(layer)
+    row = {
+        "train": layers._drawn_over_builtin(step(layer, x, g), step(net, x, g), args),
+        "infer": layers._drawn_over_builtin(layers.infer(layer, x), layers.infer(net, x), args),
+    }
+    if x_cl is not None:
+        row["train_cl"] = layers._drawn_over_builtin(step(layer, x_cl, g_cl), step(net, x_cl, g_cl), args)
+        row["infer_cl"] = layers._drawn_over_builtin(layers.infer(layer, x_cl), layers.infer(net, x_cl), args)
+    return row
+
+
+def measure(args) -> dict:
+    """One process's ratios, every format × rate × layer kind."""
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    dev = args.device
+    x = torch.randn(32, 64, 32, 32, device=dev, requires_grad=True)
+    g = torch.randn(32, 64, 32, 32, device=dev)
+    x_cl = x.detach().contiguous(memory_format=layers.CL).requires_grad_()
+    g_cl = g.contiguous(memory_format=layers.CL)
+    xl = torch.randn(1024, 1024, device=dev, requires_grad=True)
+    gl = torch.randn(1024, 1024, device=dev)
+    out: dict = {"conv": {}, "linear": {}}
+    for name in args.formats:
+        for rate in args.rates:
+            key = f"{name} {rate}"
+            try:
+                conv = TensorialConv2d(64, 64, 3, padding=1, bias=True, format=name, rate=rate, device=dev)
+            except TnvizError as err:  # a rate too small for rank 1 is reported, not fatal
+                out["conv"][key] = {"refused": err.message}
+            else:
+                out["conv"][key] = _pairs(conv, x, g, x_cl, g_cl, args)
+            try:
+                lin = TensorialLinear(1024, 1024, bias=True, format=name, rate=rate, device=dev)
+            except TnvizError as err:
+                out["linear"][key] = {"refused": err.message}
+            else:
+                out["linear"][key] = _pairs(lin, xl, gl, None, None, args)
+    return out
+
+
+def table(data: dict) -> str:
+    """Markdown: a table per layer kind (median and interquartile range), then the target line."""
+    lines = []
+    for kind, title in (("linear", "Linear 1024→1024"), ("conv", "Conv2d 64→64 3×3")):
+        fields = layers.fields_of(kind, FIELDS)
+        lines += [
+            f"#### {title}, with a bias: drawn / built-in",
+            "",
+            "| format | rate | " + " | ".join(t for _, t in fields) + " |",
+            "|---" * (len(fields) + 2) + "|",
+        ]
+        for key, row in data["results"][kind].items():
+            name, rate = key.split()
+            if "refused" in row:
+                lines.append(f"| {name} | {rate} | " + " | ".join("refused" for _ in fields) + " |")
+                continue
+            lines.append(f"| {name} | {rate} | " + " | ".join(_cell(row[f]) for f, _ in fields) + " |")
+        lines.append("")
+    lines += [
+        "| target | result |",
+        "|---|---|",
+        f"| drawn TensorNetwork ≤ 1.05× the built-in layer, with a bias (every cell) | {verdict(data)} |",
+    ]
+    return "\n".join(lines)
+
+
+def _cell(value) -> str:
+    if isinstance(value, dict):
+        return f"{value['median']:.2f} ({value['q25']:.2f}–{value['q75']:.2f})"
+    return f"{value:.2f}"
+
+
+def verdict(data: dict, limit: float = 1.05) -> str:
+    """The target's result over every cell (medians)."""
+    found = [
+        (f"{kind} {key} {title}", layers._median(row[field]))
+        for kind in ("linear", "conv")
+        for key, row in data["results"][kind].items()
+        if "refused" not in row
+        for field, title in layers.fields_of(kind, FIELDS)
+    ]
+    return layers.verdict(found, limit)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--rates", type=float, nargs="*", default=[0.02, 0.05, 0.1, 0.2])
+    parser.add_argument("--formats", nargs="*", default=list(layers.FORMATS))
+    parser.add_argument("--quick", action="store_true", help="one rate, two repeats, one process: does it run?")
+    add_process_arguments(parser, RESULTS)
+    parser.set_defaults(processes=2)
+    args = parser.parse_args()
+    if args.quick:
+        args.repeats, args.processes, args.rates = 2, 1, [0.1]
+    run_benchmark(__file__, args, measure, table)
+
+
+if __name__ == "__main__":
+    main()

@@ -268,26 +268,30 @@ def engine_ab_markdown() -> list[str]:
 
 
 def drawn_bias_markdown() -> list[str]:
-    """docs/layers.md's section from benchmarks/drawn_bias.py's results file (none without it)."""
+    """docs/layers.md's sections from benchmarks/drawn_bias.py's results files (none without them)."""
     import drawn_bias
 
     from tnviz.provenance import describe
 
-    if not drawn_bias.RESULTS.exists():
-        return []
-    data = _load(drawn_bias.RESULTS)
-    return [
-        "## The drawn network against the built-in layer, with a bias",
-        "",
-        f"Generated from `{drawn_bias.RESULTS.relative_to(ROOT)}` (`benchmarks/drawn_bias.py`): the `drawn /",
-        "built-in` pairs of the tables below, with `bias=True` on both (the same values). Median and",
-        "interquartile range over processes.",
-        "",
-        drawn_bias.table(data),
-        "",
-        describe(data),
-        "",
-    ]
+    lines = []
+    for allocator, title in ALLOCATOR_TITLES.items():
+        path = drawn_bias.results_path(allocator)
+        if not path.exists():
+            continue
+        data = _load(path)
+        lines += [
+            f"## The drawn network against the built-in layer, with a bias, with {title}",
+            "",
+            f"Generated from `{path.relative_to(ROOT)}` (`benchmarks/drawn_bias.py`, a run of its own): the",
+            "`drawn / built-in` pairs of the tables below, with `bias=True` on both (the same values). Median",
+            "and interquartile range over processes.",
+            "",
+            drawn_bias.table(data),
+            "",
+            describe(data),
+            "",
+        ]
+    return lines
 
 
 def layers_markdown(runs: dict[str, dict]) -> str:
@@ -343,7 +347,7 @@ def layers_markdown(runs: dict[str, dict]) -> str:
                 f"## Against the previous engine, two separate runs, with {ALLOCATOR_TITLES[allocator]}",
                 "",
                 f"Each cell: (layer / dense now) over (layer / dense in `{before.relative_to(ROOT)}`, the",
-                f"hand-written engine: {describe(old)}); below 1 is faster now. A ratio of two ratios from",
+                f"hand-written engine: {describe(old).rstrip('.')}); below 1 is faster now. A ratio of two ratios from",
                 "two runs, one cell from one run each: the side-by-side section above is the one that settles it.",
                 *_other_machine(data, old),
                 "",
@@ -358,14 +362,15 @@ def layers_markdown(runs: dict[str, dict]) -> str:
 
 
 def _other_machine(now: dict, before: dict) -> list[str]:
-    """A warning line when ``before`` was measured on another CPU than ``now``: each ratio is over
-    its own machine's dense layer, yet cache sizes and memory bandwidth move the two sides apart."""
+    """A warning when ``before`` was measured on another CPU model than ``now`` (the provenance
+    names the model only): each ratio is over its own run's dense layer, yet cache sizes and
+    memory bandwidth move the two sides apart."""
     cpus = [run["provenance"]["machine"]["cpu"] for run in (now, before)]
     if cpus[0] == cpus[1]:
         return []
     return [
-        f"**The two runs were on different machines** (now: {cpus[0]}; before: {cpus[1]}), so these",
-        "cells compare the machines as much as the engines.",
+        f"**The two runs were on different CPUs** (now: {cpus[0]}; before: {cpus[1]}), so these cells",
+        "compare the CPUs as much as the engines.",
     ]
 
 

@@ -7,7 +7,8 @@ last ``F.linear`` / ``F.conv`` call or adds after: every format at every rate, L
 (batch 1024) and Conv2d 64→64 3×3 (batch 32 on 32×32, NCHW and channels_last), forward +
 backward and forward alone, each pair alternating over ``layers.DRAWN_ROUNDS``× the rounds.
 ``--processes`` separate processes give each ratio's median and interquartile range, written
-with the provenance to ``benchmarks/results/drawn-bias.json``; ``benchmarks/docs.py layers``
+with the provenance to ``benchmarks/results/drawn-bias.json`` (``--allocator NAME``:
+``drawn-bias-NAME.json``); ``benchmarks/docs.py layers``
 puts its table and target line into ``docs/layers.md``.
 
     python benchmarks/drawn_bias.py --repeats 5 --processes 2    # about 15 minutes on 2 CPU threads
@@ -20,12 +21,12 @@ from pathlib import Path
 
 import layers
 import torch
-from timing import add_process_arguments, run_benchmark, step
+from timing import ALLOCATORS, add_process_arguments, loaded_allocator, run_benchmark, step
 
 from tnviz import TnvizError
 from tnviz.nn import TensorialConv2d, TensorialLinear
 
-RESULTS = Path(__file__).resolve().parent / "results" / "drawn-bias.json"
+HERE = Path(__file__).resolve().parent
 FIELDS = (("train", "fwd+bwd"), ("infer", "fwd"), ("train_cl", "fwd+bwd cl"), ("infer_cl", "fwd cl"))
 
 
@@ -53,7 +54,7 @@ def measure(args) -> dict:
     g_cl = g.contiguous(memory_format=layers.CL)
     xl = torch.randn(1024, 1024, device=dev, requires_grad=True)
     gl = torch.randn(1024, 1024, device=dev)
-    out: dict = {"conv": {}, "linear": {}}
+    out: dict = {"conv": {}, "linear": {}, "allocator": loaded_allocator()}
     for name in args.formats:
         for rate in args.rates:
             key = f"{name} {rate}"
@@ -86,9 +87,9 @@ def table(data: dict) -> str:
         for key, row in data["results"][kind].items():
             name, rate = key.split()
             if "refused" in row:
-                lines.append(f"| {name} | {rate} | " + " | ".join("refused" for _ in fields) + " |")
+                lines.append(f"| {name} | {rate} | refused: {row['refused']} |" + " |" * (len(fields) - 1))
                 continue
-            lines.append(f"| {name} | {rate} | " + " | ".join(_cell(row[f]) for f, _ in fields) + " |")
+            lines.append(f"| {name} | {rate} | " + " | ".join(layers._ratio(row[f]) for f, _ in fields) + " |")
         lines.append("")
     lines += [
         "| target | result |",
@@ -96,12 +97,6 @@ def table(data: dict) -> str:
         f"| drawn TensorNetwork ≤ 1.05× the built-in layer, with a bias (every cell) | {verdict(data)} |",
     ]
     return "\n".join(lines)
-
-
-def _cell(value) -> str:
-    if isinstance(value, dict):
-        return f"{value['median']:.2f} ({value['q25']:.2f}–{value['q75']:.2f})"
-    return f"{value:.2f}"
 
 
 def verdict(data: dict, limit: float = 1.05) -> str:
@@ -124,12 +119,21 @@ def main() -> None:
     parser.add_argument("--rates", type=float, nargs="*", default=[0.02, 0.05, 0.1, 0.2])
     parser.add_argument("--formats", nargs="*", default=list(layers.FORMATS))
     parser.add_argument("--quick", action="store_true", help="one rate, two repeats, one process: does it run?")
-    add_process_arguments(parser, RESULTS)
+    parser.add_argument("--allocator", choices=list(ALLOCATORS), default="system", help="as in layers.py")
+    add_process_arguments(parser, None)
     parser.set_defaults(processes=2)
     args = parser.parse_args()
+    if args.out is None:
+        args.out = results_path(args.allocator)
     if args.quick:
         args.repeats, args.processes, args.rates = 2, 1, [0.1]
-    run_benchmark(__file__, args, measure, table)
+    run_benchmark(__file__, args, measure, table, keep=("refused", "allocator"))
+
+
+def results_path(allocator: str) -> Path:
+    """Where a run with ``allocator`` writes its results."""
+    name = "drawn-bias.json" if allocator == "system" else f"drawn-bias-{allocator}.json"
+    return HERE / "results" / name
 
 
 if __name__ == "__main__":

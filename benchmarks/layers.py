@@ -382,8 +382,10 @@ def twin_gap(data: dict) -> float:
 
 def verdict(found: list[tuple[str, float]], limit: float) -> str:
     """A target's result: the worst of ``found`` (label, median ratio) and the cells above ``limit``."""
+    if not found:
+        return "no cells measured"
     misses = [f"{k} {v:.2f}" for k, v in found if v > limit]
-    worst = max((v for _, v in found), default=float("nan"))
+    worst = max(v for _, v in found)
     head = f"worst {worst:.2f}; " + (f"{len(misses)} of {len(found)} cells above {limit}: " if misses else "")
     return head + (", ".join(misses) if misses else f"all {len(found)} cells ≤ {limit}")
 

@@ -72,4 +72,22 @@ def test_a_comparison_of_runs_on_two_machines_says_so():
 
     assert docs._other_machine(run("AMD EPYC"), run("AMD EPYC")) == []
     (warning, *_) = docs._other_machine(run("AMD EPYC"), run("Intel Xeon"))
-    assert "different machines" in warning and "now: AMD EPYC" in warning and "before: Intel Xeon" in warning
+    assert "different CPUs" in warning and "now: AMD EPYC" in warning and "before: Intel Xeon" in warning
+
+
+def test_the_drawn_with_bias_table_shows_spread_plain_ratios_and_refusals():
+    import drawn_bias
+
+    spread = {"median": 1.07, "q25": 1.01, "q75": 1.09, "n": 3}
+    data = {
+        "results": {
+            "linear": {"cp 0.1": {"train": spread, "infer": 0.98}, "mtt 0.02": {"refused": "rate 0.02 < rank 1"}},
+            "conv": {"tt 0.1": {"train": 1.0, "infer": 1.02, "train_cl": 0.99, "infer_cl": 1.03}},
+            "allocator": "system",
+        }
+    }
+    text = drawn_bias.table(data)
+    assert "| cp | 0.1 | 1.07 (1.01–1.09) | 0.98 |" in text
+    assert "| mtt | 0.02 | refused: rate 0.02 < rank 1 | |" in text
+    assert "| tt | 0.1 | 1.00 | 1.02 | 0.99 | 1.03 |" in text
+    assert "1 of 6 cells above 1.05: linear cp 0.1 fwd+bwd 1.07" in text

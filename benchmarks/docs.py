@@ -237,6 +237,14 @@ def layer_results() -> dict[str, dict]:
     return out
 
 
+def _runs(results_path):
+    """(allocator's title, path, results) of each allocator's results file that exists."""
+    for allocator, title in ALLOCATOR_TITLES.items():
+        path = results_path(allocator)
+        if path.exists():
+            yield title, path, _load(path)
+
+
 def engine_ab_markdown() -> list[str]:
     """docs/layers.md's sections from benchmarks/engine_ab.py's results files (none without them)."""
     import engine_ab
@@ -244,11 +252,7 @@ def engine_ab_markdown() -> list[str]:
     from tnviz.provenance import describe
 
     lines = []
-    for allocator, title in ALLOCATOR_TITLES.items():
-        path = engine_ab.results_path(allocator)
-        if not path.exists():
-            continue
-        data = _load(path)
+    for title, path, data in _runs(engine_ab.results_path):
         lines += [
             f"## Against the previous engine, side by side, with {title}",
             "",
@@ -274,11 +278,7 @@ def drawn_bias_markdown() -> list[str]:
     from tnviz.provenance import describe
 
     lines = []
-    for allocator, title in ALLOCATOR_TITLES.items():
-        path = drawn_bias.results_path(allocator)
-        if not path.exists():
-            continue
-        data = _load(path)
+    for title, path, data in _runs(drawn_bias.results_path):
         lines += [
             f"## The drawn network against the built-in layer, with a bias, with {title}",
             "",

@@ -21,10 +21,7 @@ from pathlib import Path
 
 import layers
 import torch
-from timing import ALLOCATORS, add_process_arguments, loaded_allocator, run_benchmark, step
-
-from tnviz import TnvizError
-from tnviz.nn import TensorialConv2d, TensorialLinear
+from timing import add_process_arguments, loaded_allocator, run_benchmark, step
 
 HERE = Path(__file__).resolve().parent
 FIELDS = (("train", "fwd+bwd"), ("infer", "fwd"), ("train_cl", "fwd+bwd cl"), ("infer_cl", "fwd cl"))
@@ -58,18 +55,10 @@ def measure(args) -> dict:
     for name in args.formats:
         for rate in args.rates:
             key = f"{name} {rate}"
-            try:
-                conv = TensorialConv2d(64, 64, 3, padding=1, bias=True, format=name, rate=rate, device=dev)
-            except TnvizError as err:  # a rate too small for rank 1 is reported, not fatal
-                out["conv"][key] = {"refused": err.message}
-            else:
-                out["conv"][key] = _pairs(conv, x, g, x_cl, g_cl, args)
-            try:
-                lin = TensorialLinear(1024, 1024, bias=True, format=name, rate=rate, device=dev)
-            except TnvizError as err:
-                out["linear"][key] = {"refused": err.message}
-            else:
-                out["linear"][key] = _pairs(lin, xl, gl, None, None, args)
+            conv = layers.built("conv", name, rate, dev, bias=True)
+            out["conv"][key] = conv if isinstance(conv, dict) else _pairs(conv, x, g, x_cl, g_cl, args)
+            lin = layers.built("linear", name, rate, dev, bias=True)
+            out["linear"][key] = lin if isinstance(lin, dict) else _pairs(lin, xl, gl, None, None, args)
     return out
 
 
@@ -114,12 +103,7 @@ def verdict(data: dict, limit: float = 1.05) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--rates", type=float, nargs="*", default=[0.02, 0.05, 0.1, 0.2])
-    parser.add_argument("--formats", nargs="*", default=list(layers.FORMATS))
-    parser.add_argument("--quick", action="store_true", help="one rate, two repeats, one process: does it run?")
-    parser.add_argument("--allocator", choices=list(ALLOCATORS), default="system", help="as in layers.py")
+    layers.add_cell_arguments(parser)
     add_process_arguments(parser, None)
     parser.set_defaults(processes=2)
     args = parser.parse_args()

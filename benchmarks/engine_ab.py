@@ -36,8 +36,8 @@ import tokenize
 from pathlib import Path
 
 import torch
-from layers import CL, FORMATS, fields_of, infer, now_before_head
-from timing import ALLOCATORS, add_process_arguments, interleaved, loaded_allocator, rounds_for, run_benchmark, step
+from layers import CL, add_cell_arguments, fields_of, infer, now_before_head
+from timing import add_process_arguments, interleaved, loaded_allocator, rounds_for, run_benchmark, step
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -240,12 +240,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--before", default=BEFORE, help="the commit of the engine to compare with")
     parser.add_argument("--repeats", type=int, default=3, help=f"each pair alternates over {ROUNDS}× this many rounds")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--rates", type=float, nargs="*", default=[0.02, 0.05, 0.1, 0.2])
-    parser.add_argument("--formats", nargs="*", default=list(FORMATS))
-    parser.add_argument("--quick", action="store_true", help="one rate, two repeats, one process: does it run?")
-    parser.add_argument("--allocator", choices=list(ALLOCATORS), default="system", help="as in layers.py")
+    add_cell_arguments(parser)
     add_process_arguments(parser, None)
     args = parser.parse_args()
     if args.out is None:

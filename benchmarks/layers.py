@@ -200,6 +200,17 @@ def _one(kind: str, layer, dense, dense_cl, x, g, x_cl, g_cl, args) -> dict:
     return row
 
 
+def built(kind: str, name: str, rate: float, device: str, bias: bool = False):
+    """A cell's built-in layer (``kind`` "conv": Conv2d 64→64 3×3, padding 1; "linear": Linear
+    1024→1024), or ``{"refused": reason}`` where the rate is too small for rank 1 (reported, not fatal)."""
+    try:
+        if kind == "conv":
+            return TensorialConv2d(64, 64, 3, padding=1, bias=bias, format=name, rate=rate, device=device)
+        return TensorialLinear(1024, 1024, bias=bias, format=name, rate=rate, device=device)
+    except TnvizError as err:
+        return {"refused": err.message}
+
+
 def measure(args) -> dict:
     """One process's ratios (see the module docstring)."""
     torch.set_num_threads(args.threads)
@@ -219,18 +230,14 @@ def measure(args) -> dict:
     for name in args.formats:
         for rate in args.rates:
             key = f"{name} {rate}"
-            try:
-                conv = TensorialConv2d(64, 64, 3, padding=1, bias=False, format=name, rate=rate, device=dev)
-            except TnvizError as err:  # a rate too small for rank 1 is reported, not fatal
-                out["conv"][key] = {"refused": err.message}
-            else:
-                out["conv"][key] = _one("conv", conv, dense, dense_cl, x, g, x_cl, g_cl, args)
-            try:
-                lin = TensorialLinear(1024, 1024, bias=False, format=name, rate=rate, device=dev)
-            except TnvizError as err:
-                out["linear"][key] = {"refused": err.message}
-            else:
-                out["linear"][key] = _one("linear", lin, linear, None, xl, gl, None, None, args)
+            conv = built("conv", name, rate, dev)
+            out["conv"][key] = (
+                conv if isinstance(conv, dict) else _one("conv", conv, dense, dense_cl, x, g, x_cl, g_cl, args)
+            )
+            lin = built("linear", name, rate, dev)
+            out["linear"][key] = (
+                lin if isinstance(lin, dict) else _one("linear", lin, linear, None, xl, gl, None, None, args)
+            )
     try:
         import tltorch  # noqa: F401
     except ImportError:
@@ -255,19 +262,22 @@ def measure(args) -> dict:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=5)
+def add_cell_arguments(parser, allocator_help: str = "as in layers.py") -> None:
+    """The options of a benchmark over this file's cells: every format at every rate, Linear and Conv2d."""
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--rates", type=float, nargs="*", default=[0.02, 0.05, 0.1, 0.2])
     parser.add_argument("--formats", nargs="*", default=list(FORMATS))
     parser.add_argument("--quick", action="store_true", help="one rate, two repeats, one process: does it run?")
-    parser.add_argument(
-        "--allocator",
-        choices=list(ALLOCATORS),
-        default="system",
-        help="the C allocator of the timed processes (tcmalloc/jemalloc by LD_PRELOAD); "
+    parser.add_argument("--allocator", choices=list(ALLOCATORS), default="system", help=allocator_help)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    add_cell_arguments(
+        parser,
+        "the C allocator of the timed processes (tcmalloc/jemalloc by LD_PRELOAD); "
         "results go to results/layers.json (system) or results/layers-NAME.json",
     )
     add_process_arguments(parser, None)

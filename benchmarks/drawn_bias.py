@@ -21,23 +21,9 @@ from pathlib import Path
 
 import layers
 import torch
-from timing import add_process_arguments, loaded_allocator, run_benchmark, step
+from timing import add_process_arguments, loaded_allocator, results_file, run_benchmark
 
-HERE = Path(__file__).resolve().parent
 FIELDS = (("train", "fwd+bwd"), ("infer", "fwd"), ("train_cl", "fwd+bwd cl"), ("infer_cl", "fwd cl"))
-
-
-def _pairs(layer, x, g, x_cl, g_cl, args) -> dict:
-    """The drawn network's time over the built-in layer's, each field a pair timed alone."""
-    net = layers.drawn(layer)
-    row = {
-        "train": layers._drawn_over_builtin(step(layer, x, g), step(net, x, g), args),
-        "infer": layers._drawn_over_builtin(layers.infer(layer, x), layers.infer(net, x), args),
-    }
-    if x_cl is not None:
-        row["train_cl"] = layers._drawn_over_builtin(step(layer, x_cl, g_cl), step(net, x_cl, g_cl), args)
-        row["infer_cl"] = layers._drawn_over_builtin(layers.infer(layer, x_cl), layers.infer(net, x_cl), args)
-    return row
 
 
 def measure(args) -> dict:
@@ -56,9 +42,9 @@ def measure(args) -> dict:
         for rate in args.rates:
             key = f"{name} {rate}"
             conv = layers.built("conv", name, rate, dev, bias=True)
-            out["conv"][key] = conv if isinstance(conv, dict) else _pairs(conv, x, g, x_cl, g_cl, args)
+            out["conv"][key] = conv if isinstance(conv, dict) else layers.drawn_pairs(conv, x, g, x_cl, g_cl, args)
             lin = layers.built("linear", name, rate, dev, bias=True)
-            out["linear"][key] = lin if isinstance(lin, dict) else _pairs(lin, xl, gl, None, None, args)
+            out["linear"][key] = lin if isinstance(lin, dict) else layers.drawn_pairs(lin, xl, gl, None, None, args)
     return out
 
 
@@ -116,8 +102,7 @@ def main() -> None:
 
 def results_path(allocator: str) -> Path:
     """Where a run with ``allocator`` writes its results."""
-    name = "drawn-bias.json" if allocator == "system" else f"drawn-bias-{allocator}.json"
-    return HERE / "results" / name
+    return results_file("drawn-bias", allocator)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,15 @@ from pathlib import Path
 
 import torch
 from layers import CL, add_cell_arguments, fields_of, infer, now_before_head
-from timing import add_process_arguments, interleaved, loaded_allocator, rounds_for, run_benchmark, step
+from timing import (
+    add_process_arguments,
+    interleaved,
+    loaded_allocator,
+    results_file,
+    rounds_for,
+    run_benchmark,
+    step,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -232,8 +240,7 @@ def table(data: dict) -> str:
 
 
 def results_path(allocator: str) -> Path:
-    name = "engine-ab.json" if allocator == "system" else f"engine-ab-{allocator}.json"
-    return HERE / "results" / name
+    return results_file("engine-ab", allocator)
 
 
 def main() -> None:

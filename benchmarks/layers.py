@@ -41,13 +41,20 @@ import warnings
 from pathlib import Path
 
 import torch
-from timing import ALLOCATORS, add_process_arguments, interleaved, loaded_allocator, run_benchmark, step, sync
+from timing import (
+    ALLOCATORS,
+    add_process_arguments,
+    interleaved,
+    loaded_allocator,
+    results_file,
+    run_benchmark,
+    step,
+    sync,
+)
 from torch import nn
 
 from tnviz import TensorNetwork, TnvizError
 from tnviz.nn import TensorialConv2d, TensorialLinear
-
-HERE = Path(__file__).resolve().parent
 
 FORMATS = ("svd", "cp", "tk", "tt", "tr", "btd", "mcp", "mtk", "mtt", "mtr")
 TLTORCH = (("cp", "cp"), ("tucker", "tk"), ("tt", "tt"))
@@ -151,14 +158,26 @@ def _drawn_over_builtin(layer_step, drawn_step, args) -> float:
     return r["drawn"]
 
 
+def drawn_pairs(layer, x, g, x_cl, g_cl, args) -> dict:
+    """The drawn network's time over the built-in layer's (fwd+bwd ``train``, fwd ``infer``, and
+    on channels_last ``x_cl`` where given), each a pair timed alone."""
+    net = drawn(layer)
+    row = {
+        "train": _drawn_over_builtin(step(layer, x, g), step(net, x, g), args),
+        "infer": _drawn_over_builtin(infer(layer, x), infer(net, x), args),
+    }
+    if x_cl is not None:
+        row["train_cl"] = _drawn_over_builtin(step(layer, x_cl, g_cl), step(net, x_cl, g_cl), args)
+        row["infer_cl"] = _drawn_over_builtin(infer(layer, x_cl), infer(net, x_cl), args)
+    return row
+
+
 def _one(kind: str, layer, dense, dense_cl, x, g, x_cl, g_cl, args) -> dict:
     """One format at one rate: its ratios to dense, auto against its forced candidate plans,
     and the drawn network against the built-in layer."""
     candidates = layer.candidates(x)
     names = list(candidates)
-    rebuild = layer.candidates(x).get("reconstruct") or layer.diagram.plan(
-        {"X": tuple(x.shape)}, optimize="reconstruct"
-    )
+    rebuild = candidates.get("reconstruct") or layer.diagram.plan({"X": tuple(x.shape)}, optimize="reconstruct")
     row: dict = {
         "ranks": " ".join(f"{k}={v}" for k, v in layer.ranks.items()),
         "params_over_dense": layer.achieved_rate,
@@ -166,7 +185,6 @@ def _one(kind: str, layer, dense, dense_cl, x, g, x_cl, g_cl, args) -> dict:
         # dense call costs this share of the dense call's multiply-adds, forward and backward alike
         "rebuild_macs_over_dense": sum(s.flops for s in rebuild.steps[:-1]) / rebuild.steps[-1].flops,
     }
-    net = drawn(layer)
     r, timed = _candidate_ratios(layer, step(dense, x, g), step(layer, x, g), lambda m: step(m, x, g), names, args)
     row["strategy"] = _chosen(layer, x, candidates)
     row["approach"] = layer.plan(x).approach
@@ -175,10 +193,8 @@ def _one(kind: str, layer, dense, dense_cl, x, g, x_cl, g_cl, args) -> dict:
     # each candidate forced, over dense: whether auto chose the fastest, free of auto's own noise
     row["train_strategies"] = {n: r[f"s:{n}"] for n in names}
     row["train_timed"] = timed
-    row["train_drawn_over_builtin"] = _drawn_over_builtin(step(layer, x, g), step(net, x, g), args)
     r = _ratios({"dense": infer(dense, x), "auto": infer(layer, x)}, args)
     row["infer"] = r["auto"]
-    row["infer_drawn_over_builtin"] = _drawn_over_builtin(infer(layer, x), infer(net, x), args)
     if kind == "conv":
         candidates_cl = layer.candidates(x_cl)
         names_cl = list(candidates_cl)
@@ -193,10 +209,9 @@ def _one(kind: str, layer, dense, dense_cl, x, g, x_cl, g_cl, args) -> dict:
         row["train_cl_timed"] = timed
         r = _ratios({"nchw": step(dense, x, g), "cl": step(layer, x_cl, g_cl)}, args)
         row["train_cl_over_nchw_dense"] = r["cl"]
-        row["train_cl_drawn_over_builtin"] = _drawn_over_builtin(step(layer, x_cl, g_cl), step(net, x_cl, g_cl), args)
         r = _ratios({"dense": infer(dense_cl, x_cl), "auto": infer(layer, x_cl)}, args)
         row["infer_cl"] = r["auto"]
-        row["infer_cl_drawn_over_builtin"] = _drawn_over_builtin(infer(layer, x_cl), infer(net, x_cl), args)
+    row.update({f"{k}_drawn_over_builtin": v for k, v in drawn_pairs(layer, x, g, x_cl, g_cl, args).items()})
     return row
 
 
@@ -304,10 +319,8 @@ def main() -> None:
 def results_path(allocator: str, before: bool = False) -> Path:
     """Where a run with ``allocator`` writes its results (``before``: the last run of the layers'
     previous, hand-written engine — nn/fast.py, commit 1e2715f — kept to compare with)."""
-    name = "layers.json" if allocator == "system" else f"layers-{allocator}.json"
-    if before:
-        name = name.replace(".json", "-before-one-engine.json")
-    return HERE / "results" / name
+    path = results_file("layers", allocator)
+    return path.with_name(path.name.replace(".json", "-before-one-engine.json")) if before else path
 
 
 COMPARED = (("train", "fwd+bwd"), ("infer", "fwd"), ("train_cl", "fwd+bwd channels_last"), ("infer_cl", "fwd cl"))

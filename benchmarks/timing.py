@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from pathlib import Path
 
 import torch
 
@@ -207,3 +208,9 @@ def run_benchmark(script: str, args, measure, table, keep: tuple[str, ...] = ())
     path = write_results(args.out, spread(runs, keep), settings)
     print(table(json.loads(path.read_text())))
     print(f"\nwritten to {path}")
+
+
+def results_file(stem: str, allocator: str) -> Path:
+    """``benchmarks/results/STEM.json`` for the system's allocator, ``STEM-ALLOCATOR.json`` for another."""
+    name = f"{stem}.json" if allocator == "system" else f"{stem}-{allocator}.json"
+    return Path(__file__).resolve().parent / "results" / name
